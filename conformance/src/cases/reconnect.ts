@@ -1,0 +1,77 @@
+import { Subscription, Topic } from "@portable-pubsub/core";
+import { expect, it } from "vitest";
+import type { SuiteContext } from "../context.js";
+import { FaultProxy } from "../fault-proxy.js";
+import { withTimeout } from "./acks.js";
+
+/**
+ * Watermill's Reconnect case, driven through a FaultProxy: connections are
+ * cut again and again while messages are sent and received; every send must
+ * resolve and every message must arrive.
+ */
+export function reconnectCases(ctx: SuiteContext): void {
+  it("loses nothing while its connections are cut repeatedly (Reconnect)", async ({ skip }) => {
+    const reconnect = ctx.caps.reconnect;
+    if (!reconnect) skip(`${ctx.caps.name} does not declare reconnect`);
+    if (!reconnect) return;
+    const total = reconnect.messages ?? 2000;
+    const proxy = await FaultProxy.start({ upstream: reconnect.upstream });
+    ctx.defer(() => proxy.close());
+    const harness = await reconnect.harness({ host: proxy.host, port: proxy.port });
+    ctx.defer(async () => harness.close?.());
+    // Resources are made through the proxied harness, so the cut hits the drivers under test.
+    const createdTopic = await harness.createTopic(ctx.unique("reconnect"));
+    ctx.defer(() => createdTopic.cleanup());
+    const createdSub = await harness.createSubscription(createdTopic, ctx.unique("reconnect"));
+    ctx.defer(() => createdSub.cleanup());
+    const topic = new Topic(createdTopic.driver);
+    const subscription = new Subscription(createdSub.driver);
+    ctx.defer(() => topic.shutdown({ signal: AbortSignal.timeout(10_000) }));
+    ctx.defer(() => subscription.shutdown({ signal: AbortSignal.timeout(10_000) }));
+
+    const seen = new Set<string>();
+    let deliveries = 0;
+    let finish: () => void = () => {};
+    const allIn = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const processing = subscription.process(
+      (m) => {
+        deliveries++;
+        seen.add(m.text());
+        if (seen.size === total) finish();
+      },
+      { concurrency: 8 },
+    );
+    processing.catch(() => {});
+
+    let cuts = 0;
+    const cutter = setInterval(() => {
+      cuts++;
+      proxy.cut();
+    }, 400);
+    const failures: unknown[] = [];
+    try {
+      const publishers = 10;
+      await Promise.all(
+        Array.from({ length: publishers }, async (_, p) => {
+          for (let i = p; i < total; i += publishers) {
+            await topic.send({ body: `rc-${i}` }).catch((err: unknown) => failures.push(err));
+            if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+          }
+        }),
+      );
+    } finally {
+      clearInterval(cutter);
+    }
+    await withTimeout(allIn, 60_000, `receiving ${total} messages after cuts`);
+    expect(failures).toEqual([]);
+    expect(seen.size).toBe(total);
+    expect(cuts).toBeGreaterThan(0);
+    expect(proxy.accepted).toBeGreaterThan(1);
+    console.info(
+      `[${ctx.caps.name}] reconnect: ${total} sent, ${seen.size} distinct received, ` +
+        `${deliveries - seen.size} duplicates, ${cuts} cuts, ${proxy.accepted} connections`,
+    );
+  });
+}

@@ -1,0 +1,81 @@
+import type { SubscriptionDriver, TopicDriver } from "@portable-pubsub/core";
+
+/** A resource a harness created for one test, and how to remove it. */
+export interface Created<D> {
+  driver: D;
+  /** Removes the resource (queue, topic, stream). Called once, after the test. */
+  cleanup(): Promise<void>;
+  /** Whatever the harness needs to find the resource again, such as its name. */
+  id?: string;
+}
+
+/** A created subscription; `openConsumer` is required where capabilities say `consumerGroups`. */
+export interface CreatedSubscription extends Created<SubscriptionDriver> {
+  /** Opens one more consumer of this same subscription: consumers compete for its messages. */
+  openConsumer?(): Promise<SubscriptionDriver>;
+}
+
+/**
+ * What a driver's test file gives the conformance suite, as in the Go CDK's
+ * drivertest.Harness: a way to make real resources on a real broker.
+ */
+export interface Harness {
+  /** Creates a new, empty topic for test `testName`. */
+  createTopic(testName: string): Promise<Created<TopicDriver>>;
+  /**
+   * Returns a driver for a topic that does not exist. Creating it must
+   * succeed; its sends must fail with NotFound.
+   */
+  makeNonexistentTopic(): Promise<TopicDriver>;
+  /** Creates a subscription to `topic` that receives every message sent to it after this resolves. */
+  createSubscription(topic: Created<TopicDriver>, testName: string): Promise<CreatedSubscription>;
+  /**
+   * Returns a driver for a subscription that does not exist. Creating it must
+   * succeed; receiving must fail with NotFound.
+   */
+  makeNonexistentSubscription(): Promise<SubscriptionDriver>;
+  /** Releases what the harness holds (connections, clients). */
+  close?(): Promise<void>;
+}
+
+/** What the suite may expect of a driver; cases that need more are skipped with a reason. */
+export interface Capabilities {
+  /** The driver's name, for test titles. */
+  name: string;
+  /** The driver can nack (`canNack`). */
+  canNack: boolean;
+  /** Messages from one publisher arrive in the order sent. */
+  guaranteedOrder: boolean;
+  /** Several subscriptions to one topic each receive every message. */
+  multipleSubscriptions: boolean;
+  /** Several consumers of one subscription compete for its messages (`openConsumer`). */
+  consumerGroups: boolean;
+  /**
+   * A message that is neither acked nor nacked is delivered again after this
+   * many ms (the harness creates subscriptions with this ack deadline).
+   * Leave undefined where redelivery waits for a lost connection instead.
+   */
+  ackDeadlineMs?: number;
+  /** Checks for native access: each returns true when given the driver's object of that kind. */
+  native?: {
+    topic?(native: unknown): boolean;
+    subscription?(native: unknown): boolean;
+    message?(native: unknown): boolean;
+  };
+  /** For drivers that reconnect: the suite puts a FaultProxy between driver and broker. */
+  reconnect?: ReconnectCapability;
+  /** How long a test waits for one expected message before failing. Default 10000 ms. */
+  receiveTimeoutMs?: number;
+  /** How long one test may run. Default 60000 ms. */
+  testTimeoutMs?: number;
+}
+
+/** How the suite reaches a broker through its fault proxy. */
+export interface ReconnectCapability {
+  /** The broker's real address: the proxy forwards there. */
+  upstream: { host: string; port: number };
+  /** Returns a harness whose drivers connect to `address` (the proxy) instead of the broker. */
+  harness(address: { host: string; port: number }): Promise<Harness>;
+  /** Messages the reconnect case sends. Default 2000. */
+  messages?: number;
+}

@@ -1,0 +1,13 @@
+/**
+ * @portable-pubsub/conformance: the suite every portable-pubsub driver
+ * passes, ours and third parties'. In a vitest test file:
+ *
+ * ```ts
+ * import { runConformanceTests } from "@portable-pubsub/conformance";
+ * runConformanceTests(async () => myHarness(), { name: "mine", canNack: true, ... });
+ * ```
+ */
+export { numbered, type OpenedSubscription, type OpenedTopic, SuiteContext, sortedBodies } from "./context.js";
+export { FaultProxy, type FaultProxyOptions } from "./fault-proxy.js";
+export type { Capabilities, Created, CreatedSubscription, Harness, ReconnectCapability } from "./harness.js";
+export { runConformanceTests } from "./suite.js";

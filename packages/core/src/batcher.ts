@@ -1,0 +1,191 @@
+import { canceledError } from "./errors.js";
+
+/** How a {@link Batcher} groups items. */
+export interface BatcherOptions {
+  /** Most items in one batch. */
+  maxItems: number;
+  /** Most bytes (as `sizeOf` measures them) in one batch; one larger item still goes alone. */
+  maxBytes: number;
+  /** Most batches handled at once. */
+  maxConcurrency: number;
+  /**
+   * How long a batch that is not full may wait for more items before it is
+   * handed over, in ms. 0 hands it over at the end of the current tick, so
+   * items added together still travel together while a lone item is not delayed.
+   */
+  lingerMs: number;
+}
+
+interface Entry<T> {
+  item: T;
+  size: number;
+  signal: AbortSignal | undefined;
+  resolve: (() => void) | undefined;
+  reject: ((err: unknown) => void) | undefined;
+}
+
+/**
+ * Groups items into batches for a handler, as the Go CDK's batcher does: a
+ * batch starts as soon as a handler slot is free, so latency stays low when
+ * traffic is light, and batches grow by themselves while all slots are busy.
+ * Shared by sends and acks; it knows nothing about messages.
+ */
+export class Batcher<T> {
+  readonly #handler: (items: T[]) => Promise<void>;
+  readonly #options: BatcherOptions;
+  readonly #sizeOf: (item: T) => number;
+  readonly #onError: (err: unknown) => void;
+  #queue: Entry<T>[] = [];
+  #head = 0;
+  #running = 0;
+  #scheduled = false;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(
+    handler: (items: T[]) => Promise<void>,
+    options: BatcherOptions,
+    sizeOf: (item: T) => number = () => 0,
+    onError: (err: unknown) => void = () => {},
+  ) {
+    this.#handler = handler;
+    this.#options = options;
+    this.#sizeOf = sizeOf;
+    this.#onError = onError;
+  }
+
+  /** Items waiting for a batch, not counting those being handled. */
+  get pending(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Adds `item`; the promise settles when its batch has been handled. */
+  add(item: T, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ item, size: this.#sizeOf(item), signal, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Adds `item` without a promise; a failed batch goes to `onError`. */
+  addNoWait(item: T): void {
+    this.#queue.push({ item, size: this.#sizeOf(item), signal: undefined, resolve: undefined, reject: undefined });
+    this.#schedule();
+  }
+
+  /** Resolves once nothing is pending or being handled. */
+  flush(): Promise<void> {
+    if (this.pending === 0 && this.#running === 0) return Promise.resolve();
+    this.#startBatches();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Rejects every item that no handler has taken yet with `err`. */
+  failPending(err: unknown): void {
+    const entries = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    for (const entry of entries) this.#settle(entry, err);
+    this.#notifyIdle();
+  }
+
+  #schedule(): void {
+    const { lingerMs, maxItems } = this.#options;
+    if (this.#scheduled) {
+      // A full batch does not wait out the linger.
+      if (this.#lingerTimer && this.pending >= maxItems) this.#fire();
+      return;
+    }
+    this.#scheduled = true;
+    if (lingerMs > 0 && this.pending < maxItems) {
+      this.#lingerTimer = setTimeout(() => this.#fire(), lingerMs);
+    } else {
+      queueMicrotask(() => this.#fire());
+    }
+  }
+
+  #fire(): void {
+    this.#scheduled = false;
+    if (this.#lingerTimer) {
+      clearTimeout(this.#lingerTimer);
+      this.#lingerTimer = undefined;
+    }
+    this.#startBatches();
+  }
+
+  #startBatches(): void {
+    while (this.#running < this.#options.maxConcurrency && this.pending > 0) {
+      const batch = this.#takeBatch();
+      if (batch.length === 0) continue;
+      this.#running++;
+      this.#run(batch);
+    }
+    this.#notifyIdle();
+  }
+
+  #takeBatch(): Entry<T>[] {
+    const { maxItems, maxBytes } = this.#options;
+    const batch: Entry<T>[] = [];
+    let bytes = 0;
+    while (this.#head < this.#queue.length && batch.length < maxItems) {
+      const entry = this.#queue[this.#head] as Entry<T>;
+      if (batch.length > 0 && bytes + entry.size > maxBytes) break;
+      this.#head++;
+      if (entry.signal?.aborted) {
+        this.#settle(entry, canceledError("send", entry.signal));
+        continue;
+      }
+      bytes += entry.size;
+      batch.push(entry);
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return batch;
+  }
+
+  #run(batch: Entry<T>[]): void {
+    const items = batch.map((entry) => entry.item);
+    let result: Promise<void>;
+    try {
+      result = this.#handler(items);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => this.#finish(batch, undefined),
+      (err: unknown) => this.#finish(batch, err ?? new Error("batch failed")),
+    );
+  }
+
+  #finish(batch: Entry<T>[], err: unknown): void {
+    this.#running--;
+    let reported = false;
+    for (const entry of batch) {
+      if (err !== undefined && !entry.reject && !reported) {
+        reported = true;
+        this.#onError(err);
+      }
+      this.#settle(entry, err);
+    }
+    // A backlog that built up while every slot was busy goes out at once, without lingering.
+    if (this.pending > 0) this.#startBatches();
+    else this.#notifyIdle();
+  }
+
+  #settle(entry: Entry<T>, err: unknown): void {
+    if (err === undefined) entry.resolve?.();
+    else entry.reject?.(err);
+  }
+
+  #notifyIdle(): void {
+    if (this.#running > 0 || this.pending > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The driver contract. A driver translates between these small interfaces and
+ * one broker; the portable layer (Topic, Subscription) owns batching, retries,
+ * validation, cancellation, tracing and shutdown, so a driver must not repeat
+ * any of that. Modelled on gocloud.dev/pubsub/driver.
+ */
+import type { ErrorCode } from "../errors.js";
+import type { HealthSource } from "../health.js";
+
+/** A message as drivers see it. Bodies are bytes; metadata is already validated. */
+export interface DriverMessage {
+  /** The payload. Drivers must deliver these bytes unchanged. */
+  body: Uint8Array;
+  /** String keys and values, valid UTF-16 without lone surrogates (so valid UTF-8). */
+  metadata: Record<string, string>;
+  /**
+   * Set by subscription drivers on received messages: what `sendAcks` and
+   * `sendNacks` get back. Opaque to the portable layer.
+   */
+  ackId?: unknown;
+  /** Set by subscription drivers: a short id safe to log (broker message id, delivery tag). */
+  loggableId?: string;
+  /** Set by subscription drivers: the broker client's own message object, for `Message.as`. */
+  native?: unknown;
+  /** Set by subscription drivers that know it: how many times this message was delivered, 1 on first delivery. */
+  deliveryAttempt?: number;
+}
+
+/** What every driver has in common. */
+export interface DriverBase {
+  /**
+   * Names the driver and its resource for error messages and spans, such as
+   * `rabbit exchange "orders"`. It must not contain credentials.
+   */
+  readonly resource: string;
+  /**
+   * Reports whether `err`, thrown by this driver, is worth retrying unchanged
+   * (a dropped connection, a throttle). The portable layer retries such errors
+   * with capped exponential backoff and full jitter.
+   */
+  isRetryable(err: unknown): boolean;
+  /** Maps an error thrown by this driver to a portable code. */
+  errorCode(err: unknown): ErrorCode;
+  /**
+   * Returns the broker client's object behind this driver (an amqplib channel,
+   * a Pub/Sub Topic, an ioredis client), for `Topic.as` / `Subscription.as`.
+   */
+  native?(): unknown;
+  /**
+   * Connection health, for drivers whose connection can drop and recover. A
+   * driver without one is reported `ready` until shut down.
+   */
+  readonly health?: HealthSource;
+  /**
+   * Releases what the driver holds. The portable layer calls it exactly once,
+   * after it has flushed pending sends or acks. Returns only after the driver's
+   * resources are released or `signal` fired.
+   */
+  close(signal: AbortSignal): Promise<void>;
+}
+
+/** A topic driver sends batches of messages to one topic, exchange or stream. */
+export interface TopicDriver extends DriverBase {
+  /**
+   * Sends all of `messages` or fails. Returns only after the broker has
+   * accepted every message (publisher confirm, publish RPC reply, XADD reply).
+   * On error, some messages may have been sent. It must not retry by itself
+   * errors it reports as retryable: the portable layer does. It must honour
+   * `signal` where the client allows it.
+   */
+  sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void>;
+  /**
+   * Batching limits that the broker imposes. The portable layer never hands
+   * `sendBatch` more than these.
+   */
+  readonly batchLimits?: BatchLimits;
+}
+
+/** A subscription driver receives, acks and nacks for one subscription, queue or group. */
+export interface SubscriptionDriver extends DriverBase {
+  /**
+   * Returns up to `maxMessages` messages (at least one, unless none arrived).
+   * When none is available it should wait for one, but at most about a second,
+   * then return an empty array, so that the portable layer can notice shutdown
+   * and resize batches. It must return promptly when `signal` fires.
+   */
+  receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]>;
+  /**
+   * Acknowledges the messages with these ackIds. An ackId that is no longer
+   * valid (its channel or lease is gone) must be ignored, not reported.
+   */
+  sendAcks(ackIds: unknown[], signal: AbortSignal): Promise<void>;
+  /** True if `sendNacks` is supported. When false, `Message.nack` throws Unimplemented. */
+  readonly canNack: boolean;
+  /**
+   * Makes the messages with these ackIds available for redelivery at once.
+   * Only called when `canNack` is true.
+   */
+  sendNacks(ackIds: unknown[], signal: AbortSignal): Promise<void>;
+  /** Limits on how many acks one `sendAcks` call may carry. */
+  readonly ackBatchLimits?: BatchLimits;
+}
+
+/** Limits that a driver imposes on one batch. */
+export interface BatchLimits {
+  /** Most messages (or ackIds) in one call. */
+  maxItems?: number;
+  /** Most body bytes in one call. */
+  maxBytes?: number;
+  /** Most calls in flight at once. */
+  maxConcurrency?: number;
+}

@@ -1,0 +1,83 @@
+/**
+ * Portable error codes, as in the Go CDK's gcerrors. Every error that the
+ * portable API returns is a {@link PubSubError} carrying one of these.
+ */
+export const ErrorCode = {
+  OK: "OK",
+  Unknown: "Unknown",
+  NotFound: "NotFound",
+  AlreadyExists: "AlreadyExists",
+  InvalidArgument: "InvalidArgument",
+  Internal: "Internal",
+  Unimplemented: "Unimplemented",
+  FailedPrecondition: "FailedPrecondition",
+  PermissionDenied: "PermissionDenied",
+  ResourceExhausted: "ResourceExhausted",
+  Canceled: "Canceled",
+  DeadlineExceeded: "DeadlineExceeded",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * The one error class of portable-pubsub. `code` is portable; `cause` holds the
+ * driver's own error, when there is one, for code that needs broker detail
+ * (see {@link errorAs}).
+ */
+export class PubSubError extends Error {
+  override readonly name = "PubSubError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * Returns the portable code of any value: a PubSubError's code, `Canceled` for
+ * an AbortError, `Unknown` otherwise.
+ */
+export function errorCode(err: unknown): ErrorCode {
+  if (err instanceof PubSubError) return err.code;
+  if (err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError")) {
+    return err.name === "TimeoutError" ? ErrorCode.DeadlineExceeded : ErrorCode.Canceled;
+  }
+  return ErrorCode.Unknown;
+}
+
+/**
+ * Walks the `cause` chain of `err` and returns the first error that is an
+ * instance of `type`, like the Go CDK's ErrorAs: the way to the driver's own
+ * error (an amqplib error, a gRPC status, a Redis reply) without losing
+ * portability elsewhere.
+ */
+export function errorAs<T>(err: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current !== undefined && current !== null && depth < 16; depth++) {
+    if (current instanceof type) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Throws InvalidArgument with `message`. A small helper for validation code. */
+export function invalidArgument(message: string, cause?: unknown): PubSubError {
+  return new PubSubError(ErrorCode.InvalidArgument, message, cause === undefined ? undefined : { cause });
+}
+
+/** The error of an operation whose AbortSignal fired. */
+export function canceledError(operation: string, signal?: AbortSignal): PubSubError {
+  const reason: unknown = signal?.reason;
+  const timedOut = reason instanceof Error && reason.name === "TimeoutError";
+  return new PubSubError(
+    timedOut ? ErrorCode.DeadlineExceeded : ErrorCode.Canceled,
+    `${operation}: ${timedOut ? "deadline exceeded" : "canceled"} by its AbortSignal`,
+    reason === undefined ? undefined : { cause: reason },
+  );
+}
+
+/** Removes `user:password@` from anything that looks like a URL, for messages and logs. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, "$1***@");
+}

@@ -1,0 +1,205 @@
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ErrorCode, invalidArgument, PubSubError, redactUrl } from "./errors.js";
+import type { Subscription, SubscriptionOptions } from "./subscription.js";
+import type { Topic, TopicOptions } from "./topic.js";
+
+/**
+ * Options of `openTopic`: the portable ones, plus the driver's own (such as
+ * `serverUrl`), which the driver validates; an unknown key is InvalidArgument.
+ */
+export type OpenTopicOptions = TopicOptions & Record<string, unknown>;
+/** Options of `openSubscription`: the portable ones, plus the driver's own. */
+export type OpenSubscriptionOptions = SubscriptionOptions & Record<string, unknown>;
+
+/** Opens a Topic for a URL of one scheme. `driverOptions` holds the options that are not portable. */
+export type TopicURLOpener = (
+  url: URL,
+  driverOptions: Record<string, unknown>,
+  options: TopicOptions,
+) => Promise<Topic>;
+/** Opens a Subscription for a URL of one scheme. */
+export type SubscriptionURLOpener = (
+  url: URL,
+  driverOptions: Record<string, unknown>,
+  options: SubscriptionOptions,
+) => Promise<Subscription>;
+
+/** What a driver package exports for the URL mux to load it by scheme. */
+export interface DriverModule {
+  openTopicURL?: TopicURLOpener;
+  openSubscriptionURL?: SubscriptionURLOpener;
+}
+
+/** The schemes whose driver packages the default mux loads on first use. */
+export const builtinDrivers: Readonly<Record<string, string>> = {
+  mem: "@portable-pubsub/driver-memory",
+  rabbit: "@portable-pubsub/driver-rabbit",
+  gcppubsub: "@portable-pubsub/driver-gcp",
+  redisstream: "@portable-pubsub/driver-redis",
+};
+
+const TOPIC_KEYS = ["batching", "retry"] as const;
+const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry"] as const;
+
+/**
+ * Maps URL schemes to drivers, like the Go CDK's URLMux. `openTopic` and
+ * `openSubscription` use a default one that knows the built-in schemes;
+ * register your own driver's scheme on it with `defaultURLMux().registerTopic`.
+ */
+export class URLMux {
+  readonly #topics = new Map<string, TopicURLOpener>();
+  readonly #subscriptions = new Map<string, SubscriptionURLOpener>();
+  readonly #lazy: Readonly<Record<string, string>>;
+
+  /** `lazyDrivers` maps schemes to packages that are imported the first time their scheme is used. */
+  constructor(lazyDrivers: Readonly<Record<string, string>> = {}) {
+    this.#lazy = lazyDrivers;
+  }
+
+  /** Registers `opener` for `scheme` (no "://"). Registering a scheme twice is AlreadyExists. */
+  registerTopic(scheme: string, opener: TopicURLOpener): void {
+    register(this.#topics, scheme, opener, "topic");
+  }
+
+  /** Registers `opener` for `scheme` (no "://"). Registering a scheme twice is AlreadyExists. */
+  registerSubscription(scheme: string, opener: SubscriptionURLOpener): void {
+    register(this.#subscriptions, scheme, opener, "subscription");
+  }
+
+  /** The schemes that can open topics, built-in ones included. */
+  topicSchemes(): string[] {
+    return [...new Set([...this.#topics.keys(), ...Object.keys(this.#lazy)])].sort();
+  }
+
+  /** The schemes that can open subscriptions, built-in ones included. */
+  subscriptionSchemes(): string[] {
+    return [...new Set([...this.#subscriptions.keys(), ...Object.keys(this.#lazy)])].sort();
+  }
+
+  /** Opens the topic that `url` names. Rejects with InvalidArgument for a bad URL, scheme or option. */
+  async openTopic(url: string | URL, options: OpenTopicOptions = {}): Promise<Topic> {
+    const parsed = parseUrl(url, "openTopic");
+    const scheme = parsed.protocol.slice(0, -1);
+    const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
+    if (!opener) throw this.#unknownScheme(scheme, "openTopic", this.topicSchemes());
+    const [portable, driverOptions] = split(options, TOPIC_KEYS);
+    return opener(parsed, driverOptions, portable);
+  }
+
+  /** Opens the subscription that `url` names. Rejects with InvalidArgument for a bad URL, scheme or option. */
+  async openSubscription(url: string | URL, options: OpenSubscriptionOptions = {}): Promise<Subscription> {
+    const parsed = parseUrl(url, "openSubscription");
+    const scheme = parsed.protocol.slice(0, -1);
+    const opener =
+      this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
+    if (!opener) throw this.#unknownScheme(scheme, "openSubscription", this.subscriptionSchemes());
+    const [portable, driverOptions] = split(options, SUBSCRIPTION_KEYS);
+    return opener(parsed, driverOptions, portable);
+  }
+
+  async #load(scheme: string, operation: string): Promise<DriverModule> {
+    const pkg = this.#lazy[scheme];
+    if (pkg === undefined) return {};
+    return importDriver(pkg, scheme, operation);
+  }
+
+  #unknownScheme(scheme: string, operation: string, known: string[]): PubSubError {
+    return invalidArgument(
+      `${operation}: no driver for scheme "${scheme}://"; registered schemes: ${known.map((s) => `${s}://`).join(", ")}`,
+    );
+  }
+}
+
+function register<T>(map: Map<string, T>, scheme: string, opener: T, kind: string): void {
+  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) {
+    throw invalidArgument(`register${kind}: scheme "${scheme}" is not a valid URL scheme (lower case, no "://")`);
+  }
+  if (map.has(scheme)) {
+    throw new PubSubError(ErrorCode.AlreadyExists, `register ${kind}: scheme "${scheme}://" is already registered`);
+  }
+  map.set(scheme, opener);
+}
+
+function parseUrl(url: string | URL, operation: string): URL {
+  if (url instanceof URL) return url;
+  if (typeof url !== "string") throw invalidArgument(`${operation}: the URL must be a string, got ${typeof url}`);
+  try {
+    return new URL(url);
+  } catch (err) {
+    throw invalidArgument(
+      `${operation}: "${redactUrl(url)}" is not a valid URL; expected the form scheme://name, such as mem://orders`,
+      err,
+    );
+  }
+}
+
+function split<T extends object>(options: T, portableKeys: readonly string[]): [T, Record<string, unknown>] {
+  if (typeof options !== "object" || options === null) {
+    throw invalidArgument(`open: options must be an object, got ${options === null ? "null" : typeof options}`);
+  }
+  const portable: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (portableKeys.includes(key)) portable[key] = value;
+    else rest[key] = value;
+  }
+  return [portable as T, rest];
+}
+
+const loaded = new Map<string, Promise<DriverModule>>();
+
+/**
+ * Imports a driver package. It is looked up from this package first, then from
+ * the application's directory, so that a driver installed next to core is
+ * found whatever the package manager's layout.
+ */
+function importDriver(pkg: string, scheme: string, operation: string): Promise<DriverModule> {
+  let module = loaded.get(pkg);
+  if (!module) {
+    module = (import(pkg) as Promise<DriverModule>).catch((first: unknown) => {
+      if (!isNotFound(first)) throw first;
+      try {
+        const resolved = createRequire(join(process.cwd(), "package.json")).resolve(pkg);
+        return import(pathToFileURL(resolved).href) as Promise<DriverModule>;
+      } catch {
+        throw first;
+      }
+    });
+    loaded.set(pkg, module);
+    module.catch(() => loaded.delete(pkg));
+  }
+  return module.catch((err: unknown) => {
+    if (isNotFound(err)) {
+      throw invalidArgument(
+        `${operation}: the ${scheme}:// driver is not installed; install it with "npm install ${pkg}" (or pnpm add / yarn add)`,
+        err,
+      );
+    }
+    throw err;
+  });
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND";
+}
+
+let defaultMux: URLMux | undefined;
+
+/** The mux behind `openTopic` and `openSubscription`. */
+export function defaultURLMux(): URLMux {
+  defaultMux ??= new URLMux(builtinDrivers);
+  return defaultMux;
+}
+
+/** Opens the topic that `url` names, with the default mux: `openTopic("rabbit://orders")`. */
+export function openTopic(url: string | URL, options?: OpenTopicOptions): Promise<Topic> {
+  return defaultURLMux().openTopic(url, options);
+}
+
+/** Opens the subscription that `url` names, with the default mux: `openSubscription("rabbit://orders-billing")`. */
+export function openSubscription(url: string | URL, options?: OpenSubscriptionOptions): Promise<Subscription> {
+  return defaultURLMux().openSubscription(url, options);
+}

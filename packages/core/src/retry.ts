@@ -1,0 +1,46 @@
+import { sleep } from "./abort.js";
+import { canceledError } from "./errors.js";
+
+/** How the portable layer retries errors that a driver reports as retryable. */
+export interface RetryOptions {
+  /** The first backoff's upper bound, in ms. Default 100. */
+  initialDelayMs?: number;
+  /** The cap on any backoff, in ms. Default 5000. */
+  maxDelayMs?: number;
+  /**
+   * Most attempts in all, the first included. Default: unlimited, so a send
+   * waits out an outage until its AbortSignal fires, as in the Go CDK.
+   */
+  maxAttempts?: number;
+}
+
+export const defaultRetryOptions: Required<RetryOptions> = {
+  initialDelayMs: 100,
+  maxDelayMs: 5000,
+  maxAttempts: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * Runs `attempt` until it succeeds, throws an error that `isRetryable` rejects,
+ * runs out of attempts, or `signal` fires. Backoff is capped exponential with
+ * full jitter: attempt n waits a uniform random time in [0, min(cap, base·2ⁿ)].
+ */
+export async function withRetry<T>(
+  attempt: () => Promise<T>,
+  isRetryable: (err: unknown) => boolean,
+  options: Required<RetryOptions>,
+  signal: AbortSignal,
+  operation: string,
+): Promise<T> {
+  for (let n = 0; ; n++) {
+    if (signal.aborted) throw canceledError(operation, signal);
+    try {
+      return await attempt();
+    } catch (err) {
+      if (signal.aborted) throw canceledError(operation, signal);
+      if (n + 1 >= options.maxAttempts || !isRetryable(err)) throw err;
+      const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(n, 30));
+      await sleep(Math.random() * ceiling, signal, operation);
+    }
+  }
+}

@@ -1,0 +1,327 @@
+import { raceSignal } from "./abort.js";
+import { Batcher, type BatcherOptions } from "./batcher.js";
+import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
+import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
+import type { Health } from "./health.js";
+import { DriverLifecycle } from "./lifecycle.js";
+import { type AckSink, Message } from "./message.js";
+import { ReceiveSizer } from "./receive-sizer.js";
+import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
+import { batcherOptions, type CallOptions, type SendBatching } from "./topic.js";
+import { traced } from "./tracing.js";
+
+/** Portable options of a Subscription. */
+export interface SubscriptionOptions {
+  /** The most messages one receive batch asks the driver for; batches are sized adaptively below it. Default 1000. */
+  maxReceiveBatchSize?: number;
+  /** Batching of acks and nacks. */
+  ackBatching?: SendBatching;
+  retry?: RetryOptions;
+}
+
+/** Options of `Subscription.process`. */
+export interface ProcessOptions extends CallOptions {
+  /** How many handlers run at once. Default 1. */
+  concurrency?: number;
+  /** Called with each error a handler throws (the message is then nacked, where the driver can). */
+  onHandlerError?: (err: unknown, message: Message) => void;
+}
+
+interface Waiter {
+  resolve: (message: Message) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const ACK_DEFAULTS: BatcherOptions = {
+  maxItems: 1000,
+  maxBytes: Number.POSITIVE_INFINITY,
+  maxConcurrency: 4,
+  lingerMs: 0,
+};
+
+/**
+ * A Subscription receives messages from one subscription, queue or consumer
+ * group. Receive with `receive()`, `for await (const m of sub)`, or
+ * `process(handler)`; ack each message; shut it down once.
+ */
+export class Subscription implements AsyncIterable<Message> {
+  readonly #driver: SubscriptionDriver;
+  readonly #life: DriverLifecycle;
+  readonly #retry: Required<RetryOptions>;
+  readonly #sizer: ReceiveSizer;
+  readonly #acks: Batcher<unknown>;
+  readonly #nacks: Batcher<unknown>;
+  readonly #receiveAbort = new AbortController();
+  readonly #ackAbort = new AbortController();
+  readonly #sink: AckSink;
+  readonly #handling = new Set<Promise<void>>();
+  #queue: DriverMessage[] = [];
+  #head = 0;
+  #waiters: Waiter[] = [];
+  #fetching = false;
+  #fatal: PubSubError | undefined;
+  #ackError: PubSubError | undefined;
+  #released = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
+    const max = options.maxReceiveBatchSize ?? 1000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw invalidArgument(`maxReceiveBatchSize must be a positive integer, got ${String(max)}`);
+    }
+    this.#driver = driver;
+    this.#life = new DriverLifecycle(driver);
+    this.#retry = { ...defaultRetryOptions, ...options.retry };
+    this.#sizer = new ReceiveSizer(max);
+    const ackOptions = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
+    const onAckError = (err: unknown) => {
+      this.#ackError ??= this.#life.wrap(err, "ack");
+    };
+    this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), ackOptions, undefined, onAckError);
+    this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), ackOptions, undefined, onAckError);
+    this.#sink = {
+      canNack: driver.canNack,
+      ack: (id) => {
+        if (!this.#released) this.#acks.addNoWait(id);
+      },
+      nack: (id) => {
+        if (!this.#released) this.#nacks.addNoWait(id);
+      },
+    };
+  }
+
+  /**
+   * Returns the next message, waiting for one. Rejects with FailedPrecondition
+   * after shutdown, Canceled when `signal` fires, or the driver's error when
+   * receiving has failed for good (a missing subscription: NotFound).
+   */
+  receive(options?: CallOptions): Promise<Message> {
+    const signal = options?.signal;
+    try {
+      this.#life.assertOpen("receive");
+      if (this.#fatal) throw this.#fatal;
+      if (signal?.aborted) throw canceledError("receive", signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const next = this.#take();
+    if (next) return Promise.resolve(next);
+    return new Promise<Message>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(canceledError("receive", signal));
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+      this.#pump();
+    });
+  }
+
+  /**
+   * Runs `handler` for each message, `concurrency` at a time: acks the message
+   * when the handler resolves, nacks it when it throws (where the driver can
+   * nack; otherwise the ack deadline brings it back), and goes on. Resolves
+   * when the subscription is shut down (after the running handlers finish);
+   * rejects with Canceled when `signal` fires, or with an error that receiving
+   * cannot get past.
+   */
+  async process(handler: (message: Message) => unknown, options: ProcessOptions = {}): Promise<void> {
+    const { concurrency = 1, signal, onHandlerError } = options;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw invalidArgument(`process: concurrency must be a positive integer, got ${String(concurrency)}`);
+    }
+    this.#life.assertOpen("process");
+    const worker = async () => {
+      for (;;) {
+        let message: Message;
+        try {
+          message = await this.receive({ signal });
+        } catch (err) {
+          if (this.#life.closed && !signal?.aborted) return;
+          throw err;
+        }
+        const handled = this.#handle(handler, message, onHandlerError);
+        this.#handling.add(handled);
+        await handled;
+        this.#handling.delete(handled);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
+  async #handle(
+    handler: (message: Message) => unknown,
+    message: Message,
+    onHandlerError: ProcessOptions["onHandlerError"],
+  ): Promise<void> {
+    try {
+      await handler(message);
+      message.ack();
+    } catch (err) {
+      try {
+        onHandlerError?.(err, message);
+      } catch {
+        // The error hook's own failure must not stop processing.
+      }
+      if (message.nackable) message.nack();
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return {
+      next: async () => {
+        try {
+          return { value: await this.receive(), done: false };
+        } catch (err) {
+          if (this.#life.closed) return { value: undefined, done: true };
+          throw err;
+        }
+      },
+      // Leaving a for-await loop early leaves the subscription open: shut it down explicitly.
+      return: async () => ({ value: undefined, done: true }),
+    };
+  }
+
+  /** The health of the subscription's connection, as its driver reports it; `closed` after shutdown. */
+  get health(): Health {
+    return this.#life.health.current();
+  }
+
+  /** Calls `listener` whenever `health` changes; returns a function that stops it. */
+  onHealthChange(listener: (health: Health) => void): () => void {
+    return this.#life.health.onChange(listener);
+  }
+
+  /** The driver's own object (an amqplib channel, a Pub/Sub Subscription, an ioredis client), typed by the caller. */
+  as<T>(): T {
+    return this.#driver.native?.() as T;
+  }
+
+  /**
+   * Stops receiving, ends iteration and `process` (after their running
+   * handlers), nacks messages fetched but not handed out, sends pending acks
+   * and nacks, then releases the driver. Returns only after all that, or when
+   * `signal` fires, in which case what is unsent is dropped (the broker
+   * redelivers it) and the driver is closed all the same. Rejects with the
+   * first ack error, if sending acks failed. Calling it again returns the
+   * first call's promise.
+   */
+  shutdown(options?: CallOptions): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(options?.signal);
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  async #doShutdown(signal: AbortSignal | undefined): Promise<void> {
+    this.#life.markClosed("subscription");
+    this.#receiveAbort.abort();
+    this.#failWaiters(() => new PubSubError(ErrorCode.FailedPrecondition, "receive: the subscription was shut down"));
+    this.#returnUnhanded(this.#queue.splice(this.#head));
+    this.#head = 0;
+    try {
+      await raceSignal(Promise.all(this.#handling), signal, "shutdown");
+      await raceSignal(Promise.all([this.#acks.flush(), this.#nacks.flush()]), signal, "shutdown");
+    } catch {
+      this.#ackAbort.abort();
+    }
+    this.#released = true;
+    try {
+      await this.#driver.close(signal ?? new AbortController().signal);
+    } catch (err) {
+      throw this.#life.wrap(err, "shutdown");
+    } finally {
+      this.#life.finish();
+    }
+    if (signal?.aborted) throw canceledError("shutdown", signal);
+    if (this.#ackError) throw this.#ackError;
+  }
+
+  #take(): Message | undefined {
+    if (this.#head === this.#queue.length) return undefined;
+    const next = this.#queue[this.#head] as DriverMessage;
+    this.#queue[this.#head] = undefined as unknown as DriverMessage;
+    this.#head++;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    this.#sizer.delivered(1);
+    if (this.#queue.length - this.#head <= this.#sizer.lowWater()) this.#pump();
+    return new Message(next, this.#sink);
+  }
+
+  #pump(): void {
+    if (this.#fetching || this.#life.closed || this.#fatal) return;
+    this.#fetching = true;
+    const driver = this.#driver;
+    const signal = this.#receiveAbort.signal;
+    const max = this.#sizer.nextBatchSize();
+    traced("pubsub receive batch", "consumer", { "messaging.batch.message_count": max }, () =>
+      withRetry(
+        () => driver.receiveBatch(max, signal),
+        (e) => driver.isRetryable(e),
+        this.#retry,
+        signal,
+        "receive",
+      ),
+    ).then(
+      (messages) => this.#arrived(messages),
+      (err: unknown) => this.#failed(err),
+    );
+  }
+
+  #arrived(messages: DriverMessage[]): void {
+    this.#fetching = false;
+    if (this.#life.closed) {
+      this.#returnUnhanded(messages);
+      return;
+    }
+    let i = 0;
+    while (i < messages.length && this.#waiters.length > 0) {
+      const waiter = this.#waiters.shift() as Waiter;
+      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      this.#sizer.delivered(1);
+      waiter.resolve(new Message(messages[i++] as DriverMessage, this.#sink));
+    }
+    for (; i < messages.length; i++) this.#queue.push(messages[i] as DriverMessage);
+    if (this.#waiters.length > 0) this.#pump();
+  }
+
+  #failed(err: unknown): void {
+    this.#fetching = false;
+    if (this.#life.closed) return;
+    this.#fatal = this.#life.wrap(err, "receive from");
+    const fatal = this.#fatal;
+    this.#failWaiters(() => fatal);
+  }
+
+  #failWaiters(error: () => unknown): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) {
+      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      waiter.reject(error());
+    }
+  }
+
+  /** Messages fetched but never handed out go back at once where the driver can nack. */
+  #returnUnhanded(messages: DriverMessage[]): void {
+    if (!this.#driver.canNack) return;
+    for (const message of messages) this.#nacks.addNoWait(message.ackId);
+  }
+
+  #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
+    const driver = this.#driver;
+    const signal = this.#ackAbort.signal;
+    const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
+    return withRetry(attempt, (e) => driver.isRetryable(e), this.#retry, signal, nack ? "nack" : "ack");
+  }
+}

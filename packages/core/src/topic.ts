@@ -1,0 +1,160 @@
+import { raceSignal } from "./abort.js";
+import { Batcher, type BatcherOptions } from "./batcher.js";
+import type { DriverMessage, TopicDriver } from "./driver/driver.js";
+import { canceledError, ErrorCode, PubSubError } from "./errors.js";
+import type { Health } from "./health.js";
+import { DriverLifecycle } from "./lifecycle.js";
+import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
+import { traced } from "./tracing.js";
+import { type OutgoingMessage, toDriverMessage } from "./validate.js";
+
+/** Batching of sends. Each limit is further capped by the driver's own. */
+export interface SendBatching {
+  /** Most messages in one batch. Default 1000. */
+  maxBatchSize?: number;
+  /** Most body bytes in one batch. Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** Most batches in flight at once. Default 8. */
+  maxConcurrentBatches?: number;
+  /** How long a batch that is not full may wait for more messages, in ms. Default 0: the end of the current tick. */
+  lingerMs?: number;
+}
+
+/** Portable options of a Topic. */
+export interface TopicOptions {
+  batching?: SendBatching;
+  retry?: RetryOptions;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Cancels the call: it then rejects with Canceled (DeadlineExceeded for `AbortSignal.timeout`). */
+  signal?: AbortSignal;
+}
+
+export function batcherOptions(
+  user: SendBatching | undefined,
+  driver: { maxItems?: number; maxBytes?: number; maxConcurrency?: number } | undefined,
+  defaults: BatcherOptions,
+): BatcherOptions {
+  const cap = (value: number | undefined, limit: number | undefined, fallback: number) =>
+    Math.max(1, Math.min(value ?? fallback, limit ?? Number.POSITIVE_INFINITY));
+  return {
+    maxItems: cap(user?.maxBatchSize, driver?.maxItems, defaults.maxItems),
+    maxBytes: cap(user?.maxBatchBytes, driver?.maxBytes, defaults.maxBytes),
+    maxConcurrency: cap(user?.maxConcurrentBatches, driver?.maxConcurrency, defaults.maxConcurrency),
+    lingerMs: Math.max(0, user?.lingerMs ?? defaults.lingerMs),
+  };
+}
+
+const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxConcurrency: 8, lingerMs: 0 };
+
+/**
+ * A Topic sends messages to one topic, exchange or stream of a broker. Open
+ * one with `openTopic(url)` or a driver's constructor; share it, it is safe to
+ * call from many places at once; shut it down once.
+ */
+export class Topic {
+  readonly #driver: TopicDriver;
+  readonly #life: DriverLifecycle;
+  readonly #batcher: Batcher<DriverMessage>;
+  readonly #retry: Required<RetryOptions>;
+  readonly #abort = new AbortController();
+  #shutdown: Promise<void> | undefined;
+
+  constructor(driver: TopicDriver, options: TopicOptions = {}) {
+    this.#driver = driver;
+    this.#life = new DriverLifecycle(driver);
+    this.#retry = { ...defaultRetryOptions, ...options.retry };
+    const batching = batcherOptions(options.batching, driver.batchLimits, SEND_DEFAULTS);
+    this.#batcher = new Batcher(
+      (batch) => this.#sendBatch(batch),
+      batching,
+      (m) => m.body.byteLength,
+    );
+  }
+
+  /**
+   * Sends `message`. Resolves once the broker has accepted it (publisher
+   * confirm, publish RPC, XADD reply); rejects with a PubSubError otherwise:
+   * InvalidArgument for a bad message, FailedPrecondition after shutdown,
+   * Canceled when `signal` fires first (the message may still be sent if its
+   * batch had already left), or the driver's error mapped to a portable code.
+   */
+  send(message: OutgoingMessage, options?: CallOptions): Promise<void> {
+    try {
+      this.#life.assertOpen("send");
+      const signal = options?.signal;
+      if (signal?.aborted) throw canceledError("send", signal);
+      const pending = this.#batcher.add(toDriverMessage(message), signal);
+      return signal ? raceSignal(pending, signal, "send") : pending;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The health of the topic's connection, as its driver reports it; `closed` after shutdown. */
+  get health(): Health {
+    return this.#life.health.current();
+  }
+
+  /** Calls `listener` whenever `health` changes; returns a function that stops it. */
+  onHealthChange(listener: (health: Health) => void): () => void {
+    return this.#life.health.onChange(listener);
+  }
+
+  /** The driver's own object (an amqplib channel, a Pub/Sub Topic, an ioredis client), typed by the caller. */
+  as<T>(): T {
+    return this.#driver.native?.() as T;
+  }
+
+  /**
+   * Sends what is pending, then releases the driver. Returns only after both,
+   * or when `signal` fires: sends still pending then fail with Canceled and
+   * the driver is closed all the same. Later sends fail with
+   * FailedPrecondition. Calling it again returns the first call's promise.
+   */
+  shutdown(options?: CallOptions): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(options?.signal);
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  async #doShutdown(signal: AbortSignal | undefined): Promise<void> {
+    this.#life.markClosed("topic");
+    try {
+      await raceSignal(this.#batcher.flush(), signal, "shutdown");
+    } catch (err) {
+      this.#abort.abort(err);
+      this.#batcher.failPending(err);
+    }
+    const closeSignal = signal ?? new AbortController().signal;
+    try {
+      await this.#driver.close(closeSignal);
+    } catch (err) {
+      throw this.#life.wrap(err, "shutdown");
+    } finally {
+      this.#life.finish();
+    }
+    if (signal?.aborted) throw canceledError("shutdown", signal);
+  }
+
+  #sendBatch(batch: DriverMessage[]): Promise<void> {
+    const driver = this.#driver;
+    const signal = this.#abort.signal;
+    return traced("pubsub send batch", "producer", { "messaging.batch.message_count": batch.length }, () =>
+      withRetry(
+        () => driver.sendBatch(batch, signal),
+        (e) => driver.isRetryable(e),
+        this.#retry,
+        signal,
+        "send",
+      ),
+    ).catch((err: unknown) => {
+      throw err instanceof PubSubError && err.code === ErrorCode.Canceled ? err : this.#life.wrap(err, "send to");
+    });
+  }
+}

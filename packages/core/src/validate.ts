@@ -1,0 +1,69 @@
+import type { DriverMessage } from "./driver/driver.js";
+import { invalidArgument } from "./errors.js";
+
+/** A message to send. */
+export interface OutgoingMessage {
+  /** Bytes are sent as they are; a string is sent as its UTF-8 encoding. */
+  body: Uint8Array | string;
+  /** String keys and values. Each must be valid Unicode (no lone surrogates), so that it has a UTF-8 form. */
+  metadata?: Record<string, string>;
+}
+
+const encoder = new TextEncoder();
+const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Checks a message handed to `Topic.send` and turns it into what drivers
+ * accept. Throws InvalidArgument naming what is wrong; drivers never see
+ * invalid input.
+ */
+export function toDriverMessage(message: unknown): DriverMessage {
+  if (typeof message !== "object" || message === null) {
+    throw invalidArgument(`send: message must be an object like { body, metadata }, got ${describe(message)}`);
+  }
+  const { body, metadata } = message as { body?: unknown; metadata?: unknown };
+  let bytes: Uint8Array;
+  if (body instanceof Uint8Array) bytes = body;
+  else if (typeof body === "string") {
+    if (!body.isWellFormed()) {
+      throw invalidArgument("send: string body has a lone surrogate and no UTF-8 form; send it as bytes (Uint8Array)");
+    }
+    bytes = encoder.encode(body);
+  } else {
+    throw invalidArgument(`send: body must be a Uint8Array (or Buffer) or a string, got ${describe(body)}`);
+  }
+  return { body: bytes, metadata: metadata === undefined ? EMPTY : checkMetadata(metadata) };
+}
+
+function checkMetadata(metadata: unknown): Record<string, string> {
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    throw invalidArgument(
+      `send: metadata must be an object of string keys and string values, got ${describe(metadata)}`,
+    );
+  }
+  const record = metadata as Record<string, unknown>;
+  for (const key in record) {
+    const value = record[key];
+    if (typeof value !== "string") {
+      throw invalidArgument(
+        `send: metadata value for key ${JSON.stringify(key)} must be a string, got ${describe(value)}`,
+      );
+    }
+    if (!key.isWellFormed()) {
+      throw invalidArgument(`send: metadata key ${JSON.stringify(key)} is not valid UTF-8 (it has a lone surrogate)`);
+    }
+    if (!value.isWellFormed()) {
+      throw invalidArgument(
+        `send: metadata value for key ${JSON.stringify(key)} is not valid UTF-8 (it has a lone surrogate)`,
+      );
+    }
+  }
+  return record as Record<string, string>;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return `an object (${value.constructor?.name ?? "Object"})`;
+  return typeof value;
+}

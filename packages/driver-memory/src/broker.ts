@@ -1,0 +1,223 @@
+import { ErrorCode, PubSubError } from "@portable-pubsub/core";
+
+/** A message held by the in-memory broker. */
+export interface StoredMessage {
+  readonly body: Uint8Array;
+  readonly metadata: Record<string, string>;
+  readonly id: number;
+  /** Deliveries so far. */
+  attempts: number;
+}
+
+interface Delivery {
+  readonly message: StoredMessage;
+  readonly deadline: number;
+}
+
+/**
+ * One subscription's state: what is ready, what is out for delivery, and the
+ * consumers waiting. Several consumers of one named subscription share it and
+ * so compete for its messages.
+ */
+export class SubscriptionState {
+  readonly ackDeadlineMs: number;
+  deleted = false;
+  #ready: StoredMessage[] = [];
+  #readyHead = 0;
+  /** Nacked and expired messages, delivered before new ones. */
+  #again: StoredMessage[] = [];
+  /** Keyed by delivery id; Map order is delivery order, so the oldest deadline is first. */
+  readonly #outstanding = new Map<number, Delivery>();
+  #nextDelivery = 1;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #waiters: (() => void)[] = [];
+
+  constructor(ackDeadlineMs: number) {
+    this.ackDeadlineMs = ackDeadlineMs;
+  }
+
+  get available(): number {
+    return this.#ready.length - this.#readyHead + this.#again.length;
+  }
+
+  /** Messages delivered and neither acked nor expired. */
+  get outstanding(): number {
+    return this.#outstanding.size;
+  }
+
+  enqueue(messages: readonly StoredMessage[]): void {
+    for (const message of messages) this.#ready.push(message);
+    this.#wake();
+  }
+
+  /** Takes up to `max` messages for delivery; returns [deliveryId, message] pairs. */
+  take(max: number): [number, StoredMessage][] {
+    const out: [number, StoredMessage][] = [];
+    const deadline = Date.now() + this.ackDeadlineMs;
+    while (out.length < max && this.#again.length > 0)
+      out.push(this.#deliver(this.#again.shift() as StoredMessage, deadline));
+    while (out.length < max && this.#readyHead < this.#ready.length) {
+      const message = this.#ready[this.#readyHead] as StoredMessage;
+      this.#ready[this.#readyHead++] = undefined as unknown as StoredMessage;
+      out.push(this.#deliver(message, deadline));
+    }
+    if (this.#readyHead === this.#ready.length) {
+      this.#ready = [];
+      this.#readyHead = 0;
+    }
+    if (out.length > 0) this.#armExpiry();
+    return out;
+  }
+
+  /** Waits until a message may be available, `ms` pass, or `signal` fires. */
+  waitForMessages(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.available > 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      this.#waiters.push(done);
+    });
+  }
+
+  ack(deliveryId: number): void {
+    this.#outstanding.delete(deliveryId);
+  }
+
+  /** Makes the message of `deliveryId` deliverable again at once; a stale id is ignored. */
+  nack(deliveryId: number): void {
+    const delivery = this.#outstanding.get(deliveryId);
+    if (!delivery) return;
+    this.#outstanding.delete(deliveryId);
+    this.#again.push(delivery.message);
+    this.#wake();
+  }
+
+  delete(): void {
+    this.deleted = true;
+    clearTimeout(this.#expiryTimer);
+    this.#ready = [];
+    this.#readyHead = 0;
+    this.#again = [];
+    this.#outstanding.clear();
+    this.#wake();
+  }
+
+  #deliver(message: StoredMessage, deadline: number): [number, StoredMessage] {
+    message.attempts++;
+    const id = this.#nextDelivery++;
+    this.#outstanding.set(id, { message, deadline });
+    return [id, message];
+  }
+
+  #armExpiry(): void {
+    if (this.#expiryTimer || this.#outstanding.size === 0) return;
+    const first = this.#outstanding.values().next().value as Delivery;
+    this.#expiryTimer = setTimeout(() => this.#expire(), Math.max(1, first.deadline - Date.now()));
+    this.#expiryTimer.unref();
+  }
+
+  #expire(): void {
+    this.#expiryTimer = undefined;
+    const now = Date.now();
+    let expired = 0;
+    for (const [id, delivery] of this.#outstanding) {
+      if (delivery.deadline > now) break;
+      this.#outstanding.delete(id);
+      this.#again.push(delivery.message);
+      expired++;
+    }
+    if (expired > 0) this.#wake();
+    this.#armExpiry();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    if (waiters.length === 0) return;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+class TopicState {
+  readonly subscriptions = new Map<string, SubscriptionState>();
+  nextId = 1;
+}
+
+/**
+ * An in-process broker: named topics, each with named subscriptions. The
+ * default one backs every `mem://` URL; create your own for isolation in tests.
+ */
+export class MemBroker {
+  readonly #topics = new Map<string, TopicState>();
+  #anonymous = 0;
+
+  /** Creates topic `name` if it does not exist. */
+  createTopic(name: string): void {
+    if (!this.#topics.has(name)) this.#topics.set(name, new TopicState());
+  }
+
+  hasTopic(name: string): boolean {
+    return this.#topics.has(name);
+  }
+
+  /** Deletes topic `name` and its subscriptions; their consumers then get NotFound. */
+  deleteTopic(name: string): void {
+    const topic = this.#topics.get(name);
+    if (!topic) return;
+    for (const subscription of topic.subscriptions.values()) subscription.delete();
+    this.#topics.delete(name);
+  }
+
+  /**
+   * Publishes to every subscription of `topicName`. A topic with no
+   * subscription drops the messages, like a fanout exchange with no queue.
+   */
+  publish(topicName: string, messages: readonly { body: Uint8Array; metadata: Record<string, string> }[]): void {
+    const topic = this.#topics.get(topicName);
+    if (!topic) throw notFound(`mem topic "${topicName}" does not exist`);
+    if (topic.subscriptions.size === 0) return;
+    const stored = messages.map((m) => ({ body: m.body, metadata: m.metadata, id: topic.nextId++, attempts: 0 }));
+    for (const subscription of topic.subscriptions.values()) subscription.enqueue(stored);
+  }
+
+  /**
+   * Returns subscription `name` of `topicName`, creating it if `create` and it
+   * is missing. Without `create`, a missing topic or subscription is NotFound.
+   */
+  subscription(topicName: string, name: string, create: { ackDeadlineMs: number } | undefined): SubscriptionState {
+    const topic = this.#topics.get(topicName);
+    if (!topic)
+      throw notFound(`mem topic "${topicName}" does not exist; open it with openTopic("mem://${topicName}") first`);
+    let subscription = topic.subscriptions.get(name);
+    if (!subscription) {
+      if (!create) throw notFound(`mem subscription "${name}" of topic "${topicName}" does not exist`);
+      subscription = new SubscriptionState(create.ackDeadlineMs);
+      topic.subscriptions.set(name, subscription);
+    }
+    return subscription;
+  }
+
+  /** A fresh subscription name that no one else uses. */
+  anonymousName(): string {
+    return `~anonymous-${++this.#anonymous}`;
+  }
+
+  deleteSubscription(topicName: string, name: string): void {
+    const topic = this.#topics.get(topicName);
+    topic?.subscriptions.get(name)?.delete();
+    topic?.subscriptions.delete(name);
+  }
+}
+
+export function notFound(message: string): PubSubError {
+  return new PubSubError(ErrorCode.NotFound, message);
+}
+
+/** The broker behind `mem://` URLs. */
+export const defaultMemBroker = new MemBroker();

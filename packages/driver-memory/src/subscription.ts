@@ -1,0 +1,127 @@
+import {
+  type DriverMessage,
+  errorCode,
+  Subscription,
+  type SubscriptionDriver,
+  type SubscriptionOptions,
+} from "@portable-pubsub/core";
+import { defaultMemBroker, type MemBroker, type SubscriptionState } from "./broker.js";
+
+/** Options of {@link openMemSubscription}. */
+export interface MemSubscriptionOptions extends SubscriptionOptions {
+  /** The broker; default: the one behind `mem://` URLs. */
+  broker?: MemBroker;
+  /**
+   * Join this named subscription, whose consumers compete for its messages;
+   * it is created if missing. Without it, a fresh subscription receives
+   * every message sent after it opened, and disappears at shutdown.
+   */
+  subscription?: string;
+  /** A message not acked this long after delivery is delivered again. Default 30000 ms. */
+  ackDeadlineMs?: number;
+  /** Fail with NotFound instead of creating a missing named subscription. Default false. */
+  mustExist?: boolean;
+  /** How long one receive waits for a message when none is ready. Default 1000 ms. */
+  maxWaitMs?: number;
+}
+
+/** Receives from one subscription of a MemBroker. */
+export class MemSubscriptionDriver implements SubscriptionDriver {
+  readonly resource: string;
+  readonly canNack = true;
+  readonly #broker: MemBroker;
+  readonly #topic: string;
+  readonly #name: string;
+  readonly #create: { ackDeadlineMs: number } | undefined;
+  readonly #maxWaitMs: number;
+  readonly #anonymous: boolean;
+  #state: SubscriptionState | undefined;
+
+  constructor(
+    broker: MemBroker,
+    topic: string,
+    name: string,
+    settings: { create: { ackDeadlineMs: number } | undefined; maxWaitMs: number; anonymous: boolean },
+  ) {
+    this.#broker = broker;
+    this.#topic = topic;
+    this.#name = name;
+    this.#create = settings.create;
+    this.#maxWaitMs = settings.maxWaitMs;
+    this.#anonymous = settings.anonymous;
+    this.resource = settings.anonymous
+      ? `mem subscription to topic "${topic}"`
+      : `mem subscription "${name}" of topic "${topic}"`;
+  }
+
+  /** Looks the subscription up (and creates it, if asked), so that a missing one fails each call with NotFound. */
+  state(): SubscriptionState {
+    if (!this.#state || this.#state.deleted)
+      this.#state = this.#broker.subscription(this.#topic, this.#name, this.#create);
+    return this.#state;
+  }
+
+  async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
+    let state = this.state();
+    if (state.available === 0) {
+      await state.waitForMessages(this.#maxWaitMs, signal);
+      state = this.state();
+    }
+    return state.take(maxMessages).map(([deliveryId, message]) => ({
+      body: message.body,
+      metadata: message.metadata,
+      ackId: deliveryId,
+      loggableId: String(message.id),
+      deliveryAttempt: message.attempts,
+      native: message,
+    }));
+  }
+
+  async sendAcks(ackIds: unknown[]): Promise<void> {
+    const state = this.state();
+    for (const id of ackIds) state.ack(id as number);
+  }
+
+  async sendNacks(ackIds: unknown[]): Promise<void> {
+    const state = this.state();
+    for (const id of ackIds) state.nack(id as number);
+  }
+
+  isRetryable(): boolean {
+    return false;
+  }
+
+  errorCode(err: unknown) {
+    return errorCode(err);
+  }
+
+  native(): MemBroker {
+    return this.#broker;
+  }
+
+  async close(): Promise<void> {
+    if (this.#anonymous) this.#broker.deleteSubscription(this.#topic, this.#name);
+  }
+}
+
+/** Opens a subscription to topic `topic` of an in-process broker; the topic must exist. */
+export function openMemSubscription(topic: string, options: MemSubscriptionOptions = {}): Subscription {
+  const {
+    broker = defaultMemBroker,
+    subscription,
+    ackDeadlineMs = 30_000,
+    mustExist = false,
+    maxWaitMs = 1000,
+    ...portable
+  } = options;
+  const anonymous = subscription === undefined;
+  const name = subscription ?? broker.anonymousName();
+  const driver = new MemSubscriptionDriver(broker, topic, name, {
+    create: mustExist ? undefined : { ackDeadlineMs },
+    maxWaitMs,
+    anonymous,
+  });
+  // An anonymous subscription exists from the moment it is opened, so that it receives every later message.
+  if (anonymous) driver.state();
+  return new Subscription(driver, portable);
+}

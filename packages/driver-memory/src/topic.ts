@@ -1,0 +1,48 @@
+import { type DriverMessage, errorCode, Topic, type TopicDriver, type TopicOptions } from "@portable-pubsub/core";
+import { defaultMemBroker, type MemBroker } from "./broker.js";
+
+/** Options of {@link openMemTopic}. */
+export interface MemTopicOptions extends TopicOptions {
+  /** The broker; default: the one behind `mem://` URLs. */
+  broker?: MemBroker;
+  /** Create the topic if it does not exist. Default true; false makes sends to a missing topic fail with NotFound. */
+  create?: boolean;
+}
+
+/** Sends to a topic of a MemBroker. Nothing here can fail but a missing topic. */
+export class MemTopicDriver implements TopicDriver {
+  readonly resource: string;
+  readonly #broker: MemBroker;
+  readonly #name: string;
+
+  constructor(broker: MemBroker, name: string) {
+    this.#broker = broker;
+    this.#name = name;
+    this.resource = `mem topic "${name}"`;
+  }
+
+  async sendBatch(messages: DriverMessage[]): Promise<void> {
+    this.#broker.publish(this.#name, messages);
+  }
+
+  isRetryable(): boolean {
+    return false;
+  }
+
+  errorCode(err: unknown) {
+    return errorCode(err);
+  }
+
+  native(): MemBroker {
+    return this.#broker;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Opens topic `name` of an in-process broker. */
+export function openMemTopic(name: string, options: MemTopicOptions = {}): Topic {
+  const { broker = defaultMemBroker, create = true, ...portable } = options;
+  if (create) broker.createTopic(name);
+  return new Topic(new MemTopicDriver(broker, name), portable);
+}
