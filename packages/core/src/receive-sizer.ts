@@ -7,7 +7,7 @@
 export class ReceiveSizer {
   static readonly desiredQueueSeconds = 2;
   static readonly decay = 0.5;
-  static readonly windowMs = 100;
+  static readonly windowMs = 10;
 
   readonly #max: number;
   #running = 1;

@@ -138,14 +138,29 @@ export class Subscription implements AsyncIterable<Message> {
     this.#life.assertOpen("process");
     const worker = async () => {
       for (;;) {
-        let message: Message;
-        try {
-          message = await this.receive({ signal });
-        } catch (err) {
-          if (this.#life.closed && !signal?.aborted) return;
-          throw err;
+        if (signal?.aborted) throw canceledError("process", signal);
+        // Take from the buffer without a promise when we can: the per-message cost dominates fast drivers.
+        let message = this.#fatal ? undefined : this.#take();
+        if (!message) {
+          try {
+            message = await this.receive({ signal });
+          } catch (err) {
+            if (this.#life.closed && !signal?.aborted) return;
+            throw err;
+          }
         }
-        const handled = this.#handle(handler, message, onHandlerError);
+        let result: unknown;
+        try {
+          result = handler(message);
+        } catch (err) {
+          this.#handlerFailed(err, message, onHandlerError);
+          continue;
+        }
+        if (!isPromiseLike(result)) {
+          message.ack();
+          continue;
+        }
+        const handled = this.#settleAsync(result, message, onHandlerError);
         this.#handling.add(handled);
         await handled;
         this.#handling.delete(handled);
@@ -154,22 +169,26 @@ export class Subscription implements AsyncIterable<Message> {
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
-  async #handle(
-    handler: (message: Message) => unknown,
+  async #settleAsync(
+    result: PromiseLike<unknown>,
     message: Message,
     onHandlerError: ProcessOptions["onHandlerError"],
   ): Promise<void> {
     try {
-      await handler(message);
+      await result;
       message.ack();
     } catch (err) {
-      try {
-        onHandlerError?.(err, message);
-      } catch {
-        // The error hook's own failure must not stop processing.
-      }
-      if (message.nackable) message.nack();
+      this.#handlerFailed(err, message, onHandlerError);
     }
+  }
+
+  #handlerFailed(err: unknown, message: Message, onHandlerError: ProcessOptions["onHandlerError"]): void {
+    try {
+      onHandlerError?.(err, message);
+    } catch {
+      // The error hook's own failure must not stop processing.
+    }
+    if (message.nackable) message.nack();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
@@ -224,8 +243,10 @@ export class Subscription implements AsyncIterable<Message> {
     this.#life.markClosed("subscription");
     this.#receiveAbort.abort();
     this.#failWaiters(() => new PubSubError(ErrorCode.FailedPrecondition, "receive: the subscription was shut down"));
-    this.#returnUnhanded(this.#queue.splice(this.#head));
+    const unhanded = this.#queue.slice(this.#head);
+    this.#queue = [];
     this.#head = 0;
+    this.#returnUnhanded(unhanded);
     try {
       await raceSignal(Promise.all(this.#handling), signal, "shutdown");
       await raceSignal(Promise.all([this.#acks.flush(), this.#nacks.flush()]), signal, "shutdown");
@@ -324,4 +345,8 @@ export class Subscription implements AsyncIterable<Message> {
     const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
     return withRetry(attempt, (e) => driver.isRetryable(e), this.#retry, signal, nack ? "nack" : "ack");
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
