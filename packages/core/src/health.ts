@@ -47,7 +47,7 @@ export class HealthTracker implements HealthSource {
   set(state: HealthState, lastError?: Error): void {
     const prev = this.#health;
     if (prev.state === "closed") return;
-    if (prev.state === state && lastError === undefined) return;
+    if (prev.state === state && (lastError === undefined || lastError === prev.lastError)) return;
     this.#publish({
       state,
       lastError: lastError ?? prev.lastError,

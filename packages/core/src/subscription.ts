@@ -312,8 +312,12 @@ export class Subscription implements AsyncIterable<Message> {
       this.#sizer.delivered(1);
       waiter.resolve(new Message(messages[i++] as DriverMessage, this.#sink));
     }
+    const handedOut = i;
     for (; i < messages.length; i++) this.#queue.push(messages[i] as DriverMessage);
-    if (this.#waiters.length > 0) this.#pump();
+    // Fetch ahead only while someone is taking messages; an idle subscription must not poll.
+    if (this.#waiters.length > 0 || (handedOut > 0 && this.#queue.length - this.#head <= this.#sizer.lowWater())) {
+      this.#pump();
+    }
   }
 
   #failed(err: unknown): void {

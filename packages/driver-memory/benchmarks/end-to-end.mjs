@@ -3,7 +3,10 @@
 // Run: node --expose-gc packages/driver-memory/benchmarks/end-to-end.mjs [counts...]
 import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
 
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const COUNTS = counts.length > 0 ? counts : [10_000, 100_000, 1_000_000];
 const BODY = new Uint8Array(100).fill(120);
 const WINDOW = 1000; // sends in flight at once, for both contenders: keeps memory bounded
@@ -53,11 +56,13 @@ async function bare(n) {
       }
     }
   })();
-  await sendAll(n, (body) =>
-    new Promise((resolve) => {
-      queue.push({ body, resolve });
-      wake?.();
-    }),
+  await sendAll(
+    n,
+    (body) =>
+      new Promise((resolve) => {
+        queue.push({ body, resolve });
+        wake?.();
+      }),
   );
   await consumer;
   const ms = performance.now() - start;

@@ -1,0 +1,139 @@
+import { Batcher, ErrorCode, errorCode } from "@portable-pubsub/core";
+import { describe, expect, it } from "vitest";
+
+const options = { maxItems: 3, maxBytes: Number.POSITIVE_INFINITY, maxConcurrency: 1, lingerMs: 0 };
+
+describe("Batcher", () => {
+  it("groups items added in the same tick, up to maxItems", async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => {
+      batches.push(items);
+    }, options);
+    await Promise.all([1, 2, 3, 4, 5, 6, 7].map((n) => batcher.add(n)));
+    expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+  });
+
+  it("sends a lone item at once when idle", async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => {
+      batches.push(items);
+    }, options);
+    await batcher.add(1);
+    await batcher.add(2);
+    expect(batches).toEqual([[1], [2]]);
+  });
+
+  it("splits by bytes, but sends an oversized item alone", async () => {
+    const batches: string[][] = [];
+    const batcher = new Batcher<string>(
+      async (items) => {
+        batches.push(items);
+      },
+      { ...options, maxItems: 100, maxBytes: 5 },
+      (s) => s.length,
+    );
+    await Promise.all(["aa", "bb", "cc", "dddddddd", "e"].map((s) => batcher.add(s)));
+    expect(batches).toEqual([["aa", "bb"], ["cc"], ["dddddddd"], ["e"]]);
+  });
+
+  it("never runs more than maxConcurrency batches, and grows batches while busy", async () => {
+    let running = 0;
+    let peak = 0;
+    const sizes: number[] = [];
+    const batcher = new Batcher<number>(
+      async (items) => {
+        running++;
+        peak = Math.max(peak, running);
+        sizes.push(items.length);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+      },
+      { maxItems: 50, maxBytes: Number.POSITIVE_INFINITY, maxConcurrency: 2, lingerMs: 0 },
+    );
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      pending.push(batcher.add(i));
+      if (i % 10 === 0) await Promise.resolve();
+    }
+    await Promise.all(pending);
+    expect(peak).toBe(2);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(Math.max(...sizes)).toBe(50);
+  });
+
+  it("waits out the linger to fill a batch, but not when the batch is full", async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number>(
+      async (items) => {
+        batches.push(items);
+      },
+      { maxItems: 4, maxBytes: Number.POSITIVE_INFINITY, maxConcurrency: 1, lingerMs: 30 },
+    );
+    const first = batcher.add(1);
+    await new Promise((r) => setTimeout(r, 10));
+    const second = batcher.add(2);
+    await Promise.all([first, second]);
+    expect(batches).toEqual([[1, 2]]);
+    const started = performance.now();
+    await Promise.all([3, 4, 5, 6].map((n) => batcher.add(n)));
+    expect(batches[1]).toEqual([3, 4, 5, 6]);
+    expect(performance.now() - started).toBeLessThan(25);
+  });
+
+  it("rejects every item of a failed batch with the handler's error, and reports no-wait items", async () => {
+    const reported: unknown[] = [];
+    const batcher = new Batcher<number>(
+      async () => {
+        throw new Error("broker said no");
+      },
+      options,
+      undefined,
+      (err) => reported.push(err),
+    );
+    const results = await Promise.allSettled([batcher.add(1), batcher.add(2)]);
+    expect(results.map((r) => (r.status === "rejected" ? (r.reason as Error).message : "ok"))).toEqual([
+      "broker said no",
+      "broker said no",
+    ]);
+    batcher.addNoWait(3);
+    batcher.addNoWait(4);
+    await batcher.flush();
+    expect(reported.length).toBe(1);
+  });
+
+  it("drops an item whose signal fired before its batch left, with Canceled", async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => {
+      batches.push(items);
+    }, options);
+    const controller = new AbortController();
+    const canceled = batcher.add(1, controller.signal);
+    controller.abort();
+    const kept = batcher.add(2);
+    expect(errorCode(await canceled.catch((e: unknown) => e))).toBe(ErrorCode.Canceled);
+    await kept;
+    expect(batches).toEqual([[2]]);
+  });
+
+  it("flush waits for running batches; failPending rejects the rest", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const batcher = new Batcher<number>(() => gate, { ...options, maxItems: 1 });
+    const first = batcher.add(1);
+    const second = batcher.add(2);
+    await Promise.resolve();
+    batcher.failPending(new Error("shutting down"));
+    expect(((await second.catch((e: unknown) => e)) as Error).message).toBe("shutting down");
+    let flushed = false;
+    const flush = batcher.flush().then(() => {
+      flushed = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(flushed).toBe(false);
+    release();
+    await Promise.all([first, flush]);
+    expect(flushed).toBe(true);
+  });
+});

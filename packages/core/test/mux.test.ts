@@ -1,0 +1,70 @@
+import { ErrorCode, errorCode, type PubSubError, Topic, URLMux } from "@portable-pubsub/core";
+import { describe, expect, it } from "vitest";
+import { ScriptedTopicDriver } from "./fake-driver.js";
+
+async function failure(promise: Promise<unknown>): Promise<PubSubError> {
+  return (await promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: unknown) => e,
+  )) as PubSubError;
+}
+
+describe("URLMux", () => {
+  it("opens a registered scheme, handing the driver its URL and only the non-portable options", async () => {
+    const mux = new URLMux();
+    const calls: unknown[] = [];
+    mux.registerTopic("fake", async (url, driverOptions, portable) => {
+      calls.push([url.href, driverOptions, portable]);
+      return new Topic(new ScriptedTopicDriver(), portable);
+    });
+    const topic = await mux.openTopic("fake://orders?x=1", { serverUrl: "s", batching: { maxBatchSize: 5 } });
+    expect(calls).toEqual([["fake://orders?x=1", { serverUrl: "s" }, { batching: { maxBatchSize: 5 } }]]);
+    await topic.shutdown();
+  });
+
+  it("rejects registering a scheme twice with AlreadyExists, and a bad scheme with InvalidArgument", () => {
+    const mux = new URLMux();
+    const opener = async () => new Topic(new ScriptedTopicDriver());
+    mux.registerTopic("dup", opener);
+    expect(() => mux.registerTopic("dup", opener)).toThrow(expect.objectContaining({ code: ErrorCode.AlreadyExists }));
+    expect(() => mux.registerTopic("Bad Scheme", opener)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument }),
+    );
+  });
+
+  it("names the registered schemes when a scheme is unknown", async () => {
+    const mux = new URLMux({ mem: "@portable-pubsub/driver-memory" });
+    const error = await failure(mux.openSubscription("nats://x"));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toBe('openSubscription: no driver for scheme "nats://"; registered schemes: mem://');
+  });
+
+  it("rejects a malformed URL with InvalidArgument, without its password", async () => {
+    const error = await failure(new URLMux().openTopic("amqp://user:hunter2@ bad host/x"));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toMatch(/is not a valid URL/);
+    expect(error.message).not.toContain("hunter2");
+    expect(errorCode(await failure(new URLMux().openTopic(42 as never)))).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it("names the package to install when a built-in driver is missing", async () => {
+    const mux = new URLMux({ nope: "@portable-pubsub/driver-that-does-not-exist" });
+    const error = await failure(mux.openTopic("nope://x"));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toBe(
+      'openTopic: the nope:// driver is not installed; install it with "npm install @portable-pubsub/driver-that-does-not-exist" (or pnpm add / yarn add)',
+    );
+  });
+
+  it("loads a built-in driver lazily by scheme", async () => {
+    const mux = new URLMux({ mem: "@portable-pubsub/driver-memory" });
+    const topic = await mux.openTopic("mem://lazy-load");
+    const subscription = await mux.openSubscription("mem://lazy-load");
+    await topic.send({ body: "lazy" });
+    expect((await subscription.receive()).text()).toBe("lazy");
+    await Promise.all([topic.shutdown(), subscription.shutdown()]);
+    expect(mux.topicSchemes()).toEqual(["mem"]);
+  });
+});

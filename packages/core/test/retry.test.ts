@@ -1,0 +1,75 @@
+import { ErrorCode, errorCode, withRetry } from "@portable-pubsub/core";
+import { describe, expect, it } from "vitest";
+
+const options = { initialDelayMs: 1, maxDelayMs: 4, maxAttempts: Number.POSITIVE_INFINITY };
+const retryable = (e: unknown) => (e as Error).message === "again";
+
+describe("withRetry", () => {
+  it("retries retryable errors until the attempt succeeds", async () => {
+    let calls = 0;
+    const result = await withRetry(
+      async () => {
+        if (++calls < 4) throw new Error("again");
+        return "done";
+      },
+      retryable,
+      options,
+      new AbortController().signal,
+      "op",
+    );
+    expect([result, calls]).toEqual(["done", 4]);
+  });
+
+  it("stops at the first error that is not retryable", async () => {
+    let calls = 0;
+    const error = await withRetry(
+      async () => {
+        calls++;
+        throw new Error("fatal");
+      },
+      retryable,
+      options,
+      new AbortController().signal,
+      "op",
+    ).catch((e: unknown) => e);
+    expect([(error as Error).message, calls]).toEqual(["fatal", 1]);
+  });
+
+  it("stops after maxAttempts with the last error", async () => {
+    let calls = 0;
+    const error = await withRetry(
+      async () => {
+        calls++;
+        throw new Error("again");
+      },
+      retryable,
+      { ...options, maxAttempts: 3 },
+      new AbortController().signal,
+      "op",
+    ).catch((e: unknown) => e);
+    expect([(error as Error).message, calls]).toEqual(["again", 3]);
+  });
+
+  it("ends with Canceled when the signal fires during a backoff, and keeps every wait under the cap", async () => {
+    const controller = new AbortController();
+    const gaps: number[] = [];
+    let last = performance.now();
+    const error = await withRetry(
+      async () => {
+        const now = performance.now();
+        gaps.push(now - last);
+        last = now;
+        if (gaps.length === 6) controller.abort();
+        throw new Error("again");
+      },
+      retryable,
+      { initialDelayMs: 2, maxDelayMs: 8, maxAttempts: Number.POSITIVE_INFINITY },
+      controller.signal,
+      "send",
+    ).catch((e: unknown) => e);
+    expect(errorCode(error)).toBe(ErrorCode.Canceled);
+    expect(gaps.length).toBe(6);
+    // Full jitter never waits longer than the cap (plus timer slack).
+    for (const gap of gaps.slice(1)) expect(gap).toBeLessThan(8 + 30);
+  });
+});

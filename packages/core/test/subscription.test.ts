@@ -1,0 +1,129 @@
+import { ErrorCode, errorCode, Subscription } from "@portable-pubsub/core";
+import { describe, expect, it, vi } from "vitest";
+import { ReceiveSizer } from "../src/receive-sizer.js";
+import { driverError, ScriptedSubscriptionDriver } from "./fake-driver.js";
+
+const fastRetry = { initialDelayMs: 1, maxDelayMs: 5 };
+
+describe("Subscription", () => {
+  it("retries retryable receive errors, and delivers afterwards", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.receiveFailures = [driverError("reset", ErrorCode.Unknown, true)];
+    driver.push("a");
+    const sub = new Subscription(driver, { retry: fastRetry });
+    expect((await sub.receive()).text()).toBe("a");
+    await sub.shutdown();
+  });
+
+  it("fails receives for good on a non-retryable error, and process rejects with it", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.receiveFailures = [driverError("NOGROUP", ErrorCode.NotFound)];
+    const sub = new Subscription(driver, { retry: fastRetry });
+    const first = await sub.receive().catch((e: unknown) => e);
+    expect(errorCode(first)).toBe(ErrorCode.NotFound);
+    expect((first as Error).message).toBe('receive from fake subscription "s": NOGROUP');
+    expect(errorCode(await sub.process(() => {}).catch((e: unknown) => e))).toBe(ErrorCode.NotFound);
+    await sub.shutdown();
+  });
+
+  it("acks in batches after process handlers resolve, nacks when they throw", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.push("ok-1", "fail", "ok-2");
+    const sub = new Subscription(driver);
+    const errors: string[] = [];
+    let handled = 0;
+    const processing = sub.process(
+      async (m) => {
+        handled++;
+        if (m.text() === "fail") throw new Error("handler broke");
+        if (handled === 3) void sub.shutdown();
+      },
+      { onHandlerError: (err, m) => errors.push(`${(err as Error).message}:${m.loggableId}`) },
+    );
+    await processing;
+    await sub.shutdown();
+    expect(driver.acked.sort()).toEqual([1, 3]);
+    expect(driver.nacked).toEqual([2]);
+    expect(errors).toEqual(["handler broke:fail"]);
+  });
+
+  it("waits for running handlers at shutdown and sends their acks", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.push("slow");
+    const sub = new Subscription(driver);
+    let started: () => void = () => {};
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    const processing = sub.process(async () => {
+      started();
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    await running;
+    await sub.shutdown();
+    await processing;
+    expect(driver.acked).toEqual([1]);
+  });
+
+  it("reports an ack failure from shutdown", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.ackFailures = [driverError("PRECONDITION_FAILED - unknown delivery tag", ErrorCode.FailedPrecondition)];
+    driver.push("a");
+    const sub = new Subscription(driver, { retry: fastRetry });
+    (await sub.receive()).ack();
+    const error = await sub.shutdown().catch((e: unknown) => e);
+    expect(errorCode(error)).toBe(ErrorCode.FailedPrecondition);
+  });
+
+  it("nacks messages fetched but never handed out when it shuts down", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.push("a", "b", "c");
+    const sub = new Subscription(driver);
+    (await sub.receive()).ack();
+    await vi.waitFor(() => expect(driver.remaining).toBeLessThan(2));
+    const fetched = 3 - driver.remaining;
+    await sub.shutdown();
+    expect(driver.acked).toEqual([1]);
+    expect(driver.nacked.sort()).toEqual([2, 3].slice(0, fetched - 1));
+  });
+
+  it("ignores acks after shutdown instead of throwing", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    driver.push("late");
+    const sub = new Subscription(driver);
+    const message = await sub.receive();
+    await sub.shutdown();
+    message.ack();
+    expect(driver.acked).toEqual([]);
+  });
+
+  it("rejects a bad maxReceiveBatchSize with InvalidArgument", () => {
+    expect(() => new Subscription(new ScriptedSubscriptionDriver(), { maxReceiveBatchSize: 0 })).toThrow(
+      /maxReceiveBatchSize must be a positive integer/,
+    );
+  });
+
+  it("grows receive batches for a fast consumer, up to the maximum", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    const sub = new Subscription(driver, { maxReceiveBatchSize: 64 });
+    const total = 3000;
+    for (let i = 0; i < total; i++) driver.push(`m${i}`);
+    for (let i = 0; i < total; i++) (await sub.receive()).ack();
+    await sub.shutdown();
+    expect(driver.requested[0]).toBe(1);
+    expect(Math.max(...driver.requested)).toBe(64);
+  });
+});
+
+describe("ReceiveSizer", () => {
+  it("stays at 1 for a consumer that takes one message at a time, slowly", () => {
+    const sizer = new ReceiveSizer(1000);
+    const start = performance.now();
+    expect(sizer.nextBatchSize()).toBe(1);
+    while (performance.now() - start < 15) {
+      // busy wait: one window passes with a single delivery
+    }
+    sizer.delivered(1);
+    expect(sizer.nextBatchSize()).toBeLessThanOrEqual(100);
+  });
+});
