@@ -1,1 +1,8 @@
-export {};
+/**
+ * @portable-pubsub/cli: the `pubsub` command. Its programmatic surface is
+ * small: `runCli` for embedding, and the types of the `inspectURL` hook that a
+ * driver package may export for `pubsub doctor`.
+ */
+export { ExitCode, exitCodeFor } from "./exit.js";
+export type { Check, Inspection, UrlInspector } from "./inspect.js";
+export { buildProgram, runCli } from "./program.js";

@@ -1,0 +1,197 @@
+import { describeUrl, ErrorCode, errorCode, type Health, redactUrl, sleep } from "@portable-pubsub/core";
+import { type LoadedDriver, loadDriver, openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
+import { ExitCode, exitCodeFor } from "../exit.js";
+import { adviceFor, schemeHints } from "../hints.js";
+import { type Check, type Inspection, serverProductOf } from "../inspect.js";
+import { writeOut } from "../io.js";
+
+export type Role = "topic" | "subscription";
+
+export interface DoctorOptions {
+  /** Which roles to probe the URL in. */
+  roles: Role[];
+  /** How long each step may take, in ms. */
+  timeout: number;
+}
+
+/**
+ * `pubsub doctor URL`: loads the driver, asks it to inspect the URL when it
+ * offers the `inspectURL` hook, then probes through the portable API: opens
+ * the URL as a topic (and waits for its connection) and as a subscription
+ * (and tries one receive, handing any message back). Prints what it found
+ * and what to fix; returns the exit code of the first failed check.
+ */
+export async function doctor(urlText: string, options: DoctorOptions): Promise<number> {
+  const url = parseUrl(urlText);
+  const scheme = url.protocol.slice(0, -1);
+  const checks: Check[] = [];
+  let broker: string | undefined;
+  let driver: LoadedDriver | undefined;
+  try {
+    driver = await loadDriver(url);
+    checks.push({ subject: "driver", status: "ok", detail: driverName(driver) });
+  } catch (err) {
+    checks.push(failed("driver", err, "install the driver package or fix the scheme"));
+  }
+  if (driver?.module.inspectURL) {
+    const inspection = await inspectWith(driver, url, options.timeout);
+    broker = inspection.broker ?? broker;
+    if (inspection.server) checks.push({ subject: "server", status: "ok", detail: inspection.server });
+    checks.push(...inspection.checks);
+  }
+  if (driver) {
+    for (const role of options.roles) {
+      const probe = role === "topic" ? probeTopic : probeSubscription;
+      const found = await probe(url, scheme, options.timeout);
+      broker ??= found.broker;
+      checks.push(found.check);
+    }
+  }
+  const hint = schemeHints[scheme];
+  broker ??= hint ? `${hint.broker} (the driver reports no version); server from ${hint.server}` : undefined;
+  await writeOut(report(url, broker, checks));
+  const failure = checks.find((c) => c.status === "fail");
+  return failure ? exitCodeFor(failure.code ?? ErrorCode.Unknown) : ExitCode.ok;
+}
+
+function driverName(driver: LoadedDriver): string {
+  const version = driver.version ? ` ${driver.version}` : "";
+  const hook = driver.module.inspectURL ? "" : " (offers no inspection; probing through the portable API)";
+  return `${driver.scheme}:// by ${driver.packageName}${version}${hook}`;
+}
+
+async function inspectWith(driver: LoadedDriver, url: URL, timeout: number): Promise<Inspection> {
+  const inspect = driver.module.inspectURL;
+  if (!inspect) return { checks: [] };
+  try {
+    return await inspect(url, { signal: AbortSignal.timeout(timeout) });
+  } catch (err) {
+    return { checks: [failed("inspection", err, "see the message")] };
+  }
+}
+
+interface Probe {
+  check: Check;
+  broker?: string;
+}
+
+/** Opens `url` as a topic and waits until its connection is ready. Sends nothing. */
+async function probeTopic(url: URL, scheme: string, timeout: number): Promise<Probe> {
+  let topic: Awaited<ReturnType<typeof openTopicAt>>;
+  try {
+    topic = await withTimeout(openTopicAt(url), timeout, "open the topic");
+  } catch (err) {
+    return { check: failed("topic", err, adviceFor(errorCode(err), scheme, "topic")) };
+  }
+  try {
+    const health = await readyWithin(() => topic.health, timeout);
+    const broker = serverProductOf(topic.as<unknown>());
+    const check = healthCheck("topic", health, scheme);
+    if (check.status === "ok") check.detail = `opened; connection ${health.state} (nothing was sent)`;
+    return { check, broker };
+  } finally {
+    await topic.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
+  }
+}
+
+/** Opens `url` as a subscription and tries one receive; a message it gets is handed back. */
+async function probeSubscription(url: URL, scheme: string, timeout: number): Promise<Probe> {
+  let sub: Awaited<ReturnType<typeof openSubscriptionAt>>;
+  try {
+    sub = await withTimeout(openSubscriptionAt(url), timeout, "open the subscription");
+  } catch (err) {
+    return { check: failed("subscription", err, adviceFor(errorCode(err), scheme, "subscription")) };
+  }
+  const broker = serverProductOf(sub.as<unknown>());
+  try {
+    const wait = Math.min(timeout, 2000);
+    const message = await sub.receive({ signal: AbortSignal.timeout(wait) });
+    const handedBack = message.nackable ? "handed back" : "left unacked; it is redelivered after its ack deadline";
+    if (message.nackable) message.nack();
+    return {
+      check: { subject: "subscription", status: "ok", detail: `exists; a message is waiting (${handedBack})` },
+      broker,
+    };
+  } catch (err) {
+    if (errorCode(err) === ErrorCode.DeadlineExceeded) {
+      const health = sub.health;
+      const check = healthCheck("subscription", health, scheme);
+      if (check.status === "ok") check.detail = "exists; no message waiting";
+      return { check, broker };
+    }
+    return { check: failed("subscription", err, adviceFor(errorCode(err), scheme, "subscription")), broker };
+  } finally {
+    await sub.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
+  }
+}
+
+function healthCheck(subject: string, health: Health, scheme: string): Check {
+  if (health.state !== "ready") {
+    const why = health.lastError ? `: ${redactUrl(health.lastError.message)}` : "";
+    return {
+      subject,
+      status: "fail",
+      code: ErrorCode.DeadlineExceeded,
+      detail: `connection still ${health.state}${why}`,
+      fix: adviceFor(ErrorCode.DeadlineExceeded, scheme, "topic"),
+    };
+  }
+  if (health.blocked !== undefined) {
+    return {
+      subject,
+      status: "warn",
+      detail: `the broker blocks publishing: ${health.blocked}`,
+      fix: "the broker raised a resource alarm; free memory or disk on the broker",
+    };
+  }
+  return { subject, status: "ok", detail: `connection ${health.state}` };
+}
+
+async function readyWithin(current: () => Health, timeout: number): Promise<Health> {
+  const deadline = Date.now() + timeout;
+  while (current().state !== "ready" && Date.now() < deadline) await sleep(50);
+  return current();
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(Object.assign(new Error(`could not ${what} within ${ms} ms`), { name: "TimeoutError" }));
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+function failed(subject: string, err: unknown, fix: string): Check {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return { subject, status: "fail", code, detail: `${code}: ${redactUrl(message.split("\n", 1)[0] ?? "")}`, fix };
+}
+
+const MARK: Record<Check["status"], string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
+
+function report(url: URL, broker: string | undefined, checks: Check[]): string {
+  const width = Math.max(8, ...checks.map((c) => c.subject.length));
+  const lines = [`pubsub doctor ${describeUrl(url)}`];
+  if (broker) lines.push(`  broker  ${broker}`);
+  for (const check of checks) {
+    lines.push(`  ${MARK[check.status]}  ${check.subject.padEnd(width)}  ${check.detail}`);
+    if (check.fix && check.status !== "ok") lines.push(`        ${" ".repeat(width)}  fix: ${check.fix}`);
+  }
+  const problems = checks.filter((c) => c.status === "fail").length;
+  const warnings = checks.filter((c) => c.status === "warn").length;
+  if (problems === 0 && warnings === 0) lines.push("all checks passed");
+  else lines.push(`${problems} problem${problems === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}`);
+  const note = schemeHints[url.protocol.slice(0, -1)]?.note;
+  if (note) lines.push(`note: ${note}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,65 @@
+import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
+import { openSubscriptionAt, parseUrl } from "../drivers.js";
+import { messageRecord } from "../format.js";
+import { interruptSignal, withShutdown, writeOut } from "../io.js";
+
+export interface ReceiveOptions {
+  /** Stop after this many messages; undefined: until --wait passes with no message, or Ctrl-C. */
+  count: number | undefined;
+  ack: boolean;
+  json: boolean;
+  /** Give up after this long without a message, in ms; undefined: wait forever. */
+  wait: number | undefined;
+}
+
+/**
+ * `pubsub receive URL`: prints messages as they arrive, the body alone per
+ * line or, with --json, one JSON object per line. Acks each one unless
+ * --no-ack, in which case every message is handed back at the end (nacked
+ * where the driver can, else redelivered after its ack deadline).
+ */
+export async function receive(urlText: string, options: ReceiveOptions): Promise<void> {
+  const url = parseUrl(urlText);
+  const interrupt = interruptSignal();
+  const sub = await openSubscriptionAt(url);
+  await withShutdown(sub, async () => {
+    const held: Message[] = [];
+    try {
+      await receiveLoop(sub, options, interrupt, held);
+    } finally {
+      for (const message of held) if (message.nackable) message.nack();
+    }
+  });
+}
+
+async function receiveLoop(sub: Subscription, options: ReceiveOptions, interrupt: AbortSignal, held: Message[]) {
+  let received = 0;
+  while (options.count === undefined || received < options.count) {
+    const idle = options.wait === undefined ? undefined : AbortSignal.timeout(options.wait);
+    const signal = idle ? AbortSignal.any([interrupt, idle]) : interrupt;
+    let message: Message;
+    try {
+      message = await sub.receive({ signal });
+    } catch (err) {
+      if (interrupt.aborted) throw new PubSubError(ErrorCode.Canceled, `interrupted after ${received} messages`);
+      if (!idle?.aborted) throw err;
+      if (options.count === undefined) return;
+      throw new PubSubError(
+        ErrorCode.DeadlineExceeded,
+        `received ${received} of ${options.count} messages; no message arrived within --wait`,
+      );
+    }
+    received++;
+    await writeOut(render(message, options.json));
+    if (options.ack) message.ack();
+    else held.push(message);
+  }
+}
+
+function render(message: Message, json: boolean): Uint8Array | string {
+  if (json) return `${JSON.stringify(messageRecord(message))}\n`;
+  const out = new Uint8Array(message.body.byteLength + 1);
+  out.set(message.body);
+  out[message.body.byteLength] = 0x0a;
+  return out;
+}

@@ -1,0 +1,55 @@
+import type { ErrorCode } from "@portable-pubsub/core";
+
+/**
+ * The inspection hook of `pubsub doctor`. A driver package may export
+ * `inspectURL` of type {@link UrlInspector}; the command then reports what the
+ * driver found (broker, version, whether the exchange or queue exists) before
+ * its own portable probes. Drivers without the hook are inspected through the
+ * portable API alone.
+ */
+
+/** One thing that was checked. */
+export interface Check {
+  /** What was checked, one word or two: "broker", "topic", "subscription", "exchange", "queue". */
+  subject: string;
+  status: "ok" | "warn" | "fail";
+  /** What was found, in plain words, without credentials. */
+  detail: string;
+  /** What to do about it, in plain words; expected for "warn" and "fail". */
+  fix?: string;
+  /** The portable code of the problem, for "fail": it decides the exit code. */
+  code?: ErrorCode;
+}
+
+/** What a driver found about the broker and the resource a URL names. */
+export interface Inspection {
+  /** The broker product and version, such as "RabbitMQ 3.13.7", when known. */
+  broker?: string;
+  /** Where the driver connected, without credentials. */
+  server?: string;
+  checks: Check[];
+}
+
+/**
+ * Connects to the broker `url` points at and looks at the resource it names,
+ * as a topic and as a subscription, without changing anything. It must report
+ * problems it can describe as failed checks rather than throw, and must return
+ * promptly when `signal` fires.
+ */
+export type UrlInspector = (url: URL, options: { signal: AbortSignal }) => Promise<Inspection>;
+
+/**
+ * Reads a broker's product and version off a driver's native object, for
+ * clients that expose the server's handshake properties (amqplib does, as
+ * `connection.serverProperties`). Undefined when there are none.
+ */
+export function serverProductOf(native: unknown): string | undefined {
+  const candidates = [native, (native as { connection?: unknown } | null)?.connection];
+  for (const candidate of candidates) {
+    const props = (candidate as { serverProperties?: Record<string, unknown> } | null | undefined)?.serverProperties;
+    if (props && typeof props.product === "string") {
+      return typeof props.version === "string" ? `${props.product} ${props.version}` : props.product;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+/** Small helpers for the command's streams and signals. */
+import { setMaxListeners } from "node:events";
+
+/** Writes to stdout and resolves once the bytes are handed to the OS, so that exiting right after loses nothing. */
+export function writeOut(chunk: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Writes one line to stderr. */
+export function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Reads all of stdin as bytes. */
+export async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/**
+ * An AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM, so that
+ * a command can shut down cleanly; a second one exits at once.
+ */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  // Every pending send and receive listens to it: many at once is normal here.
+  setMaxListeners(0, controller.signal);
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  controller.signal.addEventListener("abort", () => {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  return controller.signal;
+}
+
+/**
+ * Runs `work` with `resource`, then shuts the resource down within
+ * `timeoutMs`. A shutdown failure is reported (it may mean unsent messages or
+ * acks) unless `work` already failed, whose error then wins.
+ */
+export async function withShutdown<R extends { shutdown(options: { signal: AbortSignal }): Promise<void> }, T>(
+  resource: R,
+  work: (resource: R) => Promise<T>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await work(resource);
+  } catch (err) {
+    await resource.shutdown({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => {});
+    throw err;
+  }
+  await resource.shutdown({ signal: AbortSignal.timeout(timeoutMs) });
+  return result;
+}

@@ -1,0 +1,121 @@
+import { errorCode } from "@portable-pubsub/core";
+import { Command, CommanderError, Option } from "commander";
+import { byteSize, duration, integer, metadataEntry } from "./args.js";
+import { bench } from "./commands/bench.js";
+import { doctor, type Role } from "./commands/doctor.js";
+import { receive } from "./commands/receive.js";
+import { send } from "./commands/send.js";
+import { ExitCode, errorLine, exitCodeFor } from "./exit.js";
+
+const URL_HELP = `
+URLs pick the broker: mem://TOPIC (in this process only), rabbit://EXCHANGE or
+rabbit://QUEUE (server from RABBIT_SERVER_URL), redisstream://STREAM[?group=G]
+(REDIS_SERVER_URL), gcppubsub://projects/P/topics/T or .../subscriptions/S.`;
+
+/**
+ * Builds the `pubsub` command line. Each action sets `exit.code`; errors are
+ * left to {@link runCli}, which prints them as one line.
+ */
+export function buildProgram(exit: { code: number }): Command {
+  const program = new Command("pubsub")
+    .description("Send, receive, benchmark and diagnose any portable-pubsub URL.")
+    .addHelpText("after", URL_HELP)
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`pubsub: InvalidArgument: ${text.replace(/^error: /, "").trim()}\n`),
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command("send")
+    .description("Send one message (BODY, or stdin when BODY is absent) and wait until the broker confirms it.")
+    .argument("<url>", "topic URL, such as rabbit://orders")
+    .argument("[body]", "message body as text; read from stdin when absent")
+    .option("-m, --metadata <key=value>", "metadata entry; repeat for more", metadataEntry)
+    .option("--lines", "send each non-empty line of stdin as its own message")
+    .addOption(durationOption("--timeout <duration>", "give up if the broker has not confirmed by then", "30s"))
+    .addHelpText(
+      "after",
+      `\nExamples:\n  pubsub send rabbit://orders '{"id":1}' -m kind=order\n  cat orders.ndjson | pubsub send --lines rabbit://orders`,
+    )
+    .action(async (url: string, body: string | undefined, opts) => {
+      await send(url, body, { metadata: opts.metadata ?? {}, lines: opts.lines === true, timeout: opts.timeout });
+    });
+
+  program
+    .command("receive")
+    .description("Receive messages and print them: the body per line, or one JSON object per line with --json.")
+    .argument("<url>", "subscription URL, such as rabbit://orders-billing")
+    .option("-n, --count <n>", "stop after N messages (default: until --wait passes or Ctrl-C)", integer(1))
+    .option("--no-ack", "do not ack: hand every message back at the end, for the next reader")
+    .option(
+      "--json",
+      "print {loggableId, body, bodyEncoding, metadata, deliveryAttempt} per line; body is UTF-8 text, else base64",
+    )
+    .option("--wait <duration>", "stop when no message arrives for this long (with --count: fail)", duration)
+    .action(async (url: string, opts) => {
+      await receive(url, { count: opts.count, ack: opts.ack !== false, json: opts.json === true, wait: opts.wait });
+    });
+
+  program
+    .command("bench")
+    .description("Send numbered messages and receive them; report msgs/s, send latency p50/p99, duplicates and losses.")
+    .argument("<topic-url>", "topic URL to send to")
+    .argument("<subscription-url>", "subscription URL that receives what the topic gets")
+    .option("-n, --count <n>", "messages to send", integer(1), 10_000)
+    .option("-s, --size <bytes>", "body size, at least 16 bytes (4KiB, 1MiB also work)", byteSize(16), 128)
+    .option("-c, --concurrency <n>", "senders awaiting one send each, and handlers receiving", integer(1), 16)
+    .addOption(durationOption("--wait <duration>", "give missing messages this long after the last arrival", "5s"))
+    .option("--json", "print the summary as one JSON object")
+    .option("--no-progress", "no progress bar, even on a terminal")
+    .addHelpText(
+      "after",
+      `\nExit codes: 0 all arrived; ${ExitCode.messagesLost} confirmed messages were lost; others as for errors.\nExample:\n  pubsub bench mem://bench mem://bench -n 100000`,
+    )
+    .action(async (topicUrl: string, subscriptionUrl: string, opts) => {
+      exit.code = await bench(topicUrl, subscriptionUrl, { ...opts, json: opts.json === true });
+    });
+
+  program
+    .command("doctor")
+    .description("Connect, report what is there (broker, version, whether the resource exists) and what to fix.")
+    .argument("<url>", "topic or subscription URL")
+    .addOption(
+      new Option("--as <role>", "probe the URL as a topic, a subscription, or both")
+        .choices(["topic", "subscription", "both"])
+        .default("both"),
+    )
+    .addOption(durationOption("--timeout <duration>", "how long each step may take", "5s"))
+    .action(async (url: string, opts: { as: Role | "both"; timeout: number }) => {
+      const roles: Role[] = opts.as === "both" ? ["topic", "subscription"] : [opts.as];
+      exit.code = await doctor(url, { roles, timeout: opts.timeout });
+    });
+
+  return program;
+}
+
+/** An option taking a duration, with its default shown as written ("30s", not 30000). */
+function durationOption(flags: string, description: string, fallback: string): Option {
+  return new Option(flags, description).argParser(duration).default(duration(fallback), fallback);
+}
+
+/** Runs the command line `argv` (as process.argv) and returns the exit code. Never throws. */
+export async function runCli(argv: string[]): Promise<number> {
+  const exit = { code: ExitCode.ok as number };
+  const program = buildProgram(exit);
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp({ error: true });
+      return ExitCode.invalidArgument;
+    }
+    await program.parseAsync(argv);
+    return exit.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (or the help) already.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.invalidArgument;
+    }
+    process.stderr.write(`${errorLine(err)}\n`);
+    return exitCodeFor(errorCode(err));
+  }
+}
