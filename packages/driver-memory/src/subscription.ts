@@ -121,7 +121,7 @@ export function openMemSubscription(topic: string, options: MemSubscriptionOptio
     maxWaitMs,
     anonymous,
   });
-  // An anonymous subscription exists from the moment it is opened, so that it receives every later message.
-  if (anonymous) driver.state();
+  // The subscription exists from the moment it is opened, so that it receives every later message.
+  if (!mustExist) driver.state();
   return new Subscription(driver, portable);
 }

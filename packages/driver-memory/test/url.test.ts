@@ -1,0 +1,78 @@
+import { ErrorCode, errorCode, openSubscription, openTopic, type PubSubError } from "@portable-pubsub/core";
+import { MemBroker } from "@portable-pubsub/driver-memory";
+import { describe, expect, it } from "vitest";
+
+const failure = async (p: Promise<unknown>) => (await p.catch((e: unknown) => e)) as PubSubError;
+
+describe("mem:// URLs", () => {
+  it("rejects an unknown query parameter, naming it and the supported ones", async () => {
+    const error = await failure(openSubscription("mem://orders?ackdeadline=5s"));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toBe(
+      'mem: mem://orders?ackdeadline=5s: query parameter "ackdeadline" is not supported; supported: subscription, ackDeadline',
+    );
+    expect(errorCode(await failure(openTopic("mem://orders?subscription=x")))).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it("rejects a bad value, naming the parameter", async () => {
+    const error = await failure(openSubscription("mem://orders?ackDeadline=-3s"));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toMatch(/query parameter "ackDeadline" is invalid: ackDeadline must be a positive duration/);
+    const repeated = await failure(openSubscription("mem://orders?subscription=a&subscription=b"));
+    expect(repeated.message).toMatch(/query parameter "subscription" is given twice/);
+    expect(errorCode(await failure(openTopic("mem://")))).toBe(ErrorCode.InvalidArgument);
+    expect(errorCode(await failure(openTopic("mem://x", { brokr: new MemBroker() })))).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it("fails a subscription to a topic that does not exist with NotFound", async () => {
+    const error = await failure(openSubscription("mem://never-opened", { broker: new MemBroker() }));
+    expect(error.code).toBe(ErrorCode.NotFound);
+    expect(error.message).toMatch(/mem topic "never-opened" does not exist/);
+  });
+
+  it("drops a message sent to a topic with no subscription", async () => {
+    const broker = new MemBroker();
+    const topic = await openTopic("mem://lonely", { broker });
+    await topic.send({ body: "into the void" });
+    const subscription = await openSubscription("mem://lonely", { broker });
+    await topic.send({ body: "heard" });
+    expect((await subscription.receive()).text()).toBe("heard");
+    expect(await subscription.receive({ signal: AbortSignal.timeout(100) }).catch(errorCode)).toBe(
+      ErrorCode.DeadlineExceeded,
+    );
+    await Promise.all([topic.shutdown(), subscription.shutdown()]);
+  });
+
+  it("lets consumers of a named subscription compete, and each subscription receive everything", async () => {
+    const broker = new MemBroker();
+    const topic = await openTopic("mem://shared", { broker });
+    const a = await openSubscription("mem://shared?subscription=workers", { broker });
+    const b = await openSubscription("mem://shared?subscription=workers", { broker });
+    const audit = await openSubscription("mem://shared", { broker });
+    await Promise.all(["1", "2", "3", "4"].map((body) => topic.send({ body })));
+    const first = await a.receive();
+    const second = await b.receive();
+    const rest = [await a.receive({ signal: AbortSignal.timeout(1000) }), await b.receive()];
+    const worked = [first, second, ...rest].map((m) => m.text()).sort();
+    expect(worked).toEqual(["1", "2", "3", "4"]);
+    const audited: string[] = [];
+    for (let i = 0; i < 4; i++) audited.push((await audit.receive()).text());
+    expect(audited).toEqual(["1", "2", "3", "4"]);
+    await Promise.all([topic.shutdown(), a.shutdown(), b.shutdown(), audit.shutdown()]);
+  });
+
+  it("redelivers after the ackDeadline given in the URL, counting attempts", async () => {
+    const broker = new MemBroker();
+    const topic = await openTopic("mem://deadline", { broker });
+    const subscription = await openSubscription("mem://deadline?subscription=s&ackDeadline=100ms", { broker });
+    await topic.send({ body: "slow" });
+    const first = await subscription.receive();
+    const started = Date.now();
+    const second = await subscription.receive({ signal: AbortSignal.timeout(2000) });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(80);
+    expect([first.deliveryAttempt, second.deliveryAttempt]).toEqual([1, 2]);
+    second.ack();
+    first.ack();
+    await Promise.all([topic.shutdown(), subscription.shutdown()]);
+  });
+});
