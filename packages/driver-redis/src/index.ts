@@ -1,1 +1,26 @@
-export {};
+/**
+ * @portable-pubsub/driver-redis: `redisstream://`, Redis Streams with
+ * consumer groups through ioredis. A topic is a stream (XADD); a
+ * subscription is one consumer of a consumer group (XREADGROUP, XACK,
+ * XAUTOCLAIM for the ack deadline).
+ */
+export { BODY_FIELD, METADATA_PREFIX, type RedisStreamEntry } from "./codec.js";
+export {
+  commandClientOptions,
+  DEFAULT_SOCKET_TIMEOUT_MS,
+  duplicateForReads,
+  readerClientOptions,
+  SERVER_URL_ENV,
+} from "./connection.js";
+export { isRetryableRedisError, redisErrorCode } from "./errors.js";
+export type { DeadLetter } from "./reclaim.js";
+export {
+  ensureGroup,
+  openRedisSubscription,
+  RedisSubscriptionDriver,
+  type RedisSubscriptionOptions,
+  type RedisSubscriptionSettings,
+  uniqueConsumerName,
+} from "./subscription.js";
+export { openRedisTopic, RedisTopicDriver, type RedisTopicOptions, type RedisTopicSettings } from "./topic.js";
+export { openSubscriptionURL, openTopicURL, streamName } from "./url.js";

@@ -1,0 +1,67 @@
+import type { DriverMessage } from "@portable-pubsub/core";
+
+/**
+ * How a message is laid out in a stream entry: the body in field `body`, as
+ * raw bytes, and each metadata pair in a field `m:KEY`. Fields are sent and
+ * read as Buffers, so bodies that are not UTF-8 round-trip byte for byte.
+ * Other fields (written by other programs) are ignored, but stay visible
+ * through the native entry.
+ */
+export const BODY_FIELD = "body";
+export const METADATA_PREFIX = "m:";
+
+/** A stream entry as this driver read it: what `Message.as<RedisStreamEntry>()` returns. */
+export interface RedisStreamEntry {
+  /** The stream key. */
+  readonly stream: string;
+  /** The entry id, such as "1700000000000-0". */
+  readonly id: string;
+  /** Field names and values, alternating, as Redis returned them. */
+  readonly fields: readonly Buffer[];
+}
+
+/** A body as a Buffer without copying it. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The XADD field arguments of one message. */
+export function encodeFields(message: DriverMessage): (string | Buffer)[] {
+  const args: (string | Buffer)[] = [BODY_FIELD, asBuffer(message.body)];
+  for (const key in message.metadata) args.push(METADATA_PREFIX + key, message.metadata[key] as string);
+  return args;
+}
+
+/** The body and metadata of an entry's fields. */
+export function decodeFields(fields: readonly Buffer[]): { body: Uint8Array; metadata: Record<string, string> } {
+  let body: Uint8Array = new Uint8Array(0);
+  const metadata: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i] as Buffer;
+    const value = fields[i + 1] as Buffer;
+    if (name.length === BODY_FIELD.length && name.toString("latin1") === BODY_FIELD) body = value;
+    else if (name.length > 2 && name[0] === 0x6d && name[1] === 0x3a) {
+      metadata[name.toString("utf8", 2)] = value.toString("utf8");
+    }
+  }
+  return { body, metadata };
+}
+
+/** Reads the `[id, [field, value, …]]` pairs of an XREADGROUP or XAUTOCLAIM reply. Entries without fields (deleted) are skipped. */
+export function parseEntries(stream: string, raw: unknown): RedisStreamEntry[] {
+  if (!Array.isArray(raw)) return [];
+  const entries: RedisStreamEntry[] = [];
+  for (const item of raw) {
+    if (!Array.isArray(item)) continue;
+    const [id, fields] = item as [Buffer, Buffer[] | null];
+    if (!Array.isArray(fields)) continue;
+    entries.push({ stream, id: id.toString("latin1"), fields });
+  }
+  return entries;
+}
+
+/** A driver message for an entry; its ackId is the entry id. */
+export function toDriverMessage(entry: RedisStreamEntry, deliveryAttempt: number): DriverMessage {
+  const { body, metadata } = decodeFields(entry.fields);
+  return { body, metadata, ackId: entry.id, loggableId: entry.id, native: entry, deliveryAttempt };
+}

@@ -1,0 +1,135 @@
+import type { DriverMessage } from "@portable-pubsub/core";
+import type { Redis } from "ioredis";
+import { METADATA_PREFIX, parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
+
+/** Where entries go once they have been delivered too often. */
+export interface DeadLetter {
+  /** The stream that receives them. */
+  stream: string;
+  /** An entry is delivered at most this many times; the next reclaim moves it to `stream`. */
+  maxDeliveries: number;
+}
+
+/** Most XAUTOCLAIM calls in one pass, so that a long pending list cannot hold up a receive. */
+const MAX_CALLS_PER_PASS = 4;
+
+/**
+ * The ack deadline: entries that a consumer of the group was given but has
+ * not acked for `ackDeadlineMs` (it crashed, lost its connection, or nacked
+ * them) are taken over with XAUTOCLAIM and delivered again, with their
+ * delivery count from the pending list. A pass runs every so often, and at
+ * once after a nack; the XAUTOCLAIM cursor carries over between passes, so
+ * every pending entry is looked at in turn however long the list is.
+ */
+export class Reclaimer {
+  readonly #client: Redis;
+  readonly #stream: string;
+  readonly #group: string;
+  readonly #consumer: string;
+  readonly #ackDeadlineMs: number;
+  readonly #intervalMs: number;
+  readonly #deadLetter: DeadLetter | undefined;
+  #cursor = "0-0";
+  #nextAt = 0;
+
+  constructor(
+    client: Redis,
+    target: { stream: string; group: string; consumer: string },
+    ackDeadlineMs: number,
+    deadLetter: DeadLetter | undefined,
+  ) {
+    this.#client = client;
+    this.#stream = target.stream;
+    this.#group = target.group;
+    this.#consumer = target.consumer;
+    this.#ackDeadlineMs = ackDeadlineMs;
+    this.#intervalMs = Math.min(Math.max(ackDeadlineMs / 4, 100), 5000);
+    this.#deadLetter = deadLetter;
+  }
+
+  /** True when a pass is due. */
+  get due(): boolean {
+    return Date.now() >= this.#nextAt;
+  }
+
+  /** Makes a pass due at once, from the start of the pending list: entries were just nacked. */
+  wake(): void {
+    this.#cursor = "0-0";
+    this.#nextAt = 0;
+  }
+
+  /** Claims up to `max` entries whose deadline passed; moves those delivered too often to the dead-letter stream. */
+  async pass(max: number): Promise<DriverMessage[]> {
+    const out: DriverMessage[] = [];
+    const dead: [RedisStreamEntry, number][] = [];
+    let finished = false;
+    for (let calls = 0; calls < MAX_CALLS_PER_PASS && out.length < max; calls++) {
+      const reply = (await this.#client.callBuffer(
+        "XAUTOCLAIM",
+        this.#stream,
+        this.#group,
+        this.#consumer,
+        this.#ackDeadlineMs,
+        this.#cursor,
+        "COUNT",
+        max - out.length,
+      )) as [Buffer, unknown];
+      this.#cursor = reply[0].toString("latin1");
+      const entries = parseEntries(this.#stream, reply[1]);
+      if (entries.length > 0) {
+        const counts = await this.#deliveryCounts(entries);
+        for (const entry of entries) {
+          const count = counts.get(entry.id) ?? 1;
+          if (this.#deadLetter && count > this.#deadLetter.maxDeliveries) dead.push([entry, count - 1]);
+          else out.push(toDriverMessage(entry, count));
+        }
+      }
+      if (this.#cursor === "0-0") {
+        finished = true;
+        break;
+      }
+    }
+    // A pass that did not reach the end of the list goes on at the next receive.
+    this.#nextAt = finished ? Date.now() + this.#intervalMs : 0;
+    if (dead.length > 0) await this.#moveToDeadLetter(dead);
+    return out;
+  }
+
+  /** The delivery count of each entry, claim included, from XPENDING: one pipelined call per entry. */
+  async #deliveryCounts(entries: RedisStreamEntry[]): Promise<Map<string, number>> {
+    const pipeline = this.#client.pipeline();
+    for (const { id } of entries) pipeline.xpending(this.#stream, this.#group, id, id, 1);
+    const results = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [err, reply] of results) {
+      if (err) throw err;
+      const row = (reply as [string, string, number, number][] | null)?.[0];
+      if (row) counts.set(row[0], Number(row[3]));
+    }
+    return counts;
+  }
+
+  /** XADD to the dead-letter stream and XACK here, atomically per entry. */
+  async #moveToDeadLetter(dead: [RedisStreamEntry, number][]): Promise<void> {
+    const target = this.#deadLetter as DeadLetter;
+    const multi = this.#client.multi();
+    for (const [entry, deliveries] of dead) {
+      multi.xadd(
+        target.stream,
+        "*",
+        ...entry.fields,
+        `${METADATA_PREFIX}x-dead-letter-stream`,
+        this.#stream,
+        `${METADATA_PREFIX}x-dead-letter-group`,
+        this.#group,
+        `${METADATA_PREFIX}x-dead-letter-id`,
+        entry.id,
+        `${METADATA_PREFIX}x-delivery-count`,
+        String(deliveries),
+      );
+      multi.xack(this.#stream, this.#group, entry.id);
+    }
+    const results = (await multi.exec()) ?? [];
+    for (const [err] of results) if (err) throw err;
+  }
+}

@@ -1,0 +1,59 @@
+import { randomUUID } from "node:crypto";
+import net from "node:net";
+import { commandClientOptions, readerClientOptions } from "@portable-pubsub/driver-redis";
+import { Redis } from "ioredis";
+
+/** The Redis the tests use: REDIS_SERVER_URL, or the local one. */
+export const REDIS_URL = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
+export const REDIS_ADDRESS = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) };
+
+/** True if Redis answers on its port. */
+export async function redisReachable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(REDIS_ADDRESS);
+    socket.setTimeout(1000);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * Whether to skip the Redis-backed tests: only when Redis is unreachable and
+ * CI is not set. Under CI=true an unreachable Redis fails the tests instead.
+ */
+export const skipRedis = !process.env.CI && !(await redisReachable());
+
+/** A stream or group name unique to this run. */
+export function unique(prefix: string): string {
+  return `pps-test-${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A client with the driver's command options, its errors swallowed, to `url` (default: the test Redis). */
+export function commandClient(url = REDIS_URL): Redis {
+  const client = new Redis(url, commandClientOptions(2000));
+  client.on("error", () => {});
+  return client;
+}
+
+/** A client with the driver's reader options. */
+export function readerClient(url = REDIS_URL, blockMs = 1000): Redis {
+  const client = new Redis(url, readerClientOptions(blockMs, 2000));
+  client.on("error", () => {});
+  return client;
+}
+
+/** Resolves once `predicate` holds, polling; rejects after `ms`. */
+export async function eventually(predicate: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
