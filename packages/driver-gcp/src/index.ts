@@ -1,1 +1,20 @@
-export {};
+/**
+ * @portable-pubsub/driver-gcp: `gcppubsub://`, Google Cloud Pub/Sub through
+ * @google-cloud/pubsub. URLs name `projects/P/topics/T` and
+ * `projects/P/subscriptions/S` (or `P/T`, `P/S`); the client speaks to
+ * `PUBSUB_EMULATOR_HOST` when it is set, and to Google with Application
+ * Default Credentials otherwise.
+ */
+export { createPubSub, type EndpointOptions } from "./connection.js";
+export { GrpcStatus, grpcStatus, isRetryableStatus, portableCode } from "./errors.js";
+export { checkMessage, PUBSUB_LIMITS } from "./limits.js";
+export { EMPTY_MARKER_KEY, parseResourceUrl, type ResourceName } from "./names.js";
+export {
+  GcpSubscriptionDriver,
+  type GcpSubscriptionDriverOptions,
+  type GcpSubscriptionOptions,
+  openGcpSubscription,
+  type ReceivedMessage,
+} from "./subscription.js";
+export { GcpTopic, GcpTopicDriver, type GcpTopicDriverOptions, type GcpTopicOptions, openGcpTopic } from "./topic.js";
+export { type GcpURLOptions, openSubscriptionURL, openTopicURL } from "./url.js";

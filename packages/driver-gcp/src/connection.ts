@@ -1,0 +1,145 @@
+import { PubSub } from "@google-cloud/pubsub";
+import { canceledError, ErrorCode, HealthTracker, PubSubError } from "@portable-pubsub/core";
+import { isRetryableStatus } from "./errors.js";
+
+/** How to reach Pub/Sub when the driver builds the client itself (URL openers). */
+export interface EndpointOptions {
+  /**
+   * `host:port` of the Pub/Sub API. Default: `PUBSUB_EMULATOR_HOST` when set
+   * (the emulator, no credentials), otherwise Google's endpoint with
+   * Application Default Credentials.
+   */
+  apiEndpoint?: string;
+}
+
+/**
+ * Builds a PubSub client for `projectId`. An endpoint that is not
+ * `*.googleapis.com` (the emulator, a proxy in front of it) is spoken to in
+ * plain text without credentials; Google's endpoint with ADC.
+ */
+export function createPubSub(projectId: string, options: EndpointOptions = {}): PubSub {
+  const endpoint = options.apiEndpoint ?? process.env.PUBSUB_EMULATOR_HOST;
+  if (!endpoint) return new PubSub({ projectId });
+  const host = endpoint.replace(/^https?:\/\//, "").replace(/:\d+\/*$/, "");
+  if (host.endsWith(".googleapis.com")) return new PubSub({ projectId, apiEndpoint: endpoint });
+  // Naming the universe keeps google-auth-library from probing the GCE metadata server for
+  // one, which the emulator does not need and which prints a warning off Google Cloud.
+  return new PubSub({ projectId, apiEndpoint: endpoint, emulatorMode: true, universeDomain: "googleapis.com" });
+}
+
+/** A generated Pub/Sub API client (v1.PublisherClient, v1.SubscriberClient): all we need of one is close. */
+interface GapicClient {
+  close(): Promise<void>;
+}
+
+/**
+ * The gRPC side of one driver: a generated API client made from a PubSub
+ * client's configuration, with the calls in flight counted so that closing
+ * never leaves a call running on a closed channel (the generated clients turn
+ * that into an unhandled rejection) nor an open handle behind.
+ *
+ * The generated client is the driver's own, even when the PubSub client is the
+ * user's: closing the driver closes it, and the user's PubSub only when the
+ * driver built that too.
+ */
+export class Connection<C extends GapicClient> {
+  readonly pubsub: PubSub;
+  readonly health = new HealthTracker("connecting");
+  readonly #ownsPubSub: boolean;
+  readonly #create: (config: Awaited<ReturnType<PubSub["getClientConfig"]>>) => C;
+  readonly #resource: string;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #client: Promise<C> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    pubsub: PubSub,
+    ownsPubSub: boolean,
+    resource: string,
+    create: (config: Awaited<ReturnType<PubSub["getClientConfig"]>>) => C,
+  ) {
+    this.pubsub = pubsub;
+    this.#ownsPubSub = ownsPubSub;
+    this.#resource = resource;
+    this.#create = create;
+  }
+
+  /**
+   * Runs one RPC. It settles when the RPC does, or rejects with Canceled as
+   * soon as `signal` fires: the RPC then runs out in the background (bounded by
+   * its deadline) and `abandoned` gets its result, for what must not be lost.
+   * Reports the outcome to health: success is `ready`, a retryable failure
+   * (the connection dropped) `reconnecting`.
+   */
+  call<T>(
+    operation: string,
+    rpc: (client: C) => Promise<T>,
+    signal: AbortSignal,
+    abandoned?: (result: T) => void,
+  ): Promise<T> {
+    if (this.#closing) {
+      return Promise.reject(new PubSubError(ErrorCode.FailedPrecondition, `${operation}: ${this.#resource} is closed`));
+    }
+    if (signal.aborted) return Promise.reject(canceledError(operation, signal));
+    const running = this.#client$().then(rpc);
+    this.#inFlight.add(running);
+    running.then(
+      () => {
+        this.#inFlight.delete(running);
+        this.health.set("ready");
+      },
+      (err: unknown) => {
+        this.#inFlight.delete(running);
+        if (isRetryableStatus(err)) this.health.set("reconnecting", err instanceof Error ? err : undefined);
+      },
+    );
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const onAbort = () => {
+        settled = true;
+        reject(canceledError(operation, signal));
+        if (abandoned) running.then(abandoned, () => {});
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      running.then(
+        (value) => {
+          signal.removeEventListener("abort", onAbort);
+          if (!settled) resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          if (!settled) reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * Refuses new calls, waits for those in flight (each is bounded by its
+   * deadline) or for `signal`, then closes the generated client and, if the
+   * driver built it, the PubSub client. Returns only after that.
+   */
+  close(signal: AbortSignal): Promise<void> {
+    this.#closing ??= this.#close(signal);
+    return this.#closing;
+  }
+
+  async #close(signal: AbortSignal): Promise<void> {
+    if (this.#inFlight.size > 0 && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        signal.addEventListener("abort", () => resolve(), { once: true });
+        Promise.allSettled([...this.#inFlight]).then(() => resolve());
+      });
+    }
+    this.health.set("closed");
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) await client.then((c) => c.close()).catch(() => {});
+    if (this.#ownsPubSub) await this.pubsub.close().catch(() => {});
+  }
+
+  #client$(): Promise<C> {
+    this.#client ??= this.pubsub.getClientConfig().then((config) => this.#create(config));
+    return this.#client;
+  }
+}

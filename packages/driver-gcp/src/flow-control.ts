@@ -1,0 +1,103 @@
+/** Limits on what a subscription holds: received, neither acked nor nacked. */
+export interface FlowControlLimits {
+  /** Most messages outstanding. */
+  maxMessages: number;
+  /** Most body bytes outstanding; one pull may overshoot it, the next waits. */
+  maxBytes: number;
+}
+
+interface Held {
+  bytes: number;
+  at: number;
+}
+
+/**
+ * A message not settled this long after it arrived has surely passed its ack
+ * deadline (Pub/Sub allows at most 600 s) and is the broker's again: it no
+ * longer counts, so that forgotten messages cannot block receiving for good.
+ */
+const FORGET_AFTER_MS = 600_000;
+
+/**
+ * Flow control for pulling: counts outstanding messages by ackId, says how
+ * many more may be pulled, and wakes a waiting receive when acks or nacks
+ * make room. Acks of unknown ackIds (stale, or settled twice) change nothing.
+ */
+export class FlowControl {
+  readonly #limits: FlowControlLimits;
+  readonly #held = new Map<string, Held>();
+  #bytes = 0;
+  #waiters: (() => void)[] = [];
+
+  constructor(limits: FlowControlLimits) {
+    this.#limits = limits;
+  }
+
+  /** Messages outstanding. */
+  get messages(): number {
+    return this.#held.size;
+  }
+
+  /** Body bytes outstanding. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** How many of `wanted` messages may be pulled now: 0 while a limit is reached. */
+  room(wanted: number): number {
+    this.#forgetExpired();
+    if (this.#bytes >= this.#limits.maxBytes) return 0;
+    return Math.max(0, Math.min(wanted, this.#limits.maxMessages - this.#held.size));
+  }
+
+  /** Records a received message. */
+  hold(ackId: string, bytes: number): void {
+    if (this.#held.has(ackId)) return;
+    this.#held.set(ackId, { bytes, at: Date.now() });
+    this.#bytes += bytes;
+  }
+
+  /** Records that these messages were acked or nacked. */
+  release(ackIds: readonly string[]): void {
+    let freed = false;
+    for (const ackId of ackIds) {
+      const held = this.#held.get(ackId);
+      if (!held) continue;
+      this.#held.delete(ackId);
+      this.#bytes -= held.bytes;
+      freed = true;
+    }
+    if (freed) this.#wake();
+  }
+
+  /** Resolves when a release makes room, after `ms`, or when `signal` fires, whichever is first. */
+  waitForRoom(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      this.#waiters.push(done);
+    });
+  }
+
+  #forgetExpired(): void {
+    const horizon = Date.now() - FORGET_AFTER_MS;
+    // Map order is arrival order, so the oldest come first.
+    for (const [ackId, held] of this.#held) {
+      if (held.at > horizon) break;
+      this.#held.delete(ackId);
+      this.#bytes -= held.bytes;
+    }
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,92 @@
+import { type DriverMessage, invalidArgument } from "@portable-pubsub/core";
+
+/**
+ * Google Pub/Sub's published resource limits on one message. The emulator
+ * enforces none of them, so the driver checks them itself, before anything is
+ * sent: code that passes against the emulator then also passes in production.
+ */
+export const PUBSUB_LIMITS = {
+  /** Most attributes (metadata entries) on one message. */
+  maxAttributes: 100,
+  /** Most bytes (UTF-8) in one attribute key. */
+  maxKeyBytes: 256,
+  /** Most bytes (UTF-8) in one attribute value. */
+  maxValueBytes: 1024,
+  /** Most bytes in one message body, and in one message with its attributes. */
+  maxMessageBytes: 10_000_000,
+  /** Most messages in one Publish request. */
+  maxMessagesPerPublish: 1000,
+  /** Most bytes in one Publish request. */
+  maxPublishRequestBytes: 10_000_000,
+} as const;
+
+/** Per-message framing in a Publish request (field tags and lengths), rounded up. */
+export const MESSAGE_OVERHEAD_BYTES = 16;
+/** Per-attribute framing in a Publish request, rounded up. */
+const ATTRIBUTE_OVERHEAD_BYTES = 8;
+
+/**
+ * Throws InvalidArgument if `message` breaks a Pub/Sub limit; otherwise
+ * returns its size in a Publish request (body, attributes and framing).
+ */
+export function checkMessage(message: DriverMessage): number {
+  return checkLimits(message.body.byteLength, message.metadata);
+}
+
+/**
+ * The same check on a message as the application hands it to `send`, before
+ * the portable layer has validated it: a message of the wrong shape is left
+ * for that validation to reject.
+ */
+export function checkOutgoing(message: unknown): void {
+  if (typeof message !== "object" || message === null) return;
+  const { body, metadata = {} } = message as { body?: unknown; metadata?: unknown };
+  let bodyBytes: number;
+  if (body instanceof Uint8Array) bodyBytes = body.byteLength;
+  else if (typeof body === "string") bodyBytes = Buffer.byteLength(body, "utf8");
+  else return;
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return;
+  const record = metadata as Record<string, unknown>;
+  for (const key in record) if (typeof record[key] !== "string") return;
+  checkLimits(bodyBytes, record as Record<string, string>);
+}
+
+function checkLimits(bodyBytes: number, metadata: Record<string, string>): number {
+  if (bodyBytes > PUBSUB_LIMITS.maxMessageBytes) {
+    throw invalidArgument(
+      `send: gcppubsub: the body is ${bodyBytes} bytes; Pub/Sub takes at most ${PUBSUB_LIMITS.maxMessageBytes} (10 MB) per message: store large payloads elsewhere (Cloud Storage) and send a reference`,
+    );
+  }
+  let size = bodyBytes + MESSAGE_OVERHEAD_BYTES;
+  let count = 0;
+  for (const key in metadata) {
+    if (++count > PUBSUB_LIMITS.maxAttributes) {
+      throw invalidArgument(
+        `send: gcppubsub: the metadata has ${Object.keys(metadata).length} entries; Pub/Sub takes at most ${PUBSUB_LIMITS.maxAttributes} attributes per message`,
+      );
+    }
+    const keyBytes = Buffer.byteLength(key, "utf8");
+    if (keyBytes > PUBSUB_LIMITS.maxKeyBytes) {
+      throw invalidArgument(
+        `send: gcppubsub: metadata key ${JSON.stringify(preview(key))} is ${keyBytes} bytes; Pub/Sub attribute keys take at most ${PUBSUB_LIMITS.maxKeyBytes} bytes (UTF-8)`,
+      );
+    }
+    const valueBytes = Buffer.byteLength(metadata[key] as string, "utf8");
+    if (valueBytes > PUBSUB_LIMITS.maxValueBytes) {
+      throw invalidArgument(
+        `send: gcppubsub: the value of metadata key ${JSON.stringify(preview(key))} is ${valueBytes} bytes; Pub/Sub attribute values take at most ${PUBSUB_LIMITS.maxValueBytes} bytes (UTF-8)`,
+      );
+    }
+    size += keyBytes + valueBytes + ATTRIBUTE_OVERHEAD_BYTES;
+  }
+  if (size > PUBSUB_LIMITS.maxPublishRequestBytes) {
+    throw invalidArgument(
+      `send: gcppubsub: the message is ${size} bytes with its metadata; Pub/Sub takes at most ${PUBSUB_LIMITS.maxPublishRequestBytes} (10 MB) in one request`,
+    );
+  }
+  return size;
+}
+
+function preview(key: string): string {
+  return key.length > 40 ? `${key.slice(0, 40)}…` : key;
+}

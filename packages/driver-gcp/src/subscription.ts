@@ -1,0 +1,275 @@
+import { type PubSub, type Subscription as PubSubSubscription, type protos, v1 } from "@google-cloud/pubsub";
+import {
+  type BatchLimits,
+  type DriverMessage,
+  type ErrorCode,
+  Subscription,
+  type SubscriptionDriver,
+  type SubscriptionOptions,
+  sleep,
+} from "@portable-pubsub/core";
+import { Connection } from "./connection.js";
+import { GrpcStatus, grpcStatus, isRetryableStatus, portableCode, rpcError } from "./errors.js";
+import { FlowControl } from "./flow-control.js";
+import { EMPTY_MARKER_KEY, resolveProject, resourcePath } from "./names.js";
+
+/** A message as Pull returns it: what `Message.as()` gives for this driver. */
+export type ReceivedMessage = protos.google.pubsub.v1.IReceivedMessage;
+
+/** Options of a Pub/Sub subscription driver. */
+export interface GcpSubscriptionDriverOptions {
+  /** Most messages received and not yet acked or nacked; receiving pauses at the limit. Default 1000. */
+  maxOutstandingMessages?: number;
+  /** Most body bytes received and not yet acked or nacked. Default 100 MiB. */
+  maxOutstandingBytes?: number;
+  /** Deadline of one Acknowledge or ModifyAckDeadline RPC, in ms. Default 60000. */
+  rpcTimeoutMs?: number;
+  /** How long one receive waits for messages when none is available, in ms. Default 1000. */
+  maxWaitMs?: number;
+}
+
+/** Options of {@link openGcpSubscription}: the portable ones plus the driver's. */
+export interface GcpSubscriptionOptions extends SubscriptionOptions, GcpSubscriptionDriverOptions {}
+
+const DEFAULTS = {
+  maxOutstandingMessages: 1000,
+  maxOutstandingBytes: 100 * 2 ** 20,
+  rpcTimeoutMs: 60_000,
+  maxWaitMs: 1000,
+};
+/** Pauses between pulls that found nothing: the emulator answers at once instead of holding the pull. */
+const FIRST_PAUSE_MS = 10;
+const MAX_PAUSE_MS = 200;
+/** A pull is given at least this long, so that a short remaining wait cannot starve it. */
+const MIN_PULL_DEADLINE_MS = 250;
+
+/**
+ * Receives from one Pub/Sub subscription by synchronous Pull, which fits the
+ * portable layer's receive batches exactly: no stream to keep alive, lease or
+ * tear down, so shutdown cannot hang on one. Acks are Acknowledge RPCs; a
+ * nack is ModifyAckDeadline to 0, which makes the message deliverable at once.
+ * The driver does not extend ack deadlines: the subscription's ack deadline
+ * is how long the application has for each message.
+ */
+export class GcpSubscriptionDriver implements SubscriptionDriver {
+  readonly resource: string;
+  readonly canNack = true;
+  /** Acknowledge and ModifyAckDeadline requests stay far below Pub/Sub's 512 KB request limit. */
+  readonly ackBatchLimits: BatchLimits = { maxItems: 1000 };
+  readonly #name: string;
+  readonly #connection: Connection<v1.SubscriberClient>;
+  readonly #flow: FlowControl;
+  readonly #timeoutMs: number;
+  readonly #maxWaitMs: number;
+  #native: PubSubSubscription | undefined;
+
+  /**
+   * Receives from `subscription` (`projects/P/subscriptions/S`, or `S` in the
+   * client's project) through `pubsub`. With `ownsClient`, closing the driver
+   * closes `pubsub` too.
+   */
+  constructor(
+    pubsub: PubSub,
+    subscription: string,
+    options: GcpSubscriptionDriverOptions & { ownsClient?: boolean } = {},
+  ) {
+    this.#name = resourcePath(pubsub, subscription, "subscriptions");
+    this.resource = `gcppubsub subscription "${this.#name}"`;
+    this.#connection = new Connection(
+      pubsub,
+      options.ownsClient ?? false,
+      this.resource,
+      // PubSub builds its own clients from this very configuration.
+      (config) => new v1.SubscriberClient(config as ConstructorParameters<typeof v1.SubscriberClient>[0]),
+    );
+    this.#flow = new FlowControl({
+      maxMessages: options.maxOutstandingMessages ?? DEFAULTS.maxOutstandingMessages,
+      maxBytes: options.maxOutstandingBytes ?? DEFAULTS.maxOutstandingBytes,
+    });
+    this.#timeoutMs = options.rpcTimeoutMs ?? DEFAULTS.rpcTimeoutMs;
+    this.#maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
+  }
+
+  /** The subscription's full name, `projects/P/subscriptions/S`. */
+  get name(): string {
+    return resolveProject(this.#name, this.#connection.pubsub.projectId);
+  }
+
+  get health() {
+    return this.#connection.health;
+  }
+
+  /** Messages received and not yet acked or nacked, as flow control counts them. */
+  get outstanding(): { messages: number; bytes: number } {
+    return { messages: this.#flow.messages, bytes: this.#flow.bytes };
+  }
+
+  async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
+    const deadline = Date.now() + this.#maxWaitMs;
+    let pause = FIRST_PAUSE_MS;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (signal.aborted) return [];
+      const room = this.#flow.room(maxMessages);
+      if (room === 0) {
+        if (left <= 0) return [];
+        await this.#flow.waitForRoom(left, signal);
+        continue;
+      }
+      const received = await this.#pull(room, Math.max(left, MIN_PULL_DEADLINE_MS), signal);
+      if (received === undefined) return [];
+      if (received.length > 0) return received.map((m) => this.#toDriverMessage(m));
+      if (Date.now() + pause >= deadline) return [];
+      try {
+        await sleep(pause, signal, "receive");
+      } catch {
+        return [];
+      }
+      pause = Math.min(pause * 2, MAX_PAUSE_MS);
+    }
+  }
+
+  /** One Pull RPC; undefined when it was cut short by its deadline or by `signal`. */
+  async #pull(maxMessages: number, deadlineMs: number, signal: AbortSignal): Promise<ReceivedMessage[] | undefined> {
+    try {
+      const [response] = await this.#connection.call(
+        "pull",
+        (client) => client.pull({ subscription: this.name, maxMessages }, { retry: null, timeout: deadlineMs }),
+        signal,
+        // A pull that answers after its receive was abandoned: hand its messages straight back.
+        ([late]) => this.#returnLate(late.receivedMessages ?? []),
+      );
+      return response.receivedMessages ?? [];
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      // Google's service holds a Pull open until messages arrive; our deadline ends the wait.
+      if (grpcStatus(err) === GrpcStatus.DEADLINE_EXCEEDED && deadlineMs <= this.#maxWaitMs) return undefined;
+      throw rpcError(err, "receive from", this.resource);
+    }
+  }
+
+  #toDriverMessage(received: ReceivedMessage): DriverMessage {
+    const ackId = received.ackId ?? "";
+    const message = received.message ?? {};
+    const body = toBytes(message.data);
+    const attributes = (message.attributes ?? {}) as Record<string, string>;
+    this.#flow.hold(ackId, body.byteLength);
+    const attempt = received.deliveryAttempt ?? 0;
+    return {
+      body,
+      metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : attributes,
+      ackId,
+      loggableId: message.messageId ?? "",
+      native: received,
+      // Pub/Sub counts attempts only on subscriptions with a dead-letter policy; 0 means "not counted".
+      deliveryAttempt: attempt > 0 ? attempt : undefined,
+    };
+  }
+
+  #returnLate(received: ReceivedMessage[]): void {
+    const ackIds = received.map((m) => m.ackId ?? "").filter((id) => id !== "");
+    if (ackIds.length === 0) return;
+    this.#modifyAckDeadline(ackIds, 0, AbortSignal.timeout(this.#timeoutMs)).catch(() => {
+      // Best effort: unreturned, they come back when their ack deadline passes.
+    });
+  }
+
+  async sendAcks(ackIds: unknown[], signal: AbortSignal): Promise<void> {
+    const ids = ackIds as string[];
+    this.#flow.release(ids);
+    await this.#settle("ack", ids, signal, (client, batch) =>
+      client.acknowledge({ subscription: this.name, ackIds: batch }, { retry: null, timeout: this.#timeoutMs }),
+    );
+  }
+
+  async sendNacks(ackIds: unknown[], signal: AbortSignal): Promise<void> {
+    const ids = ackIds as string[];
+    this.#flow.release(ids);
+    await this.#modifyAckDeadline(ids, 0, signal);
+  }
+
+  #modifyAckDeadline(ackIds: string[], seconds: number, signal: AbortSignal): Promise<void> {
+    return this.#settle("nack", ackIds, signal, (client, batch) =>
+      client.modifyAckDeadline(
+        { subscription: this.name, ackIds: batch, ackDeadlineSeconds: seconds },
+        { retry: null, timeout: this.#timeoutMs },
+      ),
+    );
+  }
+
+  /**
+   * Sends one Acknowledge or ModifyAckDeadline. The emulator (and an
+   * exactly-once subscription) refuses a request with INVALID_ARGUMENT when one
+   * of its ackIds is no longer valid; the request is then split until the
+   * stale ackIds stand alone and are dropped, as the driver contract asks, so
+   * that they cannot take valid ones down with them.
+   */
+  async #settle(
+    operation: string,
+    ackIds: string[],
+    signal: AbortSignal,
+    rpc: (client: v1.SubscriberClient, batch: string[]) => Promise<unknown>,
+  ): Promise<void> {
+    if (ackIds.length === 0) return;
+    try {
+      await this.#connection.call(operation, (client) => rpc(client, ackIds), signal);
+    } catch (err) {
+      if (grpcStatus(err) !== GrpcStatus.INVALID_ARGUMENT || signal.aborted) {
+        throw rpcError(err, `${operation} on`, this.resource);
+      }
+      if (ackIds.length === 1) return;
+      const half = Math.ceil(ackIds.length / 2);
+      await this.#settle(operation, ackIds.slice(0, half), signal, rpc);
+      await this.#settle(operation, ackIds.slice(half), signal, rpc);
+    }
+  }
+
+  isRetryable(err: unknown): boolean {
+    return isRetryableStatus(err);
+  }
+
+  errorCode(err: unknown): ErrorCode {
+    return portableCode(err);
+  }
+
+  /** The Pub/Sub client library's Subscription object for this subscription (not opened for streaming). */
+  native(): PubSubSubscription {
+    this.#native ??= this.#connection.pubsub.subscription(this.name);
+    return this.#native;
+  }
+
+  close(signal: AbortSignal): Promise<void> {
+    return this.#connection.close(signal);
+  }
+}
+
+function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === "string") return Buffer.from(data, "base64");
+  return new Uint8Array(0);
+}
+
+function isMarkerOnly(attributes: Record<string, string>): boolean {
+  const keys = Object.keys(attributes);
+  return keys.length === 1 && keys[0] === EMPTY_MARKER_KEY;
+}
+
+/**
+ * Opens Pub/Sub subscription `subscription` (`projects/P/subscriptions/S`, or
+ * `S` in the client's project) through a PubSub client that the caller built
+ * and keeps owning: shutting the Subscription down does not close `pubsub`.
+ */
+export function openGcpSubscription(
+  pubsub: PubSub,
+  subscription: string,
+  options: GcpSubscriptionOptions = {},
+): Subscription {
+  const { maxOutstandingMessages, maxOutstandingBytes, rpcTimeoutMs, maxWaitMs, ...portable } = options;
+  const driver = new GcpSubscriptionDriver(pubsub, subscription, {
+    maxOutstandingMessages,
+    maxOutstandingBytes,
+    rpcTimeoutMs,
+    maxWaitMs,
+  });
+  return new Subscription(driver, portable);
+}

@@ -1,0 +1,184 @@
+import { type PubSub, type Topic as PubSubTopic, v1 } from "@google-cloud/pubsub";
+import {
+  type BatchLimits,
+  type CallOptions,
+  type DriverMessage,
+  type ErrorCode,
+  type OutgoingMessage,
+  Topic,
+  type TopicDriver,
+  type TopicOptions,
+} from "@portable-pubsub/core";
+import { Connection } from "./connection.js";
+import { isRetryableStatus, portableCode, rpcError } from "./errors.js";
+import { checkMessage, checkOutgoing, PUBSUB_LIMITS } from "./limits.js";
+import { EMPTY_MARKER, resolveProject, resourcePath } from "./names.js";
+
+type PubsubMessage = { data: Uint8Array; attributes: Record<string, string>; orderingKey?: string };
+
+/** Options of a Pub/Sub topic driver. */
+export interface GcpTopicDriverOptions {
+  /**
+   * The metadata key whose value becomes each message's ordering key. Messages
+   * with the same key reach subscriptions that enable message ordering in the
+   * order sent; sends then go one batch at a time. Unset: no ordering keys.
+   */
+  orderingKeyFrom?: string;
+  /** Deadline of one Publish RPC, in ms. Default 60000, as Google's client. */
+  rpcTimeoutMs?: number;
+}
+
+/** Options of {@link openGcpTopic}: the portable ones plus the driver's. */
+export interface GcpTopicOptions extends TopicOptions, GcpTopicDriverOptions {}
+
+const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+
+/**
+ * Publishes to one Pub/Sub topic. Batching is the portable layer's: each
+ * `sendBatch` is exactly one Publish RPC (or a few, when the request would
+ * exceed 10 MB), made with the generated API client with its own retries and
+ * batching off, so that batches are not re-batched behind a timer and errors
+ * are retried in one place.
+ */
+export class GcpTopicDriver implements TopicDriver {
+  readonly resource: string;
+  readonly batchLimits: BatchLimits;
+  readonly #name: string;
+  readonly #connection: Connection<v1.PublisherClient>;
+  readonly #orderingKeyFrom: string | undefined;
+  readonly #timeoutMs: number;
+  #native: PubSubTopic | undefined;
+
+  /**
+   * Publishes to `topic` (`projects/P/topics/T`, or `T` in the client's
+   * project) through `pubsub`. With `ownsClient`, closing the driver closes
+   * `pubsub` too.
+   */
+  constructor(pubsub: PubSub, topic: string, options: GcpTopicDriverOptions & { ownsClient?: boolean } = {}) {
+    this.#name = resourcePath(pubsub, topic, "topics");
+    this.resource = `gcppubsub topic "${this.#name}"`;
+    this.#connection = new Connection(
+      pubsub,
+      options.ownsClient ?? false,
+      this.resource,
+      // PubSub builds its own clients from this very configuration.
+      (config) => new v1.PublisherClient(config as ConstructorParameters<typeof v1.PublisherClient>[0]),
+    );
+    this.#orderingKeyFrom = options.orderingKeyFrom;
+    this.#timeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.batchLimits = {
+      maxItems: PUBSUB_LIMITS.maxMessagesPerPublish,
+      // Body bytes only, as the portable batcher counts them: room is left for attributes,
+      // and sendBatch splits a request that would still be too large.
+      maxBytes: PUBSUB_LIMITS.maxPublishRequestBytes * 0.9,
+      // Ordering holds across batches only if one batch is in flight at a time.
+      ...(this.#orderingKeyFrom === undefined ? {} : { maxConcurrency: 1 }),
+    };
+  }
+
+  /** The topic's full name, `projects/P/topics/T`. */
+  get name(): string {
+    return resolveProject(this.#name, this.#connection.pubsub.projectId);
+  }
+
+  get health() {
+    return this.#connection.health;
+  }
+
+  /** Checks every message against Pub/Sub's limits, then publishes them, in order. */
+  async sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
+    const requests = this.#toRequests(messages);
+    for (const batch of requests) {
+      try {
+        await this.#connection.call(
+          "publish",
+          (client) => client.publish({ topic: this.name, messages: batch }, { retry: null, timeout: this.#timeoutMs }),
+          signal,
+        );
+      } catch (err) {
+        throw rpcError(err, "send to", this.resource);
+      }
+    }
+  }
+
+  /** Validates and converts `messages`, split so that no request exceeds Pub/Sub's 10 MB. */
+  #toRequests(messages: DriverMessage[]): PubsubMessage[][] {
+    const requests: PubsubMessage[][] = [];
+    let current: PubsubMessage[] = [];
+    let bytes = 0;
+    for (const message of messages) {
+      const size = checkMessage(message);
+      if (current.length > 0 && bytes + size > PUBSUB_LIMITS.maxPublishRequestBytes) {
+        requests.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(this.#toPubsubMessage(message));
+      bytes += size;
+    }
+    if (current.length > 0) requests.push(current);
+    return requests;
+  }
+
+  #toPubsubMessage(message: DriverMessage): PubsubMessage {
+    const { body, metadata } = message;
+    // Pub/Sub refuses a message with neither data nor attributes; a marker attribute carries
+    // the empty message, and the subscription driver removes it again.
+    const attributes = body.byteLength === 0 && isEmpty(metadata) ? EMPTY_MARKER : metadata;
+    const out: PubsubMessage = { data: body, attributes };
+    if (this.#orderingKeyFrom !== undefined) {
+      const key = metadata[this.#orderingKeyFrom];
+      if (key) out.orderingKey = key;
+    }
+    return out;
+  }
+
+  isRetryable(err: unknown): boolean {
+    return isRetryableStatus(err);
+  }
+
+  errorCode(err: unknown): ErrorCode {
+    return portableCode(err);
+  }
+
+  /** The Pub/Sub client library's Topic object for this topic. */
+  native(): PubSubTopic {
+    this.#native ??= this.#connection.pubsub.topic(this.name);
+    return this.#native;
+  }
+
+  close(signal: AbortSignal): Promise<void> {
+    return this.#connection.close(signal);
+  }
+}
+
+function isEmpty(record: Record<string, string>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
+/**
+ * A Topic that checks Pub/Sub's limits in `send`, before the message joins a
+ * batch, so that one message over a limit fails alone instead of failing the
+ * batch it would have joined.
+ */
+export class GcpTopic extends Topic {
+  override send(message: OutgoingMessage, options?: CallOptions): Promise<void> {
+    try {
+      checkOutgoing(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return super.send(message, options);
+  }
+}
+
+/**
+ * Opens Pub/Sub topic `topic` (`projects/P/topics/T`, or `T` in the client's
+ * project) through a PubSub client that the caller built and keeps owning:
+ * shutting the Topic down does not close `pubsub`.
+ */
+export function openGcpTopic(pubsub: PubSub, topic: string, options: GcpTopicOptions = {}): Topic {
+  const { orderingKeyFrom, rpcTimeoutMs, ...portable } = options;
+  return new GcpTopic(new GcpTopicDriver(pubsub, topic, { orderingKeyFrom, rpcTimeoutMs }), portable);
+}
