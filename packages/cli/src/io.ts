@@ -20,11 +20,17 @@ export async function readStdin(): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+/** An AbortSignal that fires on Ctrl-C or SIGTERM, until disposed. */
+export interface Interrupt extends Disposable {
+  readonly signal: AbortSignal;
+}
+
 /**
- * An AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM, so that
- * a command can shut down cleanly; a second one exits at once.
+ * Listens for the first Ctrl-C (SIGINT) or SIGTERM so that a command can shut
+ * down cleanly; a second one exits at once. Dispose it when the command ends
+ * (`using interrupt = onInterrupt()`), so that embedding runs leave no listeners.
  */
-export function interruptSignal(): AbortSignal {
+export function onInterrupt(): Interrupt {
   const controller = new AbortController();
   // Every pending send and receive listens to it: many at once is normal here.
   setMaxListeners(0, controller.signal);
@@ -32,13 +38,15 @@ export function interruptSignal(): AbortSignal {
     if (controller.signal.aborted) process.exit(130);
     controller.abort(new Error(`interrupted by ${name}`));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  controller.signal.addEventListener("abort", () => {
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-  return controller.signal;
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
 }
 
 /**

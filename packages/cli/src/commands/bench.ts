@@ -6,7 +6,7 @@ import { Tally, type TallySummary } from "../bench/tally.js";
 import { openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
 import { ExitCode } from "../exit.js";
 import { formatMs, formatRate, quantile } from "../format.js";
-import { interruptSignal, writeOut } from "../io.js";
+import { onInterrupt, writeOut } from "../io.js";
 
 export interface BenchOptions {
   count: number;
@@ -42,7 +42,7 @@ export interface BenchResult extends TallySummary {
 export async function bench(topicText: string, subscriptionText: string, options: BenchOptions): Promise<number> {
   const topicUrl = parseUrl(topicText);
   const subscriptionUrl = parseUrl(subscriptionText);
-  const interrupt = interruptSignal();
+  using interrupt = onInterrupt();
   // The topic first: on mem:// a subscription needs its topic to exist.
   const topic = await openTopicAt(topicUrl);
   let sub: Subscription;
@@ -52,9 +52,12 @@ export async function bench(topicText: string, subscriptionText: string, options
     await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
     throw err;
   }
-  const run = new Run(topic, sub, options, interrupt);
+  const run = new Run(topic, sub, options, interrupt.signal);
   const result = await run.execute();
   await writeOut(options.json ? `${JSON.stringify(result)}\n` : summaryText(result, topicUrl, subscriptionUrl));
+  if (interrupt.signal.aborted) {
+    throw new PubSubError(ErrorCode.Canceled, `bench interrupted after ${result.sent} of ${result.count} sends`);
+  }
   if (result.lost > 0) return ExitCode.messagesLost;
   if (run.firstSendError) throw run.firstSendError;
   return ExitCode.ok;
@@ -107,7 +110,6 @@ class Run {
         this.#sub.shutdown({ signal: AbortSignal.timeout(10_000) }),
       ]);
     }
-    if (this.#interrupt.aborted) throw new PubSubError(ErrorCode.Canceled, "bench interrupted");
     const tally = this.#tally.summary();
     const result: BenchResult = {
       count,
@@ -132,6 +134,9 @@ class Run {
     const { count, size } = this.#options;
     while (this.#next < count && !this.#interrupt.aborted) {
       const seq = this.#next++;
+      // With an in-process broker every send can complete in microtasks alone; yield now and
+      // then so that the progress bar, timers and Ctrl-C get their turn.
+      if (seq % 512 === 0) await new Promise((resolve) => setImmediate(resolve));
       const body = encodeBody(this.#runId, seq, size);
       const t0 = performance.now();
       this.#sentAt[seq] = t0;
@@ -170,12 +175,14 @@ class Run {
     });
     let lastUnique = -1;
     let lastProgress = performance.now();
-    while (!this.#tally.complete && !this.#interrupt.aborted) {
+    while (!this.#tally.complete) {
       if (failure !== undefined) throw failure;
+      // Once interrupted, give messages in flight a moment only, so that the partial summary is still true.
+      const patience = this.#interrupt.aborted ? Math.min(1000, this.#options.wait) : this.#options.wait;
       if (this.#tally.unique !== lastUnique) {
         lastUnique = this.#tally.unique;
         lastProgress = performance.now();
-      } else if (performance.now() - lastProgress >= this.#options.wait) {
+      } else if (performance.now() - lastProgress >= patience) {
         return;
       }
       await sleep(20);

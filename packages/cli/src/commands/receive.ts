@@ -1,7 +1,7 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
 import { openSubscriptionAt, parseUrl } from "../drivers.js";
 import { messageRecord } from "../format.js";
-import { interruptSignal, withShutdown, writeOut } from "../io.js";
+import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
 export interface ReceiveOptions {
   /** Stop after this many messages; undefined: until --wait passes with no message, or Ctrl-C. */
@@ -20,12 +20,12 @@ export interface ReceiveOptions {
  */
 export async function receive(urlText: string, options: ReceiveOptions): Promise<void> {
   const url = parseUrl(urlText);
-  const interrupt = interruptSignal();
+  using interrupt = onInterrupt();
   const sub = await openSubscriptionAt(url);
   await withShutdown(sub, async () => {
     const held: Message[] = [];
     try {
-      await receiveLoop(sub, options, interrupt, held);
+      await receiveLoop(sub, options, interrupt.signal, held);
     } finally {
       for (const message of held) if (message.nackable) message.nack();
     }

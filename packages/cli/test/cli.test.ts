@@ -1,0 +1,215 @@
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { CLI, pubsub } from "./run-cli.js";
+
+const MEM_NOTE = "pubsub: note: mem:// is an in-process broker: no other process can receive or send these messages\n";
+
+describe("pubsub --help", () => {
+  it.each([
+    ["send", "Usage: pubsub send [options] <url> [body]"],
+    ["receive", "Usage: pubsub receive [options] <url>"],
+    ["bench", "Usage: pubsub bench [options] <topic-url> <subscription-url>"],
+    ["doctor", "Usage: pubsub doctor [options] <url>"],
+  ])("%s --help prints its usage and exits 0", async (command, usage) => {
+    const result = await pubsub([command, "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split("\n")[0]).toBe(usage);
+    expect(result.stderr).toBe("");
+  });
+
+  it("with no command prints the usage on stderr and exits 2", async () => {
+    const result = await pubsub([]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.split("\n")[0]).toBe("Usage: pubsub [options] [command]");
+  });
+});
+
+describe("pubsub send", () => {
+  it("sends BODY with metadata and says so", async () => {
+    const result = await pubsub(["send", "mem://orders", "hello", "-m", "kind=greeting", "-m", "a=b=c"]);
+    expect(result).toEqual({ code: 0, stdout: "sent 1 message (5 bytes) to mem://orders\n", stderr: MEM_NOTE });
+  });
+
+  it("reads the body from stdin when BODY is absent, bytes unchanged", async () => {
+    const result = await pubsub(["send", "mem://orders"], { input: new Uint8Array([0xff, 0x00, 0x0a, 0x41]) });
+    expect(result).toEqual({ code: 0, stdout: "sent 1 message (4 bytes) to mem://orders\n", stderr: MEM_NOTE });
+  });
+
+  it("sends one message per non-empty stdin line with --lines", async () => {
+    const result = await pubsub(["send", "--lines", "mem://orders"], { input: "one\r\ntwo\n\nthree" });
+    expect(result).toEqual({ code: 0, stdout: "sent 3 messages (11 bytes) to mem://orders\n", stderr: MEM_NOTE });
+  });
+
+  it.each([
+    [
+      ["send", "mem://orders", "x", "-m", "novalue"],
+      `pubsub: InvalidArgument: option '-m, --metadata <key=value>' argument 'novalue' is invalid. expected key=value, got "novalue"`,
+    ],
+    [
+      ["send", "mem://orders", "x", "-m", "k=1", "-m", "k=2"],
+      `pubsub: InvalidArgument: option '-m, --metadata <key=value>' argument 'k=2' is invalid. metadata key "k" is given twice`,
+    ],
+    [
+      ["send", "orders", "x"],
+      `pubsub: InvalidArgument: "orders" is not a URL; expected scheme://name, such as mem://orders`,
+    ],
+    [
+      ["send", "nats://orders", "x"],
+      `pubsub: InvalidArgument: no driver for scheme "nats://"; the pubsub command knows mem://, rabbit://, gcppubsub://, redisstream://`,
+    ],
+    [
+      ["send", "mem://orders?colour=red", "x"],
+      `pubsub: InvalidArgument: mem: mem://orders?colour=red: query parameter "colour" is not supported`,
+    ],
+    [
+      ["send", "--lines", "mem://orders", "x"],
+      "pubsub: InvalidArgument: --lines splits stdin into messages; it cannot be used with a BODY argument",
+    ],
+    [["send"], "pubsub: InvalidArgument: missing required argument 'url'"],
+    [["sned", "mem://x"], "pubsub: InvalidArgument: unknown command 'sned'"],
+  ])("%j fails with one line and exit code 2", async (args, line) => {
+    const result = await pubsub(args);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.split("\n")[0]).toBe(line);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.code).toBe(2);
+  });
+
+  it("never prints a password", async () => {
+    const result = await pubsub(["send", "mem://user:secret@orders", "x"]);
+    expect(result.stdout + result.stderr).not.toContain("secret");
+  });
+});
+
+describe("pubsub receive", () => {
+  it("reports a missing subscription as NotFound with exit code 3", async () => {
+    const result = await pubsub(["receive", "mem://nothing-here"]);
+    expect(result).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `pubsub: NotFound: mem topic "nothing-here" does not exist; open it with openTopic("mem://nothing-here") first\n`,
+    });
+  });
+
+  it("rejects --count 0", async () => {
+    const result = await pubsub(["receive", "mem://x", "--count", "0"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `pubsub: InvalidArgument: option '-n, --count <n>' argument '0' is invalid. expected a whole number of at least 1, got "0"\n`,
+    );
+  });
+});
+
+describe("pubsub bench on mem://", () => {
+  it("receives every message exactly once and reports it as JSON", async () => {
+    const result = await pubsub(["bench", "mem://bench", "mem://bench", "-n", "3000", "-s", "64", "-c", "8", "--json"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({
+      count: 3000,
+      size: 64,
+      concurrency: 8,
+      sent: 3000,
+      failedSends: 0,
+      received: 3000,
+      duplicates: 0,
+      lost: 0,
+      corrupt: 0,
+      foreign: 0,
+    });
+    expect(summary.sendRate).toBeGreaterThan(0);
+    expect(summary.receiveRate).toBeGreaterThan(0);
+    expect(summary.sendLatencyMs.p50).toBeLessThanOrEqual(summary.sendLatencyMs.p99);
+    expect(summary.endToEndMs.p50).toBeLessThanOrEqual(summary.endToEndMs.p99);
+  });
+
+  it("prints a plain summary, without a progress bar, when stderr is not a terminal", async () => {
+    const result = await pubsub(["bench", "mem://bench", "mem://bench", "-n", "500"]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe("");
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toBe("bench: 500 messages of 128 bytes, concurrency 16");
+    expect(lines[1]).toBe("  from mem://bench to mem://bench");
+    expect(lines[2]).toMatch(
+      /^sent {8}500 in \d+\.\d\d s: [\d,]+ msgs\/s \(send latency p50 [\d.]+ m?s, p99 [\d.]+ m?s\)$/,
+    );
+    expect(lines[3]).toMatch(
+      /^received {4}500 in \d+\.\d\d s: [\d,]+ msgs\/s \(end to end p50 [\d.]+ m?s, p99 [\d.]+ m?s\)$/,
+    );
+    expect(lines[4]).toBe("duplicates  0");
+    expect(lines[5]).toBe("lost        0");
+  });
+
+  it("rejects a size below the 16-byte header", async () => {
+    const result = await pubsub(["bench", "mem://b", "mem://b", "-s", "8"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `pubsub: InvalidArgument: option '-s, --size <bytes>' argument '8' is invalid. expected a size of at least 16 bytes, such as 128, 4KiB or 1MiB, got "8"\n`,
+    );
+  });
+});
+
+describe("pubsub doctor on mem://", () => {
+  it("finds the topic and the subscription and exits 0", async () => {
+    const result = await pubsub(["doctor", "mem://orders"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      [
+        "pubsub doctor mem://orders",
+        "  broker  the in-process mem:// broker (the driver reports no version); server from this process (nothing to configure)",
+        "  ok    driver        mem:// by @portable-pubsub/driver-memory 0.1.0 (offers no inspection; probing through the portable API)",
+        "  ok    topic         opened; connection ready (nothing was sent)",
+        "  ok    subscription  exists; no message waiting",
+        "all checks passed",
+        "note: mem:// is an in-process broker: no other process can receive or send these messages",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("reports a missing subscription, says what to do, and exits 3", async () => {
+    const result = await pubsub(["doctor", "mem://orders", "--as", "subscription"]);
+    expect(result.code).toBe(3);
+    const lines = result.stdout.split("\n");
+    expect(lines[3]).toBe(
+      `  FAIL  subscription  NotFound: mem topic "orders" does not exist; open it with openTopic("mem://orders") first`,
+    );
+    expect(lines[4]).toMatch(/^ {22}fix: the mem subscription does not exist: mem:\/\/ lives inside one process/);
+    expect(lines[5]).toBe("1 problem, 0 warnings");
+  });
+
+  it("reports an unknown scheme as a failed driver check with exit code 2", async () => {
+    const result = await pubsub(["doctor", "nats://orders"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout.split("\n")[1]).toBe(
+      `  FAIL  driver    InvalidArgument: no driver for scheme "nats://"; the pubsub command knows mem://, rabbit://, gcppubsub://, redisstream://`,
+    );
+  });
+});
+
+describe("pubsub bench interrupted", () => {
+  it("stops on SIGTERM, prints what it measured, and exits 130 with a Canceled line", async () => {
+    const child = spawn(process.execPath, [CLI, "bench", "mem://b", "mem://b", "-n", "50000000", "--json"]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill("SIGTERM");
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(code).toBe(130);
+    const summary = JSON.parse(stdout);
+    expect(summary.sent).toBeGreaterThan(0);
+    expect(summary.sent).toBeLessThan(50_000_000);
+    expect(summary.lost).toBe(0);
+    expect(stderr).toBe(`pubsub: Canceled: bench interrupted after ${summary.sent} of 50000000 sends\n`);
+  });
+});
