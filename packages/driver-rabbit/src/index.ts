@@ -1,1 +1,25 @@
-export {};
+/**
+ * @portable-pubsub/driver-rabbit: `rabbit://` through amqplib. One shared,
+ * self-healing connection per server; one confirm channel per topic and one
+ * consuming channel per subscription, each reopened after any loss; sends
+ * settle only on a broker confirm and wait out outages; consumers resume.
+ */
+export { acquireConnection, connectRabbit, RabbitConnection } from "./connection.js";
+export type { RabbitAckId } from "./consumer.js";
+export {
+  declareRabbitTopology,
+  type ExchangeDeclaration,
+  type QueueDeclaration,
+  type TopologyDeclaration,
+} from "./declare.js";
+export { isRetryableRabbitError, RabbitError, ReplyCode, rabbitErrorCode, replyCodeOf } from "./errors.js";
+export { createRabbitHarness, type RabbitHarnessOptions } from "./harness.js";
+export type { RabbitConnectionSettings } from "./settings.js";
+export {
+  openRabbitSubscription,
+  RabbitSubscriptionDriver,
+  type RabbitSubscriptionOptions,
+  rabbitSubscriptionDriver,
+} from "./subscription.js";
+export { openRabbitTopic, RabbitTopicDriver, type RabbitTopicOptions, rabbitTopicDriver } from "./topic.js";
+export { openSubscriptionURL, openTopicURL } from "./url.js";

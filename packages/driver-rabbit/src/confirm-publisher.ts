@@ -1,0 +1,375 @@
+/**
+ * Confirmed publishing that survives channels and connections. Every send
+ * waits here until the broker confirms it. The buffer of what is not yet
+ * confirmed belongs to the publisher, not to a channel: when a channel or
+ * its connection dies, what it had in flight goes back to the front of the
+ * queue, in order, and is published again on the next channel. So a send
+ * settles only on a real confirm (or a real refusal: a nack, an unroutable
+ * return, a resource error), never on "channel closed".
+ */
+import { canceledError, type DriverMessage, ErrorCode, PubSubError } from "@portable-pubsub/core";
+import type { ConfirmChannel, Message, Options } from "amqplib";
+import { contentOf } from "./codec.js";
+import type { RabbitConnection } from "./connection.js";
+import { describeReply, isResourceError, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
+import { ManagedChannel, raceQuiet } from "./managed-channel.js";
+
+/** How a ConfirmPublisher publishes. */
+export interface PublisherSettings {
+  /** The exchange to publish to; "" is the default exchange. */
+  exchange: string;
+  /** The routing key of one message. */
+  routingKey(message: DriverMessage): string;
+  /** Delivery mode 2: the broker writes the message to disk in durable queues. */
+  persistent: boolean;
+  /** Ask the broker to return a message that no queue receives, and fail its send. */
+  mandatory: boolean;
+  /** Most messages buffered (queued or unconfirmed) at once; sends beyond it wait for room. */
+  maxBuffered: number;
+  /** Runs on every new channel before it publishes (declarations). */
+  setup?(channel: ConfirmChannel): Promise<void>;
+  /** Names the exchange in error messages. */
+  resource: string;
+}
+
+const WAITING = 0;
+const IN_FLIGHT = 1;
+const DONE = 2;
+
+interface Pending {
+  readonly content: Buffer;
+  readonly routingKey: string;
+  readonly properties: Options.Publish;
+  readonly batch: BatchWait;
+  state: 0 | 1 | 2;
+  returned: RabbitError | undefined;
+}
+
+/** One `publish` call: settles when all its messages have, or on the first failure. */
+interface BatchWait {
+  remaining: number;
+  settled: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** See the module comment. */
+export class ConfirmPublisher {
+  readonly #settings: PublisherSettings;
+  readonly #channel: ManagedChannel<ConfirmChannel>;
+  readonly #idPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-`;
+  #nextId = 0;
+  /** Messages not yet published on the current channel, oldest first. */
+  #waiting: Pending[] = [];
+  #waitHead = 0;
+  /** Published on the current channel, by delivery tag: `#inflight[i]` has tag `#baseTag + i`. */
+  #inflight: (Pending | null)[] = [];
+  #inflightHead = 0;
+  #baseTag = 1;
+  #current: ConfirmChannel | undefined;
+  #generation = 0;
+  #paused = false;
+  #outstanding = 0;
+  #roomWaiters: (() => void)[] = [];
+  #closed = false;
+  /** Why the last attempt to open a channel gave up, until a new attempt starts. */
+  #lastFailure: unknown;
+
+  constructor(connection: RabbitConnection, settings: PublisherSettings) {
+    this.#settings = settings;
+    this.#channel = new ManagedChannel<ConfirmChannel>(connection, {
+      create: (model) => model.createConfirmChannel(),
+      setup: async (channel, generation) => {
+        channel.on("ack", (f: { deliveryTag: number; multiple: boolean }) => this.#confirm(generation, f, undefined));
+        channel.on("nack", (f: { deliveryTag: number; multiple: boolean }) => this.#confirm(generation, f, "nack"));
+        channel.on("return", (message: Message) => this.#returned(generation, message));
+        channel.on("drain", () => {
+          if (generation !== this.#generation) return;
+          this.#paused = false;
+          this.#pump();
+        });
+        await settings.setup?.(channel);
+      },
+      opened: (channel, generation) => {
+        this.#current = channel;
+        this.#generation = generation;
+        this.#paused = false;
+        this.#pump();
+      },
+      closed: (_generation, error) => this.#channelLost(error),
+      failed: (error) => this.#failWaiting(error),
+    });
+    this.#channel.ensureOpen();
+  }
+
+  /** The confirm channel in use now, if one is open. */
+  get channel(): ConfirmChannel | undefined {
+    return this.#current;
+  }
+
+  /** Messages queued or awaiting their confirm. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Resolves once a channel is open; rejects with the error that stopped it opening (fail-fast connect, declare). */
+  async whenOpen(): Promise<void> {
+    this.#lastFailure = undefined;
+    for (;;) {
+      if (this.#current) return;
+      if (this.#closed) throw new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`);
+      this.#channel.ensureOpen();
+      await this.#channel.settled();
+      if (this.#lastFailure) throw this.#lastFailure;
+    }
+  }
+
+  /**
+   * Publishes `messages` in order. Resolves once the broker confirmed every
+   * one; rejects on the first that fails (nack, return, resource error) or
+   * when `signal` fires. While the connection is down, it waits.
+   */
+  async publish(messages: DriverMessage[], signal?: AbortSignal): Promise<void> {
+    if (this.#closed) throw new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`);
+    while (this.#outstanding > 0 && this.#outstanding + messages.length > this.#settings.maxBuffered) {
+      await this.#room(signal);
+    }
+    const { persistent, mandatory, routingKey } = this.#settings;
+    let batch!: BatchWait;
+    const done = new Promise<void>((resolve, reject) => {
+      batch = { remaining: messages.length, settled: false, resolve, reject };
+    });
+    if (messages.length === 0) return;
+    const added: Pending[] = [];
+    for (const message of messages) {
+      const pending: Pending = {
+        content: contentOf(message.body),
+        routingKey: routingKey(message),
+        properties: {
+          headers: message.metadata,
+          messageId: this.#idPrefix + (this.#nextId++).toString(36),
+          persistent,
+          mandatory,
+        },
+        batch,
+        state: WAITING,
+        returned: undefined,
+      };
+      this.#waiting.push(pending);
+      added.push(pending);
+    }
+    this.#outstanding += messages.length;
+    this.#lastFailure = undefined;
+    if (this.#current) this.#pump();
+    else this.#channel.ensureOpen();
+    if (!signal) return done;
+    if (signal.aborted) this.#cancel(added, signal);
+    const onAbort = () => this.#cancel(added, signal);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await done;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #pump(): void {
+    const channel = this.#current;
+    if (!channel || this.#paused) return;
+    const { exchange } = this.#settings;
+    while (this.#waitHead < this.#waiting.length) {
+      const pending = this.#waiting[this.#waitHead] as Pending;
+      if (pending.state === DONE) {
+        this.#waitHead++;
+        continue;
+      }
+      let flowing: boolean;
+      try {
+        flowing = channel.publish(exchange, pending.routingKey, pending.content, pending.properties);
+      } catch (err) {
+        // A closing channel refuses; its close event requeues. Anything else is this message's own fault.
+        if ((err as Error)?.name === "IllegalOperationError") return;
+        this.#waitHead++;
+        this.#settle(pending, unpublishable(this.#settings.resource, err));
+        continue;
+      }
+      this.#waitHead++;
+      pending.state = IN_FLIGHT;
+      this.#inflight.push(pending);
+      if (!flowing) {
+        // The socket buffer is full: wait for drain rather than pile more into memory.
+        this.#paused = true;
+        break;
+      }
+    }
+    if (this.#waitHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitHead = 0;
+    }
+  }
+
+  #confirm(generation: number, frame: { deliveryTag: number; multiple: boolean }, nack: "nack" | undefined): void {
+    if (generation !== this.#generation) return;
+    const inflight = this.#inflight;
+    const index = frame.deliveryTag - this.#baseTag;
+    if (frame.multiple) {
+      while (this.#inflightHead <= index && this.#inflightHead < inflight.length) {
+        const pending = inflight[this.#inflightHead];
+        inflight[this.#inflightHead++] = null;
+        if (pending) this.#settle(pending, this.#outcome(pending, nack));
+      }
+    } else {
+      const pending = inflight[index];
+      if (pending === undefined || pending === null) return;
+      inflight[index] = null;
+      this.#settle(pending, this.#outcome(pending, nack));
+    }
+    while (this.#inflightHead < inflight.length && inflight[this.#inflightHead] === null) this.#inflightHead++;
+    if (this.#inflightHead === inflight.length) {
+      this.#baseTag += inflight.length;
+      this.#inflight = [];
+      this.#inflightHead = 0;
+    } else if (this.#inflightHead > 4096 && this.#inflightHead * 2 > inflight.length) {
+      this.#baseTag += this.#inflightHead;
+      this.#inflight = inflight.slice(this.#inflightHead);
+      this.#inflightHead = 0;
+    }
+  }
+
+  #outcome(pending: Pending, nack: "nack" | undefined): RabbitError | undefined {
+    if (nack) {
+      return new RabbitError(
+        `rabbit: ${this.#settings.resource} refused the message (basic.nack): a queue is full with overflow=reject-publish, or the broker failed to store it`,
+        { portable: ErrorCode.ResourceExhausted, retryable: false },
+      );
+    }
+    return pending.returned;
+  }
+
+  /** A mandatory message that no queue took comes back before its confirm; the confirm then fails it. */
+  #returned(generation: number, message: Message): void {
+    if (generation !== this.#generation) return;
+    const id = message.properties.messageId;
+    for (let i = this.#inflightHead; i < this.#inflight.length; i++) {
+      const pending = this.#inflight[i];
+      if (!pending || pending.properties.messageId !== id) continue;
+      const { replyCode, replyText, routingKey } = message.fields as unknown as {
+        replyCode: number;
+        replyText: string;
+        routingKey: string;
+      };
+      pending.returned = new RabbitError(
+        `rabbit: ${this.#settings.resource} could not route the message with routing key "${routingKey}" to any queue (${replyCode} ${replyText}); bind a queue to the exchange, or open a subscription first`,
+        { replyCode: replyCode || ReplyCode.NoRoute, retryable: false },
+      );
+      return;
+    }
+  }
+
+  /** The channel died: resource errors fail what was in flight; anything else puts it back, in order. */
+  #channelLost(error: Error | undefined): void {
+    const inflight = this.#inflight.slice(this.#inflightHead);
+    this.#current = undefined;
+    this.#inflight = [];
+    this.#inflightHead = 0;
+    this.#baseTag = 1;
+    this.#paused = false;
+    if (error && isResourceError(error)) {
+      const failure = resourceFailure(this.#settings.resource, error);
+      for (const pending of inflight) if (pending) this.#settle(pending, failure);
+      return;
+    }
+    const requeue: Pending[] = [];
+    for (const pending of inflight) {
+      if (!pending || pending.state === DONE) continue;
+      pending.state = WAITING;
+      pending.returned = undefined;
+      requeue.push(pending);
+    }
+    if (requeue.length > 0) {
+      this.#waiting = requeue.concat(this.#waiting.slice(this.#waitHead));
+      this.#waitHead = 0;
+    }
+  }
+
+  #failWaiting(error: unknown): void {
+    this.#lastFailure = error;
+    for (let i = this.#waitHead; i < this.#waiting.length; i++) {
+      this.#settle(this.#waiting[i] as Pending, error);
+    }
+    this.#waiting = [];
+    this.#waitHead = 0;
+  }
+
+  #cancel(pendings: Pending[], signal: AbortSignal): void {
+    const err = canceledError("send", signal);
+    for (const pending of pendings) this.#settle(pending, err);
+  }
+
+  #settle(pending: Pending, error: unknown): void {
+    if (pending.state === DONE) return;
+    pending.state = DONE;
+    this.#outstanding--;
+    const batch = pending.batch;
+    batch.remaining--;
+    if (!batch.settled && (error !== undefined || batch.remaining === 0)) {
+      batch.settled = true;
+      if (error === undefined) batch.resolve();
+      else batch.reject(error);
+    }
+    if (this.#roomWaiters.length > 0) {
+      const waiters = this.#roomWaiters;
+      this.#roomWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  #room(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(canceledError("send", signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(canceledError("send", signal));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#roomWaiters.push(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Waits for outstanding confirms, then closes the channel. When `signal`
+   * fires first, what is still unconfirmed fails with Canceled.
+   */
+  async close(signal: AbortSignal): Promise<void> {
+    this.#closed = true;
+    while (this.#outstanding > 0 && !signal.aborted) {
+      await raceQuiet(this.#room(signal), signal);
+    }
+    if (this.#outstanding > 0) {
+      const err = canceledError("shutdown", signal);
+      for (const pending of this.#waiting.slice(this.#waitHead)) this.#settle(pending, err);
+      for (const pending of this.#inflight) if (pending) this.#settle(pending, err);
+    }
+    await this.#channel.close(signal);
+  }
+}
+
+function resourceFailure(resource: string, error: Error): RabbitError {
+  const code = replyCodeOf(error);
+  let hint = "";
+  if (code === ReplyCode.NotFound) hint = "; create it, or open the topic with declare=true";
+  else if (code === ReplyCode.AccessRefused) hint = "; the user lacks write permission on it";
+  return new RabbitError(`rabbit: publish to ${resource}: ${describeReply(error)}${hint}`, {
+    cause: error,
+    ...(code === undefined ? {} : { replyCode: code }),
+  });
+}
+
+function unpublishable(resource: string, err: unknown): RabbitError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new RabbitError(`rabbit: cannot publish to ${resource}: ${detail}`, {
+    cause: err,
+    portable: ErrorCode.InvalidArgument,
+    retryable: false,
+  });
+}

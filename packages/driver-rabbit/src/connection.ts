@@ -1,0 +1,314 @@
+/**
+ * The self-healing connection: one amqplib connection at a time, replaced
+ * after any loss (network cut, heartbeat timeout, broker restart, an
+ * operator's `close_connection`) with capped exponential backoff and full
+ * jitter, forever once the first connection succeeded, failing over
+ * between server URLs. Channels are not its business: each ManagedChannel
+ * asks it for the current connection and reopens itself.
+ */
+import type { Socket } from "node:net";
+import { ErrorCode, HealthTracker, PubSubError, sleep } from "@portable-pubsub/core";
+import { type ChannelModel, connect } from "amqplib";
+import { isRetryableRabbitError, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
+import type { ServerTarget } from "./server-url.js";
+import { type RabbitConnectionSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
+import { watchHeartbeat } from "./watchdog.js";
+
+interface Waiter {
+  resolve: (model: ChannelModel) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * A connection to RabbitMQ that recovers by itself. Topics and
+ * subscriptions opened with the same settings share one; open your own with
+ * {@link connectRabbit} to control its lifetime. Its `health` says whether it
+ * is connected and whether the broker blocks publishing.
+ */
+export class RabbitConnection {
+  /** `connecting` until first connected, `ready`, `reconnecting` after a loss, `closed`. */
+  readonly health = new HealthTracker("connecting");
+  /** The server URLs without passwords. */
+  readonly display: string;
+  readonly #settings: ResolvedSettings;
+  readonly #stop = new AbortController();
+  #model: ChannelModel | undefined;
+  #waiters: Waiter[] = [];
+  #running = false;
+  #everConnected = false;
+  #index = 0;
+  #connects = 0;
+  #refs = 0;
+  #onLastRelease: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(settings: ResolvedSettings, onLastRelease?: () => void) {
+    this.#settings = settings;
+    this.display = settings.display;
+    this.#onLastRelease = onLastRelease;
+  }
+
+  /** True once `close` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** How many times a connection was established: 1 after the first, +1 per recovery. */
+  get connects(): number {
+    return this.#connects;
+  }
+
+  /** The amqplib connection in use now, or undefined while (re)connecting. */
+  get current(): ChannelModel | undefined {
+    return this.#model;
+  }
+
+  /**
+   * Returns the current amqplib connection, waiting while the connection is
+   * being (re)established. Rejects when `signal` fires, when the connection
+   * is closed, or, before the first success with `failFast`, when no server
+   * URL could be reached (a later call tries again).
+   */
+  model(signal?: AbortSignal): Promise<ChannelModel> {
+    if (this.#model) return Promise.resolve(this.#model);
+    if (this.closed) return Promise.reject(this.#closedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<ChannelModel>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      if (signal) {
+        const onAbort = () => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.resolve = (model) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(model);
+        };
+        waiter.reject = (err) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        };
+      }
+      this.#waiters.push(waiter);
+      this.#start();
+    });
+  }
+
+  /** Counts one more user; {@link release} undoes it. */
+  retain(): this {
+    this.#refs++;
+    return this;
+  }
+
+  /** Drops one user; the last one closes a shared connection. */
+  async release(signal?: AbortSignal): Promise<void> {
+    if (--this.#refs > 0 || !this.#onLastRelease) return;
+    this.#onLastRelease();
+    await this.close(signal);
+  }
+
+  /**
+   * Stops recovery and closes the connection. Returns only after the broker
+   * confirmed the close, or when `signal` fires (the socket is then
+   * destroyed). Channels on it close with it.
+   */
+  close(signal?: AbortSignal): Promise<void> {
+    this.#closing ??= this.#doClose(signal);
+    return this.#closing;
+  }
+
+  async #doClose(signal: AbortSignal | undefined): Promise<void> {
+    this.#stop.abort();
+    this.health.set("closed");
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(this.#closedError());
+    const model = this.#model;
+    this.#model = undefined;
+    if (!model) return;
+    const deadline = signal ?? AbortSignal.timeout(this.#settings.connectTimeoutMs);
+    await new Promise<void>((resolve) => {
+      const onAbort = () => {
+        socketOf(model)?.destroy();
+        resolve();
+      };
+      if (deadline.aborted) return onAbort();
+      deadline.addEventListener("abort", onAbort, { once: true });
+      model.close().then(
+        () => {
+          deadline.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        () => {
+          deadline.removeEventListener("abort", onAbort);
+          socketOf(model)?.destroy();
+          resolve();
+        },
+      );
+    });
+  }
+
+  #closedError(): PubSubError {
+    return new PubSubError(ErrorCode.FailedPrecondition, `rabbit: the connection to ${this.display} has been closed`);
+  }
+
+  #start(): void {
+    if (this.#running || this.closed) return;
+    this.#running = true;
+    void this.#run().finally(() => {
+      this.#running = false;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { targets, reconnectInitialDelayMs: base, reconnectMaxDelayMs: cap } = this.#settings;
+    let failures = 0;
+    let triedThisRound = 0;
+    while (!this.closed) {
+      const target = targets[this.#index % targets.length] as ServerTarget;
+      let model: ChannelModel;
+      try {
+        model = await this.#dial(target);
+      } catch (cause) {
+        if (this.closed) return;
+        const err = connectError(target, cause);
+        failures++;
+        triedThisRound++;
+        this.#index++;
+        if (!this.#everConnected && (!err.retryable || (this.#settings.failFast && triedThisRound >= targets.length))) {
+          this.health.set("connecting", err);
+          const waiters = this.#waiters;
+          this.#waiters = [];
+          for (const waiter of waiters) waiter.reject(err);
+          return;
+        }
+        this.health.set(this.#everConnected ? "reconnecting" : "connecting", err);
+        // Full jitter: a uniform delay in [0, min(cap, base·2ⁿ)], so that many clients do not return at once.
+        await quietSleep(Math.random() * Math.min(cap, base * 2 ** Math.min(failures - 1, 30)), this.#stop.signal);
+        continue;
+      }
+      if (this.closed) {
+        model.close().catch(() => {});
+        return;
+      }
+      failures = 0;
+      triedThisRound = 0;
+      const lost = await this.#adopt(model);
+      if (this.closed) return;
+      this.health.set("reconnecting", lost);
+      await quietSleep(Math.random() * base, this.#stop.signal);
+    }
+  }
+
+  async #dial(target: ServerTarget): Promise<ChannelModel> {
+    const { heartbeat, connectTimeoutMs, socketOptions, connectionName } = this.#settings;
+    return connect(
+      { ...target.options, heartbeat },
+      {
+        ...socketOptions,
+        noDelay: true,
+        timeout: connectTimeoutMs,
+        clientProperties: { connection_name: connectionName },
+      },
+    );
+  }
+
+  /** Puts `model` in service; resolves with the reason once it is lost. */
+  #adopt(model: ChannelModel): Promise<Error> {
+    let lastError: Error | undefined;
+    // Every event amqplib can emit has a listener: an unhandled 'error' would crash the process.
+    model.on("error", (err: Error) => {
+      lastError = err;
+    });
+    model.on("handler-error", () => {});
+    model.on("blocked", (reason: string) => this.health.setBlocked(reason || "blocked by the broker"));
+    model.on("unblocked", () => this.health.setBlocked(undefined));
+    const socket = socketOf(model);
+    const negotiated = (model.connection as unknown as { heartbeat?: number }).heartbeat ?? this.#settings.heartbeat;
+    const stopWatchdog = socket ? watchHeartbeat(socket, negotiated) : () => {};
+    const lost = new Promise<Error>((resolve) => {
+      model.once("close", (err?: Error) => {
+        stopWatchdog();
+        if (this.#model === model) this.#model = undefined;
+        this.health.setBlocked(undefined);
+        // amqplib only ends its side; a blackholed socket would linger half-open.
+        socket?.destroy();
+        resolve(err ?? lastError ?? new RabbitError("rabbit: the connection was closed", { retryable: true }));
+      });
+    });
+    this.#model = model;
+    this.#everConnected = true;
+    this.#connects++;
+    this.health.set("ready");
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve(model);
+    return lost;
+  }
+}
+
+function socketOf(model: ChannelModel): Socket | undefined {
+  return (model.connection as unknown as { stream?: Socket }).stream;
+}
+
+function quietSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, signal).catch(() => {});
+}
+
+/** A failed connection attempt, described for a person, without credentials. */
+function connectError(target: ServerTarget, cause: unknown): RabbitError {
+  const replyCode = replyCodeOf(cause);
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  let hint = "is RabbitMQ running and reachable there? Set RABBIT_SERVER_URL or the serverUrl option";
+  if (replyCode === ReplyCode.AccessRefused) hint = "check the user name and password in the server URL";
+  else if (replyCode === ReplyCode.NotAllowed) {
+    hint = `the vhost "${target.options.vhost}" does not exist or the user may not use it`;
+  }
+  return new RabbitError(`rabbit: cannot connect to ${target.display}: ${detail}; ${hint}`, {
+    cause,
+    ...(replyCode === undefined ? {} : { replyCode }),
+    retryable: replyCode === undefined ? isRetryableRabbitError(cause) || !(cause instanceof TypeError) : false,
+  });
+}
+
+const shared = new Map<string, RabbitConnection>();
+
+/**
+ * The shared connection for `settings`, counted as one more user: drivers
+ * call this and `release()` when they close. Equal settings share one
+ * connection; settings with socketOptions get their own.
+ */
+export function acquireConnection(settings: ResolvedSettings): RabbitConnection {
+  const key = settings.key;
+  if (key === undefined) return new RabbitConnection(settings, () => {}).retain();
+  let connection = shared.get(key);
+  if (!connection || connection.closed) {
+    const created: RabbitConnection = new RabbitConnection(settings, () => {
+      if (shared.get(key) === created) shared.delete(key);
+    });
+    connection = created;
+    shared.set(key, connection);
+  }
+  return connection.retain();
+}
+
+/**
+ * Opens a connection of your own, to pass to `openRabbitTopic` and
+ * `openRabbitSubscription`: drivers then use it without closing it. It
+ * starts connecting at once; close it when done.
+ */
+export function connectRabbit(settings: RabbitConnectionSettings = {}): RabbitConnection {
+  const connection = new RabbitConnection(resolveSettings(settings));
+  void connection.model().catch(() => {});
+  return connection;
+}
+
+/** Where a driver gets its connection: one of yours (`owned` false), or the shared one for these settings. */
+export function connectionFor(target: RabbitConnection | RabbitConnectionSettings | undefined): {
+  connection: RabbitConnection;
+  owned: boolean;
+} {
+  if (target instanceof RabbitConnection) return { connection: target, owned: false };
+  return { connection: acquireConnection(resolveSettings(target)), owned: true };
+}

@@ -1,0 +1,33 @@
+import { runConformanceTests } from "@portable-pubsub/conformance";
+import { createRabbitHarness } from "@portable-pubsub/driver-rabbit";
+import { describe, it } from "vitest";
+import { BROKER, SERVER_URL, skipWithoutBroker } from "./support.js";
+
+const isChannel = (n: unknown) =>
+  typeof n === "object" && n !== null && typeof (n as { publish?: unknown }).publish === "function";
+
+if (skipWithoutBroker) {
+  describe.skip("conformance: rabbit (RabbitMQ is not running on 127.0.0.1:5672)", () => it("skipped", () => {}));
+} else {
+  runConformanceTests(() => createRabbitHarness({ settings: { serverUrl: SERVER_URL } }), {
+    name: "rabbit",
+    canNack: true,
+    guaranteedOrder: true,
+    multipleSubscriptions: true,
+    consumerGroups: true,
+    native: {
+      topic: isChannel,
+      subscription: (n) => isChannel(n) && typeof (n as { consume?: unknown }).consume === "function",
+      message: (n) => typeof n === "object" && n !== null && "fields" in n && "properties" in n && "content" in n,
+    },
+    reconnect: {
+      upstream: BROKER,
+      messages: 2000,
+      harness: (proxy) =>
+        createRabbitHarness({
+          settings: { serverUrl: `amqp://guest:guest@${proxy.host}:${proxy.port}`, heartbeat: 1 },
+          adminSettings: { serverUrl: SERVER_URL },
+        }),
+    },
+  });
+}

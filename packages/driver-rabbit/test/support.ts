@@ -1,0 +1,49 @@
+/**
+ * What the rabbit:// tests share: where the broker is, whether to run
+ * without one, and small helpers for the broker's own tools.
+ */
+import { execFile } from "node:child_process";
+import net from "node:net";
+import { promisify } from "node:util";
+
+export const BROKER = { host: "127.0.0.1", port: 5672 };
+export const SERVER_URL = `amqp://guest:guest@${BROKER.host}:${BROKER.port}`;
+
+/** True if something accepts TCP connections on the broker's port. */
+export function brokerReachable(timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(BROKER);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * Without CI, tests that need RabbitMQ are skipped when it is not running;
+ * with CI=true they run, and fail, so that a missing broker is never a pass.
+ */
+export const skipWithoutBroker = !process.env.CI && !(await brokerReachable());
+
+const run = promisify(execFile);
+
+/** Runs `rabbitmqctl` with `args`; rejects with its output on failure. */
+export async function rabbitmqctl(...args: string[]): Promise<string> {
+  const { stdout } = await run("rabbitmqctl", args, { timeout: 60_000 });
+  return stdout;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` every 50 ms until it holds; rejects after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
