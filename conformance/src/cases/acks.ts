@@ -71,6 +71,15 @@ export function ackCases(ctx: SuiteContext): void {
     expect(Date.now() - started).toBeGreaterThanOrEqual((deadline ?? 0) * 0.9);
   });
 
+  it("does not deliver an acked message again, even after the ack deadline", async ({ skip }) => {
+    const deadline = ctx.caps.ackDeadlineMs;
+    if (deadline === undefined) skip(`${ctx.caps.name} declares no ack deadline`);
+    const { topic, subscription } = await ctx.pair("acked-stays-acked");
+    await topic.send({ body: "done" });
+    await ctx.receiveN(subscription, 1);
+    expect(await ctx.nothingWithin(subscription, (deadline ?? 0) * 2 + 200)).toBe(true);
+  });
+
   it("redelivers every message a handler failed on (ResendOnError)", async ({ skip }) => {
     if (!ctx.caps.canNack) skip(`${ctx.caps.name} cannot nack`);
     const { topic, subscription } = await ctx.pair("resend-on-error");
