@@ -1,0 +1,102 @@
+import { parseArgs } from "node:util";
+import { invalidArgument, parseDurationMs } from "@portable-pubsub/core";
+
+/** How the service runs. Every setting comes from a flag, else an environment variable, else a default. */
+export interface Config {
+  host: string;
+  /** 0 picks a free port (the "listening" log line says which). */
+  port: number;
+  topicUrl: string;
+  subscriptionUrl: string;
+  /** Orders processed at once. */
+  concurrency: number;
+  /** Simulated work per order, in ms. */
+  processDelayMs: number;
+  /** How long `POST /orders` waits for the broker's confirm before answering 503. */
+  sendTimeoutMs: number;
+  /** The whole graceful shutdown must finish within this. */
+  shutdownTimeoutMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  /** Post this many orders to itself, wait until they are processed, print a summary and exit. */
+  selfTest: number | undefined;
+}
+
+const FLAGS = {
+  host: { type: "string", env: "HOST", default: "127.0.0.1", help: "listen address (0.0.0.0 in a container)" },
+  port: { type: "string", env: "PORT", default: "8080", help: "listen port; 0 picks a free one" },
+  topic: { type: "string", env: "ORDERS_TOPIC_URL", default: "mem://orders", help: "topic URL orders are sent to" },
+  subscription: {
+    type: "string",
+    env: "ORDERS_SUBSCRIPTION_URL",
+    default: "mem://orders?subscription=order-processor",
+    help: "subscription URL orders are processed from",
+  },
+  concurrency: { type: "string", env: "ORDERS_CONCURRENCY", default: "8", help: "orders processed at once" },
+  "process-delay": { type: "string", env: "PROCESS_DELAY", default: "0ms", help: "simulated work per order" },
+  "send-timeout": { type: "string", env: "SEND_TIMEOUT", default: "10s", help: "broker confirm deadline per order" },
+  "shutdown-timeout": { type: "string", env: "SHUTDOWN_TIMEOUT", default: "10s", help: "graceful shutdown deadline" },
+  "log-level": { type: "string", env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
+  "self-test": { type: "string", env: "SELF_TEST", default: "", help: "post N orders to itself, report, exit" },
+} as const;
+
+type Flag = keyof typeof FLAGS;
+
+export const USAGE = `Usage: order-service [options]
+
+An HTTP order service on portable-pubsub: POST /orders publishes, a background
+consumer processes, GET /health reports the broker connection, SIGTERM drains.
+
+Options (each also read from the environment variable shown):
+${Object.entries(FLAGS)
+  .map(([name, f]) => `  --${name.padEnd(17)} ${f.env.padEnd(24)} ${f.help} (default: ${f.default || "off"})`)
+  .join("\n")}
+  --help`;
+
+/** Reads the configuration from `argv` (without node and the script) and `env`. Throws InvalidArgument. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "help" {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: "string" as const }]));
+    values = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" } }, strict: true }).values;
+  } catch (err) {
+    throw invalidArgument(`${(err as Error).message}; see --help`);
+  }
+  if (values.help) return "help";
+  const get = (name: Flag): string => {
+    const flag = values[name];
+    return typeof flag === "string" ? flag : (env[FLAGS[name].env] ?? FLAGS[name].default);
+  };
+  const logLevel = get("log-level");
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw invalidArgument(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
+  }
+  const selfTest = get("self-test");
+  return {
+    host: get("host"),
+    port: integer("port", get("port"), 0, 65535),
+    topicUrl: get("topic"),
+    subscriptionUrl: get("subscription"),
+    concurrency: integer("concurrency", get("concurrency"), 1, 10_000),
+    processDelayMs: durationMs("process-delay", get("process-delay"), true),
+    sendTimeoutMs: durationMs("send-timeout", get("send-timeout"), false),
+    shutdownTimeoutMs: durationMs("shutdown-timeout", get("shutdown-timeout"), false),
+    logLevel: logLevel as Config["logLevel"],
+    selfTest: selfTest === "" ? undefined : integer("self-test", selfTest, 1, 1_000_000),
+  };
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw invalidArgument(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return n;
+}
+
+function durationMs(name: string, text: string, zeroAllowed: boolean): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || (!zeroAllowed && ms === 0)) {
+    throw invalidArgument(`--${name} must be a duration such as 500ms, 10s or 1m, got "${text}"`);
+  }
+  return ms;
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from "node:crypto";
+import { invalidArgument, type OutgoingMessage } from "@portable-pubsub/core";
+
+/** What a client posts. */
+export interface OrderRequest {
+  item: string;
+  quantity: number;
+  customer?: string;
+}
+
+/** An order as it travels through the broker. */
+export interface Order extends OrderRequest {
+  id: string;
+  createdAt: string;
+}
+
+/** Checks a parsed request body; throws InvalidArgument naming the first problem. */
+export function parseOrderRequest(body: unknown): OrderRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw invalidArgument('the body must be a JSON object like {"item": "book", "quantity": 1}');
+  }
+  const { item, quantity, customer, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw invalidArgument(`unknown field "${unknown[0]}"; fields are item, quantity, customer`);
+  if (typeof item !== "string" || item.length === 0 || item.length > 200) {
+    throw invalidArgument('"item" must be a non-empty string of at most 200 characters');
+  }
+  if (typeof quantity !== "number" || !Number.isInteger(quantity) || quantity < 1 || quantity > 1000) {
+    throw invalidArgument('"quantity" must be a whole number from 1 to 1000');
+  }
+  if (customer !== undefined && (typeof customer !== "string" || customer.length > 200)) {
+    throw invalidArgument('"customer" must be a string of at most 200 characters');
+  }
+  return customer === undefined ? { item, quantity } : { item, quantity, customer };
+}
+
+export function newOrder(request: OrderRequest): Order {
+  return { id: randomUUID(), ...request, createdAt: new Date().toISOString() };
+}
+
+/** The message an order is sent as: JSON, with its id in metadata for logs and routing. */
+export function orderMessage(order: Order): OutgoingMessage {
+  return { body: JSON.stringify(order), metadata: { "order-id": order.id, "content-type": "application/json" } };
+}
+
+/** Reads an order back from a message body; undefined if it is not one. */
+export function decodeOrder(body: Uint8Array): Order | undefined {
+  try {
+    const order = JSON.parse(new TextDecoder().decode(body)) as Partial<Order>;
+    return typeof order.id === "string" && typeof order.item === "string" ? (order as Order) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,106 @@
+import { type Message, sleep, type Subscription } from "@portable-pubsub/core";
+import type { Logger } from "./log.js";
+import { decodeOrder } from "./orders.js";
+
+/** Counters of the consumer, for /stats and the self-test. */
+export interface ProcessorStats {
+  /** Distinct orders processed. */
+  processed: number;
+  /** Deliveries of an order already processed (at-least-once delivery redelivers after a cut). */
+  duplicates: number;
+  /** Messages that were not orders; acked and dropped. */
+  rejected: number;
+  /** Handlers running now. */
+  inFlight: number;
+}
+
+/**
+ * The background consumer: `sub.process(handler, { concurrency })`, with a
+ * handler that is idempotent by order id, because delivery is at-least-once.
+ */
+export class OrderProcessor {
+  readonly #sub: Subscription;
+  readonly #log: Logger;
+  readonly #delayMs: number;
+  readonly #seen = new Set<string>();
+  readonly #stats: ProcessorStats = { processed: 0, duplicates: 0, rejected: 0, inFlight: 0 };
+  #lastActivity = Date.now();
+  #running: Promise<void> | undefined;
+  #failure: Error | undefined;
+
+  constructor(sub: Subscription, log: Logger, delayMs: number) {
+    this.#sub = sub;
+    this.#log = log;
+    this.#delayMs = delayMs;
+  }
+
+  /** Starts processing with `concurrency` handlers at once. */
+  start(concurrency: number): void {
+    this.#running = this.#sub
+      .process((message) => this.#handle(message), {
+        concurrency,
+        onHandlerError: (err, message) =>
+          this.#log.error("order handler failed; the message is redelivered", { err, loggableId: message.loggableId }),
+      })
+      .catch((err: unknown) => {
+        this.#failure = err instanceof Error ? err : new Error(String(err));
+        this.#log.error("the consumer stopped: receiving failed for good", { err: this.#failure });
+      });
+  }
+
+  get stats(): Readonly<ProcessorStats> {
+    return { ...this.#stats };
+  }
+
+  /** Set when receiving failed for good; /health then reports 503. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** True if order `id` has been processed. */
+  hasProcessed(id: string): boolean {
+    return this.#seen.has(id);
+  }
+
+  /**
+   * Keeps consuming until nothing has arrived for `idleMs` and no handler
+   * runs, or `signal` fires: what is already queued gets processed before
+   * shutdown (on mem:// it would otherwise be lost with the process).
+   */
+  async drain(idleMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && this.#failure === undefined) {
+      if (this.#stats.inFlight === 0 && Date.now() - this.#lastActivity >= idleMs) return;
+      await sleep(Math.min(50, idleMs), signal).catch(() => {});
+    }
+  }
+
+  /** Waits until `process` has returned (after the subscription's shutdown). */
+  async stopped(): Promise<void> {
+    await this.#running;
+  }
+
+  async #handle(message: Message): Promise<void> {
+    this.#stats.inFlight++;
+    this.#lastActivity = Date.now();
+    try {
+      const order = decodeOrder(message.body);
+      if (!order) {
+        this.#stats.rejected++;
+        this.#log.warn("dropped a message that is not an order", { loggableId: message.loggableId });
+        return;
+      }
+      if (this.#seen.has(order.id)) {
+        this.#stats.duplicates++;
+        this.#log.info("order already processed; duplicate delivery acked", { orderId: order.id });
+        return;
+      }
+      if (this.#delayMs > 0) await sleep(this.#delayMs);
+      this.#seen.add(order.id);
+      this.#stats.processed++;
+      this.#log.info("order processed", { orderId: order.id, item: order.item, attempt: message.deliveryAttempt });
+    } finally {
+      this.#stats.inFlight--;
+      this.#lastActivity = Date.now();
+    }
+  }
+}

@@ -1,0 +1,165 @@
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describeUrl, openSubscription, openTopic, type Subscription, type Topic } from "@portable-pubsub/core";
+import type { Config } from "./config.js";
+import { healthReport } from "./health.js";
+import { postOrder, sendJson } from "./http.js";
+import type { Logger } from "./log.js";
+import { OrderProcessor } from "./processor.js";
+
+/** How long the consumer must have been idle before shutdown stops it: what is queued gets processed first. */
+const DRAIN_IDLE_MS = 300;
+
+/**
+ * The order service: an HTTP server that publishes orders, a background
+ * consumer that processes them, health from both connections, and a graceful
+ * stop. Create it with {@link OrderService.start}.
+ */
+export class OrderService {
+  readonly topic: Topic;
+  readonly subscription: Subscription;
+  readonly processor: OrderProcessor;
+  readonly #server: Server;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #requests = new Set<Promise<void>>();
+  #accepted = 0;
+  #stopping: Promise<boolean> | undefined;
+
+  private constructor(config: Config, log: Logger, topic: Topic, subscription: Subscription) {
+    this.#config = config;
+    this.#log = log;
+    this.topic = topic;
+    this.subscription = subscription;
+    this.processor = new OrderProcessor(subscription, log, config.processDelayMs);
+    this.#server = createServer((req, res) => this.#route(req, res));
+    for (const [name, target] of [
+      ["topic", topic],
+      ["subscription", subscription],
+    ] as const) {
+      target.onHealthChange((h) =>
+        this.#log.info(`${name} connection ${h.state}`, { state: h.state, blocked: h.blocked, err: h.lastError }),
+      );
+    }
+  }
+
+  /** Opens the topic (first: on mem:// the subscription needs it), the subscription, starts consuming and listening. */
+  static async start(config: Config, log: Logger): Promise<OrderService> {
+    const topic = await openTopic(config.topicUrl);
+    let subscription: Subscription;
+    try {
+      subscription = await openSubscription(config.subscriptionUrl);
+    } catch (err) {
+      await topic.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
+      throw err;
+    }
+    const service = new OrderService(config, log, topic, subscription);
+    service.processor.start(config.concurrency);
+    service.#server.listen(config.port, config.host);
+    await once(service.#server, "listening");
+    log.info("listening", {
+      url: service.url,
+      topic: describeUrl(config.topicUrl),
+      subscription: describeUrl(config.subscriptionUrl),
+      concurrency: config.concurrency,
+    });
+    return service;
+  }
+
+  /** Where the server listens, such as http://127.0.0.1:8080. */
+  get url(): string {
+    const { address, port } = this.#server.address() as AddressInfo;
+    return `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
+  }
+
+  /** Orders confirmed by the broker and answered 201. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /**
+   * Graceful stop: refuse new requests, let running ones finish, flush the
+   * topic, drain the consumer, shut the subscription down. Resolves true if
+   * all that finished within the shutdown deadline. Calling it again returns
+   * the first call's promise.
+   */
+  stop(reason: string): Promise<boolean> {
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  async #stop(reason: string): Promise<boolean> {
+    const started = Date.now();
+    const deadline = AbortSignal.timeout(this.#config.shutdownTimeoutMs);
+    this.#log.info("shutting down", { reason, deadlineMs: this.#config.shutdownTimeoutMs });
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    let ok = true;
+    const step = async (name: string, work: Promise<unknown>) => {
+      try {
+        await work;
+      } catch (err) {
+        ok = false;
+        this.#log.error(`shutdown: ${name} did not finish`, { err });
+      }
+    };
+    await step("HTTP requests", Promise.race([Promise.all(this.#requests), aborted(deadline)]));
+    await step("topic flush", this.topic.shutdown({ signal: deadline }));
+    // Keep a little of the deadline for the subscription's own shutdown.
+    const drainBudget = AbortSignal.any([deadline, AbortSignal.timeout(this.#config.shutdownTimeoutMs * 0.8)]);
+    await step("consumer drain", this.processor.drain(DRAIN_IDLE_MS, drainBudget));
+    await step("subscription shutdown", this.subscription.shutdown({ signal: deadline }));
+    await step("consumer stop", Promise.race([this.processor.stopped(), aborted(deadline)]));
+    await step("HTTP server close", Promise.race([closed, aborted(deadline)]));
+    this.#server.closeAllConnections();
+    const stats = this.processor.stats;
+    this.#log.info(ok ? "stopped" : "stopped with work left undone", {
+      ms: Date.now() - started,
+      accepted: this.#accepted,
+      ...stats,
+    });
+    return ok;
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#stopping) {
+      sendJson(res, 503, { error: "FailedPrecondition", message: "the service is shutting down" }, { connection: "close" });
+      return;
+    }
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (path === "/orders" && req.method === "POST") {
+      const handled = postOrder(req, res, { topic: this.topic, log: this.#log, sendTimeoutMs: this.#config.sendTimeoutMs })
+        .then(() => {
+          if (res.statusCode === 201) this.#accepted++;
+        })
+        .catch((err: unknown) => {
+          this.#log.error("POST /orders failed", { err });
+          if (!res.headersSent) sendJson(res, 500, { error: "Internal", message: "unexpected error" });
+        })
+        .finally(() => this.#requests.delete(handled));
+      this.#requests.add(handled);
+      return;
+    }
+    if (path === "/health" && req.method === "GET") {
+      const consumer = this.processor.failure ? "failed" : "running";
+      const report = healthReport(this.topic.health, this.subscription.health, consumer, false);
+      sendJson(res, report.status === "ok" ? 200 : 503, report);
+      return;
+    }
+    if (path === "/stats" && req.method === "GET") {
+      sendJson(res, 200, { accepted: this.#accepted, ...this.processor.stats });
+      return;
+    }
+    const known = path === "/orders" || path === "/health" || path === "/stats";
+    sendJson(res, known ? 405 : 404, { error: known ? "method not allowed" : "not found" });
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener("abort", fail, { once: true });
+  });
+}
