@@ -3,8 +3,10 @@
  * without one, and small helpers for the broker's own tools.
  */
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { promisify } from "node:util";
+import { type Channel, connect } from "amqplib";
 
 export const BROKER = { host: "127.0.0.1", port: 5672 };
 export const SERVER_URL = `amqp://guest:guest@${BROKER.host}:${BROKER.port}`;
@@ -46,4 +48,41 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** Runs `work` on a fresh raw amqplib channel of a fresh connection, for setup and cleanup. */
+export async function withAdmin<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
+  const connection = await connect(SERVER_URL);
+  connection.on("error", () => {});
+  try {
+    const channel = await connection.createChannel();
+    channel.on("error", () => {});
+    return await work(channel);
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+/** A unique resource name for this run. */
+export const unique = (name: string) => `pps-test-${name}-${randomUUID().slice(0, 8)}`;
+
+/** Declares exchange `exchange` (fanout unless given) and, if named, queue `queue` bound to it; returns a cleanup. */
+export async function makeExchangeAndQueue(
+  exchange: string,
+  queue: string | undefined,
+  options: { durable?: boolean; type?: string; bindingKey?: string; queueArgs?: Record<string, unknown> } = {},
+): Promise<() => Promise<void>> {
+  const durable = options.durable ?? false;
+  await withAdmin(async (ch) => {
+    await ch.assertExchange(exchange, options.type ?? "fanout", { durable });
+    if (queue) {
+      await ch.assertQueue(queue, { durable, arguments: options.queueArgs });
+      await ch.bindQueue(queue, exchange, options.bindingKey ?? "");
+    }
+  });
+  return () =>
+    withAdmin(async (ch) => {
+      if (queue) await ch.deleteQueue(queue).catch(() => {});
+      await ch.deleteExchange(exchange).catch(() => {});
+    }).catch(() => {});
 }
