@@ -36,5 +36,11 @@ export function healthReport(
     subscription.state === "ready" &&
     consumer === "running" &&
     !stopping;
-  return { status: ok ? "ok" : "unavailable", topic: view(topic), subscription: view(subscription), consumer, stopping };
+  return {
+    status: ok ? "ok" : "unavailable",
+    topic: view(topic),
+    subscription: view(subscription),
+    consumer,
+    stopping,
+  };
 }

@@ -58,7 +58,12 @@ export async function postOrder(
     const code = errorCode(err);
     log.warn("order not accepted: the broker did not confirm it", { orderId: order.id, code, err });
     const status = UNAVAILABLE.has(code) ? 503 : 500;
-    sendJson(res, status, { error: code, message: (err as Error).message }, status === 503 ? { "retry-after": "1" } : {});
+    sendJson(
+      res,
+      status,
+      { error: code, message: (err as Error).message },
+      status === 503 ? { "retry-after": "1" } : {},
+    );
     return;
   }
   log.debug("order accepted", { orderId: order.id });

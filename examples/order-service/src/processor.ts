@@ -1,4 +1,4 @@
-import { type Message, sleep, type Subscription } from "@portable-pubsub/core";
+import { type Message, type Subscription, sleep } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
 import { decodeOrder } from "./orders.js";
 

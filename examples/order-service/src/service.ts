@@ -124,12 +124,21 @@ export class OrderService {
 
   #route(req: IncomingMessage, res: ServerResponse): void {
     if (this.#stopping) {
-      sendJson(res, 503, { error: "FailedPrecondition", message: "the service is shutting down" }, { connection: "close" });
+      sendJson(
+        res,
+        503,
+        { error: "FailedPrecondition", message: "the service is shutting down" },
+        { connection: "close" },
+      );
       return;
     }
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path === "/orders" && req.method === "POST") {
-      const handled = postOrder(req, res, { topic: this.topic, log: this.#log, sendTimeoutMs: this.#config.sendTimeoutMs })
+      const handled = postOrder(req, res, {
+        topic: this.topic,
+        log: this.#log,
+        sendTimeoutMs: this.#config.sendTimeoutMs,
+      })
         .then(() => {
           if (res.statusCode === 201) this.#accepted++;
         })

@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { getJson, postOrder, ServiceProcess } from "./service-process.js";
+
+let running: ServiceProcess | undefined;
+afterEach(async () => {
+  running?.kill("SIGKILL");
+  await running?.exited;
+  running = undefined;
+});
+
+async function start(args: string[] = []) {
+  const service = await ServiceProcess.start(args);
+  running = service;
+  return service;
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("order service on mem://", () => {
+  it("accepts orders with 201 and processes each exactly once", async () => {
+    const service = await start();
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, n) => postOrder(service.url, { item: "book", quantity: 1 + (n % 3) })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(60).fill(201));
+    const ids = answers.map((a) => a.body.id as string);
+    expect(new Set(ids).size).toBe(60);
+    await waitUntil(() => service.processedIds().length >= 60, 10_000);
+    expect(service.processedIds().sort()).toEqual([...ids].sort());
+    const stats = await getJson(`${service.url}/stats`);
+    expect(stats).toEqual({
+      status: 200,
+      body: { accepted: 60, processed: 60, duplicates: 0, rejected: 0, inFlight: 0 },
+    });
+  });
+
+  it("reports health 200 with both connections ready", async () => {
+    const service = await start();
+    const health = await getJson(`${service.url}/health`);
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({
+      status: "ok",
+      topic: { state: "ready" },
+      subscription: { state: "ready" },
+      consumer: "running",
+      stopping: false,
+    });
+  });
+
+  it.each([
+    ["not JSON", "{item", /^the body is not JSON: /],
+    ["not an object", "[1]", /^the body must be a JSON object like/],
+    ["missing quantity", { item: "book" }, /^"quantity" must be a whole number from 1 to 1000$/],
+    ["zero quantity", { item: "book", quantity: 0 }, /^"quantity" must be a whole number from 1 to 1000$/],
+    ["empty item", { item: "", quantity: 1 }, /^"item" must be a non-empty string/],
+    ["unknown field", { item: "book", quantity: 1, price: 3 }, /^unknown field "price"/],
+  ])("answers 400 InvalidArgument for a body that is %s, and sends nothing", async (_what, body, message) => {
+    const service = await start();
+    const answer = await postOrder(service.url, body);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe("InvalidArgument");
+    expect(answer.body.message).toMatch(message);
+    expect((await getJson(`${service.url}/stats`)).body.accepted).toBe(0);
+  });
+
+  it("answers 404 and 405 for other paths and methods", async () => {
+    const service = await start();
+    expect((await getJson(`${service.url}/nope`)).status).toBe(404);
+    expect((await getJson(`${service.url}/orders`)).status).toBe(405);
+  });
+
+  it("on SIGTERM, drains: every accepted order is processed, and it exits 0 within the deadline", async () => {
+    const service = await start(["--process-delay", "20ms", "--concurrency", "4", "--shutdown-timeout", "10s"]);
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () => postOrder(service.url, { item: "lamp", quantity: 1 })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(100).fill(201));
+    // 100 orders at 4 × 20 ms take about 500 ms: most are still queued when the signal comes.
+    const processedAtSignal = service.processedIds().length;
+    expect(processedAtSignal).toBeLessThan(100);
+    const signalled = Date.now();
+    service.kill("SIGTERM");
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(service.processedIds().sort()).toEqual(answers.map((a) => a.body.id).sort());
+    const stopped = service.logs.find((l) => l.msg === "stopped");
+    expect(stopped).toMatchObject({ accepted: 100, processed: 100, duplicates: 0, inFlight: 0 });
+  });
+
+  it("refuses requests once shutting down, and exits 1 when the drain overruns the deadline", async () => {
+    const service = await start(["--process-delay", "5s", "--shutdown-timeout", "1s"]);
+    expect((await postOrder(service.url, { item: "kettle", quantity: 1 })).status).toBe(201);
+    const signalled = Date.now();
+    service.kill("SIGTERM");
+    await service.waitForLog((l) => l.msg === "shutting down");
+    await expect(fetch(`${service.url}/health`)).rejects.toThrow();
+    expect(await service.exited).toBe(1);
+    expect(Date.now() - signalled).toBeLessThan(3000);
+    expect(service.logs.some((l) => l.msg === "stopped with work left undone")).toBe(true);
+  });
+
+  it("rejects bad configuration with one line and exit code 2", async () => {
+    const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+    const child = spawn(process.execPath, [main, "--concurrency", "0"]);
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      'order-service: InvalidArgument: --concurrency must be a whole number from 1 to 10000, got "0"\n',
+    );
+  });
+
+  it("--self-test N posts N orders, sees all processed, and exits 0", async () => {
+    const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+    const child = spawn(process.execPath, [main, "--self-test", "40"]);
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+    });
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toBe("self-test: posted 40 orders over HTTP (40 × 201)");
+    expect(lines[1]).toMatch(
+      /^self-test: 40 processed by up to 8 concurrent handlers in \d+\.\d\d s: 0 duplicates, 0 lost$/,
+    );
+    expect(lines[2]).toBe("self-test: GET /health 200 (topic ready, subscription ready)");
+    expect(lines[3]).toBe("self-test: shut down cleanly");
+  });
+});
