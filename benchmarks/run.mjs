@@ -11,7 +11,9 @@ for (const pkg of readdirSync(join(root, "packages")).sort()) {
   const dir = join(root, "packages", pkg, "benchmarks");
   if (!existsSync(dir)) continue;
   if (filters.length > 0 && !filters.some((f) => pkg.includes(f))) continue;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".mjs")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".mjs"))
+    .sort()) {
     console.log(`\n=== ${pkg}/benchmarks/${file}`);
     const result = spawnSync(process.execPath, ["--expose-gc", join(dir, file)], { stdio: "inherit", cwd: root });
     if (result.status !== 0) failed++;
