@@ -138,7 +138,9 @@ const fmt = (x) => x.toLocaleString("en-US");
 try {
   console.log(`gcppubsub:// end to end against the Pub/Sub emulator, 100-byte messages, publish window ${WINDOW}`);
   console.log(`(publish N and receive + ack N; median of ${RUNS} runs, contenders alternating)`);
-  console.log("raw: client library defaults; raw tuned: publish batches of up to 1000 messages / 5 ms, acks every 5 ms");
+  console.log(
+    "raw: client library defaults; raw tuned: publish batches of up to 1000 messages / 5 ms, acks every 5 ms",
+  );
   console.log("messages   | ours msgs/s | raw msgs/s | raw tuned msgs/s | ratio vs raw | ratio vs tuned");
   await ours(2000); // warm-up: JIT, emulator, connections
   await raw(2000, false);

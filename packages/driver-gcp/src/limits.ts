@@ -27,7 +27,8 @@ const ATTRIBUTE_OVERHEAD_BYTES = 8;
 
 /**
  * Throws InvalidArgument if `message` breaks a Pub/Sub limit; otherwise
- * returns its size in a Publish request (body, attributes and framing).
+ * returns its size in a Publish request (body, attributes and an estimate of
+ * the protobuf framing), for splitting requests.
  */
 export function checkMessage(message: DriverMessage): number {
   return checkLimits(message.body.byteLength, message.metadata);
@@ -57,7 +58,8 @@ function checkLimits(bodyBytes: number, metadata: Record<string, string>): numbe
       `send: gcppubsub: the body is ${bodyBytes} bytes; Pub/Sub takes at most ${PUBSUB_LIMITS.maxMessageBytes} (10 MB) per message: store large payloads elsewhere (Cloud Storage) and send a reference`,
     );
   }
-  let size = bodyBytes + MESSAGE_OVERHEAD_BYTES;
+  let size = bodyBytes;
+  let framing = MESSAGE_OVERHEAD_BYTES;
   let count = 0;
   for (const key in metadata) {
     if (++count > PUBSUB_LIMITS.maxAttributes) {
@@ -77,14 +79,15 @@ function checkLimits(bodyBytes: number, metadata: Record<string, string>): numbe
         `send: gcppubsub: the value of metadata key ${JSON.stringify(preview(key))} is ${valueBytes} bytes; Pub/Sub attribute values take at most ${PUBSUB_LIMITS.maxValueBytes} bytes (UTF-8)`,
       );
     }
-    size += keyBytes + valueBytes + ATTRIBUTE_OVERHEAD_BYTES;
+    size += keyBytes + valueBytes;
+    framing += ATTRIBUTE_OVERHEAD_BYTES;
   }
-  if (size > PUBSUB_LIMITS.maxPublishRequestBytes) {
+  if (size > PUBSUB_LIMITS.maxMessageBytes) {
     throw invalidArgument(
-      `send: gcppubsub: the message is ${size} bytes with its metadata; Pub/Sub takes at most ${PUBSUB_LIMITS.maxPublishRequestBytes} (10 MB) in one request`,
+      `send: gcppubsub: the message is ${size} bytes with its metadata; Pub/Sub takes at most ${PUBSUB_LIMITS.maxMessageBytes} (10 MB) per message`,
     );
   }
-  return size;
+  return size + framing;
 }
 
 function preview(key: string): string {
