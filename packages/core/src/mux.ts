@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { raceSignal, throwIfAborted } from "./abort.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUrl } from "./errors.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
@@ -9,9 +10,17 @@ import type { Topic, TopicOptions } from "./topic.js";
  * Options of `openTopic`: the portable ones, plus the driver's own (such as
  * `serverUrl`), which the driver validates; an unknown key is InvalidArgument.
  */
-export type OpenTopicOptions = TopicOptions & Record<string, unknown>;
+export type OpenTopicOptions = TopicOptions & OpenSignal & Record<string, unknown>;
 /** Options of `openSubscription`: the portable ones, plus the driver's own. */
-export type OpenSubscriptionOptions = SubscriptionOptions & Record<string, unknown>;
+export type OpenSubscriptionOptions = SubscriptionOptions & OpenSignal & Record<string, unknown>;
+
+interface OpenSignal {
+  /**
+   * Gives up opening when it fires: the call rejects with Canceled, and what
+   * the driver opens afterwards is shut down again.
+   */
+  signal?: AbortSignal;
+}
 
 /** Opens a Topic for a URL of one scheme. `driverOptions` holds the options that are not portable. */
 export type TopicURLOpener = (
@@ -84,8 +93,8 @@ export class URLMux {
     const scheme = parsed.protocol.slice(0, -1);
     const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
     if (!opener) throw this.#unknownScheme(scheme, "openTopic", this.topicSchemes());
-    const [portable, driverOptions] = split(options, TOPIC_KEYS);
-    return opener(parsed, driverOptions, portable);
+    const [portable, driverOptions, signal] = split(options, TOPIC_KEYS);
+    return abandonable(opener(parsed, driverOptions, portable), signal, "openTopic");
   }
 
   /** Opens the subscription that `url` names. Rejects with InvalidArgument for a bad URL, scheme or option. */
@@ -95,8 +104,8 @@ export class URLMux {
     const opener =
       this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
     if (!opener) throw this.#unknownScheme(scheme, "openSubscription", this.subscriptionSchemes());
-    const [portable, driverOptions] = split(options, SUBSCRIPTION_KEYS);
-    return opener(parsed, driverOptions, portable);
+    const [portable, driverOptions, signal] = split(options, SUBSCRIPTION_KEYS);
+    return abandonable(opener(parsed, driverOptions, portable), signal, "openSubscription");
   }
 
   async #load(scheme: string, operation: string): Promise<DriverModule> {
@@ -135,17 +144,41 @@ function parseUrl(url: string | URL, operation: string): URL {
   }
 }
 
-function split<T extends object>(options: T, portableKeys: readonly string[]): [T, Record<string, unknown>] {
+function split<T extends object>(
+  options: T,
+  portableKeys: readonly string[],
+): [T, Record<string, unknown>, AbortSignal | undefined] {
   if (typeof options !== "object" || options === null) {
     throw invalidArgument(`open: options must be an object, got ${options === null ? "null" : typeof options}`);
   }
   const portable: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
+  let signal: AbortSignal | undefined;
   for (const [key, value] of Object.entries(options)) {
-    if (portableKeys.includes(key)) portable[key] = value;
+    if (key === "signal") {
+      if (value !== undefined && !(value instanceof AbortSignal))
+        throw invalidArgument("open: signal must be an AbortSignal");
+      signal = value as AbortSignal | undefined;
+    } else if (portableKeys.includes(key)) portable[key] = value;
     else rest[key] = value;
   }
-  return [portable as T, rest];
+  return [portable as T, rest, signal];
+}
+
+/** Races an open against `signal`; an object that opens after the caller gave up is shut down, not leaked. */
+async function abandonable<T extends { shutdown(): Promise<void> }>(
+  opening: Promise<T>,
+  signal: AbortSignal | undefined,
+  operation: string,
+): Promise<T> {
+  if (!signal) return opening;
+  throwIfAborted(signal, operation);
+  try {
+    return await raceSignal(opening, signal, operation);
+  } catch (err) {
+    if (signal.aborted) opening.then((opened) => opened.shutdown()).catch(() => {});
+    throw err;
+  }
 }
 
 const loaded = new Map<string, Promise<DriverModule>>();

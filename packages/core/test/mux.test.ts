@@ -67,4 +67,17 @@ describe("URLMux", () => {
     await Promise.all([topic.shutdown(), subscription.shutdown()]);
     expect(mux.topicSchemes()).toEqual(["mem"]);
   });
+
+  it("gives up opening with Canceled when the signal fires, and shuts down what opens late", async () => {
+    const mux = new URLMux();
+    const driver = new ScriptedTopicDriver();
+    mux.registerTopic("slow", async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return new Topic(driver);
+    });
+    const error = await failure(mux.openTopic("slow://x", { signal: AbortSignal.timeout(10) }));
+    expect(error.code).toBe(ErrorCode.DeadlineExceeded);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(driver.closed).toBe(1);
+  });
 });

@@ -97,7 +97,8 @@ describe("Topic", () => {
     driver.health.set("ready");
     expect(seen).toEqual(["reconnecting", "reconnecting+blocked", "reconnecting", "ready"]);
     expect(topic.health.lastError).toBe(lost);
-    await topic.shutdown();
+    await topic[Symbol.asyncDispose]();
     expect(seen.at(-1)).toBe("closed");
+    expect(driver.closed).toBe(1);
   });
 });
