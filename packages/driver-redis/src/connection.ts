@@ -47,7 +47,8 @@ export function checkServerUrl(serverUrl: string): URL {
     url = new URL(serverUrl);
   } catch (err) {
     throw invalidArgument(
-      `redisstream: server URL "${redactUrl(serverUrl)}" is not a valid URL; expected redis://[user:password@]host[:port][/db]`,
+      // An unparsable URL is not echoed: where its password ends cannot be told.
+      "redisstream: the server URL is not a valid URL; expected redis://[user:password@]host[:port][/db]",
       err,
     );
   }

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { parseEntries, type RedisStreamEntry } from "./codec.js";
+import { within } from "./wait.js";
 
 type Outcome = { entries: RedisStreamEntry[] } | { error: unknown };
 
@@ -54,7 +55,7 @@ export class BlockingReader {
    */
   async read(max: number, signal: AbortSignal): Promise<RedisStreamEntry[]> {
     const inflight = this.#inflight ?? this.#issue(max);
-    const outcome = await waitFor(inflight, this.#blockMs + REPLY_GRACE_MS, signal);
+    const outcome = await within(inflight, this.#blockMs + REPLY_GRACE_MS, signal);
     if (outcome === undefined) return [];
     this.#consumed(inflight);
     if ("error" in outcome) throw outcome.error;
@@ -66,7 +67,7 @@ export class BlockingReader {
     const inflight = this.#inflight;
     if (!inflight) return [];
     this.wake();
-    const outcome = await waitFor(inflight, ms, signal);
+    const outcome = await within(inflight, ms, signal);
     if (outcome === undefined) return [];
     this.#consumed(inflight);
     return "entries" in outcome ? outcome.entries : [];
@@ -122,20 +123,4 @@ function parseReply(stream: string, reply: unknown): RedisStreamEntry[] {
   if (!Array.isArray(reply) || reply.length === 0) return [];
   const [first] = reply as [unknown[]];
   return parseEntries(stream, first?.[1]);
-}
-
-/** Resolves with the outcome, or undefined when `ms` pass or `signal` fires first. */
-function waitFor(promise: Promise<Outcome>, ms: number, signal: AbortSignal): Promise<Outcome | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const done = (outcome: Outcome | undefined) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(outcome);
-    };
-    const onAbort = () => done(undefined);
-    const timer = setTimeout(() => done(undefined), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(done);
-  });
 }

@@ -14,6 +14,7 @@ import { ClientHealth, closeClient, duplicateForReads } from "./connection.js";
 import { isRetryableRedisError, redisErrorCode, translateError } from "./errors.js";
 import { BlockingReader } from "./reader.js";
 import { type DeadLetter, Reclaimer } from "./reclaim.js";
+import { within } from "./wait.js";
 
 /** How a subscription reads its consumer group. */
 export interface RedisSubscriptionSettings {
@@ -55,6 +56,8 @@ export function uniqueConsumerName(): string {
 
 /** Grace to let the last blocking read bring its entries back at shutdown. */
 const DRAIN_MS = 1500;
+/** Most time that shutdown spends handing entries back and removing the consumer, when Redis is slow or away. */
+const CLOSE_GRACE_MS = 2000;
 
 /**
  * One consumer of a Redis consumer group. New entries come from a blocking
@@ -171,14 +174,12 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#reader.stop();
     this.#watch.stop();
     if (this.#closeReader) await closeClient(this.#readerClient, signal);
-    if (!signal.aborted) {
-      try {
-        if (unhanded.length > 0) await this.#nack(unhanded);
-        await this.#removeConsumerIfIdle();
-      } catch {
-        // Best effort: entries left pending are reclaimed after the ack deadline.
-      }
-    }
+    // Best effort, and bounded: entries left pending are reclaimed after the ack deadline anyway.
+    const handBack = async () => {
+      if (unhanded.length > 0) await this.#nack(unhanded);
+      await this.#removeConsumerIfIdle();
+    };
+    await within(handBack(), CLOSE_GRACE_MS, signal);
     if (this.#closeClient) await closeClient(this.#client, signal);
   }
 

@@ -1,0 +1,186 @@
+import { type Message, openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import type { RedisStreamEntry } from "@portable-pubsub/driver-redis";
+import { afterEach, describe, expect, it } from "vitest";
+import { commandClient, eventually, REDIS_ADDRESS, skipRedis, unique } from "./helpers.js";
+
+const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
+
+/** Stream semantics through URLs: trimming, ack deadline, dead letters, consumers, the stored layout. */
+describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
+  const admin = commandClient();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  function stream(prefix: string): string {
+    const name = unique(prefix);
+    cleanups.push(() => admin.del(name));
+    return name;
+  }
+
+  async function topicFor(url: string) {
+    const topic = await openTopic(url, { serverUrl });
+    cleanups.push(() => topic.shutdown());
+    return topic;
+  }
+
+  async function subscriptionFor(url: string): Promise<Subscription> {
+    const sub = await openSubscription(url, { serverUrl });
+    cleanups.push(() => sub.shutdown());
+    return sub;
+  }
+
+  const receive = (sub: Subscription, ms = 10_000) => sub.receive({ signal: AbortSignal.timeout(ms) });
+
+  it("trims the stream to exactly maxLen with trim=exact, and to about maxLen by default", async () => {
+    const exact = stream("trim-exact");
+    const t1 = await topicFor(`redisstream://${exact}?maxLen=10&trim=exact`);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => t1.send({ body: `e-${i}` })));
+    expect(await admin.xlen(exact)).toBe(10);
+    const last = (await admin.xrevrange(exact, "+", "-", "COUNT", 1)) as [string, string[]][];
+    expect(last[0]?.[1]).toEqual(["body", "e-49"]);
+
+    const approx = stream("trim-approx");
+    const t2 = await topicFor(`redisstream://${approx}?maxLen=100`);
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => t2.send({ body: `a-${round}-${i}` })));
+    }
+    const length = await admin.xlen(approx);
+    expect(length).toBeGreaterThanOrEqual(100);
+    expect(length).toBeLessThan(1000);
+  });
+
+  it("stores the body as a binary field and metadata as m: fields, readable by any Redis client", async () => {
+    const name = stream("layout");
+    const topic = await topicFor(`redisstream://${name}`);
+    const body = Buffer.from([0xff, 0x00, 0xfe, 0x80]);
+    await topic.send({ body, metadata: { kind: "raw", ключ: "значение" } });
+    const [entry] = (await admin.xrangeBuffer(name, "-", "+")) as [Buffer, Buffer[]][];
+    const fields = entry?.[1] ?? [];
+    expect(fields.map((f) => f.toString("latin1")).filter((_, i) => i % 2 === 0)).toEqual([
+      "body",
+      "m:kind",
+      Buffer.from("m:ключ").toString("latin1"),
+    ]);
+    expect(fields[1]?.equals(body)).toBe(true);
+    // And an entry written by another program, with the same layout, reads back as a message.
+    await admin.xadd(name, "*", "body", "from-redis-cli", "m:source", "cli", "other", "ignored");
+    const sub = await subscriptionFor(`redisstream://${name}?group=${unique("g")}&start=all`);
+    const first = await receive(sub);
+    const second = await receive(sub);
+    expect(Array.from(first.body)).toEqual([0xff, 0x00, 0xfe, 0x80]);
+    expect(first.metadata).toEqual({ kind: "raw", ключ: "значение" });
+    expect(second.text()).toBe("from-redis-cli");
+    expect(second.metadata).toEqual({ source: "cli" });
+    const native = second.as<RedisStreamEntry>();
+    expect(native.stream).toBe(name);
+    expect(native.id).toBe(second.loggableId);
+    expect(native.fields.map((f) => f.toString())).toContain("other");
+  });
+
+  it("redelivers after the ack deadline to another consumer, counting delivery attempts", async () => {
+    const name = stream("deadline");
+    const group = unique("g");
+    const url = `redisstream://${name}?group=${group}&ackDeadline=500ms`;
+    const a = await openSubscription(url, { serverUrl });
+    const b = await subscriptionFor(url);
+    const topic = await topicFor(`redisstream://${name}`);
+    await topic.send({ body: "slow" });
+    const first = await receive(a);
+    expect(first.deliveryAttempt).toBe(1);
+    // a stops without acking, as if it had crashed: the entry stays pending in its name.
+    await a.shutdown();
+    const started = Date.now();
+    const again = await receive(b);
+    expect(again.text()).toBe("slow");
+    expect(again.loggableId).toBe(first.loggableId);
+    expect(again.deliveryAttempt).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    again.ack();
+    await eventually(async () => ((await admin.xpending(name, group)) as unknown[])[0] === 0, 5000, "the ack");
+  });
+
+  it("moves an entry to the dead-letter stream after maxDeliveries, with where it came from", async () => {
+    const name = stream("dlq");
+    const dlq = stream("dlq-target");
+    const group = unique("g");
+    const sub = await subscriptionFor(
+      `redisstream://${name}?group=${group}&maxDeliveries=2&deadLetter=${dlq}&ackDeadline=30s`,
+    );
+    const topic = await topicFor(`redisstream://${name}`);
+    await topic.send({ body: "poison", metadata: { order: "42" } });
+    const attempts: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const m: Message = await receive(sub);
+      attempts.push(m.deliveryAttempt ?? 0);
+      m.nack();
+    }
+    expect(attempts).toEqual([1, 2]);
+    // Dead-lettering happens as part of receiving: the next receive's reclaim pass moves it, and gets nothing.
+    const nothing = await sub.receive({ signal: AbortSignal.timeout(1500) }).catch(() => undefined);
+    expect(nothing).toBeUndefined();
+    expect(await admin.xlen(dlq)).toBe(1);
+    const [[, fields]] = (await admin.xrange(dlq, "-", "+")) as [string, string[]][];
+    const record = Object.fromEntries(
+      Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]),
+    );
+    expect(record).toMatchObject({
+      body: "poison",
+      "m:order": "42",
+      "m:x-dead-letter-stream": name,
+      "m:x-dead-letter-group": group,
+      "m:x-delivery-count": "2",
+    });
+    expect(((await admin.xpending(name, group)) as unknown[])[0]).toBe(0);
+    // The dead-letter stream is an ordinary stream: a subscription reads the entry with its metadata.
+    const dead = await subscriptionFor(`redisstream://${dlq}?group=${unique("g")}&start=all`);
+    const m = await receive(dead);
+    expect(m.text()).toBe("poison");
+    expect(m.metadata["x-dead-letter-id"]).toBe(record["m:x-dead-letter-id"]);
+  });
+
+  it("gives each Subscription its own consumer name, and removes an idle consumer at shutdown", async () => {
+    const name = stream("consumers");
+    const group = unique("g");
+    const url = `redisstream://${name}?group=${group}`;
+    const topic = await topicFor(`redisstream://${name}`);
+    const consumers = async () =>
+      ((await admin.xinfo("CONSUMERS", name, group)) as unknown[][]).map((c) => String(c[1]));
+    const pendingOf = async () => Number(((await admin.xpending(name, group)) as unknown[])[0]);
+
+    const a = await openSubscription(url, { serverUrl });
+    await topic.send({ body: "one" });
+    (await receive(a)).ack();
+    await eventually(async () => (await pendingOf()) === 0, 3000, "the ack of a");
+    const [nameA] = await consumers();
+    await a.shutdown();
+    expect(await consumers()).toEqual([]);
+
+    const b = await openSubscription(url, { serverUrl });
+    await topic.send({ body: "two" });
+    (await receive(b)).ack();
+    await eventually(async () => (await pendingOf()) === 0, 3000, "the ack of b");
+    const [nameB] = await consumers();
+    for (const consumer of [nameA, nameB]) expect(consumer).toMatch(/^.+-\d+-[0-9a-f]{8}$/);
+    expect(nameB).not.toBe(nameA);
+    await b.shutdown();
+    expect(await consumers()).toEqual([]);
+  });
+
+  it("hands a nacked entry back at once, not after the ack deadline", async () => {
+    const name = stream("nack");
+    const sub = await subscriptionFor(`redisstream://${name}?group=${unique("g")}&ackDeadline=1h`);
+    const topic = await topicFor(`redisstream://${name}`);
+    await topic.send({ body: "again" });
+    const first = await receive(sub);
+    const started = Date.now();
+    first.nack();
+    const second = await receive(sub, 5000);
+    expect(second.text()).toBe("again");
+    expect(second.deliveryAttempt).toBe(2);
+    // The wake-up (CLIENT UNBLOCK) ends the blocking read: well under the 1 s BLOCK.
+    expect(Date.now() - started).toBeLessThan(900);
+    second.ack();
+  });
+});

@@ -1,0 +1,95 @@
+import { ErrorCode, errorCode, openSubscription, openTopic } from "@portable-pubsub/core";
+import { openSubscriptionURL, openTopicURL, streamName } from "@portable-pubsub/driver-redis";
+import { afterEach, describe, expect, it } from "vitest";
+
+/** URL and option validation: all of it happens before any connection is made, so no Redis is needed. */
+describe("redisstream URLs and options", () => {
+  const saved = process.env.REDIS_SERVER_URL;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.REDIS_SERVER_URL;
+    else process.env.REDIS_SERVER_URL = saved;
+  });
+
+  const server = { serverUrl: "redis://127.0.0.1:1" };
+
+  async function failure(open: Promise<unknown>) {
+    const err = await open.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err, "open should have failed").toBeDefined();
+    return { code: errorCode(err), message: (err as Error).message };
+  }
+
+  it("reads the stream name from host and path, percent-decoded", () => {
+    expect(streamName(new URL("redisstream://orders"))).toBe("orders");
+    expect(streamName(new URL("redisstream:///app:orders"))).toBe("app:orders");
+    expect(streamName(new URL("redisstream://app%3Aorders/eu"))).toBe("app:orders/eu");
+    expect(() => streamName(new URL("redisstream://"))).toThrow(/names no stream/);
+  });
+
+  it.each([
+    ["redisstream://s?colour=red", /"colour" is not supported; supported: maxLen, trim, create/],
+    ["redisstream://s?maxLen=0", /"maxLen" is invalid: must be positive/],
+    ["redisstream://s?maxLen=1.5", /"maxLen" is invalid: must be a whole number/],
+    ["redisstream://s?maxLen=ten", /"maxLen" is invalid/],
+    ["redisstream://s?trim=sometimes", /"trim" is invalid/],
+    ["redisstream://s?create=yes", /"create" is invalid: must be "true" or "false"/],
+    ["redisstream://s?maxLen=1&maxLen=2", /"maxLen" is given twice/],
+  ])("rejects topic URL %s with InvalidArgument", async (url, pattern) => {
+    const { code, message } = await failure(openTopic(url, server));
+    expect(code).toBe(ErrorCode.InvalidArgument);
+    expect(message).toMatch(pattern);
+  });
+
+  it.each([
+    ["redisstream://s", /"group" is invalid/],
+    ["redisstream://s?group=", /"group" is invalid: must not be empty/],
+    ["redisstream://s?group=g&ackDeadline=soon", /ackDeadline must be a positive duration/],
+    ["redisstream://s?group=g&ackDeadline=0", /ackDeadline must be a positive duration/],
+    ["redisstream://s?group=g&block=5s", /block must be a positive duration of at most 1000 ms/],
+    ["redisstream://s?group=g&start=middle", /"start" is invalid/],
+    ["redisstream://s?group=g&maxDeliveries=3", /maxDeliveries needs deadLetter=STREAM/],
+    ["redisstream://s?group=g&deadLetter=s", /deadLetter must name another stream than "s"/],
+    ["redisstream://s?group=g&subscription=x", /"subscription" is not supported/],
+  ])("rejects subscription URL %s with InvalidArgument", async (url, pattern) => {
+    const { code, message } = await failure(openSubscription(url, server));
+    expect(code).toBe(ErrorCode.InvalidArgument);
+    expect(message).toMatch(pattern);
+  });
+
+  it("needs a server: REDIS_SERVER_URL or the serverUrl option", async () => {
+    delete process.env.REDIS_SERVER_URL;
+    const { code, message } = await failure(openTopic("redisstream://s"));
+    expect(code).toBe(ErrorCode.InvalidArgument);
+    expect(message).toMatch(/set REDIS_SERVER_URL .* or pass the serverUrl option/);
+  });
+
+  it("rejects a server URL of another scheme, without printing its password", async () => {
+    const { code, message } = await failure(openTopic("redisstream://s", { serverUrl: "http://me:hunter2@host:6379" }));
+    expect(code).toBe(ErrorCode.InvalidArgument);
+    expect(message).toMatch(/must start with redis:\/\/ or rediss:\/\//);
+    expect(message).not.toContain("hunter2");
+    process.env.REDIS_SERVER_URL = "redis://me:hunter2@[bad";
+    const fromEnv = await failure(openTopic("redisstream://s"));
+    expect(fromEnv.code).toBe(ErrorCode.InvalidArgument);
+    expect(fromEnv.message).toMatch(/the server URL is not a valid URL/);
+    expect(fromEnv.message).not.toContain("hunter2");
+  });
+
+  it("rejects unknown and badly typed driver options", async () => {
+    const unknown = await failure(openTopic("redisstream://s", { ...server, host: "x" }));
+    expect(unknown.code).toBe(ErrorCode.InvalidArgument);
+    expect(unknown.message).toMatch(/"host" is not supported; supported: serverUrl, redisOptions, socketTimeout/);
+    const badTimeout = await failure(openTopic("redisstream://s", { ...server, socketTimeout: "forever" }));
+    expect(badTimeout.message).toMatch(/socketTimeout must be a positive duration/);
+    const badOptions = await failure(openSubscriptionURL(new URL("redisstream://s?group=g"), { redisOptions: 5 }, {}));
+    expect(badOptions.code).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it("is found by the default URL mux under the redisstream scheme", async () => {
+    const err = await failure(openTopic("redisstream://s?bogus=1", server));
+    expect(err.message).toMatch(/^redisstream: /);
+    expect(typeof openTopicURL).toBe("function");
+  });
+});
