@@ -49,7 +49,9 @@ function tally(subscription: Subscription, total: number, concurrency = 16) {
     (m) => {
       deliveries++;
       const i = Number(m.text());
-      if (seen[i]++ === 0 && ++distinct === total) finish();
+      const before = seen[i] ?? 0;
+      seen[i] = before + 1;
+      if (before === 0 && ++distinct === total) finish();
     },
     { concurrency },
   );

@@ -1,0 +1,304 @@
+/**
+ * The rest of "what reliable means here", against the real broker: the
+ * newcomer path (declare), a shared connection closed by its last user,
+ * routing keys from metadata, failover, sends that wait out an outage within
+ * a bounded buffer, stale acks dropped, blocked connections in health, and
+ * shutdown within a deadline.
+ */
+
+import { FaultProxy } from "@portable-pubsub/conformance";
+import { ErrorCode, errorCode, openSubscription, openTopic, Subscription, Topic } from "@portable-pubsub/core";
+import {
+  connectRabbit,
+  declareRabbitTopology,
+  openRabbitSubscription,
+  openRabbitTopic,
+  rabbitSubscriptionDriver,
+  rabbitTopicDriver,
+} from "@portable-pubsub/driver-rabbit";
+import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  BROKER,
+  makeExchangeAndQueue,
+  rabbitmqctl,
+  SERVER_URL,
+  skipWithoutBroker,
+  sleep,
+  unique,
+  waitFor,
+  withAdmin,
+} from "./support.js";
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+const defer = (cleanup: () => Promise<unknown>) => cleanups.push(cleanup);
+const later = (o: Topic | Subscription) => defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
+const deleteLater = (exchanges: string[], queues: string[]) =>
+  defer(() =>
+    withAdmin(async (ch) => {
+      for (const q of queues) await ch.deleteQueue(q).catch(() => {});
+      for (const e of exchanges) await ch.deleteExchange(e).catch(() => {});
+    }),
+  );
+
+describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
+  it("gets a newcomer's message through with declare=true, on one shared connection", async () => {
+    const exchange = unique("newcomer");
+    const queue = unique("newcomer");
+    deleteLater([exchange], [queue]);
+    process.env.RABBIT_SERVER_URL = SERVER_URL;
+    try {
+      const subscription = await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`);
+      later(subscription);
+      const topic = await openTopic(`rabbit://${exchange}?declare=true`);
+      later(topic);
+      await topic.send({ body: "hello", metadata: { kind: "greeting" } });
+      const message = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+      message.ack();
+      expect(message.text()).toBe("hello");
+      expect(message.metadata.kind).toBe("greeting");
+      expect(topic.as<ConfirmChannel>().connection).toBe(subscription.as<Channel>().connection);
+    } finally {
+      delete process.env.RABBIT_SERVER_URL;
+    }
+    // Declared durable: they are there for the next run of the service.
+    await withAdmin(async (ch) => {
+      await ch.checkExchange(exchange);
+      expect((await ch.checkQueue(queue)).messageCount).toBe(0);
+    });
+  });
+
+  it("declares with the helper, too", async () => {
+    const exchange = unique("helper");
+    const queue = unique("helper");
+    deleteLater([exchange], [queue]);
+    await declareRabbitTopology(
+      { serverUrl: SERVER_URL },
+      {
+        exchange: { name: exchange, type: "fanout" },
+        queue: { name: queue, bindTo: exchange, exchangeType: "fanout" },
+      },
+    );
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, exchange);
+    const subscription = openRabbitSubscription({ serverUrl: SERVER_URL }, queue);
+    later(topic);
+    later(subscription);
+    await topic.send({ body: "declared" });
+    const message = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+    message.ack();
+    expect(message.text()).toBe("declared");
+  });
+
+  it("shares one connection between drivers with equal settings and closes it with its last user", async () => {
+    const exchange = unique("shared");
+    defer(await makeExchangeAndQueue(exchange, `${exchange}-q`));
+    const settings = { serverUrl: SERVER_URL, connectionName: unique("shared") };
+    const a = rabbitTopicDriver(settings, exchange);
+    const b = rabbitSubscriptionDriver(settings, `${exchange}-q`);
+    expect(a.connection).toBe(b.connection);
+    const topic = new Topic(a);
+    const subscription = new Subscription(b);
+    await topic.send({ body: "x" });
+    await topic.shutdown();
+    expect(a.connection.closed).toBe(false);
+    expect(a.connection.health.current().state).toBe("ready");
+    await subscription.shutdown();
+    expect(a.connection.closed).toBe(true);
+    expect(a.connection.health.current().state).toBe("closed");
+  });
+
+  it("takes the routing key from a metadata key", async () => {
+    const exchange = unique("routed");
+    const queue = `${exchange}-eu`;
+    defer(await makeExchangeAndQueue(exchange, queue, { type: "topic", bindingKey: "eu.#" }));
+    const topic = await openTopic(`rabbit://${exchange}?routingKeyFrom=region`, { serverUrl: SERVER_URL });
+    later(topic);
+    const subscription = openRabbitSubscription({ serverUrl: SERVER_URL }, queue);
+    later(subscription);
+    await topic.send({ body: "for eu", metadata: { region: "eu.north" } });
+    const error = await topic.send({ body: "for us", metadata: { region: "us.east" } }).catch((e: unknown) => e);
+    expect(errorCode(error)).toBe(ErrorCode.NotFound);
+    expect((error as Error).message).toMatch(/routing key "us\.east"/);
+    const message = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+    message.ack();
+    expect(message.text()).toBe("for eu");
+    expect(message.as<ConsumeMessage>().fields.routingKey).toBe("eu.north");
+  });
+
+  it("fails over between comma-separated server URLs, at first connect and after a loss", async () => {
+    const exchange = unique("failover");
+    const queue = unique("failover");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const first = await FaultProxy.start({ upstream: BROKER });
+    const second = await FaultProxy.start({ upstream: BROKER });
+    defer(() => first.close());
+    defer(() => second.close());
+    const dead = "amqp://guest:guest@127.0.0.1:1";
+    const connection = connectRabbit({
+      serverUrl: `${dead},amqp://guest:guest@${first.address},amqp://guest:guest@${second.address}`,
+      heartbeat: 1,
+    });
+    defer(() => connection.close());
+    const topic = openRabbitTopic(connection, exchange);
+    later(topic);
+    await topic.send({ body: "via first" });
+    expect([first.accepted, second.accepted]).toEqual([1, 0]);
+    first.refuse(true);
+    first.cut();
+    await topic.send({ body: "via second" });
+    expect(second.accepted).toBe(1);
+    expect(connection.connects).toBe(2);
+    await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(2));
+  });
+
+  it("makes sends wait out an outage, within a bounded buffer, and confirms them after", async () => {
+    const exchange = unique("outage");
+    const queue = unique("outage");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const proxy = await FaultProxy.start({ upstream: BROKER });
+    defer(() => proxy.close());
+    const settings = { serverUrl: `amqp://guest:guest@${proxy.address}`, heartbeat: 1, reconnectMaxDelayMs: 200 };
+    const driver = rabbitTopicDriver(settings, exchange, { maxBuffered: 5 });
+    const topic = new Topic(driver, { batching: { maxBatchSize: 5 } });
+    later(topic);
+    await topic.send({ body: "before" });
+    proxy.refuse(true);
+    proxy.cut();
+    const outcomes: string[] = [];
+    const sends = Array.from({ length: 20 }, (_, i) =>
+      topic.send({ body: `during-${i}` }).then(
+        () => outcomes.push("ok"),
+        (e: unknown) => outcomes.push(String(errorCode(e))),
+      ),
+    );
+    await sleep(1000);
+    expect(outcomes).toEqual([]);
+    expect(topic.health.state).toBe("reconnecting");
+    expect(driver.outstanding).toBe(5);
+    proxy.refuse(false);
+    await Promise.all(sends);
+    expect(outcomes).toEqual(Array(20).fill("ok"));
+    await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(21));
+  });
+
+  it("drops an ack for a delivery of a dead channel instead of breaking the new one", async () => {
+    const exchange = unique("stale");
+    const queue = unique("stale");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const proxy = await FaultProxy.start({ upstream: BROKER });
+    defer(() => proxy.close());
+    const connection = connectRabbit({ serverUrl: `amqp://guest:guest@${proxy.address}`, heartbeat: 1 });
+    defer(() => connection.close());
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, exchange);
+    const subscription = openRabbitSubscription(connection, queue);
+    later(topic);
+    later(subscription);
+    await topic.send({ body: "once" });
+    const first = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+    const oldChannel = subscription.as<Channel>();
+    proxy.cut();
+    const second = await subscription.receive({ signal: AbortSignal.timeout(10_000) });
+    const newChannel = subscription.as<Channel>();
+    expect(newChannel).not.toBe(oldChannel);
+    expect(second.text()).toBe("once");
+    expect(second.as<ConsumeMessage>().fields.redelivered).toBe(true);
+    let channelClosed = false;
+    newChannel.once("close", () => {
+      channelClosed = true;
+    });
+    first.ack(); // Its delivery tag belongs to the dead channel: sent, it would close the new one with 406.
+    second.ack();
+    await sleep(300);
+    expect(channelClosed).toBe(false);
+    expect(subscription.as<Channel>()).toBe(newChannel);
+    await topic.send({ body: "next" });
+    const third = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+    third.ack();
+    expect(third.text()).toBe("next");
+    await sleep(200);
+    await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(0));
+    expect(connection.connects).toBe(2);
+  });
+
+  it("shows a broker's memory alarm as blocked in health; sends wait, then go through", async () => {
+    const exchange = unique("blocked");
+    const queue = unique("blocked");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL, connectionName: unique("blocked") }, exchange);
+    later(topic);
+    await topic.send({ body: "before" });
+    const watermark = /Memory high watermark setting: ([\d.]+) of available memory/.exec(
+      await rabbitmqctl("status"),
+    )?.[1];
+    let sent = false;
+    try {
+      await rabbitmqctl("set_vm_memory_high_watermark", "0.00001");
+      const during = topic.send({ body: "during" }).then(() => {
+        sent = true;
+      });
+      await waitFor(() => topic.health.blocked !== undefined, 10_000, "health to show the block");
+      expect(topic.health.blocked).toMatch(/memory/);
+      expect(sent).toBe(false);
+      await rabbitmqctl("set_vm_memory_high_watermark", watermark ?? "0.4");
+      await during;
+      await waitFor(() => topic.health.blocked === undefined, 10_000, "health to show the unblock");
+    } finally {
+      await rabbitmqctl("set_vm_memory_high_watermark", watermark ?? "0.4");
+    }
+    expect(sent).toBe(true);
+  });
+
+  it("shuts down within the deadline even when the broker does not answer", async () => {
+    const exchange = unique("deadline");
+    const queue = unique("deadline");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const proxy = await FaultProxy.start({ upstream: BROKER });
+    defer(() => proxy.close());
+    const settings = { serverUrl: `amqp://guest:guest@${proxy.address}`, heartbeat: 30 };
+    const topic = openRabbitTopic(settings, exchange);
+    const subscription = openRabbitSubscription(settings, queue);
+    await topic.send({ body: "x" });
+    (await subscription.receive({ signal: AbortSignal.timeout(5000) })).ack();
+    proxy.stall();
+    const pending = topic.send({ body: "never confirmed" }).catch((e: unknown) => e);
+    const started = Date.now();
+    const results = await Promise.allSettled([
+      topic.shutdown({ signal: AbortSignal.timeout(500) }),
+      subscription.shutdown({ signal: AbortSignal.timeout(500) }),
+    ]);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(results.map((r) => r.status === "rejected" && errorCode(r.reason))).toEqual([
+      ErrorCode.DeadlineExceeded,
+      ErrorCode.DeadlineExceeded,
+    ]);
+    expect([ErrorCode.DeadlineExceeded, ErrorCode.Canceled]).toContain(errorCode(await pending));
+    expect(topic.health.state).toBe("closed");
+  });
+
+  it("lets in-flight handlers and acks finish at a graceful shutdown", async () => {
+    const exchange = unique("graceful");
+    const queue = unique("graceful");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, exchange);
+    later(topic);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => topic.send({ body: `g-${i}` })));
+    const subscription = openRabbitSubscription({ serverUrl: SERVER_URL }, queue, { prefetch: 3 });
+    const handled: string[] = [];
+    const processing = subscription.process(
+      async (m) => {
+        await sleep(100);
+        handled.push(m.text());
+        if (handled.length === 4) void subscription.shutdown({ signal: AbortSignal.timeout(5000) });
+      },
+      { concurrency: 2 },
+    );
+    await processing;
+    await subscription.shutdown();
+    await sleep(200);
+    await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(10 - handled.length));
+    expect(handled.length).toBeGreaterThanOrEqual(4);
+  });
+});

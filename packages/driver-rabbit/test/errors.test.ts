@@ -1,0 +1,149 @@
+/**
+ * Error mapping, each case raised by the real broker: AMQP reply codes and
+ * refusals become portable codes with messages that say what to do, and
+ * never show a password. (320 CONNECTION_FORCED is raised in faults.test.ts (d).)
+ */
+import { ErrorCode, errorCode, openSubscription, openTopic, type Topic } from "@portable-pubsub/core";
+import { openRabbitSubscription, openRabbitTopic } from "@portable-pubsub/driver-rabbit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeExchangeAndQueue, rabbitmqctl, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
+
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: unknown) => e as Error,
+  );
+
+describe.skipIf(skipWithoutBroker)("rabbit error mapping against the broker", () => {
+  const exchange = unique("errors");
+  const queue = unique("errors");
+  const limitedUser = unique("limited");
+  const limitedPassword = "limited-secret-pw";
+  let cleanup: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    cleanup = await makeExchangeAndQueue(exchange, queue);
+    await rabbitmqctl("add_user", limitedUser, limitedPassword);
+    // May connect to "/" but neither configure, write nor read anything there.
+    await rabbitmqctl("set_permissions", "-p", "/", limitedUser, "^$", "^$", "^$");
+  });
+  afterAll(async () => {
+    await cleanup();
+    await rabbitmqctl("delete_user", limitedUser).catch(() => {});
+  });
+
+  const shutdown = (topic: Topic) => topic.shutdown({ signal: AbortSignal.timeout(3000) }).catch(() => {});
+
+  it("404: a missing queue is NotFound at open, with how to fix it", async () => {
+    const error = await failure(openSubscription(`rabbit://${unique("no-queue")}`, { serverUrl: SERVER_URL }));
+    expect(errorCode(error)).toBe(ErrorCode.NotFound);
+    expect(error.message).toMatch(/no queue/);
+    expect(error.message).toMatch(/declare=true/);
+  });
+
+  it("403: publishing without write permission is PermissionDenied; the connection survives", async () => {
+    const settings = { serverUrl: `amqp://${limitedUser}:${limitedPassword}@127.0.0.1:5672` };
+    const topic = openRabbitTopic(settings, exchange, { retry: { maxAttempts: 1 } });
+    try {
+      const error = await failure(topic.send({ body: "x" }));
+      expect(errorCode(error)).toBe(ErrorCode.PermissionDenied);
+      expect(error.message).toMatch(/ACCESS_REFUSED/);
+      expect(error.message).not.toContain(limitedPassword);
+      expect(topic.health.state).toBe("ready");
+    } finally {
+      await shutdown(topic);
+    }
+  });
+
+  it("403: consuming without read permission is PermissionDenied", async () => {
+    const subscription = openRabbitSubscription(
+      { serverUrl: `amqp://${limitedUser}:${limitedPassword}@127.0.0.1:5672` },
+      queue,
+      { retry: { maxAttempts: 1 } },
+    );
+    try {
+      const error = await failure(subscription.receive({ signal: AbortSignal.timeout(5000) }));
+      expect(errorCode(error)).toBe(ErrorCode.PermissionDenied);
+    } finally {
+      await subscription.shutdown({ signal: AbortSignal.timeout(3000) }).catch(() => {});
+    }
+  });
+
+  it("403: a wrong password fails at open with PermissionDenied and never shows the password", async () => {
+    const error = await failure(
+      openTopic(`rabbit://${exchange}`, { serverUrl: "amqp://guest:wrong-pw-123@127.0.0.1" }),
+    );
+    expect(errorCode(error)).toBe(ErrorCode.PermissionDenied);
+    expect(error.message).toMatch(/user name and password/);
+    expect(error.message).not.toContain("wrong-pw-123");
+    expect(error.message).toContain("amqp://***@127.0.0.1");
+  });
+
+  it("530: a vhost that does not exist is PermissionDenied at open", async () => {
+    const error = await failure(openTopic(`rabbit://${exchange}`, { serverUrl: `${SERVER_URL}/no-such-vhost` }));
+    expect(errorCode(error)).toBe(ErrorCode.PermissionDenied);
+    expect(error.message).toMatch(/vhost "no-such-vhost"/);
+  });
+
+  it("406: declaring an exchange that exists with another type is FailedPrecondition", async () => {
+    // The test exchange is a fanout; declare=true asks for a topic exchange.
+    const error = await failure(openTopic(`rabbit://${exchange}?declare=true`, { serverUrl: SERVER_URL }));
+    expect(errorCode(error)).toBe(ErrorCode.FailedPrecondition);
+    expect(error.message).toMatch(/PRECONDITION_FAILED/);
+    expect(error.message).toMatch(/exists with other settings/);
+  });
+
+  it("312: a message no queue receives fails its send with NotFound (mandatory + basic.return)", async () => {
+    const lonely = unique("unroutable");
+    const removeExchange = await makeExchangeAndQueue(lonely, undefined);
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, lonely);
+    try {
+      const error = await failure(topic.send({ body: "nobody listens" }));
+      expect(errorCode(error)).toBe(ErrorCode.NotFound);
+      expect(error.message).toMatch(/could not route/);
+      expect(error.message).toMatch(/NO_ROUTE/);
+      // The topic goes on working once a queue is bound.
+      await withAdmin(async (ch) => {
+        await ch.assertQueue(`${lonely}-q`, { durable: false, autoDelete: false });
+        await ch.bindQueue(`${lonely}-q`, lonely, "");
+      });
+      await topic.send({ body: "now routed" });
+    } finally {
+      await shutdown(topic);
+      await withAdmin((ch) => ch.deleteQueue(`${lonely}-q`)).catch(() => {});
+      await removeExchange();
+    }
+  });
+
+  it("nack: a message the broker refuses (full queue, reject-publish) fails with ResourceExhausted", async () => {
+    const full = unique("full");
+    const removeAll = await makeExchangeAndQueue(full, `${full}-q`, {
+      queueArgs: { "x-max-length": 1, "x-overflow": "reject-publish" },
+    });
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, full);
+    try {
+      await topic.send({ body: "fits" });
+      const error = await failure(topic.send({ body: "does not fit" }));
+      expect(errorCode(error)).toBe(ErrorCode.ResourceExhausted);
+      expect(error.message).toMatch(/basic\.nack/);
+    } finally {
+      await shutdown(topic);
+      await removeAll();
+    }
+  });
+
+  it("an unreachable broker fails fast at open, naming the URL without its password", async () => {
+    const started = Date.now();
+    const error = await failure(
+      openTopic(`rabbit://${exchange}`, { serverUrl: "amqp://someone:top-secret-1@127.0.0.1:1" }),
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(errorCode(error)).toBe(ErrorCode.Unknown);
+    expect(error.message).toMatch(/ECONNREFUSED/);
+    expect(error.message).toContain("amqp://***@127.0.0.1:1");
+    expect(error.message).not.toContain("top-secret-1");
+    expect(String((error as { stack?: string }).stack)).not.toContain("top-secret-1");
+  });
+});
