@@ -22,7 +22,9 @@ export class OrderProcessor {
   readonly #sub: Subscription;
   readonly #log: Logger;
   readonly #delayMs: number;
-  readonly #seen = new Set<string>();
+  /** Orders being handled or done: a second delivery of one of these is a duplicate. */
+  readonly #claimed = new Set<string>();
+  readonly #done = new Set<string>();
   readonly #stats: ProcessorStats = { processed: 0, duplicates: 0, rejected: 0, inFlight: 0 };
   #lastActivity = Date.now();
   #running: Promise<void> | undefined;
@@ -59,7 +61,7 @@ export class OrderProcessor {
 
   /** True if order `id` has been processed. */
   hasProcessed(id: string): boolean {
-    return this.#seen.has(id);
+    return this.#done.has(id);
   }
 
   /**
@@ -89,13 +91,20 @@ export class OrderProcessor {
         this.#log.warn("dropped a message that is not an order", { loggableId: message.loggableId });
         return;
       }
-      if (this.#seen.has(order.id)) {
+      if (this.#claimed.has(order.id)) {
         this.#stats.duplicates++;
         this.#log.info("order already processed; duplicate delivery acked", { orderId: order.id });
         return;
       }
-      if (this.#delayMs > 0) await sleep(this.#delayMs);
-      this.#seen.add(order.id);
+      // Claimed before the work: a redelivery (after a cut) can arrive while the first delivery is still being handled.
+      this.#claimed.add(order.id);
+      try {
+        if (this.#delayMs > 0) await sleep(this.#delayMs);
+      } catch (err) {
+        this.#claimed.delete(order.id);
+        throw err;
+      }
+      this.#done.add(order.id);
       this.#stats.processed++;
       this.#log.info("order processed", { orderId: order.id, item: order.item, attempt: message.deliveryAttempt });
     } finally {
