@@ -50,11 +50,16 @@ describe("mem:// URLs", () => {
     const b = await openSubscription("mem://shared?subscription=workers", { broker });
     const audit = await openSubscription("mem://shared", { broker });
     await Promise.all(["1", "2", "3", "4"].map((body) => topic.send({ body })));
-    const first = await a.receive();
-    const second = await b.receive();
-    const rest = [await a.receive({ signal: AbortSignal.timeout(1000) }), await b.receive()];
-    const worked = [first, second, ...rest].map((m) => m.text()).sort();
-    expect(worked).toEqual(["1", "2", "3", "4"]);
+    const worked: string[] = [];
+    const byConsumer = { a: 0, b: 0 };
+    const work = (name: "a" | "b") => (m: { text(): string }) => {
+      byConsumer[name]++;
+      worked.push(m.text());
+      if (worked.length === 4) void Promise.all([a.shutdown(), b.shutdown()]);
+    };
+    await Promise.all([a.process(work("a")), b.process(work("b"))]);
+    expect(worked.sort()).toEqual(["1", "2", "3", "4"]);
+    expect(byConsumer.a + byConsumer.b).toBe(4);
     const audited: string[] = [];
     for (let i = 0; i < 4; i++) audited.push((await audit.receive()).text());
     expect(audited).toEqual(["1", "2", "3", "4"]);
