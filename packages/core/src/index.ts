@@ -15,6 +15,7 @@ export {
   PubSubError,
   redactUrl,
 } from "./errors.js";
+export { type CallOptions, DriverHandle } from "./handle.js";
 export { type Health, type HealthSource, type HealthState, HealthTracker } from "./health.js";
 export { Message } from "./message.js";
 export {
@@ -32,5 +33,5 @@ export {
 export { describeUrl, parseDurationMs, parseOptions, parseQuery } from "./options.js";
 export { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 export { type ProcessOptions, Subscription, type SubscriptionOptions } from "./subscription.js";
-export { type CallOptions, type SendBatching, Topic, type TopicOptions } from "./topic.js";
+export { type SendBatching, Topic, type TopicOptions } from "./topic.js";
 export type { OutgoingMessage } from "./validate.js";

@@ -2,12 +2,11 @@ import { raceSignal } from "./abort.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
 import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
-import type { Health } from "./health.js";
-import { DriverLifecycle } from "./lifecycle.js";
+import { type CallOptions, DriverHandle } from "./handle.js";
 import { type AckSink, Message } from "./message.js";
 import { ReceiveSizer } from "./receive-sizer.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
-import { batcherOptions, type CallOptions, type SendBatching } from "./topic.js";
+import { batcherOptions, type SendBatching } from "./topic.js";
 import { traced } from "./tracing.js";
 
 /** Portable options of a Subscription. */
@@ -46,9 +45,7 @@ const ACK_DEFAULTS: BatcherOptions = {
  * group. Receive with `receive()`, `for await (const m of sub)`, or
  * `process(handler)`; ack each message; shut it down once.
  */
-export class Subscription implements AsyncIterable<Message> {
-  readonly #driver: SubscriptionDriver;
-  readonly #life: DriverLifecycle;
+export class Subscription extends DriverHandle<SubscriptionDriver> implements AsyncIterable<Message> {
   readonly #retry: Required<RetryOptions>;
   readonly #sizer: ReceiveSizer;
   readonly #acks: Batcher<unknown>;
@@ -64,20 +61,18 @@ export class Subscription implements AsyncIterable<Message> {
   #fatal: PubSubError | undefined;
   #ackError: PubSubError | undefined;
   #released = false;
-  #shutdown: Promise<void> | undefined;
 
   constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
     const max = options.maxReceiveBatchSize ?? 1000;
     if (!Number.isInteger(max) || max < 1) {
       throw invalidArgument(`maxReceiveBatchSize must be a positive integer, got ${String(max)}`);
     }
-    this.#driver = driver;
-    this.#life = new DriverLifecycle(driver);
+    super(driver, "subscription");
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     this.#sizer = new ReceiveSizer(max);
     const ackOptions = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
     const onAckError = (err: unknown) => {
-      this.#ackError ??= this.#life.wrap(err, "ack");
+      this.#ackError ??= this.wrap(err, "ack");
     };
     this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), ackOptions, undefined, onAckError);
     this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), ackOptions, undefined, onAckError);
@@ -100,7 +95,7 @@ export class Subscription implements AsyncIterable<Message> {
   receive(options?: CallOptions): Promise<Message> {
     const signal = options?.signal;
     try {
-      this.#life.assertOpen("receive");
+      this.assertOpen("receive");
       if (this.#fatal) throw this.#fatal;
       if (signal?.aborted) throw canceledError("receive", signal);
     } catch (err) {
@@ -135,7 +130,7 @@ export class Subscription implements AsyncIterable<Message> {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw invalidArgument(`process: concurrency must be a positive integer, got ${String(concurrency)}`);
     }
-    this.#life.assertOpen("process");
+    this.assertOpen("process");
     const worker = async () => {
       for (;;) {
         if (signal?.aborted) throw canceledError("process", signal);
@@ -145,7 +140,7 @@ export class Subscription implements AsyncIterable<Message> {
           try {
             message = await this.receive({ signal });
           } catch (err) {
-            if (this.#life.closed && !signal?.aborted) return;
+            if (this.closed && !signal?.aborted) return;
             throw err;
           }
         }
@@ -197,28 +192,13 @@ export class Subscription implements AsyncIterable<Message> {
         try {
           return { value: await this.receive(), done: false };
         } catch (err) {
-          if (this.#life.closed) return { value: undefined, done: true };
+          if (this.closed) return { value: undefined, done: true };
           throw err;
         }
       },
       // Leaving a for-await loop early leaves the subscription open: shut it down explicitly.
       return: async () => ({ value: undefined, done: true }),
     };
-  }
-
-  /** The health of the subscription's connection, as its driver reports it; `closed` after shutdown. */
-  get health(): Health {
-    return this.#life.health.current();
-  }
-
-  /** Calls `listener` whenever `health` changes; returns a function that stops it. */
-  onHealthChange(listener: (health: Health) => void): () => void {
-    return this.#life.health.onChange(listener);
-  }
-
-  /** The driver's own object (an amqplib channel, a Pub/Sub Subscription, an ioredis client), typed by the caller. */
-  as<T>(): T {
-    return this.#driver.native?.() as T;
   }
 
   /**
@@ -230,17 +210,12 @@ export class Subscription implements AsyncIterable<Message> {
    * first ack error, if sending acks failed. Calling it again returns the
    * first call's promise.
    */
-  shutdown(options?: CallOptions): Promise<void> {
-    this.#shutdown ??= this.#doShutdown(options?.signal);
-    return this.#shutdown;
+  override shutdown(options?: CallOptions): Promise<void> {
+    return super.shutdown(options);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.shutdown();
-  }
-
-  async #doShutdown(signal: AbortSignal | undefined): Promise<void> {
-    this.#life.markClosed("subscription");
+  protected async doShutdown(signal: AbortSignal | undefined): Promise<void> {
+    this.markClosed();
     this.#receiveAbort.abort();
     this.#failWaiters(() => new PubSubError(ErrorCode.FailedPrecondition, "receive: the subscription was shut down"));
     const unhanded = this.#queue.slice(this.#head);
@@ -254,13 +229,7 @@ export class Subscription implements AsyncIterable<Message> {
       this.#ackAbort.abort();
     }
     this.#released = true;
-    try {
-      await this.#driver.close(signal ?? new AbortController().signal);
-    } catch (err) {
-      throw this.#life.wrap(err, "shutdown");
-    } finally {
-      this.#life.finish();
-    }
+    await this.closeDriver(signal);
     if (signal?.aborted) throw canceledError("shutdown", signal);
     if (this.#ackError) throw this.#ackError;
   }
@@ -280,9 +249,9 @@ export class Subscription implements AsyncIterable<Message> {
   }
 
   #pump(): void {
-    if (this.#fetching || this.#life.closed || this.#fatal) return;
+    if (this.#fetching || this.closed || this.#fatal) return;
     this.#fetching = true;
-    const driver = this.#driver;
+    const driver = this.driver;
     const signal = this.#receiveAbort.signal;
     const max = this.#sizer.nextBatchSize();
     traced("pubsub receive batch", "consumer", { "messaging.batch.message_count": max }, () =>
@@ -301,7 +270,7 @@ export class Subscription implements AsyncIterable<Message> {
 
   #arrived(messages: DriverMessage[]): void {
     this.#fetching = false;
-    if (this.#life.closed) {
+    if (this.closed) {
       this.#returnUnhanded(messages);
       return;
     }
@@ -322,8 +291,8 @@ export class Subscription implements AsyncIterable<Message> {
 
   #failed(err: unknown): void {
     this.#fetching = false;
-    if (this.#life.closed) return;
-    this.#fatal = this.#life.wrap(err, "receive from");
+    if (this.closed) return;
+    this.#fatal = this.wrap(err, "receive from");
     const fatal = this.#fatal;
     this.#failWaiters(() => fatal);
   }
@@ -339,12 +308,12 @@ export class Subscription implements AsyncIterable<Message> {
 
   /** Messages fetched but never handed out go back at once where the driver can nack. */
   #returnUnhanded(messages: DriverMessage[]): void {
-    if (!this.#driver.canNack) return;
+    if (!this.driver.canNack) return;
     for (const message of messages) this.#nacks.addNoWait(message.ackId);
   }
 
   #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
-    const driver = this.#driver;
+    const driver = this.driver;
     const signal = this.#ackAbort.signal;
     const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
     return withRetry(attempt, (e) => driver.isRetryable(e), this.#retry, signal, nack ? "nack" : "ack");

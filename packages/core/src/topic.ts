@@ -2,8 +2,7 @@ import { raceSignal } from "./abort.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, PubSubError } from "./errors.js";
-import type { Health } from "./health.js";
-import { DriverLifecycle } from "./lifecycle.js";
+import { type CallOptions, DriverHandle } from "./handle.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 import { traced } from "./tracing.js";
 import { type OutgoingMessage, toDriverMessage } from "./validate.js";
@@ -24,12 +23,6 @@ export interface SendBatching {
 export interface TopicOptions {
   batching?: SendBatching;
   retry?: RetryOptions;
-}
-
-/** Options of one call. */
-export interface CallOptions {
-  /** Cancels the call: it then rejects with Canceled (DeadlineExceeded for `AbortSignal.timeout`). */
-  signal?: AbortSignal;
 }
 
 export function batcherOptions(
@@ -54,17 +47,13 @@ const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxCo
  * one with `openTopic(url)` or a driver's constructor; share it, it is safe to
  * call from many places at once; shut it down once.
  */
-export class Topic {
-  readonly #driver: TopicDriver;
-  readonly #life: DriverLifecycle;
+export class Topic extends DriverHandle<TopicDriver> {
   readonly #batcher: Batcher<DriverMessage>;
   readonly #retry: Required<RetryOptions>;
   readonly #abort = new AbortController();
-  #shutdown: Promise<void> | undefined;
 
   constructor(driver: TopicDriver, options: TopicOptions = {}) {
-    this.#driver = driver;
-    this.#life = new DriverLifecycle(driver);
+    super(driver, "topic");
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     const batching = batcherOptions(options.batching, driver.batchLimits, SEND_DEFAULTS);
     this.#batcher = new Batcher(
@@ -83,7 +72,7 @@ export class Topic {
    */
   send(message: OutgoingMessage, options?: CallOptions): Promise<void> {
     try {
-      this.#life.assertOpen("send");
+      this.assertOpen("send");
       const signal = options?.signal;
       if (signal?.aborted) throw canceledError("send", signal);
       const pending = this.#batcher.add(toDriverMessage(message), signal);
@@ -93,57 +82,30 @@ export class Topic {
     }
   }
 
-  /** The health of the topic's connection, as its driver reports it; `closed` after shutdown. */
-  get health(): Health {
-    return this.#life.health.current();
-  }
-
-  /** Calls `listener` whenever `health` changes; returns a function that stops it. */
-  onHealthChange(listener: (health: Health) => void): () => void {
-    return this.#life.health.onChange(listener);
-  }
-
-  /** The driver's own object (an amqplib channel, a Pub/Sub Topic, an ioredis client), typed by the caller. */
-  as<T>(): T {
-    return this.#driver.native?.() as T;
-  }
-
   /**
    * Sends what is pending, then releases the driver. Returns only after both,
    * or when `signal` fires: sends still pending then fail with Canceled and
    * the driver is closed all the same. Later sends fail with
    * FailedPrecondition. Calling it again returns the first call's promise.
    */
-  shutdown(options?: CallOptions): Promise<void> {
-    this.#shutdown ??= this.#doShutdown(options?.signal);
-    return this.#shutdown;
+  override shutdown(options?: CallOptions): Promise<void> {
+    return super.shutdown(options);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.shutdown();
-  }
-
-  async #doShutdown(signal: AbortSignal | undefined): Promise<void> {
-    this.#life.markClosed("topic");
+  protected async doShutdown(signal: AbortSignal | undefined): Promise<void> {
+    this.markClosed();
     try {
       await raceSignal(this.#batcher.flush(), signal, "shutdown");
     } catch (err) {
       this.#abort.abort(err);
       this.#batcher.failPending(err);
     }
-    const closeSignal = signal ?? new AbortController().signal;
-    try {
-      await this.#driver.close(closeSignal);
-    } catch (err) {
-      throw this.#life.wrap(err, "shutdown");
-    } finally {
-      this.#life.finish();
-    }
+    await this.closeDriver(signal);
     if (signal?.aborted) throw canceledError("shutdown", signal);
   }
 
   #sendBatch(batch: DriverMessage[]): Promise<void> {
-    const driver = this.#driver;
+    const driver = this.driver;
     const signal = this.#abort.signal;
     return traced("pubsub send batch", "producer", { "messaging.batch.message_count": batch.length }, () =>
       withRetry(
@@ -154,7 +116,7 @@ export class Topic {
         "send",
       ),
     ).catch((err: unknown) => {
-      throw err instanceof PubSubError && err.code === ErrorCode.Canceled ? err : this.#life.wrap(err, "send to");
+      throw err instanceof PubSubError && err.code === ErrorCode.Canceled ? err : this.wrap(err, "send to");
     });
   }
 }

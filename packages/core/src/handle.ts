@@ -1,0 +1,103 @@
+import type { DriverBase } from "./driver/driver.js";
+import { ErrorCode, PubSubError, redactUrl } from "./errors.js";
+import { type Health, HealthTracker } from "./health.js";
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Cancels the call: it then rejects with Canceled (DeadlineExceeded for `AbortSignal.timeout`). */
+  signal?: AbortSignal;
+}
+
+/**
+ * What Topic and Subscription share: their driver, health reporting, error
+ * wrapping, native access and the shutdown-once state.
+ */
+export abstract class DriverHandle<D extends DriverBase> {
+  protected readonly driver: D;
+  readonly #health = new HealthTracker("ready");
+  readonly #unsubscribe: (() => void) | undefined;
+  readonly #kind: string;
+  #closedError: PubSubError | undefined;
+  #shutdown: Promise<void> | undefined;
+
+  protected constructor(driver: D, kind: "topic" | "subscription") {
+    this.driver = driver;
+    this.#kind = kind;
+    const source = driver.health;
+    if (source) {
+      const mirror = (h: Health) => {
+        this.#health.set(h.state, h.lastError);
+        this.#health.setBlocked(h.blocked);
+      };
+      mirror(source.current());
+      this.#unsubscribe = source.onChange(mirror);
+    }
+  }
+
+  /** The health of the connection, as the driver reports it; `closed` after shutdown. */
+  get health(): Health {
+    return this.#health.current();
+  }
+
+  /** Calls `listener` whenever `health` changes; returns a function that stops it. */
+  onHealthChange(listener: (health: Health) => void): () => void {
+    return this.#health.onChange(listener);
+  }
+
+  /** The driver's own object (an amqplib channel, a Pub/Sub client object, an ioredis client), typed by the caller. */
+  as<T>(): T {
+    return this.driver.native?.() as T;
+  }
+
+  /** Shuts down once; calling it again returns the first call's promise. See the subclass for what it does. */
+  shutdown(options?: CallOptions): Promise<void> {
+    this.#shutdown ??= this.doShutdown(options?.signal);
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  protected abstract doShutdown(signal: AbortSignal | undefined): Promise<void>;
+
+  protected get closed(): boolean {
+    return this.#closedError !== undefined;
+  }
+
+  /** Marks the object shut down; later calls fail with FailedPrecondition. */
+  protected markClosed(): void {
+    this.#closedError ??= new PubSubError(
+      ErrorCode.FailedPrecondition,
+      `${this.#kind} (${this.driver.resource}) has been shut down; open a new one`,
+    );
+  }
+
+  /** Throws FailedPrecondition if shut down. */
+  protected assertOpen(operation: string): void {
+    if (this.#closedError) {
+      throw new PubSubError(ErrorCode.FailedPrecondition, `${operation}: ${this.#closedError.message}`);
+    }
+  }
+
+  /** Turns whatever the driver threw into a PubSubError naming the operation and resource. */
+  protected wrap(err: unknown, operation: string): PubSubError {
+    if (err instanceof PubSubError) return err;
+    const detail = err instanceof Error ? err.message : String(err);
+    return new PubSubError(this.driver.errorCode(err), `${operation} ${this.driver.resource}: ${redactUrl(detail)}`, {
+      cause: err,
+    });
+  }
+
+  /** Closes the driver, whatever happened before, and reports `closed`. */
+  protected async closeDriver(signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.driver.close(signal ?? new AbortController().signal);
+    } catch (err) {
+      throw this.wrap(err, "shutdown");
+    } finally {
+      this.#unsubscribe?.();
+      this.#health.set("closed");
+    }
+  }
+}
