@@ -70,7 +70,11 @@ export class FlowControl {
     if (freed) this.#wake();
   }
 
-  /** Resolves when a release makes room, after `ms`, or when `signal` fires, whichever is first. */
+  /**
+   * Resolves when a release makes room, after `ms`, or when `signal` fires,
+   * whichever is first. Its timer keeps the process alive, as a waiting
+   * receive should: a service that only consumes must not exit while idle.
+   */
   waitForRoom(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {

@@ -6,7 +6,6 @@ import {
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
-  sleep,
 } from "@portable-pubsub/core";
 import { Connection } from "./connection.js";
 import { GrpcStatus, grpcStatus, isRetryableStatus, portableCode, rpcError } from "./errors.js";
@@ -120,11 +119,7 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
       if (received === undefined) return [];
       if (received.length > 0) return received.map((m) => this.#toDriverMessage(m));
       if (Date.now() + pause >= deadline) return [];
-      try {
-        await sleep(pause, signal, "receive");
-      } catch {
-        return [];
-      }
+      await this.#flow.waitForRoom(pause, signal);
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
   }

@@ -20,6 +20,16 @@ function thrown(fn: () => unknown): PubSubError {
   throw new Error("expected an error");
 }
 
+/** The error `promise` rejects with; fails the test if it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<PubSubError> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (err: unknown) => err as PubSubError,
+  );
+}
+
 describe("gcppubsub URL names", () => {
   it("reads the long and the short form of topics and subscriptions", () => {
     expect(parseResourceUrl(new URL("gcppubsub://projects/my-proj/topics/orders"), "topics")).toEqual({
@@ -67,9 +77,7 @@ describe("gcppubsub URL names", () => {
   });
 
   it("asks for a subscription URL where a subscription is opened", async () => {
-    const error = await openSubscriptionURL(new URL("gcppubsub://projects/p-1/topics/orders"), {}, {}).catch(
-      (e: unknown) => e as PubSubError,
-    );
+    const error = await rejection(openSubscriptionURL(new URL("gcppubsub://projects/p-1/topics/orders"), {}, {}));
     expect(error.code).toBe(ErrorCode.InvalidArgument);
     expect(error.message).toMatch(
       /names a topic where a subscription is needed; use gcppubsub:\/\/projects\/PROJECT\/subscriptions\/SUBSCRIPTION/,
@@ -96,7 +104,7 @@ describe("gcppubsub URL parameters and options", () => {
     ["gcppubsub://p-1/orders?orderingKey=", /"orderingKey" is invalid: must name a metadata key/],
     ["gcppubsub://p-1/orders?maxBatchSize=5&maxBatchSize=6", /"maxBatchSize" is given twice/],
   ])("rejects topic URL %s with InvalidArgument", async (url, message) => {
-    const error = await openTopic(url).catch((e: unknown) => e as PubSubError);
+    const error = await rejection(openTopic(url));
     expect(error.code).toBe(ErrorCode.InvalidArgument);
     expect(error.message).toMatch(message);
   });
@@ -110,7 +118,7 @@ describe("gcppubsub URL parameters and options", () => {
       /query parameter "orderingKey" is not supported; supported: maxOutstandingMessages/,
     ],
   ])("rejects subscription URL %s with InvalidArgument", async (url, message) => {
-    const error = await openSubscription(url).catch((e: unknown) => e as PubSubError);
+    const error = await rejection(openSubscription(url));
     expect(error.code).toBe(ErrorCode.InvalidArgument);
     expect(error.message).toMatch(message);
   });
