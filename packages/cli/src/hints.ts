@@ -31,7 +31,7 @@ export const schemeHints: Readonly<Record<string, SchemeHint>> = {
   },
   rabbit: {
     broker: "RabbitMQ",
-    server: "RABBIT_SERVER_URL (default amqp://guest:guest@localhost:5672/)",
+    server: "the RABBIT_SERVER_URL environment variable (such as amqp://guest:guest@localhost:5672)",
     topicKind: "RabbitMQ exchange",
     subscriptionKind: "RabbitMQ queue",
     create:
@@ -40,7 +40,7 @@ export const schemeHints: Readonly<Record<string, SchemeHint>> = {
   },
   redisstream: {
     broker: "Redis",
-    server: "REDIS_SERVER_URL (default redis://localhost:6379)",
+    server: "the REDIS_SERVER_URL environment variable (such as redis://localhost:6379)",
     topicKind: "Redis stream",
     subscriptionKind: "Redis consumer group",
     create: "create the consumer group with XGROUP CREATE STREAM GROUP $ MKSTREAM",

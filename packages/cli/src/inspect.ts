@@ -12,7 +12,8 @@ import type { ErrorCode } from "@portable-pubsub/core";
 export interface Check {
   /** What was checked, one word or two: "broker", "topic", "subscription", "exchange", "queue". */
   subject: string;
-  status: "ok" | "warn" | "fail";
+  /** "skip": not applicable, such as probing a subscription-only URL as a topic. */
+  status: "ok" | "warn" | "fail" | "skip";
   /** What was found, in plain words, without credentials. */
   detail: string;
   /** What to do about it, in plain words; expected for "warn" and "fail". */

@@ -40,18 +40,34 @@ export async function doctor(urlText: string, options: DoctorOptions): Promise<n
     checks.push(...inspection.checks);
   }
   if (driver) {
+    const probes: Check[] = [];
     for (const role of options.roles) {
       const probe = role === "topic" ? probeTopic : probeSubscription;
       const found = await probe(url, scheme, options.timeout);
       broker ??= found.broker;
-      checks.push(found.check);
+      probes.push(found.check);
     }
+    checks.push(...skipWrongRole(probes));
   }
   const hint = schemeHints[scheme];
   broker ??= hint ? `${hint.broker} (the driver reports no version); server from ${hint.server}` : undefined;
   await writeOut(report(url, broker, checks));
   const failure = checks.find((c) => c.status === "fail");
   return failure ? exitCodeFor(failure.code ?? ErrorCode.Unknown) : ExitCode.ok;
+}
+
+/**
+ * Probing both roles, a URL that only one role accepts (a query parameter of
+ * subscriptions only, say) is not a problem: the other role's InvalidArgument
+ * becomes a skipped check, as long as one role accepted the URL.
+ */
+function skipWrongRole(probes: Check[]): Check[] {
+  if (probes.length < 2) return probes;
+  const invalid = (c: Check) => c.status === "fail" && c.code === ErrorCode.InvalidArgument;
+  if (probes.every(invalid) || !probes.some(invalid)) return probes;
+  return probes.map((c) =>
+    invalid(c) ? { subject: c.subject, status: "skip", detail: `not a ${c.subject} URL (${c.detail})` } : c,
+  );
 }
 
 function driverName(driver: LoadedDriver): string {
@@ -87,7 +103,9 @@ async function probeTopic(url: URL, scheme: string, timeout: number): Promise<Pr
     const health = await readyWithin(() => topic.health, timeout);
     const broker = serverProductOf(topic.as<unknown>());
     const check = healthCheck("topic", health, scheme);
-    if (check.status === "ok") check.detail = `opened; connection ${health.state} (nothing was sent)`;
+    if (check.status === "ok") {
+      check.detail = `opened; connection ${health.state} (nothing sent: a missing topic shows on the first send)`;
+    }
     return { check, broker };
   } finally {
     await topic.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
@@ -109,14 +127,14 @@ async function probeSubscription(url: URL, scheme: string, timeout: number): Pro
     const handedBack = message.nackable ? "handed back" : "left unacked; it is redelivered after its ack deadline";
     if (message.nackable) message.nack();
     return {
-      check: { subject: "subscription", status: "ok", detail: `exists; a message is waiting (${handedBack})` },
+      check: { subject: "subscription", status: "ok", detail: `opened; a message is waiting (${handedBack})` },
       broker,
     };
   } catch (err) {
     if (errorCode(err) === ErrorCode.DeadlineExceeded) {
       const health = sub.health;
       const check = healthCheck("subscription", health, scheme);
-      if (check.status === "ok") check.detail = "exists; no message waiting";
+      if (check.status === "ok") check.detail = "opened; no message waiting";
       return { check, broker };
     }
     return { check: failed("subscription", err, adviceFor(errorCode(err), scheme, "subscription")), broker };
@@ -177,7 +195,7 @@ function failed(subject: string, err: unknown, fix: string): Check {
   return { subject, status: "fail", code, detail: `${code}: ${redactUrl(message.split("\n", 1)[0] ?? "")}`, fix };
 }
 
-const MARK: Record<Check["status"], string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
+const MARK: Record<Check["status"], string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", skip: "--  " };
 
 function report(url: URL, broker: string | undefined, checks: Check[]): string {
   const width = Math.max(8, ...checks.map((c) => c.subject.length));
@@ -185,7 +203,8 @@ function report(url: URL, broker: string | undefined, checks: Check[]): string {
   if (broker) lines.push(`  broker  ${broker}`);
   for (const check of checks) {
     lines.push(`  ${MARK[check.status]}  ${check.subject.padEnd(width)}  ${check.detail}`);
-    if (check.fix && check.status !== "ok") lines.push(`        ${" ".repeat(width)}  fix: ${check.fix}`);
+    if (check.fix && (check.status === "warn" || check.status === "fail"))
+      lines.push(`        ${" ".repeat(width)}  fix: ${check.fix}`);
   }
   const problems = checks.filter((c) => c.status === "fail").length;
   const warnings = checks.filter((c) => c.status === "warn").length;

@@ -1,0 +1,178 @@
+import { openTopic } from "@portable-pubsub/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { RABBIT, REDIS, skipWithoutRabbit, skipWithoutRedis, unique } from "./brokers.js";
+import { pubsub } from "./run-cli.js";
+
+interface Target {
+  name: string;
+  env: NodeJS.ProcessEnv;
+  /** The topic URL, and the subscription URL that receives what it gets (both declared or created on first use). */
+  topic: string;
+  subscription: string;
+  /** Subscription URL on first use: creates it. */
+  createSubscription: string;
+}
+
+/** Send and receive through the command, one process per step, as a shell script would. */
+function roundTrip(target: () => Target) {
+  it("sends BODY and stdin bytes with metadata, receives them as --json, --no-ack hands them back", async () => {
+    const t = target();
+    const created = await pubsub(["receive", t.createSubscription, "--wait", "200ms"], { env: t.env });
+    expect(created).toEqual({ code: 0, stdout: "", stderr: "" });
+
+    const sent = await pubsub(["send", t.topic, "hello", "-m", "kind=greeting", "-m", "note=a b=c"], { env: t.env });
+    expect(sent).toEqual({ code: 0, stdout: `sent 1 message (5 bytes) to ${t.topic}\n`, stderr: "" });
+    const binary = await pubsub(["send", t.topic], { env: t.env, input: new Uint8Array([0xff, 0x00, 0x0a]) });
+    expect(binary).toEqual({ code: 0, stdout: `sent 1 message (3 bytes) to ${t.topic}\n`, stderr: "" });
+
+    const expected = [
+      { body: "hello", bodyEncoding: "utf8", metadata: { kind: "greeting", note: "a b=c" } },
+      { body: "/wAK", bodyEncoding: "base64", metadata: {} },
+    ];
+    const peek = await pubsub(["receive", t.subscription, "--count", "2", "--json", "--no-ack"], { env: t.env });
+    expect(peek.stderr).toBe("");
+    expect(peek.code).toBe(0);
+    const peeked = peek.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(peeked).toMatchObject(expected);
+    for (const record of peeked) expect(record.loggableId).toMatch(/.+/);
+
+    // Handed back: read again, this time acked.
+    const read = await pubsub(["receive", t.subscription, "--count", "2", "--json", "--wait", "10s"], { env: t.env });
+    expect(read.code).toBe(0);
+    const records = read.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(records).toMatchObject(expected);
+    expect(records.map((r) => r.loggableId)).toEqual(peeked.map((r) => r.loggableId));
+
+    const drained = await pubsub(["receive", t.subscription, "--wait", "1500ms"], { env: t.env });
+    expect(drained).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  it("bench receives every message once", async () => {
+    const t = target();
+    const result = await pubsub(["bench", t.topic, t.subscription, "-n", "2000", "-s", "256", "-c", "16", "--json"], {
+      env: t.env,
+    });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      count: 2000,
+      sent: 2000,
+      failedSends: 0,
+      received: 2000,
+      duplicates: 0,
+      lost: 0,
+      corrupt: 0,
+      foreign: 0,
+    });
+  });
+}
+
+describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
+  const exchange = unique("ex");
+  const queue = unique("q");
+  const env = { RABBIT_SERVER_URL: RABBIT.serverUrl };
+  const target = (): Target => ({
+    name: "rabbit",
+    env,
+    topic: `rabbit://${exchange}`,
+    subscription: `rabbit://${queue}`,
+    createSubscription: `rabbit://${queue}?declare=true&exchange=${exchange}`,
+  });
+
+  afterAll(async () => {
+    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: RABBIT.serverUrl });
+    const channel = topic.as<{
+      deleteQueue(q: string): Promise<unknown>;
+      deleteExchange(e: string): Promise<unknown>;
+    }>();
+    await channel.deleteQueue(queue).catch(() => {});
+    await channel.deleteExchange(exchange).catch(() => {});
+    await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+  });
+
+  roundTrip(target);
+
+  it("doctor names the broker and its version and finds the queue", async () => {
+    const result = await pubsub(["doctor", `rabbit://${queue}`], { env });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split("\n");
+    expect(lines[1]).toMatch(/^ {2}broker {2}RabbitMQ \d+\.\d+\.\d+$/);
+    expect(lines[4]).toBe("  ok    subscription  opened; no message waiting");
+    expect(lines[5]).toBe("all checks passed");
+  });
+
+  it("doctor reports a missing queue as NotFound, with what to do, and exits 3", async () => {
+    const missing = unique("missing");
+    const result = await pubsub(["doctor", `rabbit://${missing}`, "--as", "subscription"], { env });
+    expect(result.code).toBe(3);
+    const lines = result.stdout.split("\n");
+    expect(lines[3]).toMatch(/^ {2}FAIL {2}subscription {2}NotFound: open rabbit queue ".+": .*404 \(NOT-FOUND\)/);
+    expect(lines[4]).toMatch(/^ {22}fix: the RabbitMQ queue does not exist: declare the exchange and the queue/);
+  });
+
+  it.each([
+    [
+      "a missing exchange",
+      { env },
+      ["send", "rabbit://%MISSING%", "x"],
+      3,
+      /^pubsub: NotFound: send to rabbit exchange/,
+    ],
+    [
+      "no server URL",
+      { env: { RABBIT_SERVER_URL: "" } },
+      ["send", "rabbit://x", "x"],
+      2,
+      /^pubsub: InvalidArgument: rabbit: no server URL; set the RABBIT_SERVER_URL environment variable/,
+    ],
+    [
+      "a wrong password",
+      { env: { RABBIT_SERVER_URL: "amqp://guest:hunter2@127.0.0.1:5672" } },
+      ["send", "rabbit://x", "x"],
+      5,
+      /^pubsub: PermissionDenied: open rabbit exchange "x" on amqp:\/\/\*\*\*@127\.0\.0\.1:5672: .*ACCESS-REFUSED/,
+    ],
+    [
+      "an unknown query parameter",
+      { env },
+      ["send", "rabbit://x?colour=red", "x"],
+      2,
+      /^pubsub: InvalidArgument: rabbit: rabbit:\/\/x\?colour=red: query parameter "colour" is not supported; supported: /,
+    ],
+  ])("reports %s as one line with exit code %#", async (_what, options, args, code, line) => {
+    const result = await pubsub(
+      args.map((a) => a.replace("%MISSING%", unique("missing"))),
+      options,
+    );
+    expect(result.stdout).toBe("");
+    expect(result.stderr.split("\n")).toHaveLength(2);
+    expect(result.stderr).toMatch(line);
+    expect(result.stderr).not.toContain("hunter2");
+    expect(result.code).toBe(code);
+  });
+});
+
+describe.skipIf(skipWithoutRedis)("pubsub on Redis Streams", () => {
+  const stream = unique("stream");
+  const env = { REDIS_SERVER_URL: REDIS.serverUrl };
+  const subscription = `redisstream://${stream}?group=readers&ackDeadline=1s`;
+  roundTrip(() => ({
+    name: "redis",
+    env,
+    topic: `redisstream://${stream}`,
+    subscription,
+    createSubscription: subscription,
+  }));
+
+  afterAll(async () => {
+    const topic = await openTopic(`redisstream://${stream}`, { serverUrl: REDIS.serverUrl });
+    await topic.as<{ del(key: string): Promise<unknown> }>().del(stream);
+    await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+  });
+});
