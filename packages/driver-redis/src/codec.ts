@@ -25,11 +25,17 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The XADD field arguments of one message. */
-export function encodeFields(message: DriverMessage): (string | Buffer)[] {
-  const args: (string | Buffer)[] = [BODY_FIELD, asBuffer(message.body)];
+/** The XADD arguments of one message: `head` (key and options), then its fields. */
+export function xaddArgs(head: readonly string[], message: DriverMessage): (string | Buffer)[] {
+  const args: (string | Buffer)[] = head.slice();
+  args.push(BODY_FIELD, asBuffer(message.body));
   for (const key in message.metadata) args.push(METADATA_PREFIX + key, message.metadata[key] as string);
   return args;
+}
+
+/** `name` is "body": compared byte by byte, as this runs for every entry received. */
+function isBodyField(name: Buffer): boolean {
+  return name.length === 4 && name[0] === 0x62 && name[1] === 0x6f && name[2] === 0x64 && name[3] === 0x79;
 }
 
 /** The body and metadata of an entry's fields. */
@@ -39,7 +45,7 @@ export function decodeFields(fields: readonly Buffer[]): { body: Uint8Array; met
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i] as Buffer;
     const value = fields[i + 1] as Buffer;
-    if (name.length === BODY_FIELD.length && name.toString("latin1") === BODY_FIELD) body = value;
+    if (isBodyField(name)) body = value;
     else if (name.length > 2 && name[0] === 0x6d && name[1] === 0x3a) {
       metadata[name.toString("utf8", 2)] = value.toString("utf8");
     }

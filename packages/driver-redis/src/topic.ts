@@ -8,7 +8,7 @@ import {
   type TopicOptions,
 } from "@portable-pubsub/core";
 import type { Redis } from "ioredis";
-import { encodeFields } from "./codec.js";
+import { xaddArgs } from "./codec.js";
 import { ClientHealth, closeClient } from "./connection.js";
 import { isRetryableRedisError, redisErrorCode, translateError } from "./errors.js";
 
@@ -42,24 +42,22 @@ export class RedisTopicDriver implements TopicDriver {
   readonly resource: string;
   readonly health: HealthSource;
   readonly #client: Redis;
-  readonly #stream: string;
-  readonly #prefix: string[];
+  /** XADD's arguments before the fields: key [NOMKSTREAM] [MAXLEN ~|= n] *. */
+  readonly #head: string[];
   readonly #create: boolean;
   readonly #closeClient: boolean;
   readonly #watch: ClientHealth;
 
   constructor(client: Redis, stream: string, settings: RedisTopicSettings = {}) {
     this.#client = client;
-    this.#stream = stream;
     this.#create = settings.create ?? true;
     this.#closeClient = settings.closeClient ?? false;
     this.resource = `redisstream stream "${stream}"`;
-    // XADD key [NOMKSTREAM] [MAXLEN ~|= n] * field value …
-    const prefix: string[] = [];
-    if (!this.#create) prefix.push("NOMKSTREAM");
-    if (settings.maxLen !== undefined) prefix.push("MAXLEN", settings.exactTrim ? "=" : "~", String(settings.maxLen));
-    prefix.push("*");
-    this.#prefix = prefix;
+    const head = [stream];
+    if (!this.#create) head.push("NOMKSTREAM");
+    if (settings.maxLen !== undefined) head.push("MAXLEN", settings.exactTrim ? "=" : "~", String(settings.maxLen));
+    head.push("*");
+    this.#head = head;
     this.#watch = new ClientHealth([client]);
     this.health = this.#watch.tracker;
   }
@@ -67,7 +65,7 @@ export class RedisTopicDriver implements TopicDriver {
   /** Sends the batch as one pipeline. Returns once Redis replied to every XADD. */
   async sendBatch(messages: DriverMessage[]): Promise<void> {
     const pipeline = this.#client.pipeline();
-    for (const message of messages) pipeline.xadd(this.#stream, ...this.#prefix, ...encodeFields(message));
+    for (const message of messages) pipeline.call("xadd", xaddArgs(this.#head, message));
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipeline.exec();

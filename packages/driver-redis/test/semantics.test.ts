@@ -121,7 +121,7 @@ describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
     const nothing = await sub.receive({ signal: AbortSignal.timeout(1500) }).catch(() => undefined);
     expect(nothing).toBeUndefined();
     expect(await admin.xlen(dlq)).toBe(1);
-    const [[, fields]] = (await admin.xrange(dlq, "-", "+")) as [string, string[]][];
+    const [[, fields]] = (await admin.xrange(dlq, "-", "+")) as [[string, string[]]];
     const record = Object.fromEntries(
       Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]),
     );

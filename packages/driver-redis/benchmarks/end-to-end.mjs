@@ -1,0 +1,196 @@
+// redisstream:// end to end (send N, receive and ack N through a consumer group) against raw
+// ioredis doing the same work in the same run: XADD pipelines, XREADGROUP COUNT … BLOCK on a
+// connection of its own, one XACK per read. Prints msgs/s and the ratio ours / raw.
+// Run after a build: node packages/driver-redis/benchmarks/end-to-end.mjs [counts...]
+// The server is REDIS_SERVER_URL, or redis://127.0.0.1:6379.
+import { randomUUID } from "node:crypto";
+import { commandClientOptions, openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
+import { Redis } from "ioredis";
+
+const SERVER = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
+const COUNTS = counts.length > 0 ? counts : [20_000, 100_000];
+const RUNS = 5;
+const BODY_BYTES = 100;
+const IN_FLIGHT = 2000; // messages sent but not confirmed at once, for both contenders
+const PIPELINE = 500; // raw: XADDs per pipeline (so IN_FLIGHT / PIPELINE pipelines in flight)
+const READ_COUNT = 1000; // entries per XREADGROUP, for both (ours: maxReceiveBatchSize)
+const TIMEOUT_MS = 120_000;
+
+const admin = client();
+
+function client() {
+  const c = new Redis(SERVER, commandClientOptions(5000));
+  c.on("error", () => {});
+  return c;
+}
+
+async function freshStream() {
+  const stream = `bench-${randomUUID().slice(0, 8)}`;
+  const group = "bench";
+  await admin.xgroup("CREATE", stream, group, "$", "MKSTREAM");
+  return { stream, group, cleanup: () => admin.del(stream) };
+}
+
+/** Both contenders start the clock with their connections up. */
+async function ready(...clients) {
+  await Promise.all(clients.map((c) => c.ping()));
+}
+
+function body(i) {
+  const b = Buffer.alloc(BODY_BYTES, 120);
+  b.writeUInt32BE(i, 0);
+  return b;
+}
+
+/** Counts distinct messages by the index in their body; `allIn` resolves with the time the n-th came. */
+function tally(n) {
+  const seen = new Uint8Array(n);
+  let distinct = 0;
+  let finished;
+  const allIn = new Promise((resolve) => {
+    finished = resolve;
+  });
+  return {
+    allIn,
+    add(bytes) {
+      if (bytes.byteLength !== BODY_BYTES) throw new Error(`wrong body size ${bytes.byteLength}`);
+      const i = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(0);
+      if (seen[i] === 0) {
+        seen[i] = 1;
+        if (++distinct === n) finished(performance.now());
+      }
+    },
+  };
+}
+
+function withTimeout(promise, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: timed out`)), TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Ours: a portable Topic and Subscription over the driver; `process` acks each message. */
+async function ours(n) {
+  const { stream, group, cleanup } = await freshStream();
+  const producer = client();
+  const consumer = client();
+  const reader = client();
+  await ready(producer, consumer, reader);
+  const topic = openRedisTopic(producer, stream);
+  const subscription = await openRedisSubscription(consumer, stream, group, {
+    create: false,
+    maxReceiveBatchSize: READ_COUNT,
+    reader,
+  });
+  const got = tally(n);
+  const start = performance.now();
+  const processing = subscription.process((message) => got.add(message.body), { concurrency: 16 });
+  let sent = 0;
+  const inFlight = new Set();
+  while (sent < n) {
+    const p = topic.send({ body: body(sent) }).then(() => inFlight.delete(p));
+    inFlight.add(p);
+    sent++;
+    if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const end = await withTimeout(got.allIn, "ours");
+  await subscription.shutdown();
+  await processing;
+  await topic.shutdown();
+  for (const c of [producer, consumer, reader]) c.disconnect();
+  await cleanup();
+  return end - start;
+}
+
+/** Raw ioredis: pipelined XADDs; a loop of blocking XREADGROUP COUNT on its own connection, XACK per read. */
+async function raw(n) {
+  const { stream, group, cleanup } = await freshStream();
+  const producer = client();
+  const acker = client();
+  const reader = client();
+  await ready(producer, acker, reader);
+  const got = tally(n);
+  const start = performance.now();
+  let reading = true;
+  const readLoop = (async () => {
+    while (reading) {
+      const reply = await reader.xreadgroupBuffer(
+        "GROUP",
+        group,
+        "raw",
+        "COUNT",
+        READ_COUNT,
+        "BLOCK",
+        1000,
+        "STREAMS",
+        stream,
+        ">",
+      );
+      if (!reply) continue;
+      const ids = [];
+      for (const [id, fields] of reply[0][1]) {
+        ids.push(id);
+        for (let f = 0; f < fields.length; f += 2) {
+          if (fields[f].toString() === "body") got.add(fields[f + 1]);
+        }
+      }
+      acker.xack(stream, group, ...ids).catch(() => {});
+    }
+  })();
+  const inFlight = new Set();
+  for (let first = 0; first < n; first += PIPELINE) {
+    const pipeline = producer.pipeline();
+    for (let i = first; i < Math.min(n, first + PIPELINE); i++) pipeline.xadd(stream, "*", "body", body(i));
+    const p = pipeline.exec().then(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= IN_FLIGHT / PIPELINE) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const end = await withTimeout(got.allIn, "raw");
+  reading = false;
+  await readLoop;
+  for (const c of [producer, acker, reader]) c.disconnect();
+  await cleanup();
+  return end - start;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+console.log(`redisstream end to end against raw ioredis, ${BODY_BYTES}-byte bodies, ${RUNS} runs each, median`);
+for (let i = 0; i < 2; i++) {
+  // Warm-up: JIT and server, for both.
+  await ours(20_000);
+  await raw(20_000);
+}
+for (const n of COUNTS) {
+  const oursMs = [];
+  const rawMs = [];
+  for (let r = 0; r < RUNS; r++) {
+    // Alternate who goes first, so that neither always runs on a warmer server.
+    if (r % 2 === 0) {
+      oursMs.push(await ours(n));
+      rawMs.push(await raw(n));
+    } else {
+      rawMs.push(await raw(n));
+      oursMs.push(await ours(n));
+    }
+    globalThis.gc?.();
+  }
+  const o = median(oursMs);
+  const w = median(rawMs);
+  const rate = (ms) => Math.round((n / ms) * 1000).toLocaleString("en-US");
+  console.log(
+    `${n.toLocaleString("en-US")} msgs: ours ${rate(o)} msgs/s (${o.toFixed(0)} ms), raw ioredis ${rate(w)} msgs/s ` +
+      `(${w.toFixed(0)} ms), ratio ours/raw ${(w / o).toFixed(2)}`,
+  );
+}
+admin.disconnect();
