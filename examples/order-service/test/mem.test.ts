@@ -1,7 +1,5 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { getJson, postOrder, ServiceProcess } from "./service-process.js";
+import { getJson, postOrder, runToExit, ServiceProcess } from "./service-process.js";
 
 let running: ServiceProcess | undefined;
 afterEach(async () => {
@@ -108,27 +106,16 @@ describe("order service on mem://", () => {
   });
 
   it("rejects bad configuration with one line and exit code 2", async () => {
-    const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-    const child = spawn(process.execPath, [main, "--concurrency", "0"]);
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
+    expect(await runToExit(["--concurrency", "0"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: 'order-service: InvalidArgument: --concurrency must be a whole number from 1 to 10000, got "0"\n',
     });
-    const code = await new Promise((resolve) => child.on("exit", resolve));
-    expect(code).toBe(2);
-    expect(stderr).toBe(
-      'order-service: InvalidArgument: --concurrency must be a whole number from 1 to 10000, got "0"\n',
-    );
   });
 
   it("--self-test N posts N orders, sees all processed, and exits 0", async () => {
-    const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-    const child = spawn(process.execPath, [main, "--self-test", "40"]);
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-    });
-    const code = await new Promise((resolve) => child.on("exit", resolve));
+    const { code, stdout, stderr } = await runToExit(["--self-test", "40"]);
+    expect(stderr).toBe("");
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(4);

@@ -93,6 +93,23 @@ function parseLine(line: string): LogLine {
   }
 }
 
+/** Runs the service with `args` until it exits by itself (a config error, a self-test); collects its output. */
+export function runToExit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: CWD });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** POSTs an order; returns the status and the JSON answer. */
 export async function postOrder(
   url: string,
