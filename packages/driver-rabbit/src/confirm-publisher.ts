@@ -177,6 +177,7 @@ export class ConfirmPublisher {
     const channel = this.#current;
     if (!channel || this.#paused) return;
     const { exchange } = this.#settings;
+    if (this.#waiting.length - this.#waitHead > 1) coalesceWrites(channel);
     while (this.#waitHead < this.#waiting.length) {
       const pending = this.#waiting[this.#waitHead] as Pending;
       if (pending.state === DONE) {
@@ -372,4 +373,18 @@ function unpublishable(resource: string, err: unknown): RabbitError {
     portable: ErrorCode.InvalidArgument,
     retryable: false,
   });
+}
+
+/**
+ * amqplib writes every frame to the socket on its own; with no-delay on, a
+ * burst of publishes becomes a burst of small TCP segments that cost both
+ * sides a syscall each. Corking the socket until amqplib's writer (which runs
+ * on setImmediate) has drained the burst sends it in one writev. A single
+ * publish is never held back.
+ */
+function coalesceWrites(channel: ConfirmChannel): void {
+  const socket = (channel.connection as unknown as { stream?: { cork?(): void; uncork?(): void } }).stream;
+  if (!socket?.cork || !socket.uncork) return;
+  socket.cork();
+  setImmediate(() => setImmediate(() => socket.uncork?.()));
 }

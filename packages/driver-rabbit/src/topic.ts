@@ -41,6 +41,15 @@ export class RabbitTopicDriver implements TopicDriver {
   readonly #connection: RabbitConnection;
   readonly #owned: boolean;
   readonly #publisher: ConfirmPublisher;
+  /**
+   * Confirms arrive one by one, but a batch's sends settle together when its
+   * last confirm arrives. Batches of at most 128 let a caller's sends settle
+   * (and its next ones start) while the rest are still in flight, as a
+   * sliding confirm window does; with the default 8 batches in flight that is
+   * about 1,000 unconfirmed messages. Raise `batching.maxConcurrentBatches`
+   * for more on a high-latency link.
+   */
+  readonly batchLimits = { maxItems: 128 };
 
   constructor(connection: RabbitConnection, exchange: string, options: RabbitTopicOptions, owned: boolean) {
     this.#connection = connection;
