@@ -34,9 +34,10 @@ export function messageRecord(message: Message): MessageRecord {
   return record;
 }
 
-/** Milliseconds as a short human figure: "0.42 ms", "12.3 ms", "1.25 s". */
+/** Milliseconds as a short human figure: "38 µs", "0.42 ms", "12.3 ms", "1.25 s". */
 export function formatMs(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms < 0.1) return `${Math.round(ms * 1000)} µs`;
   if (ms >= 10) return `${ms.toFixed(1)} ms`;
   return `${ms.toFixed(2)} ms`;
 }

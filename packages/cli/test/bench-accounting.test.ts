@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeBody, encodeBody, HEADER_BYTES, newRunId } from "../src/bench/payload.js";
 import { Tally } from "../src/bench/tally.js";
-import { quantile } from "../src/format.js";
+import { formatMs, quantile } from "../src/format.js";
 
 describe("bench payload", () => {
   it("round-trips the sequence number and detects changed bytes and other runs", () => {
@@ -49,5 +49,11 @@ describe("quantile", () => {
     expect(quantile(values, 0.5)).toBe(50);
     expect(quantile(values, 0.99)).toBe(99);
     expect(quantile([], 0.5)).toBe(0);
+  });
+});
+
+describe("formatMs", () => {
+  it("picks a unit that keeps the figure short", () => {
+    expect([0.038, 0.42, 12.34, 1250].map(formatMs)).toEqual(["38 µs", "0.42 ms", "12.3 ms", "1.25 s"]);
   });
 });

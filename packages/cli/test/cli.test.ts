@@ -134,10 +134,10 @@ describe("pubsub bench on mem://", () => {
     expect(lines[0]).toBe("bench: 500 messages of 128 bytes, concurrency 16");
     expect(lines[1]).toBe("  from mem://bench to mem://bench");
     expect(lines[2]).toMatch(
-      /^sent {8}500 in \d+\.\d\d s: [\d,]+ msgs\/s \(send latency p50 [\d.]+ m?s, p99 [\d.]+ m?s\)$/,
+      /^sent {8}500 in \d+\.\d\d s: [\d,]+ msgs\/s \(send latency p50 [\d.]+ (µs|ms|s), p99 [\d.]+ (µs|ms|s)\)$/,
     );
     expect(lines[3]).toMatch(
-      /^received {4}500 in \d+\.\d\d s: [\d,]+ msgs\/s \(end to end p50 [\d.]+ m?s, p99 [\d.]+ m?s\)$/,
+      /^received {4}500 in \d+\.\d\d s: [\d,]+ msgs\/s \(end to end p50 [\d.]+ (µs|ms|s), p99 [\d.]+ (µs|ms|s)\)$/,
     );
     expect(lines[4]).toBe("duplicates  0");
     expect(lines[5]).toBe("lost        0");
