@@ -1,10 +1,21 @@
 /** Small helpers for the command's streams and signals. */
 import { setMaxListeners } from "node:events";
 
+/**
+ * Thrown when the reader of stdout went away (`pubsub receive ... | head -1`):
+ * the command stops as a normal end, without an error line.
+ */
+export class OutputClosed extends Error {
+  override readonly name = "OutputClosed";
+}
+
 /** Writes to stdout and resolves once the bytes are handed to the OS, so that exiting right after loses nothing. */
 export function writeOut(chunk: string | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
-    process.stdout.write(chunk, (err) => (err ? reject(err) : resolve()));
+    process.stdout.write(chunk, (err) => {
+      if (!err) resolve();
+      else reject((err as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosed("stdout was closed") : err);
+    });
   });
 }
 

@@ -6,6 +6,7 @@ import { doctor, type Role } from "./commands/doctor.js";
 import { receive } from "./commands/receive.js";
 import { send } from "./commands/send.js";
 import { ExitCode, errorLine, exitCodeFor } from "./exit.js";
+import { OutputClosed } from "./io.js";
 
 const URL_HELP = `
 URLs pick the broker: mem://TOPIC (in this process only), rabbit://EXCHANGE or
@@ -111,6 +112,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exit.code;
   } catch (err) {
+    if (err instanceof OutputClosed) return ExitCode.ok;
     if (err instanceof CommanderError) {
       // Commander has printed its message (or the help) already.
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.invalidArgument;

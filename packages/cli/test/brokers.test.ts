@@ -1,7 +1,8 @@
+import { spawn } from "node:child_process";
 import { openTopic } from "@portable-pubsub/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { RABBIT, REDIS, skipWithoutRabbit, skipWithoutRedis, unique } from "./brokers.js";
-import { pubsub } from "./run-cli.js";
+import { CLI, pubsub } from "./run-cli.js";
 
 interface Target {
   name: string;
@@ -170,9 +171,30 @@ describe.skipIf(skipWithoutRedis)("pubsub on Redis Streams", () => {
     createSubscription: subscription,
   }));
 
+  it("receive stops quietly with exit 0 when its reader closes stdout, leaving unwritten messages unacked", async () => {
+    const piped = `redisstream://${stream}-pipe?group=readers&ackDeadline=1s`;
+    expect((await pubsub(["receive", piped, "--wait", "100ms"], { env })).code).toBe(0);
+    for (const body of ["m1", "m2", "m3"]) {
+      expect((await pubsub(["send", `redisstream://${stream}-pipe`, body], { env })).code).toBe(0);
+    }
+    // Like `pubsub receive ... | head -1`: the reader goes away after the first line.
+    const child = spawn(process.execPath, [CLI, "receive", piped], { env: { ...process.env, ...env } });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    // m1 was written and acked; what was not written comes back after the ack deadline.
+    const rest = await pubsub(["receive", piped, "--wait", "3s"], { env });
+    expect(rest.stdout.split("\n").filter(Boolean).sort()).toEqual(["m2", "m3"]);
+  });
+
   afterAll(async () => {
     const topic = await openTopic(`redisstream://${stream}`, { serverUrl: REDIS.serverUrl });
-    await topic.as<{ del(key: string): Promise<unknown> }>().del(stream);
+    await topic.as<{ del(...keys: string[]): Promise<unknown> }>().del(stream, `${stream}-pipe`);
     await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
   });
 });
