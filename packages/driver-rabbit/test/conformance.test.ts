@@ -22,7 +22,8 @@ if (skipWithoutBroker) {
     },
     reconnect: {
       upstream: BROKER,
-      messages: 2000,
+      // The case cuts every 400 ms; 10,000 messages keep it sending through several cuts.
+      messages: 10_000,
       harness: (proxy) =>
         createRabbitHarness({
           settings: { serverUrl: `amqp://guest:guest@${proxy.host}:${proxy.port}`, heartbeat: 1 },
