@@ -91,6 +91,7 @@ async function ours(n) {
     reader,
   });
   const got = tally(n);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const processing = subscription.process((message) => got.add(message.body), { concurrency: 16 });
   let sent = 0;
@@ -103,12 +104,13 @@ async function ours(n) {
   }
   await Promise.all(inFlight);
   const end = await withTimeout(got.allIn, "ours");
+  const used = process.cpuUsage(cpu);
   await subscription.shutdown();
   await processing;
   await topic.shutdown();
   for (const c of [producer, consumer, reader]) c.disconnect();
   await cleanup();
-  return end - start;
+  return { ms: end - start, cpuUs: used.user + used.system };
 }
 
 /** Raw ioredis: pipelined XADDs; a loop of blocking XREADGROUP COUNT on its own connection, XACK per read. */
@@ -119,6 +121,7 @@ async function raw(n) {
   const reader = client();
   await ready(producer, acker, reader);
   const got = tally(n);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   let reading = true;
   const readLoop = (async () => {
@@ -156,11 +159,12 @@ async function raw(n) {
   }
   await Promise.all(inFlight);
   const end = await withTimeout(got.allIn, "raw");
+  const used = process.cpuUsage(cpu);
   reading = false;
   await readLoop;
   for (const c of [producer, acker, reader]) c.disconnect();
   await cleanup();
-  return end - start;
+  return { ms: end - start, cpuUs: used.user + used.system };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -185,12 +189,13 @@ for (const n of COUNTS) {
     }
     globalThis.gc?.();
   }
-  const o = median(oursMs);
-  const w = median(rawMs);
+  const o = median(oursMs.map((r) => r.ms));
+  const w = median(rawMs.map((r) => r.ms));
+  const cpuPerMsg = (runs) => (median(runs.map((r) => r.cpuUs)) / n).toFixed(1);
   const rate = (ms) => Math.round((n / ms) * 1000).toLocaleString("en-US");
   console.log(
-    `${n.toLocaleString("en-US")} msgs: ours ${rate(o)} msgs/s (${o.toFixed(0)} ms), raw ioredis ${rate(w)} msgs/s ` +
-      `(${w.toFixed(0)} ms), ratio ours/raw ${(w / o).toFixed(2)}`,
+    `${n.toLocaleString("en-US")} msgs: ours ${rate(o)} msgs/s (${o.toFixed(0)} ms, ${cpuPerMsg(oursMs)} µs CPU/msg), ` +
+      `raw ioredis ${rate(w)} msgs/s (${w.toFixed(0)} ms, ${cpuPerMsg(rawMs)} µs CPU/msg), ratio ours/raw ${(w / o).toFixed(2)}`,
   );
 }
 admin.disconnect();

@@ -33,24 +33,33 @@ export function xaddArgs(head: readonly string[], message: DriverMessage): (stri
   return args;
 }
 
+const EMPTY_BODY = new Uint8Array(0);
+const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** `name` is "body": compared byte by byte, as this runs for every entry received. */
 function isBodyField(name: Buffer): boolean {
   return name.length === 4 && name[0] === 0x62 && name[1] === 0x6f && name[2] === 0x64 && name[3] === 0x79;
 }
 
-/** The body and metadata of an entry's fields. */
-export function decodeFields(fields: readonly Buffer[]): { body: Uint8Array; metadata: Record<string, string> } {
-  let body: Uint8Array = new Uint8Array(0);
-  const metadata: Record<string, string> = {};
+/**
+ * A driver message for an entry; its ackId is the entry id. Runs for every
+ * entry received, so it reads the fields in place.
+ */
+export function toDriverMessage(entry: RedisStreamEntry, deliveryAttempt: number): DriverMessage {
+  const fields = entry.fields;
+  let body: Uint8Array = EMPTY_BODY;
+  // Most entries carry no metadata: they share one frozen empty record instead of allocating one each.
+  let metadata: Record<string, string> = NO_METADATA;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i] as Buffer;
     const value = fields[i + 1] as Buffer;
     if (isBodyField(name)) body = value;
     else if (name.length > 2 && name[0] === 0x6d && name[1] === 0x3a) {
+      if (metadata === NO_METADATA) metadata = {};
       metadata[name.toString("utf8", 2)] = value.toString("utf8");
     }
   }
-  return { body, metadata };
+  return { body, metadata, ackId: entry.id, loggableId: entry.id, native: entry, deliveryAttempt };
 }
 
 /** Reads the `[id, [field, value, …]]` pairs of an XREADGROUP or XAUTOCLAIM reply. Entries without fields (deleted) are skipped. */
@@ -64,10 +73,4 @@ export function parseEntries(stream: string, raw: unknown): RedisStreamEntry[] {
     entries.push({ stream, id: id.toString("latin1"), fields });
   }
   return entries;
-}
-
-/** A driver message for an entry; its ackId is the entry id. */
-export function toDriverMessage(entry: RedisStreamEntry, deliveryAttempt: number): DriverMessage {
-  const { body, metadata } = decodeFields(entry.fields);
-  return { body, metadata, ackId: entry.id, loggableId: entry.id, native: entry, deliveryAttempt };
 }
