@@ -1,4 +1,5 @@
-import { type Message, type Subscription, sleep } from "@portable-pubsub/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Message, Subscription } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
 import { decodeOrder } from "./orders.js";
 
@@ -72,7 +73,7 @@ export class OrderProcessor {
   async drain(idleMs: number, signal: AbortSignal): Promise<void> {
     while (!signal.aborted && this.#failure === undefined) {
       if (this.#stats.inFlight === 0 && Date.now() - this.#lastActivity >= idleMs) return;
-      await sleep(Math.min(50, idleMs), signal).catch(() => {});
+      await sleep(Math.min(50, idleMs), undefined, { signal }).catch(() => {});
     }
   }
 

@@ -1,4 +1,4 @@
-import { sleep } from "@portable-pubsub/core";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { OrderService } from "./service.js";
 
 /** What the self-test found. */

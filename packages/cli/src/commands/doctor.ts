@@ -1,4 +1,6 @@
-import { describeUrl, ErrorCode, errorCode, type Health, redactUrl, sleep } from "@portable-pubsub/core";
+// Timers that keep the process alive while it waits (core's sleep does not, by design).
+import { setTimeout as sleep } from "node:timers/promises";
+import { describeUrl, ErrorCode, errorCode, type Health, redactUrl } from "@portable-pubsub/core";
 import { type LoadedDriver, loadDriver, openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
 import { ExitCode, exitCodeFor } from "../exit.js";
 import { adviceFor, schemeHints } from "../hints.js";
