@@ -53,6 +53,11 @@ export class RabbitConnection {
     return this.#closing !== undefined;
   }
 
+  /** Whether the first connection gives up after one round of the server URLs (see RabbitConnectionSettings.failFast). */
+  get failFast(): boolean {
+    return this.#settings.failFast;
+  }
+
   /** How many times a connection was established: 1 after the first, +1 per recovery. */
   get connects(): number {
     return this.#connects;

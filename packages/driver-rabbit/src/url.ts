@@ -94,7 +94,8 @@ function connectionTarget(options: z.output<typeof driverOptions>, heartbeat: nu
 /**
  * Opens `rabbit://EXCHANGE`. Resolves once connected (and the exchange
  * declared, with declare=true); rejects when the broker cannot be reached
- * or the declaration fails.
+ * or the declaration fails. With `failFast: false` it resolves at once and
+ * sends wait for the first connection.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, "rabbit");
@@ -109,7 +110,8 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
     ...(declare ? { declare: type === undefined ? true : { type } } : {}),
   });
   try {
-    await driver.whenReady();
+    // With failFast off, the caller asked to wait out a broker that is not there yet: open at once, connect later.
+    if (driver.connection.failFast) await driver.whenReady();
   } catch (err) {
     await driver.close(AbortSignal.timeout(1000)).catch(() => {});
     throw toPubSubError(err, `open ${driver.resource}`);
@@ -120,7 +122,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 /**
  * Opens `rabbit://QUEUE`. Resolves once consuming; rejects when the broker
  * cannot be reached, the queue is missing (NotFound; declare=true creates
- * it) or the declaration fails.
+ * it) or the declaration fails. With `failFast: false` it resolves at once.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, subscriptionQuery, "rabbit");
@@ -146,7 +148,8 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       : {}),
   });
   try {
-    await driver.whenReady();
+    // With failFast off, the caller asked to wait out a broker that is not there yet: open at once, connect later.
+    if (driver.connection.failFast) await driver.whenReady();
   } catch (err) {
     await driver.close(AbortSignal.timeout(1000)).catch(() => {});
     throw toPubSubError(err, `open ${driver.resource}`);

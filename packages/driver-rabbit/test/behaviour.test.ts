@@ -184,6 +184,32 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(21));
   });
 
+  it("with failFast off, opens before the broker is there and sends once it comes", async () => {
+    const exchange = unique("late");
+    const queue = unique("late");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const proxy = await FaultProxy.start({ upstream: BROKER });
+    defer(() => proxy.close());
+    proxy.refuse(true);
+    const topic = await openTopic(`rabbit://${exchange}`, {
+      serverUrl: `amqp://guest:guest@${proxy.address}`,
+      failFast: false,
+      reconnectMaxDelayMs: 200,
+    });
+    later(topic);
+    expect(topic.health.state).toBe("connecting");
+    let sent = false;
+    const sending = topic.send({ body: "late" }).then(() => {
+      sent = true;
+    });
+    await sleep(500);
+    expect(sent).toBe(false);
+    expect(topic.health.lastError?.message).toMatch(/cannot connect/);
+    proxy.refuse(false);
+    await sending;
+    expect(topic.health.state).toBe("ready");
+  });
+
   it("drops an ack for a delivery of a dead channel instead of breaking the new one", async () => {
     const exchange = unique("stale");
     const queue = unique("stale");
