@@ -7,7 +7,8 @@ export function throwIfAborted(signal: AbortSignal | undefined, operation: strin
 
 /**
  * Resolves after `ms`, or rejects with Canceled as soon as `signal` fires.
- * The timer does not keep the process alive.
+ * The timer keeps the process alive: a service whose only work is waiting out
+ * an outage between retries must not exit.
  */
 export function sleep(ms: number, signal?: AbortSignal, operation = "sleep"): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -23,7 +24,6 @@ export function sleep(ms: number, signal?: AbortSignal, operation = "sleep"): Pr
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
-    timer.unref?.();
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -75,7 +75,9 @@ export class Topic extends DriverHandle<TopicDriver> {
       this.assertOpen("send");
       const signal = options?.signal;
       if (signal?.aborted) throw canceledError("send", signal);
-      const pending = this.#batcher.add(toDriverMessage(message), signal);
+      const outgoing = toDriverMessage(message);
+      this.driver.checkMessage?.(outgoing);
+      const pending = this.#batcher.add(outgoing, signal);
       return signal ? raceSignal(pending, signal, "send") : pending;
     } catch (err) {
       return Promise.reject(err);

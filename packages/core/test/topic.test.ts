@@ -101,4 +101,18 @@ describe("Topic", () => {
     expect(seen.at(-1)).toBe("closed");
     expect(driver.closed).toBe(1);
   });
+
+  it("lets the driver refuse one message before batching, so it fails alone", async () => {
+    const driver = new ScriptedTopicDriver();
+    Object.assign(driver, {
+      checkMessage(m: { body: Uint8Array }) {
+        if (m.body.byteLength > 3) throw new PubSubError(ErrorCode.InvalidArgument, "send: body over 3 bytes");
+      },
+    });
+    const topic = new Topic(driver);
+    const [big, small] = await Promise.allSettled([topic.send({ body: "large" }), topic.send({ body: "ok" })]);
+    expect(big.status === "rejected" && errorCode(big.reason)).toBe(ErrorCode.InvalidArgument);
+    expect(small.status).toBe("fulfilled");
+    expect(driver.batches.map((b) => b.length)).toEqual([1]);
+  });
 });

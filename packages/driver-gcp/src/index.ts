@@ -16,5 +16,5 @@ export {
   openGcpSubscription,
   type ReceivedMessage,
 } from "./subscription.js";
-export { GcpTopic, GcpTopicDriver, type GcpTopicDriverOptions, type GcpTopicOptions, openGcpTopic } from "./topic.js";
+export { GcpTopicDriver, type GcpTopicDriverOptions, type GcpTopicOptions, openGcpTopic } from "./topic.js";
 export { type GcpURLOptions, openSubscriptionURL, openTopicURL } from "./url.js";

@@ -34,24 +34,6 @@ export function checkMessage(message: DriverMessage): number {
   return checkLimits(message.body.byteLength, message.metadata);
 }
 
-/**
- * The same check on a message as the application hands it to `send`, before
- * the portable layer has validated it: a message of the wrong shape is left
- * for that validation to reject.
- */
-export function checkOutgoing(message: unknown): void {
-  if (typeof message !== "object" || message === null) return;
-  const { body, metadata = {} } = message as { body?: unknown; metadata?: unknown };
-  let bodyBytes: number;
-  if (body instanceof Uint8Array) bodyBytes = body.byteLength;
-  else if (typeof body === "string") bodyBytes = Buffer.byteLength(body, "utf8");
-  else return;
-  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return;
-  const record = metadata as Record<string, unknown>;
-  for (const key in record) if (typeof record[key] !== "string") return;
-  checkLimits(bodyBytes, record as Record<string, string>);
-}
-
 function checkLimits(bodyBytes: number, metadata: Record<string, string>): number {
   if (bodyBytes > PUBSUB_LIMITS.maxMessageBytes) {
     throw invalidArgument(

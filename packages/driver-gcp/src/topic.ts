@@ -1,17 +1,15 @@
 import { type PubSub, type Topic as PubSubTopic, v1 } from "@google-cloud/pubsub";
 import {
   type BatchLimits,
-  type CallOptions,
   type DriverMessage,
   type ErrorCode,
-  type OutgoingMessage,
   Topic,
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core";
 import { Connection } from "./connection.js";
 import { isRetryableStatus, portableCode, rpcError } from "./errors.js";
-import { checkMessage, checkOutgoing, PUBSUB_LIMITS } from "./limits.js";
+import { checkMessage, PUBSUB_LIMITS } from "./limits.js";
 import { EMPTY_MARKER, resolveProject, resourcePath } from "./names.js";
 
 type PubsubMessage = { data: Uint8Array; attributes: Record<string, string>; orderingKey?: string };
@@ -83,6 +81,11 @@ export class GcpTopicDriver implements TopicDriver {
 
   get health() {
     return this.#connection.health;
+  }
+
+  /** Called by `Topic.send` before batching, so that a message over a limit fails alone. */
+  checkMessage(message: DriverMessage): void {
+    checkMessage(message);
   }
 
   /** Checks every message against Pub/Sub's limits, then publishes them, in order. */
@@ -158,27 +161,11 @@ function isEmpty(record: Record<string, string>): boolean {
 }
 
 /**
- * A Topic that checks Pub/Sub's limits in `send`, before the message joins a
- * batch, so that one message over a limit fails alone instead of failing the
- * batch it would have joined.
- */
-export class GcpTopic extends Topic {
-  override send(message: OutgoingMessage, options?: CallOptions): Promise<void> {
-    try {
-      checkOutgoing(message);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return super.send(message, options);
-  }
-}
-
-/**
  * Opens Pub/Sub topic `topic` (`projects/P/topics/T`, or `T` in the client's
  * project) through a PubSub client that the caller built and keeps owning:
  * shutting the Topic down does not close `pubsub`.
  */
 export function openGcpTopic(pubsub: PubSub, topic: string, options: GcpTopicOptions = {}): Topic {
   const { orderingKeyFrom, rpcTimeoutMs, ...portable } = options;
-  return new GcpTopic(new GcpTopicDriver(pubsub, topic, { orderingKeyFrom, rpcTimeoutMs }), portable);
+  return new Topic(new GcpTopicDriver(pubsub, topic, { orderingKeyFrom, rpcTimeoutMs }), portable);
 }

@@ -5,6 +5,7 @@ import {
   parseQuery,
   Subscription,
   type SubscriptionURLOpener,
+  Topic,
   type TopicURLOpener,
 } from "@portable-pubsub/core";
 import { z } from "zod";
@@ -12,7 +13,7 @@ import { createPubSub } from "./connection.js";
 import { PUBSUB_LIMITS } from "./limits.js";
 import { parseResourceUrl } from "./names.js";
 import { GcpSubscriptionDriver } from "./subscription.js";
-import { GcpTopic, GcpTopicDriver } from "./topic.js";
+import { GcpTopicDriver } from "./topic.js";
 
 const DRIVER = "gcppubsub";
 
@@ -93,7 +94,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
     }),
     ...portable.batching,
   };
-  return new GcpTopic(driver, { ...portable, batching });
+  return new Topic(driver, { ...portable, batching });
 };
 
 /**

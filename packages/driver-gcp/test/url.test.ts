@@ -1,12 +1,6 @@
 import { PubSub, Topic as PubSubTopic } from "@google-cloud/pubsub";
-import { ErrorCode, errorCode, openSubscription, openTopic, type PubSubError } from "@portable-pubsub/core";
-import {
-  createPubSub,
-  GcpTopic,
-  openSubscriptionURL,
-  openTopicURL,
-  parseResourceUrl,
-} from "@portable-pubsub/driver-gcp";
+import { ErrorCode, errorCode, openSubscription, openTopic, type PubSubError, Topic } from "@portable-pubsub/core";
+import { createPubSub, openSubscriptionURL, openTopicURL, parseResourceUrl } from "@portable-pubsub/driver-gcp";
 import { afterEach, describe, expect, it } from "vitest";
 import { emulatorForTests } from "./emulator.js";
 import { PROJECT, uniqueName } from "./harness.js";
@@ -141,7 +135,7 @@ describe("gcppubsub URL parameters and options", () => {
       { batching: { maxBatchSize: 20 } },
     );
     opened.push(topic);
-    expect(topic).toBeInstanceOf(GcpTopic);
+    expect(topic).toBeInstanceOf(Topic);
     const native = topic.as<PubSubTopic>();
     expect(native).toBeInstanceOf(PubSubTopic);
     expect(native.name).toBe("projects/p-1/topics/orders");

@@ -70,6 +70,13 @@ export interface TopicDriver extends DriverBase {
    */
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void>;
   /**
+   * Throws a PubSubError (usually InvalidArgument) if the broker cannot take
+   * `message` at all, such as one over a size limit. Optional. `Topic.send`
+   * calls it after its own validation and before batching, so that such a
+   * message fails alone instead of failing the batch it would have joined.
+   */
+  checkMessage?(message: DriverMessage): void;
+  /**
    * Batching limits that the broker imposes. The portable layer never hands
    * `sendBatch` more than these.
    */
