@@ -56,6 +56,18 @@ export function loadDriver(url: URL): Promise<LoadedDriver> {
   return driver;
 }
 
+/**
+ * Makes the command use `module` for `scheme`, for a driver of your own when
+ * embedding the command with `runCli`. The module has the shape of a driver
+ * package's exports. Call it before the scheme is first used: a scheme whose
+ * driver is loaded already is AlreadyExists.
+ */
+export function registerDriver(scheme: string, module: CliDriverModule, packageName = "(registered)"): void {
+  if (module.openTopicURL) mux.registerTopic(scheme, module.openTopicURL);
+  if (module.openSubscriptionURL) mux.registerSubscription(scheme, module.openSubscriptionURL);
+  loaded.set(scheme, Promise.resolve({ scheme, packageName, version: undefined, module }));
+}
+
 async function importDriver(scheme: string): Promise<LoadedDriver> {
   const packageName = builtinDrivers[scheme];
   if (packageName === undefined) {
