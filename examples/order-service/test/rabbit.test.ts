@@ -121,4 +121,37 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
       await service.exited;
     }
   });
+
+  it("answers 503 with Retry-After when the broker does not confirm within SEND_TIMEOUT, and 201 again once it is back", async () => {
+    const service = await ServiceProcess.start([], {
+      RABBIT_SERVER_URL: `amqp://guest:guest@${proxy.address}`,
+      ORDERS_TOPIC_URL: `rabbit://${exchange}?declare=true&heartbeat=2`,
+      ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}?declare=true&exchange=${exchange}&heartbeat=2`,
+      SEND_TIMEOUT: "500ms",
+    });
+    try {
+      expect((await postOrder(service.url, { item: "pen", quantity: 1 })).status).toBe(201);
+      proxy.refuse(true);
+      proxy.cut();
+      const res = await fetch(`${service.url}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ item: "pen", quantity: 1 }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe("DeadlineExceeded");
+      expect(body.message).not.toContain("guest:guest");
+      proxy.refuse(false);
+      await until(async () => (await getJson(`${service.url}/health`)).status === 200, 20_000, "/health back to 200");
+      expect((await postOrder(service.url, { item: "pen", quantity: 1 })).status).toBe(201);
+      service.kill("SIGTERM");
+      expect(await service.exited).toBe(0);
+    } finally {
+      proxy.refuse(false);
+      service.kill("SIGKILL");
+      await service.exited;
+    }
+  });
 });
