@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import { openTopic } from "@portable-pubsub/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { RABBIT, REDIS, skipWithoutRabbit, skipWithoutRedis, unique } from "./brokers.js";
-import { CLI, pubsub } from "./run-cli.js";
+import { pubsub, startPubsub } from "./run-cli.js";
 
 interface Target {
   name: string;
@@ -178,13 +177,9 @@ describe.skipIf(skipWithoutRedis)("pubsub on Redis Streams", () => {
       expect((await pubsub(["send", `redisstream://${stream}-pipe`, body], { env })).code).toBe(0);
     }
     // Like `pubsub receive ... | head -1`: the reader goes away after the first line.
-    const child = spawn(process.execPath, [CLI, "receive", piped], { env: { ...process.env, ...env } });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
-    });
+    const { child, result } = startPubsub(["receive", piped], { env });
     child.stdout.once("data", () => child.stdout.destroy());
-    const code = await new Promise((resolve) => child.on("close", resolve));
+    const { code, stderr } = await result;
     expect(stderr).toBe("");
     expect(code).toBe(0);
     // m1 was written and acked; what was not written comes back after the ack deadline.

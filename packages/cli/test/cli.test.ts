@@ -1,6 +1,5 @@
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { CLI, pubsub } from "./run-cli.js";
+import { pubsub, startPubsub } from "./run-cli.js";
 
 const MEM_NOTE = "pubsub: note: mem:// is an in-process broker: no other process can receive or send these messages\n";
 
@@ -193,18 +192,10 @@ describe("pubsub doctor on mem://", () => {
 
 describe("pubsub bench interrupted", () => {
   it("stops on SIGTERM, prints what it measured, and exits 130 with a Canceled line", async () => {
-    const child = spawn(process.execPath, [CLI, "bench", "mem://b", "mem://b", "-n", "50000000", "--json"]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
-    });
+    const { child, result } = startPubsub(["bench", "mem://b", "mem://b", "-n", "50000000", "--json"]);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     child.kill("SIGTERM");
-    const code = await new Promise((resolve) => child.on("close", resolve));
+    const { code, stdout, stderr } = await result;
     expect(code).toBe(130);
     const summary = JSON.parse(stdout);
     expect(summary.sent).toBeGreaterThan(0);

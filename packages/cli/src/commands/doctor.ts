@@ -1,6 +1,15 @@
 // Timers that keep the process alive while it waits (core's sleep does not, by design).
 import { setTimeout as sleep } from "node:timers/promises";
-import { describeUrl, ErrorCode, errorCode, type Health, redactUrl } from "@portable-pubsub/core";
+import {
+  describeUrl,
+  ErrorCode,
+  errorCode,
+  type Health,
+  type Message,
+  redactUrl,
+  type Subscription,
+  type Topic,
+} from "@portable-pubsub/core";
 import { type LoadedDriver, loadDriver, openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
 import { ExitCode, exitCodeFor } from "../exit.js";
 import { adviceFor, schemeHints } from "../hints.js";
@@ -93,56 +102,73 @@ interface Probe {
   broker?: string;
 }
 
-/** Opens `url` as a topic and waits until its connection is ready. Sends nothing. */
-async function probeTopic(url: URL, scheme: string, timeout: number): Promise<Probe> {
-  let topic: Awaited<ReturnType<typeof openTopicAt>>;
+/**
+ * Opens `url` in `role` within `timeout`, examines it, and shuts it down.
+ * Failing to open, or an error while examining, is a failed check with advice.
+ */
+async function probeRole<R extends Topic | Subscription>(
+  role: Role,
+  scheme: string,
+  timeout: number,
+  open: () => Promise<R>,
+  examine: (resource: R) => Promise<Check>,
+): Promise<Probe> {
+  let resource: R;
   try {
-    topic = await withTimeout(openTopicAt(url), timeout, "open the topic");
+    resource = await withTimeout(open(), timeout, `open the ${role}`);
   } catch (err) {
-    return { check: failed("topic", err, adviceFor(errorCode(err), scheme, "topic")) };
+    return { check: failed(role, err, adviceFor(errorCode(err), scheme, role)) };
   }
+  const broker = serverProductOf(resource.as<unknown>());
   try {
-    const health = await readyWithin(() => topic.health, timeout);
-    const broker = serverProductOf(topic.as<unknown>());
-    const check = healthCheck("topic", health, scheme);
-    if (check.status === "ok") {
-      check.detail = `opened; connection ${health.state} (nothing sent: a missing topic shows on the first send)`;
-    }
-    return { check, broker };
+    return { check: await examine(resource), broker };
+  } catch (err) {
+    return { check: failed(role, err, adviceFor(errorCode(err), scheme, role)), broker };
   } finally {
-    await topic.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
+    await resource.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
   }
 }
 
+/** Opens `url` as a topic and waits until its connection is ready. Sends nothing. */
+function probeTopic(url: URL, scheme: string, timeout: number): Promise<Probe> {
+  return probeRole(
+    "topic",
+    scheme,
+    timeout,
+    () => openTopicAt(url),
+    async (topic) => {
+      const health = await readyWithin(() => topic.health, timeout);
+      const check = healthCheck("topic", health, scheme);
+      if (check.status === "ok") {
+        check.detail = `opened; connection ${health.state} (nothing sent: a missing topic shows on the first send)`;
+      }
+      return check;
+    },
+  );
+}
+
 /** Opens `url` as a subscription and tries one receive; a message it gets is handed back. */
-async function probeSubscription(url: URL, scheme: string, timeout: number): Promise<Probe> {
-  let sub: Awaited<ReturnType<typeof openSubscriptionAt>>;
-  try {
-    sub = await withTimeout(openSubscriptionAt(url), timeout, "open the subscription");
-  } catch (err) {
-    return { check: failed("subscription", err, adviceFor(errorCode(err), scheme, "subscription")) };
-  }
-  const broker = serverProductOf(sub.as<unknown>());
-  try {
-    const wait = Math.min(timeout, 2000);
-    const message = await sub.receive({ signal: AbortSignal.timeout(wait) });
-    const handedBack = message.nackable ? "handed back" : "left unacked; it is redelivered after its ack deadline";
-    if (message.nackable) message.nack();
-    return {
-      check: { subject: "subscription", status: "ok", detail: `opened; a message is waiting (${handedBack})` },
-      broker,
-    };
-  } catch (err) {
-    if (errorCode(err) === ErrorCode.DeadlineExceeded) {
-      const health = sub.health;
-      const check = healthCheck("subscription", health, scheme);
-      if (check.status === "ok") check.detail = "opened; no message waiting";
-      return { check, broker };
-    }
-    return { check: failed("subscription", err, adviceFor(errorCode(err), scheme, "subscription")), broker };
-  } finally {
-    await sub.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
-  }
+function probeSubscription(url: URL, scheme: string, timeout: number): Promise<Probe> {
+  return probeRole(
+    "subscription",
+    scheme,
+    timeout,
+    () => openSubscriptionAt(url),
+    async (sub) => {
+      let message: Message;
+      try {
+        message = await sub.receive({ signal: AbortSignal.timeout(Math.min(timeout, 2000)) });
+      } catch (err) {
+        if (errorCode(err) !== ErrorCode.DeadlineExceeded) throw err;
+        const check = healthCheck("subscription", sub.health, scheme);
+        if (check.status === "ok") check.detail = "opened; no message waiting";
+        return check;
+      }
+      const handedBack = message.nackable ? "handed back" : "left unacked; it is redelivered after its ack deadline";
+      if (message.nackable) message.nack();
+      return { subject: "subscription", status: "ok", detail: `opened; a message is waiting (${handedBack})` };
+    },
+  );
 }
 
 function healthCheck(subject: string, health: Health, scheme: string): Check {
