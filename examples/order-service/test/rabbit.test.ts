@@ -107,6 +107,9 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
       );
       // At-least-once: each order processed once by the idempotent handler; redeliveries are counted, not redone.
       expect(new Set(service.processedIds()).size).toBe(service.processedIds().length);
+      // The cut was logged, with the reason, and without the password of the server URL.
+      expect(service.logs.some((l) => l.msg === "topic connection reconnecting")).toBe(true);
+      expect(service.stdoutText()).not.toContain("guest:guest");
 
       console.log(
         `orders: ${byPhase("before")} before, ${byPhase("during")} during, ${byPhase("after")} after the cut; ` +
