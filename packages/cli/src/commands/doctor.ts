@@ -172,6 +172,15 @@ function probeSubscription(url: URL, scheme: string, timeout: number): Promise<P
 }
 
 function healthCheck(subject: string, health: Health, scheme: string): Check {
+  if (health.state === "connecting" && health.lastError === undefined) {
+    // Some drivers (Pub/Sub) connect on first use: no traffic, no news, which is not a failure.
+    return {
+      subject,
+      status: "warn",
+      detail: "opened, but the driver reports no connection yet (it may connect on first use; nothing was sent)",
+      fix: `if sends then fail, check that the broker is reachable (server: ${schemeHints[scheme]?.server ?? "see the driver's options"})`,
+    };
+  }
   if (health.state !== "ready") {
     const why = health.lastError ? `: ${redactUrl(health.lastError.message)}` : "";
     return {
