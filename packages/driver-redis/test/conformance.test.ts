@@ -2,8 +2,8 @@ import { type Harness, runConformanceTests } from "@portable-pubsub/conformance"
 import type { SubscriptionDriver } from "@portable-pubsub/core";
 import { ensureGroup, RedisSubscriptionDriver, RedisTopicDriver } from "@portable-pubsub/driver-redis";
 import type { Redis } from "ioredis";
-import { describe } from "vitest";
-import { commandClient, REDIS_ADDRESS, readerClient, skipRedis, unique } from "./helpers.js";
+import { beforeAll, describe } from "vitest";
+import { commandClient, REDIS_ADDRESS, readerClient, requireRedis, skipRedis, unique } from "./helpers.js";
 
 const ackDeadlineMs = 1000;
 
@@ -59,6 +59,7 @@ async function makeHarness(url: string): Promise<Harness> {
 }
 
 describe.skipIf(skipRedis)("redisstream against Redis", () => {
+  beforeAll(requireRedis);
   runConformanceTests(() => makeHarness(`redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`), {
     name: "redisstream",
     canNack: true,

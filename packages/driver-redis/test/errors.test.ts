@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, errorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
-import { afterEach, describe, expect, it } from "vitest";
-import { commandClient, REDIS_ADDRESS, skipRedis, unique } from "./helpers.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { commandClient, REDIS_ADDRESS, requireRedis, skipRedis, unique } from "./helpers.js";
 
 const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
 
 /** Redis error replies, provoked for real, and the portable codes they map to. */
 describe.skipIf(skipRedis)("redisstream error mapping against Redis", () => {
+  beforeAll(requireRedis);
   const admin = commandClient();
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {

@@ -2,8 +2,8 @@ import { FaultProxy } from "@portable-pubsub/conformance";
 import type { HealthState, Subscription, Topic } from "@portable-pubsub/core";
 import { openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import type { Redis } from "ioredis";
-import { afterEach, describe, expect, it } from "vitest";
-import { commandClient, eventually, REDIS_ADDRESS, readerClient, skipRedis, unique } from "./helpers.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { commandClient, eventually, REDIS_ADDRESS, readerClient, requireRedis, skipRedis, unique } from "./helpers.js";
 
 /**
  * Faults injected with the FaultProxy between the driver and Redis: cuts
@@ -11,6 +11,7 @@ import { commandClient, eventually, REDIS_ADDRESS, readerClient, skipRedis, uniq
  * clients replace a connection that stays silent for 2 s (socketTimeout).
  */
 describe.skipIf(skipRedis)("redisstream under network faults", () => {
+  beforeAll(requireRedis);
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});

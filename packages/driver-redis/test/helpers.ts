@@ -30,6 +30,19 @@ export async function redisReachable(): Promise<boolean> {
  */
 export const skipRedis = !process.env.CI && !(await redisReachable());
 
+/**
+ * For a `beforeAll` of every Redis-backed suite: under CI=true an unreachable
+ * Redis fails the suite at once, instead of letting each test wait for its timeout.
+ */
+export async function requireRedis(): Promise<void> {
+  if (!(await redisReachable())) {
+    throw new Error(
+      `Redis is not reachable at ${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}; start it with ` +
+        `redis-server --daemonize yes --port 6379 --save "" (CI=true: these tests must not skip)`,
+    );
+  }
+}
+
 /** A stream or group name unique to this run. */
 export function unique(prefix: string): string {
   return `pps-test-${prefix}-${randomUUID().slice(0, 8)}`;

@@ -1,12 +1,13 @@
 import { type Message, openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
 import type { RedisStreamEntry } from "@portable-pubsub/driver-redis";
-import { afterEach, describe, expect, it } from "vitest";
-import { commandClient, eventually, REDIS_ADDRESS, skipRedis, unique } from "./helpers.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { commandClient, eventually, REDIS_ADDRESS, requireRedis, skipRedis, unique } from "./helpers.js";
 
 const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
 
 /** Stream semantics through URLs: trimming, ack deadline, dead letters, consumers, the stored layout. */
 describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
+  beforeAll(requireRedis);
   const admin = commandClient();
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
