@@ -17,6 +17,7 @@ export {
 } from "./errors.js";
 export { type CallOptions, DriverHandle } from "./handle.js";
 export { type Health, type HealthSource, type HealthState, HealthTracker } from "./health.js";
+export type { Check, Inspection, UrlInspector } from "./inspect.js";
 export { Message } from "./message.js";
 export {
   builtinDrivers,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUrl } from "./errors.js";
+import type { UrlInspector } from "./inspect.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 
@@ -39,6 +40,8 @@ export type SubscriptionURLOpener = (
 export interface DriverModule {
   openTopicURL?: TopicURLOpener;
   openSubscriptionURL?: SubscriptionURLOpener;
+  /** Looks at the broker and resource a URL names, for `pubsub doctor`. Optional. */
+  inspectURL?: UrlInspector;
 }
 
 /** The schemes whose driver packages the default mux loads on first use. */
