@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import net from "node:net";
+import { reachable, skipUnlessReachable } from "@portable-pubsub/conformance";
 import { commandClientOptions, readerClientOptions } from "@portable-pubsub/driver-redis";
 import { Redis } from "ioredis";
 
@@ -7,35 +7,18 @@ import { Redis } from "ioredis";
 export const REDIS_URL = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
 export const REDIS_ADDRESS = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) };
 
-/** True if Redis answers on its port. */
-export async function redisReachable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(REDIS_ADDRESS);
-    socket.setTimeout(1000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 /**
  * Whether to skip the Redis-backed tests: only when Redis is unreachable and
  * CI is not set. Under CI=true an unreachable Redis fails the tests instead.
  */
-export const skipRedis = !process.env.CI && !(await redisReachable());
+export const skipRedis = await skipUnlessReachable(REDIS_ADDRESS);
 
 /**
  * For a `beforeAll` of every Redis-backed suite: under CI=true an unreachable
  * Redis fails the suite at once, instead of letting each test wait for its timeout.
  */
 export async function requireRedis(): Promise<void> {
-  if (!(await redisReachable())) {
+  if (!(await reachable(REDIS_ADDRESS))) {
     throw new Error(
       `Redis is not reachable at ${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}; start it with ` +
         `redis-server --daemonize yes --port 6379 --save "" (CI=true: these tests must not skip)`,
