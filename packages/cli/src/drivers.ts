@@ -12,12 +12,6 @@ import {
   type Topic,
   URLMux,
 } from "@portable-pubsub/core";
-import type { UrlInspector } from "./inspect.js";
-
-/** A driver package as the command sees it: the mux openers plus the optional inspection hook. */
-export interface CliDriverModule extends DriverModule {
-  inspectURL?: UrlInspector;
-}
 
 /** A driver the command has loaded for a URL's scheme. */
 export interface LoadedDriver {
@@ -26,7 +20,7 @@ export interface LoadedDriver {
   packageName: string;
   /** Its version, when its package.json can be read. */
   version: string | undefined;
-  module: CliDriverModule;
+  module: DriverModule;
 }
 
 const mux = new URLMux();
@@ -62,7 +56,7 @@ export function loadDriver(url: URL): Promise<LoadedDriver> {
  * package's exports. Call it before the scheme is first used: a scheme whose
  * driver is loaded already is AlreadyExists.
  */
-export function registerDriver(scheme: string, module: CliDriverModule, packageName = "(registered)"): void {
+export function registerDriver(scheme: string, module: DriverModule, packageName = "(registered)"): void {
   if (module.openTopicURL) mux.registerTopic(scheme, module.openTopicURL);
   if (module.openSubscriptionURL) mux.registerSubscription(scheme, module.openSubscriptionURL);
   loaded.set(scheme, Promise.resolve({ scheme, packageName, version: undefined, module }));
@@ -76,9 +70,9 @@ async function importDriver(scheme: string): Promise<LoadedDriver> {
       .join(", ");
     throw invalidArgument(`no driver for scheme "${scheme}://"; the pubsub command knows ${known}`);
   }
-  let module: CliDriverModule;
+  let module: DriverModule;
   try {
-    module = (await import(packageName)) as CliDriverModule;
+    module = (await import(packageName)) as DriverModule;
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {

@@ -3,7 +3,7 @@
  * small: `runCli` for embedding, and the types of the `inspectURL` hook that a
  * driver package may export for `pubsub doctor`.
  */
-export { type CliDriverModule, registerDriver } from "./drivers.js";
+export { registerDriver } from "./drivers.js";
 export { ExitCode, exitCodeFor } from "./exit.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
 export { buildProgram, runCli } from "./program.js";
