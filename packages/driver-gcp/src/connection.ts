@@ -139,7 +139,33 @@ export class Connection<C extends GapicClient> {
   }
 
   #client$(): Promise<C> {
-    this.#client ??= this.pubsub.getClientConfig().then((config) => this.#create(config));
+    this.#client ??= this.#credentials()
+      .then(() => this.pubsub.getClientConfig())
+      .then((config) => this.#create(config))
+      .catch((err: unknown) => {
+        // Not remembered: credentials may be provided later, and the next call tries again.
+        this.#client = undefined;
+        throw err;
+      });
     return this.#client;
+  }
+
+  /**
+   * Loads Application Default Credentials before any generated client exists:
+   * when there are none, the generated client throws from a callback, outside
+   * any promise we could catch, and takes the process down.
+   */
+  async #credentials(): Promise<void> {
+    if (this.pubsub.isEmulator) return;
+    try {
+      await this.pubsub.auth.getClient();
+    } catch (err) {
+      throw new PubSubError(
+        ErrorCode.FailedPrecondition,
+        `${this.#resource}: no Google Cloud credentials (${err instanceof Error ? err.message.split(". ")[0] : String(err)}); ` +
+          "set GOOGLE_APPLICATION_CREDENTIALS or run on Google Cloud, or set PUBSUB_EMULATOR_HOST for the emulator",
+        { cause: err },
+      );
+    }
   }
 }
