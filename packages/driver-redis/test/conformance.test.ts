@@ -76,7 +76,7 @@ describe.skipIf(skipRedis)("redisstream against Redis", () => {
     reconnect: {
       upstream: REDIS_ADDRESS,
       harness: (address) => makeHarness(`redis://${address.host}:${address.port}`),
-      messages: 20_000,
+      messages: 10_000,
     },
   });
 });
