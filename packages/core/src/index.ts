@@ -36,3 +36,4 @@ export { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 export { type ProcessOptions, Subscription, type SubscriptionOptions } from "./subscription.js";
 export { type SendBatching, Topic, type TopicOptions } from "./topic.js";
 export type { OutgoingMessage } from "./validate.js";
+export { WakeUp } from "./wakeup.js";

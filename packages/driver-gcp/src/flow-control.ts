@@ -1,3 +1,5 @@
+import { WakeUp } from "@portable-pubsub/core";
+
 /** Limits on what a subscription holds: received, neither acked nor nacked. */
 export interface FlowControlLimits {
   /** Most messages outstanding. */
@@ -27,7 +29,7 @@ export class FlowControl {
   readonly #limits: FlowControlLimits;
   readonly #held = new Map<string, Held>();
   #bytes = 0;
-  #waiters: (() => void)[] = [];
+  readonly #room = new WakeUp();
 
   constructor(limits: FlowControlLimits) {
     this.#limits = limits;
@@ -67,7 +69,7 @@ export class FlowControl {
       this.#bytes -= held.bytes;
       freed = true;
     }
-    if (freed) this.#wake();
+    if (freed) this.#room.wakeAll();
   }
 
   /**
@@ -76,17 +78,7 @@ export class FlowControl {
    * receive should: a service that only consumes must not exit while idle.
    */
   waitForRoom(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#waiters = this.#waiters.filter((w) => w !== done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      this.#waiters.push(done);
-    });
+    return this.#room.wait(ms, signal);
   }
 
   #forgetExpired(): void {
@@ -97,11 +89,5 @@ export class FlowControl {
       this.#held.delete(ackId);
       this.#bytes -= held.bytes;
     }
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
   }
 }

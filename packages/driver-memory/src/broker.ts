@@ -1,4 +1,4 @@
-import { ErrorCode, PubSubError } from "@portable-pubsub/core";
+import { ErrorCode, PubSubError, WakeUp } from "@portable-pubsub/core";
 
 /** A message held by the in-memory broker. */
 export interface StoredMessage {
@@ -30,7 +30,7 @@ export class SubscriptionState {
   readonly #outstanding = new Map<number, Delivery>();
   #nextDelivery = 1;
   #expiryTimer: NodeJS.Timeout | undefined;
-  #waiters: (() => void)[] = [];
+  readonly #arrivals = new WakeUp();
 
   constructor(ackDeadlineMs: number) {
     this.ackDeadlineMs = ackDeadlineMs;
@@ -47,7 +47,7 @@ export class SubscriptionState {
 
   enqueue(messages: readonly StoredMessage[]): void {
     for (const message of messages) this.#ready.push(message);
-    this.#wake();
+    this.#arrivals.wakeAll();
   }
 
   /** Takes up to `max` messages for delivery; returns [deliveryId, message] pairs. */
@@ -71,18 +71,8 @@ export class SubscriptionState {
 
   /** Waits until a message may be available, `ms` pass, or `signal` fires. */
   waitForMessages(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.available > 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#waiters = this.#waiters.filter((w) => w !== done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      this.#waiters.push(done);
-    });
+    if (this.available > 0) return Promise.resolve();
+    return this.#arrivals.wait(ms, signal);
   }
 
   ack(deliveryId: number): void {
@@ -95,7 +85,7 @@ export class SubscriptionState {
     if (!delivery) return;
     this.#outstanding.delete(deliveryId);
     this.#again.push(delivery.message);
-    this.#wake();
+    this.#arrivals.wakeAll();
   }
 
   delete(): void {
@@ -105,7 +95,7 @@ export class SubscriptionState {
     this.#readyHead = 0;
     this.#again = [];
     this.#outstanding.clear();
-    this.#wake();
+    this.#arrivals.wakeAll();
   }
 
   #deliver(message: StoredMessage, deadline: number): [number, StoredMessage] {
@@ -132,15 +122,8 @@ export class SubscriptionState {
       this.#again.push(delivery.message);
       expired++;
     }
-    if (expired > 0) this.#wake();
+    if (expired > 0) this.#arrivals.wakeAll();
     this.#armExpiry();
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    if (waiters.length === 0) return;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
   }
 }
 
