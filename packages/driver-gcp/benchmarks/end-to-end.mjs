@@ -4,6 +4,7 @@
 // Run after a build: node packages/driver-gcp/benchmarks/end-to-end.mjs [counts...]
 import { randomUUID } from "node:crypto";
 import { createPubSub, openGcpSubscription, openGcpTopic } from "@portable-pubsub/driver-gcp";
+import { fmt, indexedBody, rate, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 import { startEmulator } from "../test/launch-emulator.mjs";
 
 const counts = process.argv
@@ -33,44 +34,17 @@ async function freshPair() {
   };
 }
 
-/** Counts distinct messages by the index in their body; resolves with the time the n-th distinct one came. */
-function tally(n) {
-  const seen = new Uint8Array(n);
-  let distinct = 0;
-  let finished;
-  const allIn = new Promise((resolve) => {
-    finished = resolve;
-  });
-  return {
-    allIn,
-    add(body) {
-      if (body.byteLength !== BODY_BYTES) throw new Error(`wrong body size ${body.byteLength}`);
-      const i = Buffer.from(body.buffer, body.byteOffset, body.byteLength).readUInt32BE(0);
-      if (seen[i] === 0) {
-        seen[i] = 1;
-        if (++distinct === n) finished(performance.now());
-      }
-    },
-  };
-}
-
-function body(i) {
-  const b = Buffer.alloc(BODY_BYTES, 120);
-  b.writeUInt32BE(i, 0);
-  return b;
-}
-
 /** Ours: a portable Topic and Subscription over the driver; `process` acks each message. */
 async function ours(n) {
   const names = await freshPair();
   const pubsub = createPubSub(PROJECT, { apiEndpoint: endpoint });
   const topic = openGcpTopic(pubsub, names.topic);
   const subscription = openGcpSubscription(pubsub, names.subscription);
-  const got = tally(n);
+  const got = tally(n, BODY_BYTES);
   const start = performance.now();
   const processing = subscription.process((message) => got.add(message.body), { concurrency: 16 });
-  await sendAll(n, (body) => topic.send({ body }));
-  const end = await withTimeout(got.allIn, "ours");
+  await sendWindowed(n, WINDOW, (i) => topic.send({ body: indexedBody(i, BODY_BYTES) }));
+  const end = await withTimeout(got.allIn, TIMEOUT_MS, "ours");
   await subscription.shutdown();
   await processing;
   await topic.shutdown();
@@ -90,15 +64,15 @@ async function raw(n, tuned) {
   // Tuned, acks leave every 5 ms instead of every 100: with 1000 messages outstanding at most,
   // the ack interval otherwise caps throughput near 10,000 msgs/s.
   const subscription = pubsub.subscription(names.subscription, tuned ? { batching: { maxMilliseconds: 5 } } : {});
-  const got = tally(n);
+  const got = tally(n, BODY_BYTES);
   const start = performance.now();
   subscription.on("message", (message) => {
     got.add(message.data);
     message.ack();
   });
   subscription.on("error", (err) => console.error("raw subscription error:", err.message));
-  await sendAll(n, (data) => topic.publishMessage({ data }));
-  const end = await withTimeout(got.allIn, "raw");
+  await sendWindowed(n, WINDOW, (i) => topic.publishMessage({ data: indexedBody(i, BODY_BYTES) }));
+  const end = await withTimeout(got.allIn, TIMEOUT_MS, "raw");
   await subscription.close();
   await topic.flush();
   await pubsub.close();
@@ -106,35 +80,6 @@ async function raw(n, tuned) {
   return end - start;
 }
 
-async function sendAll(n, send) {
-  let sent = 0;
-  const inFlight = new Set();
-  while (sent < n) {
-    const p = send(body(sent)).then(() => inFlight.delete(p));
-    inFlight.add(p);
-    sent++;
-    if (inFlight.size >= WINDOW) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-}
-
-async function withTimeout(promise, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: not all messages arrived within ${TIMEOUT_MS} ms`)),
-      TIMEOUT_MS,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const rate = (n, ms) => Math.round(n / (ms / 1000));
-const fmt = (x) => x.toLocaleString("en-US");
 try {
   console.log(`gcppubsub:// end to end against the Pub/Sub emulator, 100-byte messages, publish window ${WINDOW}`);
   console.log(`(publish N and receive + ack N; median of ${RUNS} runs, contenders alternating)`);

@@ -2,6 +2,7 @@
 // the same hand-off in the same run. Prints msgs/s, peak RSS and the ratio.
 // Run: node --expose-gc packages/driver-memory/benchmarks/end-to-end.mjs [counts...]
 import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
+import { fmt, median, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
 
 const counts = process.argv
   .slice(2)
@@ -30,7 +31,7 @@ async function ours(n) {
     },
     { concurrency: 1 },
   );
-  await sendAll(n, (body) => topic.send({ body }));
+  await sendWindowed(n, WINDOW, () => topic.send({ body: BODY }));
   await processing;
   const ms = performance.now() - start;
   await topic.shutdown();
@@ -56,11 +57,12 @@ async function bare(n) {
       }
     }
   })();
-  await sendAll(
+  await sendWindowed(
     n,
-    (body) =>
+    WINDOW,
+    () =>
       new Promise((resolve) => {
-        queue.push({ body, resolve });
+        queue.push({ body: BODY, resolve });
         wake?.();
       }),
   );
@@ -70,27 +72,12 @@ async function bare(n) {
   return ms;
 }
 
-async function sendAll(n, send) {
-  let sent = 0;
-  const inFlight = new Set();
-  while (sent < n) {
-    const p = send(BODY).then(() => inFlight.delete(p));
-    inFlight.add(p);
-    sent++;
-    if (inFlight.size >= WINDOW) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-}
-
-async function median(runs, run) {
+async function medianRun(runs, run) {
   const times = [];
   for (let i = 0; i < runs; i++) times.push(await run());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
 }
 
-const rate = (n, ms) => Math.round(n / (ms / 1000));
-const fmt = (x) => x.toLocaleString("en-US");
 console.log("mem:// end to end, 100-byte messages, send window 1000, consumer concurrency 1");
 console.log("(runs under 200k messages repeat; the median run counts)");
 console.log("messages   | ours msgs/s | bare msgs/s | ratio | peak RSS");
@@ -102,8 +89,8 @@ for (const n of COUNTS) {
   peakRss = process.memoryUsage.rss();
   // Small runs repeat until about 200k messages passed, and report the median run: one 10k run is a few ms of noise.
   const runs = Math.max(1, Math.ceil(200_000 / n));
-  const baseMs = await median(runs, () => bare(n));
-  const oursMs = await median(runs, () => ours(n));
+  const baseMs = await medianRun(runs, () => bare(n));
+  const oursMs = await medianRun(runs, () => ours(n));
   const row = { n, ours: rate(n, oursMs), bare: rate(n, baseMs), rssMiB: Math.round(peakRss / 2 ** 20) };
   results.push(row);
   console.log(

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { commandClientOptions, openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import { Redis } from "ioredis";
+import { indexedBody, median, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 
 const SERVER = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
 const counts = process.argv
@@ -40,43 +41,6 @@ async function ready(...clients) {
   await Promise.all(clients.map((c) => c.ping()));
 }
 
-function body(i) {
-  const b = Buffer.alloc(BODY_BYTES, 120);
-  b.writeUInt32BE(i, 0);
-  return b;
-}
-
-/** Counts distinct messages by the index in their body; `allIn` resolves with the time the n-th came. */
-function tally(n) {
-  const seen = new Uint8Array(n);
-  let distinct = 0;
-  let finished;
-  const allIn = new Promise((resolve) => {
-    finished = resolve;
-  });
-  return {
-    allIn,
-    add(bytes) {
-      if (bytes.byteLength !== BODY_BYTES) throw new Error(`wrong body size ${bytes.byteLength}`);
-      const i = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(0);
-      if (seen[i] === 0) {
-        seen[i] = 1;
-        if (++distinct === n) finished(performance.now());
-      }
-    },
-  };
-}
-
-function withTimeout(promise, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: timed out`)), TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** Ours: a portable Topic and Subscription over the driver; `process` acks each message. */
 async function ours(n) {
   const { stream, group, cleanup } = await freshStream();
@@ -90,20 +54,20 @@ async function ours(n) {
     maxReceiveBatchSize: READ_COUNT,
     reader,
   });
-  const got = tally(n);
+  const got = tally(n, BODY_BYTES);
   const cpu = process.cpuUsage();
   const start = performance.now();
   const processing = subscription.process((message) => got.add(message.body), { concurrency: 16 });
   let sent = 0;
   const inFlight = new Set();
   while (sent < n) {
-    const p = topic.send({ body: body(sent) }).then(() => inFlight.delete(p));
+    const p = topic.send({ body: indexedBody(sent, BODY_BYTES) }).then(() => inFlight.delete(p));
     inFlight.add(p);
     sent++;
     if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  const end = await withTimeout(got.allIn, "ours");
+  const end = await withTimeout(got.allIn, TIMEOUT_MS, "ours");
   const used = process.cpuUsage(cpu);
   await subscription.shutdown();
   await processing;
@@ -120,7 +84,7 @@ async function raw(n) {
   const acker = client();
   const reader = client();
   await ready(producer, acker, reader);
-  const got = tally(n);
+  const got = tally(n, BODY_BYTES);
   const cpu = process.cpuUsage();
   const start = performance.now();
   let reading = true;
@@ -152,13 +116,14 @@ async function raw(n) {
   const inFlight = new Set();
   for (let first = 0; first < n; first += PIPELINE) {
     const pipeline = producer.pipeline();
-    for (let i = first; i < Math.min(n, first + PIPELINE); i++) pipeline.xadd(stream, "*", "body", body(i));
+    for (let i = first; i < Math.min(n, first + PIPELINE); i++)
+      pipeline.xadd(stream, "*", "body", indexedBody(i, BODY_BYTES));
     const p = pipeline.exec().then(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= IN_FLIGHT / PIPELINE) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  const end = await withTimeout(got.allIn, "raw");
+  const end = await withTimeout(got.allIn, TIMEOUT_MS, "raw");
   const used = process.cpuUsage(cpu);
   reading = false;
   await readLoop;
@@ -166,8 +131,6 @@ async function raw(n) {
   await cleanup();
   return { ms: end - start, cpuUs: used.user + used.system };
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 console.log(`redisstream end to end against raw ioredis, ${BODY_BYTES}-byte bodies, ${RUNS} runs each, median`);
 for (let i = 0; i < 2; i++) {

@@ -1,0 +1,62 @@
+// What every package benchmark needs: bodies that carry their index, a tally of what arrived,
+// a bounded send window, and formatting. Imported as "../../../benchmarks/lib.mjs".
+
+/** A body of `size` bytes whose first four bytes are `i`, big-endian. */
+export function indexedBody(i, size) {
+  const b = Buffer.alloc(size, 120);
+  b.writeUInt32BE(i, 0);
+  return b;
+}
+
+/**
+ * Counts distinct messages by the index in their body (see indexedBody); `allIn`
+ * resolves with the time the n-th distinct one came. A body of the wrong size throws.
+ */
+export function tally(n, size) {
+  const seen = new Uint8Array(n);
+  let distinct = 0;
+  let finished;
+  const allIn = new Promise((resolve) => {
+    finished = resolve;
+  });
+  return {
+    allIn,
+    get distinct() {
+      return distinct;
+    },
+    add(body) {
+      if (body.byteLength !== size) throw new Error(`wrong body size ${body.byteLength}`);
+      const i = Buffer.from(body.buffer, body.byteOffset, body.byteLength).readUInt32BE(0);
+      if (seen[i] === 0) {
+        seen[i] = 1;
+        if (++distinct === n) finished(performance.now());
+      }
+    },
+  };
+}
+
+/** Calls `send(i)` for i in [0, n), with at most `window` promises unsettled at once. */
+export async function sendWindowed(n, window, send) {
+  const inFlight = new Set();
+  for (let i = 0; i < n; i++) {
+    const p = send(i).then(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+}
+
+/** Rejects if `promise` has not settled within `ms`. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const rate = (n, ms) => Math.round(n / (ms / 1000));
+export const fmt = (x) => x.toLocaleString("en-US");
