@@ -17,7 +17,7 @@ await topic.shutdown();
 
 describe("gcppubsub:// without credentials", () => {
   it("fails the send with FailedPrecondition and says what to set, without crashing", async () => {
-    const env = { ...process.env, GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/credentials.json" };
+    const env: NodeJS.ProcessEnv = { ...process.env, GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/credentials.json" };
     delete env.PUBSUB_EMULATOR_HOST;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
       env,
