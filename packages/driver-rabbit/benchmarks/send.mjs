@@ -6,14 +6,14 @@
 // Run after a build: node packages/driver-rabbit/benchmarks/send.mjs [inFlightCount] [sequentialCount]
 // RABBIT_SERVER_URL defaults to amqp://guest:guest@127.0.0.1:5672.
 import { FaultProxy } from "@portable-pubsub/conformance";
-import { openRabbitTopic } from "@portable-pubsub/driver-rabbit";
+import { openRabbitTopic, rabbitTopicDriver } from "@portable-pubsub/driver-rabbit";
 import { connect } from "amqplib";
 
 const SERVER_URL = process.env.RABBIT_SERVER_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const [inFlightArg, sequentialArg] = process.argv.slice(2).map(Number);
-const IN_FLIGHT_COUNT = inFlightArg > 0 ? inFlightArg : 50_000;
-const SEQUENTIAL_COUNT = sequentialArg > 0 ? sequentialArg : 3_000;
-const ROUNDS = 5;
+const IN_FLIGHT_COUNT = inFlightArg > 0 ? inFlightArg : 20_000;
+const SEQUENTIAL_COUNT = sequentialArg > 0 ? sequentialArg : 500;
+const ROUNDS = 9;
 const WINDOW = 1000;
 const BODY = Buffer.alloc(256, 120);
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -54,40 +54,15 @@ const confirmOne = (channel) =>
     channel.publish(EXCHANGE, "", BODY, publishOptions, (err) => (err ? reject(err) : resolve()));
   });
 
-async function rawInFlight(n) {
-  const { connection, channel } = await rawChannel();
-  const start = performance.now();
-  await new Promise((resolve, reject) => {
-    let published = 0;
-    let confirmed = 0;
-    const pump = () => {
-      while (published < n && published - confirmed < WINDOW) {
-        published++;
-        channel.publish(EXCHANGE, "", BODY, publishOptions, (err) => {
-          if (err) return reject(err);
-          if (++confirmed === n) resolve();
-          else pump();
-        });
-      }
-    };
-    pump();
-  });
-  const ms = performance.now() - start;
-  await connection.close();
-  return ms;
-}
-
-async function oursInFlight(n) {
-  const topic = openRabbitTopic({ serverUrl: SERVER_URL }, EXCHANGE);
-  await topic.send({ body: BODY }); // connect outside the timing, as the raw client does
-  const start = performance.now();
-  await new Promise((resolve, reject) => {
+/** Sends `n` with at most WINDOW outstanding; `send` returns a promise settled on the confirm. */
+function windowed(n, send) {
+  return new Promise((resolve, reject) => {
     let sent = 0;
     let confirmed = 0;
     const pump = () => {
       while (sent < n && sent - confirmed < WINDOW) {
         sent++;
-        topic.send({ body: BODY }).then(() => {
+        send().then(() => {
           if (++confirmed === n) resolve();
           else pump();
         }, reject);
@@ -95,47 +70,95 @@ async function oursInFlight(n) {
     };
     pump();
   });
-  const ms = performance.now() - start;
-  await topic.shutdown();
-  return ms;
 }
 
-async function rawSequential(n) {
-  const { connection, channel } = await rawChannel();
-  await confirmOne(channel);
-  const start = performance.now();
-  for (let i = 0; i < n; i++) await confirmOne(channel);
-  const ms = performance.now() - start;
-  await connection.close();
-  return ms;
-}
-
-async function oursSequential(n) {
+/**
+ * Runs both contenders on open connections, ROUNDS times back to back, alternating which goes first, and
+ * reports the median of the per-round ratios: the machine's load drifts, a pair run back to back sees the same.
+ */
+async function compare(label, n, drive) {
+  const raw = await rawChannel();
   const topic = openRabbitTopic({ serverUrl: SERVER_URL }, EXCHANGE);
-  await topic.send({ body: BODY });
-  const start = performance.now();
-  for (let i = 0; i < n; i++) await topic.send({ body: BODY });
-  const ms = performance.now() - start;
+  const contenders = {
+    raw: () => confirmOne(raw.channel),
+    ours: () => topic.send({ body: BODY }),
+  };
+  await contenders.raw();
+  await contenders.ours();
+  const time = async (send) => {
+    global.gc?.();
+    const start = performance.now();
+    await drive(n, send);
+    const ms = performance.now() - start;
+    await purge();
+    return ms;
+  };
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ["raw", "ours"] : ["ours", "raw"];
+    const ms = {};
+    for (const name of order) ms[name] = await time(contenders[name]);
+    rounds.push({ ours: n / (ms.ours / 1000), raw: n / (ms.raw / 1000), ratio: ms.raw / ms.ours });
+  }
   await topic.shutdown();
-  return ms;
+  await raw.connection.close();
+  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const ratio = median(rounds.map((r) => r.ratio));
+  const fmt = (v) => Math.round(v).toLocaleString("en").padStart(7);
+  console.log(
+    `${label.padEnd(44)} n=${String(n).padStart(6)}  rabbit:// ${fmt(median(rounds.map((r) => r.ours)))} msg/s` +
+      `  amqplib ${fmt(median(rounds.map((r) => r.raw)))} msg/s  ratio ${ratio.toFixed(2)} (median of ${ROUNDS};` +
+      ` range ${Math.min(...rounds.map((r) => r.ratio)).toFixed(2)}–${Math.max(...rounds.map((r) => r.ratio)).toFixed(2)})`,
+  );
+  return ratio;
 }
 
-/** Runs both contenders ROUNDS times, alternating; returns the best rate of each. */
-async function compare(label, n, ours, raw) {
-  let bestOurs = 0;
-  let bestRaw = 0;
+/**
+ * Sequential sends, interleaved one by one: raw, ours, raw, ours… each awaited, each timed. The load on the
+ * machine drifts far more over a round than between two neighbouring sends, so this cancels it best.
+ */
+async function compareSequential(label, n) {
+  const raw = await rawChannel();
+  const topic = openRabbitTopic({ serverUrl: SERVER_URL }, EXCHANGE);
+  // The driver alone, without core's Topic (batcher, retry, span) on top: where the time goes.
+  const driver = rabbitTopicDriver({ serverUrl: SERVER_URL, connectionName: "bench-driver-only" }, EXCHANGE);
+  const batch = [{ body: BODY, metadata: {} }];
+  const never = new AbortController().signal;
+  const contenders = [
+    () => confirmOne(raw.channel),
+    () => topic.send({ body: BODY }),
+    () => driver.sendBatch(batch, never),
+  ];
+  for (const send of contenders) await send();
+  const ms = [0, 0, 0];
   for (let round = 0; round < ROUNDS; round++) {
     global.gc?.();
-    bestRaw = Math.max(bestRaw, n / ((await raw(n)) / 1000));
-    await purge();
-    global.gc?.();
-    bestOurs = Math.max(bestOurs, n / ((await ours(n)) / 1000));
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < contenders.length; c++) {
+        const t0 = performance.now();
+        await contenders[c]();
+        ms[c] += performance.now() - t0;
+      }
+    }
     await purge();
   }
-  const ratio = bestOurs / bestRaw;
+  await topic.shutdown();
+  await driver.close(AbortSignal.timeout(5000));
+  await raw.connection.close();
+  const total = n * ROUNDS;
+  const rate = (m) =>
+    Math.round(total / (m / 1000))
+      .toLocaleString("en")
+      .padStart(7);
+  const extra = (m) => `${(((m - ms[0]) / total) * 1000).toFixed(1)} µs`;
+  const ratio = ms[0] / ms[1];
   console.log(
-    `${label.padEnd(44)} n=${String(n).padStart(6)}  rabbit:// ${Math.round(bestOurs).toLocaleString("en").padStart(7)} msg/s` +
-      `  amqplib ${Math.round(bestRaw).toLocaleString("en").padStart(7)} msg/s  ratio ${ratio.toFixed(2)}`,
+    `${label.padEnd(44)} n=${String(total).padStart(6)}  rabbit:// ${rate(ms[1])} msg/s  amqplib ${rate(ms[0])} msg/s` +
+      `  ratio ${ratio.toFixed(2)} (interleaved one by one; ${extra(ms[1])} more per send)`,
+  );
+  console.log(
+    `${"     the driver alone, without core's Topic".padEnd(44)} n=${String(total).padStart(6)}  driver    ${rate(ms[2])} msg/s` +
+      `  amqplib ${rate(ms[0])} msg/s  ratio ${(ms[0] / ms[2]).toFixed(2)} (${extra(ms[2])} more per send)`,
   );
   return ratio;
 }
@@ -167,9 +190,9 @@ async function recovery(cuts) {
 }
 
 try {
-  console.log(`rabbit:// vs amqplib on ${new URL(SERVER_URL).host}, 256-byte messages, best of ${ROUNDS} rounds`);
-  const r1 = await compare("(i) 1,000 in flight vs confirm window 1,000", IN_FLIGHT_COUNT, oursInFlight, rawInFlight);
-  const r2 = await compare("(ii) sequential awaited sends", SEQUENTIAL_COUNT, oursSequential, rawSequential);
+  console.log(`rabbit:// vs amqplib on ${new URL(SERVER_URL).host}, 256-byte messages, ${ROUNDS} rounds`);
+  const r1 = await compare("(i) 1,000 in flight vs confirm window 1,000", IN_FLIGHT_COUNT, windowed);
+  const r2 = await compareSequential("(ii) sequential awaited sends", SEQUENTIAL_COUNT);
   await recovery(10);
   const targets = [
     ["(i)", r1],

@@ -49,6 +49,7 @@ interface Pending {
 interface BatchWait {
   remaining: number;
   settled: boolean;
+  readonly signal: AbortSignal | undefined;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -74,6 +75,7 @@ export class ConfirmPublisher {
   #closed = false;
   /** Why the last attempt to open a channel gave up, until a new attempt starts. */
   #lastFailure: unknown;
+  readonly #watched = new WeakSet<AbortSignal>();
 
   constructor(connection: RabbitConnection, settings: PublisherSettings) {
     this.#settings = settings;
@@ -129,20 +131,22 @@ export class ConfirmPublisher {
    * one; rejects on the first that fails (nack, return, resource error) or
    * when `signal` fires. While the connection is down, it waits.
    */
-  async publish(messages: DriverMessage[], signal?: AbortSignal): Promise<void> {
-    if (this.#closed) throw new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`);
-    while (this.#outstanding > 0 && this.#outstanding + messages.length > this.#settings.maxBuffered) {
-      await this.#room(signal);
+  publish(messages: DriverMessage[], signal?: AbortSignal): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`));
     }
-    const { persistent, mandatory, routingKey } = this.#settings;
+    if (signal?.aborted) return Promise.reject(canceledError("send", signal));
+    if (this.#outstanding > 0 && this.#outstanding + messages.length > this.#settings.maxBuffered) {
+      return this.#room(signal).then(() => this.publish(messages, signal));
+    }
+    if (messages.length === 0) return Promise.resolve();
     let batch!: BatchWait;
     const done = new Promise<void>((resolve, reject) => {
-      batch = { remaining: messages.length, settled: false, resolve, reject };
+      batch = { remaining: messages.length, settled: false, signal, resolve, reject };
     });
-    if (messages.length === 0) return;
-    const added: Pending[] = [];
+    const { persistent, mandatory, routingKey } = this.#settings;
     for (const message of messages) {
-      const pending: Pending = {
+      this.#waiting.push({
         content: contentOf(message.body),
         routingKey: routingKey(message),
         properties: {
@@ -154,23 +158,34 @@ export class ConfirmPublisher {
         batch,
         state: WAITING,
         returned: undefined,
-      };
-      this.#waiting.push(pending);
-      added.push(pending);
+      });
     }
     this.#outstanding += messages.length;
     this.#lastFailure = undefined;
+    if (signal) this.#watch(signal);
     if (this.#current) this.#pump();
     else this.#channel.ensureOpen();
-    if (!signal) return done;
-    if (signal.aborted) this.#cancel(added, signal);
-    const onAbort = () => this.#cancel(added, signal);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await done;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+    return done;
+  }
+
+  /**
+   * Cancels, when `signal` fires, every batch sent with it. Core passes the
+   * same signal with every batch of a topic, so one listener per signal serves
+   * them all: adding and removing one per batch would cost more than the rest
+   * of a sequential send.
+   */
+  #watch(signal: AbortSignal): void {
+    if (this.#watched.has(signal)) return;
+    this.#watched.add(signal);
+    signal.addEventListener(
+      "abort",
+      () => {
+        const err = canceledError("send", signal);
+        for (const pending of this.#waiting) if (pending.batch.signal === signal) this.#settle(pending, err);
+        for (const pending of this.#inflight) if (pending?.batch.signal === signal) this.#settle(pending, err);
+      },
+      { once: true },
+    );
   }
 
   #pump(): void {
@@ -300,11 +315,6 @@ export class ConfirmPublisher {
     }
     this.#waiting = [];
     this.#waitHead = 0;
-  }
-
-  #cancel(pendings: Pending[], signal: AbortSignal): void {
-    const err = canceledError("send", signal);
-    for (const pending of pendings) this.#settle(pending, err);
   }
 
   #settle(pending: Pending, error: unknown): void {
