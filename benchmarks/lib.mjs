@@ -35,15 +35,41 @@ export function tally(n, size) {
   };
 }
 
-/** Calls `send(i)` for i in [0, n), with at most `window` promises unsettled at once. */
+/**
+ * Calls `send(i)` for i in [0, n), with at most `window` promises unsettled at
+ * once; rejects with the first failure. O(1) per message, so the harness costs
+ * the same, and little, for every contender.
+ */
 export async function sendWindowed(n, window, send) {
-  const inFlight = new Set();
+  let inFlight = 0;
+  let wake;
+  let failure;
+  const settled = () => {
+    inFlight--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const failed = (err) => {
+    failure ??= err;
+    settled();
+  };
   for (let i = 0; i < n; i++) {
-    const p = send(i).then(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= window) await Promise.race(inFlight);
+    inFlight++;
+    send(i).then(settled, failed);
+    if (inFlight >= window) {
+      await new Promise((resolve) => {
+        wake = resolve;
+      });
+    }
+    if (failure) throw failure;
   }
-  await Promise.all(inFlight);
+  while (inFlight > 0) {
+    await new Promise((resolve) => {
+      wake = resolve;
+    });
+  }
+  if (failure) throw failure;
 }
 
 /** Rejects if `promise` has not settled within `ms`. */
