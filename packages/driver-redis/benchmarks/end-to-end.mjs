@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { commandClientOptions, openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import { Redis } from "ioredis";
-import { indexedBody, median, tally, withTimeout } from "../../../benchmarks/lib.mjs";
+import { indexedBody, median, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 
 const SERVER = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
 const counts = process.argv
@@ -58,15 +58,7 @@ async function ours(n) {
   const cpu = process.cpuUsage();
   const start = performance.now();
   const processing = subscription.process((message) => got.add(message.body), { concurrency: 16 });
-  let sent = 0;
-  const inFlight = new Set();
-  while (sent < n) {
-    const p = topic.send({ body: indexedBody(sent, BODY_BYTES) }).then(() => inFlight.delete(p));
-    inFlight.add(p);
-    sent++;
-    if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
+  await sendWindowed(n, IN_FLIGHT, (i) => topic.send({ body: indexedBody(i, BODY_BYTES) }));
   const end = await withTimeout(got.allIn, TIMEOUT_MS, "ours");
   const used = process.cpuUsage(cpu);
   await subscription.shutdown();
