@@ -115,6 +115,27 @@ describe("Subscription", () => {
   });
 });
 
+describe("Subscription over a driver that cannot nack", () => {
+  it("throws Unimplemented from nack, and leaves a failed message to the ack deadline", async () => {
+    const driver = new ScriptedSubscriptionDriver();
+    Object.assign(driver, { canNack: false });
+    driver.push("a", "b");
+    const sub = new Subscription(driver);
+    const first = await sub.receive();
+    expect(first.nackable).toBe(false);
+    expect(() => first.nack()).toThrow(expect.objectContaining({ code: ErrorCode.Unimplemented }));
+    first.ack();
+    const processing = sub.process(() => {
+      void sub.shutdown();
+      throw new Error("handler failed");
+    });
+    await processing;
+    await sub.shutdown();
+    expect(driver.acked).toEqual([1]);
+    expect(driver.nacked).toEqual([]);
+  });
+});
+
 describe("ReceiveSizer", () => {
   it("stays at 1 for a consumer that takes one message at a time, slowly", () => {
     const sizer = new ReceiveSizer(1000);
