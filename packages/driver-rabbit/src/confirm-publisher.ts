@@ -10,6 +10,7 @@
 import { canceledError, type DriverMessage, ErrorCode, PubSubError } from "@portable-pubsub/core";
 import type { ConfirmChannel, Message, Options } from "amqplib";
 import { contentOf } from "./codec.js";
+import { ConfirmWindow } from "./confirm-window.js";
 import type { RabbitConnection } from "./connection.js";
 import { describeReply, isResourceError, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
 import { ManagedChannel, raceQuiet } from "./managed-channel.js";
@@ -63,10 +64,8 @@ export class ConfirmPublisher {
   /** Messages not yet published on the current channel, oldest first. */
   #waiting: Pending[] = [];
   #waitHead = 0;
-  /** Published on the current channel, by delivery tag: `#inflight[i]` has tag `#baseTag + i`. */
-  #inflight: (Pending | null)[] = [];
-  #inflightHead = 0;
-  #baseTag = 1;
+  /** Published on the current channel and not yet confirmed, by delivery tag. */
+  readonly #inflight = new ConfirmWindow<Pending>();
   #current: ConfirmChannel | undefined;
   #generation = 0;
   #paused = false;
@@ -182,7 +181,7 @@ export class ConfirmPublisher {
       () => {
         const err = canceledError("send", signal);
         for (const pending of this.#waiting) if (pending.batch.signal === signal) this.#settle(pending, err);
-        for (const pending of this.#inflight) if (pending?.batch.signal === signal) this.#settle(pending, err);
+        for (const pending of this.#inflight) if (pending.batch.signal === signal) this.#settle(pending, err);
       },
       { once: true },
     );
@@ -226,29 +225,8 @@ export class ConfirmPublisher {
 
   #confirm(generation: number, frame: { deliveryTag: number; multiple: boolean }, nack: "nack" | undefined): void {
     if (generation !== this.#generation) return;
-    const inflight = this.#inflight;
-    const index = frame.deliveryTag - this.#baseTag;
-    if (frame.multiple) {
-      while (this.#inflightHead <= index && this.#inflightHead < inflight.length) {
-        const pending = inflight[this.#inflightHead];
-        inflight[this.#inflightHead++] = null;
-        if (pending) this.#settle(pending, this.#outcome(pending, nack));
-      }
-    } else {
-      const pending = inflight[index];
-      if (pending === undefined || pending === null) return;
-      inflight[index] = null;
+    for (const pending of this.#inflight.take(frame.deliveryTag, frame.multiple)) {
       this.#settle(pending, this.#outcome(pending, nack));
-    }
-    while (this.#inflightHead < inflight.length && inflight[this.#inflightHead] === null) this.#inflightHead++;
-    if (this.#inflightHead === inflight.length) {
-      this.#baseTag += inflight.length;
-      this.#inflight = [];
-      this.#inflightHead = 0;
-    } else if (this.#inflightHead > 4096 && this.#inflightHead * 2 > inflight.length) {
-      this.#baseTag += this.#inflightHead;
-      this.#inflight = inflight.slice(this.#inflightHead);
-      this.#inflightHead = 0;
     }
   }
 
@@ -266,38 +244,32 @@ export class ConfirmPublisher {
   #returned(generation: number, message: Message): void {
     if (generation !== this.#generation) return;
     const id = message.properties.messageId;
-    for (let i = this.#inflightHead; i < this.#inflight.length; i++) {
-      const pending = this.#inflight[i];
-      if (!pending || pending.properties.messageId !== id) continue;
-      const { replyCode, replyText, routingKey } = message.fields as unknown as {
-        replyCode: number;
-        replyText: string;
-        routingKey: string;
-      };
-      pending.returned = new RabbitError(
-        `rabbit: ${this.#settings.resource} could not route the message with routing key "${routingKey}" to any queue (${replyCode} ${replyText}); bind a queue to the exchange, or open a subscription first`,
-        { replyCode: replyCode || ReplyCode.NoRoute, retryable: false },
-      );
-      return;
-    }
+    const pending = this.#inflight.find((p) => p.properties.messageId === id);
+    if (!pending) return;
+    const { replyCode, replyText, routingKey } = message.fields as unknown as {
+      replyCode: number;
+      replyText: string;
+      routingKey: string;
+    };
+    pending.returned = new RabbitError(
+      `rabbit: ${this.#settings.resource} could not route the message with routing key "${routingKey}" to any queue (${replyCode} ${replyText}); bind a queue to the exchange, or open a subscription first`,
+      { replyCode: replyCode || ReplyCode.NoRoute, retryable: false },
+    );
   }
 
   /** The channel died: resource errors fail what was in flight; anything else puts it back, in order. */
   #channelLost(error: Error | undefined): void {
-    const inflight = this.#inflight.slice(this.#inflightHead);
+    const inflight = this.#inflight.reset();
     this.#current = undefined;
-    this.#inflight = [];
-    this.#inflightHead = 0;
-    this.#baseTag = 1;
     this.#paused = false;
     if (error && isResourceError(error)) {
       const failure = resourceFailure(this.#settings.resource, error);
-      for (const pending of inflight) if (pending) this.#settle(pending, failure);
+      for (const pending of inflight) this.#settle(pending, failure);
       return;
     }
     const requeue: Pending[] = [];
     for (const pending of inflight) {
-      if (!pending || pending.state === DONE) continue;
+      if (pending.state === DONE) continue;
       pending.state = WAITING;
       pending.returned = undefined;
       requeue.push(pending);
@@ -359,7 +331,7 @@ export class ConfirmPublisher {
     if (this.#outstanding > 0) {
       const err = canceledError("shutdown", signal);
       for (const pending of this.#waiting.slice(this.#waitHead)) this.#settle(pending, err);
-      for (const pending of this.#inflight) if (pending) this.#settle(pending, err);
+      for (const pending of this.#inflight.reset()) this.#settle(pending, err);
     }
     await this.#channel.close(signal);
   }
