@@ -9,7 +9,7 @@
  * broker would reject the unknown delivery tag with PRECONDITION_FAILED and
  * close it.
  */
-import { type DriverMessage, ErrorCode, PubSubError } from "@portable-pubsub/core";
+import { type DriverMessage, ErrorCode, PubSubError, WakeUp } from "@portable-pubsub/core";
 import type { Channel, ConsumeMessage } from "amqplib";
 import { toDriverMessage } from "./codec.js";
 import type { RabbitConnection } from "./connection.js";
@@ -42,7 +42,7 @@ export class QueueConsumer {
   #consumerTag: string | undefined;
   #buffer: DriverMessage[] = [];
   #head = 0;
-  #wake: (() => void) | undefined;
+  readonly #arrivals = new WakeUp();
   #failure: unknown;
   #closed = false;
 
@@ -110,9 +110,7 @@ export class QueueConsumer {
   }
 
   #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#arrivals.wakeAll();
   }
 
   /**
@@ -124,7 +122,7 @@ export class QueueConsumer {
     if (this.#head === this.#buffer.length) {
       this.#throwFailure();
       this.#channel.ensureOpen();
-      await this.#waitForDelivery(maxWaitMs, signal);
+      await this.#arrivals.wait(maxWaitMs, signal);
       this.#throwFailure();
     }
     const end = Math.min(this.#buffer.length, this.#head + max);
@@ -142,25 +140,6 @@ export class QueueConsumer {
     if (failure === undefined) return;
     this.#failure = undefined;
     throw failure;
-  }
-
-  #waitForDelivery(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", finish);
-        if (this.#wake === finish) this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      signal.addEventListener("abort", finish, { once: true });
-      const previous = this.#wake;
-      this.#wake = () => {
-        previous?.();
-        finish();
-      };
-    });
   }
 
   /** Acks deliveries of the current channel; those of a dead channel are dropped (the broker redelivers them). */

@@ -12,6 +12,7 @@ import {
   type TopicOptions,
 } from "@portable-pubsub/core";
 import type { ConfirmChannel } from "amqplib";
+import { checkAmqpLimits } from "./codec.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { connectionFor, type RabbitConnection } from "./connection.js";
 import { declareOn } from "./declare.js";
@@ -41,6 +42,7 @@ export class RabbitTopicDriver implements TopicDriver {
   readonly #connection: RabbitConnection;
   readonly #owned: boolean;
   readonly #publisher: ConfirmPublisher;
+  readonly #routingKey: (message: DriverMessage) => string;
   /**
    * Confirms arrive one by one, but a batch's sends settle together when its
    * last confirm arrives. Batches of at most 128 let a caller's sends settle
@@ -62,9 +64,10 @@ export class RabbitTopicDriver implements TopicDriver {
       throw invalidArgument(`rabbit: maxBuffered must be a positive integer, got ${String(options.maxBuffered)}`);
     }
     const declaration = declare ? { exchange: { name: exchange, ...(declare === true ? {} : declare) } } : undefined;
+    this.#routingKey = routingKeyFrom ? (m) => m.metadata[routingKeyFrom] ?? routingKey : () => routingKey;
     this.#publisher = new ConfirmPublisher(connection, {
       exchange,
-      routingKey: routingKeyFrom ? (m: DriverMessage) => m.metadata[routingKeyFrom] ?? routingKey : () => routingKey,
+      routingKey: this.#routingKey,
       persistent: options.persistent ?? true,
       mandatory: options.mandatory ?? true,
       maxBuffered,
@@ -90,6 +93,15 @@ export class RabbitTopicDriver implements TopicDriver {
   /** Messages queued or awaiting their confirms. */
   get outstanding(): number {
     return this.#publisher.outstanding;
+  }
+
+  /**
+   * Refuses, alone and before batching, a message AMQP cannot carry: a
+   * header name over 255 bytes, headers over amqplib's 64 KiB table buffer,
+   * or a routing key over 255 bytes.
+   */
+  checkMessage(message: DriverMessage): void {
+    checkAmqpLimits(message, this.#routingKey(message));
   }
 
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {

@@ -17,9 +17,10 @@ import {
   rabbitTopicDriver,
 } from "@portable-pubsub/driver-rabbit";
 import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   BROKER,
+  cleanupAfterEach,
   makeExchangeAndQueue,
   rabbitmqctl,
   SERVER_URL,
@@ -30,12 +31,7 @@ import {
   withAdmin,
 } from "./support.js";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-const defer = (cleanup: () => Promise<unknown>) => cleanups.push(cleanup);
-const later = (o: Topic | Subscription) => defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
+const { defer, shutdownLater: later } = cleanupAfterEach();
 const deleteLater = (exchanges: string[], queues: string[]) =>
   defer(() =>
     withAdmin(async (ch) => {

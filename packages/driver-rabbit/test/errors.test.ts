@@ -134,6 +134,33 @@ describe.skipIf(skipWithoutBroker)("rabbit error mapping against the broker", ()
     }
   });
 
+  it("refuses alone, with InvalidArgument, a message AMQP cannot carry", async () => {
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, exchange, { routingKeyFrom: "key" });
+    try {
+      const sends = [
+        topic.send({ body: "ok-1" }),
+        topic.send({ body: "long name", metadata: { ["k".repeat(300)]: "v" } }),
+        topic.send({ body: "huge headers", metadata: { big: "x".repeat(70_000) } }),
+        topic.send({ body: "long key", metadata: { key: "r".repeat(256) } }),
+        topic.send({ body: "ok-2" }),
+      ];
+      const outcomes = await Promise.allSettled(sends);
+      expect(outcomes.map((o) => (o.status === "fulfilled" ? "ok" : errorCode(o.reason)))).toEqual([
+        "ok",
+        ErrorCode.InvalidArgument,
+        ErrorCode.InvalidArgument,
+        ErrorCode.InvalidArgument,
+        "ok",
+      ]);
+      const reasons = outcomes.flatMap((o) => (o.status === "rejected" ? [(o.reason as Error).message] : []));
+      expect(reasons[0]).toMatch(/header names hold at most 255/);
+      expect(reasons[1]).toMatch(/at most 61440 fit/);
+      expect(reasons[2]).toMatch(/routing keys hold at most 255/);
+    } finally {
+      await shutdown(topic);
+    }
+  });
+
   it("an unreachable broker fails fast at open, naming the URL without its password", async () => {
     const started = Date.now();
     const error = await failure(

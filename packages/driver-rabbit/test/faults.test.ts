@@ -4,7 +4,7 @@
  */
 
 import { FaultProxy } from "@portable-pubsub/conformance";
-import { ErrorCode, errorCode, type Subscription, type Topic } from "@portable-pubsub/core";
+import { ErrorCode, errorCode, type Subscription } from "@portable-pubsub/core";
 import {
   connectRabbit,
   isRetryableRabbitError,
@@ -14,9 +14,10 @@ import {
   replyCodeOf,
 } from "@portable-pubsub/driver-rabbit";
 import type { ConfirmChannel } from "amqplib";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   BROKER,
+  cleanupAfterEach,
   makeExchangeAndQueue,
   rabbitmqctl,
   SERVER_URL,
@@ -26,15 +27,7 @@ import {
   waitFor,
 } from "./support.js";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-const defer = (cleanup: () => Promise<unknown>) => cleanups.push(cleanup);
-
-function shutdownLater(...objects: (Topic | Subscription)[]) {
-  for (const o of objects) defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
-}
+const { defer, shutdownLater } = cleanupAfterEach();
 
 /** Counts deliveries per body index until every one of `total` arrived. */
 function tally(subscription: Subscription, total: number, concurrency = 16) {

@@ -4,32 +4,20 @@
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import net from "node:net";
 import { promisify } from "node:util";
+import { skipUnlessReachable } from "@portable-pubsub/conformance";
+import type { Subscription, Topic } from "@portable-pubsub/core";
 import { type Channel, connect } from "amqplib";
+import { afterEach } from "vitest";
 
 export const BROKER = { host: "127.0.0.1", port: 5672 };
 export const SERVER_URL = `amqp://guest:guest@${BROKER.host}:${BROKER.port}`;
-
-/** True if something accepts TCP connections on the broker's port. */
-export function brokerReachable(timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(BROKER);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
 
 /**
  * Without CI, tests that need RabbitMQ are skipped when it is not running;
  * with CI=true they run, and fail, so that a missing broker is never a pass.
  */
-export const skipWithoutBroker = !process.env.CI && !(await brokerReachable());
+export const skipWithoutBroker = await skipUnlessReachable(BROKER);
 
 const run = promisify(execFile);
 
@@ -85,4 +73,22 @@ export async function makeExchangeAndQueue(
       if (queue) await ch.deleteQueue(queue).catch(() => {});
       await ch.deleteExchange(exchange).catch(() => {});
     }).catch(() => {});
+}
+
+/**
+ * Registers an afterEach that runs what the test deferred, last first, and
+ * returns `defer` and `shutdownLater` for the test file.
+ */
+export function cleanupAfterEach() {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  const defer = (cleanup: () => Promise<unknown>) => {
+    cleanups.push(cleanup);
+  };
+  const shutdownLater = (...objects: (Topic | Subscription)[]) => {
+    for (const o of objects) defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
+  };
+  return { defer, shutdownLater };
 }
