@@ -8,6 +8,7 @@
 import { FaultProxy } from "@portable-pubsub/conformance";
 import { openRabbitTopic, rabbitTopicDriver } from "@portable-pubsub/driver-rabbit";
 import { connect } from "amqplib";
+import { fmt, median, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
 
 const SERVER_URL = process.env.RABBIT_SERVER_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const [inFlightArg, sequentialArg] = process.argv.slice(2).map(Number);
@@ -54,23 +55,8 @@ const confirmOne = (channel) =>
     channel.publish(EXCHANGE, "", BODY, publishOptions, (err) => (err ? reject(err) : resolve()));
   });
 
-/** Sends `n` with at most WINDOW outstanding; `send` returns a promise settled on the confirm. */
-function windowed(n, send) {
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let confirmed = 0;
-    const pump = () => {
-      while (sent < n && sent - confirmed < WINDOW) {
-        sent++;
-        send().then(() => {
-          if (++confirmed === n) resolve();
-          else pump();
-        }, reject);
-      }
-    };
-    pump();
-  });
-}
+/** Sends `n` with at most WINDOW unconfirmed, through the window every package benchmark uses. */
+const windowed = (n, send) => sendWindowed(n, WINDOW, () => send());
 
 /**
  * Runs both contenders on open connections, ROUNDS times back to back, alternating which goes first, and
@@ -102,12 +88,11 @@ async function compare(label, n, drive) {
   }
   await topic.shutdown();
   await raw.connection.close();
-  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const ratio = median(rounds.map((r) => r.ratio));
-  const fmt = (v) => Math.round(v).toLocaleString("en").padStart(7);
+  const msgs = (v) => fmt(Math.round(v)).padStart(7);
   console.log(
-    `${label.padEnd(44)} n=${String(n).padStart(6)}  rabbit:// ${fmt(median(rounds.map((r) => r.ours)))} msg/s` +
-      `  amqplib ${fmt(median(rounds.map((r) => r.raw)))} msg/s  ratio ${ratio.toFixed(2)} (median of ${ROUNDS};` +
+    `${label.padEnd(44)} n=${String(n).padStart(6)}  rabbit:// ${msgs(median(rounds.map((r) => r.ours)))} msg/s` +
+      `  amqplib ${msgs(median(rounds.map((r) => r.raw)))} msg/s  ratio ${ratio.toFixed(2)} (median of ${ROUNDS};` +
       ` range ${Math.min(...rounds.map((r) => r.ratio)).toFixed(2)}–${Math.max(...rounds.map((r) => r.ratio)).toFixed(2)})`,
   );
   return ratio;
@@ -146,19 +131,16 @@ async function compareSequential(label, n) {
   await driver.close(AbortSignal.timeout(5000));
   await raw.connection.close();
   const total = n * ROUNDS;
-  const rate = (m) =>
-    Math.round(total / (m / 1000))
-      .toLocaleString("en")
-      .padStart(7);
+  const perSecond = (m) => fmt(rate(total, m)).padStart(7);
   const extra = (m) => `${(((m - ms[0]) / total) * 1000).toFixed(1)} µs`;
   const ratio = ms[0] / ms[1];
   console.log(
-    `${label.padEnd(44)} n=${String(total).padStart(6)}  rabbit:// ${rate(ms[1])} msg/s  amqplib ${rate(ms[0])} msg/s` +
+    `${label.padEnd(44)} n=${String(total).padStart(6)}  rabbit:// ${perSecond(ms[1])} msg/s  amqplib ${perSecond(ms[0])} msg/s` +
       `  ratio ${ratio.toFixed(2)} (interleaved one by one; ${extra(ms[1])} more per send)`,
   );
   console.log(
-    `${"     the driver alone, without core's Topic".padEnd(44)} n=${String(total).padStart(6)}  driver    ${rate(ms[2])} msg/s` +
-      `  amqplib ${rate(ms[0])} msg/s  ratio ${(ms[0] / ms[2]).toFixed(2)} (${extra(ms[2])} more per send)`,
+    `${"     the driver alone, without core's Topic".padEnd(44)} n=${String(total).padStart(6)}  driver    ${perSecond(ms[2])} msg/s` +
+      `  amqplib ${perSecond(ms[0])} msg/s  ratio ${(ms[0] / ms[2]).toFixed(2)} (${extra(ms[2])} more per send)`,
   );
   return ratio;
 }
