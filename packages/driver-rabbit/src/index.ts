@@ -4,7 +4,7 @@
  * consuming channel per subscription, each reopened after any loss; sends
  * settle only on a broker confirm and wait out outages; consumers resume.
  */
-export { acquireConnection, connectRabbit, RabbitConnection } from "./connection.js";
+export { connectRabbit, RabbitConnection } from "./connection.js";
 export type { RabbitAckId } from "./consumer.js";
 export {
   declareRabbitTopology,

@@ -206,6 +206,20 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     expect(topic.health.state).toBe("ready");
   });
 
+  it("does not stop silently when its queue is deleted: receive fails with NotFound", async () => {
+    const exchange = unique("deleted");
+    const queue = unique("deleted");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const subscription = openRabbitSubscription({ serverUrl: SERVER_URL }, queue, { retry: { maxAttempts: 2 } });
+    later(subscription);
+    const waiting = subscription.receive({ signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => e);
+    await sleep(200);
+    await withAdmin((ch) => ch.deleteQueue(queue));
+    const error = await waiting;
+    expect(errorCode(error)).toBe(ErrorCode.NotFound);
+    expect((error as Error).message).toMatch(/no queue/);
+  });
+
   it("drops an ack for a delivery of a dead channel instead of breaking the new one", async () => {
     const exchange = unique("stale");
     const queue = unique("stale");
