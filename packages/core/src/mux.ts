@@ -52,7 +52,7 @@ export const builtinDrivers: Readonly<Record<string, string>> = {
   redisstream: "@portable-pubsub/driver-redis",
 };
 
-const TOPIC_KEYS = ["batching", "retry"] as const;
+const TOPIC_KEYS = ["batching", "retry", "maxPendingSends"] as const;
 const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry"] as const;
 
 /**

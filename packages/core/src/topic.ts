@@ -1,7 +1,7 @@
 import { raceSignal } from "./abort.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
-import { canceledError, ErrorCode, PubSubError } from "./errors.js";
+import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 import { traced } from "./tracing.js";
@@ -23,6 +23,12 @@ export interface SendBatching {
 export interface TopicOptions {
   batching?: SendBatching;
   retry?: RetryOptions;
+  /**
+   * Most sends waiting for a batch at once. Past it, `send` fails at once with
+   * ResourceExhausted instead of holding ever more messages in memory while
+   * the broker is slow or unreachable. Default 100,000.
+   */
+  maxPendingSends?: number;
 }
 
 export function batcherOptions(
@@ -51,9 +57,14 @@ export class Topic extends DriverHandle<TopicDriver> {
   readonly #batcher: Batcher<DriverMessage>;
   readonly #retry: Required<RetryOptions>;
   readonly #abort = new AbortController();
+  readonly #maxPending: number;
 
   constructor(driver: TopicDriver, options: TopicOptions = {}) {
     super(driver, "topic");
+    this.#maxPending = options.maxPendingSends ?? 100_000;
+    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) {
+      throw invalidArgument(`maxPendingSends must be a positive integer, got ${String(options.maxPendingSends)}`);
+    }
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     const batching = batcherOptions(options.batching, driver.batchLimits, SEND_DEFAULTS);
     this.#batcher = new Batcher(
@@ -75,6 +86,13 @@ export class Topic extends DriverHandle<TopicDriver> {
       this.assertOpen("send");
       const signal = options?.signal;
       if (signal?.aborted) throw canceledError("send", signal);
+      if (this.#batcher.pending >= this.#maxPending) {
+        throw new PubSubError(
+          ErrorCode.ResourceExhausted,
+          `send to ${this.driver.resource}: ${this.#maxPending} sends are already waiting (the broker is slow or unreachable); ` +
+            "wait for some to settle, or raise maxPendingSends",
+        );
+      }
       const outgoing = toDriverMessage(message);
       this.driver.checkMessage?.(outgoing);
       const pending = this.#batcher.add(outgoing, signal);

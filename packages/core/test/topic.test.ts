@@ -115,4 +115,23 @@ describe("Topic", () => {
     expect(small.status).toBe("fulfilled");
     expect(driver.batches.map((b) => b.length)).toEqual([1]);
   });
+
+  it("fails sends past maxPendingSends with ResourceExhausted instead of growing without bound", async () => {
+    const driver = new ScriptedTopicDriver();
+    let release: () => void = () => {};
+    driver.gate = new Promise((r) => {
+      release = r;
+    });
+    const topic = new Topic(driver, { maxPendingSends: 3, batching: { maxBatchSize: 1, maxConcurrentBatches: 1 } });
+    const first = topic.send({ body: "in flight" });
+    await new Promise((r) => setTimeout(r, 1));
+    const queued = [1, 2, 3].map((i) => topic.send({ body: String(i) }));
+    const refused = await topic.send({ body: "one too many" }).catch((e: unknown) => e);
+    expect(errorCode(refused)).toBe(ErrorCode.ResourceExhausted);
+    expect((refused as Error).message).toMatch(/3 sends are already waiting/);
+    release();
+    await Promise.all([first, ...queued]);
+    expect(driver.batches.length).toBe(4);
+    expect(() => new Topic(driver, { maxPendingSends: 0 })).toThrow(/maxPendingSends must be a positive integer/);
+  });
 });
