@@ -25,22 +25,37 @@ export const defaultRetryOptions: Required<RetryOptions> = {
  * runs out of attempts, or `signal` fires. Backoff is capped exponential with
  * full jitter: attempt n waits a uniform random time in [0, min(cap, base·2ⁿ)].
  */
-export async function withRetry<T>(
+export function withRetry<T>(
   attempt: () => Promise<T>,
   isRetryable: (err: unknown) => boolean,
   options: Required<RetryOptions>,
   signal: AbortSignal,
   operation: string,
 ): Promise<T> {
+  if (signal.aborted) return Promise.reject(canceledError(operation, signal));
+  // The first attempt is chained directly: most calls succeed at once, and each
+  // extra promise hop is latency on every awaited send.
+  return attempt().catch((err: unknown) => retryAfter(err, attempt, isRetryable, options, signal, operation));
+}
+
+async function retryAfter<T>(
+  first: unknown,
+  attempt: () => Promise<T>,
+  isRetryable: (err: unknown) => boolean,
+  options: Required<RetryOptions>,
+  signal: AbortSignal,
+  operation: string,
+): Promise<T> {
+  let err = first;
   for (let n = 0; ; n++) {
     if (signal.aborted) throw canceledError(operation, signal);
+    if (n + 1 >= options.maxAttempts || !isRetryable(err)) throw err;
+    const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(n, 30));
+    await sleep(Math.random() * ceiling, signal, operation);
     try {
       return await attempt();
-    } catch (err) {
-      if (signal.aborted) throw canceledError(operation, signal);
-      if (n + 1 >= options.maxAttempts || !isRetryable(err)) throw err;
-      const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(n, 30));
-      await sleep(Math.random() * ceiling, signal, operation);
+    } catch (next) {
+      err = next;
     }
   }
 }

@@ -7,7 +7,7 @@ const tracer = trace.getTracer("@portable-pubsub/core", "0.1.0");
  * registered by the application this is the API's no-op tracer, so the cost
  * is a few calls per batch, never per message.
  */
-export async function traced<T>(
+export function traced<T>(
   name: string,
   kind: "producer" | "consumer",
   attributes: Attributes,
@@ -17,14 +17,23 @@ export async function traced<T>(
     kind: kind === "producer" ? SpanKind.PRODUCER : SpanKind.CONSUMER,
     attributes,
   });
+  let running: Promise<T>;
   try {
-    const result = await work();
-    span.setStatus({ code: SpanStatusCode.OK });
-    return result;
+    running = work();
   } catch (err) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-    throw err;
-  } finally {
-    span.end();
+    running = Promise.reject(err);
   }
+  // then() rather than async/await: one promise hop, not three, on every batch.
+  return running.then(
+    (result) => {
+      span.setStatus({ code: SpanStatusCode.OK });
+      span.end();
+      return result;
+    },
+    (err: unknown) => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      span.end();
+      throw err;
+    },
+  );
 }
