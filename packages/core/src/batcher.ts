@@ -25,9 +25,11 @@ interface Entry<T> {
 }
 
 /**
- * Groups items into batches for a handler, as the Go CDK's batcher does: a
- * batch starts as soon as a handler slot is free, so latency stays low when
- * traffic is light, and batches grow by themselves while all slots are busy.
+ * Groups items into batches for a handler, as the Go CDK's batcher does: when
+ * nothing is in flight an item goes at once, so latency stays low when traffic
+ * is light; items added while a batch runs are grouped at the end of the tick
+ * (or after the linger), and batches grow by themselves while all handler
+ * slots are busy.
  * Shared by sends and acks; it knows nothing about messages.
  */
 export class Batcher<T> {
@@ -94,6 +96,13 @@ export class Batcher<T> {
     if (this.#scheduled) {
       // A full batch does not wait out the linger.
       if (this.#lingerTimer && this.pending >= maxItems) this.#fire();
+      return;
+    }
+    if (lingerMs === 0 && this.#running === 0 && this.pending === 1) {
+      // Nothing in flight and nothing else waiting (an awaited send, say): it goes now, not a
+      // microtask later, which under real I/O costs microseconds per send. The rest of a burst
+      // still waits for the end of the tick and travels together.
+      this.#startBatches();
       return;
     }
     this.#scheduled = true;

@@ -4,13 +4,22 @@ import { describe, expect, it } from "vitest";
 const options = { maxItems: 3, maxBytes: Number.POSITIVE_INFINITY, maxConcurrency: 1, lingerMs: 0 };
 
 describe("Batcher", () => {
-  it("groups items added in the same tick, up to maxItems", async () => {
+  it("sends the first item at once and groups the rest of the tick, up to maxItems", async () => {
     const batches: number[][] = [];
     const batcher = new Batcher<number>(async (items) => {
       batches.push(items);
     }, options);
-    await Promise.all([1, 2, 3, 4, 5, 6, 7].map((n) => batcher.add(n)));
-    expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+    await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((n) => batcher.add(n)));
+    expect(batches).toEqual([[1], [2, 3, 4], [5, 6, 7], [8]]);
+  });
+
+  it("hands a lone item to the handler synchronously when nothing is in flight", () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => {
+      batches.push(items);
+    }, options);
+    void batcher.add(1);
+    expect(batches).toEqual([[1]]);
   });
 
   it("sends a lone item at once when idle", async () => {
@@ -32,8 +41,8 @@ describe("Batcher", () => {
       { ...options, maxItems: 100, maxBytes: 5 },
       (s) => s.length,
     );
-    await Promise.all(["aa", "bb", "cc", "dddddddd", "e"].map((s) => batcher.add(s)));
-    expect(batches).toEqual([["aa", "bb"], ["cc"], ["dddddddd"], ["e"]]);
+    await Promise.all(["first", "aa", "bb", "cc", "dddddddd", "e"].map((s) => batcher.add(s)));
+    expect(batches).toEqual([["first"], ["aa", "bb"], ["cc"], ["dddddddd"], ["e"]]);
   });
 
   it("never runs more than maxConcurrency batches, and grows batches while busy", async () => {
@@ -97,8 +106,10 @@ describe("Batcher", () => {
     ]);
     batcher.addNoWait(3);
     batcher.addNoWait(4);
+    batcher.addNoWait(5);
     await batcher.flush();
-    expect(reported.length).toBe(1);
+    // [3] went alone at once, [4, 5] together: two failed batches, one report each.
+    expect(reported.length).toBe(2);
   });
 
   it("drops an item whose signal fired before its batch left, with Canceled", async () => {
@@ -107,12 +118,13 @@ describe("Batcher", () => {
       batches.push(items);
     }, options);
     const controller = new AbortController();
+    const first = batcher.add(0);
     const canceled = batcher.add(1, controller.signal);
     controller.abort();
     const kept = batcher.add(2);
     expect(errorCode(await canceled.catch((e: unknown) => e))).toBe(ErrorCode.Canceled);
-    await kept;
-    expect(batches).toEqual([[2]]);
+    await Promise.all([first, kept]);
+    expect(batches).toEqual([[0], [2]]);
   });
 
   it("flush waits for running batches; failPending rejects the rest", async () => {

@@ -51,7 +51,7 @@ describe("Topic", () => {
     Object.assign(driver, { batchLimits: { maxItems: 4 } });
     const topic = new Topic(driver, { batching: { maxBatchSize: 10, maxConcurrentBatches: 1 } });
     await Promise.all(Array.from({ length: 10 }, (_, i) => topic.send({ body: String(i) })));
-    expect(driver.batches.map((b) => b.length)).toEqual([4, 4, 2]);
+    expect(driver.batches.map((b) => b.length)).toEqual([1, 4, 4, 1]);
     expect(driver.maxInFlight).toBe(1);
   });
 
