@@ -64,6 +64,8 @@ export interface Capabilities {
   };
   /** For drivers that reconnect: the suite puts a FaultProxy between driver and broker. */
   reconnect?: ReconnectCapability;
+  /** For brokers the test can restart and that keep messages across a restart (Watermill's RestartServiceCommand). */
+  restart?: RestartCapability;
   /** How long a test waits for one expected message before failing. Default 10000 ms. */
   receiveTimeoutMs?: number;
   /** How long one test may run. Default 60000 ms. */
@@ -77,5 +79,20 @@ export interface ReconnectCapability {
   /** Returns a harness whose drivers connect to `address` (the proxy) instead of the broker. */
   harness(address: { host: string; port: number }): Promise<Harness>;
   /** Messages the reconnect case sends. Default 2000. */
+  messages?: number;
+}
+
+/** How the suite restarts the broker. */
+export interface RestartCapability {
+  /** Stops the broker; resolves once it is down. */
+  stopBroker(): Promise<void>;
+  /** Starts the broker again; resolves once it accepts connections. The suite always calls it after a stop. */
+  startBroker(): Promise<void>;
+  /**
+   * A harness whose topics and subscriptions survive a restart (durable
+   * queues, persistent messages). Default: the main harness.
+   */
+  harness?(): Promise<Harness>;
+  /** Messages the restart case sends. Default 3000. */
   messages?: number;
 }

@@ -9,6 +9,13 @@
  */
 export { numbered, type OpenedSubscription, type OpenedTopic, SuiteContext, sortedBodies } from "./context.js";
 export { FaultProxy, type FaultProxyOptions } from "./fault-proxy.js";
-export type { Capabilities, Created, CreatedSubscription, Harness, ReconnectCapability } from "./harness.js";
+export type {
+  Capabilities,
+  Created,
+  CreatedSubscription,
+  Harness,
+  ReconnectCapability,
+  RestartCapability,
+} from "./harness.js";
 export { reachable, skipUnlessReachable } from "./services.js";
 export { runConformanceTests } from "./suite.js";

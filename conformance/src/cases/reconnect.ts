@@ -80,4 +80,81 @@ export function reconnectCases(ctx: SuiteContext): void {
         `${deliveries - seen.size} duplicates, ${cuts} cuts, ${proxy.accepted} connections`,
     );
   });
+
+  it("loses nothing while the broker restarts twice (Reconnect with RestartServiceCommand)", async ({ skip }) => {
+    const restart = ctx.caps.restart;
+    if (!restart) skip(`${ctx.caps.name} does not declare restart`);
+    if (!restart) return;
+    const total = restart.messages ?? 3000;
+    const harness = restart.harness ? await restart.harness() : ctx.harness;
+    if (restart.harness) ctx.defer(async () => harness.close?.());
+    const createdTopic = await harness.createTopic(ctx.unique("restart"));
+    ctx.defer(() => createdTopic.cleanup());
+    const createdSub = await harness.createSubscription(createdTopic, ctx.unique("restart"));
+    ctx.defer(() => createdSub.cleanup());
+    const topic = new Topic(createdTopic.driver);
+    const subscription = new Subscription(createdSub.driver);
+    ctx.defer(() => topic.shutdown({ signal: AbortSignal.timeout(10_000) }));
+    ctx.defer(() => subscription.shutdown({ signal: AbortSignal.timeout(10_000) }));
+
+    const seen = new Set<string>();
+    let deliveries = 0;
+    let finish: () => void = () => {};
+    const allIn = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const processing = subscription.process(
+      (m) => {
+        deliveries++;
+        seen.add(m.text());
+        if (seen.size === total) finish();
+      },
+      { concurrency: 8 },
+    );
+    processing.catch(() => {});
+    let outages = 0;
+    topic.onHealthChange((h) => {
+      if (h.state === "reconnecting") outages++;
+    });
+
+    // The broker stops at a third and at two thirds of the messages. Publishers hold still until
+    // it is down, so that sends are made during the outage, then go on while it starts again.
+    const restartAt = [Math.floor(total / 3), Math.floor((2 * total) / 3)];
+    const restarts: Promise<void>[] = [];
+    let down: Promise<void> | undefined;
+    let sent = 0;
+    const failures: unknown[] = [];
+    const publishers = 20;
+    const restartBroker = () => {
+      const stopped = restart.stopBroker();
+      const started = stopped.finally(() => new Promise((r) => setTimeout(r, 500))).then(() => restart.startBroker());
+      restarts.push(started);
+      ctx.defer(() => started.catch(() => restart.startBroker()));
+      return stopped;
+    };
+    await Promise.all(
+      Array.from({ length: publishers }, async (_, p) => {
+        for (let i = p; i < total; i += publishers) {
+          if (down) await down;
+          await topic.send({ body: `rs-${i}` }).catch((err: unknown) => failures.push(err));
+          if (restartAt.includes(++sent)) {
+            down = restartBroker();
+            await down;
+            down = undefined;
+          }
+        }
+      }),
+    );
+    await Promise.all(restarts);
+    await withTimeout(allIn, 120_000, `receiving ${total} messages across broker restarts`);
+    expect(failures).toEqual([]);
+    expect(restarts.length).toBe(2);
+    expect(seen.size).toBe(total);
+    // A driver that reports health must have seen both outages.
+    if (createdTopic.driver.health) expect(outages).toBeGreaterThanOrEqual(2);
+    console.info(
+      `[${ctx.caps.name}] restart: ${total} sent, ${seen.size} distinct received, ` +
+        `${deliveries - seen.size} duplicates, ${restarts.length} broker restarts, ${outages} outages seen by the topic`,
+    );
+  });
 }

@@ -19,6 +19,8 @@ export interface RabbitHarnessOptions {
   adminSettings?: RabbitConnectionSettings;
   /** Prefetch of the subscriptions. Default 100. */
   prefetch?: number;
+  /** Declare durable exchanges and queues, which keep (persistent) messages across a broker restart. Default false. */
+  durable?: boolean;
 }
 
 interface Created<D> {
@@ -45,6 +47,7 @@ export async function createRabbitHarness(options: RabbitHarnessOptions = {}): P
   const connection = connectRabbit(options.settings ?? {});
   const admin = connectRabbit(options.adminSettings ?? options.settings ?? {});
   const prefetch = options.prefetch ?? 100;
+  const durable = options.durable ?? false;
   await admin.model();
   const onAdmin = async (work: (channel: Channel) => Promise<unknown>) => {
     const channel = await (await admin.model()).createChannel();
@@ -65,7 +68,7 @@ export async function createRabbitHarness(options: RabbitHarnessOptions = {}): P
     connection,
     async createTopic(testName) {
       const exchange = unique(testName);
-      await onAdmin((ch) => ch.assertExchange(exchange, "fanout", { durable: false }));
+      await onAdmin((ch) => ch.assertExchange(exchange, "fanout", { durable }));
       const driver = rabbitTopicDriver(connection, exchange);
       await driver.whenReady();
       return {
@@ -80,7 +83,7 @@ export async function createRabbitHarness(options: RabbitHarnessOptions = {}): P
     async createSubscription(topic, testName) {
       const queue = unique(testName);
       await onAdmin(async (ch) => {
-        await ch.assertQueue(queue, { durable: false });
+        await ch.assertQueue(queue, { durable });
         if (topic.id !== undefined) await ch.bindQueue(queue, topic.id, "");
       });
       return {

@@ -1,7 +1,7 @@
 import { runConformanceTests } from "@portable-pubsub/conformance";
 import { createRabbitHarness } from "@portable-pubsub/driver-rabbit";
 import { describe, it } from "vitest";
-import { BROKER, SERVER_URL, skipWithoutBroker } from "./support.js";
+import { BROKER, rabbitmqctl, SERVER_URL, skipWithoutBroker } from "./support.js";
 
 const isChannel = (n: unknown) =>
   typeof n === "object" && n !== null && typeof (n as { publish?: unknown }).publish === "function";
@@ -28,6 +28,20 @@ if (skipWithoutBroker) {
         createRabbitHarness({
           settings: { serverUrl: `amqp://guest:guest@${proxy.host}:${proxy.port}`, heartbeat: 1 },
           adminSettings: { serverUrl: SERVER_URL },
+        }),
+    },
+    restart: {
+      stopBroker: async () => {
+        await rabbitmqctl("stop_app");
+      },
+      startBroker: async () => {
+        await rabbitmqctl("start_app");
+        await rabbitmqctl("await_startup");
+      },
+      harness: () =>
+        createRabbitHarness({
+          settings: { serverUrl: SERVER_URL, heartbeat: 1, reconnectMaxDelayMs: 500 },
+          durable: true,
         }),
     },
   });
