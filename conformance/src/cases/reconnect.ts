@@ -2,6 +2,7 @@ import { Subscription, Topic } from "@portable-pubsub/core";
 import { expect, it } from "vitest";
 import type { SuiteContext } from "../context.js";
 import { FaultProxy } from "../fault-proxy.js";
+import type { Harness } from "../harness.js";
 import { withTimeout } from "./acks.js";
 
 /**
@@ -20,30 +21,8 @@ export function reconnectCases(ctx: SuiteContext): void {
     const harness = await reconnect.harness({ host: proxy.host, port: proxy.port });
     ctx.defer(async () => harness.close?.());
     // Resources are made through the proxied harness, so the cut hits the drivers under test.
-    const createdTopic = await harness.createTopic(ctx.unique("reconnect"));
-    ctx.defer(() => createdTopic.cleanup());
-    const createdSub = await harness.createSubscription(createdTopic, ctx.unique("reconnect"));
-    ctx.defer(() => createdSub.cleanup());
-    const topic = new Topic(createdTopic.driver);
-    const subscription = new Subscription(createdSub.driver);
-    ctx.defer(() => topic.shutdown({ signal: AbortSignal.timeout(10_000) }));
-    ctx.defer(() => subscription.shutdown({ signal: AbortSignal.timeout(10_000) }));
-
-    const seen = new Set<string>();
-    let deliveries = 0;
-    let finish: () => void = () => {};
-    const allIn = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const processing = subscription.process(
-      (m) => {
-        deliveries++;
-        seen.add(m.text());
-        if (seen.size === total) finish();
-      },
-      { concurrency: 8 },
-    );
-    processing.catch(() => {});
+    const { topic, subscription } = await openPair(ctx, harness, "reconnect");
+    const received = receiveAll(subscription, total);
 
     // Cuts come with progress (every tenth of the messages) and with time (every 400 ms),
     // so a fast driver is cut as often as a slow one.
@@ -70,14 +49,14 @@ export function reconnectCases(ctx: SuiteContext): void {
     } finally {
       clearInterval(cutter);
     }
-    await withTimeout(allIn, 60_000, `receiving ${total} messages after cuts`);
+    await withTimeout(received.allIn, 60_000, `receiving ${total} messages after cuts`);
     expect(failures).toEqual([]);
-    expect(seen.size).toBe(total);
+    expect(received.seen.size).toBe(total);
     expect(cuts).toBeGreaterThanOrEqual(9);
     expect(proxy.accepted).toBeGreaterThan(1);
     console.info(
-      `[${ctx.caps.name}] reconnect: ${total} sent, ${seen.size} distinct received, ` +
-        `${deliveries - seen.size} duplicates, ${cuts} cuts, ${proxy.accepted} connections`,
+      `[${ctx.caps.name}] reconnect: ${total} sent, ${received.seen.size} distinct received, ` +
+        `${received.deliveries - received.seen.size} duplicates, ${cuts} cuts, ${proxy.accepted} connections`,
     );
   });
 
@@ -88,30 +67,8 @@ export function reconnectCases(ctx: SuiteContext): void {
     const total = restart.messages ?? 3000;
     const harness = restart.harness ? await restart.harness() : ctx.harness;
     if (restart.harness) ctx.defer(async () => harness.close?.());
-    const createdTopic = await harness.createTopic(ctx.unique("restart"));
-    ctx.defer(() => createdTopic.cleanup());
-    const createdSub = await harness.createSubscription(createdTopic, ctx.unique("restart"));
-    ctx.defer(() => createdSub.cleanup());
-    const topic = new Topic(createdTopic.driver);
-    const subscription = new Subscription(createdSub.driver);
-    ctx.defer(() => topic.shutdown({ signal: AbortSignal.timeout(10_000) }));
-    ctx.defer(() => subscription.shutdown({ signal: AbortSignal.timeout(10_000) }));
-
-    const seen = new Set<string>();
-    let deliveries = 0;
-    let finish: () => void = () => {};
-    const allIn = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const processing = subscription.process(
-      (m) => {
-        deliveries++;
-        seen.add(m.text());
-        if (seen.size === total) finish();
-      },
-      { concurrency: 8 },
-    );
-    processing.catch(() => {});
+    const { topic, subscription, reportsHealth } = await openPair(ctx, harness, "restart");
+    const received = receiveAll(subscription, total);
     let outages = 0;
     topic.onHealthChange((h) => {
       if (h.state === "reconnecting") outages++;
@@ -146,15 +103,52 @@ export function reconnectCases(ctx: SuiteContext): void {
       }),
     );
     await Promise.all(restarts);
-    await withTimeout(allIn, 120_000, `receiving ${total} messages across broker restarts`);
+    await withTimeout(received.allIn, 120_000, `receiving ${total} messages across broker restarts`);
     expect(failures).toEqual([]);
     expect(restarts.length).toBe(2);
-    expect(seen.size).toBe(total);
+    expect(received.seen.size).toBe(total);
     // A driver that reports health must have seen both outages.
-    if (createdTopic.driver.health) expect(outages).toBeGreaterThanOrEqual(2);
+    if (reportsHealth) expect(outages).toBeGreaterThanOrEqual(2);
     console.info(
-      `[${ctx.caps.name}] restart: ${total} sent, ${seen.size} distinct received, ` +
-        `${deliveries - seen.size} duplicates, ${restarts.length} broker restarts, ${outages} outages seen by the topic`,
+      `[${ctx.caps.name}] restart: ${total} sent, ${received.seen.size} distinct received, ` +
+        `${received.deliveries - received.seen.size} duplicates, ${restarts.length} broker restarts, ${outages} outages seen by the topic`,
     );
   });
+}
+
+/** A topic and a subscription to it, made through `harness` and removed after the case. */
+async function openPair(ctx: SuiteContext, harness: Harness, name: string) {
+  const createdTopic = await harness.createTopic(ctx.unique(name));
+  ctx.defer(() => createdTopic.cleanup());
+  const createdSub = await harness.createSubscription(createdTopic, ctx.unique(name));
+  ctx.defer(() => createdSub.cleanup());
+  const topic = new Topic(createdTopic.driver);
+  const subscription = new Subscription(createdSub.driver);
+  ctx.defer(() => topic.shutdown({ signal: AbortSignal.timeout(10_000) }));
+  ctx.defer(() => subscription.shutdown({ signal: AbortSignal.timeout(10_000) }));
+  return { topic, subscription, reportsHealth: createdTopic.driver.health !== undefined };
+}
+
+/** Processes `subscription` (8 at a time), counting distinct bodies and deliveries; `allIn` resolves at `total` distinct. */
+function receiveAll(subscription: Subscription, total: number) {
+  const seen = new Set<string>();
+  let finish: () => void = () => {};
+  const received = {
+    seen,
+    deliveries: 0,
+    allIn: new Promise<void>((resolve) => {
+      finish = resolve;
+    }),
+  };
+  subscription
+    .process(
+      (m) => {
+        received.deliveries++;
+        seen.add(m.text());
+        if (seen.size === total) finish();
+      },
+      { concurrency: 8 },
+    )
+    .catch(() => {});
+  return received;
 }
