@@ -89,7 +89,7 @@ export function buildProgram(exit: { code: number }): Command {
     .addOption(durationOption("--timeout <duration>", "how long each step may take", "5s"))
     .action(async (url: string, opts: { as: Role | "both"; timeout: number }) => {
       const roles: Role[] = opts.as === "both" ? ["topic", "subscription"] : [opts.as];
-      exit.code = await doctor(url, { roles, timeout: opts.timeout });
+      exit.code = await doctor(url, { roles, rolesByDefault: opts.as === "both", timeout: opts.timeout });
     });
 
   return program;

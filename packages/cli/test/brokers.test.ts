@@ -103,8 +103,13 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n");
     expect(lines[1]).toMatch(/^ {2}broker {2}RabbitMQ \d+\.\d+\.\d+$/);
-    expect(lines[4]).toBe("  ok    subscription  opened; no message waiting");
-    expect(lines[5]).toBe("all checks passed");
+    // The driver's inspection: the name is a queue, not an exchange, so only the subscription role is probed.
+    expect(lines[3]).toBe("  ok    server        amqp://***@127.0.0.1:5672");
+    expect(lines[4]).toBe(`  --    exchange      no exchange "${queue}" (this URL names a queue)`);
+    expect(lines[5]).toMatch(new RegExp(`^ {2}ok {4}queue {9}queue "${queue}" exists: 0 ready, [01] consumers$`));
+    expect(lines[6]).toBe("  --    topic         not probed: the driver found no topic for this URL");
+    expect(lines[7]).toBe("  ok    subscription  opened; no message waiting");
+    expect(lines[8]).toBe("all checks passed");
   });
 
   it("doctor reports a missing queue as NotFound, with what to do, and exits 3", async () => {
@@ -112,8 +117,19 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
     const result = await pubsub(["doctor", `rabbit://${missing}`, "--as", "subscription"], { env });
     expect(result.code).toBe(3);
     const lines = result.stdout.split("\n");
-    expect(lines[3]).toMatch(/^ {2}FAIL {2}subscription {2}NotFound: open rabbit queue ".+": .*404 \(NOT-FOUND\)/);
-    expect(lines[4]).toMatch(/^ {22}fix: the RabbitMQ queue does not exist: declare the exchange and the queue/);
+    // The driver's inspection finds neither an exchange nor a queue of that name...
+    expect(lines[4]).toBe(
+      `  WARN  exchange      no exchange "${missing}": as a topic URL, sends would fail with NotFound`,
+    );
+    expect(lines[6]).toBe(
+      `  WARN  queue         no queue "${missing}": as a subscription URL, receiving would fail with NotFound`,
+    );
+    expect(lines[8]).toMatch(
+      new RegExp(`^ {2}FAIL {2}resource {6}neither an exchange nor a queue named "${missing}" exists`),
+    );
+    // ...and the portable probe fails the same way.
+    expect(lines[10]).toMatch(/^ {2}FAIL {2}subscription {2}NotFound: open rabbit queue ".+": .*404 \(NOT-FOUND\)/);
+    expect(lines[11]).toMatch(/^ {22}fix: the RabbitMQ queue does not exist: declare the exchange and the queue/);
   });
 
   it.each([

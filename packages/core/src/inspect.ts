@@ -29,6 +29,12 @@ export interface Inspection {
   /** Where the driver connected, without credentials. */
   server?: string;
   checks: Check[];
+  /**
+   * The roles the URL can play, as far as the driver found (an existing
+   * exchange is a topic, an existing queue a subscription). When the user did
+   * not choose, `pubsub doctor` probes only these.
+   */
+  roles?: ("topic" | "subscription")[];
 }
 
 /**

@@ -14,6 +14,7 @@ export {
 } from "./declare.js";
 export { isRetryableRabbitError, RabbitError, ReplyCode, rabbitErrorCode, replyCodeOf } from "./errors.js";
 export { createRabbitHarness, type RabbitHarnessOptions } from "./harness.js";
+export { inspectURL } from "./inspect.js";
 export type { RabbitConnectionSettings } from "./settings.js";
 export {
   openRabbitSubscription,

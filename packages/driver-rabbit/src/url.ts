@@ -67,7 +67,7 @@ const subscriptionQuery = z
 /** The second argument of openTopic / openSubscription for rabbit:// URLs: connection settings, or a connection. */
 const driverOptions = z.object({ ...settingsShape, connection: z.instanceof(RabbitConnection).optional() }).strict();
 
-function resourceName(url: URL, kind: string): string {
+export function resourceName(url: URL, kind: string): string {
   const raw = url.host + url.pathname;
   let decoded: string;
   try {

@@ -21,6 +21,8 @@ export type Role = "topic" | "subscription";
 export interface DoctorOptions {
   /** Which roles to probe the URL in. */
   roles: Role[];
+  /** The roles were not chosen by the user: the driver's inspection may narrow them. */
+  rolesByDefault?: boolean;
   /** How long each step may take, in ms. */
   timeout: number;
 }
@@ -44,15 +46,22 @@ export async function doctor(urlText: string, options: DoctorOptions): Promise<n
   } catch (err) {
     checks.push(failed("driver", err, "install the driver package or fix the scheme"));
   }
+  let roles = options.roles;
   if (driver?.module.inspectURL) {
     const inspection = await inspectWith(driver, url, options.timeout);
     broker = inspection.broker ?? broker;
     if (inspection.server) checks.push({ subject: "server", status: "ok", detail: inspection.server });
     checks.push(...inspection.checks);
+    const found = inspection.roles;
+    if (options.rolesByDefault && found && found.length > 0) roles = roles.filter((role) => found.includes(role));
   }
   if (driver) {
     const probes: Check[] = [];
     for (const role of options.roles) {
+      if (!roles.includes(role)) {
+        probes.push({ subject: role, status: "skip", detail: `not probed: the driver found no ${role} for this URL` });
+        continue;
+      }
       const probe = role === "topic" ? probeTopic : probeSubscription;
       const found = await probe(url, scheme, options.timeout);
       broker ??= found.broker;

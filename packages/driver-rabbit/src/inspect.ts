@@ -1,0 +1,105 @@
+/**
+ * The `pubsub doctor` hook for rabbit:// (core's UrlInspector): connects with
+ * RABBIT_SERVER_URL and looks, passively, for an exchange and a queue of the
+ * URL's name, since `rabbit://NAME` is an exchange as a topic and a queue as a
+ * subscription. It declares nothing and sends nothing.
+ */
+import type { Check, Inspection, UrlInspector } from "@portable-pubsub/core";
+import { ErrorCode, redactUrl } from "@portable-pubsub/core";
+import type { Channel, ChannelModel } from "amqplib";
+import { connectRabbit } from "./connection.js";
+import { rabbitErrorCode, replyCodeOf } from "./errors.js";
+import { resourceName } from "./url.js";
+
+export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {
+  const name = resourceName(url, "exchange or queue");
+  const checks: Check[] = [];
+  let broker: string | undefined;
+  let server: string | undefined;
+  const roles: ("topic" | "subscription")[] = [];
+  let connection: ReturnType<typeof connectRabbit> | undefined;
+  try {
+    connection = connectRabbit({ connectionName: "portable-pubsub doctor" });
+    server = connection.display;
+    const model = await connection.model(signal);
+    const props = model.connection.serverProperties as { product?: unknown; version?: unknown } | undefined;
+    if (typeof props?.product === "string") broker = `${props.product} ${String(props.version ?? "")}`.trim();
+    const exchange = await passive(model, (ch) => ch.checkExchange(name));
+    const queue = await passive(model, (ch) => ch.checkQueue(name));
+    // rabbit://NAME names an exchange or a queue: one of the two missing is expected, both is the problem.
+    const both = exchange === "missing" && queue === "missing";
+    if (exchange !== "missing") roles.push("topic");
+    if (queue !== "missing") roles.push("subscription");
+    checks.push(exchangeCheck(name, exchange, both), queueCheck(name, queue, both));
+    if (both) {
+      checks.push({
+        subject: "resource",
+        status: "fail",
+        code: ErrorCode.NotFound,
+        detail: `neither an exchange nor a queue named "${name}" exists on ${server}`,
+        fix: "create it, or open the URL with declare=true (rabbit://NAME?declare=true)",
+      });
+    }
+  } catch (err) {
+    checks.push({
+      subject: "broker",
+      status: "fail",
+      code: rabbitErrorCode(err),
+      detail: redactUrl(err instanceof Error ? err.message : String(err)),
+      fix: "check RABBIT_SERVER_URL (amqp://user:password@host:5672/vhost): that the broker runs there and the user may log in",
+    });
+  } finally {
+    await connection?.close(AbortSignal.timeout(2000)).catch(() => {});
+  }
+  return { ...(broker ? { broker } : {}), ...(server ? { server } : {}), checks, ...(roles.length ? { roles } : {}) };
+};
+
+type Found = { messageCount: number; consumerCount: number } | "exists" | "missing";
+
+/** Runs one passive check on a channel of its own: a 404 closes the channel it happens on. */
+async function passive(model: ChannelModel, check: (channel: Channel) => Promise<unknown>): Promise<Found> {
+  const channel = await model.createChannel();
+  channel.on("error", () => {});
+  try {
+    const reply = (await check(channel)) as { messageCount?: number; consumerCount?: number } | undefined;
+    await channel.close().catch(() => {});
+    if (typeof reply?.messageCount === "number") {
+      return { messageCount: reply.messageCount, consumerCount: reply.consumerCount ?? 0 };
+    }
+    return "exists";
+  } catch (err) {
+    if (replyCodeOf(err) === 404) return "missing";
+    throw err;
+  }
+}
+
+function exchangeCheck(name: string, found: Found, bothMissing: boolean): Check {
+  if (found === "missing" && !bothMissing) {
+    return { subject: "exchange", status: "skip", detail: `no exchange "${name}" (this URL names a queue)` };
+  }
+  if (found === "missing") {
+    return {
+      subject: "exchange",
+      status: "warn",
+      detail: `no exchange "${name}": as a topic URL, sends would fail with NotFound`,
+      fix: `declare the exchange, or open the topic with rabbit://${name}?declare=true`,
+    };
+  }
+  return { subject: "exchange", status: "ok", detail: `exchange "${name}" exists` };
+}
+
+function queueCheck(name: string, found: Found, bothMissing: boolean): Check {
+  if (found === "missing" && !bothMissing) {
+    return { subject: "queue", status: "skip", detail: `no queue "${name}" (this URL names an exchange)` };
+  }
+  if (found === "missing") {
+    return {
+      subject: "queue",
+      status: "warn",
+      detail: `no queue "${name}": as a subscription URL, receiving would fail with NotFound`,
+      fix: `declare the queue and bind it, or open the subscription with rabbit://${name}?declare=true&exchange=EXCHANGE`,
+    };
+  }
+  const counts = typeof found === "object" ? `: ${found.messageCount} ready, ${found.consumerCount} consumers` : "";
+  return { subject: "queue", status: "ok", detail: `queue "${name}" exists${counts}` };
+}

@@ -1,0 +1,78 @@
+import { ErrorCode } from "@portable-pubsub/core";
+import { inspectURL } from "@portable-pubsub/driver-rabbit";
+import { afterEach, describe, expect, it } from "vitest";
+import { makeExchangeAndQueue, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
+
+const inspect = (url: string) => inspectURL(new URL(url), { signal: AbortSignal.timeout(10_000) });
+
+describe.skipIf(skipWithoutBroker)("rabbit inspectURL (the pubsub doctor hook)", () => {
+  const saved = process.env.RABBIT_SERVER_URL;
+  afterEach(() => {
+    process.env.RABBIT_SERVER_URL = saved;
+  });
+
+  it("finds an exchange: the URL is a topic", async () => {
+    process.env.RABBIT_SERVER_URL = SERVER_URL;
+    const exchange = unique("inspect-x");
+    const cleanup = await makeExchangeAndQueue(exchange, undefined);
+    try {
+      const found = await inspect(`rabbit://${exchange}`);
+      expect(found.broker).toMatch(/^RabbitMQ \d+\.\d+\.\d+$/);
+      expect(found.server).toBe("amqp://***@127.0.0.1:5672");
+      expect(found.roles).toEqual(["topic"]);
+      expect(found.checks).toEqual([
+        { subject: "exchange", status: "ok", detail: `exchange "${exchange}" exists` },
+        { subject: "queue", status: "skip", detail: `no queue "${exchange}" (this URL names an exchange)` },
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("finds a queue and counts its messages: the URL is a subscription", async () => {
+    process.env.RABBIT_SERVER_URL = SERVER_URL;
+    const exchange = unique("inspect-x");
+    const queue = unique("inspect-q");
+    const cleanup = await makeExchangeAndQueue(exchange, queue);
+    try {
+      await withAdmin(async (ch) => {
+        ch.sendToQueue(queue, Buffer.from("a"));
+        ch.sendToQueue(queue, Buffer.from("b"));
+        await ch.checkQueue(queue);
+      });
+      const found = await inspect(`rabbit://${queue}`);
+      expect(found.roles).toEqual(["subscription"]);
+      expect(found.checks[1]).toEqual({
+        subject: "queue",
+        status: "ok",
+        detail: `queue "${queue}" exists: 2 ready, 0 consumers`,
+      });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("fails with NotFound when neither exists, and says what to do", async () => {
+    process.env.RABBIT_SERVER_URL = SERVER_URL;
+    const name = unique("inspect-none");
+    const found = await inspect(`rabbit://${name}`);
+    expect(found.roles).toBeUndefined();
+    expect(found.checks.map((c) => [c.subject, c.status])).toEqual([
+      ["exchange", "warn"],
+      ["queue", "warn"],
+      ["resource", "fail"],
+    ]);
+    expect(found.checks[2]?.code).toBe(ErrorCode.NotFound);
+    expect(found.checks[2]?.fix).toBe("create it, or open the URL with declare=true (rabbit://NAME?declare=true)");
+  });
+
+  it("reports a refused login as a failed broker check, without the password", async () => {
+    process.env.RABBIT_SERVER_URL = "amqp://guest:not-the-password@127.0.0.1:5672";
+    const found = await inspect("rabbit://anything");
+    expect(found.checks.length).toBe(1);
+    expect(found.checks[0]?.subject).toBe("broker");
+    expect(found.checks[0]?.status).toBe("fail");
+    expect(found.checks[0]?.code).toBe(ErrorCode.PermissionDenied);
+    expect(JSON.stringify(found)).not.toContain("not-the-password");
+  });
+});
