@@ -16,12 +16,17 @@ export interface BatcherOptions {
   lingerMs: number;
 }
 
-interface Entry<T> {
-  item: T;
-  size: number;
+/** The promise side of an item added with `add`; items added with `addNoWait` have none. */
+interface Waiter {
   signal: AbortSignal | undefined;
-  resolve: (() => void) | undefined;
-  reject: ((err: unknown) => void) | undefined;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** A batch being handled: its items, and the waiter of each (undefined for no-wait items). */
+interface Taken<T> {
+  items: T[];
+  waiters: (Waiter | undefined)[];
 }
 
 /**
@@ -37,7 +42,10 @@ export class Batcher<T> {
   readonly #options: BatcherOptions;
   readonly #sizeOf: (item: T) => number;
   readonly #onError: (err: unknown) => void;
-  #queue: Entry<T>[] = [];
+  // Parallel arrays rather than one object per item: acks come by the hundred thousand a second.
+  #items: T[] = [];
+  #sizes: number[] = [];
+  #waiters: (Waiter | undefined)[] = [];
   #head = 0;
   #running = 0;
   #scheduled = false;
@@ -58,20 +66,25 @@ export class Batcher<T> {
 
   /** Items waiting for a batch, not counting those being handled. */
   get pending(): number {
-    return this.#queue.length - this.#head;
+    return this.#items.length - this.#head;
   }
 
   /** Adds `item`; the promise settles when its batch has been handled. */
   add(item: T, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ item, size: this.#sizeOf(item), signal, resolve, reject });
-      this.#schedule();
+      this.#push(item, { signal, resolve, reject });
     });
   }
 
   /** Adds `item` without a promise; a failed batch goes to `onError`. */
   addNoWait(item: T): void {
-    this.#queue.push({ item, size: this.#sizeOf(item), signal: undefined, resolve: undefined, reject: undefined });
+    this.#push(item, undefined);
+  }
+
+  #push(item: T, waiter: Waiter | undefined): void {
+    this.#items.push(item);
+    this.#sizes.push(this.#sizeOf(item));
+    this.#waiters.push(waiter);
     this.#schedule();
   }
 
@@ -84,11 +97,17 @@ export class Batcher<T> {
 
   /** Rejects every item that no handler has taken yet with `err`. */
   failPending(err: unknown): void {
-    const entries = this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
-    for (const entry of entries) this.#settle(entry, err);
+    const waiters = this.#waiters.slice(this.#head);
+    this.#reset();
+    for (const waiter of waiters) waiter?.reject(err);
     this.#notifyIdle();
+  }
+
+  #reset(): void {
+    this.#items = [];
+    this.#sizes = [];
+    this.#waiters = [];
+    this.#head = 0;
   }
 
   #schedule(): void {
@@ -125,43 +144,47 @@ export class Batcher<T> {
   #startBatches(): void {
     while (this.#running < this.#options.maxConcurrency && this.pending > 0) {
       const batch = this.#takeBatch();
-      if (batch.length === 0) continue;
+      if (batch.items.length === 0) continue;
       this.#running++;
       this.#run(batch);
     }
     this.#notifyIdle();
   }
 
-  #takeBatch(): Entry<T>[] {
+  #takeBatch(): Taken<T> {
     const { maxItems, maxBytes } = this.#options;
-    const batch: Entry<T>[] = [];
+    const items: T[] = [];
+    const waiters: (Waiter | undefined)[] = [];
     let bytes = 0;
-    while (this.#head < this.#queue.length && batch.length < maxItems) {
-      const entry = this.#queue[this.#head] as Entry<T>;
-      if (batch.length > 0 && bytes + entry.size > maxBytes) break;
+    while (this.#head < this.#items.length && items.length < maxItems) {
+      const i = this.#head;
+      const size = this.#sizes[i] as number;
+      if (items.length > 0 && bytes + size > maxBytes) break;
       this.#head++;
-      if (entry.signal?.aborted) {
-        this.#settle(entry, canceledError("send", entry.signal));
+      const waiter = this.#waiters[i];
+      if (waiter?.signal?.aborted) {
+        waiter.reject(canceledError("send", waiter.signal));
         continue;
       }
-      bytes += entry.size;
-      batch.push(entry);
+      bytes += size;
+      items.push(this.#items[i] as T);
+      waiters.push(waiter);
     }
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
+    if (this.#head === this.#items.length) {
+      this.#reset();
+    } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
+      this.#waiters = this.#waiters.slice(this.#head);
       this.#head = 0;
     }
-    return batch;
+    return { items, waiters };
   }
 
-  #run(batch: Entry<T>[]): void {
-    const items = batch.map((entry) => entry.item);
+  #run(batch: Taken<T>): void {
     let result: Promise<void>;
     try {
-      result = this.#handler(items);
+      result = this.#handler(batch.items);
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -171,24 +194,21 @@ export class Batcher<T> {
     );
   }
 
-  #finish(batch: Entry<T>[], err: unknown): void {
+  #finish(batch: Taken<T>, err: unknown): void {
     this.#running--;
     let reported = false;
-    for (const entry of batch) {
-      if (err !== undefined && !entry.reject && !reported) {
+    for (const waiter of batch.waiters) {
+      if (err === undefined) waiter?.resolve();
+      else if (waiter) waiter.reject(err);
+      else if (!reported) {
+        // No-wait items have no one to tell but onError, once per failed batch.
         reported = true;
         this.#onError(err);
       }
-      this.#settle(entry, err);
     }
     // A backlog that built up while every slot was busy goes out at once, without lingering.
     if (this.pending > 0) this.#startBatches();
     else this.#notifyIdle();
-  }
-
-  #settle(entry: Entry<T>, err: unknown): void {
-    if (err === undefined) entry.resolve?.();
-    else entry.reject?.(err);
   }
 
   #notifyIdle(): void {
