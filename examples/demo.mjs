@@ -62,4 +62,6 @@ console.log(`shut down cleanly in ${ms.toFixed(0)} ms; state now ${topic.health.
 // Bad input is a PubSubError with a portable code and a message that says what to fix.
 const error = await openTopic("mem://orders?colour=blue").catch((e) => e);
 console.log(`a bad URL gives ${errorCode(error)}: ${error.message}`);
-if (seen.size !== TOTAL || audited !== TOTAL || handledBy.A + handledBy.B !== TOTAL) process.exit(1);
+if (seen.size !== TOTAL || audited !== TOTAL || handledBy.A + handledBy.B !== TOTAL || nacked !== TOTAL / 50) {
+  process.exit(1);
+}

@@ -165,8 +165,14 @@ export class MemBroker {
     const topic = this.#topics.get(topicName);
     if (!topic) throw notFound(`mem topic "${topicName}" does not exist`);
     if (topic.subscriptions.size === 0) return;
-    const stored = messages.map((m) => ({ body: m.body, metadata: m.metadata, id: topic.nextId++, attempts: 0 }));
-    for (const subscription of topic.subscriptions.values()) subscription.enqueue(stored);
+    const first = topic.nextId;
+    topic.nextId += messages.length;
+    // Each subscription gets its own records: delivery attempts are counted per subscription.
+    for (const subscription of topic.subscriptions.values()) {
+      subscription.enqueue(
+        messages.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0 })),
+      );
+    }
   }
 
   /**

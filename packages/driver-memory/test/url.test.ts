@@ -80,4 +80,20 @@ describe("mem:// URLs", () => {
     first.ack();
     await Promise.all([topic.shutdown(), subscription.shutdown()]);
   });
+
+  it("counts delivery attempts per subscription", async () => {
+    const broker = new MemBroker();
+    const topic = await openTopic("mem://attempts", { broker });
+    const a = await openSubscription("mem://attempts?subscription=a", { broker });
+    const b = await openSubscription("mem://attempts?subscription=b", { broker });
+    await topic.send({ body: "x" });
+    const fromA = await a.receive();
+    fromA.nack();
+    const againFromA = await a.receive();
+    const fromB = await b.receive();
+    expect([fromA.deliveryAttempt, againFromA.deliveryAttempt, fromB.deliveryAttempt]).toEqual([1, 2, 1]);
+    againFromA.ack();
+    fromB.ack();
+    await Promise.all([topic.shutdown(), a.shutdown(), b.shutdown()]);
+  });
 });
