@@ -1,7 +1,6 @@
-import { type PubSub, v1 } from "@google-cloud/pubsub";
+import { v1 } from "@google-cloud/pubsub";
 import { ErrorCode, errorCode, type Subscription, type Topic } from "@portable-pubsub/core";
 import {
-  createPubSub,
   EMPTY_MARKER_KEY,
   GcpSubscriptionDriver,
   GcpTopicDriver,
@@ -10,36 +9,24 @@ import {
   PUBSUB_LIMITS,
   type ReceivedMessage,
 } from "@portable-pubsub/driver-gcp";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { emulatorForTests } from "./emulator.js";
-import { PROJECT, uniqueName } from "./harness.js";
+import { emulatorClients, PROJECT, uniqueName } from "./harness.js";
 
 const emulator = await emulatorForTests();
 
 describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
-  let admin: PubSub;
-  let client: PubSub;
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(() => {
-    admin = createPubSub(PROJECT, { apiEndpoint: emulator?.address });
-    client = createPubSub(PROJECT, { apiEndpoint: emulator?.address });
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await Promise.all([admin?.close(), client?.close()]);
-  });
+  const clients = emulatorClients(emulator?.address);
+  const { cleanups } = clients;
 
   async function pair(options: { ordering?: boolean; orderingKeyFrom?: string; maxOutstandingMessages?: number } = {}) {
-    const [t] = await admin.createTopic(uniqueName("behaviour"));
+    const [t] = await clients.admin.createTopic(uniqueName("behaviour"));
     const [s] = await t.createSubscription(uniqueName("behaviour"), {
       ackDeadlineSeconds: 30,
       enableMessageOrdering: options.ordering ?? false,
     });
-    const topic = openGcpTopic(client, t.name, { orderingKeyFrom: options.orderingKeyFrom });
-    const subscription = openGcpSubscription(client, s.name, {
+    const topic = openGcpTopic(clients.client, t.name, { orderingKeyFrom: options.orderingKeyFrom });
+    const subscription = openGcpSubscription(clients.client, s.name, {
       maxOutstandingMessages: options.maxOutstandingMessages,
     });
     cleanups.push(
@@ -140,7 +127,7 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
     });
 
     it("checks in the driver too, before any RPC: a batch over a limit is InvalidArgument even for a missing topic", async () => {
-      const driver = new GcpTopicDriver(client, `projects/${PROJECT}/topics/${uniqueName("never-created")}`);
+      const driver = new GcpTopicDriver(clients.client, `projects/${PROJECT}/topics/${uniqueName("never-created")}`);
       cleanups.push(() => driver.close(AbortSignal.timeout(5000)));
       const error = await driver
         .sendBatch(
@@ -162,7 +149,7 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
 
   it("splits a driver batch whose Publish request would exceed 10 MB, and sends all of it", async () => {
     const { topicName, subscription } = await pair();
-    const driver = new GcpTopicDriver(client, topicName);
+    const driver = new GcpTopicDriver(clients.client, topicName);
     cleanups.push(() => driver.close(AbortSignal.timeout(5000)));
     const four = (n: number) => ({ body: new Uint8Array(4_000_000).fill(n), metadata: { n: String(n) } });
     const publish = vi.spyOn(v1.PublisherClient.prototype, "publish");
@@ -214,7 +201,7 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
   it("holds at most maxOutstandingMessages unsettled, and pulls more once some are acked", async () => {
     const { topic, subscriptionName } = await pair();
     await Promise.all(Array.from({ length: 5 }, (_, i) => topic.send({ body: `f${i}` })));
-    const driver = new GcpSubscriptionDriver(client, subscriptionName, { maxOutstandingMessages: 2 });
+    const driver = new GcpSubscriptionDriver(clients.client, subscriptionName, { maxOutstandingMessages: 2 });
     cleanups.push(() => driver.close(AbortSignal.timeout(5000)));
     const signal = AbortSignal.timeout(20_000);
     const first: unknown[] = [];
@@ -248,7 +235,7 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
 
   it("waits about a second in receiveBatch when nothing is there, and returns at once when its signal fires", async () => {
     const { subscriptionName } = await pair();
-    const driver = new GcpSubscriptionDriver(client, subscriptionName);
+    const driver = new GcpSubscriptionDriver(clients.client, subscriptionName);
     cleanups.push(() => driver.close(AbortSignal.timeout(5000)));
     let started = Date.now();
     expect(await driver.receiveBatch(10, AbortSignal.timeout(10_000))).toEqual([]);

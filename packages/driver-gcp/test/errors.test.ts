@@ -1,4 +1,4 @@
-import { type PubSub, v1 } from "@google-cloud/pubsub";
+import { v1 } from "@google-cloud/pubsub";
 import { FaultProxy } from "@portable-pubsub/conformance";
 import { ErrorCode, errorCode, PubSubError, Subscription, Topic } from "@portable-pubsub/core";
 import {
@@ -10,9 +10,9 @@ import {
   isRetryableStatus,
   portableCode,
 } from "@portable-pubsub/driver-gcp";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { emulatorForTests } from "./emulator.js";
-import { PROJECT, uniqueName } from "./harness.js";
+import { emulatorClients, PROJECT, uniqueName } from "./harness.js";
 
 /** An error shaped as @google-cloud/pubsub rejects with: an Error with a numeric gRPC `code` and `details`. */
 function grpcError(code: number, details = "details"): Error {
@@ -63,24 +63,12 @@ describe("gRPC status mapping", () => {
 const emulator = await emulatorForTests();
 
 describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
-  let admin: PubSub;
-  let client: PubSub;
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(() => {
-    admin = createPubSub(PROJECT, { apiEndpoint: emulator?.address });
-    client = createPubSub(PROJECT, { apiEndpoint: emulator?.address });
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await Promise.all([admin?.close(), client?.close()]);
-  });
+  const clients = emulatorClients(emulator?.address);
+  const { cleanups } = clients;
 
   it("fails a send to a missing topic with NotFound, naming the topic and what to do", async () => {
     const name = `projects/${PROJECT}/topics/${uniqueName("missing")}`;
-    const topic = new Topic(new GcpTopicDriver(client, name));
+    const topic = new Topic(new GcpTopicDriver(clients.client, name));
     cleanups.push(() => topic.shutdown());
     const error = await topic.send({ body: "x" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PubSubError);
@@ -94,7 +82,7 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
 
   it("fails a receive from a missing subscription with NotFound, without retrying it", async () => {
     const name = `projects/${PROJECT}/subscriptions/${uniqueName("missing")}`;
-    const subscription = new Subscription(new GcpSubscriptionDriver(client, name));
+    const subscription = new Subscription(new GcpSubscriptionDriver(clients.client, name));
     cleanups.push(() => subscription.shutdown());
     const started = Date.now();
     const error = await subscription.receive({ signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => e);
@@ -104,15 +92,15 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
   });
 
   it("maps ALREADY_EXISTS and INVALID_ARGUMENT as the emulator returns them", async () => {
-    const [topic] = await admin.createTopic(uniqueName("exists"));
+    const [topic] = await clients.admin.createTopic(uniqueName("exists"));
     cleanups.push(() => topic.delete());
-    const exists = await admin.createTopic(topic.name).catch((e: unknown) => e);
+    const exists = await clients.admin.createTopic(topic.name).catch((e: unknown) => e);
     expect(grpcStatus(exists)).toBe(GrpcStatus.ALREADY_EXISTS);
     expect(portableCode(exists)).toBe(ErrorCode.AlreadyExists);
     const [subscription] = await topic.createSubscription(uniqueName("invalid"));
     cleanups.push(() => subscription.delete());
     const raw = new v1.SubscriberClient(
-      (await admin.getClientConfig()) as ConstructorParameters<typeof v1.SubscriberClient>[0],
+      (await clients.admin.getClientConfig()) as ConstructorParameters<typeof v1.SubscriberClient>[0],
     );
     cleanups.push(() => raw.close());
     const invalid = await raw
@@ -123,13 +111,13 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
   });
 
   it("ignores stale ackIds without losing the valid acks sent with them", async () => {
-    const [topic] = await admin.createTopic(uniqueName("stale"));
+    const [topic] = await clients.admin.createTopic(uniqueName("stale"));
     const [sub] = await topic.createSubscription(uniqueName("stale"), { ackDeadlineSeconds: 30 });
     cleanups.push(
       () => topic.delete(),
       () => sub.delete(),
     );
-    const driver = new GcpSubscriptionDriver(client, sub.name);
+    const driver = new GcpSubscriptionDriver(clients.client, sub.name);
     cleanups.push(() => driver.close(AbortSignal.timeout(5000)));
     await topic.publishMessage({ data: Buffer.from("a") });
     await topic.publishMessage({ data: Buffer.from("b") });
@@ -157,7 +145,7 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     cleanups.push(() => proxy.close());
     const proxied = createPubSub(PROJECT, { apiEndpoint: proxy.address });
     cleanups.push(() => proxied.close());
-    const [t] = await admin.createTopic(uniqueName("unavailable"));
+    const [t] = await clients.admin.createTopic(uniqueName("unavailable"));
     cleanups.push(() => t.delete());
     const driver = new GcpTopicDriver(proxied, t.name);
     const topic = new Topic(driver, { retry: { maxAttempts: 1 } });
@@ -187,7 +175,7 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     cleanups.push(() => proxy.close());
     const proxied = createPubSub(PROJECT, { apiEndpoint: proxy.address });
     cleanups.push(() => proxied.close());
-    const [t] = await admin.createTopic(uniqueName("stall"));
+    const [t] = await clients.admin.createTopic(uniqueName("stall"));
     cleanups.push(() => t.delete());
     const driver = new GcpTopicDriver(proxied, t.name, { rpcTimeoutMs: 500 });
     cleanups.push(() => driver.close(AbortSignal.timeout(3000)));

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { PubSub } from "@google-cloud/pubsub";
 import type { Harness } from "@portable-pubsub/conformance";
 import { createPubSub, GcpSubscriptionDriver, GcpTopicDriver } from "@portable-pubsub/driver-gcp";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 export const PROJECT = "portable-pubsub-test";
 /** The emulator's minimum ack deadline, which the harness's subscriptions use. */
@@ -55,4 +56,28 @@ export function gcpHarness(adminEndpoint: string, driverEndpoint = adminEndpoint
       await Promise.all([admin.close(), drivers.close()]);
     },
   };
+}
+
+/**
+ * For a describe block against the emulator: an admin client and a client for
+ * the drivers under test, made before its tests and closed after them, and
+ * cleanups run after each test, last added first.
+ */
+export function emulatorClients(address: string | undefined) {
+  const clients = {
+    admin: undefined as unknown as PubSub,
+    client: undefined as unknown as PubSub,
+    cleanups: [] as (() => Promise<unknown>)[],
+  };
+  beforeAll(() => {
+    clients.admin = createPubSub(PROJECT, { apiEndpoint: address });
+    clients.client = createPubSub(PROJECT, { apiEndpoint: address });
+  });
+  afterEach(async () => {
+    for (const cleanup of clients.cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  afterAll(async () => {
+    await Promise.all([clients.admin?.close(), clients.client?.close()]);
+  });
+  return clients;
 }
