@@ -14,8 +14,8 @@ const escaped = (err: unknown) => {
 process.on("uncaughtException", escaped);
 process.on("unhandledRejection", escaped);
 
-// Keep the process alive until the command has finished, even while everything it awaits sits on unref'd
-// timers (as core's backoff does): otherwise Node would end it early, with exit code 13 and no message.
+// Keep the process alive until the command has finished, even while everything it awaits sits on a driver's
+// unref'd timers: otherwise Node would end it early, with exit code 13 and no message.
 const keepAlive = setInterval(() => {}, 1 << 30);
 const code = await runCli(process.argv);
 clearInterval(keepAlive);

@@ -32,7 +32,7 @@ export {
   URLMux,
 } from "./mux.js";
 export { describeUrl, parseDurationMs, parseOptions, parseQuery } from "./options.js";
-export { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
+export { backoffDelay, defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 export { type ProcessOptions, Subscription, type SubscriptionOptions } from "./subscription.js";
 export { type SendBatching, Topic, type TopicOptions } from "./topic.js";
 export type { OutgoingMessage } from "./validate.js";

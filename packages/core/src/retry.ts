@@ -50,12 +50,21 @@ async function retryAfter<T>(
   for (let n = 0; ; n++) {
     if (signal.aborted) throw canceledError(operation, signal);
     if (n + 1 >= options.maxAttempts || !isRetryable(err)) throw err;
-    const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(n, 30));
-    await sleep(Math.random() * ceiling, signal, operation);
+    await sleep(backoffDelay(n, options.initialDelayMs, options.maxDelayMs), signal, operation);
     try {
       return await attempt();
     } catch (next) {
       err = next;
     }
   }
+}
+
+/**
+ * A capped exponential backoff with full jitter: a uniform delay in
+ * [0, min(maxMs, initialMs·2^attempt)], so that many clients that lost the
+ * same broker do not all come back at once. `attempt` counts from 0. Shared by
+ * the portable retries and by drivers that reconnect on their own.
+ */
+export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
 }

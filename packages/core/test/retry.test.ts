@@ -1,4 +1,4 @@
-import { ErrorCode, errorCode, withRetry } from "@portable-pubsub/core";
+import { backoffDelay, ErrorCode, errorCode, withRetry } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
 
 const options = { initialDelayMs: 1, maxDelayMs: 4, maxAttempts: Number.POSITIVE_INFINITY };
@@ -71,5 +71,19 @@ describe("withRetry", () => {
     expect(gaps.length).toBe(6);
     // Full jitter never waits longer than the cap (plus timer slack).
     for (const gap of gaps.slice(1)) expect(gap).toBeLessThan(8 + 30);
+  });
+});
+
+describe("backoffDelay", () => {
+  it("stays within [0, min(max, initial·2^attempt)]", () => {
+    const ceilings = [10, 20, 40, 80, 100, 100];
+    for (let attempt = 0; attempt < ceilings.length; attempt++) {
+      for (let i = 0; i < 200; i++) {
+        const delay = backoffDelay(attempt, 10, 100);
+        expect(delay).toBeGreaterThanOrEqual(0);
+        expect(delay).toBeLessThan(ceilings[attempt] as number);
+      }
+    }
+    expect(backoffDelay(1000, 10, 100)).toBeLessThan(100);
   });
 });

@@ -7,7 +7,7 @@
  * asks it for the current connection and reopens itself.
  */
 import type { Socket } from "node:net";
-import { ErrorCode, HealthTracker, PubSubError, sleep } from "@portable-pubsub/core";
+import { backoffDelay, ErrorCode, HealthTracker, PubSubError, sleep } from "@portable-pubsub/core";
 import { type ChannelModel, connect } from "amqplib";
 import { isRetryableRabbitError, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
 import type { ServerTarget } from "./server-url.js";
@@ -189,8 +189,7 @@ export class RabbitConnection {
           return;
         }
         this.health.set(this.#everConnected ? "reconnecting" : "connecting", err);
-        // Full jitter: a uniform delay in [0, min(cap, base·2ⁿ)], so that many clients do not return at once.
-        await quietSleep(Math.random() * Math.min(cap, base * 2 ** Math.min(failures - 1, 30)), this.#stop.signal);
+        await quietSleep(backoffDelay(failures - 1, base, cap), this.#stop.signal);
         continue;
       }
       if (this.closed) {

@@ -4,7 +4,7 @@
  * connection and runs its owner's setup again. Each channel it opens gets a
  * new generation number, so that owners can tell what belongs to a dead one.
  */
-import { sleep } from "@portable-pubsub/core";
+import { backoffDelay, sleep } from "@portable-pubsub/core";
 import type { Channel, ChannelModel } from "amqplib";
 import type { RabbitConnection } from "./connection.js";
 import { isResourceError } from "./errors.js";
@@ -109,9 +109,7 @@ export class ManagedChannel<C extends Channel> {
         }
         // The connection went away under us, or the broker had a moment: wait a little, then try again.
         failures++;
-        await sleep(Math.random() * Math.min(2000, 50 * 2 ** Math.min(failures, 10)), this.#stop.signal).catch(
-          () => {},
-        );
+        await sleep(backoffDelay(failures, 50, 2000), this.#stop.signal).catch(() => {});
       }
     }
   }

@@ -1,4 +1,3 @@
-// Timers that keep the process alive while it waits (core's sleep does not, by design).
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   describeUrl,
