@@ -54,3 +54,33 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
     );
   });
 }
+
+/**
+ * Waits for `work` to settle, but at most `ms` and no longer than `signal`
+ * allows. Never rejects: resolves with `work`'s value, or with undefined when
+ * it failed, timed out or was cut short. For work whose failure the caller
+ * tolerates, such as closing a client or a channel during shutdown; the work
+ * itself is not stopped.
+ */
+export function settledWithin<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  ms = Number.POSITIVE_INFINITY,
+): Promise<T | undefined> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = (value: T | undefined) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    };
+    const onAbort = () => done(undefined);
+    if (Number.isFinite(ms)) timer = setTimeout(onAbort, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(done, () => done(undefined));
+  });
+}

@@ -218,3 +218,31 @@ export class Batcher<T> {
     for (const resolve of waiters) resolve();
   }
 }
+
+/** Batching of sends. Each limit is further capped by the driver's own. */
+export interface SendBatching {
+  /** Most messages in one batch. Default 1000. */
+  maxBatchSize?: number;
+  /** Most body bytes in one batch. Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** Most batches in flight at once. Default 8. */
+  maxConcurrentBatches?: number;
+  /** How long a batch that is not full may wait for more messages, in ms. Default 0: the end of the current tick. */
+  lingerMs?: number;
+}
+
+/** The batcher options for user settings `user`, capped by the driver's limits, with `defaults` for what neither sets. */
+export function batcherOptions(
+  user: SendBatching | undefined,
+  driver: { maxItems?: number; maxBytes?: number; maxConcurrency?: number } | undefined,
+  defaults: BatcherOptions,
+): BatcherOptions {
+  const cap = (value: number | undefined, limit: number | undefined, fallback: number) =>
+    Math.max(1, Math.min(value ?? fallback, limit ?? Number.POSITIVE_INFINITY));
+  return {
+    maxItems: cap(user?.maxBatchSize, driver?.maxItems, defaults.maxItems),
+    maxBytes: cap(user?.maxBatchBytes, driver?.maxBytes, defaults.maxBytes),
+    maxConcurrency: cap(user?.maxConcurrentBatches, driver?.maxConcurrency, defaults.maxConcurrency),
+    lingerMs: Math.max(0, user?.lingerMs ?? defaults.lingerMs),
+  };
+}

@@ -1,5 +1,6 @@
+import { raceSignal, throwIfAborted } from "./abort.js";
 import type { DriverBase } from "./driver/driver.js";
-import { ErrorCode, PubSubError, redactUrl } from "./errors.js";
+import { ErrorCode, errorCode, PubSubError, redactUrl } from "./errors.js";
 import { type Health, HealthTracker } from "./health.js";
 
 /** Options of one call. */
@@ -80,13 +81,33 @@ export abstract class DriverHandle<D extends DriverBase> {
     }
   }
 
-  /** Turns whatever the driver threw into a PubSubError naming the operation and resource. */
+  /** Turns whatever the driver threw into the one PubSubError the caller sees; see {@link toPubSubError}. */
   protected wrap(err: unknown, operation: string): PubSubError {
-    if (err instanceof PubSubError) return err;
-    const detail = err instanceof Error ? err.message : String(err);
-    return new PubSubError(this.driver.errorCode(err), `${operation} ${this.driver.resource}: ${redactUrl(detail)}`, {
-      cause: err,
-    });
+    return toPubSubError(this.driver, err, operation);
+  }
+
+  /** Whether the driver says `err` is worth retrying unchanged; a PubSubError never is. */
+  protected isRetryable = (err: unknown): boolean =>
+    !(err instanceof PubSubError) && (this.driver.errors?.isRetryable(err) ?? false);
+
+  /**
+   * Resolves once the driver can do its work (see `DriverBase.ready`):
+   * connected, and its resource found or declared. `openTopic` and
+   * `openSubscription` wait for it already; code that builds a Topic or
+   * Subscription from a driver's direct constructor may wait for it to fail
+   * early on a wrong URL or a missing resource. Rejects with the driver's
+   * error as a PubSubError, or Canceled when `signal` fires.
+   */
+  async ready(options?: CallOptions): Promise<void> {
+    this.assertOpen("ready");
+    if (!this.driver.ready) return;
+    const signal = options?.signal;
+    throwIfAborted(signal, "open");
+    try {
+      await raceSignal(this.driver.ready(signal ?? NEVER), signal, "open");
+    } catch (err) {
+      throw this.wrap(err, "open");
+    }
   }
 
   /** Closes the driver, whatever happened before, and reports `closed`. */
@@ -100,4 +121,27 @@ export abstract class DriverHandle<D extends DriverBase> {
       this.#health.set("closed");
     }
   }
+}
+
+/** A signal that never fires, for drivers' calls made without one. */
+const NEVER = new AbortController().signal;
+
+/**
+ * Builds the one PubSubError for an error a driver threw during `operation`
+ * (a verb phrase: "send to", "receive from", "ack", "open"): the message
+ * names the operation and the driver's resource, then the error's own text
+ * (credentials removed) and the driver's hint; the code is the driver's
+ * mapping; the original error is the `cause`. A PubSubError (the driver's
+ * own validation, a cancellation) passes through unchanged.
+ */
+export function toPubSubError(driver: DriverBase, err: unknown, operation: string): PubSubError {
+  if (err instanceof PubSubError) return err;
+  const errors = driver.errors;
+  const detail = err instanceof Error ? err.message : String(err);
+  const hint = errors?.hint?.(err);
+  const mapped = errors?.errorCode(err) ?? ErrorCode.Unknown;
+  // An AbortError or TimeoutError from the client is still Canceled or DeadlineExceeded.
+  const code = mapped === ErrorCode.Unknown ? errorCode(err) : mapped;
+  const message = `${operation} ${driver.resource}: ${redactUrl(detail)}${hint ? `; ${redactUrl(hint)}` : ""}`;
+  return new PubSubError(code, message, { cause: err });
 }

@@ -2,8 +2,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
+import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUrl } from "./errors.js";
-import type { UrlInspector } from "./inspect.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 
@@ -23,27 +23,6 @@ interface OpenSignal {
   signal?: AbortSignal;
 }
 
-/** Opens a Topic for a URL of one scheme. `driverOptions` holds the options that are not portable. */
-export type TopicURLOpener = (
-  url: URL,
-  driverOptions: Record<string, unknown>,
-  options: TopicOptions,
-) => Promise<Topic>;
-/** Opens a Subscription for a URL of one scheme. */
-export type SubscriptionURLOpener = (
-  url: URL,
-  driverOptions: Record<string, unknown>,
-  options: SubscriptionOptions,
-) => Promise<Subscription>;
-
-/** What a driver package exports for the URL mux to load it by scheme. */
-export interface DriverModule {
-  openTopicURL?: TopicURLOpener;
-  openSubscriptionURL?: SubscriptionURLOpener;
-  /** Looks at the broker and resource a URL names, for `pubsub doctor`. Optional. */
-  inspectURL?: UrlInspector;
-}
-
 /** The schemes whose driver packages the default mux loads on first use. */
 export const builtinDrivers: Readonly<Record<string, string>> = {
   mem: "@portable-pubsub/driver-memory",
@@ -51,6 +30,17 @@ export const builtinDrivers: Readonly<Record<string, string>> = {
   gcppubsub: "@portable-pubsub/driver-gcp",
   redisstream: "@portable-pubsub/driver-redis",
 };
+
+/** A driver the mux has for a scheme: its module and, for a package it imported, the package's name. */
+export interface LoadedDriver {
+  scheme: string;
+  /** The npm package the module came from; undefined for a module registered by hand. */
+  packageName: string | undefined;
+  module: DriverModule;
+}
+
+/** How long a failed open may take to close what the driver had started. */
+const CLOSE_AFTER_FAILED_OPEN_MS = 2000;
 
 const TOPIC_KEYS = ["batching", "retry", "maxPendingSends"] as const;
 const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry"] as const;
@@ -63,6 +53,7 @@ const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry"] as con
 export class URLMux {
   readonly #topics = new Map<string, TopicURLOpener>();
   readonly #subscriptions = new Map<string, SubscriptionURLOpener>();
+  readonly #modules = new Map<string, LoadedDriver>();
   readonly #lazy: Readonly<Record<string, string>>;
 
   /** `lazyDrivers` maps schemes to packages that are imported the first time their scheme is used. */
@@ -78,6 +69,48 @@ export class URLMux {
   /** Registers `opener` for `scheme` (no "://"). Registering a scheme twice is AlreadyExists. */
   registerSubscription(scheme: string, opener: SubscriptionURLOpener): void {
     register(this.#subscriptions, scheme, opener, "subscription");
+  }
+
+  /**
+   * Registers a whole driver module for `scheme`: its openers, and its
+   * inspection hook and broker description for tools. This is the way for
+   * bundled applications, where a driver package cannot be imported by name
+   * at run time: `mux.registerDriver("rabbit", await import("@portable-pubsub/driver-rabbit"))`.
+   * Registering a scheme twice is AlreadyExists.
+   */
+  registerDriver(scheme: string, module: DriverModule, packageName?: string): void {
+    if (this.#modules.has(scheme) || this.#topics.has(scheme) || this.#subscriptions.has(scheme)) {
+      throw new PubSubError(ErrorCode.AlreadyExists, `registerDriver: scheme "${scheme}://" is already registered`);
+    }
+    if (module.openTopicURL) this.registerTopic(scheme, module.openTopicURL);
+    if (module.openSubscriptionURL) this.registerSubscription(scheme, module.openSubscriptionURL);
+    this.#modules.set(scheme, { scheme, packageName, module });
+  }
+
+  /**
+   * The driver module for `scheme`: one registered with `registerDriver`, or
+   * the built-in driver package, imported on first use. Rejects with
+   * InvalidArgument for an unknown scheme (naming the registered ones) or a
+   * built-in driver that is not installed (naming the package to install).
+   */
+  async driverFor(scheme: string, operation = "open"): Promise<LoadedDriver> {
+    const registered = this.#modules.get(scheme);
+    if (registered) return registered;
+    const pkg = this.#lazy[scheme];
+    if (pkg === undefined) {
+      const openers: DriverModule = {};
+      const topic = this.#topics.get(scheme);
+      const subscription = this.#subscriptions.get(scheme);
+      if (topic) openers.openTopicURL = topic;
+      if (subscription) openers.openSubscriptionURL = subscription;
+      if (topic || subscription) return { scheme, packageName: undefined, module: openers };
+      throw this.#unknownScheme(
+        scheme,
+        operation,
+        [...new Set([...this.topicSchemes(), ...this.subscriptionSchemes()])].sort(),
+      );
+    }
+    return { scheme, packageName: pkg, module: await importDriver(pkg, scheme, operation) };
   }
 
   /** The schemes that can open topics, built-in ones included. */
@@ -97,7 +130,7 @@ export class URLMux {
     const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
     if (!opener) throw this.#unknownScheme(scheme, "openTopic", this.topicSchemes());
     const [portable, driverOptions, signal] = split(options, TOPIC_KEYS);
-    return abandonable(opener(parsed, driverOptions, portable), signal, "openTopic");
+    return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openTopic");
   }
 
   /** Opens the subscription that `url` names. Rejects with InvalidArgument for a bad URL, scheme or option. */
@@ -108,7 +141,7 @@ export class URLMux {
       this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
     if (!opener) throw this.#unknownScheme(scheme, "openSubscription", this.subscriptionSchemes());
     const [portable, driverOptions, signal] = split(options, SUBSCRIPTION_KEYS);
-    return abandonable(opener(parsed, driverOptions, portable), signal, "openSubscription");
+    return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openSubscription");
   }
 
   async #load(scheme: string, operation: string): Promise<DriverModule> {
@@ -166,6 +199,21 @@ function split<T extends object>(
     else rest[key] = value;
   }
   return [portable as T, rest, signal];
+}
+
+/** Waits for the opened driver's `ready`; when it fails, closes what was opened and rethrows. */
+async function whenReady<T extends Topic | Subscription>(
+  opening: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  const opened = await opening;
+  try {
+    await opened.ready({ signal });
+  } catch (err) {
+    await opened.shutdown({ signal: AbortSignal.timeout(CLOSE_AFTER_FAILED_OPEN_MS) }).catch(() => {});
+    throw err;
+  }
+  return opened;
 }
 
 /** Races an open against `signal`; an object that opens after the caller gave up is shut down, not leaked. */

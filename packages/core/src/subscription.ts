@@ -1,12 +1,11 @@
 import { raceSignal } from "./abort.js";
-import { Batcher, type BatcherOptions } from "./batcher.js";
+import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
 import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { type AckSink, Message } from "./message.js";
 import { ReceiveSizer } from "./receive-sizer.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
-import { batcherOptions, type SendBatching } from "./topic.js";
 import { traced } from "./tracing.js";
 
 /** Portable options of a Subscription. */
@@ -255,13 +254,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     const signal = this.#receiveAbort.signal;
     const max = this.#sizer.nextBatchSize();
     traced("pubsub receive batch", "consumer", { "messaging.batch.message_count": max }, () =>
-      withRetry(
-        () => driver.receiveBatch(max, signal),
-        (e) => driver.isRetryable(e),
-        this.#retry,
-        signal,
-        "receive",
-      ),
+      withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
     ).then(
       (messages) => this.#arrived(messages),
       (err: unknown) => this.#failed(err),
@@ -316,7 +309,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     const driver = this.driver;
     const signal = this.#ackAbort.signal;
     const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
-    return withRetry(attempt, (e) => driver.isRetryable(e), this.#retry, signal, nack ? "nack" : "ack");
+    return withRetry(attempt, this.isRetryable, this.#retry, signal, nack ? "nack" : "ack");
   }
 }
 

@@ -1,5 +1,5 @@
 import { raceSignal } from "./abort.js";
-import { Batcher, type BatcherOptions } from "./batcher.js";
+import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
@@ -7,17 +7,7 @@ import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 import { traced } from "./tracing.js";
 import { type OutgoingMessage, toDriverMessage } from "./validate.js";
 
-/** Batching of sends. Each limit is further capped by the driver's own. */
-export interface SendBatching {
-  /** Most messages in one batch. Default 1000. */
-  maxBatchSize?: number;
-  /** Most body bytes in one batch. Default 4 MiB. */
-  maxBatchBytes?: number;
-  /** Most batches in flight at once. Default 8. */
-  maxConcurrentBatches?: number;
-  /** How long a batch that is not full may wait for more messages, in ms. Default 0: the end of the current tick. */
-  lingerMs?: number;
-}
+export type { SendBatching };
 
 /** Portable options of a Topic. */
 export interface TopicOptions {
@@ -29,21 +19,6 @@ export interface TopicOptions {
    * the broker is slow or unreachable. Default 100,000.
    */
   maxPendingSends?: number;
-}
-
-export function batcherOptions(
-  user: SendBatching | undefined,
-  driver: { maxItems?: number; maxBytes?: number; maxConcurrency?: number } | undefined,
-  defaults: BatcherOptions,
-): BatcherOptions {
-  const cap = (value: number | undefined, limit: number | undefined, fallback: number) =>
-    Math.max(1, Math.min(value ?? fallback, limit ?? Number.POSITIVE_INFINITY));
-  return {
-    maxItems: cap(user?.maxBatchSize, driver?.maxItems, defaults.maxItems),
-    maxBytes: cap(user?.maxBatchBytes, driver?.maxBytes, defaults.maxBytes),
-    maxConcurrency: cap(user?.maxConcurrentBatches, driver?.maxConcurrency, defaults.maxConcurrency),
-    lingerMs: Math.max(0, user?.lingerMs ?? defaults.lingerMs),
-  };
 }
 
 const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxConcurrency: 8, lingerMs: 0 };
@@ -128,13 +103,7 @@ export class Topic extends DriverHandle<TopicDriver> {
     const driver = this.driver;
     const signal = this.#abort.signal;
     return traced("pubsub send batch", "producer", { "messaging.batch.message_count": batch.length }, () =>
-      withRetry(
-        () => driver.sendBatch(batch, signal),
-        (e) => driver.isRetryable(e),
-        this.#retry,
-        signal,
-        "send",
-      ),
+      withRetry(() => driver.sendBatch(batch, signal), this.isRetryable, this.#retry, signal, "send"),
     ).catch((err: unknown) => {
       throw err instanceof PubSubError && err.code === ErrorCode.Canceled ? err : this.wrap(err, "send to");
     });

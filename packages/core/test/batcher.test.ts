@@ -1,4 +1,4 @@
-import { Batcher, ErrorCode, errorCode } from "@portable-pubsub/core";
+import { Batcher, ErrorCode, errorCode } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
 
 const options = { maxItems: 3, maxBytes: Number.POSITIVE_INFINITY, maxConcurrency: 1, lingerMs: 0 };

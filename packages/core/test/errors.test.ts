@@ -1,4 +1,4 @@
-import { ErrorCode, errorAs, errorCode, PubSubError, parseDurationMs, redactUrl } from "@portable-pubsub/core";
+import { ErrorCode, errorAs, errorCode, PubSubError, parseDurationMs, redactUrl } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
 
 class BrokerError extends Error {

@@ -1,11 +1,19 @@
 import {
   type DriverMessage,
-  ErrorCode,
+  type ErrorClassifier,
+  type ErrorCode,
   errorCode,
   HealthTracker,
   type SubscriptionDriver,
   type TopicDriver,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
+
+/** Errors of the scripted drivers carry their own code and retryability; the hint repeats a `hint` field. */
+const scriptedErrors: ErrorClassifier = {
+  errorCode: (err) => (err as { code?: ErrorCode }).code ?? errorCode(err),
+  isRetryable: (err) => (err as { retryable?: boolean }).retryable === true,
+  hint: (err) => (err as { hint?: string }).hint,
+};
 
 /** A scripted topic driver: records batches, and fails as told. A test double for core's own logic only. */
 export class ScriptedTopicDriver implements TopicDriver {
@@ -33,13 +41,7 @@ export class ScriptedTopicDriver implements TopicDriver {
     }
   }
 
-  isRetryable(err: unknown): boolean {
-    return (err as { retryable?: boolean }).retryable === true;
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return (err as { code?: ErrorCode }).code ?? errorCode(err);
-  }
+  readonly errors = scriptedErrors;
 
   async close(): Promise<void> {
     this.closed++;
@@ -98,13 +100,7 @@ export class ScriptedSubscriptionDriver implements SubscriptionDriver {
     this.nacked.push(...ids);
   }
 
-  isRetryable(err: unknown): boolean {
-    return (err as { retryable?: boolean }).retryable === true;
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return (err as { code?: ErrorCode }).code ?? ErrorCode.Unknown;
-  }
+  readonly errors = scriptedErrors;
 
   async close(): Promise<void> {}
 }

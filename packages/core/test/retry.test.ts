@@ -1,4 +1,4 @@
-import { backoffDelay, ErrorCode, errorCode, withRetry } from "@portable-pubsub/core";
+import { backoffDelay, ErrorCode, errorCode, withRetry } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
 
 const options = { initialDelayMs: 1, maxDelayMs: 4, maxAttempts: Number.POSITIVE_INFINITY };

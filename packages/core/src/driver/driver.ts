@@ -26,6 +26,33 @@ export interface DriverMessage {
   deliveryAttempt?: number;
 }
 
+/**
+ * How a driver's own errors (those of its broker client, and those it makes
+ * itself for broker conditions) map to portable ones. The portable layer asks
+ * it about every error a driver method throws that is not already a
+ * PubSubError, and builds from the answers the one PubSubError the caller
+ * sees: operation, resource, detail, hint, code, and the original as `cause`.
+ * A driver therefore throws its client's errors as they are; it must not wrap
+ * them in PubSubErrors itself. A topic driver and a subscription driver of
+ * one broker usually share one classifier.
+ */
+export interface ErrorClassifier {
+  /** Maps `err` to a portable code. Must not throw. */
+  errorCode(err: unknown): ErrorCode;
+  /**
+   * Reports whether the same call, repeated unchanged, may succeed (a dropped
+   * connection, a throttle, a broker restarting). The portable layer retries
+   * such errors with capped exponential backoff and full jitter.
+   */
+  isRetryable(err: unknown): boolean;
+  /**
+   * Says, in a few plain words, what the user can do about `err` ("create the
+   * queue, or open it with declare=true"), or returns undefined. Optional.
+   * It must not contain credentials.
+   */
+  hint?(err: unknown): string | undefined;
+}
+
 /** What every driver has in common. */
 export interface DriverBase {
   /**
@@ -34,13 +61,23 @@ export interface DriverBase {
    */
   readonly resource: string;
   /**
-   * Reports whether `err`, thrown by this driver, is worth retrying unchanged
-   * (a dropped connection, a throttle). The portable layer retries such errors
-   * with capped exponential backoff and full jitter.
+   * How this driver's errors map to portable codes, retries and hints.
+   * Optional: without it, every error the driver throws that is not a
+   * PubSubError is Unknown and is not retried.
    */
-  isRetryable(err: unknown): boolean;
-  /** Maps an error thrown by this driver to a portable code. */
-  errorCode(err: unknown): ErrorCode;
+  readonly errors?: ErrorClassifier;
+  /**
+   * Resolves once the driver can do its work: connected, and its resource
+   * found (or declared, if asked). Optional. The URL mux awaits it before
+   * `openTopic` / `openSubscription` resolve, and closes the driver when it
+   * rejects, so that a wrong URL or a missing resource fails at open rather
+   * than at the first send. It should reject with the error that makes the
+   * resource unusable (refused connection, NotFound, PermissionDenied), must
+   * bound its own wait (a connect timeout), and must return promptly when
+   * `signal` fires. A driver asked to open without waiting for its broker
+   * (such as rabbit's `failFast: false`) resolves at once.
+   */
+  ready?(signal: AbortSignal): Promise<void>;
   /**
    * Returns the broker client's object behind this driver (an amqplib channel,
    * a Pub/Sub Topic, an ioredis client), for `Topic.as` / `Subscription.as`.
@@ -65,8 +102,11 @@ export interface TopicDriver extends DriverBase {
    * Sends all of `messages` or fails. Returns only after the broker has
    * accepted every message (publisher confirm, publish RPC reply, XADD reply).
    * On error, some messages may have been sent. It must not retry by itself
-   * errors it reports as retryable: the portable layer does. It must honour
-   * `signal` where the client allows it.
+   * errors it reports as retryable: the portable layer does. It should return
+   * promptly when `signal` fires, where the client allows it. The portable
+   * layer owns backpressure (`maxPendingSends`, batches in flight): a driver
+   * must not queue or hold back batches behind a limit of its own, which
+   * could let a later batch overtake an earlier one.
    */
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void>;
   /**

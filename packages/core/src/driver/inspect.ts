@@ -1,4 +1,4 @@
-import type { ErrorCode } from "./errors.js";
+import type { ErrorCode } from "../errors.js";
 
 /**
  * The inspection hook of `pubsub doctor`. A driver package may export

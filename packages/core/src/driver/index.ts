@@ -1,0 +1,43 @@
+/**
+ * @portable-pubsub/core/driver: what a driver author needs. The contract
+ * (TopicDriver, SubscriptionDriver, DriverModule) and the kit every driver
+ * shares, so that no driver writes its own: URL parameter parsing with one
+ * vocabulary, abort and wait helpers, backoff, health reporting, the bounded
+ * wait of receiveBatch. Cross-cutting work (batching, retries, error
+ * messages, tracing, shutdown) is not here: the portable Topic and
+ * Subscription do it around the driver.
+ */
+
+// The kit's helpers.
+export { raceSignal, settledWithin, sleep, throwIfAborted } from "../abort.js";
+export { Batcher, type BatcherOptions } from "../batcher.js";
+export { canceledError, invalidArgument } from "../errors.js";
+export { toPubSubError } from "../handle.js";
+export { type HealthSource, HealthTracker } from "../health.js";
+// The portable types a driver builds and returns.
+export * from "../index.js";
+export { builtinDrivers } from "../mux.js";
+export { backoffDelay, defaultRetryOptions, withRetry } from "../retry.js";
+export { WakeUp } from "../wakeup.js";
+export type {
+  BatchLimits,
+  DriverBase,
+  DriverMessage,
+  ErrorClassifier,
+  SubscriptionDriver,
+  TopicDriver,
+} from "./driver.js";
+export type { Check, Inspection, UrlInspector } from "./inspect.js";
+export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./module.js";
+export {
+  type DurationBounds,
+  decodeName,
+  describeUrl,
+  param,
+  parseByteSize,
+  parseDurationMs,
+  parseOptions,
+  parseQuery,
+  type ResourceNaming,
+  resourceName,
+} from "./params.js";

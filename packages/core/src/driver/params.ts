@@ -1,0 +1,196 @@
+/**
+ * The one vocabulary of URL query parameters and driver options. Every
+ * driver validates its URLs through these, so that the same kind of value is
+ * spelled the same way on every scheme (`declare=true` or `declare=1`,
+ * `maxWait=500ms`, `maxBytes=64KiB`) and a mistake reads the same
+ * everywhere: InvalidArgument naming the parameter, the URL (without its
+ * password) and what was expected.
+ */
+import { z } from "zod";
+import { invalidArgument, redactUrl } from "../errors.js";
+
+/**
+ * Reads a URL's query parameters through `schema`. An unknown parameter, a
+ * repeated one, or a bad value is InvalidArgument naming it. Build `schema`
+ * with `z.object({...}).strict()` and the builders of {@link param}.
+ */
+export function parseQuery<S extends z.ZodType>(url: URL, schema: S, driver: string): z.output<S> {
+  const raw: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) {
+    if (key in raw) throw invalidArgument(`${driver}: query parameter "${key}" is given twice in ${describeUrl(url)}`);
+    raw[key] = value;
+  }
+  return parseWith(schema, raw, () => `${driver}: ${describeUrl(url)}: query parameter`);
+}
+
+/** Validates driver options (the second argument of openTopic / openSubscription) through `schema`. */
+export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, driver: string): z.output<S> {
+  return parseWith(schema, options ?? {}, () => `${driver}: option`);
+}
+
+function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: () => string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) throw invalidArgument(`${what()} is invalid`);
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((k) => `"${k}"`).join(", ");
+    const known = knownKeys(schema);
+    throw invalidArgument(`${what()} ${keys} is not supported${known ? `; supported: ${known}` : ""}`);
+  }
+  const name = issue.path.length > 0 ? `"${issue.path.join(".")}"` : "";
+  throw invalidArgument(`${what()} ${name} is invalid: ${issue.message}`);
+}
+
+function knownKeys(schema: z.ZodType): string {
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+  return shape ? Object.keys(shape).join(", ") : "";
+}
+
+/** A URL as it may appear in a message: without its password. */
+export function describeUrl(url: URL | string): string {
+  return redactUrl(String(url));
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration given as milliseconds (a number, or digits) or as a number
+ * with a unit: "250ms", "5s", "2m", "1h". Returns milliseconds, or undefined
+ * if `value` is not a duration.
+ */
+export function parseDurationMs(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const match = DURATION.exec(value.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * (UNIT_MS[match[2] ?? "ms"] ?? 1);
+}
+
+const SIZE = /^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i;
+const UNIT_BYTES: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Parses a size given as bytes (a number, or digits) or with a unit: "512KiB", "1MB", "4MiB". Undefined if it is not one. */
+export function parseByteSize(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const match = SIZE.exec(value.trim());
+  if (!match) return undefined;
+  const bytes = Number(match[1]) * (UNIT_BYTES[(match[2] ?? "b").toLowerCase()] ?? 1);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** Bounds of a duration parameter, in ms. */
+export interface DurationBounds {
+  /** Whether 0 is allowed. Default false: a duration must be positive. */
+  allowZero?: boolean;
+  /** The largest value allowed, in ms. Default: none. */
+  maxMs?: number;
+}
+
+const TRUE = new Set(["true", "1"]);
+const FALSE = new Set(["false", "0"]);
+
+/**
+ * Builders of zod schemas for URL query parameters and driver options. Each
+ * takes a string (from a URL) or the native type (from an options object).
+ */
+export const param = {
+  /** A duration: milliseconds, or "500ms", "30s", "2m", "1h". Yields ms. */
+  duration(bounds: DurationBounds = {}) {
+    const { allowZero = false, maxMs = Number.POSITIVE_INFINITY } = bounds;
+    const limit = Number.isFinite(maxMs) ? ` of at most ${maxMs} ms` : "";
+    const message = `must be a ${allowZero ? "" : "positive "}duration${limit}, such as 500ms, 30s or 2m`;
+    return z.unknown().transform((value, ctx) => {
+      const ms = parseDurationMs(value);
+      if (ms === undefined || (!allowZero && ms <= 0) || ms > maxMs) {
+        ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+      }
+      return ms;
+    });
+  },
+  /** A boolean: true or false, also 1 or 0. */
+  flag() {
+    return z.unknown().transform((value, ctx) => {
+      if (typeof value === "boolean") return value;
+      const text = String(value);
+      if (TRUE.has(text)) return true;
+      if (FALSE.has(text)) return false;
+      ctx.addIssue({ code: "custom", message: "must be true or false (or 1 or 0)" });
+      return z.NEVER;
+    });
+  },
+  /** A whole number from `min` to `max`. */
+  int(min = 1, max = Number.MAX_SAFE_INTEGER) {
+    return z.coerce
+      .number({ message: "must be a whole number" })
+      .int("must be a whole number")
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`);
+  },
+  /** A size in bytes: digits, or "512KiB", "1MB", "4MiB". Yields bytes. */
+  byteSize(min = 1, max = Number.MAX_SAFE_INTEGER) {
+    return z.unknown().transform((value, ctx) => {
+      const bytes = parseByteSize(value);
+      if (bytes === undefined || bytes < min || bytes > max) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a size from ${min} to ${max} bytes, such as 65536, 64KiB or 1MB`,
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+  },
+  /** A non-empty name (of a group, a consumer, an exchange, a metadata key). */
+  name() {
+    return z.string().min(1, "must not be empty");
+  },
+};
+
+/** How a driver names its resources in messages: `{ driver: "rabbit", kind: "queue" }`. */
+export interface ResourceNaming {
+  /** The driver's scheme, such as "rabbit". */
+  driver: string;
+  /** What the URL names, such as "exchange", "queue", "stream", "topic". */
+  kind: string;
+}
+
+/**
+ * The resource a URL names, percent-decoded: `scheme://NAME` (host and
+ * path), or `scheme:///NAME` for a name that is not a valid host (one with a
+ * colon or upper-case letters, which hosts lose). Bad percent-encoding or an
+ * empty name is InvalidArgument naming the URL and the expected form.
+ */
+export function resourceName(url: URL, naming: ResourceNaming): string {
+  const raw = url.host ? url.host + url.pathname : url.pathname.replace(/^\//, "");
+  const decoded = decodeName(
+    raw,
+    () => `${naming.driver}: ${describeUrl(url)} has a badly percent-encoded ${naming.kind} name`,
+  );
+  if (!decoded) {
+    throw invalidArgument(
+      `${naming.driver}: ${describeUrl(url)} names no ${naming.kind}; use ${naming.driver}://${naming.kind.toUpperCase()}`,
+    );
+  }
+  return decoded;
+}
+
+/** Percent-decodes `text`; bad encoding is InvalidArgument with the message `describe()` gives. */
+export function decodeName(text: string, describe: () => string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (err) {
+    throw invalidArgument(`${describe()}; escape "%" as %25`, err);
+  }
+}

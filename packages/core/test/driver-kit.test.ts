@@ -1,0 +1,235 @@
+import * as app from "@portable-pubsub/core";
+import * as kit from "@portable-pubsub/core/driver";
+import {
+  ErrorCode,
+  errorCode,
+  PubSubError,
+  param,
+  parseByteSize,
+  parseQuery,
+  resourceName,
+  Subscription,
+  Topic,
+  URLMux,
+} from "@portable-pubsub/core/driver";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { driverError, ScriptedSubscriptionDriver, ScriptedTopicDriver } from "./fake-driver.js";
+
+async function failure(promise: Promise<unknown>): Promise<PubSubError> {
+  return (await promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: unknown) => e,
+  )) as PubSubError;
+}
+
+describe("entry points", () => {
+  it("keeps the root entry point to the application API and gives driver authors their own", () => {
+    for (const name of ["Batcher", "withRetry", "throwIfAborted", "DriverHandle", "parseQuery", "WakeUp", "sleep"]) {
+      expect(Object.keys(app)).not.toContain(name);
+      if (name !== "DriverHandle") expect(Object.keys(kit)).toContain(name);
+    }
+    for (const name of [
+      "openTopic",
+      "openSubscription",
+      "Topic",
+      "Subscription",
+      "PubSubError",
+      "errorCode",
+      "URLMux",
+    ]) {
+      expect(Object.keys(app)).toContain(name);
+      expect(Object.keys(kit)).toContain(name);
+    }
+  });
+});
+
+describe("errors mapped once", () => {
+  it("composes one PubSubError from the driver's code, hint and error, and keeps the error as cause", async () => {
+    const driver = new ScriptedTopicDriver();
+    const original = Object.assign(driverError("NOT_FOUND - no exchange 'x'", ErrorCode.NotFound), {
+      hint: "create it first",
+    });
+    driver.failures.push(original);
+    const topic = new Topic(driver);
+    const error = await failure(topic.send({ body: "a" }));
+    expect(error).toBeInstanceOf(PubSubError);
+    expect(error.code).toBe(ErrorCode.NotFound);
+    expect(error.message).toBe(`send to fake topic "t": NOT_FOUND - no exchange 'x'; create it first`);
+    expect(error.cause).toBe(original);
+    await topic.shutdown();
+  });
+
+  it("retries what the driver calls retryable, never a PubSubError, and removes passwords from the message", async () => {
+    const driver = new ScriptedTopicDriver();
+    driver.failures.push(driverError("reset", ErrorCode.Unknown, true));
+    const topic = new Topic(driver, { retry: { initialDelayMs: 1 } });
+    await topic.send({ body: "a" });
+    expect(driver.batches.length).toBe(1);
+
+    const own = new PubSubError(ErrorCode.FailedPrecondition, "closed");
+    Object.assign(own, { retryable: true });
+    driver.failures.push(own);
+    expect(await failure(topic.send({ body: "b" }))).toBe(own);
+
+    driver.failures.push(driverError("cannot reach amqp://u:s3cret@host", ErrorCode.Unknown));
+    const leaked = await failure(topic.send({ body: "c" }));
+    expect(leaked.message).not.toContain("s3cret");
+    await topic.shutdown();
+  });
+
+  it("maps an error of a driver without a classifier to Unknown, and a client's AbortError to Canceled", async () => {
+    const driver = new ScriptedTopicDriver();
+    Object.defineProperty(driver, "errors", { value: undefined });
+    driver.failures.push(new Error("boom"), new DOMException("stop", "AbortError"));
+    const topic = new Topic(driver);
+    expect(errorCode(await failure(topic.send({ body: "a" })))).toBe(ErrorCode.Unknown);
+    expect(errorCode(await failure(topic.send({ body: "b" })))).toBe(ErrorCode.Canceled);
+    await topic.shutdown();
+  });
+});
+
+describe("ready", () => {
+  it("is awaited by the mux, which closes the driver and fails the open when it rejects", async () => {
+    const mux = new URLMux();
+    const driver = new ScriptedTopicDriver();
+    let readyCalls = 0;
+    Object.assign(driver, {
+      ready: async () => {
+        readyCalls++;
+        throw Object.assign(driverError("ACCESS_REFUSED", ErrorCode.PermissionDenied), { hint: "check the password" });
+      },
+    });
+    mux.registerTopic("fake", async (_url, _options, portable) => new Topic(driver, portable));
+    const error = await failure(mux.openTopic("fake://t"));
+    expect(error.code).toBe(ErrorCode.PermissionDenied);
+    expect(error.message).toBe('open fake topic "t": ACCESS_REFUSED; check the password');
+    expect(readyCalls).toBe(1);
+    expect(driver.closed).toBe(1);
+  });
+
+  it("lets the open resolve only after ready, and gives up with the caller's signal", async () => {
+    const mux = new URLMux();
+    const driver = new ScriptedSubscriptionDriver();
+    let release: () => void = () => {};
+    Object.assign(driver, { ready: () => new Promise<void>((resolve) => (release = resolve)) });
+    mux.registerSubscription("fake", async (_url, _options, portable) => new Subscription(driver, portable));
+    let opened = false;
+    const opening = mux.openSubscription("fake://s").then((s) => {
+      opened = true;
+      return s;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(opened).toBe(false);
+    release();
+    await (await opening).shutdown();
+
+    Object.assign(driver, { ready: () => new Promise<void>(() => {}) });
+    const error = await failure(mux.openSubscription("fake://s", { signal: AbortSignal.timeout(20) }));
+    expect(error.code).toBe(ErrorCode.DeadlineExceeded);
+  });
+});
+
+describe("registerDriver and driverFor", () => {
+  it("registers a whole module and hands it back, and names the registered schemes for an unknown one", async () => {
+    const mux = new URLMux();
+    const module = {
+      openTopicURL: async () => new Topic(new ScriptedTopicDriver()),
+      about: {
+        broker: "Fake",
+        server: "nowhere",
+        topicKind: "fake topic",
+        subscriptionKind: "fake sub",
+        create: "n/a",
+      },
+    };
+    mux.registerDriver("fake", module, "fake-package");
+    expect(await mux.driverFor("fake")).toEqual({ scheme: "fake", packageName: "fake-package", module });
+    await (await mux.openTopic("fake://x")).shutdown();
+    expect(() => mux.registerDriver("fake", module)).toThrow(
+      expect.objectContaining({ code: ErrorCode.AlreadyExists }),
+    );
+    const unknown = await failure(mux.driverFor("nope"));
+    expect(unknown.code).toBe(ErrorCode.InvalidArgument);
+    expect(unknown.message).toBe('open: no driver for scheme "nope://"; registered schemes: fake://');
+  });
+
+  it("imports a built-in driver package by scheme", async () => {
+    const loaded = await new URLMux({ mem: "@portable-pubsub/driver-memory" }).driverFor("mem");
+    expect(loaded.packageName).toBe("@portable-pubsub/driver-memory");
+    expect(typeof loaded.module.openTopicURL).toBe("function");
+  });
+});
+
+describe("URL parameter vocabulary", () => {
+  const schema = z
+    .object({
+      wait: param.duration({ maxMs: 1000 }).optional(),
+      linger: param.duration({ allowZero: true }).optional(),
+      declare: param.flag().optional(),
+      prefetch: param.int(1, 65535).optional(),
+      frame: param.byteSize(4096).optional(),
+      group: param.name().optional(),
+    })
+    .strict();
+  const parse = (query: string) => parseQuery(new URL(`x://t?${query}`), schema, "x");
+
+  it("reads durations, flags, integers, sizes and names the same way for every driver", () => {
+    expect(parse("wait=500ms&linger=0&declare=1&prefetch=10&frame=64KiB&group=g")).toEqual({
+      wait: 500,
+      linger: 0,
+      declare: true,
+      prefetch: 10,
+      frame: 65536,
+      group: "g",
+    });
+    expect(parse("wait=1s&declare=false&frame=8192")).toEqual({ wait: 1000, declare: false, frame: 8192 });
+    expect(parse("declare=0").declare).toBe(false);
+    expect(parse("declare=true").declare).toBe(true);
+    expect(parseByteSize("1MB")).toBe(1_000_000);
+    expect(parseByteSize("4 MiB")).toBe(4 * 1024 * 1024);
+    expect(parseByteSize("12 parsecs")).toBeUndefined();
+  });
+
+  it.each([
+    ["wait=2s", '"wait" is invalid: must be a positive duration of at most 1000 ms, such as 500ms, 30s or 2m'],
+    ["wait=0", '"wait" is invalid: must be a positive duration of at most 1000 ms'],
+    ["declare=yes", '"declare" is invalid: must be true or false (or 1 or 0)'],
+    ["prefetch=0", '"prefetch" is invalid: must be at least 1'],
+    ["prefetch=1.5", '"prefetch" is invalid: must be a whole number'],
+    ["frame=1KiB", '"frame" is invalid: must be a size from 4096 to'],
+    ["group=", '"group" is invalid: must not be empty'],
+    ["other=1", '"other" is not supported; supported: wait, linger, declare, prefetch, frame, group'],
+  ])("rejects %s with InvalidArgument naming the parameter", (query, text) => {
+    let caught: unknown;
+    try {
+      parse(query);
+    } catch (err) {
+      caught = err;
+    }
+    expect(errorCode(caught)).toBe(ErrorCode.InvalidArgument);
+    expect((caught as Error).message).toContain(text);
+  });
+
+  it("decodes resource names, and turns bad percent-encoding or an empty name into InvalidArgument", () => {
+    const naming = { driver: "mem", kind: "topic" };
+    expect(resourceName(new URL("mem://orders/eu%20west"), naming)).toBe("orders/eu west");
+    expect(resourceName(new URL("mem:///App:Orders"), naming)).toBe("App:Orders");
+    for (const [url, text] of [
+      ["mem://t/%ZZ", "mem: mem://t/%ZZ has a badly percent-encoded topic name; escape"],
+      ["mem://%E0%A4%A", "has a badly percent-encoded topic name"],
+      ["mem://", "names no topic; use mem://TOPIC"],
+    ] as const) {
+      let caught: unknown;
+      try {
+        resourceName(new URL(url), naming);
+      } catch (err) {
+        caught = err;
+      }
+      expect(errorCode(caught)).toBe(ErrorCode.InvalidArgument);
+      expect((caught as Error).message).toContain(text);
+    }
+  });
+});
