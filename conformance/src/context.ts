@@ -6,7 +6,7 @@ import {
   Topic,
   type TopicDriver,
   type TopicOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import type { Capabilities, Created, CreatedSubscription, Harness } from "./harness.js";
 
 /** A topic and what the harness made for it. */

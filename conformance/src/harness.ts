@@ -1,4 +1,4 @@
-import type { SubscriptionDriver, TopicDriver } from "@portable-pubsub/core";
+import type { SubscriptionDriver, TopicDriver } from "@portable-pubsub/core/driver";
 
 /** A resource a harness created for one test, and how to remove it. */
 export interface Created<D> {

@@ -1,4 +1,4 @@
-import { ErrorCode, type PubSubError } from "@portable-pubsub/core";
+import { ErrorCode, type PubSubError } from "@portable-pubsub/core/driver";
 import { expect, it } from "vitest";
 import { numbered, type SuiteContext } from "../context.js";
 

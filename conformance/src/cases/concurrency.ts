@@ -1,4 +1,4 @@
-import type { Subscription } from "@portable-pubsub/core";
+import type { Subscription } from "@portable-pubsub/core/driver";
 import { expect, it } from "vitest";
 import { numbered, type SuiteContext } from "../context.js";
 import { withTimeout } from "./acks.js";

@@ -1,4 +1,4 @@
-import { ErrorCode, errorCode, Subscription, Topic } from "@portable-pubsub/core";
+import { ErrorCode, errorCode, Subscription, Topic } from "@portable-pubsub/core/driver";
 import { expect, it } from "vitest";
 import type { SuiteContext } from "../context.js";
 

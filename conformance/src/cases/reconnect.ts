@@ -1,4 +1,4 @@
-import { Subscription, Topic } from "@portable-pubsub/core";
+import { Subscription, Topic } from "@portable-pubsub/core/driver";
 import { expect, it } from "vitest";
 import type { SuiteContext } from "../context.js";
 import { FaultProxy } from "../fault-proxy.js";

@@ -1,4 +1,4 @@
-import { type Message, Subscription, Topic } from "@portable-pubsub/core";
+import { type Message, Subscription, Topic } from "@portable-pubsub/core/driver";
 import { expect, it } from "vitest";
 import { numbered, type SuiteContext, sortedBodies } from "../context.js";
 

@@ -18,3 +18,4 @@ export {
 } from "./subscription.js";
 export { GcpTopicDriver, type GcpTopicDriverOptions, type GcpTopicOptions, openGcpTopic } from "./topic.js";
 export { type GcpURLOptions, openSubscriptionURL, openTopicURL } from "./url.js";
+export { about } from "./about.js";

@@ -7,3 +7,4 @@ export { defaultMemBroker, MemBroker, SubscriptionState } from "./broker.js";
 export { MemSubscriptionDriver, type MemSubscriptionOptions, openMemSubscription } from "./subscription.js";
 export { MemTopicDriver, type MemTopicOptions, openMemTopic } from "./topic.js";
 export { openSubscriptionURL, openTopicURL } from "./url.js";
+export { about } from "./about.js";

@@ -24,3 +24,4 @@ export {
 } from "./subscription.js";
 export { openRabbitTopic, RabbitTopicDriver, type RabbitTopicOptions, rabbitTopicDriver } from "./topic.js";
 export { openSubscriptionURL, openTopicURL } from "./url.js";
+export { about } from "./about.js";

@@ -24,3 +24,4 @@ export {
 } from "./subscription.js";
 export { openRedisTopic, RedisTopicDriver, type RedisTopicOptions, type RedisTopicSettings } from "./topic.js";
 export { openSubscriptionURL, openTopicURL, streamName } from "./url.js";
+export { about } from "./about.js";
