@@ -48,6 +48,8 @@ export class Batcher<T> {
   #waiters: (Waiter | undefined)[] = [];
   #head = 0;
   #running = 0;
+  /** Batches handed to the handler and not yet settled, so that `failAll` can settle their waiters. */
+  readonly #inFlight = new Set<Taken<T>>();
   #scheduled = false;
   #lingerTimer: NodeJS.Timeout | undefined;
   #idleWaiters: (() => void)[] = [];
@@ -101,6 +103,18 @@ export class Batcher<T> {
     this.#reset();
     for (const waiter of waiters) waiter?.reject(err);
     this.#notifyIdle();
+  }
+
+  /**
+   * Rejects every item with `err`: those waiting, and those in batches the
+   * handler has not settled yet (a driver that ignores its abort signal must
+   * not leave a caller waiting for ever). A batch that settles later changes
+   * nothing for its callers.
+   */
+  failAll(err: unknown): void {
+    for (const batch of this.#inFlight) for (const waiter of batch.waiters) waiter?.reject(err);
+    this.#inFlight.clear();
+    this.failPending(err);
   }
 
   #reset(): void {
@@ -182,6 +196,7 @@ export class Batcher<T> {
   }
 
   #run(batch: Taken<T>): void {
+    this.#inFlight.add(batch);
     let result: Promise<void>;
     try {
       result = this.#handler(batch.items);
@@ -196,6 +211,7 @@ export class Batcher<T> {
 
   #finish(batch: Taken<T>, err: unknown): void {
     this.#running--;
+    this.#inFlight.delete(batch);
     let reported = false;
     for (const waiter of batch.waiters) {
       if (err === undefined) waiter?.resolve();

@@ -2,6 +2,7 @@ import { raceSignal, throwIfAborted } from "./abort.js";
 import type { DriverBase } from "./driver/driver.js";
 import { ErrorCode, errorCode, PubSubError, redactUrl } from "./errors.js";
 import { type Health, HealthTracker } from "./health.js";
+import { checkSignal } from "./portable-options.js";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -21,9 +22,12 @@ export abstract class DriverHandle<D extends DriverBase> {
   #closedError: PubSubError | undefined;
   #shutdown: Promise<void> | undefined;
 
-  protected constructor(driver: D, kind: "topic" | "subscription") {
+  readonly #shutdownTimeoutMs: number;
+
+  protected constructor(driver: D, kind: "topic" | "subscription", shutdownTimeoutMs: number | undefined) {
     this.driver = driver;
     this.#kind = kind;
+    this.#shutdownTimeoutMs = shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const source = driver.health;
     if (source) {
       const mirror = (h: Health) => {
@@ -52,7 +56,23 @@ export abstract class DriverHandle<D extends DriverBase> {
 
   /** Shuts down once; calling it again returns the first call's promise. See the subclass for what it does. */
   shutdown(options?: CallOptions): Promise<void> {
-    this.#shutdown ??= this.doShutdown(options?.signal);
+    if (this.#shutdown) return this.#shutdown;
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkSignal(options, "shutdown");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal) {
+      this.#shutdown = this.doShutdown(signal);
+    } else {
+      // Without a signal of the caller's, shutdown is bounded all the same: a service stopping during
+      // an outage must not hang. Past the deadline, what is pending fails, and shutdown resolves.
+      const deadline = AbortSignal.timeout(this.#shutdownTimeoutMs);
+      this.#shutdown = this.doShutdown(deadline).catch((err: unknown) => {
+        if (!deadline.aborted || errorCode(err) !== ErrorCode.DeadlineExceeded) throw err;
+      });
+    }
     return this.#shutdown;
   }
 
@@ -60,7 +80,8 @@ export abstract class DriverHandle<D extends DriverBase> {
     await this.shutdown();
   }
 
-  protected abstract doShutdown(signal: AbortSignal | undefined): Promise<void>;
+  /** Flushes, then closes the driver; `signal` is the caller's, or the `shutdownTimeoutMs` deadline. */
+  protected abstract doShutdown(signal: AbortSignal): Promise<void>;
 
   protected get closed(): boolean {
     return this.#closedError !== undefined;
@@ -99,9 +120,9 @@ export abstract class DriverHandle<D extends DriverBase> {
    * error as a PubSubError, or Canceled when `signal` fires.
    */
   async ready(options?: CallOptions): Promise<void> {
+    const signal = checkSignal(options, "ready");
     this.assertOpen("ready");
     if (!this.driver.ready) return;
-    const signal = options?.signal;
     throwIfAborted(signal, "open");
     try {
       await raceSignal(this.driver.ready(signal ?? NEVER), signal, "open");
@@ -111,9 +132,9 @@ export abstract class DriverHandle<D extends DriverBase> {
   }
 
   /** Closes the driver, whatever happened before, and reports `closed`. */
-  protected async closeDriver(signal: AbortSignal | undefined): Promise<void> {
+  protected async closeDriver(signal: AbortSignal): Promise<void> {
     try {
-      await this.driver.close(signal ?? new AbortController().signal);
+      await this.driver.close(signal);
     } catch (err) {
       throw this.wrap(err, "shutdown");
     } finally {
@@ -122,6 +143,9 @@ export abstract class DriverHandle<D extends DriverBase> {
     }
   }
 }
+
+/** How long a shutdown without a signal may take before what is pending fails; see `shutdownTimeoutMs`. */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 
 /** A signal that never fires, for drivers' calls made without one. */
 const NEVER = new AbortController().signal;

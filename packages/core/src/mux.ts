@@ -42,8 +42,8 @@ export interface LoadedDriver {
 /** How long a failed open may take to close what the driver had started. */
 const CLOSE_AFTER_FAILED_OPEN_MS = 2000;
 
-const TOPIC_KEYS = ["batching", "retry", "maxPendingSends"] as const;
-const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry"] as const;
+const TOPIC_KEYS = ["batching", "retry", "maxPendingSends", "shutdownTimeoutMs"] as const;
+const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry", "shutdownTimeoutMs"] as const;
 
 /**
  * Maps URL schemes to drivers, like the Go CDK's URLMux. `openTopic` and

@@ -4,6 +4,7 @@ import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { type AckSink, Message } from "./message.js";
+import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 import { traced } from "./tracing.js";
@@ -15,6 +16,14 @@ export interface SubscriptionOptions {
   /** Batching of acks and nacks. */
   ackBatching?: SendBatching;
   retry?: RetryOptions;
+  /**
+   * How long `shutdown()` without a signal (and `await using`) may take, in
+   * ms. Past it, running handlers are no longer waited for, unsent acks are
+   * dropped (the broker redelivers those messages), the driver is closed,
+   * and shutdown resolves. A signal passed to `shutdown` replaces it.
+   * Default 30,000.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 /** Options of `Subscription.process`. */
@@ -62,11 +71,9 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   #released = false;
 
   constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
+    checkSubscriptionOptions(options);
+    super(driver, "subscription", options.shutdownTimeoutMs);
     const max = options.maxReceiveBatchSize ?? 1000;
-    if (!Number.isInteger(max) || max < 1) {
-      throw invalidArgument(`maxReceiveBatchSize must be a positive integer, got ${String(max)}`);
-    }
-    super(driver, "subscription");
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     this.#sizer = new ReceiveSizer(max);
     const ackOptions = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
@@ -92,8 +99,9 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
    * receiving has failed for good (a missing subscription: NotFound).
    */
   receive(options?: CallOptions): Promise<Message> {
-    const signal = options?.signal;
+    let signal: AbortSignal | undefined;
     try {
+      signal = checkSignal(options, "receive");
       this.assertOpen("receive");
       if (this.#fatal) throw this.#fatal;
       if (signal?.aborted) throw canceledError("receive", signal);
@@ -125,10 +133,11 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
    * cannot get past.
    */
   async process(handler: (message: Message) => unknown, options: ProcessOptions = {}): Promise<void> {
-    const { concurrency = 1, signal, onHandlerError } = options;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw invalidArgument(`process: concurrency must be a positive integer, got ${String(concurrency)}`);
+    if (typeof handler !== "function") {
+      throw invalidArgument(`process: the handler must be a function, got ${typeof handler}`);
     }
+    checkProcessOptions(options);
+    const { concurrency = 1, signal, onHandlerError } = options;
     this.assertOpen("process");
     const worker = async () => {
       for (;;) {
@@ -205,15 +214,16 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
    * handlers), nacks messages fetched but not handed out, sends pending acks
    * and nacks, then releases the driver. Returns only after all that, or when
    * `signal` fires, in which case what is unsent is dropped (the broker
-   * redelivers it) and the driver is closed all the same. Rejects with the
-   * first ack error, if sending acks failed. Calling it again returns the
-   * first call's promise.
+   * redelivers it) and the driver is closed all the same. Without a signal,
+   * it is bounded by `shutdownTimeoutMs` (default 30 s) the same way, and
+   * then resolves. Rejects with the first ack error, if sending acks failed.
+   * Calling it again returns the first call's promise.
    */
   override shutdown(options?: CallOptions): Promise<void> {
     return super.shutdown(options);
   }
 
-  protected async doShutdown(signal: AbortSignal | undefined): Promise<void> {
+  protected async doShutdown(signal: AbortSignal): Promise<void> {
     this.markClosed();
     this.#receiveAbort.abort();
     this.#failWaiters(() => new PubSubError(ErrorCode.FailedPrecondition, "receive: the subscription was shut down"));
@@ -229,7 +239,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     }
     this.#released = true;
     await this.closeDriver(signal);
-    if (signal?.aborted) throw canceledError("shutdown", signal);
+    if (signal.aborted) throw canceledError("shutdown", signal);
     if (this.#ackError) throw this.#ackError;
   }
 

@@ -3,6 +3,7 @@ import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from 
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
+import { checkSignal, checkTopicOptions } from "./portable-options.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
 import { traced } from "./tracing.js";
 import { type OutgoingMessage, toDriverMessage } from "./validate.js";
@@ -19,6 +20,13 @@ export interface TopicOptions {
    * the broker is slow or unreachable. Default 100,000.
    */
   maxPendingSends?: number;
+  /**
+   * How long `shutdown()` without a signal (and `await using`) may take, in
+   * ms. Past it, sends still pending fail with DeadlineExceeded, the driver
+   * is closed, and shutdown resolves. A signal passed to `shutdown` replaces
+   * it. Default 30,000.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxConcurrency: 8, lingerMs: 0 };
@@ -35,11 +43,9 @@ export class Topic extends DriverHandle<TopicDriver> {
   readonly #maxPending: number;
 
   constructor(driver: TopicDriver, options: TopicOptions = {}) {
-    super(driver, "topic");
+    checkTopicOptions(options);
+    super(driver, "topic", options.shutdownTimeoutMs);
     this.#maxPending = options.maxPendingSends ?? 100_000;
-    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) {
-      throw invalidArgument(`maxPendingSends must be a positive integer, got ${String(options.maxPendingSends)}`);
-    }
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     const batching = batcherOptions(options.batching, driver.batchLimits, SEND_DEFAULTS);
     this.#batcher = new Batcher(
@@ -59,7 +65,7 @@ export class Topic extends DriverHandle<TopicDriver> {
   send(message: OutgoingMessage, options?: CallOptions): Promise<void> {
     try {
       this.assertOpen("send");
-      const signal = options?.signal;
+      const signal = options === undefined ? undefined : checkSignal(options, "send");
       if (signal?.aborted) throw canceledError("send", signal);
       if (this.#batcher.pending >= this.#maxPending) {
         throw new PubSubError(
@@ -79,24 +85,28 @@ export class Topic extends DriverHandle<TopicDriver> {
 
   /**
    * Sends what is pending, then releases the driver. Returns only after both,
-   * or when `signal` fires: sends still pending then fail with Canceled and
-   * the driver is closed all the same. Later sends fail with
-   * FailedPrecondition. Calling it again returns the first call's promise.
+   * or when `signal` fires: sends still pending then fail with Canceled (or
+   * DeadlineExceeded for a timeout signal) and the driver is closed all the
+   * same, and shutdown rejects with that error. Without a signal, it is
+   * bounded by `shutdownTimeoutMs` (default 30 s): past it, pending sends fail
+   * with DeadlineExceeded, the driver is closed, and shutdown resolves. Later
+   * sends fail with FailedPrecondition. Calling it again returns the first
+   * call's promise.
    */
   override shutdown(options?: CallOptions): Promise<void> {
     return super.shutdown(options);
   }
 
-  protected async doShutdown(signal: AbortSignal | undefined): Promise<void> {
+  protected async doShutdown(signal: AbortSignal): Promise<void> {
     this.markClosed();
     try {
       await raceSignal(this.#batcher.flush(), signal, "shutdown");
     } catch (err) {
       this.#abort.abort(err);
-      this.#batcher.failPending(err);
+      this.#batcher.failAll(err);
     }
     await this.closeDriver(signal);
-    if (signal?.aborted) throw canceledError("shutdown", signal);
+    if (signal.aborted) throw canceledError("shutdown", signal);
   }
 
   #sendBatch(batch: DriverMessage[]): Promise<void> {

@@ -19,7 +19,7 @@ const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string
  */
 export function toDriverMessage(message: unknown): DriverMessage {
   if (typeof message !== "object" || message === null) {
-    throw invalidArgument(`send: message must be an object like { body, metadata }, got ${describe(message)}`);
+    throw invalidArgument(`send: message must be an object like { body, metadata }, got ${describeValue(message)}`);
   }
   const { body, metadata } = message as { body?: unknown; metadata?: unknown };
   let bytes: Uint8Array;
@@ -30,7 +30,7 @@ export function toDriverMessage(message: unknown): DriverMessage {
     }
     bytes = encoder.encode(body);
   } else {
-    throw invalidArgument(`send: body must be a Uint8Array (or Buffer) or a string, got ${describe(body)}`);
+    throw invalidArgument(`send: body must be a Uint8Array (or Buffer) or a string, got ${describeValue(body)}`);
   }
   return { body: bytes, metadata: metadata === undefined ? EMPTY : checkMetadata(metadata) };
 }
@@ -38,7 +38,7 @@ export function toDriverMessage(message: unknown): DriverMessage {
 function checkMetadata(metadata: unknown): Record<string, string> {
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     throw invalidArgument(
-      `send: metadata must be an object of string keys and string values, got ${describe(metadata)}`,
+      `send: metadata must be an object of string keys and string values, got ${describeValue(metadata)}`,
     );
   }
   const record = metadata as Record<string, unknown>;
@@ -46,7 +46,7 @@ function checkMetadata(metadata: unknown): Record<string, string> {
     const value = record[key];
     if (typeof value !== "string") {
       throw invalidArgument(
-        `send: metadata value for key ${JSON.stringify(key)} must be a string, got ${describe(value)}`,
+        `send: metadata value for key ${JSON.stringify(key)} must be a string, got ${describeValue(value)}`,
       );
     }
     if (!key.isWellFormed()) {
@@ -61,7 +61,8 @@ function checkMetadata(metadata: unknown): Record<string, string> {
   return record as Record<string, string>;
 }
 
-function describe(value: unknown): string {
+/** A value's type in a few words, for messages: "null", "an array", "an object (Map)", "number". */
+export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return `an object (${value.constructor?.name ?? "Object"})`;

@@ -99,7 +99,7 @@ describe("Subscription", () => {
 
   it("rejects a bad maxReceiveBatchSize with InvalidArgument", () => {
     expect(() => new Subscription(new ScriptedSubscriptionDriver(), { maxReceiveBatchSize: 0 })).toThrow(
-      /maxReceiveBatchSize must be a positive integer/,
+      /option "maxReceiveBatchSize" is invalid: must be at least 1/,
     );
   });
 

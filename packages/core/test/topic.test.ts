@@ -132,6 +132,8 @@ describe("Topic", () => {
     release();
     await Promise.all([first, ...queued]);
     expect(driver.batches.length).toBe(4);
-    expect(() => new Topic(driver, { maxPendingSends: 0 })).toThrow(/maxPendingSends must be a positive integer/);
+    expect(() => new Topic(driver, { maxPendingSends: 0 })).toThrow(
+      /option "maxPendingSends" is invalid: must be at least 1/,
+    );
   });
 });

@@ -1,0 +1,92 @@
+/**
+ * The portable options of Topic, Subscription and `process`, validated once
+ * when they are given. A value of the wrong type or out of range (NaN, a
+ * negative size, a timeout beyond what a timer can hold) is InvalidArgument
+ * naming the option, never a batcher that loops for ever or a timer that
+ * fires at once. Keys the portable layer does not know are left to the
+ * driver, which received the same object.
+ */
+import { z } from "zod";
+import { parseOptions } from "./driver/params.js";
+import { invalidArgument } from "./errors.js";
+import { describeValue as describe } from "./validate.js";
+
+/** The longest delay a Node.js timer can hold, in ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const count = z.number().int("must be a whole number").min(1, "must be at least 1").max(Number.MAX_SAFE_INTEGER);
+const delay = z.number().min(0, "must not be negative").max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms`);
+
+const retry = z
+  .object({
+    initialDelayMs: delay.optional(),
+    maxDelayMs: delay.optional(),
+    maxAttempts: z.union([count, z.literal(Number.POSITIVE_INFINITY)]).optional(),
+  })
+  .strict();
+
+const batching = z
+  .object({
+    maxBatchSize: count.optional(),
+    maxBatchBytes: count.optional(),
+    maxConcurrentBatches: count.optional(),
+    lingerMs: delay.optional(),
+  })
+  .strict();
+
+const shared = {
+  retry: retry.optional(),
+  shutdownTimeoutMs: delay.min(1, "must be at least 1").optional(),
+};
+
+const topicOptions = z.object({
+  ...shared,
+  batching: batching.optional(),
+  maxPendingSends: count.optional(),
+});
+
+const subscriptionOptions = z.object({
+  ...shared,
+  ackBatching: batching.optional(),
+  maxReceiveBatchSize: count.optional(),
+});
+
+/** Most handlers `process` runs at once: each is a worker, and more than this is a mistake, not a workload. */
+export const MAX_CONCURRENCY = 100_000;
+
+const processOptions = z.object({
+  concurrency: count.max(MAX_CONCURRENCY, `must be at most ${MAX_CONCURRENCY}`).optional(),
+  onHandlerError: z.function().optional(),
+});
+
+/** Checks a Topic's portable options; throws InvalidArgument naming the bad one. */
+export function checkTopicOptions(options: unknown): void {
+  parseOptions(topicOptions, options, "topic");
+}
+
+/** Checks a Subscription's portable options; throws InvalidArgument naming the bad one. */
+export function checkSubscriptionOptions(options: unknown): void {
+  parseOptions(subscriptionOptions, options, "subscription");
+}
+
+/** Checks the options of `Subscription.process`; throws InvalidArgument naming the bad one. */
+export function checkProcessOptions(options: unknown): void {
+  parseOptions(processOptions, options, "process");
+  checkSignal(options, "process");
+}
+
+/**
+ * Checks the `{ signal }` of one call: a signal that is not an AbortSignal
+ * would otherwise fail later, as a TypeError, after the work had started.
+ */
+export function checkSignal(options: unknown, operation: string): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== "object" || options === null) {
+    throw invalidArgument(`${operation}: options must be an object such as { signal }, got ${describe(options)}`);
+  }
+  const signal = (options as { signal?: unknown }).signal;
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw invalidArgument(
+    `${operation}: signal must be an AbortSignal (from an AbortController), got ${describe(signal)}`,
+  );
+}
