@@ -1,7 +1,7 @@
 import { raceSignal } from "./abort.js";
 import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
-import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
+import { canceledError, ErrorCode, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { checkSignal, checkTopicOptions } from "./portable-options.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
