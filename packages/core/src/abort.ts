@@ -29,6 +29,34 @@ export function sleep(ms: number, signal?: AbortSignal, operation = "sleep"): Pr
 }
 
 /**
+ * One 'abort' listener per signal, however many calls wait on it: an
+ * application that passes one signal to thousands of sends must not meet
+ * MaxListenersExceededWarning, nor pay a listener per call.
+ */
+const waitingOn = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls `callback` once when `signal` fires; returns a function that stops that. */
+export function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = waitingOn.get(signal);
+  if (!callbacks) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    waitingOn.set(signal, set);
+    signal.addEventListener(
+      "abort",
+      () => {
+        waitingOn.delete(signal);
+        for (const run of set) run();
+      },
+      { once: true },
+    );
+  }
+  const entry = () => callback();
+  callbacks.add(entry);
+  return () => callbacks.delete(entry);
+}
+
+/**
  * Races `promise` against `signal`: rejects with Canceled when the signal
  * fires first. The underlying work is not stopped; callers use this only where
  * abandoning the wait is safe.
@@ -40,15 +68,14 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
     return Promise.reject(canceledError(operation, signal));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(canceledError(operation, signal));
-    signal.addEventListener("abort", onAbort, { once: true });
+    const stop = onAbort(signal, () => reject(canceledError(operation, signal)));
     promise.then(
       (value) => {
-        signal.removeEventListener("abort", onAbort);
+        stop();
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
+        stop();
         reject(err);
       },
     );

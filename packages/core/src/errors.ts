@@ -77,7 +77,49 @@ export function canceledError(operation: string, signal?: AbortSignal): PubSubEr
   );
 }
 
-/** Removes `user:password@` from anything that looks like a URL, for messages and logs. */
+/**
+ * Removes credentials from anything that looks like a URL, for messages and
+ * logs: the user information of `scheme://user:password@host` (up to the
+ * last "@" before the next space, so a password holding "/" or "@" goes
+ * too) and the value of `password=`, `token=` and the like in a query.
+ * Runs in time linear in the length of `text`, whatever it holds.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, "$1***@");
+  return redactQuerySecrets(redactUserInfo(text));
+}
+
+function redactUserInfo(text: string): string {
+  let out = "";
+  let copied = 0;
+  let space = -1;
+  let marker = text.indexOf("://");
+  while (marker !== -1) {
+    const start = marker + 3;
+    const next = text.indexOf("://", start);
+    // The next space is looked up again only once passed, so the whole scan stays linear.
+    if (space < start) space = nextSpace(text, start);
+    const end = Math.min(next === -1 ? text.length : next, space);
+    let at = end - 1;
+    while (at >= start && text.charCodeAt(at) !== AT) at--;
+    if (at >= start) {
+      out += `${text.slice(copied, start)}***`;
+      copied = at;
+    }
+    marker = next;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+const AT = 0x40;
+const WHITESPACE = /\s/g;
+
+function nextSpace(text: string, from: number): number {
+  WHITESPACE.lastIndex = from;
+  return WHITESPACE.exec(text)?.index ?? text.length;
+}
+
+const QUERY_SECRET = /([?&;](?:password|passwd|pass|pwd|token|secret|access_token|auth)=)[^&;#\s]*/gi;
+
+function redactQuerySecrets(text: string): string {
+  return text.includes("=") ? text.replace(QUERY_SECRET, "$1***") : text;
 }

@@ -1,3 +1,4 @@
+import { isUint8Array } from "node:util/types";
 import type { DriverMessage } from "./driver/driver.js";
 import { invalidArgument } from "./errors.js";
 
@@ -23,7 +24,8 @@ export function toDriverMessage(message: unknown): DriverMessage {
   }
   const { body, metadata } = message as { body?: unknown; metadata?: unknown };
   let bytes: Uint8Array;
-  if (body instanceof Uint8Array) bytes = body;
+  // isUint8Array also accepts one made in another realm (a vm context, a worker's transfer).
+  if (body instanceof Uint8Array || isUint8Array(body)) bytes = body as Uint8Array;
   else if (typeof body === "string") {
     if (!body.isWellFormed()) {
       throw invalidArgument("send: string body has a lone surrogate and no UTF-8 form; send it as bytes (Uint8Array)");
@@ -36,14 +38,20 @@ export function toDriverMessage(message: unknown): DriverMessage {
 }
 
 function checkMetadata(metadata: unknown): Record<string, string> {
-  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+  if (!isPlainObject(metadata)) {
     throw invalidArgument(
-      `send: metadata must be an object of string keys and string values, got ${describeValue(metadata)}`,
+      `send: metadata must be a plain object of string keys and string values, got ${describeValue(metadata)}`,
     );
   }
   const record = metadata as Record<string, unknown>;
   for (const key in record) {
-    const value = record[key];
+    if (key === "") throw invalidArgument("send: metadata has an empty key; every key must name something");
+    let value: unknown;
+    try {
+      value = record[key];
+    } catch (err) {
+      throw invalidArgument(`send: reading metadata key ${JSON.stringify(key)} threw: ${String(err)}`, err);
+    }
     if (typeof value !== "string") {
       throw invalidArgument(
         `send: metadata value for key ${JSON.stringify(key)} must be a string, got ${describeValue(value)}`,
@@ -59,6 +67,16 @@ function checkMetadata(metadata: unknown): Record<string, string> {
     }
   }
   return record as Record<string, string>;
+}
+
+/**
+ * A record written as `{ ... }` (or made with Object.create(null)). A Map, a
+ * Date or a String object would pass a looser check and lose its entries.
+ */
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 /** A value's type in a few words, for messages: "null", "an array", "an object (Map)", "number". */

@@ -47,6 +47,23 @@ describe("errors", () => {
     );
     expect(redactUrl("redis://:only-password@127.0.0.1:6379/0")).toBe("redis://***@127.0.0.1:6379/0");
     expect(redactUrl("mem://orders")).toBe("mem://orders");
+    expect(redactUrl("amqp://u:pa/ss@h:5672/v is bad")).toBe("amqp://***@h:5672/v is bad");
+    expect(redactUrl("amqp://u:p@ss@h")).toBe("amqp://***@h");
+    expect(redactUrl("amqps://u@h?password=hunter2&heartbeat=5")).toBe("amqps://***@h?password=***&heartbeat=5");
+    expect(redactUrl("redis://h:6379/0?db=1&token=t0k")).toBe("redis://h:6379/0?db=1&token=***");
+  });
+
+  it("redacts in linear time, whatever the text", () => {
+    for (const text of [
+      "a".repeat(200_000),
+      "://".repeat(70_000),
+      `x://${"@".repeat(200_000)}`,
+      "ab1f".repeat(50_000),
+    ]) {
+      const started = performance.now();
+      redactUrl(text);
+      expect(performance.now() - started).toBeLessThan(500);
+    }
   });
 
   it("parses durations", () => {

@@ -1,3 +1,4 @@
+import { runInNewContext } from "node:vm";
 import { ErrorCode, errorCode, Topic } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
 import { ScriptedTopicDriver } from "./fake-driver.js";
@@ -24,11 +25,72 @@ describe("message validation", () => {
       'send: metadata value for key "n" must be a string, got number',
     );
     expect(await message({ body: "x", metadata: "k=v" })).toBe(
-      "send: metadata must be an object of string keys and string values, got string",
+      "send: metadata must be a plain object of string keys and string values, got string",
     );
     expect(await message({ body: "x", metadata: { k: "\uD800" } })).toBe(
       'send: metadata value for key "k" is not valid UTF-8 (it has a lone surrogate)',
     );
     expect(errorCode(await topic.send({ body: "\uDFFF" }).catch((e: unknown) => e))).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it("refuses metadata that is not a plain record, an empty key and a throwing getter, and sends nothing", async () => {
+    const driver = new ScriptedTopicDriver();
+    const topic = new Topic(driver);
+    const message = async (metadata: unknown) =>
+      (await topic.send({ body: "x", metadata } as never).catch((e: unknown) => e)) as Error;
+    for (const [metadata, text] of [
+      [new Map([["k", "v"]]), "got an object (Map)"],
+      [new Date(0), "got an object (Date)"],
+      [new String("k"), "got an object (String)"],
+      [{ "": "v" }, "send: metadata has an empty key"],
+      [
+        Object.defineProperty({}, "k", {
+          enumerable: true,
+          get() {
+            throw new Error("nope");
+          },
+        }),
+        'send: reading metadata key "k" threw: Error: nope',
+      ],
+    ] as const) {
+      const err = await message(metadata);
+      expect(errorCode(err)).toBe(ErrorCode.InvalidArgument);
+      expect(err.message).toContain(text);
+    }
+    await topic.send({ body: "ok", metadata: Object.assign(Object.create(null), { k: "v" }) });
+    expect(driver.batches.flat().map((m) => m.metadata)).toEqual([{ k: "v" }]);
+    await topic.shutdown();
+  });
+
+  it("takes a Uint8Array made in another realm", async () => {
+    const driver = new ScriptedTopicDriver();
+    const topic = new Topic(driver);
+    const foreign = runInNewContext("new Uint8Array([1, 2, 3])") as Uint8Array;
+    expect(foreign instanceof Uint8Array).toBe(false);
+    await topic.send({ body: foreign });
+    expect(Array.from(driver.batches.flat()[0]?.body ?? [])).toEqual([1, 2, 3]);
+    await topic.shutdown();
+  });
+
+  it("lets many sends share one signal without a listener each", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    const driver = new ScriptedTopicDriver();
+    const topic = new Topic(driver);
+    const controller = new AbortController();
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => topic.send({ body: String(i) }, { signal: controller.signal })),
+    );
+    driver.gate = new Promise(() => {});
+    const held = Array.from({ length: 30 }, (_, i) =>
+      topic.send({ body: String(i) }, { signal: controller.signal }).catch((e: unknown) => e),
+    );
+    controller.abort();
+    for (const outcome of await Promise.all(held)) expect(errorCode(outcome)).toBe(ErrorCode.Canceled);
+    await new Promise((r) => setImmediate(r));
+    process.off("warning", onWarning);
+    expect(warnings.map((w) => w.name)).not.toContain("MaxListenersExceededWarning");
+    await topic.shutdown({ signal: AbortSignal.timeout(100) }).catch(() => {});
   });
 });
