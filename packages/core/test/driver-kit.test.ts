@@ -14,16 +14,7 @@ import {
 } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { driverError, ScriptedSubscriptionDriver, ScriptedTopicDriver } from "./fake-driver.js";
-
-async function failure(promise: Promise<unknown>): Promise<PubSubError> {
-  return (await promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (e: unknown) => e,
-  )) as PubSubError;
-}
+import { driverError, failure, ScriptedSubscriptionDriver, ScriptedTopicDriver } from "./fake-driver.js";
 
 describe("entry points", () => {
   it("keeps the root entry point to the application API and gives driver authors their own", () => {

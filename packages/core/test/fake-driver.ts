@@ -4,6 +4,7 @@ import {
   type ErrorCode,
   errorCode,
   HealthTracker,
+  type PubSubError,
   type SubscriptionDriver,
   type TopicDriver,
 } from "@portable-pubsub/core/driver";
@@ -108,4 +109,14 @@ export class ScriptedSubscriptionDriver implements SubscriptionDriver {
 /** An error a scripted driver throws. */
 export function driverError(message: string, code: ErrorCode, retryable = false): Error {
   return Object.assign(new Error(message), { code, retryable });
+}
+
+/** The error `promise` rejects with; fails the test if it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<PubSubError> {
+  return (await promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: unknown) => e,
+  )) as PubSubError;
 }

@@ -1,15 +1,6 @@
 import { ErrorCode, errorCode, type PubSubError, Topic, URLMux } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
-import { ScriptedTopicDriver } from "./fake-driver.js";
-
-async function failure(promise: Promise<unknown>): Promise<PubSubError> {
-  return (await promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (e: unknown) => e,
-  )) as PubSubError;
-}
+import { failure, ScriptedTopicDriver } from "./fake-driver.js";
 
 describe("URLMux", () => {
   it("opens a registered scheme, handing the driver its URL and only the non-portable options", async () => {
