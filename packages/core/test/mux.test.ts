@@ -1,4 +1,4 @@
-import { ErrorCode, errorCode, type PubSubError, Topic, URLMux } from "@portable-pubsub/core";
+import { ErrorCode, errorCode, Topic, URLMux } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
 import { failure, ScriptedTopicDriver } from "./fake-driver.js";
 
