@@ -1,6 +1,13 @@
-import { PubSub } from "@google-cloud/pubsub";
-import { canceledError, ErrorCode, HealthTracker, PubSubError } from "@portable-pubsub/core";
-import { isRetryableStatus } from "./errors.js";
+import { PubSub, type v1 } from "@google-cloud/pubsub";
+import {
+  canceledError,
+  ErrorCode,
+  HealthTracker,
+  PubSubError,
+  raceSignal,
+  settledWithin,
+} from "@portable-pubsub/core/driver";
+import { gcpErrors } from "./errors.js";
 
 /** How to reach Pub/Sub when the driver builds the client itself (URL openers). */
 export interface EndpointOptions {
@@ -32,6 +39,9 @@ interface GapicClient {
   close(): Promise<void>;
 }
 
+/** The class of a generated client; both take the options that PubSub builds its own clients from. */
+type GapicClass<C> = new (options: ConstructorParameters<typeof v1.PublisherClient>[0]) => C;
+
 /**
  * The gRPC side of one driver: a generated API client made from a PubSub
  * client's configuration, with the calls in flight counted so that closing
@@ -46,22 +56,21 @@ export class Connection<C extends GapicClient> {
   readonly pubsub: PubSub;
   readonly health = new HealthTracker("connecting");
   readonly #ownsPubSub: boolean;
-  readonly #create: (config: Awaited<ReturnType<PubSub["getClientConfig"]>>) => C;
+  readonly #Client: GapicClass<C>;
   readonly #resource: string;
   readonly #inFlight = new Set<Promise<unknown>>();
   #client: Promise<C> | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(
-    pubsub: PubSub,
-    ownsPubSub: boolean,
-    resource: string,
-    create: (config: Awaited<ReturnType<PubSub["getClientConfig"]>>) => C,
-  ) {
+  /**
+   * Makes calls through a `Client` built on the first call from `pubsub`'s
+   * configuration. With `ownsPubSub`, closing closes `pubsub` too.
+   */
+  constructor(pubsub: PubSub, ownsPubSub: boolean, resource: string, Client: GapicClass<C>) {
     this.pubsub = pubsub;
     this.#ownsPubSub = ownsPubSub;
     this.#resource = resource;
-    this.#create = create;
+    this.#Client = Client;
   }
 
   /**
@@ -90,28 +99,11 @@ export class Connection<C extends GapicClient> {
       },
       (err: unknown) => {
         this.#inFlight.delete(running);
-        if (isRetryableStatus(err)) this.health.set("reconnecting", err instanceof Error ? err : undefined);
+        if (gcpErrors.isRetryable(err)) this.health.set("reconnecting", err instanceof Error ? err : undefined);
       },
     );
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const onAbort = () => {
-        settled = true;
-        reject(canceledError(operation, signal));
-        if (abandoned) running.then(abandoned, () => {});
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      running.then(
-        (value) => {
-          signal.removeEventListener("abort", onAbort);
-          if (!settled) resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          if (!settled) reject(err);
-        },
-      );
-    });
+    if (abandoned) handOverIfAbandoned(running, signal, abandoned);
+    return raceSignal(running, signal, operation);
   }
 
   /**
@@ -125,12 +117,7 @@ export class Connection<C extends GapicClient> {
   }
 
   async #close(signal: AbortSignal): Promise<void> {
-    if (this.#inFlight.size > 0 && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        signal.addEventListener("abort", () => resolve(), { once: true });
-        Promise.allSettled([...this.#inFlight]).then(() => resolve());
-      });
-    }
+    if (this.#inFlight.size > 0) await settledWithin(Promise.allSettled([...this.#inFlight]), signal);
     this.health.set("closed");
     const client = this.#client;
     this.#client = undefined;
@@ -141,7 +128,8 @@ export class Connection<C extends GapicClient> {
   #client$(): Promise<C> {
     this.#client ??= this.#credentials()
       .then(() => this.pubsub.getClientConfig())
-      .then((config) => this.#create(config))
+      // PubSub builds its own clients from this very configuration.
+      .then((config) => new this.#Client(config as ConstructorParameters<GapicClass<C>>[0]))
       .catch((err: unknown) => {
         // Not remembered: credentials may be provided later, and the next call tries again.
         this.#client = undefined;
@@ -168,4 +156,18 @@ export class Connection<C extends GapicClient> {
       );
     }
   }
+}
+
+/**
+ * Gives `abandoned` the result of `running` if `signal` fires before it
+ * settles, that is, when the caller (raced by raceSignal against the same
+ * signal) stopped waiting for it.
+ */
+function handOverIfAbandoned<T>(running: Promise<T>, signal: AbortSignal, abandoned: (result: T) => void): void {
+  const onAbort = () => {
+    running.then(abandoned, () => {});
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  const stop = () => signal.removeEventListener("abort", onAbort);
+  running.then(stop, stop);
 }

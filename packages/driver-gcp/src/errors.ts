@@ -1,4 +1,4 @@
-import { ErrorCode, PubSubError, redactUrl } from "@portable-pubsub/core";
+import { type ErrorClassifier, ErrorCode } from "@portable-pubsub/core/driver";
 
 /** gRPC status codes, as the gRPC specification numbers them. */
 export const GrpcStatus = {
@@ -63,28 +63,14 @@ const RETRYABLE: ReadonlySet<number> = new Set([
   GrpcStatus.RESOURCE_EXHAUSTED,
 ]);
 
-/** The gRPC status code of `err` or of an error in its `cause` chain, or undefined if none has one. */
+/**
+ * Returns the gRPC status code of `err`, or undefined if it has none. The
+ * Pub/Sub client rejects with such errors; a PubSubError of this driver
+ * carries one as its `cause`: `grpcStatus(err.cause)`.
+ */
 export function grpcStatus(err: unknown): number | undefined {
-  let current: unknown = err;
-  for (let depth = 0; current !== null && typeof current === "object" && depth < 8; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "number" && STATUS_NAMES.has(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** Maps a gRPC status to a portable code; errors without one are Unknown. */
-export function portableCode(err: unknown): ErrorCode {
-  if (err instanceof PubSubError) return err.code;
-  const status = grpcStatus(err);
-  return status === undefined ? ErrorCode.Unknown : (PORTABLE[status] ?? ErrorCode.Unknown);
-}
-
-/** True if `err` carries a gRPC status worth retrying (see RETRYABLE). */
-export function isRetryableStatus(err: unknown): boolean {
-  const status = grpcStatus(err);
-  return status !== undefined && RETRYABLE.has(status);
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "number" && STATUS_NAMES.has(code) ? code : undefined;
 }
 
 const HINTS: Readonly<Record<number, string>> = {
@@ -98,17 +84,26 @@ const HINTS: Readonly<Record<number, string>> = {
 };
 
 /**
- * Wraps an error of a Pub/Sub RPC as a PubSubError whose message names the
- * operation, the resource, the gRPC status and, where one helps, what to do.
- * The gRPC error stays reachable as `cause` (and through `errorAs`).
+ * How gRPC status errors of the Pub/Sub client map to portable ones, for the
+ * topic and the subscription drivers alike: the code by status (see
+ * PORTABLE), retries by status (see RETRYABLE), and a hint that names the
+ * status (gRPC puts its name in the message, "5 NOT_FOUND: …", but not every
+ * error of the client library does) and, where one helps, what to do.
  */
-export function rpcError(err: unknown, operation: string, resource: string): PubSubError {
-  if (err instanceof PubSubError) return err;
-  const status = grpcStatus(err);
-  const name = status === undefined ? undefined : STATUS_NAMES.get(status);
-  const details = (err as { details?: unknown } | null)?.details;
-  const text = typeof details === "string" && details ? details : err instanceof Error ? err.message : String(err);
-  const hint = status === undefined ? undefined : HINTS[status];
-  const message = `gcppubsub: ${operation} ${resource}: ${name ? `${name}: ` : ""}${redactUrl(text)}${hint ? `; ${hint}` : ""}`;
-  return new PubSubError(portableCode(err), message, { cause: err });
-}
+export const gcpErrors: ErrorClassifier = {
+  errorCode(err) {
+    const status = grpcStatus(err);
+    return status === undefined ? ErrorCode.Unknown : (PORTABLE[status] ?? ErrorCode.Unknown);
+  },
+  isRetryable(err) {
+    const status = grpcStatus(err);
+    return status !== undefined && RETRYABLE.has(status);
+  },
+  hint(err) {
+    const status = grpcStatus(err);
+    if (status === undefined) return undefined;
+    const name = STATUS_NAMES.get(status) as string;
+    const named = err instanceof Error && err.message.includes(name) ? undefined : `gRPC status ${name}`;
+    return [named, HINTS[status]].filter((part) => part !== undefined).join("; ") || undefined;
+  },
+};

@@ -1,4 +1,4 @@
-import { WakeUp } from "@portable-pubsub/core";
+import { WakeUp } from "@portable-pubsub/core/driver";
 
 /** Limits on what a subscription holds: received, neither acked nor nacked. */
 export interface FlowControlLimits {

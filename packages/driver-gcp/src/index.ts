@@ -5,8 +5,10 @@
  * `PUBSUB_EMULATOR_HOST` when it is set, and to Google with Application
  * Default Credentials otherwise.
  */
+
+export { about } from "./about.js";
 export { createPubSub, type EndpointOptions } from "./connection.js";
-export { GrpcStatus, grpcStatus, isRetryableStatus, portableCode } from "./errors.js";
+export { GrpcStatus, gcpErrors, grpcStatus } from "./errors.js";
 export { checkMessage, PUBSUB_LIMITS } from "./limits.js";
 export { EMPTY_MARKER_KEY, parseResourceUrl, type ResourceName } from "./names.js";
 export {
@@ -18,4 +20,3 @@ export {
 } from "./subscription.js";
 export { GcpTopicDriver, type GcpTopicDriverOptions, type GcpTopicOptions, openGcpTopic } from "./topic.js";
 export { type GcpURLOptions, openSubscriptionURL, openTopicURL } from "./url.js";
-export { about } from "./about.js";

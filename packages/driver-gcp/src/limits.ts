@@ -1,4 +1,4 @@
-import { type DriverMessage, invalidArgument } from "@portable-pubsub/core";
+import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
 
 /**
  * Google Pub/Sub's published resource limits on one message. The emulator

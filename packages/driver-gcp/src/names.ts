@@ -1,5 +1,5 @@
 import type { PubSub } from "@google-cloud/pubsub";
-import { describeUrl, invalidArgument } from "@portable-pubsub/core";
+import { decodeName, describeUrl, invalidArgument } from "@portable-pubsub/core/driver";
 
 export type ResourceKind = "topics" | "subscriptions";
 
@@ -33,7 +33,9 @@ const SINGULAR: Record<ResourceKind, string> = { topics: "topic", subscriptions:
 export function parseResourceUrl(url: URL, kind: ResourceKind): ResourceName {
   const singular = SINGULAR[kind];
   const forms = `gcppubsub://projects/PROJECT/${kind}/${singular.toUpperCase()} or gcppubsub://PROJECT/${singular.toUpperCase()}`;
-  const segments = `${url.host}${url.pathname}`.split("/").map((s) => decode(s, url));
+  const segments = `${url.host}${url.pathname}`
+    .split("/")
+    .map((s) => decodeName(s, () => `gcppubsub: ${describeUrl(url)} has a malformed %-escape`));
   let projectId: string | undefined;
   let id: string | undefined;
   if (segments.length === 4 && segments[0] === "projects") {
@@ -97,13 +99,5 @@ function checkId(id: string, singular: string, where: string): void {
     throw invalidArgument(
       `${where}: "${id}" is not a valid ${singular} id: 3 to 255 characters, starting with a letter, of letters, digits and - _ . ~ + %, not starting with "goog"`,
     );
-  }
-}
-
-function decode(segment: string, url: URL): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch (err) {
-    throw invalidArgument(`gcppubsub: ${describeUrl(url)} has a malformed %-escape`, err);
   }
 }

@@ -2,13 +2,12 @@ import { type PubSub, type Subscription as PubSubSubscription, type protos, v1 }
 import {
   type BatchLimits,
   type DriverMessage,
-  type ErrorCode,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import { Connection } from "./connection.js";
-import { GrpcStatus, grpcStatus, isRetryableStatus, portableCode, rpcError } from "./errors.js";
+import { GrpcStatus, gcpErrors, grpcStatus } from "./errors.js";
 import { FlowControl } from "./flow-control.js";
 import { EMPTY_MARKER_KEY, resolveProject, resourcePath } from "./names.js";
 
@@ -49,9 +48,14 @@ const MIN_PULL_DEADLINE_MS = 250;
  * nack is ModifyAckDeadline to 0, which makes the message deliverable at once.
  * The driver does not extend ack deadlines: the subscription's ack deadline
  * is how long the application has for each message.
+ *
+ * It has no `ready`: opening makes no RPC (GetSubscription needs
+ * roles/pubsub.viewer, which subscribers often lack); a missing
+ * subscription is NotFound on the first receive.
  */
 export class GcpSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  readonly errors = gcpErrors;
   readonly canNack = true;
   /** Acknowledge and ModifyAckDeadline requests stay far below Pub/Sub's 512 KB request limit. */
   readonly ackBatchLimits: BatchLimits = { maxItems: 1000 };
@@ -74,13 +78,7 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   ) {
     this.#name = resourcePath(pubsub, subscription, "subscriptions");
     this.resource = `gcppubsub subscription "${this.#name}"`;
-    this.#connection = new Connection(
-      pubsub,
-      options.ownsClient ?? false,
-      this.resource,
-      // PubSub builds its own clients from this very configuration.
-      (config) => new v1.SubscriberClient(config as ConstructorParameters<typeof v1.SubscriberClient>[0]),
-    );
+    this.#connection = new Connection(pubsub, options.ownsClient ?? false, this.resource, v1.SubscriberClient);
     this.#flow = new FlowControl({
       maxMessages: options.maxOutstandingMessages ?? DEFAULTS.maxOutstandingMessages,
       maxBytes: options.maxOutstandingBytes ?? DEFAULTS.maxOutstandingBytes,
@@ -139,7 +137,7 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
       if (signal.aborted) return undefined;
       // Google's service holds a Pull open until messages arrive; our deadline ends the wait.
       if (grpcStatus(err) === GrpcStatus.DEADLINE_EXCEEDED && deadlineMs <= this.#maxWaitMs) return undefined;
-      throw rpcError(err, "receive from", this.resource);
+      throw err;
     }
   }
 
@@ -209,22 +207,12 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
     try {
       await this.#connection.call(operation, (client) => rpc(client, ackIds), signal);
     } catch (err) {
-      if (grpcStatus(err) !== GrpcStatus.INVALID_ARGUMENT || signal.aborted) {
-        throw rpcError(err, `${operation} on`, this.resource);
-      }
+      if (grpcStatus(err) !== GrpcStatus.INVALID_ARGUMENT || signal.aborted) throw err;
       if (ackIds.length === 1) return;
       const half = Math.ceil(ackIds.length / 2);
       await this.#settle(operation, ackIds.slice(0, half), signal, rpc);
       await this.#settle(operation, ackIds.slice(half), signal, rpc);
     }
-  }
-
-  isRetryable(err: unknown): boolean {
-    return isRetryableStatus(err);
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return portableCode(err);
   }
 
   /** The Pub/Sub client library's Subscription object for this subscription (not opened for streaming). */

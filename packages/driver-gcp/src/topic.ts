@@ -2,13 +2,12 @@ import { type PubSub, type Topic as PubSubTopic, v1 } from "@google-cloud/pubsub
 import {
   type BatchLimits,
   type DriverMessage,
-  type ErrorCode,
   Topic,
   type TopicDriver,
   type TopicOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import { Connection } from "./connection.js";
-import { isRetryableStatus, portableCode, rpcError } from "./errors.js";
+import { gcpErrors } from "./errors.js";
 import { checkMessage, PUBSUB_LIMITS } from "./limits.js";
 import { EMPTY_MARKER, resolveProject, resourcePath } from "./names.js";
 
@@ -37,9 +36,15 @@ const DEFAULT_RPC_TIMEOUT_MS = 60_000;
  * exceed 10 MB), made with the generated API client with its own retries and
  * batching off, so that batches are not re-batched behind a timer and errors
  * are retried in one place.
+ *
+ * It has no `ready`: opening makes no RPC, as in the Go CDK. Checking that
+ * the topic exists would take GetTopic, which roles/pubsub.publisher does
+ * not grant; a missing topic is NotFound on the first send instead, and
+ * missing credentials FailedPrecondition.
  */
 export class GcpTopicDriver implements TopicDriver {
   readonly resource: string;
+  readonly errors = gcpErrors;
   readonly batchLimits: BatchLimits;
   readonly #name: string;
   readonly #connection: Connection<v1.PublisherClient>;
@@ -55,13 +60,7 @@ export class GcpTopicDriver implements TopicDriver {
   constructor(pubsub: PubSub, topic: string, options: GcpTopicDriverOptions & { ownsClient?: boolean } = {}) {
     this.#name = resourcePath(pubsub, topic, "topics");
     this.resource = `gcppubsub topic "${this.#name}"`;
-    this.#connection = new Connection(
-      pubsub,
-      options.ownsClient ?? false,
-      this.resource,
-      // PubSub builds its own clients from this very configuration.
-      (config) => new v1.PublisherClient(config as ConstructorParameters<typeof v1.PublisherClient>[0]),
-    );
+    this.#connection = new Connection(pubsub, options.ownsClient ?? false, this.resource, v1.PublisherClient);
     this.#orderingKeyFrom = options.orderingKeyFrom;
     this.#timeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.batchLimits = {
@@ -92,15 +91,11 @@ export class GcpTopicDriver implements TopicDriver {
   async sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
     const requests = this.#toRequests(messages);
     for (const batch of requests) {
-      try {
-        await this.#connection.call(
-          "publish",
-          (client) => client.publish({ topic: this.name, messages: batch }, { retry: null, timeout: this.#timeoutMs }),
-          signal,
-        );
-      } catch (err) {
-        throw rpcError(err, "send to", this.resource);
-      }
+      await this.#connection.call(
+        "publish",
+        (client) => client.publish({ topic: this.name, messages: batch }, { retry: null, timeout: this.#timeoutMs }),
+        signal,
+      );
     }
   }
 
@@ -134,14 +129,6 @@ export class GcpTopicDriver implements TopicDriver {
       if (key) out.orderingKey = key;
     }
     return out;
-  }
-
-  isRetryable(err: unknown): boolean {
-    return isRetryableStatus(err);
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return portableCode(err);
   }
 
   /** The Pub/Sub client library's Topic object for this topic. */

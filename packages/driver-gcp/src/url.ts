@@ -1,54 +1,40 @@
 import { PubSub } from "@google-cloud/pubsub";
 import {
-  parseDurationMs,
+  param,
   parseOptions,
   parseQuery,
   Subscription,
   type SubscriptionURLOpener,
   Topic,
   type TopicURLOpener,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import { z } from "zod";
 import { createPubSub } from "./connection.js";
 import { PUBSUB_LIMITS } from "./limits.js";
-import { parseResourceUrl } from "./names.js";
+import { parseResourceUrl, type ResourceKind } from "./names.js";
 import { GcpSubscriptionDriver } from "./subscription.js";
 import { GcpTopicDriver } from "./topic.js";
 
 const DRIVER = "gcppubsub";
 
-const duration = (what: string, allowZero = false) =>
-  z.unknown().transform((value, ctx) => {
-    const ms = parseDurationMs(value);
-    if (ms === undefined || (!allowZero && ms <= 0)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${what} must be a ${allowZero ? "" : "positive "}duration such as 500ms, 30s or 2m`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-const count = (max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(1).max(max);
-
 const topicQuery = z
   .object({
     orderingKey: z.string().min(1, "must name a metadata key").optional(),
-    maxBatchSize: count(PUBSUB_LIMITS.maxMessagesPerPublish).optional(),
-    maxBatchBytes: count().optional(),
-    maxConcurrentBatches: count().optional(),
-    linger: duration("linger", true).optional(),
-    rpcTimeout: duration("rpcTimeout").optional(),
+    maxBatchSize: param.int(1, PUBSUB_LIMITS.maxMessagesPerPublish).optional(),
+    maxBatchBytes: param.byteSize().optional(),
+    maxConcurrentBatches: param.int(1).optional(),
+    linger: param.duration({ allowZero: true }).optional(),
+    rpcTimeout: param.duration().optional(),
   })
   .strict();
 
 const subscriptionQuery = z
   .object({
-    maxOutstandingMessages: count().optional(),
-    maxOutstandingBytes: count().optional(),
-    maxReceiveBatchSize: count().optional(),
-    maxWait: duration("maxWait").optional(),
-    rpcTimeout: duration("rpcTimeout").optional(),
+    maxOutstandingMessages: param.int(1).optional(),
+    maxOutstandingBytes: param.byteSize().optional(),
+    maxReceiveBatchSize: param.int(1).optional(),
+    maxWait: param.duration().optional(),
+    rpcTimeout: param.duration().optional(),
   })
   .strict();
 
@@ -57,16 +43,24 @@ const driverOptions = z
     /** A PubSub client to use instead of building one; the caller keeps owning it. */
     client: z.instanceof(PubSub).optional(),
     /** `host:port` of the API, instead of PUBSUB_EMULATOR_HOST or Google's endpoint. */
-    apiEndpoint: z.string().min(1).optional(),
+    apiEndpoint: param.name().optional(),
   })
   .strict();
 
 /** The driver's own options of `openTopic` / `openSubscription` for `gcppubsub://` URLs. */
 export type GcpURLOptions = z.input<typeof driverOptions>;
 
-function client(projectId: string, options: z.output<typeof driverOptions>): { pubsub: PubSub; owned: boolean } {
-  if (options.client) return { pubsub: options.client, owned: false };
-  return { pubsub: createPubSub(projectId, { apiEndpoint: options.apiEndpoint }), owned: true };
+/**
+ * What a URL and the driver's options say: the query through `schema`, the
+ * resource's full name, and the PubSub client to use (`owned` when built
+ * here, so that the driver closes it).
+ */
+function resolve<S extends z.ZodType>(url: URL, options: unknown, schema: S, kind: ResourceKind) {
+  const query = parseQuery(url, schema, DRIVER);
+  const { client, apiEndpoint } = parseOptions(driverOptions, options, DRIVER);
+  const { projectId, path } = parseResourceUrl(url, kind);
+  const pubsub = client ?? createPubSub(projectId, { apiEndpoint });
+  return { query, path, pubsub, owned: client === undefined };
 }
 
 /**
@@ -76,10 +70,7 @@ function client(projectId: string, options: z.output<typeof driverOptions>): { p
  * `rpcTimeout`. Options: `client` (a PubSub client) or `apiEndpoint`.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, topicQuery, DRIVER);
-  const driverOpts = parseOptions(driverOptions, options, DRIVER);
-  const { projectId, path } = parseResourceUrl(url, "topics");
-  const { pubsub, owned } = client(projectId, driverOpts);
+  const { query, path, pubsub, owned } = resolve(url, options, topicQuery, "topics");
   const driver = new GcpTopicDriver(pubsub, path, {
     ownsClient: owned,
     orderingKeyFrom: query.orderingKey,
@@ -103,10 +94,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
  * `maxReceiveBatchSize`, `maxWait`, `rpcTimeout`. Options: `client` or `apiEndpoint`.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, subscriptionQuery, DRIVER);
-  const driverOpts = parseOptions(driverOptions, options, DRIVER);
-  const { projectId, path } = parseResourceUrl(url, "subscriptions");
-  const { pubsub, owned } = client(projectId, driverOpts);
+  const { query, path, pubsub, owned } = resolve(url, options, subscriptionQuery, "subscriptions");
   const driver = new GcpSubscriptionDriver(pubsub, path, {
     ownsClient: owned,
     maxOutstandingMessages: query.maxOutstandingMessages,

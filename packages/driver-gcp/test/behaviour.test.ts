@@ -143,7 +143,7 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
       const missing = await driver
         .sendBatch([{ body: new Uint8Array(1), metadata: {} }], AbortSignal.timeout(5000))
         .catch((e: unknown) => e);
-      expect(errorCode(missing)).toBe(ErrorCode.NotFound);
+      expect(driver.errors.errorCode(missing)).toBe(ErrorCode.NotFound);
     });
   });
 

@@ -1,14 +1,14 @@
 import { v1 } from "@google-cloud/pubsub";
 import { FaultProxy } from "@portable-pubsub/conformance";
 import { ErrorCode, errorCode, PubSubError, Subscription, Topic } from "@portable-pubsub/core";
+import { toPubSubError } from "@portable-pubsub/core/driver";
 import {
   createPubSub,
   GcpSubscriptionDriver,
   GcpTopicDriver,
   GrpcStatus,
+  gcpErrors,
   grpcStatus,
-  isRetryableStatus,
-  portableCode,
 } from "@portable-pubsub/driver-gcp";
 import { describe, expect, it } from "vitest";
 import { emulatorForTests } from "./emulator.js";
@@ -37,14 +37,16 @@ describe("gRPC status mapping", () => {
     ["UNAVAILABLE", GrpcStatus.UNAVAILABLE, ErrorCode.Unknown, true],
     ["DATA_LOSS", GrpcStatus.DATA_LOSS, ErrorCode.Internal, false],
     ["UNAUTHENTICATED", GrpcStatus.UNAUTHENTICATED, ErrorCode.PermissionDenied, false],
-  ])("maps %s (%i) to %s, retryable: %s", (_, code, portable, retryable) => {
+  ])("maps %s (%i) to %s, retryable: %s", (name, code, portable, retryable) => {
     const err = grpcError(code);
-    expect(portableCode(err)).toBe(portable);
-    expect(isRetryableStatus(err)).toBe(retryable);
-    // Wrapped in a PubSubError, the status is still found through `cause`.
-    const wrapped = new PubSubError(portable, "wrapped", { cause: err });
-    expect(grpcStatus(wrapped)).toBe(code);
-    expect(isRetryableStatus(wrapped)).toBe(retryable);
+    expect(gcpErrors.errorCode(err)).toBe(portable);
+    expect(gcpErrors.isRetryable(err)).toBe(retryable);
+    // Wrapped by core in a PubSubError, the status is still found through `cause`, and named in the message.
+    const driver = { resource: 'gcppubsub topic "t"', errors: gcpErrors, close: async () => {} };
+    const wrapped = toPubSubError(driver, err, "send to");
+    expect(wrapped.code).toBe(portable);
+    expect(grpcStatus(wrapped.cause)).toBe(code);
+    expect(wrapped.message).toContain(`gRPC status ${name}`);
   });
 
   it("treats errors without a gRPC status as Unknown and not retryable", () => {
@@ -54,8 +56,9 @@ describe("gRPC status mapping", () => {
       "text",
       undefined,
     ]) {
-      expect(portableCode(err)).toBe(ErrorCode.Unknown);
-      expect(isRetryableStatus(err)).toBe(false);
+      expect(gcpErrors.errorCode(err)).toBe(ErrorCode.Unknown);
+      expect(gcpErrors.isRetryable(err)).toBe(false);
+      expect(gcpErrors.hint?.(err)).toBeUndefined();
     }
   });
 });
@@ -77,7 +80,7 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     expect((error as Error).message).toMatch(
       /NOT_FOUND: Topic not found; check the project and name, or create it first/,
     );
-    expect(grpcStatus(error)).toBe(GrpcStatus.NOT_FOUND);
+    expect(grpcStatus((error as PubSubError).cause)).toBe(GrpcStatus.NOT_FOUND);
   });
 
   it("fails a receive from a missing subscription with NotFound, without retrying it", async () => {
@@ -96,7 +99,7 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     cleanups.push(() => topic.delete());
     const exists = await clients.admin.createTopic(topic.name).catch((e: unknown) => e);
     expect(grpcStatus(exists)).toBe(GrpcStatus.ALREADY_EXISTS);
-    expect(portableCode(exists)).toBe(ErrorCode.AlreadyExists);
+    expect(gcpErrors.errorCode(exists)).toBe(ErrorCode.AlreadyExists);
     const [subscription] = await topic.createSubscription(uniqueName("invalid"));
     cleanups.push(() => subscription.delete());
     const raw = new v1.SubscriberClient(
@@ -107,7 +110,7 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
       .modifyAckDeadline({ subscription: subscription.name, ackIds: ["bogus"], ackDeadlineSeconds: 0 }, { retry: null })
       .catch((e: unknown) => e);
     expect(grpcStatus(invalid)).toBe(GrpcStatus.INVALID_ARGUMENT);
-    expect(portableCode(invalid)).toBe(ErrorCode.InvalidArgument);
+    expect(gcpErrors.errorCode(invalid)).toBe(ErrorCode.InvalidArgument);
   });
 
   it("ignores stale ackIds without losing the valid acks sent with them", async () => {
@@ -156,8 +159,8 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     proxy.refuse(true);
     proxy.cut();
     const error = await topic.send({ body: "refused" }).catch((e: unknown) => e);
-    expect(grpcStatus(error)).toBe(GrpcStatus.UNAVAILABLE);
-    expect(driver.isRetryable(error)).toBe(true);
+    expect(grpcStatus((error as PubSubError).cause)).toBe(GrpcStatus.UNAVAILABLE);
+    expect(driver.errors.isRetryable((error as PubSubError).cause)).toBe(true);
     expect((error as Error).message).toMatch(/UNAVAILABLE: .*the Pub\/Sub endpoint cannot be reached/);
     expect(topic.health.state).toBe("reconnecting");
     expect(topic.health.lastError).toBeDefined();
@@ -183,13 +186,14 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     await driver.sendBatch([message], AbortSignal.timeout(5000));
     proxy.stall();
     const late = await driver.sendBatch([message], AbortSignal.timeout(5000)).catch((e: unknown) => e);
-    expect(errorCode(late)).toBe(ErrorCode.DeadlineExceeded);
-    expect(driver.isRetryable(late)).toBe(true);
+    // The driver throws the client's error as it is; core maps it with the driver's classifier.
+    expect(driver.errors.errorCode(late)).toBe(ErrorCode.DeadlineExceeded);
+    expect(driver.errors.isRetryable(late)).toBe(true);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
     const canceled = await driver.sendBatch([message], controller.signal).catch((e: unknown) => e);
     expect(errorCode(canceled)).toBe(ErrorCode.Canceled);
-    expect(driver.isRetryable(canceled)).toBe(false);
+    expect(driver.errors.isRetryable(canceled)).toBe(false);
     proxy.resume();
   });
 });

@@ -93,8 +93,8 @@ describe("gcppubsub URL parameters and options", () => {
     ["gcppubsub://p-1/orders?maxBatchSize=0", /"maxBatchSize" is invalid/],
     ["gcppubsub://p-1/orders?maxBatchSize=1001", /"maxBatchSize" is invalid/],
     ["gcppubsub://p-1/orders?maxBatchSize=ten", /"maxBatchSize" is invalid/],
-    ["gcppubsub://p-1/orders?linger=soon", /linger must be a duration/],
-    ["gcppubsub://p-1/orders?rpcTimeout=0", /rpcTimeout must be a positive duration/],
+    ["gcppubsub://p-1/orders?linger=soon", /"linger" is invalid: must be a duration/],
+    ["gcppubsub://p-1/orders?rpcTimeout=0", /"rpcTimeout" is invalid: must be a positive duration/],
     ["gcppubsub://p-1/orders?orderingKey=", /"orderingKey" is invalid: must name a metadata key/],
     ["gcppubsub://p-1/orders?maxBatchSize=5&maxBatchSize=6", /"maxBatchSize" is given twice/],
   ])("rejects topic URL %s with InvalidArgument", async (url, message) => {
@@ -106,7 +106,8 @@ describe("gcppubsub URL parameters and options", () => {
   it.each([
     ["gcppubsub://p-1/billing?maxOutstandingMessages=0", /"maxOutstandingMessages" is invalid/],
     ["gcppubsub://p-1/billing?maxOutstandingBytes=-5", /"maxOutstandingBytes" is invalid/],
-    ["gcppubsub://p-1/billing?maxWait=never", /maxWait must be a positive duration/],
+    ["gcppubsub://p-1/billing?maxOutstandingBytes=lots", /"maxOutstandingBytes" is invalid: must be a size/],
+    ["gcppubsub://p-1/billing?maxWait=never", /"maxWait" is invalid: must be a positive duration/],
     [
       "gcppubsub://p-1/billing?orderingKey=k",
       /query parameter "orderingKey" is not supported; supported: maxOutstandingMessages/,
@@ -139,6 +140,12 @@ describe("gcppubsub URL parameters and options", () => {
     const native = topic.as<PubSubTopic>();
     expect(native).toBeInstanceOf(PubSubTopic);
     expect(native.name).toBe("projects/p-1/topics/orders");
+  });
+
+  it("takes sizes with units for byte limits, and opens without any RPC", async () => {
+    const options = { apiEndpoint: "127.0.0.1:1" };
+    opened.push(await openTopic("gcppubsub://p-1/orders?maxBatchBytes=512KiB&linger=0", options));
+    opened.push(await openSubscription("gcppubsub://p-1/billing?maxOutstandingBytes=64MiB&maxWait=500ms", options));
   });
 
   it("uses Application Default Credentials when PUBSUB_EMULATOR_HOST is not set", () => {

@@ -1,4 +1,4 @@
-import type { DriverMessage } from "@portable-pubsub/core";
+import type { DriverMessage } from "@portable-pubsub/core/driver";
 
 /**
  * How a message is laid out in a stream entry: the body in field `body`, as

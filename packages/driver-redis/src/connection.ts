@@ -1,4 +1,10 @@
-import { type HealthState, HealthTracker, invalidArgument, redactUrl } from "@portable-pubsub/core";
+import {
+  describeUrl,
+  type HealthState,
+  HealthTracker,
+  invalidArgument,
+  settledWithin,
+} from "@portable-pubsub/core/driver";
 import { Redis, type RedisOptions } from "ioredis";
 
 /** The environment variable that names the Redis server of `redisstream://` URLs. */
@@ -54,10 +60,10 @@ export function checkServerUrl(serverUrl: string): URL {
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
     throw invalidArgument(
-      `redisstream: server URL "${redactUrl(serverUrl)}" must start with redis:// or rediss:// (TLS), not ${url.protocol}//`,
+      `redisstream: server URL "${describeUrl(serverUrl)}" must start with redis:// or rediss:// (TLS), not ${url.protocol}//`,
     );
   }
-  if (!url.hostname) throw invalidArgument(`redisstream: server URL "${redactUrl(serverUrl)}" names no host`);
+  if (!url.hostname) throw invalidArgument(`redisstream: server URL "${describeUrl(serverUrl)}" names no host`);
   return url;
 }
 
@@ -184,22 +190,16 @@ export class ClientHealth {
  */
 export async function closeClient(client: Redis, signal: AbortSignal, graceMs = 2000): Promise<void> {
   if (client.status === "end") return;
-  if (signal.aborted) {
-    client.disconnect();
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const cutShort = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, graceMs);
-    onAbort = () => resolve();
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    await Promise.race([client.quit().catch(() => {}), cutShort]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-    client.disconnect();
-  }
+  if (!signal.aborted) await settledWithin(client.quit(), signal, graceMs);
+  client.disconnect();
+}
+
+/**
+ * The server `client` speaks to, as messages name it: `redis://host:port[/db]`
+ * (`rediss://` with TLS), never with credentials.
+ */
+export function describeServer(client: Redis): string {
+  const { host, port, db, tls, path } = client.options;
+  if (path) return path;
+  return `${tls ? "rediss" : "redis"}://${host}:${port}${db ? `/${db}` : ""}`;
 }

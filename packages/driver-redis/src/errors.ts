@@ -1,4 +1,4 @@
-import { ErrorCode, PubSubError, redactUrl } from "@portable-pubsub/core";
+import { type ErrorClassifier, ErrorCode } from "@portable-pubsub/core/driver";
 
 /**
  * Redis error replies start with an upper-case code ("NOGROUP No such key…").
@@ -76,48 +76,32 @@ function replyCode(err: unknown): string | undefined {
   return match?.[1];
 }
 
-/** The error under a PubSubError that this driver made, or `err` itself. */
-function unwrap(err: unknown): unknown {
-  return err instanceof PubSubError && err.cause !== undefined ? err.cause : err;
-}
-
 /** True if `err` means the connection to Redis was lost or not yet made. */
 export function isConnectionError(err: unknown): boolean {
-  const inner = unwrap(err);
-  if (!(inner instanceof Error)) return false;
-  const code = (inner as { code?: unknown }).code;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
-  return CONNECTION_MESSAGES.some((m) => inner.message.includes(m));
-}
-
-/** Maps an error from ioredis (or one this driver made) to a portable code. */
-export function redisErrorCode(err: unknown): ErrorCode {
-  if (err instanceof PubSubError) return err.code;
-  const known = REPLY_CODES[replyCode(err) ?? ""];
-  if (known) return known.code;
-  if (err instanceof Error && err.message.includes("Command timed out")) return ErrorCode.DeadlineExceeded;
-  return ErrorCode.Unknown;
-}
-
-/** True for a lost connection and for replies that mean "try again later". */
-export function isRetryableRedisError(err: unknown): boolean {
-  if (isConnectionError(err)) return true;
-  const inner = unwrap(err);
-  return REPLY_CODES[replyCode(inner) ?? ""]?.retryable ?? false;
+  return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
 }
 
 /**
- * Turns an ioredis error into a PubSubError that names the operation and the
- * resource and says how to fix it; the original is its `cause`. A PubSubError
- * passes through unchanged.
+ * How the errors of ioredis map to portable ones, for the topic and the
+ * subscription drivers alike. Replies are recognised by their code (see
+ * REPLY_CODES); a lost connection is retried, as ioredis re-establishes it.
  */
-export function translateError(err: unknown, operation: string, resource: string): PubSubError {
-  if (err instanceof PubSubError) return err;
-  const detail = redactUrl(err instanceof Error ? err.message : String(err));
-  const known = REPLY_CODES[replyCode(err) ?? ""];
-  let hint = known?.hint;
-  if (!hint && isConnectionError(err)) hint = "the connection to Redis was lost; it is being re-established";
-  return new PubSubError(redisErrorCode(err), `${operation} ${resource}: ${detail}${hint ? ` (${hint})` : ""}`, {
-    cause: err,
-  });
-}
+export const redisErrors: ErrorClassifier = {
+  errorCode(err) {
+    const known = REPLY_CODES[replyCode(err) ?? ""];
+    if (known) return known.code;
+    if (err instanceof Error && err.message.includes("Command timed out")) return ErrorCode.DeadlineExceeded;
+    return ErrorCode.Unknown;
+  },
+  isRetryable(err) {
+    return isConnectionError(err) || (REPLY_CODES[replyCode(err) ?? ""]?.retryable ?? false);
+  },
+  hint(err) {
+    const known = REPLY_CODES[replyCode(err) ?? ""];
+    if (known) return known.hint;
+    return isConnectionError(err) ? "the connection to Redis was lost; it is being re-established" : undefined;
+  },
+};

@@ -4,6 +4,8 @@
  * subscription is one consumer of a consumer group (XREADGROUP, XACK,
  * XAUTOCLAIM for the ack deadline).
  */
+
+export { about } from "./about.js";
 export { BODY_FIELD, METADATA_PREFIX, type RedisStreamEntry } from "./codec.js";
 export {
   commandClientOptions,
@@ -12,10 +14,10 @@ export {
   readerClientOptions,
   SERVER_URL_ENV,
 } from "./connection.js";
-export { isRetryableRedisError, redisErrorCode } from "./errors.js";
+export { redisErrors } from "./errors.js";
+export { ensureGroup, type GroupStart, OPEN_TIMEOUT_MS } from "./group.js";
 export type { DeadLetter } from "./reclaim.js";
 export {
-  ensureGroup,
   openRedisSubscription,
   RedisSubscriptionDriver,
   type RedisSubscriptionOptions,
@@ -24,4 +26,3 @@ export {
 } from "./subscription.js";
 export { openRedisTopic, RedisTopicDriver, type RedisTopicOptions, type RedisTopicSettings } from "./topic.js";
 export { openSubscriptionURL, openTopicURL, streamName } from "./url.js";
-export { about } from "./about.js";

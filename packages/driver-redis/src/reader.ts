@@ -1,6 +1,6 @@
+import { settledWithin } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { parseEntries, type RedisStreamEntry } from "./codec.js";
-import { within } from "./wait.js";
 
 type Outcome = { entries: RedisStreamEntry[] } | { error: unknown };
 
@@ -55,7 +55,7 @@ export class BlockingReader {
    */
   async read(max: number, signal: AbortSignal): Promise<RedisStreamEntry[]> {
     const inflight = this.#inflight ?? this.#issue(max);
-    const outcome = await within(inflight, this.#blockMs + REPLY_GRACE_MS, signal);
+    const outcome = await settledWithin(inflight, signal, this.#blockMs + REPLY_GRACE_MS);
     if (outcome === undefined) return [];
     this.#consumed(inflight);
     if ("error" in outcome) throw outcome.error;
@@ -67,7 +67,7 @@ export class BlockingReader {
     const inflight = this.#inflight;
     if (!inflight) return [];
     this.wake();
-    const outcome = await within(inflight, ms, signal);
+    const outcome = await settledWithin(inflight, signal, ms);
     if (outcome === undefined) return [];
     this.#consumed(inflight);
     return "entries" in outcome ? outcome.entries : [];

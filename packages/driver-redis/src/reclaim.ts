@@ -1,4 +1,4 @@
-import type { DriverMessage } from "@portable-pubsub/core";
+import type { DriverMessage } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { METADATA_PREFIX, parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
 

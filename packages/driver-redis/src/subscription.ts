@@ -2,19 +2,19 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
   type DriverMessage,
-  type ErrorCode,
   type HealthSource,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
-} from "@portable-pubsub/core";
+  settledWithin,
+} from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { toDriverMessage } from "./codec.js";
 import { ClientHealth, closeClient, duplicateForReads } from "./connection.js";
-import { isRetryableRedisError, redisErrorCode, translateError } from "./errors.js";
+import { redisErrors } from "./errors.js";
+import { ensureGroupWithin, type GroupStart } from "./group.js";
 import { BlockingReader } from "./reader.js";
 import { type DeadLetter, Reclaimer } from "./reclaim.js";
-import { within } from "./wait.js";
 
 /** How a subscription reads its consumer group. */
 export interface RedisSubscriptionSettings {
@@ -31,17 +31,25 @@ export interface RedisSubscriptionSettings {
   blockMs?: number;
   /** Close the command client at shutdown. Default false: a client you pass stays yours. */
   closeClient?: boolean;
+  /**
+   * Have `ready` create the group (and the stream) if missing, starting at
+   * "new" entries (`$`) or at "all" of the stream (`0`). Default: not
+   * created; receives from a missing group fail with NotFound.
+   */
+  createGroupAt?: GroupStart;
 }
 
 /** Options of {@link openRedisSubscription}. */
-export interface RedisSubscriptionOptions extends SubscriptionOptions, RedisSubscriptionSettings {
+export interface RedisSubscriptionOptions
+  extends SubscriptionOptions,
+    Omit<RedisSubscriptionSettings, "createGroupAt"> {
   /**
    * Create the group (and the stream) if missing, with XGROUP CREATE …
    * MKSTREAM. Default true; false makes receives from a missing group fail with NotFound.
    */
   create?: boolean;
   /** Where a group created here starts: "new" entries only (`$`, the default) or "all" of the stream (`0`). */
-  start?: "new" | "all";
+  start?: GroupStart;
   /**
    * The connection for the blocking reads, which no other command may share.
    * Default: a duplicate of the client, closed at shutdown.
@@ -66,6 +74,7 @@ const CLOSE_GRACE_MS = 2000;
  */
 export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  readonly errors = redisErrors;
   readonly canNack = true;
   readonly health: HealthSource;
   /** This consumer's name in the group. */
@@ -79,12 +88,14 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly #watch: ClientHealth;
   readonly #closeClient: boolean;
   readonly #closeReader: boolean;
+  readonly #createGroupAt: GroupStart | undefined;
   /** Entries read but not handed out yet: a read in flight brought more than the receive asked for. */
   #leftover: DriverMessage[] = [];
 
   /**
-   * `reader` must be a connection of its own. The group must exist (see
-   * {@link ensureGroup}); receives from a missing one fail with NotFound.
+   * `reader` must be a connection of its own. The group must exist
+   * (`ensureGroup`), or be created by `ready` (`createGroupAt`); receives
+   * from a missing one fail with NotFound.
    */
   constructor(
     client: Redis,
@@ -103,34 +114,38 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#reclaimer = new Reclaimer(client, names, settings.ackDeadlineMs ?? 30_000, settings.deadLetter);
     this.#closeClient = settings.closeClient ?? false;
     this.#closeReader = settings.closeReader ?? false;
+    this.#createGroupAt = settings.createGroupAt;
     this.#watch = new ClientHealth([client, reader]);
     this.health = this.#watch.tracker;
   }
 
+  /**
+   * Resolves once the group exists: with `createGroupAt`, after creating it
+   * (XGROUP CREATE … MKSTREAM, at most OPEN_TIMEOUT_MS while Redis is
+   * unreachable); otherwise at once, and a missing group is NotFound on the
+   * first receive.
+   */
+  async ready(signal: AbortSignal): Promise<void> {
+    if (this.#createGroupAt === undefined) return;
+    await ensureGroupWithin(this.#client, { stream: this.#stream, group: this.#group }, this.#createGroupAt, signal);
+  }
+
   async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
     if (this.#leftover.length > 0) return this.#hand([], maxMessages);
-    try {
-      if (this.#reclaimer.due) {
-        const reclaimed = await this.#reclaimer.pass(maxMessages);
-        if (reclaimed.length > 0) return reclaimed;
-      }
-      const entries = await this.#reader.read(maxMessages, signal);
-      return this.#hand(
-        entries.map((entry) => toDriverMessage(entry, 1)),
-        maxMessages,
-      );
-    } catch (err) {
-      throw translateError(err, "receive from", this.resource);
+    if (this.#reclaimer.due) {
+      const reclaimed = await this.#reclaimer.pass(maxMessages);
+      if (reclaimed.length > 0) return reclaimed;
     }
+    const entries = await this.#reader.read(maxMessages, signal);
+    return this.#hand(
+      entries.map((entry) => toDriverMessage(entry, 1)),
+      maxMessages,
+    );
   }
 
   async sendAcks(ackIds: unknown[]): Promise<void> {
-    try {
-      // XACK ignores ids that are not pending (acked already, or claimed and acked elsewhere).
-      await this.#client.xack(this.#stream, this.#group, ...(ackIds as string[]));
-    } catch (err) {
-      throw translateError(err, "ack", this.resource);
-    }
+    // XACK ignores ids that are not pending (acked already, or claimed and acked elsewhere).
+    await this.#client.xack(this.#stream, this.#group, ...(ackIds as string[]));
   }
 
   /**
@@ -140,21 +155,9 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
    * count alone; the XAUTOCLAIM that redelivers them counts the delivery.
    */
   async sendNacks(ackIds: unknown[]): Promise<void> {
-    try {
-      await this.#nack(ackIds as string[]);
-    } catch (err) {
-      throw translateError(err, "nack", this.resource);
-    }
+    await this.#nack(ackIds as string[]);
     this.#reclaimer.wake();
     this.#reader.wake();
-  }
-
-  isRetryable(err: unknown): boolean {
-    return isRetryableRedisError(err);
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return redisErrorCode(err);
   }
 
   /** The ioredis client that runs XACK and XAUTOCLAIM. */
@@ -179,7 +182,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
       if (unhanded.length > 0) await this.#nack(unhanded);
       await this.#removeConsumerIfIdle();
     };
-    await within(handBack(), CLOSE_GRACE_MS, signal);
+    await settledWithin(handBack(), signal, CLOSE_GRACE_MS);
     if (this.#closeClient) await closeClient(this.#client, signal);
   }
 
@@ -203,30 +206,12 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
 }
 
 /**
- * Creates consumer group `group` of `stream` (and the stream) unless it
- * exists: XGROUP CREATE … MKSTREAM. `start` "new" delivers entries added
- * from now on; "all" delivers the stream's existing entries too.
- */
-export async function ensureGroup(
-  client: Redis,
-  stream: string,
-  group: string,
-  start: "new" | "all" = "new",
-): Promise<void> {
-  try {
-    await client.xgroup("CREATE", stream, group, start === "all" ? "0" : "$", "MKSTREAM");
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith("BUSYGROUP")) return;
-    throw translateError(err, "create", `redisstream group "${group}" of stream "${stream}"`);
-  }
-}
-
-/**
  * Opens a subscription to consumer group `group` of stream `stream` through
  * `client` (yours: left open at shutdown unless `closeClient`). Blocking
  * reads run on `options.reader`, or on a duplicate of `client` that the
  * subscription closes. The group is created if missing unless `create` is
- * false. Resolves once the group exists.
+ * false. Resolves once the group exists; rejects, having shut the
+ * subscription down, when it cannot be created.
  */
 export async function openRedisSubscription(
   client: Redis,
@@ -234,28 +219,27 @@ export async function openRedisSubscription(
   group: string,
   options: RedisSubscriptionOptions = {},
 ): Promise<Subscription> {
-  const {
-    create = true,
-    start,
-    reader,
-    consumer,
-    ackDeadlineMs,
-    deadLetter,
-    blockMs,
-    closeClient: close,
-    ...portable
-  } = options;
-  if (create) await ensureGroup(client, stream, group, start);
-  const settings = { consumer, ackDeadlineMs, deadLetter, blockMs, closeClient: close };
-  const readerClient = reader ?? duplicateForReads(client, blockMs ?? 1000);
+  const { create = true, start = "new", reader, ...rest } = options;
+  const { consumer, ackDeadlineMs, deadLetter, blockMs, closeClient, ...portable } = rest;
   const driver = new RedisSubscriptionDriver(
     client,
-    readerClient,
+    reader ?? duplicateForReads(client, blockMs ?? 1000),
     { stream, group },
     {
-      ...settings,
+      consumer,
+      ackDeadlineMs,
+      deadLetter,
+      blockMs,
+      closeClient,
       closeReader: reader === undefined,
+      createGroupAt: create ? start : undefined,
     },
   );
-  return new Subscription(driver, portable);
+  const subscription = new Subscription(driver, portable);
+  // The URL mux does this for URLs; a direct constructor keeps its promise to resolve once the group exists.
+  await subscription.ready().catch(async (err: unknown) => {
+    await subscription.shutdown().catch(() => {});
+    throw err;
+  });
+  return subscription;
 }

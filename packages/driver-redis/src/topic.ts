@@ -6,11 +6,11 @@ import {
   Topic,
   type TopicDriver,
   type TopicOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { xaddArgs } from "./codec.js";
 import { ClientHealth, closeClient } from "./connection.js";
-import { isRetryableRedisError, redisErrorCode, translateError } from "./errors.js";
+import { redisErrors } from "./errors.js";
 
 /** How a topic writes to its stream. */
 export interface RedisTopicSettings {
@@ -40,6 +40,7 @@ export interface RedisTopicOptions extends TopicOptions, RedisTopicSettings {}
  */
 export class RedisTopicDriver implements TopicDriver {
   readonly resource: string;
+  readonly errors = redisErrors;
   readonly health: HealthSource;
   readonly #client: Redis;
   /** XADD's arguments before the fields: key [NOMKSTREAM] [MAXLEN ~|= n] *. */
@@ -66,15 +67,11 @@ export class RedisTopicDriver implements TopicDriver {
   async sendBatch(messages: DriverMessage[]): Promise<void> {
     const pipeline = this.#client.pipeline();
     for (const message of messages) pipeline.call("xadd", xaddArgs(this.#head, message));
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch (err) {
-      throw translateError(err, "send to", this.resource);
-    }
-    if (!results) throw translateError(new Error("Connection is closed."), "send to", this.resource);
+    const results = await pipeline.exec();
+    // ioredis gives null for a pipeline whose connection closed: retryable, as a lost connection is.
+    if (!results) throw new Error("Connection is closed.");
     for (const [err, id] of results) {
-      if (err) throw translateError(err, "send to", this.resource);
+      if (err) throw err;
       if (id === null) {
         throw new PubSubError(
           ErrorCode.NotFound,
@@ -82,14 +79,6 @@ export class RedisTopicDriver implements TopicDriver {
         );
       }
     }
-  }
-
-  isRetryable(err: unknown): boolean {
-    return isRetryableRedisError(err);
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return redisErrorCode(err);
   }
 
   /** The ioredis client. */

@@ -1,68 +1,47 @@
 import {
   describeUrl,
-  ErrorCode,
   invalidArgument,
-  PubSubError,
-  parseDurationMs,
+  param,
   parseOptions,
   parseQuery,
+  resourceName,
   Subscription,
   type SubscriptionURLOpener,
   Topic,
   type TopicURLOpener,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import type { RedisOptions } from "ioredis";
 import { z } from "zod";
 import {
-  closeClient,
   commandClientOptions,
   createClient,
   DEFAULT_SOCKET_TIMEOUT_MS,
   readerClientOptions,
   resolveServerUrl,
 } from "./connection.js";
-import { ensureGroup, RedisSubscriptionDriver } from "./subscription.js";
+import { RedisSubscriptionDriver } from "./subscription.js";
 import { RedisTopicDriver } from "./topic.js";
 
 const DRIVER = "redisstream";
-/** How long opening a subscription waits for Redis to create its group. */
-const OPEN_TIMEOUT_MS = 10_000;
-
-const duration = (what: string, max = Number.POSITIVE_INFINITY) =>
-  z.unknown().transform((value, ctx) => {
-    const ms = parseDurationMs(value);
-    if (ms === undefined || ms <= 0 || ms > max) {
-      const limit = Number.isFinite(max) ? ` of at most ${max} ms` : "";
-      ctx.addIssue({
-        code: "custom",
-        message: `${what} must be a positive duration${limit}, such as 500ms, 30s or 2m`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-const flag = z.enum(["true", "false"], { message: 'must be "true" or "false"' }).transform((v) => v === "true");
-const positiveInt = z.coerce.number().int("must be a whole number").positive("must be positive");
-const name = z.string().min(1, "must not be empty");
 
 const topicQuery = z
   .object({
-    maxLen: positiveInt.optional(),
+    maxLen: param.int(1).optional(),
     trim: z.enum(["approx", "exact"]).optional(),
-    create: flag.optional(),
+    create: param.flag().optional(),
   })
   .strict();
 
 const subscriptionQuery = z
   .object({
-    group: name,
-    consumer: name.optional(),
-    ackDeadline: duration("ackDeadline").optional(),
-    maxDeliveries: positiveInt.optional(),
-    deadLetter: name.optional(),
-    create: flag.optional(),
+    group: param.name(),
+    consumer: param.name().optional(),
+    ackDeadline: param.duration().optional(),
+    maxDeliveries: param.int(1).optional(),
+    deadLetter: param.name().optional(),
+    create: param.flag().optional(),
     start: z.enum(["new", "all"]).optional(),
-    block: duration("block", 1000).optional(),
+    block: param.duration({ maxMs: 1000 }).optional(),
   })
   .strict();
 
@@ -73,23 +52,17 @@ const driverOptions = z
     /** More ioredis options (tls, family, …), applied over the driver's. */
     redisOptions: z.record(z.string(), z.unknown()).optional(),
     /** How long a connection may stay silent while a reply is due before it is replaced. */
-    socketTimeout: duration("socketTimeout").optional(),
+    socketTimeout: param.duration().optional(),
   })
   .strict();
 
-/** The stream key a URL names: `redisstream://orders`, or `redisstream:///app:orders` for keys with a colon. */
+/**
+ * Returns the stream key a URL names: `redisstream://orders`, or
+ * `redisstream:///app:orders` for keys with a colon, percent-decoded. Bad
+ * percent-encoding or no name is InvalidArgument.
+ */
 export function streamName(url: URL): string {
-  const path = url.host ? url.host + url.pathname : url.pathname.replace(/^\//, "");
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch (err) {
-    throw invalidArgument(`${DRIVER}: ${describeUrl(url)} has a badly percent-encoded stream name`, err);
-  }
-  if (!decoded) {
-    throw invalidArgument(`${DRIVER}: ${describeUrl(url)} names no stream; use redisstream://STREAM`);
-  }
-  return decoded;
+  return resourceName(url, { driver: DRIVER, kind: "stream" });
 }
 
 function connection(options: Record<string, unknown>) {
@@ -121,7 +94,8 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 
 /**
  * Opens `redisstream://STREAM?group=GROUP[&…]`: one new consumer of the
- * group, which is created (with the stream) unless `create=false`.
+ * group. The driver's `ready`, which the URL mux awaits, creates the group
+ * (with the stream) unless `create=false`.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, subscriptionQuery, DRIVER);
@@ -138,20 +112,10 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
   const blockMs = query.block ?? 1000;
   const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs), extra);
   const reader = createClient(serverUrl, readerClientOptions(blockMs, socketTimeoutMs), extra);
-  const group = query.group;
-  if (query.create ?? true) {
-    try {
-      await withOpenTimeout(ensureGroup(client, stream, group, query.start), serverUrl);
-    } catch (err) {
-      const never = new AbortController().signal;
-      await Promise.all([closeClient(client, never, 0), closeClient(reader, never, 0)]);
-      throw err;
-    }
-  }
   const driver = new RedisSubscriptionDriver(
     client,
     reader,
-    { stream, group },
+    { stream, group: query.group },
     {
       consumer: query.consumer,
       ackDeadlineMs: query.ackDeadline,
@@ -159,29 +123,8 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       blockMs,
       closeClient: true,
       closeReader: true,
+      createGroupAt: (query.create ?? true) ? (query.start ?? "new") : undefined,
     },
   );
   return new Subscription(driver, portable);
 };
-
-async function withOpenTimeout(work: Promise<void>, serverUrl: string): Promise<void> {
-  work.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new PubSubError(
-            ErrorCode.DeadlineExceeded,
-            `${DRIVER}: could not reach Redis at ${describeUrl(serverUrl)} within ${OPEN_TIMEOUT_MS} ms to create the consumer group; is the server running?`,
-          ),
-        ),
-      OPEN_TIMEOUT_MS,
-    );
-  });
-  try {
-    await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -1,5 +1,5 @@
 import { type Harness, runConformanceTests } from "@portable-pubsub/conformance";
-import type { SubscriptionDriver } from "@portable-pubsub/core";
+import type { SubscriptionDriver } from "@portable-pubsub/core/driver";
 import { ensureGroup, RedisSubscriptionDriver, RedisTopicDriver } from "@portable-pubsub/driver-redis";
 import type { Redis } from "ioredis";
 import { beforeAll, describe } from "vitest";

@@ -26,15 +26,26 @@ describe("redisstream URLs and options", () => {
     expect(streamName(new URL("redisstream:///app:orders"))).toBe("app:orders");
     expect(streamName(new URL("redisstream://app%3Aorders/eu"))).toBe("app:orders/eu");
     expect(() => streamName(new URL("redisstream://"))).toThrow(/names no stream/);
+    expect(() => streamName(new URL("redisstream:///app%ZZorders"))).toThrow(/badly percent-encoded stream name/);
+  });
+
+  it("takes 1 and 0 for true and false: create=0 opens without creating the group", async () => {
+    const started = Date.now();
+    // Redis is unreachable here: with create=1 the open would wait for it to create the group.
+    const topic = await openTopic("redisstream://s?create=1", server);
+    const sub = await openSubscription("redisstream://s?group=g&create=0", server);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const quickly = { signal: AbortSignal.timeout(1000) };
+    await Promise.all([topic.shutdown(quickly).catch(() => {}), sub.shutdown(quickly).catch(() => {})]);
   });
 
   it.each([
     ["redisstream://s?colour=red", /"colour" is not supported; supported: maxLen, trim, create/],
-    ["redisstream://s?maxLen=0", /"maxLen" is invalid: must be positive/],
+    ["redisstream://s?maxLen=0", /"maxLen" is invalid: must be at least 1/],
     ["redisstream://s?maxLen=1.5", /"maxLen" is invalid: must be a whole number/],
     ["redisstream://s?maxLen=ten", /"maxLen" is invalid/],
     ["redisstream://s?trim=sometimes", /"trim" is invalid/],
-    ["redisstream://s?create=yes", /"create" is invalid: must be "true" or "false"/],
+    ["redisstream://s?create=yes", /"create" is invalid: must be true or false \(or 1 or 0\)/],
     ["redisstream://s?maxLen=1&maxLen=2", /"maxLen" is given twice/],
   ])("rejects topic URL %s with InvalidArgument", async (url, pattern) => {
     const { code, message } = await failure(openTopic(url, server));
@@ -45,9 +56,9 @@ describe("redisstream URLs and options", () => {
   it.each([
     ["redisstream://s", /"group" is invalid/],
     ["redisstream://s?group=", /"group" is invalid: must not be empty/],
-    ["redisstream://s?group=g&ackDeadline=soon", /ackDeadline must be a positive duration/],
-    ["redisstream://s?group=g&ackDeadline=0", /ackDeadline must be a positive duration/],
-    ["redisstream://s?group=g&block=5s", /block must be a positive duration of at most 1000 ms/],
+    ["redisstream://s?group=g&ackDeadline=soon", /"ackDeadline" is invalid: must be a positive duration/],
+    ["redisstream://s?group=g&ackDeadline=0", /"ackDeadline" is invalid: must be a positive duration/],
+    ["redisstream://s?group=g&block=5s", /"block" is invalid: must be a positive duration of at most 1000 ms/],
     ["redisstream://s?group=g&start=middle", /"start" is invalid/],
     ["redisstream://s?group=g&maxDeliveries=3", /maxDeliveries needs deadLetter=STREAM/],
     ["redisstream://s?group=g&deadLetter=s", /deadLetter must name another stream than "s"/],
@@ -56,6 +67,16 @@ describe("redisstream URLs and options", () => {
     const { code, message } = await failure(openSubscription(url, server));
     expect(code).toBe(ErrorCode.InvalidArgument);
     expect(message).toMatch(pattern);
+  });
+
+  it("fails an open that cannot create the group within 10 s with DeadlineExceeded, naming the server", async () => {
+    const started = Date.now();
+    const { code, message } = await failure(openSubscription("redisstream://s?group=g", server));
+    expect(code).toBe(ErrorCode.DeadlineExceeded);
+    expect(message).toMatch(
+      /could not reach Redis at redis:\/\/127\.0\.0\.1:1 within 10000 ms to create the consumer group; is the server running\?/,
+    );
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("needs a server: REDIS_SERVER_URL or the serverUrl option", async () => {
@@ -82,7 +103,7 @@ describe("redisstream URLs and options", () => {
     expect(unknown.code).toBe(ErrorCode.InvalidArgument);
     expect(unknown.message).toMatch(/"host" is not supported; supported: serverUrl, redisOptions, socketTimeout/);
     const badTimeout = await failure(openTopic("redisstream://s", { ...server, socketTimeout: "forever" }));
-    expect(badTimeout.message).toMatch(/socketTimeout must be a positive duration/);
+    expect(badTimeout.message).toMatch(/option "socketTimeout" is invalid: must be a positive duration/);
     const badOptions = await failure(openSubscriptionURL(new URL("redisstream://s?group=g"), { redisOptions: 5 }, {}));
     expect(badOptions.code).toBe(ErrorCode.InvalidArgument);
   });
