@@ -2,7 +2,7 @@
  * How a portable message maps onto AMQP: the body is the content, bytes
  * unchanged; metadata travels as string headers.
  */
-import { type DriverMessage, invalidArgument } from "@portable-pubsub/core";
+import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
 import type { ConsumeMessage } from "amqplib";
 
 /** The body as a Buffer, without copying (amqplib accepts only Buffers). */

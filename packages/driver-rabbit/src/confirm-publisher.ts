@@ -7,13 +7,15 @@
  * settles only on a real confirm (or a real refusal: a nack, an unroutable
  * return, a resource error), never on "channel closed".
  */
-import { canceledError, type DriverMessage, ErrorCode, PubSubError } from "@portable-pubsub/core";
+import { canceledError, type DriverMessage, ErrorCode, WakeUp } from "@portable-pubsub/core/driver";
 import type { ConfirmChannel, Message, Options } from "amqplib";
+import { coalesceWrites } from "./amqp/coalesce.js";
+import type { RabbitConnection } from "./amqp/connection.js";
+import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
 import { contentOf } from "./codec.js";
 import { ConfirmWindow } from "./confirm-window.js";
-import type { RabbitConnection } from "./connection.js";
-import { describeReply, isResourceError, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
-import { ManagedChannel, raceQuiet } from "./managed-channel.js";
+import type { ChannelSession } from "./driver-base.js";
+import { isResourceError, RabbitError, ReplyCode } from "./errors.js";
 
 /** How a ConfirmPublisher publishes. */
 export interface PublisherSettings {
@@ -25,12 +27,8 @@ export interface PublisherSettings {
   persistent: boolean;
   /** Ask the broker to return a message that no queue receives, and fail its send. */
   mandatory: boolean;
-  /** Most messages buffered (queued or unconfirmed) at once; sends beyond it wait for room. */
-  maxBuffered: number;
   /** Runs on every new channel before it publishes (declarations). */
   setup?(channel: ConfirmChannel): Promise<void>;
-  /** Names the exchange in error messages. */
-  resource: string;
 }
 
 const WAITING = 0;
@@ -50,13 +48,12 @@ interface Pending {
 interface BatchWait {
   remaining: number;
   settled: boolean;
-  readonly signal: AbortSignal | undefined;
   resolve(): void;
   reject(err: unknown): void;
 }
 
 /** See the module comment. */
-export class ConfirmPublisher {
+export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
   readonly #settings: PublisherSettings;
   readonly #channel: ManagedChannel<ConfirmChannel>;
   readonly #idPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-`;
@@ -66,38 +63,35 @@ export class ConfirmPublisher {
   #waitHead = 0;
   /** Published on the current channel and not yet confirmed, by delivery tag. */
   readonly #inflight = new ConfirmWindow<Pending>();
-  #current: ConfirmChannel | undefined;
-  #generation = 0;
+  /** The socket buffer of the current channel is full: publishing waits for its drain. */
   #paused = false;
   #outstanding = 0;
-  #roomWaiters: (() => void)[] = [];
+  /** Woken when the last outstanding message settles, for `close`. */
+  readonly #drained = new WakeUp();
   #closed = false;
-  /** Why the last attempt to open a channel gave up, until a new attempt starts. */
-  #lastFailure: unknown;
-  readonly #watched = new WeakSet<AbortSignal>();
 
   constructor(connection: RabbitConnection, settings: PublisherSettings) {
     this.#settings = settings;
     this.#channel = new ManagedChannel<ConfirmChannel>(connection, {
+      role: "publish",
       create: (model) => model.createConfirmChannel(),
-      setup: async (channel, generation) => {
-        channel.on("ack", (f: { deliveryTag: number; multiple: boolean }) => this.#confirm(generation, f, undefined));
-        channel.on("nack", (f: { deliveryTag: number; multiple: boolean }) => this.#confirm(generation, f, "nack"));
-        channel.on("return", (message: Message) => this.#returned(generation, message));
+      setup: async (lease) => {
+        const { channel } = lease;
+        channel.on("ack", (f: ConfirmFrame) => this.#confirm(lease, f, false));
+        channel.on("nack", (f: ConfirmFrame) => this.#confirm(lease, f, true));
+        channel.on("return", (message: Message) => this.#returned(lease, message));
         channel.on("drain", () => {
-          if (generation !== this.#generation) return;
+          if (lease !== this.#channel.lease) return;
           this.#paused = false;
           this.#pump();
         });
         await settings.setup?.(channel);
       },
-      opened: (channel, generation) => {
-        this.#current = channel;
-        this.#generation = generation;
+      opened: () => {
         this.#paused = false;
         this.#pump();
       },
-      closed: (_generation, error) => this.#channelLost(error),
+      closed: (_lease, error) => this.#channelLost(error),
       failed: (error) => this.#failWaiting(error),
     });
     this.#channel.ensureOpen();
@@ -105,7 +99,7 @@ export class ConfirmPublisher {
 
   /** The confirm channel in use now, if one is open. */
   get channel(): ConfirmChannel | undefined {
-    return this.#current;
+    return this.#channel.lease?.channel;
   }
 
   /** Messages queued or awaiting their confirm. */
@@ -114,34 +108,29 @@ export class ConfirmPublisher {
   }
 
   /** Resolves once a channel is open; rejects with the error that stopped it opening (fail-fast connect, declare). */
-  async whenOpen(): Promise<void> {
-    this.#lastFailure = undefined;
-    for (;;) {
-      if (this.#current) return;
-      if (this.#closed) throw new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`);
-      this.#channel.ensureOpen();
-      await this.#channel.settled();
-      if (this.#lastFailure) throw this.#lastFailure;
-    }
+  async whenOpen(signal: AbortSignal): Promise<void> {
+    await this.#channel.whenOpen(signal);
   }
 
   /**
-   * Publishes `messages` in order. Resolves once the broker confirmed every
-   * one; rejects on the first that fails (nack, return, resource error) or
-   * when `signal` fires. While the connection is down, it waits.
+   * Publishes `messages` in order, after every message of earlier calls.
+   * Resolves once the broker confirmed every one; rejects on the first that
+   * fails (nack, return, resource error). While the connection is down, it
+   * waits: there is no limit here, since core bounds what it hands over
+   * (batch size times batches in flight), and a limit of our own could let a
+   * later batch overtake an earlier one. `signal` is only checked on entry:
+   * core aborts it at a shutdown out of time, and then `close` fails what is
+   * outstanding.
    */
   publish(messages: DriverMessage[], signal?: AbortSignal): Promise<void> {
     if (this.#closed) {
-      return Promise.reject(new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`));
+      return Promise.reject(new RabbitError("the topic is closed", { portable: ErrorCode.FailedPrecondition }));
     }
     if (signal?.aborted) return Promise.reject(canceledError("send", signal));
-    if (this.#outstanding > 0 && this.#outstanding + messages.length > this.#settings.maxBuffered) {
-      return this.#room(signal).then(() => this.publish(messages, signal));
-    }
     if (messages.length === 0) return Promise.resolve();
     let batch!: BatchWait;
     const done = new Promise<void>((resolve, reject) => {
-      batch = { remaining: messages.length, settled: false, signal, resolve, reject };
+      batch = { remaining: messages.length, settled: false, resolve, reject };
     });
     const { persistent, mandatory, routingKey } = this.#settings;
     for (const message of messages) {
@@ -160,35 +149,13 @@ export class ConfirmPublisher {
       });
     }
     this.#outstanding += messages.length;
-    this.#lastFailure = undefined;
-    if (signal) this.#watch(signal);
-    if (this.#current) this.#pump();
+    if (this.#channel.lease) this.#pump();
     else this.#channel.ensureOpen();
     return done;
   }
 
-  /**
-   * Cancels, when `signal` fires, every batch sent with it. Core passes the
-   * same signal with every batch of a topic, so one listener per signal serves
-   * them all: adding and removing one per batch would cost more than the rest
-   * of a sequential send.
-   */
-  #watch(signal: AbortSignal): void {
-    if (this.#watched.has(signal)) return;
-    this.#watched.add(signal);
-    signal.addEventListener(
-      "abort",
-      () => {
-        const err = canceledError("send", signal);
-        for (const pending of this.#waiting) if (pending.batch.signal === signal) this.#settle(pending, err);
-        for (const pending of this.#inflight) if (pending.batch.signal === signal) this.#settle(pending, err);
-      },
-      { once: true },
-    );
-  }
-
   #pump(): void {
-    const channel = this.#current;
+    const channel = this.#channel.lease?.channel;
     if (!channel || this.#paused) return;
     const { exchange } = this.#settings;
     if (this.#waiting.length - this.#waitHead > 1) coalesceWrites(channel);
@@ -205,7 +172,7 @@ export class ConfirmPublisher {
         // A closing channel refuses; its close event requeues. Anything else is this message's own fault.
         if ((err as Error)?.name === "IllegalOperationError") return;
         this.#waitHead++;
-        this.#settle(pending, unpublishable(this.#settings.resource, err));
+        this.#settle(pending, unpublishable(err));
         continue;
       }
       this.#waitHead++;
@@ -223,26 +190,16 @@ export class ConfirmPublisher {
     }
   }
 
-  #confirm(generation: number, frame: { deliveryTag: number; multiple: boolean }, nack: "nack" | undefined): void {
-    if (generation !== this.#generation) return;
+  #confirm(lease: ChannelLease<ConfirmChannel>, frame: ConfirmFrame, nack: boolean): void {
+    if (lease !== this.#channel.lease) return;
     for (const pending of this.#inflight.take(frame.deliveryTag, frame.multiple)) {
-      this.#settle(pending, this.#outcome(pending, nack));
+      this.#settle(pending, nack ? refusedByBroker() : pending.returned);
     }
-  }
-
-  #outcome(pending: Pending, nack: "nack" | undefined): RabbitError | undefined {
-    if (nack) {
-      return new RabbitError(
-        `rabbit: ${this.#settings.resource} refused the message (basic.nack): a queue is full with overflow=reject-publish, or the broker failed to store it`,
-        { portable: ErrorCode.ResourceExhausted, retryable: false },
-      );
-    }
-    return pending.returned;
   }
 
   /** A mandatory message that no queue took comes back before its confirm; the confirm then fails it. */
-  #returned(generation: number, message: Message): void {
-    if (generation !== this.#generation) return;
+  #returned(lease: ChannelLease<ConfirmChannel>, message: Message): void {
+    if (lease !== this.#channel.lease) return;
     const id = message.properties.messageId;
     const pending = this.#inflight.find((p) => p.properties.messageId === id);
     if (!pending) return;
@@ -252,19 +209,17 @@ export class ConfirmPublisher {
       routingKey: string;
     };
     pending.returned = new RabbitError(
-      `rabbit: ${this.#settings.resource} could not route the message with routing key "${routingKey}" to any queue (${replyCode} ${replyText}); bind a queue to the exchange, or open a subscription first`,
-      { replyCode: replyCode || ReplyCode.NoRoute, retryable: false },
+      `could not route the message with routing key "${routingKey}" to any queue (${replyCode} ${replyText})`,
+      { replyCode: replyCode || ReplyCode.NoRoute, role: "publish", retryable: false },
     );
   }
 
   /** The channel died: resource errors fail what was in flight; anything else puts it back, in order. */
-  #channelLost(error: Error | undefined): void {
+  #channelLost(error: unknown): void {
     const inflight = this.#inflight.reset();
-    this.#current = undefined;
     this.#paused = false;
-    if (error && isResourceError(error)) {
-      const failure = resourceFailure(this.#settings.resource, error);
-      for (const pending of inflight) this.#settle(pending, failure);
+    if (isResourceError(error)) {
+      for (const pending of inflight) this.#settle(pending, error);
       return;
     }
     const requeue: Pending[] = [];
@@ -281,7 +236,6 @@ export class ConfirmPublisher {
   }
 
   #failWaiting(error: unknown): void {
-    this.#lastFailure = error;
     for (let i = this.#waitHead; i < this.#waiting.length; i++) {
       this.#settle(this.#waiting[i] as Pending, error);
     }
@@ -292,7 +246,7 @@ export class ConfirmPublisher {
   #settle(pending: Pending, error: unknown): void {
     if (pending.state === DONE) return;
     pending.state = DONE;
-    this.#outstanding--;
+    if (--this.#outstanding === 0) this.#drained.wakeAll();
     const batch = pending.batch;
     batch.remaining--;
     if (!batch.settled && (error !== undefined || batch.remaining === 0)) {
@@ -300,34 +254,16 @@ export class ConfirmPublisher {
       if (error === undefined) batch.resolve();
       else batch.reject(error);
     }
-    if (this.#roomWaiters.length > 0) {
-      const waiters = this.#roomWaiters;
-      this.#roomWaiters = [];
-      for (const wake of waiters) wake();
-    }
-  }
-
-  #room(signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(canceledError("send", signal));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(canceledError("send", signal));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#roomWaiters.push(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      });
-    });
   }
 
   /**
    * Waits for outstanding confirms, then closes the channel. When `signal`
-   * fires first, what is still unconfirmed fails with Canceled.
+   * fires first, what is still unconfirmed fails with Canceled (or
+   * DeadlineExceeded for a timeout signal).
    */
   async close(signal: AbortSignal): Promise<void> {
     this.#closed = true;
-    while (this.#outstanding > 0 && !signal.aborted) {
-      await raceQuiet(this.#room(signal), signal);
-    }
+    while (this.#outstanding > 0 && !signal.aborted) await this.#drained.wait(1000, signal);
     if (this.#outstanding > 0) {
       const err = canceledError("shutdown", signal);
       for (const pending of this.#waiting.slice(this.#waitHead)) this.#settle(pending, err);
@@ -337,36 +273,25 @@ export class ConfirmPublisher {
   }
 }
 
-function resourceFailure(resource: string, error: Error): RabbitError {
-  const code = replyCodeOf(error);
-  let hint = "";
-  if (code === ReplyCode.NotFound) hint = "; create it, or open the topic with declare=true";
-  else if (code === ReplyCode.AccessRefused) hint = "; the user lacks write permission on it";
-  return new RabbitError(`rabbit: publish to ${resource}: ${describeReply(error)}${hint}`, {
-    cause: error,
-    ...(code === undefined ? {} : { replyCode: code }),
-  });
+interface ConfirmFrame {
+  deliveryTag: number;
+  multiple: boolean;
 }
 
-function unpublishable(resource: string, err: unknown): RabbitError {
+/** A basic.nack: the broker would not take the message. Not retried: it would likely refuse again. */
+function refusedByBroker(): RabbitError {
+  return new RabbitError(
+    "the broker refused the message (basic.nack): a queue is full with overflow=reject-publish, or the broker failed to store it",
+    { portable: ErrorCode.ResourceExhausted, role: "publish", retryable: false },
+  );
+}
+
+/** amqplib refused to encode the message: sending it again cannot help. */
+function unpublishable(err: unknown): RabbitError {
   const detail = err instanceof Error ? err.message : String(err);
-  return new RabbitError(`rabbit: cannot publish to ${resource}: ${detail}`, {
+  return new RabbitError(`cannot publish the message: ${detail}`, {
     cause: err,
     portable: ErrorCode.InvalidArgument,
     retryable: false,
   });
-}
-
-/**
- * amqplib writes every frame to the socket on its own; with no-delay on, a
- * burst of publishes becomes a burst of small TCP segments that cost both
- * sides a syscall each. Corking the socket until amqplib's writer (which runs
- * on setImmediate) has drained the burst sends it in one writev. A single
- * publish is never held back.
- */
-function coalesceWrites(channel: ConfirmChannel): void {
-  const socket = (channel.connection as unknown as { stream?: { cork?(): void; uncork?(): void } }).stream;
-  if (!socket?.cork || !socket.uncork) return;
-  socket.cork();
-  setImmediate(() => setImmediate(() => socket.uncork?.()));
 }

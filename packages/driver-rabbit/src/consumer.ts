@@ -9,12 +9,12 @@
  * broker would reject the unknown delivery tag with PRECONDITION_FAILED and
  * close it.
  */
-import { type DriverMessage, ErrorCode, PubSubError, WakeUp } from "@portable-pubsub/core";
+import { type DriverMessage, WakeUp } from "@portable-pubsub/core/driver";
 import type { Channel, ConsumeMessage } from "amqplib";
+import type { RabbitConnection } from "./amqp/connection.js";
+import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
 import { toDriverMessage } from "./codec.js";
-import type { RabbitConnection } from "./connection.js";
-import { describeReply, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
-import { ManagedChannel } from "./managed-channel.js";
+import type { ChannelSession } from "./driver-base.js";
 
 /** How a QueueConsumer consumes. */
 export interface ConsumerSettings {
@@ -23,8 +23,6 @@ export interface ConsumerSettings {
   prefetch: number;
   /** Runs on every new channel before it consumes (declarations). */
   setup?(channel: Channel): Promise<void>;
-  /** Names the queue in error messages. */
-  resource: string;
 }
 
 /** What the portable layer gets as an ackId: the channel generation and the delivery tag. */
@@ -34,77 +32,52 @@ export interface RabbitAckId {
 }
 
 /** See the module comment. */
-export class QueueConsumer {
-  readonly #settings: ConsumerSettings;
+export class QueueConsumer implements ChannelSession<Channel> {
   readonly #channel: ManagedChannel<Channel>;
-  #current: Channel | undefined;
-  #generation = 0;
   #consumerTag: string | undefined;
   #buffer: DriverMessage[] = [];
   #head = 0;
   readonly #arrivals = new WakeUp();
-  #failure: unknown;
-  #closed = false;
 
   constructor(connection: RabbitConnection, settings: ConsumerSettings) {
-    this.#settings = settings;
     this.#channel = new ManagedChannel<Channel>(connection, {
+      role: "consume",
       create: (model) => model.createChannel(),
-      setup: async (channel, generation) => {
+      setup: async (lease) => {
+        const { channel } = lease;
         await settings.setup?.(channel);
         await channel.prefetch(settings.prefetch);
-        const { consumerTag } = await channel.consume(settings.queue, (message) =>
-          this.#delivered(channel, generation, message),
-        );
+        const { consumerTag } = await channel.consume(settings.queue, (message) => this.#delivered(lease, message));
         this.#consumerTag = consumerTag;
       },
-      opened: (channel, generation) => {
-        this.#current = channel;
-        this.#generation = generation;
-        this.#failure = undefined;
-      },
       closed: () => {
-        this.#current = undefined;
         // The broker requeues whatever this channel had delivered and not seen acked.
         this.#buffer = [];
         this.#head = 0;
       },
-      failed: (error) => {
-        this.#failure = consumeFailure(settings.resource, error);
-        this.#wakeUp();
-      },
+      // A receive waiting for messages throws the failure at once rather than after its wait.
+      failed: () => this.#wakeUp(),
     });
     this.#channel.ensureOpen();
   }
 
   /** The channel consuming now, if any. */
   get channel(): Channel | undefined {
-    return this.#current;
+    return this.#channel.lease?.channel;
   }
 
-  /** Resolves once consuming; rejects with what stopped it (a missing queue, a fail-fast connect). */
-  async whenConsuming(): Promise<void> {
-    for (;;) {
-      if (this.#current) return;
-      if (this.#closed) throw new PubSubError(ErrorCode.FailedPrecondition, `${this.#settings.resource}: closed`);
-      this.#channel.ensureOpen();
-      await this.#channel.settled();
-      if (this.#current) return;
-      const failure = this.#failure;
-      if (failure) {
-        this.#failure = undefined;
-        throw failure;
-      }
-    }
+  /** Resolves once consuming; rejects with what stopped it (a missing queue, a fail-fast connect), or when `signal` fires. */
+  async whenOpen(signal: AbortSignal): Promise<void> {
+    await this.#channel.whenOpen(signal);
   }
 
-  #delivered(channel: Channel, generation: number, message: ConsumeMessage | null): void {
+  #delivered(lease: ChannelLease<Channel>, message: ConsumeMessage | null): void {
     if (message === null) {
       // The broker cancelled the consumer (its queue was deleted): reopen, which consumes again or reports why not.
-      channel.close().catch(() => {});
+      lease.channel.close().catch(() => {});
       return;
     }
-    const ackId: RabbitAckId = { generation, deliveryTag: message.fields.deliveryTag };
+    const ackId: RabbitAckId = { generation: lease.generation, deliveryTag: message.fields.deliveryTag };
     this.#buffer.push(toDriverMessage(message, ackId));
     this.#wakeUp();
   }
@@ -136,10 +109,8 @@ export class QueueConsumer {
   }
 
   #throwFailure(): void {
-    const failure = this.#failure;
-    if (failure === undefined) return;
-    this.#failure = undefined;
-    throw failure;
+    const failure = this.#channel.takeFailure();
+    if (failure !== undefined) throw failure;
   }
 
   /** Acks deliveries of the current channel; those of a dead channel are dropped (the broker redelivers them). */
@@ -153,13 +124,13 @@ export class QueueConsumer {
   }
 
   #settle(ids: unknown[], send: (channel: Channel, tag: number) => void): void {
-    const channel = this.#current;
-    if (!channel) return;
+    const lease = this.#channel.lease;
+    if (!lease) return;
     for (const id of ids) {
       const { generation, deliveryTag } = id as RabbitAckId;
-      if (generation !== this.#generation) continue;
+      if (generation !== lease.generation) continue;
       try {
-        send(channel, deliveryTag);
+        send(lease.channel, deliveryTag);
       } catch {
         // The channel is closing: the broker requeues the delivery, so there is nothing to report.
         return;
@@ -173,7 +144,6 @@ export class QueueConsumer {
    * acked), within `signal`'s deadline.
    */
   async close(signal: AbortSignal): Promise<void> {
-    this.#closed = true;
     await this.#channel.close(signal, async (channel) => {
       if (this.#consumerTag !== undefined) await channel.cancel(this.#consumerTag);
     });
@@ -185,18 +155,4 @@ export class QueueConsumer {
 
 function fakeMessage(deliveryTag: number): ConsumeMessage {
   return { fields: { deliveryTag } } as ConsumeMessage;
-}
-
-function consumeFailure(resource: string, error: unknown): unknown {
-  const code = replyCodeOf(error);
-  if (code === undefined || error instanceof RabbitError) return error;
-  let hint = "";
-  if (code === ReplyCode.NotFound)
-    hint = "; create it (and bind it to an exchange), or open the subscription with declare=true";
-  else if (code === ReplyCode.AccessRefused) hint = "; the user lacks read permission on it";
-  else if (code === ReplyCode.ResourceLocked) hint = "; another connection consumes it exclusively";
-  return new RabbitError(`rabbit: consume from ${resource}: ${describeReply(error)}${hint}`, {
-    cause: error,
-    replyCode: code,
-  });
 }

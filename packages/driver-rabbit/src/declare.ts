@@ -5,10 +5,13 @@
  * Declarations are idempotent; one that conflicts with what exists (another
  * exchange type, another durability) fails with FailedPrecondition (406).
  */
+
+import { toPubSubError } from "@portable-pubsub/core/driver";
 import type { Channel } from "amqplib";
-import { acquireConnection, RabbitConnection } from "./connection.js";
-import { describeReply, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
-import { type RabbitConnectionSettings, resolveSettings } from "./settings.js";
+import type { RabbitConnection } from "./amqp/connection.js";
+import type { RabbitConnectionSettings } from "./amqp/settings.js";
+import { connectionFor } from "./amqp/shared.js";
+import { rabbitErrors, refusal } from "./errors.js";
 
 /** What to declare. */
 export interface TopologyDeclaration {
@@ -38,7 +41,11 @@ export interface QueueDeclaration {
   exchangeType?: string;
 }
 
-/** Runs `declaration` on `channel`. Rejects with a RabbitError that says what conflicted. */
+/**
+ * Runs `declaration` on `channel`. A refusal is a RabbitError of role
+ * "declare" that names what was declared (a conflict, 406, says to match the
+ * existing settings), since it may not be the resource of the driver.
+ */
 export async function declareOn(channel: Channel, declaration: TopologyDeclaration): Promise<void> {
   const { exchange, queue } = declaration;
   try {
@@ -53,31 +60,21 @@ export async function declareOn(channel: Channel, declaration: TopologyDeclarati
       }
     }
   } catch (err) {
-    throw declareError(declaration, err);
+    throw refusal(err, "declare", `declaring ${describe(declaration)}`);
   }
 }
 
-function declareError(declaration: TopologyDeclaration, err: unknown): unknown {
-  const code = replyCodeOf(err);
-  if (code === undefined) return err;
-  const what = [
-    declaration.exchange && `exchange "${declaration.exchange.name}"`,
-    declaration.queue && `queue "${declaration.queue.name}"`,
-  ]
-    .filter(Boolean)
-    .join(" and ");
-  const hint =
-    code === ReplyCode.PreconditionFailed
-      ? "; it exists with other settings (type or durability): match them, or delete it first"
-      : code === ReplyCode.AccessRefused
-        ? "; the user lacks configure permission (names starting with amq. are reserved)"
-        : "";
-  return new RabbitError(`rabbit: declaring ${what}: ${describeReply(err)}${hint}`, { cause: err, replyCode: code });
+function describe({ exchange, queue }: TopologyDeclaration): string {
+  const what = [exchange && `exchange "${exchange.name}"`, queue && `queue "${queue.name}"`];
+  return what.filter(Boolean).join(" and ");
 }
 
 /**
  * Declares exchanges, queues and bindings on a short-lived channel, through
  * `target` (a connection of yours, or settings for the shared one).
+ * Declarations are idempotent. Rejects with a PubSubError: FailedPrecondition
+ * when one conflicts with what exists, PermissionDenied without configure
+ * permission, or the connection's error.
  *
  * ```ts
  * await declareRabbitTopology({}, { exchange: { name: "orders" }, queue: { name: "billing", bindTo: "orders" } });
@@ -87,7 +84,7 @@ export async function declareRabbitTopology(
   target: RabbitConnection | RabbitConnectionSettings,
   declaration: TopologyDeclaration,
 ): Promise<void> {
-  const connection = target instanceof RabbitConnection ? target : acquireConnection(resolveSettings(target));
+  const { connection, owned } = connectionFor(target);
   try {
     const channel = await (await connection.model()).createChannel();
     channel.on("error", () => {});
@@ -96,7 +93,11 @@ export async function declareRabbitTopology(
     } finally {
       await channel.close().catch(() => {});
     }
+  } catch (err) {
+    // No Topic or Subscription stands between this helper and its caller: core's mapping is applied here.
+    const about = { resource: `rabbit topology on ${connection.display}`, errors: rabbitErrors, close: async () => {} };
+    throw toPubSubError(about, err, "declare");
   } finally {
-    if (!(target instanceof RabbitConnection)) await connection.release();
+    if (owned) await connection.release();
   }
 }

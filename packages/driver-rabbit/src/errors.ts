@@ -1,10 +1,13 @@
 /**
- * AMQP reply codes and what they mean portably. amqplib puts the broker's
- * reply code on `err.code` (a number) for channel and connection closes, and a
- * Node error code (a string, such as "ECONNREFUSED") on socket errors; errors
- * this driver makes itself are {@link RabbitError}s that carry a reply code.
+ * What rabbit:// errors mean portably, decided in one place: the
+ * {@link rabbitErrors} classifier that the topic and subscription drivers
+ * share. amqplib puts the broker's reply code on `err.code` (a number) for
+ * channel and connection closes, and a Node error code (a string, such as
+ * "ECONNREFUSED") on socket errors; errors the driver makes itself are
+ * {@link RabbitError}s. Drivers throw both as they are: core builds the
+ * PubSubError the caller sees from the classifier's answers.
  */
-import { ErrorCode, PubSubError, errorCode as portableCode, redactUrl } from "@portable-pubsub/core";
+import { type ErrorClassifier, ErrorCode, errorCode as portableCode } from "@portable-pubsub/core/driver";
 
 /** The AMQP 0-9-1 reply codes this driver acts on. */
 export const ReplyCode = {
@@ -76,7 +79,30 @@ const RETRYABLE_SOCKET_CODES = new Set([
   "EAI_AGAIN",
 ]);
 
-/** An error this driver raises, with the AMQP reply code it stands for. */
+/**
+ * What the driver was doing when the broker refused: the same reply code
+ * asks for a different fix when connecting, publishing, consuming or
+ * declaring (a 403 is a wrong password, a missing write permission, a
+ * missing read permission, or a reserved name).
+ */
+export type RabbitRole = "connect" | "publish" | "consume" | "declare";
+
+/** Options of a {@link RabbitError}. */
+export interface RabbitErrorOptions {
+  /** The AMQP reply code the error stands for, such as 404. */
+  replyCode?: number;
+  /** The portable code, when the reply code alone does not say it. */
+  portable?: ErrorCode;
+  /** Whether the same call may succeed if repeated. Default: decided by the reply code. */
+  retryable?: boolean;
+  /** What the driver was doing; it picks the hint. */
+  role?: RabbitRole;
+  /** For connect errors: the vhost the connection asked for. */
+  vhost?: string;
+  cause?: unknown;
+}
+
+/** An error this driver raises: a broker refusal it gave context to, or a condition of its own. */
 export class RabbitError extends Error {
   override readonly name = "RabbitError";
   /** The AMQP reply code, such as 404, or undefined for errors that have none. */
@@ -84,15 +110,16 @@ export class RabbitError extends Error {
   /** The portable code, when the reply code alone does not say it. */
   readonly portable: ErrorCode | undefined;
   readonly retryable: boolean;
+  readonly role: RabbitRole | undefined;
+  readonly vhost: string | undefined;
 
-  constructor(
-    message: string,
-    options: { replyCode?: number; portable?: ErrorCode; retryable?: boolean; cause?: unknown } = {},
-  ) {
+  constructor(message: string, options: RabbitErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.replyCode = options.replyCode;
     this.portable = options.portable;
     this.retryable = options.retryable ?? (options.replyCode !== undefined && RETRYABLE_CODES.has(options.replyCode));
+    this.role = options.role;
+    this.vhost = options.vhost;
   }
 }
 
@@ -122,38 +149,85 @@ export function isResourceError(err: unknown): boolean {
   return code !== undefined && RESOURCE_CODES.has(code);
 }
 
-/** Maps any error this driver or amqplib raises to a portable code. */
-export function rabbitErrorCode(err: unknown): ErrorCode {
-  if (err instanceof PubSubError) return err.code;
-  if (err instanceof RabbitError && err.portable) return err.portable;
-  const code = replyCodeOf(err);
-  if (code !== undefined) return PORTABLE[code] ?? ErrorCode.Unknown;
-  return portableCode(err);
+/**
+ * A broker refusal of `err` as a RabbitError that records `role` (and, for
+ * declarations, what was declared in `context`), so that the classifier can
+ * pick the hint. The broker's own words stay; amqplib's prefixes go. Errors
+ * without a reply code (socket errors, RabbitErrors) are returned as they are.
+ */
+export function refusal(err: unknown, role: RabbitRole, context?: string): unknown {
+  const replyCode = replyCodeOf(err);
+  if (replyCode === undefined || err instanceof RabbitError) return err;
+  const message = (err instanceof Error ? err.message : String(err))
+    .replace(/^Channel closed by server: /, "")
+    .replace(/^Operation failed: \w+; /, "");
+  return new RabbitError(context ? `${context}: ${message}` : message, { replyCode, role, cause: err });
+}
+
+type Hints = Partial<Record<number, string>>;
+
+/** What the user can do about a refusal, by role and reply code. */
+const HINTS: Record<RabbitRole, Hints> = {
+  connect: { [ReplyCode.AccessRefused]: "check the user name and password in the server URL" },
+  publish: {
+    [ReplyCode.NotFound]: "create it, or open the topic with declare=true",
+    [ReplyCode.AccessRefused]: "the user lacks write permission on it",
+    [ReplyCode.NoRoute]: "bind a queue to the exchange, or open a subscription first",
+    [ReplyCode.NoConsumers]: "bind a queue to the exchange, or open a subscription first",
+  },
+  consume: {
+    [ReplyCode.NotFound]: "create it (and bind it to an exchange), or open the subscription with declare=true",
+    [ReplyCode.AccessRefused]: "the user lacks read permission on it",
+    [ReplyCode.ResourceLocked]: "another connection consumes it exclusively",
+  },
+  declare: {
+    [ReplyCode.PreconditionFailed]:
+      "it exists with other settings (type or durability): match them, or delete it first",
+    [ReplyCode.AccessRefused]: "the user lacks configure permission (names starting with amq. are reserved)",
+  },
+};
+
+function connectHint(err: RabbitError): string {
+  if (err.replyCode === ReplyCode.NotAllowed) {
+    return `the vhost "${err.vhost ?? "/"}" does not exist or the user may not use it`;
+  }
+  return (
+    HINTS.connect[err.replyCode ?? 0] ??
+    "is RabbitMQ running and reachable there? Set RABBIT_SERVER_URL or the serverUrl option"
+  );
 }
 
 /**
- * Reports whether retrying `err` unchanged may succeed: a forced close (320),
- * a broker-side resource or internal error, or a socket error. Resource
- * errors (403, 404, 405, 406), unroutable returns and nacks are not.
+ * How rabbit:// errors map to portable codes, retries and hints; shared by
+ * RabbitTopicDriver and RabbitSubscriptionDriver.
+ *
+ * | AMQP | code | retryable |
+ * |---|---|---|
+ * | 404, 312, 313, 402 | NotFound | no |
+ * | 403, 530 | PermissionDenied | no |
+ * | 405, 406 | FailedPrecondition | no |
+ * | 320 | Unknown | yes |
+ * | 506 | ResourceExhausted | yes |
+ * | 504, 541 | Internal | yes |
+ * | socket errors (ECONNREFUSED, ECONNRESET, …) | Unknown | yes |
  */
-export function isRetryableRabbitError(err: unknown): boolean {
-  if (err instanceof RabbitError) return err.retryable;
-  if (err instanceof PubSubError) return false;
-  const code = replyCodeOf(err);
-  if (code !== undefined) return RETRYABLE_CODES.has(code);
-  const socketCode = (err as { code?: unknown } | null)?.code;
-  return typeof socketCode === "string" && RETRYABLE_SOCKET_CODES.has(socketCode);
-}
-
-/** A short phrase for what a reply code means, to put in messages. */
-export function describeReply(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/^Channel closed by server: /, "").replace(/^Operation failed: \w+; /, "");
-}
-
-/** `err` as a PubSubError whose message starts with `operation`, for errors that reach users outside Topic and Subscription. */
-export function toPubSubError(err: unknown, operation: string): PubSubError {
-  if (err instanceof PubSubError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new PubSubError(rabbitErrorCode(err), `${operation}: ${redactUrl(detail)}`, { cause: err });
-}
+export const rabbitErrors: Required<ErrorClassifier> = {
+  errorCode(err) {
+    if (err instanceof RabbitError && err.portable) return err.portable;
+    const code = replyCodeOf(err);
+    if (code !== undefined) return PORTABLE[code] ?? ErrorCode.Unknown;
+    return portableCode(err);
+  },
+  isRetryable(err) {
+    if (err instanceof RabbitError) return err.retryable;
+    const code = replyCodeOf(err);
+    if (code !== undefined) return RETRYABLE_CODES.has(code);
+    const socketCode = (err as { code?: unknown } | null)?.code;
+    return typeof socketCode === "string" && RETRYABLE_SOCKET_CODES.has(socketCode);
+  },
+  hint(err) {
+    if (!(err instanceof RabbitError) || !err.role) return undefined;
+    if (err.role === "connect") return connectHint(err);
+    return err.replyCode === undefined ? undefined : HINTS[err.role][err.replyCode];
+  },
+};

@@ -4,7 +4,10 @@
  * consuming channel per subscription, each reopened after any loss; sends
  * settle only on a broker confirm and wait out outages; consumers resume.
  */
-export { connectRabbit, RabbitConnection } from "./connection.js";
+export { about } from "./about.js";
+export { connectRabbit, RabbitConnection } from "./amqp/connection.js";
+export type { RabbitConnectionSettings } from "./amqp/settings.js";
+export type { RabbitTarget } from "./amqp/shared.js";
 export type { RabbitAckId } from "./consumer.js";
 export {
   declareRabbitTopology,
@@ -12,10 +15,15 @@ export {
   type QueueDeclaration,
   type TopologyDeclaration,
 } from "./declare.js";
-export { isRetryableRabbitError, RabbitError, ReplyCode, rabbitErrorCode, replyCodeOf } from "./errors.js";
-export { createRabbitHarness, type RabbitHarnessOptions } from "./harness.js";
+export {
+  RabbitError,
+  type RabbitErrorOptions,
+  type RabbitRole,
+  ReplyCode,
+  rabbitErrors,
+  replyCodeOf,
+} from "./errors.js";
 export { inspectURL } from "./inspect.js";
-export type { RabbitConnectionSettings } from "./settings.js";
 export {
   openRabbitSubscription,
   RabbitSubscriptionDriver,
@@ -24,4 +32,3 @@ export {
 } from "./subscription.js";
 export { openRabbitTopic, RabbitTopicDriver, type RabbitTopicOptions, rabbitTopicDriver } from "./topic.js";
 export { openSubscriptionURL, openTopicURL } from "./url.js";
-export { about } from "./about.js";

@@ -4,15 +4,20 @@
  * URL's name, since `rabbit://NAME` is an exchange as a topic and a queue as a
  * subscription. It declares nothing and sends nothing.
  */
-import type { Check, Inspection, UrlInspector } from "@portable-pubsub/core";
-import { ErrorCode, redactUrl } from "@portable-pubsub/core";
+import {
+  type Check,
+  ErrorCode,
+  type Inspection,
+  redactUrl,
+  resourceName,
+  type UrlInspector,
+} from "@portable-pubsub/core/driver";
 import type { Channel, ChannelModel } from "amqplib";
-import { connectRabbit } from "./connection.js";
-import { rabbitErrorCode, replyCodeOf } from "./errors.js";
-import { resourceName } from "./url.js";
+import { connectRabbit } from "./amqp/connection.js";
+import { ReplyCode, rabbitErrors, replyCodeOf } from "./errors.js";
 
 export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {
-  const name = resourceName(url, "exchange or queue");
+  const name = resourceName(url, { driver: "rabbit", kind: "exchange or queue" });
   const checks: Check[] = [];
   let broker: string | undefined;
   let server: string | undefined;
@@ -30,7 +35,7 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
     const both = exchange === "missing" && queue === "missing";
     if (exchange !== "missing") roles.push("topic");
     if (queue !== "missing") roles.push("subscription");
-    checks.push(exchangeCheck(name, exchange, both), queueCheck(name, queue, both));
+    checks.push(check(EXCHANGE, name, exchange, both), check(QUEUE, name, queue, both));
     if (both) {
       checks.push({
         subject: "resource",
@@ -44,7 +49,7 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
     checks.push({
       subject: "broker",
       status: "fail",
-      code: rabbitErrorCode(err),
+      code: rabbitErrors.errorCode(err),
       detail: redactUrl(err instanceof Error ? err.message : String(err)),
       fix: "check RABBIT_SERVER_URL (amqp://user:password@host:5672/vhost): that the broker runs there and the user may log in",
     });
@@ -68,38 +73,44 @@ async function passive(model: ChannelModel, check: (channel: Channel) => Promise
     }
     return "exists";
   } catch (err) {
-    if (replyCodeOf(err) === 404) return "missing";
+    if (replyCodeOf(err) === ReplyCode.NotFound) return "missing";
     throw err;
   }
 }
 
-function exchangeCheck(name: string, found: Found, bothMissing: boolean): Check {
-  if (found === "missing" && !bothMissing) {
-    return { subject: "exchange", status: "skip", detail: `no exchange "${name}" (this URL names a queue)` };
-  }
-  if (found === "missing") {
-    return {
-      subject: "exchange",
-      status: "warn",
-      detail: `no exchange "${name}": as a topic URL, sends would fail with NotFound`,
-      fix: `declare the exchange, or open the topic with rabbit://${name}?declare=true`,
-    };
-  }
-  return { subject: "exchange", status: "ok", detail: `exchange "${name}" exists` };
+/** How one kind of resource is described in checks. */
+interface Kind {
+  subject: "exchange" | "queue";
+  /** What the other kind is, for a skipped check. */
+  other: string;
+  /** What fails without it. */
+  failing: string;
+  fix(name: string): string;
 }
 
-function queueCheck(name: string, found: Found, bothMissing: boolean): Check {
+const EXCHANGE: Kind = {
+  subject: "exchange",
+  other: "a queue",
+  failing: "as a topic URL, sends would fail with NotFound",
+  fix: (name) => `declare the exchange, or open the topic with rabbit://${name}?declare=true`,
+};
+
+const QUEUE: Kind = {
+  subject: "queue",
+  other: "an exchange",
+  failing: "as a subscription URL, receiving would fail with NotFound",
+  fix: (name) =>
+    `declare the queue and bind it, or open the subscription with rabbit://${name}?declare=true&exchange=EXCHANGE`,
+};
+
+function check(kind: Kind, name: string, found: Found, bothMissing: boolean): Check {
+  const { subject } = kind;
   if (found === "missing" && !bothMissing) {
-    return { subject: "queue", status: "skip", detail: `no queue "${name}" (this URL names an exchange)` };
+    return { subject, status: "skip", detail: `no ${subject} "${name}" (this URL names ${kind.other})` };
   }
   if (found === "missing") {
-    return {
-      subject: "queue",
-      status: "warn",
-      detail: `no queue "${name}": as a subscription URL, receiving would fail with NotFound`,
-      fix: `declare the queue and bind it, or open the subscription with rabbit://${name}?declare=true&exchange=EXCHANGE`,
-    };
+    return { subject, status: "warn", detail: `no ${subject} "${name}": ${kind.failing}`, fix: kind.fix(name) };
   }
   const counts = typeof found === "object" ? `: ${found.messageCount} ready, ${found.consumerCount} consumers` : "";
-  return { subject: "queue", status: "ok", detail: `queue "${name}" exists${counts}` };
+  return { subject, status: "ok", detail: `${subject} "${name}" exists${counts}` };
 }

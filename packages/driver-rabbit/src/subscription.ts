@@ -4,19 +4,20 @@
  */
 import {
   type DriverMessage,
-  type ErrorCode,
-  type HealthSource,
   invalidArgument,
+  param,
+  parseOptions,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import type { Channel } from "amqplib";
-import { connectionFor, type RabbitConnection } from "./connection.js";
+import { z } from "zod";
+import type { RabbitConnection } from "./amqp/connection.js";
+import { buildOn, type RabbitTarget } from "./amqp/shared.js";
 import { QueueConsumer } from "./consumer.js";
 import { declareOn } from "./declare.js";
-import { isRetryableRabbitError, rabbitErrorCode } from "./errors.js";
-import type { RabbitConnectionSettings } from "./settings.js";
+import { RabbitDriver } from "./driver-base.js";
 
 /** Options of {@link openRabbitSubscription}, besides the portable ones. */
 export interface RabbitSubscriptionOptions extends SubscriptionOptions {
@@ -32,26 +33,22 @@ export interface RabbitSubscriptionOptions extends SubscriptionOptions {
   declare?: boolean | { durable?: boolean; exchange?: string; exchangeType?: string; bindingKey?: string };
 }
 
+/** The driver's own options; the portable ones pass through unchecked here (Subscription checks them). */
+const consumeOptions = z.object({
+  prefetch: param.int(1, 65535).default(100),
+  maxWaitMs: param.duration().default(1000),
+});
+
 /** The SubscriptionDriver for one queue. Use it through `Subscription`; see {@link openRabbitSubscription}. */
-export class RabbitSubscriptionDriver implements SubscriptionDriver {
-  readonly resource: string;
-  readonly health: HealthSource;
+export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements SubscriptionDriver {
   readonly canNack = true;
-  readonly #connection: RabbitConnection;
-  readonly #owned: boolean;
-  readonly #consumer: QueueConsumer;
+  protected readonly session: QueueConsumer;
   readonly #maxWaitMs: number;
 
   constructor(connection: RabbitConnection, queue: string, options: RabbitSubscriptionOptions, owned: boolean) {
-    this.#connection = connection;
-    this.#owned = owned;
-    this.health = connection.health;
-    this.resource = `rabbit queue "${queue}" on ${connection.display}`;
-    const prefetch = options.prefetch ?? 100;
-    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65535) {
-      throw invalidArgument(`rabbit: prefetch must be an integer from 1 to 65535, got ${String(options.prefetch)}`);
-    }
-    this.#maxWaitMs = options.maxWaitMs ?? 1000;
+    super(connection, owned, `queue "${queue}"`);
+    const { prefetch, maxWaitMs } = parseOptions(consumeOptions, options, "rabbit");
+    this.#maxWaitMs = maxWaitMs;
     const declare = options.declare;
     const declaration = declare
       ? {
@@ -68,56 +65,30 @@ export class RabbitSubscriptionDriver implements SubscriptionDriver {
           },
         }
       : undefined;
-    this.#consumer = new QueueConsumer(connection, {
+    this.session = new QueueConsumer(connection, {
       queue,
       prefetch,
-      resource: `queue "${queue}"`,
       ...(declaration ? { setup: (channel: Channel) => declareOn(channel, declaration) } : {}),
     });
   }
 
   /**
-   * Resolves once consuming (connected, queue declared if asked, consumer
-   * registered). Rejects when the first connection fails fast, the queue is
-   * missing (NotFound) or the declaration fails.
+   * Returns up to `maxMessages` buffered deliveries, waiting at most
+   * `maxWaitMs` for the first. Throws, once, what stopped consuming (NotFound
+   * for a deleted queue); the next call consumes again.
    */
-  whenReady(): Promise<void> {
-    return this.#consumer.whenConsuming();
-  }
-
-  /** The connection this subscription consumes through. */
-  get connection(): RabbitConnection {
-    return this.#connection;
-  }
-
   receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
-    return this.#consumer.receive(maxMessages, this.#maxWaitMs, signal);
+    return this.session.receive(maxMessages, this.#maxWaitMs, signal);
   }
 
+  /** Acks on the current channel; ackIds of a dead channel are dropped, since the broker requeued those deliveries. */
   async sendAcks(ackIds: unknown[]): Promise<void> {
-    this.#consumer.ack(ackIds);
+    this.session.ack(ackIds);
   }
 
+  /** Requeues at once (basic.nack with requeue); ackIds of a dead channel are dropped, as for acks. */
   async sendNacks(ackIds: unknown[]): Promise<void> {
-    this.#consumer.nack(ackIds);
-  }
-
-  isRetryable(err: unknown): boolean {
-    return isRetryableRabbitError(err);
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return rabbitErrorCode(err);
-  }
-
-  /** The amqplib Channel consuming now; undefined while the connection is being recovered. */
-  native(): Channel | undefined {
-    return this.#consumer.channel;
-  }
-
-  async close(signal: AbortSignal): Promise<void> {
-    await this.#consumer.close(signal);
-    if (this.#owned) await this.#connection.release(signal);
+    this.session.nack(ackIds);
   }
 }
 
@@ -128,7 +99,7 @@ export class RabbitSubscriptionDriver implements SubscriptionDriver {
  * any loss.
  */
 export function openRabbitSubscription(
-  target: RabbitConnection | RabbitConnectionSettings | undefined,
+  target: RabbitTarget,
   queue: string,
   options: RabbitSubscriptionOptions = {},
 ): Subscription {
@@ -137,17 +108,11 @@ export function openRabbitSubscription(
 
 /** The driver behind {@link openRabbitSubscription}, for code that wraps drivers (such as test harnesses). */
 export function rabbitSubscriptionDriver(
-  target: RabbitConnection | RabbitConnectionSettings | undefined,
+  target: RabbitTarget,
   queue: string,
   options: RabbitSubscriptionOptions = {},
 ): RabbitSubscriptionDriver {
   if (typeof queue !== "string" || queue === "")
     throw invalidArgument("rabbit: the queue name must be a non-empty string");
-  const { connection, owned } = connectionFor(target);
-  try {
-    return new RabbitSubscriptionDriver(connection, queue, options, owned);
-  } catch (err) {
-    if (owned) void connection.release();
-    throw err;
-  }
+  return buildOn(target, (connection, owned) => new RabbitSubscriptionDriver(connection, queue, options, owned));
 }

@@ -4,20 +4,18 @@
  */
 import {
   type DriverMessage,
-  type ErrorCode,
-  type HealthSource,
   invalidArgument,
   Topic,
   type TopicDriver,
   type TopicOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import type { ConfirmChannel } from "amqplib";
+import type { RabbitConnection } from "./amqp/connection.js";
+import { buildOn, type RabbitTarget } from "./amqp/shared.js";
 import { checkAmqpLimits } from "./codec.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
-import { connectionFor, type RabbitConnection } from "./connection.js";
 import { declareOn } from "./declare.js";
-import { isRetryableRabbitError, rabbitErrorCode } from "./errors.js";
-import type { RabbitConnectionSettings } from "./settings.js";
+import { RabbitDriver } from "./driver-base.js";
 
 /** Options of {@link openRabbitTopic}, besides the portable ones. */
 export interface RabbitTopicOptions extends TopicOptions {
@@ -29,19 +27,13 @@ export interface RabbitTopicOptions extends TopicOptions {
   persistent?: boolean;
   /** Fail a send that no queue receives (publish with mandatory). Default true. */
   mandatory?: boolean;
-  /** Most messages queued or awaiting confirms at once; sends beyond it wait. Default 10000. */
-  maxBuffered?: number;
   /** Declare the exchange (durable) if it is missing, as this type. Default: do not declare. */
   declare?: boolean | { type?: string; durable?: boolean };
 }
 
 /** The TopicDriver for one exchange. Use it through `Topic`; see {@link openRabbitTopic}. */
-export class RabbitTopicDriver implements TopicDriver {
-  readonly resource: string;
-  readonly health: HealthSource;
-  readonly #connection: RabbitConnection;
-  readonly #owned: boolean;
-  readonly #publisher: ConfirmPublisher;
+export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements TopicDriver {
+  protected readonly session: ConfirmPublisher;
   readonly #routingKey: (message: DriverMessage) => string;
   /**
    * Confirms arrive one by one, but a batch's sends settle together when its
@@ -54,45 +46,22 @@ export class RabbitTopicDriver implements TopicDriver {
   readonly batchLimits = { maxItems: 128 };
 
   constructor(connection: RabbitConnection, exchange: string, options: RabbitTopicOptions, owned: boolean) {
-    this.#connection = connection;
-    this.#owned = owned;
-    this.health = connection.health;
-    this.resource = `rabbit exchange "${exchange}" on ${connection.display}`;
+    super(connection, owned, `exchange "${exchange}"`);
     const { routingKey = "", routingKeyFrom, declare } = options;
-    const maxBuffered = options.maxBuffered ?? 10_000;
-    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
-      throw invalidArgument(`rabbit: maxBuffered must be a positive integer, got ${String(options.maxBuffered)}`);
-    }
     const declaration = declare ? { exchange: { name: exchange, ...(declare === true ? {} : declare) } } : undefined;
     this.#routingKey = routingKeyFrom ? (m) => m.metadata[routingKeyFrom] ?? routingKey : () => routingKey;
-    this.#publisher = new ConfirmPublisher(connection, {
+    this.session = new ConfirmPublisher(connection, {
       exchange,
       routingKey: this.#routingKey,
       persistent: options.persistent ?? true,
       mandatory: options.mandatory ?? true,
-      maxBuffered,
-      resource: `exchange "${exchange}"`,
       ...(declaration ? { setup: (channel: ConfirmChannel) => declareOn(channel, declaration) } : {}),
     });
   }
 
-  /**
-   * Resolves once the topic can publish (connected, channel open, exchange
-   * declared if asked). Rejects when the first connection fails fast or the
-   * declaration fails.
-   */
-  whenReady(): Promise<void> {
-    return this.#publisher.whenOpen();
-  }
-
-  /** The connection this topic publishes through. */
-  get connection(): RabbitConnection {
-    return this.#connection;
-  }
-
-  /** Messages queued or awaiting their confirms. */
+  /** Messages handed to `sendBatch` and not yet settled: queued for a channel or awaiting their confirms. */
   get outstanding(): number {
-    return this.#publisher.outstanding;
+    return this.session.outstanding;
   }
 
   /**
@@ -104,26 +73,14 @@ export class RabbitTopicDriver implements TopicDriver {
     checkAmqpLimits(message, this.#routingKey(message));
   }
 
+  /**
+   * Publishes `messages` with mandatory on a confirm channel, after every
+   * message of earlier calls, and resolves on the broker's confirms. While
+   * the connection is down it waits; what a dead channel left unconfirmed is
+   * published again, in order.
+   */
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
-    return this.#publisher.publish(messages, signal);
-  }
-
-  isRetryable(err: unknown): boolean {
-    return isRetryableRabbitError(err);
-  }
-
-  errorCode(err: unknown): ErrorCode {
-    return rabbitErrorCode(err);
-  }
-
-  /** The amqplib ConfirmChannel in use now; undefined while the connection is being recovered. */
-  native(): ConfirmChannel | undefined {
-    return this.#publisher.channel;
-  }
-
-  async close(signal: AbortSignal): Promise<void> {
-    await this.#publisher.close(signal);
-    if (this.#owned) await this.#connection.release(signal);
+    return this.session.publish(messages, signal);
   }
 }
 
@@ -131,28 +88,19 @@ export class RabbitTopicDriver implements TopicDriver {
  * Opens a Topic that publishes to `exchange`. `target` is a connection of
  * yours (from `connectRabbit`; the topic never closes it) or settings for the
  * shared connection (closed when its last user shuts down). The topic starts
- * connecting at once; sends wait until it is connected.
+ * connecting at once; sends wait until it is connected. `topic.ready()`
+ * resolves once it is.
  */
-export function openRabbitTopic(
-  target: RabbitConnection | RabbitConnectionSettings | undefined,
-  exchange: string,
-  options: RabbitTopicOptions = {},
-): Topic {
+export function openRabbitTopic(target: RabbitTarget, exchange: string, options: RabbitTopicOptions = {}): Topic {
   return new Topic(rabbitTopicDriver(target, exchange, options), options);
 }
 
 /** The driver behind {@link openRabbitTopic}, for code that wraps drivers (such as test harnesses). */
 export function rabbitTopicDriver(
-  target: RabbitConnection | RabbitConnectionSettings | undefined,
+  target: RabbitTarget,
   exchange: string,
   options: RabbitTopicOptions = {},
 ): RabbitTopicDriver {
   if (typeof exchange !== "string") throw invalidArgument("rabbit: the exchange name must be a string");
-  const { connection, owned } = connectionFor(target);
-  try {
-    return new RabbitTopicDriver(connection, exchange, options, owned);
-  } catch (err) {
-    if (owned) void connection.release();
-    throw err;
-  }
+  return buildOn(target, (connection, owned) => new RabbitTopicDriver(connection, exchange, options, owned));
 }

@@ -1,9 +1,10 @@
 /**
  * The rest of "what reliable means here", against the real broker: the
  * newcomer path (declare), a shared connection closed by its last user,
- * routing keys from metadata, failover, sends that wait out an outage within
- * a bounded buffer, stale acks dropped, blocked connections in health, and
- * shutdown within a deadline.
+ * routing keys from metadata, failover, sends that wait out an outage while
+ * core bounds what the driver holds, send order under small batching limits,
+ * stale acks dropped, blocked connections in health, and shutdown within a
+ * deadline.
  */
 
 import { FaultProxy } from "@portable-pubsub/conformance";
@@ -150,15 +151,16 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(2));
   });
 
-  it("makes sends wait out an outage, within a bounded buffer, and confirms them after", async () => {
+  it("makes sends wait out an outage, holding only what core hands over, and confirms them after", async () => {
     const exchange = unique("outage");
     const queue = unique("outage");
     defer(await makeExchangeAndQueue(exchange, queue));
     const proxy = await FaultProxy.start({ upstream: BROKER });
     defer(() => proxy.close());
     const settings = { serverUrl: `amqp://guest:guest@${proxy.address}`, heartbeat: 1, reconnectMaxDelayMs: 200 };
-    const driver = rabbitTopicDriver(settings, exchange, { maxBuffered: 5 });
-    const topic = new Topic(driver, { batching: { maxBatchSize: 5 } });
+    const driver = rabbitTopicDriver(settings, exchange);
+    // Core owns backpressure: with one batch (of at most 5) in flight, the other sends wait in core, not in the driver.
+    const topic = new Topic(driver, { batching: { maxBatchSize: 5, maxConcurrentBatches: 1 } });
     later(topic);
     await topic.send({ body: "before" });
     proxy.refuse(true);
@@ -173,11 +175,48 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     await sleep(1000);
     expect(outcomes).toEqual([]);
     expect(topic.health.state).toBe("reconnecting");
-    expect(driver.outstanding).toBe(5);
+    // Core hands an idle topic its first send alone, then batches: the driver never holds more than one batch.
+    expect(driver.outstanding).toBeGreaterThan(0);
+    expect(driver.outstanding).toBeLessThanOrEqual(5);
     proxy.refuse(false);
     await Promise.all(sends);
     expect(outcomes).toEqual(Array(20).fill("ok"));
     await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(21));
+  });
+
+  it("delivers every send exactly once, in send order, under small batching limits and bursts", async () => {
+    const exchange = unique("order");
+    const queue = unique("order");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const limits = { maxBatchSize: 3, maxConcurrentBatches: 2 };
+    const driver = rabbitTopicDriver({ serverUrl: SERVER_URL }, exchange);
+    const topic = new Topic(driver, { batching: limits });
+    later(topic);
+    const subscription = openRabbitSubscription({ serverUrl: SERVER_URL }, queue);
+    later(subscription);
+    const total = 400;
+    const sends: Promise<void>[] = [];
+    let most = 0;
+    // Bursts of 1..50 sends, none awaited; some bursts follow at once, some after batches left.
+    for (let burst = 0, next = 0; next < total; burst++) {
+      const size = Math.min(total - next, 1 + ((burst * 37) % 50));
+      for (let i = 0; i < size; i++) sends.push(topic.send({ body: String(next++) }));
+      most = Math.max(most, driver.outstanding);
+      if (burst % 3 !== 0) await new Promise((resolve) => setImmediate(resolve));
+      most = Math.max(most, driver.outstanding);
+    }
+    const outcomes = await Promise.allSettled(sends);
+    expect(outcomes.filter((o) => o.status === "rejected")).toEqual([]);
+    expect(most).toBeLessThanOrEqual(limits.maxBatchSize * limits.maxConcurrentBatches);
+    const bodies: string[] = [];
+    while (bodies.length < total) {
+      const message = await subscription.receive({ signal: AbortSignal.timeout(10_000) });
+      bodies.push(message.text());
+      message.ack();
+    }
+    expect(bodies).toEqual(Array.from({ length: total }, (_, i) => String(i)));
+    await sleep(200);
+    await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(0));
   });
 
   it("with failFast off, opens before the broker is there and sends once it comes", async () => {

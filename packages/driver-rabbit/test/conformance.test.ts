@@ -1,6 +1,6 @@
 import { runConformanceTests } from "@portable-pubsub/conformance";
-import { createRabbitHarness } from "@portable-pubsub/driver-rabbit";
 import { describe, it } from "vitest";
+import { createRabbitHarness } from "./harness.js";
 import { BROKER, rabbitmqctl, SERVER_URL, skipWithoutBroker } from "./support.js";
 
 const isChannel = (n: unknown) =>

@@ -7,10 +7,9 @@ import { FaultProxy } from "@portable-pubsub/conformance";
 import { ErrorCode, errorCode, type Subscription } from "@portable-pubsub/core";
 import {
   connectRabbit,
-  isRetryableRabbitError,
   openRabbitSubscription,
   openRabbitTopic,
-  rabbitErrorCode,
+  rabbitErrors,
   replyCodeOf,
 } from "@portable-pubsub/driver-rabbit";
 import type { ConfirmChannel } from "amqplib";
@@ -210,8 +209,8 @@ describe.skipIf(skipWithoutBroker)("rabbit faults", () => {
     expect(sentBeforeClose).toBeGreaterThan(100);
     const forced = losses[0];
     expect(replyCodeOf(forced)).toBe(320);
-    expect(isRetryableRabbitError(forced)).toBe(true);
-    expect(rabbitErrorCode(forced)).toBe(ErrorCode.Unknown);
+    expect(rabbitErrors.isRetryable(forced)).toBe(true);
+    expect(rabbitErrors.errorCode(forced)).toBe(ErrorCode.Unknown);
     expect(topic.health.state).toBe("ready");
     expect(topic.as<ConfirmChannel>().connection).not.toBe(connection);
   });

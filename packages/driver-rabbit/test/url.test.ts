@@ -87,7 +87,7 @@ describe("rabbit URL and option validation", () => {
   });
 
   it("validates direct constructors' options", async () => {
-    expect(await invalid(() => openRabbitTopic(server, "x", { maxBuffered: 0 }))).toMatch(/maxBuffered/);
+    expect(await invalid(() => openRabbitSubscription(server, "q", { maxWaitMs: 0 }))).toMatch(/maxWaitMs/);
     expect(await invalid(() => openRabbitSubscription(server, "q", { prefetch: 70_000 }))).toMatch(/prefetch/);
     expect(await invalid(() => openRabbitSubscription(server, ""))).toMatch(/queue name/);
     expect(await invalid(() => openRabbitTopic({ ...server, reconnectMaxDelayMs: -1 }, "x"))).toMatch(

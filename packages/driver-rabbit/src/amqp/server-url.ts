@@ -4,7 +4,7 @@
  * once, into what amqplib's `connect` takes, so that amqplib never sees (or
  * prints) the raw string, and so that unknown parameters are rejected.
  */
-import { describeUrl, invalidArgument, parseQuery } from "@portable-pubsub/core";
+import { decodeName, describeUrl, invalidArgument, param, parseQuery } from "@portable-pubsub/core/driver";
 import type { Options } from "amqplib";
 import { z } from "zod";
 
@@ -24,13 +24,12 @@ export interface ServerUrlParams {
   connectTimeout?: number;
 }
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const serverQuery = z
   .object({
-    heartbeat: int(0, 3600).optional(),
-    frameMax: int(0, 0xffffffff).optional(),
-    channelMax: int(0, 0xffff).optional(),
-    connectTimeout: int(1, 3_600_000).optional(),
+    heartbeat: param.int(0, 3600).optional(),
+    frameMax: param.int(0, 0xffffffff).optional(),
+    channelMax: param.int(0, 0xffff).optional(),
+    connectTimeout: param.duration({ maxMs: 3_600_000 }).optional(),
   })
   .strict();
 
@@ -85,13 +84,15 @@ function parseOne(text: string): { target: ServerTarget; query: ServerUrlParams 
   const query = parseQuery(url, serverQuery, "rabbit server URL");
   const tls = url.protocol === "amqps:";
   const vhostPath = url.pathname.replace(/^\//, "");
+  const decode = (text: string, part: string) =>
+    decodeName(text, () => `rabbit: server URL ${describeUrl(url)} has a badly percent-encoded ${part}`);
   const options: Options.Connect = {
     protocol: tls ? "amqps" : "amqp",
     hostname: url.hostname.replace(/^\[|\]$/g, ""),
     port: url.port ? Number(url.port) : tls ? 5671 : 5672,
-    username: url.username ? decodeURIComponent(url.username) : "guest",
-    password: url.username || url.password ? decodeURIComponent(url.password) : "guest",
-    vhost: vhostPath ? decodeURIComponent(vhostPath) : "/",
+    username: url.username ? decode(url.username, "user name") : "guest",
+    password: url.username || url.password ? decode(url.password, "password") : "guest",
+    vhost: vhostPath ? decode(vhostPath, "vhost") : "/",
     ...(query.frameMax === undefined ? {} : { frameMax: query.frameMax }),
     ...(query.channelMax === undefined ? {} : { channelMax: query.channelMax }),
   };

@@ -2,7 +2,7 @@
  * Connection settings: what a user may give, their defaults, and the key
  * under which equal settings share one connection.
  */
-import { invalidArgument, parseOptions } from "@portable-pubsub/core";
+import { invalidArgument, param, parseOptions } from "@portable-pubsub/core/driver";
 import type { SocketOptions } from "amqplib";
 import { z } from "zod";
 import { parseServerUrls, SERVER_URL_ENV, type ServerTarget } from "./server-url.js";
@@ -52,17 +52,16 @@ export interface ResolvedSettings {
   readonly display: string;
 }
 
-const ms = z.number().int().nonnegative();
 /** The zod shape of {@link RabbitConnectionSettings}, shared by direct constructors and URL options. */
 export const settingsShape = {
   serverUrl: z.string().optional(),
-  heartbeat: z.number().int().min(0).max(3600).optional(),
-  connectTimeoutMs: ms.min(1).optional(),
-  reconnectInitialDelayMs: ms.optional(),
-  reconnectMaxDelayMs: ms.optional(),
-  failFast: z.boolean().optional(),
+  heartbeat: param.int(0, 3600).optional(),
+  connectTimeoutMs: param.int(1, 3_600_000).optional(),
+  reconnectInitialDelayMs: param.int(0, 3_600_000).optional(),
+  reconnectMaxDelayMs: param.int(0, 3_600_000).optional(),
+  failFast: param.flag().optional(),
   socketOptions: z.record(z.string(), z.unknown()).optional(),
-  connectionName: z.string().min(1).optional(),
+  connectionName: param.name().optional(),
 };
 const settingsSchema = z.object(settingsShape).strict();
 

@@ -7,9 +7,9 @@
  * asks it for the current connection and reopens itself.
  */
 import type { Socket } from "node:net";
-import { backoffDelay, ErrorCode, HealthTracker, PubSubError, sleep } from "@portable-pubsub/core";
+import { backoffDelay, ErrorCode, HealthTracker, settledWithin, sleep } from "@portable-pubsub/core/driver";
 import { type ChannelModel, connect } from "amqplib";
-import { isRetryableRabbitError, RabbitError, ReplyCode, replyCodeOf } from "./errors.js";
+import { RabbitError, rabbitErrors, replyCodeOf } from "../errors.js";
 import type { ServerTarget } from "./server-url.js";
 import { type RabbitConnectionSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
 import { watchHeartbeat } from "./watchdog.js";
@@ -133,29 +133,19 @@ export class RabbitConnection {
     this.#model = undefined;
     if (!model) return;
     const deadline = signal ?? AbortSignal.timeout(this.#settings.connectTimeoutMs);
-    await new Promise<void>((resolve) => {
-      const onAbort = () => {
-        socketOf(model)?.destroy();
-        resolve();
-      };
-      if (deadline.aborted) return onAbort();
-      deadline.addEventListener("abort", onAbort, { once: true });
-      model.close().then(
-        () => {
-          deadline.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        () => {
-          deadline.removeEventListener("abort", onAbort);
-          socketOf(model)?.destroy();
-          resolve();
-        },
-      );
-    });
+    // A broker that does not answer the close (a stalled link) must not hold up shutdown: cut the socket.
+    const closed = await settledWithin(
+      model.close().then(() => true),
+      deadline,
+    );
+    if (!closed) socketOf(model)?.destroy();
   }
 
-  #closedError(): PubSubError {
-    return new PubSubError(ErrorCode.FailedPrecondition, `rabbit: the connection to ${this.display} has been closed`);
+  #closedError(): RabbitError {
+    return new RabbitError(`the connection to ${this.display} has been closed`, {
+      portable: ErrorCode.FailedPrecondition,
+      retryable: false,
+    });
   }
 
   #start(): void {
@@ -238,7 +228,7 @@ export class RabbitConnection {
         this.health.setBlocked(undefined);
         // amqplib only ends its side; a blackholed socket would linger half-open.
         socket?.destroy();
-        resolve(err ?? lastError ?? new RabbitError("rabbit: the connection was closed", { retryable: true }));
+        resolve(err ?? lastError ?? new RabbitError("the connection was closed", { retryable: true }));
       });
     });
     this.#model = model;
@@ -260,41 +250,18 @@ function quietSleep(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, signal).catch(() => {});
 }
 
-/** A failed connection attempt, described for a person, without credentials. */
+/** A failed connection attempt, without credentials; `rabbitErrors.hint` says what to check. */
 function connectError(target: ServerTarget, cause: unknown): RabbitError {
   const replyCode = replyCodeOf(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
-  let hint = "is RabbitMQ running and reachable there? Set RABBIT_SERVER_URL or the serverUrl option";
-  if (replyCode === ReplyCode.AccessRefused) hint = "check the user name and password in the server URL";
-  else if (replyCode === ReplyCode.NotAllowed) {
-    hint = `the vhost "${target.options.vhost}" does not exist or the user may not use it`;
-  }
-  return new RabbitError(`rabbit: cannot connect to ${target.display}: ${detail}; ${hint}`, {
+  return new RabbitError(`cannot connect to ${target.display}: ${detail}`, {
     cause,
+    role: "connect",
+    vhost: target.options.vhost ?? "/",
     ...(replyCode === undefined ? {} : { replyCode }),
-    retryable: replyCode === undefined ? isRetryableRabbitError(cause) || !(cause instanceof TypeError) : false,
+    // A refusal (bad login, vhost) stays refused; anything else but a programming error may pass.
+    retryable: replyCode === undefined ? rabbitErrors.isRetryable(cause) || !(cause instanceof TypeError) : false,
   });
-}
-
-const shared = new Map<string, RabbitConnection>();
-
-/**
- * The shared connection for `settings`, counted as one more user: drivers
- * call this and `release()` when they close. Equal settings share one
- * connection; settings with socketOptions get their own.
- */
-export function acquireConnection(settings: ResolvedSettings): RabbitConnection {
-  const key = settings.key;
-  if (key === undefined) return new RabbitConnection(settings, () => {}).retain();
-  let connection = shared.get(key);
-  if (!connection || connection.closed) {
-    const created: RabbitConnection = new RabbitConnection(settings, () => {
-      if (shared.get(key) === created) shared.delete(key);
-    });
-    connection = created;
-    shared.set(key, connection);
-  }
-  return connection.retain();
 }
 
 /**
@@ -306,13 +273,4 @@ export function connectRabbit(settings: RabbitConnectionSettings = {}): RabbitCo
   const connection = new RabbitConnection(resolveSettings(settings));
   void connection.model().catch(() => {});
   return connection;
-}
-
-/** Where a driver gets its connection: one of yours (`owned` false), or the shared one for these settings. */
-export function connectionFor(target: RabbitConnection | RabbitConnectionSettings | undefined): {
-  connection: RabbitConnection;
-  owned: boolean;
-} {
-  if (target instanceof RabbitConnection) return { connection: target, owned: false };
-  return { connection: acquireConnection(resolveSettings(target)), owned: true };
 }

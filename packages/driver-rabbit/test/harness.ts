@@ -1,15 +1,20 @@
 /**
- * A conformance harness for rabbit:// (the shape of
- * `@portable-pubsub/conformance`'s Harness, without depending on it): a
- * topic is an exchange, a subscription is a queue bound to it. Exported so
- * that the CLI, examples and custom setups can run the suite or reuse it.
+ * The conformance harness for rabbit://, used by conformance.test.ts: a
+ * topic is a fanout exchange, a subscription is a queue bound to it.
+ * Exchanges and queues are made and removed on an admin connection, so that
+ * the drivers under test may go through a fault proxy.
  */
 import { randomUUID } from "node:crypto";
+import type { Created, CreatedSubscription, Harness } from "@portable-pubsub/conformance";
+import {
+  connectRabbit,
+  type RabbitConnectionSettings,
+  type RabbitSubscriptionDriver,
+  type RabbitTopicDriver,
+  rabbitSubscriptionDriver,
+  rabbitTopicDriver,
+} from "@portable-pubsub/driver-rabbit";
 import type { Channel } from "amqplib";
-import { connectRabbit, type RabbitConnection } from "./connection.js";
-import type { RabbitConnectionSettings } from "./settings.js";
-import { type RabbitSubscriptionDriver, rabbitSubscriptionDriver } from "./subscription.js";
-import { type RabbitTopicDriver, rabbitTopicDriver } from "./topic.js";
 
 /** How {@link createRabbitHarness} connects. */
 export interface RabbitHarnessOptions {
@@ -23,27 +28,11 @@ export interface RabbitHarnessOptions {
   durable?: boolean;
 }
 
-interface Created<D> {
-  driver: D;
-  cleanup(): Promise<void>;
-  id?: string;
-}
-
-/** What the harness offers; structurally the conformance suite's Harness. */
-export interface RabbitHarness {
-  readonly connection: RabbitConnection;
-  createTopic(testName: string): Promise<Created<RabbitTopicDriver>>;
-  makeNonexistentTopic(): Promise<RabbitTopicDriver>;
-  createSubscription(
-    topic: { id?: string },
-    testName: string,
-  ): Promise<Created<RabbitSubscriptionDriver> & { openConsumer(): Promise<RabbitSubscriptionDriver> }>;
-  makeNonexistentSubscription(): Promise<RabbitSubscriptionDriver>;
-  close(): Promise<void>;
-}
+/** How long a created driver may take to become ready. */
+const READY_MS = 30_000;
 
 /** Creates a harness; it holds two connections (drivers, admin) until `close`. */
-export async function createRabbitHarness(options: RabbitHarnessOptions = {}): Promise<RabbitHarness> {
+export async function createRabbitHarness(options: RabbitHarnessOptions = {}): Promise<Harness> {
   const connection = connectRabbit(options.settings ?? {});
   const admin = connectRabbit(options.adminSettings ?? options.settings ?? {});
   const prefetch = options.prefetch ?? 100;
@@ -59,20 +48,17 @@ export async function createRabbitHarness(options: RabbitHarnessOptions = {}): P
     }
   };
   const unique = (name: string) => `pps-${name.slice(0, 60)}-${randomUUID().slice(0, 8)}`;
-  const consumer = async (queue: string) => {
-    const driver = rabbitSubscriptionDriver(connection, queue, { prefetch });
-    await driver.whenReady();
+  const ready = async <D extends RabbitTopicDriver | RabbitSubscriptionDriver>(driver: D): Promise<D> => {
+    await driver.ready(AbortSignal.timeout(READY_MS));
     return driver;
   };
+  const consumer = (queue: string) => ready(rabbitSubscriptionDriver(connection, queue, { prefetch }));
   return {
-    connection,
-    async createTopic(testName) {
+    async createTopic(testName): Promise<Created<RabbitTopicDriver>> {
       const exchange = unique(testName);
       await onAdmin((ch) => ch.assertExchange(exchange, "fanout", { durable }));
-      const driver = rabbitTopicDriver(connection, exchange);
-      await driver.whenReady();
       return {
-        driver,
+        driver: await ready(rabbitTopicDriver(connection, exchange)),
         id: exchange,
         cleanup: () => onAdmin((ch) => ch.deleteExchange(exchange)),
       };
@@ -80,7 +66,7 @@ export async function createRabbitHarness(options: RabbitHarnessOptions = {}): P
     async makeNonexistentTopic() {
       return rabbitTopicDriver(connection, `pps-missing-${randomUUID()}`);
     },
-    async createSubscription(topic, testName) {
+    async createSubscription(topic, testName): Promise<CreatedSubscription> {
       const queue = unique(testName);
       await onAdmin(async (ch) => {
         await ch.assertQueue(queue, { durable });

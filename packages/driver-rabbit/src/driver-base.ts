@@ -1,0 +1,70 @@
+/**
+ * What RabbitTopicDriver and RabbitSubscriptionDriver share: the connection
+ * they use (and release, if it is the shared one), its health, the error
+ * classifier, and how they wait for readiness and close. Each drives one
+ * {@link ChannelSession}: a ConfirmPublisher or a QueueConsumer.
+ */
+import type { DriverBase, HealthSource } from "@portable-pubsub/core/driver";
+import type { Channel } from "amqplib";
+import type { RabbitConnection } from "./amqp/connection.js";
+import { rabbitErrors } from "./errors.js";
+
+/** The work of one driver on its self-healing channel. */
+export interface ChannelSession<C extends Channel> {
+  /** The channel in use now; undefined while it is being recovered. */
+  readonly channel: C | undefined;
+  /** Resolves once the channel is open and set up; rejects with what stopped it. */
+  whenOpen(signal: AbortSignal): Promise<void>;
+  /** Finishes the work in hand and closes the channel, within `signal`'s deadline. */
+  close(signal: AbortSignal): Promise<void>;
+}
+
+/** See the module comment. */
+export abstract class RabbitDriver<C extends Channel> implements DriverBase {
+  readonly resource: string;
+  readonly health: HealthSource;
+  readonly errors = rabbitErrors;
+  readonly #connection: RabbitConnection;
+  readonly #owned: boolean;
+  protected abstract readonly session: ChannelSession<C>;
+
+  protected constructor(connection: RabbitConnection, owned: boolean, resource: string) {
+    this.#connection = connection;
+    this.#owned = owned;
+    this.health = connection.health;
+    this.resource = `rabbit ${resource} on ${connection.display}`;
+  }
+
+  /** The connection this driver uses. */
+  get connection(): RabbitConnection {
+    return this.#connection;
+  }
+
+  /**
+   * Resolves once the driver can work: connected, its channel open, its
+   * declarations done (and, for a subscription, its consumer registered).
+   * Rejects when the first connection fails fast (each attempt bounded by
+   * `connectTimeoutMs`), the resource is missing or refused, or a declaration
+   * conflicts; with Canceled when `signal` fires. With `failFast: false` it
+   * resolves at once: the driver waits for the broker when used.
+   */
+  async ready(signal: AbortSignal): Promise<void> {
+    if (this.#connection.failFast) await this.session.whenOpen(signal);
+  }
+
+  /** The amqplib channel in use now; undefined while the connection is being recovered. */
+  native(): C | undefined {
+    return this.session.channel;
+  }
+
+  /**
+   * Finishes what is in hand (outstanding confirms; a consumer's cancel),
+   * closes the channel, then a shared connection with its last user. When
+   * `signal` fires first, what is unfinished fails and sockets are destroyed
+   * rather than waited on.
+   */
+  async close(signal: AbortSignal): Promise<void> {
+    await this.session.close(signal);
+    if (this.#owned) await this.#connection.release(signal);
+  }
+}
