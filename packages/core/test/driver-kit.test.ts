@@ -3,6 +3,7 @@ import * as kit from "@portable-pubsub/core/driver";
 import {
   ErrorCode,
   errorCode,
+  isNetworkError,
   PubSubError,
   param,
   parseByteSize,
@@ -79,6 +80,22 @@ describe("errors mapped once", () => {
     expect(errorCode(await failure(topic.send({ body: "a" })))).toBe(ErrorCode.Unknown);
     expect(errorCode(await failure(topic.send({ body: "b" })))).toBe(ErrorCode.Canceled);
     await topic.shutdown();
+  });
+});
+
+describe("isNetworkError", () => {
+  it("tells a lost or refused connection from everything else", () => {
+    for (const code of ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN"]) {
+      expect(isNetworkError(Object.assign(new Error("x"), { code }))).toBe(true);
+    }
+    for (const err of [
+      new Error("ECONNRESET"),
+      Object.assign(new Error("x"), { code: 404 }),
+      { code: "ENOENT" },
+      null,
+    ]) {
+      expect(isNetworkError(err)).toBe(false);
+    }
   });
 });
 

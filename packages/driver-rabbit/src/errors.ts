@@ -7,7 +7,12 @@
  * {@link RabbitError}s. Drivers throw both as they are: core builds the
  * PubSubError the caller sees from the classifier's answers.
  */
-import { type ErrorClassifier, ErrorCode, errorCode as portableCode } from "@portable-pubsub/core/driver";
+import {
+  type ErrorClassifier,
+  ErrorCode,
+  isNetworkError,
+  errorCode as portableCode,
+} from "@portable-pubsub/core/driver";
 
 /** The AMQP 0-9-1 reply codes this driver acts on. */
 export const ReplyCode = {
@@ -64,19 +69,6 @@ const RETRYABLE_CODES = new Set<number>([
   ReplyCode.ChannelError,
   ReplyCode.ResourceError,
   ReplyCode.InternalError,
-]);
-
-/** Socket errors: the network or the broker is away for now. */
-const RETRYABLE_SOCKET_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
 ]);
 
 /**
@@ -222,8 +214,7 @@ export const rabbitErrors: Required<ErrorClassifier> = {
     if (err instanceof RabbitError) return err.retryable;
     const code = replyCodeOf(err);
     if (code !== undefined) return RETRYABLE_CODES.has(code);
-    const socketCode = (err as { code?: unknown } | null)?.code;
-    return typeof socketCode === "string" && RETRYABLE_SOCKET_CODES.has(socketCode);
+    return isNetworkError(err);
   },
   hint(err) {
     if (!(err instanceof RabbitError) || !err.role) return undefined;

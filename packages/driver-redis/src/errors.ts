@@ -1,4 +1,4 @@
-import { type ErrorClassifier, ErrorCode } from "@portable-pubsub/core/driver";
+import { type ErrorClassifier, ErrorCode, isNetworkError } from "@portable-pubsub/core/driver";
 
 /**
  * Redis error replies start with an upper-case code ("NOGROUP No such key…").
@@ -48,18 +48,6 @@ const REPLY_CODES: Record<string, { code: ErrorCode; retryable: boolean; hint: s
   CLUSTERDOWN: { code: ErrorCode.Unknown, retryable: true, hint: "the cluster is down" },
 };
 
-/** Socket-level error codes that mean the connection was lost, not that the request was wrong. */
-const CONNECTION_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-]);
-
 /** Messages ioredis uses when a command dies with its connection. */
 const CONNECTION_MESSAGES = [
   "Connection is closed",
@@ -79,8 +67,7 @@ function replyCode(err: unknown): string | undefined {
 /** True if `err` means the connection to Redis was lost or not yet made. */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
+  if (isNetworkError(err)) return true;
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
 }
 

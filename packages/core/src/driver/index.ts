@@ -29,6 +29,7 @@ export type {
 } from "./driver.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
 export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./module.js";
+export { isNetworkError } from "./network.js";
 export {
   type DurationBounds,
   decodeName,
