@@ -1,43 +1,45 @@
 /**
- * dir://: a tiny third-party driver, written only against @portable-pubsub/core's
- * public driver contract, to show that the contract is enough. A topic is a
- * directory; each subscription is a subdirectory holding one file per message.
- * A consumer claims a message by renaming its file (atomic, so consumers of
- * one subscription compete), acks by deleting it, nacks by renaming it back.
- * Claimed files of a crashed consumer stay claimed: there is no ack deadline.
+ * dir://: a tiny third-party driver, written only against the public driver
+ * contract and kit of @portable-pubsub/core/driver, to show that they are
+ * enough. A topic is a directory; each subscription is a subdirectory holding
+ * one file per message. A consumer claims a message by renaming its file
+ * (atomic, so consumers of one subscription compete), acks by deleting it,
+ * nacks by renaming it back. Claimed files of a crashed consumer stay
+ * claimed: there is no ack deadline.
  */
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type DriverMessage,
-  defaultURLMux,
+  type DriverModule,
+  type ErrorClassifier,
   ErrorCode,
-  errorCode,
+  parseOptions,
   parseQuery,
+  resourceName,
   Subscription,
   type SubscriptionDriver,
   Topic,
   type TopicDriver,
-  type URLMux,
-} from "@portable-pubsub/core";
+  WakeUp,
+} from "@portable-pubsub/core/driver";
 import { z } from "zod";
 
-const READY = "ready";
-const CLAIMED = "claimed";
+const [READY, CLAIMED] = ["ready", "claimed"];
 let sequence = 0;
+/** Sends in this process wake its receivers at once; other processes' sends are found by polling. */
+const arrivals = new WakeUp();
 
-/** Maps file-system errors to portable codes. */
-function dirErrorCode(err: unknown): ErrorCode {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === "ENOENT") return ErrorCode.NotFound;
-  if (code === "EACCES" || code === "EPERM") return ErrorCode.PermissionDenied;
-  if (code === "ENOSPC") return ErrorCode.ResourceExhausted;
-  return errorCode(err);
-}
+const CODES: Record<string, ErrorCode> = {
+  ENOENT: ErrorCode.NotFound,
+  EACCES: ErrorCode.PermissionDenied,
+  EPERM: ErrorCode.PermissionDenied,
+  ENOSPC: ErrorCode.ResourceExhausted,
+};
+const errnoOf = (err: unknown) => String((err as NodeJS.ErrnoException | null)?.code);
 
-function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
-}
+/** The drivers throw file-system errors as they are; core maps them through this. None is worth retrying. */
+const errors: ErrorClassifier = { errorCode: (e) => CODES[errnoOf(e)] ?? ErrorCode.Unknown, isRetryable: () => false };
 
 /** Creates the directories of a topic and, if given, one subscription of it. */
 export async function createDirSubscription(topicDir: string, subscription?: string): Promise<void> {
@@ -47,111 +49,100 @@ export async function createDirSubscription(topicDir: string, subscription?: str
     await mkdir(join(topicDir, "subscriptions", subscription, sub), { recursive: true });
 }
 
-export class DirTopicDriver implements TopicDriver {
-  readonly resource: string;
-  constructor(readonly dir: string) {
-    this.resource = `dir topic "${dir}"`;
+/** What both drivers share: a directory (also their native object), the classifier, nothing to close. */
+abstract class DirDriver {
+  readonly errors = errors;
+  constructor(readonly dir: string) {}
+  native(): string {
+    return this.dir;
   }
+  async close(): Promise<void> {}
+}
+
+export class DirTopicDriver extends DirDriver implements TopicDriver {
+  readonly resource = `dir topic "${this.dir}"`;
 
   async sendBatch(messages: DriverMessage[]): Promise<void> {
     const subscriptions = await readdir(join(this.dir, "subscriptions"));
-    for (const message of messages) {
+    for (const { metadata, body } of messages) {
       // Names sort in send order: time, then a per-process sequence.
       const name = `${Date.now().toString().padStart(15, "0")}-${String(++sequence).padStart(12, "0")}-${process.pid}.msg`;
-      const content = JSON.stringify({
-        metadata: message.metadata,
-        body: Buffer.from(message.body).toString("base64"),
-      });
+      const content = JSON.stringify({ metadata, body: Buffer.from(body).toString("base64") });
       for (const sub of subscriptions) {
+        // Written aside, then renamed in: a receiver never sees half a file.
         const temporary = join(this.dir, "subscriptions", sub, `.${name}`);
         await writeFile(temporary, content);
         await rename(temporary, join(this.dir, "subscriptions", sub, READY, name));
       }
     }
+    arrivals.wakeAll();
   }
-
-  isRetryable(): boolean {
-    return false;
-  }
-  errorCode = dirErrorCode;
-  native(): string {
-    return this.dir;
-  }
-  async close(): Promise<void> {}
 }
 
-export class DirSubscriptionDriver implements SubscriptionDriver {
-  readonly resource: string;
+export class DirSubscriptionDriver extends DirDriver implements SubscriptionDriver {
+  readonly resource = `dir subscription "${this.dir}"`;
   readonly canNack = true;
-  constructor(readonly dir: string) {
-    this.resource = `dir subscription "${dir}"`;
-  }
 
   async receiveBatch(max: number, signal: AbortSignal): Promise<DriverMessage[]> {
     const deadline = Date.now() + 1000;
     for (;;) {
-      const names = (await readdir(join(this.dir, READY))).filter((n) => n.endsWith(".msg")).sort();
-      const out: DriverMessage[] = [];
-      for (const name of names) {
-        if (out.length >= max) break;
-        try {
-          await rename(join(this.dir, READY, name), join(this.dir, CLAIMED, name));
-        } catch (err) {
-          if (isMissing(err)) continue; // another consumer claimed it first
-          throw err;
-        }
-        const stored = JSON.parse(await readFile(join(this.dir, CLAIMED, name), "utf8"));
-        out.push({
-          body: Buffer.from(stored.body, "base64"),
-          metadata: stored.metadata,
-          ackId: name,
-          loggableId: name,
-        });
-      }
+      const out = await this.#claim(max);
       if (out.length > 0 || Date.now() >= deadline || signal.aborted) return out;
-      await new Promise((r) => setTimeout(r, 20));
+      await arrivals.wait(20, signal);
     }
+  }
+
+  async #claim(max: number): Promise<DriverMessage[]> {
+    const names = (await readdir(join(this.dir, READY))).filter((n) => n.endsWith(".msg")).sort();
+    const out: DriverMessage[] = [];
+    for (const name of names) {
+      if (out.length >= max) break;
+      if (!(await moved(join(this.dir, READY, name), join(this.dir, CLAIMED, name)))) continue; // claimed by another
+      const { body, metadata } = JSON.parse(await readFile(join(this.dir, CLAIMED, name), "utf8"));
+      out.push({ body: Buffer.from(body, "base64"), metadata, ackId: name, loggableId: name });
+    }
+    return out;
   }
 
   async sendAcks(ackIds: unknown[]): Promise<void> {
-    for (const name of ackIds as string[]) await unlink(join(this.dir, CLAIMED, name)).catch(ignoreMissing);
+    for (const name of ackIds as string[]) await unlink(join(this.dir, CLAIMED, name)).catch(ifMissing);
   }
 
   async sendNacks(ackIds: unknown[]): Promise<void> {
-    for (const name of ackIds as string[]) {
-      await rename(join(this.dir, CLAIMED, name), join(this.dir, READY, name)).catch(ignoreMissing);
-    }
+    for (const name of ackIds as string[]) await moved(join(this.dir, CLAIMED, name), join(this.dir, READY, name));
   }
-
-  isRetryable(): boolean {
-    return false;
-  }
-  errorCode = dirErrorCode;
-  native(): string {
-    return this.dir;
-  }
-  async close(): Promise<void> {}
 }
 
-function ignoreMissing(err: unknown): void {
-  if (!isMissing(err)) throw err;
+/** Swallows "no such file" (a stale ackId, a message claimed by another consumer): false; rethrows the rest. */
+function ifMissing(err: unknown): false {
+  if (errnoOf(err) !== "ENOENT") throw err;
+  return false;
 }
 
+/** Renames `from` to `to`; false when `from` is gone. */
+const moved = (from: string, to: string) => rename(from, to).then(() => true, ifMissing);
+
+/** The absolute directory a URL names: `dir:///tmp/orders` (or `dir://tmp/orders`) is /tmp/orders. */
+const directoryOf = (url: URL) => `/${resourceName(url, { driver: "dir", kind: "directory" })}`;
+const noParams = z.object({}).strict();
 const subscriptionQuery = z.object({ subscription: z.string().regex(/^[\w.-]+$/) }).strict();
 
 /**
- * Registers `dir://` on `mux`: `dir:///abs/topic` opens a topic (created if
- * missing); `dir:///abs/topic?subscription=NAME` a subscription (created too).
+ * The dir:// driver: `dir:///abs/topic` opens a topic (created if missing);
+ * `dir:///abs/topic?subscription=NAME` a subscription (created too). Register
+ * it with `defaultURLMux().registerDriver("dir", dirDriver)`.
  */
-export function registerDirDriver(mux: URLMux = defaultURLMux()): void {
-  mux.registerTopic("dir", async (url, _options, portable) => {
-    parseQuery(url, z.object({}).strict(), "dir");
-    await createDirSubscription(url.pathname);
-    return new Topic(new DirTopicDriver(url.pathname), portable);
-  });
-  mux.registerSubscription("dir", async (url, _options, portable) => {
+export const dirDriver: DriverModule = {
+  async openTopicURL(url, options, portable) {
+    parseQuery(url, noParams, "dir");
+    parseOptions(noParams, options, "dir");
+    await createDirSubscription(directoryOf(url));
+    return new Topic(new DirTopicDriver(directoryOf(url)), portable);
+  },
+  async openSubscriptionURL(url, options, portable) {
     const { subscription } = parseQuery(url, subscriptionQuery, "dir");
-    await createDirSubscription(url.pathname, subscription);
-    return new Subscription(new DirSubscriptionDriver(join(url.pathname, "subscriptions", subscription)), portable);
-  });
-}
+    parseOptions(noParams, options, "dir");
+    await createDirSubscription(directoryOf(url), subscription);
+    return new Subscription(new DirSubscriptionDriver(join(directoryOf(url), "subscriptions", subscription)), portable);
+  },
+};

@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
-import { invalidArgument, parseDurationMs } from "@portable-pubsub/core";
+import { ErrorCode, PubSubError } from "@portable-pubsub/core";
+// The driver entry point, for one thing: durations spelled as in URL parameters ("500ms", "10s", "1m").
+import { parseDurationMs } from "@portable-pubsub/core/driver";
 
 /** How the service runs. Every setting comes from a flag, else an environment variable, else a default. */
 export interface Config {
@@ -59,7 +61,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: "string" as const }]));
     values = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" } }, strict: true }).values;
   } catch (err) {
-    throw invalidArgument(`${(err as Error).message}; see --help`);
+    throw new PubSubError(ErrorCode.InvalidArgument, `${(err as Error).message}; see --help`);
   }
   if (values.help) return "help";
   const get = (name: Flag): string => {
@@ -68,7 +70,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
   };
   const logLevel = get("log-level");
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
-    throw invalidArgument(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
+    throw new PubSubError(
+      ErrorCode.InvalidArgument,
+      `--log-level must be debug, info, warn or error, got "${logLevel}"`,
+    );
   }
   const selfTest = get("self-test");
   return {
@@ -88,7 +93,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
 function integer(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min || n > max) {
-    throw invalidArgument(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+    throw new PubSubError(
+      ErrorCode.InvalidArgument,
+      `--${name} must be a whole number from ${min} to ${max}, got "${text}"`,
+    );
   }
   return n;
 }
@@ -96,7 +104,10 @@ function integer(name: string, text: string, min: number, max: number): number {
 function durationMs(name: string, text: string, zeroAllowed: boolean): number {
   const ms = parseDurationMs(text);
   if (ms === undefined || (!zeroAllowed && ms === 0)) {
-    throw invalidArgument(`--${name} must be a duration such as 500ms, 10s or 1m, got "${text}"`);
+    throw new PubSubError(
+      ErrorCode.InvalidArgument,
+      `--${name} must be a duration such as 500ms, 10s or 1m, got "${text}"`,
+    );
   }
   return ms;
 }

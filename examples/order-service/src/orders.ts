@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { invalidArgument, type OutgoingMessage } from "@portable-pubsub/core";
+import { ErrorCode, type OutgoingMessage, PubSubError } from "@portable-pubsub/core";
 
 /** What a client posts. */
 export interface OrderRequest {
@@ -17,19 +17,26 @@ export interface Order extends OrderRequest {
 /** Checks a parsed request body; throws InvalidArgument naming the first problem. */
 export function parseOrderRequest(body: unknown): OrderRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw invalidArgument('the body must be a JSON object like {"item": "book", "quantity": 1}');
+    throw new PubSubError(
+      ErrorCode.InvalidArgument,
+      'the body must be a JSON object like {"item": "book", "quantity": 1}',
+    );
   }
   const { item, quantity, customer, ...rest } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw invalidArgument(`unknown field "${unknown[0]}"; fields are item, quantity, customer`);
+  if (unknown.length > 0)
+    throw new PubSubError(
+      ErrorCode.InvalidArgument,
+      `unknown field "${unknown[0]}"; fields are item, quantity, customer`,
+    );
   if (typeof item !== "string" || item.length === 0 || item.length > 200) {
-    throw invalidArgument('"item" must be a non-empty string of at most 200 characters');
+    throw new PubSubError(ErrorCode.InvalidArgument, '"item" must be a non-empty string of at most 200 characters');
   }
   if (typeof quantity !== "number" || !Number.isInteger(quantity) || quantity < 1 || quantity > 1000) {
-    throw invalidArgument('"quantity" must be a whole number from 1 to 1000');
+    throw new PubSubError(ErrorCode.InvalidArgument, '"quantity" must be a whole number from 1 to 1000');
   }
   if (customer !== undefined && (typeof customer !== "string" || customer.length > 200)) {
-    throw invalidArgument('"customer" must be a string of at most 200 characters');
+    throw new PubSubError(ErrorCode.InvalidArgument, '"customer" must be a string of at most 200 characters');
   }
   return customer === undefined ? { item, quantity } : { item, quantity, customer };
 }

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { describeUrl, openSubscription, openTopic, type Subscription, type Topic } from "@portable-pubsub/core";
+import { openSubscription, openTopic, redactUrl, type Subscription, type Topic } from "@portable-pubsub/core";
 import type { Config } from "./config.js";
 import { healthReport } from "./health.js";
 import { postOrder, sendJson } from "./http.js";
@@ -60,8 +60,8 @@ export class OrderService {
     await once(service.#server, "listening");
     log.info("listening", {
       url: service.url,
-      topic: describeUrl(config.topicUrl),
-      subscription: describeUrl(config.subscriptionUrl),
+      topic: redactUrl(config.topicUrl),
+      subscription: redactUrl(config.subscriptionUrl),
       concurrency: config.concurrency,
     });
     return service;

@@ -1,4 +1,4 @@
-import { parseDurationMs } from "@portable-pubsub/core";
+import { parseDurationMs } from "@portable-pubsub/core/driver";
 import { InvalidArgumentError } from "commander";
 
 /** Commander parsers for option values; a bad value becomes one clear InvalidArgument line. */

@@ -3,28 +3,30 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   builtinDrivers,
+  type DriverAbout,
   type DriverModule,
   ErrorCode,
   invalidArgument,
+  type LoadedDriver,
   PubSubError,
   redactUrl,
   type Subscription,
   type Topic,
   URLMux,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 
-/** A driver the command has loaded for a URL's scheme. */
-export interface LoadedDriver {
-  scheme: string;
-  /** The npm package of the driver. */
-  packageName: string;
+/** A driver the command has loaded for a URL's scheme, with its package's version for `doctor`. */
+export interface DriverInfo extends LoadedDriver {
   /** Its version, when its package.json can be read. */
   version: string | undefined;
-  module: DriverModule;
 }
 
-const mux = new URLMux();
-const loaded = new Map<string, Promise<LoadedDriver>>();
+/**
+ * The command's own mux: the built-in drivers, imported on first use by core,
+ * plus those an embedder registers. Not the default mux, so that a driver
+ * registered for the command does not leak into the embedding application.
+ */
+const mux = new URLMux(builtinDrivers);
 
 /** Parses a URL given on the command line; a bad one is InvalidArgument with an example. */
 export function parseUrl(text: string): URL {
@@ -35,76 +37,54 @@ export function parseUrl(text: string): URL {
   }
 }
 
+/** The scheme of `url`, without "://". */
+export function schemeOf(url: URL): string {
+  return url.protocol.slice(0, -1);
+}
+
 /**
- * Loads the driver package for `url`'s scheme and registers its openers.
- * The packages are resolved from this command's own dependencies, so the
- * command works from any directory, whatever the application next to it has installed.
+ * Loads the driver for `url`'s scheme through the mux. Rejects with
+ * InvalidArgument for an unknown scheme or a driver that is not installed.
  */
-export function loadDriver(url: URL): Promise<LoadedDriver> {
-  const scheme = url.protocol.slice(0, -1);
-  let driver = loaded.get(scheme);
-  if (!driver) {
-    driver = importDriver(scheme);
-    loaded.set(scheme, driver);
-  }
-  return driver;
+export async function loadDriver(url: URL): Promise<DriverInfo> {
+  const driver = await mux.driverFor(schemeOf(url));
+  const version = driver.packageName === undefined ? undefined : await packageVersion(driver.packageName);
+  return { ...driver, version };
+}
+
+/** What the driver of `url`'s scheme says about its broker, if anything. */
+export async function aboutOf(url: URL): Promise<DriverAbout | undefined> {
+  return (await mux.driverFor(schemeOf(url))).module.about;
 }
 
 /**
  * Makes the command use `module` for `scheme`, for a driver of your own when
  * embedding the command with `runCli`. The module has the shape of a driver
- * package's exports. Call it before the scheme is first used: a scheme whose
- * driver is loaded already is AlreadyExists.
+ * package's exports. Call it before the scheme is first used; registering a
+ * scheme twice is AlreadyExists.
  */
 export function registerDriver(scheme: string, module: DriverModule, packageName = "(registered)"): void {
-  if (module.openTopicURL) mux.registerTopic(scheme, module.openTopicURL);
-  if (module.openSubscriptionURL) mux.registerSubscription(scheme, module.openSubscriptionURL);
-  loaded.set(scheme, Promise.resolve({ scheme, packageName, version: undefined, module }));
-}
-
-async function importDriver(scheme: string): Promise<LoadedDriver> {
-  const packageName = builtinDrivers[scheme];
-  if (packageName === undefined) {
-    const known = Object.keys(builtinDrivers)
-      .map((s) => `${s}://`)
-      .join(", ");
-    throw invalidArgument(`no driver for scheme "${scheme}://"; the pubsub command knows ${known}`);
-  }
-  let module: DriverModule;
-  try {
-    module = (await import(packageName)) as DriverModule;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
-      throw invalidArgument(
-        `the ${scheme}:// driver is not installed; install ${packageName} next to the pubsub command`,
-      );
-    }
-    throw err;
-  }
-  if (module.openTopicURL) mux.registerTopic(scheme, module.openTopicURL);
-  if (module.openSubscriptionURL) mux.registerSubscription(scheme, module.openSubscriptionURL);
-  return { scheme, packageName, version: await packageVersion(packageName), module };
+  mux.registerDriver(scheme, module, packageName);
 }
 
 /** Opens the topic `url` names through its driver. */
 export async function openTopicAt(url: URL): Promise<Topic> {
-  const { module, packageName, scheme } = await loadDriver(url);
+  const { module, packageName, scheme } = await mux.driverFor(schemeOf(url), "openTopic");
   if (!module.openTopicURL) throw unimplemented(scheme, packageName, "topics");
   return mux.openTopic(url);
 }
 
 /** Opens the subscription `url` names through its driver. */
 export async function openSubscriptionAt(url: URL): Promise<Subscription> {
-  const { module, packageName, scheme } = await loadDriver(url);
+  const { module, packageName, scheme } = await mux.driverFor(schemeOf(url), "openSubscription");
   if (!module.openSubscriptionURL) throw unimplemented(scheme, packageName, "subscriptions");
   return mux.openSubscription(url);
 }
 
-function unimplemented(scheme: string, packageName: string, what: string): PubSubError {
+function unimplemented(scheme: string, packageName: string | undefined, what: string): PubSubError {
   return new PubSubError(
     ErrorCode.Unimplemented,
-    `the ${scheme}:// driver (${packageName}) installed here cannot open ${what} yet; update it`,
+    `the ${scheme}:// driver (${packageName ?? "registered"}) installed here cannot open ${what} yet; update it`,
   );
 }
 

@@ -1,72 +1,33 @@
-import { ErrorCode } from "@portable-pubsub/core";
-
 /**
- * Plain-word knowledge about each built-in scheme, for messages and `doctor`
- * advice. Only text: the command does not otherwise treat drivers differently.
+ * Advice in plain words, built from what each driver says about its broker
+ * (its `about`): the command knows no broker itself.
  */
-export interface SchemeHint {
-  /** The kind of broker. */
-  broker: string;
-  /** Where the driver finds its server. */
-  server: string;
-  /** What the resource is called as a topic and as a subscription. */
-  topicKind: string;
-  subscriptionKind: string;
-  /** How to create a missing resource. */
-  create: string;
-  /** A caution to print when sending or receiving, if any. */
-  note?: string;
+import { type DriverAbout, ErrorCode } from "@portable-pubsub/core/driver";
+
+/** The caution to print when sending or receiving through an in-process broker, if `about` says it is one. */
+export function inProcessNote(scheme: string, about: DriverAbout | undefined): string | undefined {
+  return about?.inProcess
+    ? `${scheme}:// is an in-process broker: no other process can receive or send these messages`
+    : undefined;
 }
 
-export const schemeHints: Readonly<Record<string, SchemeHint>> = {
-  mem: {
-    broker: "the in-process mem:// broker",
-    server: "this process (nothing to configure)",
-    topicKind: "mem topic",
-    subscriptionKind: "mem subscription",
-    create:
-      "mem:// lives inside one process: a topic exists once that process opens it; " +
-      'try it end to end with "pubsub bench mem://T mem://T", or use a broker URL such as rabbit://',
-    note: "mem:// is an in-process broker: no other process can receive or send these messages",
-  },
-  rabbit: {
-    broker: "RabbitMQ",
-    server: "the RABBIT_SERVER_URL environment variable (such as amqp://guest:guest@localhost:5672)",
-    topicKind: "RabbitMQ exchange",
-    subscriptionKind: "RabbitMQ queue",
-    create:
-      "declare the exchange and the queue, and bind the queue to the exchange " +
-      "(rabbitmqadmin, the management UI, or your deployment's definitions)",
-  },
-  redisstream: {
-    broker: "Redis",
-    server: "the REDIS_SERVER_URL environment variable (such as redis://localhost:6379)",
-    topicKind: "Redis stream",
-    subscriptionKind: "Redis consumer group",
-    create: "create the consumer group with XGROUP CREATE STREAM GROUP $ MKSTREAM",
-  },
-  gcppubsub: {
-    broker: "Google Cloud Pub/Sub",
-    server: "Application Default Credentials, or PUBSUB_EMULATOR_HOST for the emulator",
-    topicKind: "Pub/Sub topic",
-    subscriptionKind: "Pub/Sub subscription",
-    create: "create it with gcloud pubsub topics create / gcloud pubsub subscriptions create",
-  },
-};
+/** Where the driver finds its server, for advice. */
+export function serverOf(about: DriverAbout | undefined): string {
+  return about?.server ?? "see the driver's options";
+}
 
-/** What to do about an error of `code` met while opening or probing `role` at a URL of `scheme`, in plain words. */
-export function adviceFor(code: ErrorCode, scheme: string, role: "topic" | "subscription"): string {
-  const hint = schemeHints[scheme];
+/** What to do about an error of `code` met while opening or probing `role` with a driver described by `about`. */
+export function adviceFor(code: ErrorCode, about: DriverAbout | undefined, role: "topic" | "subscription"): string {
   switch (code) {
     case ErrorCode.NotFound:
-      return hint
-        ? `the ${role === "topic" ? hint.topicKind : hint.subscriptionKind} does not exist: ${hint.create}`
+      return about
+        ? `the ${role === "topic" ? about.topicKind : about.subscriptionKind} does not exist: ${about.create}`
         : `create the ${role}`;
     case ErrorCode.PermissionDenied:
       return "the broker refused the credentials or the user lacks permission on this resource; check the user, password and permissions";
     case ErrorCode.DeadlineExceeded:
     case ErrorCode.Canceled:
-      return `the broker did not answer in time: is it running and reachable? The server comes from ${hint?.server ?? "the driver's options"}`;
+      return `the broker did not answer in time: is it running and reachable? The server comes from ${about?.server ?? "the driver's options"}`;
     case ErrorCode.InvalidArgument:
       return "fix the URL or the option named in the message";
     case ErrorCode.Unimplemented:
@@ -76,6 +37,6 @@ export function adviceFor(code: ErrorCode, scheme: string, role: "topic" | "subs
     case ErrorCode.FailedPrecondition:
       return "the resource exists but is not usable as it is (wrong type or settings); see the message";
     default:
-      return `see the message; check that the broker is reachable (server: ${hint?.server ?? "see the driver's options"})`;
+      return `see the message; check that the broker is reachable (server: ${serverOf(about)})`;
   }
 }

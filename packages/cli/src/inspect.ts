@@ -1,4 +1,4 @@
-export type { Check, Inspection, UrlInspector } from "@portable-pubsub/core";
+export type { Check, Inspection, UrlInspector } from "@portable-pubsub/core/driver";
 
 /**
  * Reads a broker's product and version off a driver's native object, for

@@ -128,7 +128,9 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
       new RegExp(`^ {2}FAIL {2}resource {6}neither an exchange nor a queue named "${missing}" exists`),
     );
     // ...and the portable probe fails the same way.
-    expect(lines[10]).toMatch(/^ {2}FAIL {2}subscription {2}NotFound: open rabbit queue ".+": .*404 \(NOT-FOUND\)/);
+    expect(lines[10]).toMatch(
+      /^ {2}FAIL {2}subscription {2}NotFound: open rabbit queue "[^"]+".*: .*404 \(NOT-FOUND\)/,
+    );
     expect(lines[11]).toMatch(/^ {22}fix: the RabbitMQ queue does not exist: declare the exchange and the queue/);
   });
 

@@ -55,7 +55,7 @@ describe("pubsub send", () => {
     ],
     [
       ["send", "nats://orders", "x"],
-      `pubsub: InvalidArgument: no driver for scheme "nats://"; the pubsub command knows mem://, rabbit://, gcppubsub://, redisstream://`,
+      `pubsub: InvalidArgument: openTopic: no driver for scheme "nats://"; registered schemes: gcppubsub://, mem://, rabbit://, redisstream://`,
     ],
     [
       ["send", "mem://orders?colour=red", "x"],
@@ -185,7 +185,7 @@ describe("pubsub doctor on mem://", () => {
     const result = await pubsub(["doctor", "nats://orders"]);
     expect(result.code).toBe(2);
     expect(result.stdout.split("\n")[1]).toBe(
-      `  FAIL  driver    InvalidArgument: no driver for scheme "nats://"; the pubsub command knows mem://, rabbit://, gcppubsub://, redisstream://`,
+      `  FAIL  driver    InvalidArgument: open: no driver for scheme "nats://"; registered schemes: gcppubsub://, mem://, rabbit://, redisstream://`,
     );
   });
 });

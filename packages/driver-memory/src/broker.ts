@@ -1,4 +1,4 @@
-import { ErrorCode, PubSubError, WakeUp } from "@portable-pubsub/core";
+import { ErrorCode, PubSubError, WakeUp } from "@portable-pubsub/core/driver";
 
 /** A message held by the in-memory broker. */
 export interface StoredMessage {

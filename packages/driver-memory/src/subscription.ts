@@ -1,10 +1,9 @@
 import {
   type DriverMessage,
-  errorCode,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
-} from "@portable-pubsub/core";
+} from "@portable-pubsub/core/driver";
 import { defaultMemBroker, type MemBroker, type SubscriptionState } from "./broker.js";
 
 /** Options of {@link openMemSubscription}. */
@@ -25,7 +24,10 @@ export interface MemSubscriptionOptions extends SubscriptionOptions {
   maxWaitMs?: number;
 }
 
-/** Receives from one subscription of a MemBroker. */
+/**
+ * Receives from one subscription of a MemBroker. Its only errors are the
+ * broker's own PubSubErrors (NotFound), so it needs no error classifier.
+ */
 export class MemSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
   readonly canNack = true;
@@ -85,14 +87,6 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
   async sendNacks(ackIds: unknown[]): Promise<void> {
     const state = this.state();
     for (const id of ackIds) state.nack(id as number);
-  }
-
-  isRetryable(): boolean {
-    return false;
-  }
-
-  errorCode(err: unknown) {
-    return errorCode(err);
   }
 
   native(): MemBroker {

@@ -1,4 +1,4 @@
-import { type DriverMessage, errorCode, Topic, type TopicDriver, type TopicOptions } from "@portable-pubsub/core";
+import { type DriverMessage, Topic, type TopicDriver, type TopicOptions } from "@portable-pubsub/core/driver";
 import { defaultMemBroker, type MemBroker } from "./broker.js";
 
 /** Options of {@link openMemTopic}. */
@@ -9,7 +9,11 @@ export interface MemTopicOptions extends TopicOptions {
   create?: boolean;
 }
 
-/** Sends to a topic of a MemBroker. Nothing here can fail but a missing topic. */
+/**
+ * Sends to a topic of a MemBroker. Nothing here can fail but a missing topic,
+ * which the broker reports as a PubSubError (NotFound) itself: so no error
+ * classifier, and nothing is ever retried.
+ */
 export class MemTopicDriver implements TopicDriver {
   readonly resource: string;
   readonly #broker: MemBroker;
@@ -23,14 +27,6 @@ export class MemTopicDriver implements TopicDriver {
 
   async sendBatch(messages: DriverMessage[]): Promise<void> {
     this.#broker.publish(this.#name, messages);
-  }
-
-  isRetryable(): boolean {
-    return false;
-  }
-
-  errorCode(err: unknown) {
-    return errorCode(err);
   }
 
   native(): MemBroker {

@@ -17,11 +17,22 @@ describe("mem:// URLs", () => {
   it("rejects a bad value, naming the parameter", async () => {
     const error = await failure(openSubscription("mem://orders?ackDeadline=-3s"));
     expect(error.code).toBe(ErrorCode.InvalidArgument);
-    expect(error.message).toMatch(/query parameter "ackDeadline" is invalid: ackDeadline must be a positive duration/);
+    expect(error.message).toMatch(/query parameter "ackDeadline" is invalid: must be a positive duration/);
     const repeated = await failure(openSubscription("mem://orders?subscription=a&subscription=b"));
     expect(repeated.message).toMatch(/query parameter "subscription" is given twice/);
     expect(errorCode(await failure(openTopic("mem://")))).toBe(ErrorCode.InvalidArgument);
     expect(errorCode(await failure(openTopic("mem://x", { brokr: new MemBroker() })))).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it("rejects a badly percent-encoded name with InvalidArgument, not a URIError", async () => {
+    for (const url of ["mem://t/%ZZ", "mem://%E0%A4%A"]) {
+      const asTopic = await failure(openTopic(url, { broker: new MemBroker() }));
+      expect(asTopic.code).toBe(ErrorCode.InvalidArgument);
+      expect(asTopic.message).toMatch(/badly percent-encoded topic name/);
+      expect(errorCode(await failure(openSubscription(url, { broker: new MemBroker() })))).toBe(
+        ErrorCode.InvalidArgument,
+      );
+    }
   });
 
   it("fails a subscription to a topic that does not exist with NotFound", async () => {

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { describeUrl, ErrorCode, PubSubError, type Subscription, type Topic } from "@portable-pubsub/core";
+import { describeUrl, ErrorCode, PubSubError, type Subscription, type Topic } from "@portable-pubsub/core/driver";
 import { decodeBody, encodeBody, newRunId, type RunId } from "../bench/payload.js";
 import { progressFor } from "../bench/progress.js";
 import { Tally, type TallySummary } from "../bench/tally.js";

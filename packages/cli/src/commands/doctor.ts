@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type DriverAbout,
   describeUrl,
   ErrorCode,
   errorCode,
@@ -8,10 +9,10 @@ import {
   redactUrl,
   type Subscription,
   type Topic,
-} from "@portable-pubsub/core";
-import { type LoadedDriver, loadDriver, openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
+} from "@portable-pubsub/core/driver";
+import { type DriverInfo, loadDriver, openSubscriptionAt, openTopicAt, parseUrl, schemeOf } from "../drivers.js";
 import { ExitCode, exitCodeFor } from "../exit.js";
-import { adviceFor, schemeHints } from "../hints.js";
+import { adviceFor, inProcessNote, serverOf } from "../hints.js";
 import { type Check, type Inspection, serverProductOf } from "../inspect.js";
 import { writeOut } from "../io.js";
 
@@ -35,10 +36,9 @@ export interface DoctorOptions {
  */
 export async function doctor(urlText: string, options: DoctorOptions): Promise<number> {
   const url = parseUrl(urlText);
-  const scheme = url.protocol.slice(0, -1);
   const checks: Check[] = [];
   let broker: string | undefined;
-  let driver: LoadedDriver | undefined;
+  let driver: DriverInfo | undefined;
   try {
     driver = await loadDriver(url);
     checks.push({ subject: "driver", status: "ok", detail: driverName(driver) });
@@ -54,6 +54,7 @@ export async function doctor(urlText: string, options: DoctorOptions): Promise<n
     const found = inspection.roles;
     if (options.rolesByDefault && found && found.length > 0) roles = roles.filter((role) => found.includes(role));
   }
+  const about = driver?.module.about;
   if (driver) {
     const probes: Check[] = [];
     for (const role of options.roles) {
@@ -62,15 +63,14 @@ export async function doctor(urlText: string, options: DoctorOptions): Promise<n
         continue;
       }
       const probe = role === "topic" ? probeTopic : probeSubscription;
-      const found = await probe(url, scheme, options.timeout);
+      const found = await probe(url, about, options.timeout);
       broker ??= found.broker;
       probes.push(found.check);
     }
     checks.push(...skipWrongRole(probes));
   }
-  const hint = schemeHints[scheme];
-  broker ??= hint ? `${hint.broker} (the driver reports no version); server from ${hint.server}` : undefined;
-  await writeOut(report(url, broker, checks));
+  broker ??= about ? `${about.broker} (the driver reports no version); server from ${about.server}` : undefined;
+  await writeOut(report(url, broker, checks, inProcessNote(schemeOf(url), about)));
   const failure = checks.find((c) => c.status === "fail");
   return failure ? exitCodeFor(failure.code ?? ErrorCode.Unknown) : ExitCode.ok;
 }
@@ -89,13 +89,13 @@ function skipWrongRole(probes: Check[]): Check[] {
   );
 }
 
-function driverName(driver: LoadedDriver): string {
+function driverName(driver: DriverInfo): string {
   const version = driver.version ? ` ${driver.version}` : "";
   const hook = driver.module.inspectURL ? "" : " (offers no inspection; probing through the portable API)";
   return `${driver.scheme}:// by ${driver.packageName}${version}${hook}`;
 }
 
-async function inspectWith(driver: LoadedDriver, url: URL, timeout: number): Promise<Inspection> {
+async function inspectWith(driver: DriverInfo, url: URL, timeout: number): Promise<Inspection> {
   const inspect = driver.module.inspectURL;
   if (!inspect) return { checks: [] };
   try {
@@ -116,7 +116,7 @@ interface Probe {
  */
 async function probeRole<R extends Topic | Subscription>(
   role: Role,
-  scheme: string,
+  about: DriverAbout | undefined,
   timeout: number,
   open: () => Promise<R>,
   examine: (resource: R) => Promise<Check>,
@@ -125,28 +125,28 @@ async function probeRole<R extends Topic | Subscription>(
   try {
     resource = await withTimeout(open(), timeout, `open the ${role}`);
   } catch (err) {
-    return { check: failed(role, err, adviceFor(errorCode(err), scheme, role)) };
+    return { check: failed(role, err, adviceFor(errorCode(err), about, role)) };
   }
   const broker = serverProductOf(resource.as<unknown>());
   try {
     return { check: await examine(resource), broker };
   } catch (err) {
-    return { check: failed(role, err, adviceFor(errorCode(err), scheme, role)), broker };
+    return { check: failed(role, err, adviceFor(errorCode(err), about, role)), broker };
   } finally {
     await resource.shutdown({ signal: AbortSignal.timeout(timeout) }).catch(() => {});
   }
 }
 
 /** Opens `url` as a topic and waits until its connection is ready. Sends nothing. */
-function probeTopic(url: URL, scheme: string, timeout: number): Promise<Probe> {
+function probeTopic(url: URL, about: DriverAbout | undefined, timeout: number): Promise<Probe> {
   return probeRole(
     "topic",
-    scheme,
+    about,
     timeout,
     () => openTopicAt(url),
     async (topic) => {
       const health = await readyWithin(() => topic.health, timeout);
-      const check = healthCheck("topic", health, scheme);
+      const check = healthCheck("topic", health, about);
       if (check.status === "ok") {
         check.detail = `opened; connection ${health.state} (nothing sent: a missing topic shows on the first send)`;
       }
@@ -156,10 +156,10 @@ function probeTopic(url: URL, scheme: string, timeout: number): Promise<Probe> {
 }
 
 /** Opens `url` as a subscription and tries one receive; a message it gets is handed back. */
-function probeSubscription(url: URL, scheme: string, timeout: number): Promise<Probe> {
+function probeSubscription(url: URL, about: DriverAbout | undefined, timeout: number): Promise<Probe> {
   return probeRole(
     "subscription",
-    scheme,
+    about,
     timeout,
     () => openSubscriptionAt(url),
     async (sub) => {
@@ -168,7 +168,7 @@ function probeSubscription(url: URL, scheme: string, timeout: number): Promise<P
         message = await sub.receive({ signal: AbortSignal.timeout(Math.min(timeout, 2000)) });
       } catch (err) {
         if (errorCode(err) !== ErrorCode.DeadlineExceeded) throw err;
-        const check = healthCheck("subscription", sub.health, scheme);
+        const check = healthCheck("subscription", sub.health, about);
         if (check.status === "ok") check.detail = "opened; no message waiting";
         return check;
       }
@@ -179,14 +179,14 @@ function probeSubscription(url: URL, scheme: string, timeout: number): Promise<P
   );
 }
 
-function healthCheck(subject: string, health: Health, scheme: string): Check {
+function healthCheck(subject: string, health: Health, about: DriverAbout | undefined): Check {
   if (health.state === "connecting" && health.lastError === undefined) {
     // Some drivers (Pub/Sub) connect on first use: no traffic, no news, which is not a failure.
     return {
       subject,
       status: "warn",
       detail: "opened, but the driver reports no connection yet (it may connect on first use; nothing was sent)",
-      fix: `if sends then fail, check that the broker is reachable (server: ${schemeHints[scheme]?.server ?? "see the driver's options"})`,
+      fix: `if sends then fail, check that the broker is reachable (server: ${serverOf(about)})`,
     };
   }
   if (health.state !== "ready") {
@@ -196,7 +196,7 @@ function healthCheck(subject: string, health: Health, scheme: string): Check {
       status: "fail",
       code: ErrorCode.DeadlineExceeded,
       detail: `connection still ${health.state}${why}`,
-      fix: adviceFor(ErrorCode.DeadlineExceeded, scheme, "topic"),
+      fix: adviceFor(ErrorCode.DeadlineExceeded, about, "topic"),
     };
   }
   if (health.blocked !== undefined) {
@@ -242,7 +242,7 @@ function failed(subject: string, err: unknown, fix: string): Check {
 
 const MARK: Record<Check["status"], string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", skip: "--  " };
 
-function report(url: URL, broker: string | undefined, checks: Check[]): string {
+function report(url: URL, broker: string | undefined, checks: Check[], note: string | undefined): string {
   const width = Math.max(8, ...checks.map((c) => c.subject.length));
   const lines = [`pubsub doctor ${describeUrl(url)}`];
   if (broker) lines.push(`  broker  ${broker}`);
@@ -255,7 +255,6 @@ function report(url: URL, broker: string | undefined, checks: Check[]): string {
   const warnings = checks.filter((c) => c.status === "warn").length;
   if (problems === 0 && warnings === 0) lines.push("all checks passed");
   else lines.push(`${problems} problem${problems === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}`);
-  const note = schemeHints[url.protocol.slice(0, -1)]?.note;
   if (note) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;
 }

@@ -1,6 +1,6 @@
-import { describeUrl, invalidArgument } from "@portable-pubsub/core";
-import { openTopicAt, parseUrl } from "../drivers.js";
-import { schemeHints } from "../hints.js";
+import { describeUrl, invalidArgument } from "@portable-pubsub/core/driver";
+import { aboutOf, openTopicAt, parseUrl, schemeOf } from "../drivers.js";
+import { inProcessNote } from "../hints.js";
 import { note, readStdin, withShutdown, writeOut } from "../io.js";
 
 export interface SendOptions {
@@ -28,7 +28,7 @@ export async function send(urlText: string, bodyArg: string | undefined, options
       }),
     ),
   );
-  const caution = schemeHints[url.protocol.slice(0, -1)]?.note;
+  const caution = inProcessNote(schemeOf(url), await aboutOf(url));
   if (caution) note(`pubsub: note: ${caution}`);
   const count = bodies.length === 1 ? "1 message" : `${bodies.length} messages`;
   await writeOut(`sent ${count} (${bytes} bytes) to ${describeUrl(url)}\n`);
