@@ -26,7 +26,8 @@ export interface DriverInfo extends LoadedDriver {
  * plus those an embedder registers. Not the default mux, so that a driver
  * registered for the command does not leak into the embedding application.
  */
-const mux = new URLMux(builtinDrivers);
+// Driver packages resolve from the command's own dependencies, wherever it is installed and run.
+const mux = new URLMux(builtinDrivers, { importDriver: (name) => import(name) });
 
 /** Parses a URL given on the command line; a bad one is InvalidArgument with an example. */
 export function parseUrl(text: string): URL {

@@ -16,6 +16,7 @@ export {
   openSubscription,
   openTopic,
   URLMux,
+  type URLMuxOptions,
 } from "./mux.js";
 export type { RetryOptions } from "./retry.js";
 export { type ProcessOptions, Subscription, type SubscriptionOptions } from "./subscription.js";

@@ -39,6 +39,12 @@ export interface LoadedDriver {
   module: DriverModule;
 }
 
+/** Options of a {@link URLMux}. */
+export interface URLMuxOptions {
+  /** Imports a driver package by name; default: a dynamic import from core's place, then the working directory's. */
+  importDriver?: (packageName: string) => Promise<unknown>;
+}
+
 /** How long a failed open may take to close what the driver had started. */
 const CLOSE_AFTER_FAILED_OPEN_MS = 2000;
 
@@ -55,10 +61,18 @@ export class URLMux {
   readonly #subscriptions = new Map<string, SubscriptionURLOpener>();
   readonly #modules = new Map<string, LoadedDriver>();
   readonly #lazy: Readonly<Record<string, string>>;
+  readonly #loader: DriverLoader;
 
-  /** `lazyDrivers` maps schemes to packages that are imported the first time their scheme is used. */
-  constructor(lazyDrivers: Readonly<Record<string, string>> = {}) {
+  /**
+   * `lazyDrivers` maps schemes to packages that are imported the first time
+   * their scheme is used. `options.importDriver` imports one by name; give
+   * `(name) => import(name)` from your own module so that packages resolve
+   * from where your code is installed (a tool with its own dependencies), or
+   * a map of statically imported modules for a bundle.
+   */
+  constructor(lazyDrivers: Readonly<Record<string, string>> = {}, options: URLMuxOptions = {}) {
     this.#lazy = lazyDrivers;
+    this.#loader = options.importDriver ? new DriverLoader(options.importDriver) : defaultLoader;
   }
 
   /** Registers `opener` for `scheme` (no "://"). Registering a scheme twice is AlreadyExists. */
@@ -110,7 +124,7 @@ export class URLMux {
         [...new Set([...this.topicSchemes(), ...this.subscriptionSchemes()])].sort(),
       );
     }
-    return { scheme, packageName: pkg, module: await importDriver(pkg, scheme, operation) };
+    return { scheme, packageName: pkg, module: await this.#loader.load(pkg, scheme, operation) };
   }
 
   /** The schemes that can open topics, built-in ones included. */
@@ -147,7 +161,7 @@ export class URLMux {
   async #load(scheme: string, operation: string): Promise<DriverModule> {
     const pkg = this.#lazy[scheme];
     if (pkg === undefined) return {};
-    return importDriver(pkg, scheme, operation);
+    return this.#loader.load(pkg, scheme, operation);
   }
 
   #unknownScheme(scheme: string, operation: string, known: string[]): PubSubError {
@@ -232,38 +246,55 @@ async function abandonable<T extends { shutdown(): Promise<void> }>(
   }
 }
 
-const loaded = new Map<string, Promise<DriverModule>>();
-
 /**
- * Imports a driver package. It is looked up from this package first, then from
+ * Imports a driver package by name, from core's own place first, then from
  * the application's directory, so that a driver installed next to core is
  * found whatever the package manager's layout.
  */
-function importDriver(pkg: string, scheme: string, operation: string): Promise<DriverModule> {
-  let module = loaded.get(pkg);
-  if (!module) {
-    module = (import(pkg) as Promise<DriverModule>).catch((first: unknown) => {
-      if (!isNotFound(first)) throw first;
-      try {
-        const resolved = createRequire(join(process.cwd(), "package.json")).resolve(pkg);
-        return import(pathToFileURL(resolved).href) as Promise<DriverModule>;
-      } catch {
-        throw first;
-      }
-    });
-    loaded.set(pkg, module);
-    module.catch(() => loaded.delete(pkg));
-  }
-  return module.catch((err: unknown) => {
-    if (isNotFound(err)) {
-      throw invalidArgument(
-        `${operation}: the ${scheme}:// driver is not installed; install it with "npm install ${pkg}" (or pnpm add / yarn add)`,
-        err,
-      );
+async function defaultImport(pkg: string): Promise<unknown> {
+  try {
+    return await import(pkg);
+  } catch (first) {
+    if (!isNotFound(first)) throw first;
+    let resolved: string;
+    try {
+      resolved = createRequire(join(process.cwd(), "package.json")).resolve(pkg);
+    } catch {
+      throw first;
     }
-    throw err;
-  });
+    return import(pathToFileURL(resolved).href);
+  }
 }
+
+/** Loads driver packages for a mux, once each, and names the package to install when one is missing. */
+class DriverLoader {
+  readonly #importer: (packageName: string) => Promise<unknown>;
+  readonly #loaded = new Map<string, Promise<DriverModule>>();
+
+  constructor(importer: (packageName: string) => Promise<unknown>) {
+    this.#importer = importer;
+  }
+
+  load(pkg: string, scheme: string, operation: string): Promise<DriverModule> {
+    let module = this.#loaded.get(pkg);
+    if (!module) {
+      module = this.#importer(pkg) as Promise<DriverModule>;
+      this.#loaded.set(pkg, module);
+      module.catch(() => this.#loaded.delete(pkg));
+    }
+    return module.catch((err: unknown) => {
+      if (isNotFound(err)) {
+        throw invalidArgument(
+          `${operation}: the ${scheme}:// driver is not installed; install it with "npm install ${pkg}" (or pnpm add / yarn add)`,
+          err,
+        );
+      }
+      throw err;
+    });
+  }
+}
+
+const defaultLoader = new DriverLoader(defaultImport);
 
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

@@ -164,6 +164,28 @@ describe("registerDriver and driverFor", () => {
     expect(unknown.message).toBe('open: no driver for scheme "nope://"; registered schemes: fake://');
   });
 
+  it("imports driver packages through the importer it is given, once each", async () => {
+    const imported: string[] = [];
+    const module = { openTopicURL: async () => new Topic(new ScriptedTopicDriver()) };
+    const mux = new URLMux(
+      { fake: "fake-driver-package", gone: "missing-driver-package" },
+      {
+        importDriver: async (name) => {
+          imported.push(name);
+          if (name === "fake-driver-package") return module;
+          throw Object.assign(new Error(`Cannot find package '${name}'`), { code: "ERR_MODULE_NOT_FOUND" });
+        },
+      },
+    );
+    await (await mux.openTopic("fake://a")).shutdown();
+    await (await mux.openTopic("fake://b")).shutdown();
+    expect((await mux.driverFor("fake")).module).toBe(module);
+    expect(imported).toEqual(["fake-driver-package"]);
+    const missing = await failure(mux.openTopic("gone://x"));
+    expect(missing.code).toBe(ErrorCode.InvalidArgument);
+    expect(missing.message).toContain('install it with "npm install missing-driver-package"');
+  });
+
   it("imports a built-in driver package by scheme", async () => {
     const loaded = await new URLMux({ mem: "@portable-pubsub/driver-memory" }).driverFor("mem");
     expect(loaded.packageName).toBe("@portable-pubsub/driver-memory");
