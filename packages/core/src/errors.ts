@@ -88,6 +88,19 @@ export function redactUrl(text: string): string {
   return redactQuerySecrets(redactUserInfo(text));
 }
 
+/**
+ * Describes text that failed to parse as a URL, for an error message: where
+ * its user information ends cannot be told (a password may hold a space, a
+ * "/" or an "@"), so everything up to its last "@" is removed. Never attach
+ * the parser's own error as a cause: Node's keeps the whole input.
+ */
+export function redactUnparsedUrl(text: string): string {
+  const at = text.lastIndexOf("@");
+  if (at === -1) return redactUrl(text);
+  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(text)?.[0] ?? "";
+  return redactUrl(`${scheme}***${text.slice(at)}`);
+}
+
 function redactUserInfo(text: string): string {
   let out = "";
   let copied = 0;

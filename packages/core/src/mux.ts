@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
-import { ErrorCode, invalidArgument, PubSubError, redactUrl } from "./errors.js";
+import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 
@@ -186,10 +186,9 @@ function parseUrl(url: string | URL, operation: string): URL {
   if (typeof url !== "string") throw invalidArgument(`${operation}: the URL must be a string, got ${typeof url}`);
   try {
     return new URL(url);
-  } catch (err) {
+  } catch {
     throw invalidArgument(
-      `${operation}: "${redactUrl(url)}" is not a valid URL; expected the form scheme://name, such as mem://orders`,
-      err,
+      `${operation}: "${redactUnparsedUrl(url)}" is not a valid URL; expected the form scheme://name, such as mem://orders`,
     );
   }
 }

@@ -1,4 +1,12 @@
-import { ErrorCode, errorAs, errorCode, PubSubError, parseDurationMs, redactUrl } from "@portable-pubsub/core/driver";
+import {
+  ErrorCode,
+  errorAs,
+  errorCode,
+  PubSubError,
+  parseDurationMs,
+  redactUnparsedUrl,
+  redactUrl,
+} from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
 
 class BrokerError extends Error {
@@ -51,6 +59,13 @@ describe("errors", () => {
     expect(redactUrl("amqp://u:p@ss@h")).toBe("amqp://***@h");
     expect(redactUrl("amqps://u@h?password=hunter2&heartbeat=5")).toBe("amqps://***@h?password=***&heartbeat=5");
     expect(redactUrl("redis://h:6379/0?db=1&token=t0k")).toBe("redis://h:6379/0?db=1&token=***");
+  });
+
+  it("redacts a URL that does not parse up to its last @, whatever the password holds", () => {
+    expect(redactUnparsedUrl("amqp://u:pa ss/w@rd@host:5672")).toBe("amqp://***@host:5672");
+    expect(redactUnparsedUrl("user:pw@host:5672")).toBe("user:***@host:5672");
+    expect(redactUnparsedUrl("amqp:user:pw@h")).toBe("amqp:***@h");
+    expect(redactUnparsedUrl("not a url")).toBe("not a url");
   });
 
   it("redacts in linear time, whatever the text", () => {

@@ -11,7 +11,7 @@
 // The kit's helpers.
 export { raceSignal, settledWithin, sleep, throwIfAborted } from "../abort.js";
 export { Batcher, type BatcherOptions } from "../batcher.js";
-export { canceledError, invalidArgument } from "../errors.js";
+export { canceledError, invalidArgument, redactUnparsedUrl } from "../errors.js";
 export { toPubSubError } from "../handle.js";
 export { type HealthSource, HealthTracker } from "../health.js";
 // The portable types a driver builds and returns.
