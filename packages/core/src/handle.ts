@@ -3,6 +3,14 @@ import type { DriverBase } from "./driver/driver.js";
 import { ErrorCode, errorCode, PubSubError, redactUrl } from "./errors.js";
 import { type Health, HealthTracker } from "./health.js";
 import { checkSignal } from "./portable-options.js";
+import { Instruments } from "./telemetry/instruments.js";
+import { HealthLog, type Logger } from "./telemetry/logger.js";
+
+/** The options DriverHandle takes from Topic and Subscription options. */
+interface HandleOptions {
+  shutdownTimeoutMs?: number;
+  logger?: Logger;
+}
 
 /** Options of one call. */
 export interface CallOptions {
@@ -23,20 +31,31 @@ export abstract class DriverHandle<D extends DriverBase> {
   #shutdown: Promise<void> | undefined;
 
   readonly #shutdownTimeoutMs: number;
+  /** Spans and metrics of this object. */
+  protected readonly instruments: Instruments;
+  readonly #stopGauge: () => void;
 
-  protected constructor(driver: D, kind: "topic" | "subscription", shutdownTimeoutMs: number | undefined) {
+  protected constructor(driver: D, kind: "topic" | "subscription", options: HandleOptions) {
     this.driver = driver;
     this.#kind = kind;
-    this.#shutdownTimeoutMs = shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.instruments = new Instruments(driver);
+    const log = options.logger ? new HealthLog(options.logger, driver.resource) : undefined;
     const source = driver.health;
     if (source) {
       const mirror = (h: Health) => {
+        if (h.state === "ready" && this.#health.current().state === "reconnecting") this.instruments.reconnected();
         this.#health.set(h.state, h.lastError);
         this.#health.setBlocked(h.blocked);
       };
       mirror(source.current());
       this.#unsubscribe = source.onChange(mirror);
     }
+    if (log) {
+      log.observe(this.#health.current());
+      this.#health.onChange((h) => log.observe(h));
+    }
+    this.#stopGauge = this.instruments.observeHealth(() => this.#health.current().state);
   }
 
   /** The health of the connection, as the driver reports it; `closed` after shutdown. */
@@ -140,6 +159,7 @@ export abstract class DriverHandle<D extends DriverBase> {
     } finally {
       this.#unsubscribe?.();
       this.#health.set("closed");
+      this.#stopGauge();
     }
   }
 }

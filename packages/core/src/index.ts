@@ -19,6 +19,13 @@ export {
   type URLMuxOptions,
 } from "./mux.js";
 export type { RetryOptions } from "./retry.js";
-export { type ProcessOptions, Subscription, type SubscriptionOptions } from "./subscription.js";
+export {
+  type ProcessOptions,
+  Subscription,
+  type SubscriptionOptions,
+  type SubscriptionTracing,
+} from "./subscription.js";
+export type { LogEvent, Logger } from "./telemetry/logger.js";
+export type { TopicTracing } from "./telemetry/producer.js";
 export { type SendBatching, Topic, type TopicOptions } from "./topic.js";
 export type { OutgoingMessage } from "./validate.js";

@@ -1,37 +1,50 @@
 import type { DriverMessage } from "./driver/driver.js";
 import { ErrorCode, PubSubError } from "./errors.js";
+import { withoutContextKeys } from "./telemetry/propagation.js";
 
 /** Where a Message's ack or nack goes: its Subscription. */
 export interface AckSink {
   readonly canNack: boolean;
+  /** Leave trace-context keys (traceparent, tracestate) in `metadata` instead of hiding them. */
+  readonly keepContextMetadata: boolean;
   ack(ackId: unknown): void;
   nack(ackId: unknown): void;
 }
 
 const decoder = new TextDecoder();
 
+/** The driver's message behind a Message, for the portable layer's tracing. */
+export let sourceOf: (message: Message) => DriverMessage;
+
 /** A received message. Call `ack()` once it is handled, or `nack()` to have it redelivered at once. */
 export class Message {
   /** The bytes that were sent, unchanged. */
   readonly body: Uint8Array;
-  /** The metadata that was sent. */
+  /**
+   * The metadata that was sent. The trace context that tracing adds
+   * (traceparent, tracestate) is not in it, unless the subscription was
+   * opened with `tracing: { keepContextMetadata: true }`.
+   */
   readonly metadata: Readonly<Record<string, string>>;
   /** An id safe to log (broker message id or delivery tag); not unique across brokers. */
   readonly loggableId: string;
   /** How many times this message has been delivered, 1 the first time; undefined where the driver cannot tell. */
   readonly deliveryAttempt: number | undefined;
   readonly #sink: AckSink;
-  readonly #ackId: unknown;
-  readonly #native: unknown;
+  /** What the driver delivered, trace-context keys included. */
+  readonly #source: DriverMessage;
   #settled = false;
+
+  static {
+    sourceOf = (message) => message.#source;
+  }
 
   constructor(message: DriverMessage, sink: AckSink) {
     this.body = message.body;
-    this.metadata = message.metadata;
+    this.metadata = (!sink.keepContextMetadata && withoutContextKeys(message.metadata)) || message.metadata;
     this.loggableId = message.loggableId ?? "";
     this.deliveryAttempt = message.deliveryAttempt;
-    this.#ackId = message.ackId;
-    this.#native = message.native;
+    this.#source = message;
     this.#sink = sink;
   }
 
@@ -52,7 +65,7 @@ export class Message {
   ack(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#sink.ack(this.#ackId);
+    this.#sink.ack(this.#source.ackId);
   }
 
   /**
@@ -68,11 +81,11 @@ export class Message {
     }
     if (this.#settled) return;
     this.#settled = true;
-    this.#sink.nack(this.#ackId);
+    this.#sink.nack(this.#source.ackId);
   }
 
   /** The driver's own message object (an amqplib message, a Pub/Sub Message, a stream entry), typed by the caller. */
   as<T>(): T {
-    return this.#native as T;
+    return this.#source.native as T;
   }
 }

@@ -48,8 +48,15 @@ export interface URLMuxOptions {
 /** How long a failed open may take to close what the driver had started. */
 const CLOSE_AFTER_FAILED_OPEN_MS = 2000;
 
-const TOPIC_KEYS = ["batching", "retry", "maxPendingSends", "shutdownTimeoutMs"] as const;
-const SUBSCRIPTION_KEYS = ["maxReceiveBatchSize", "ackBatching", "retry", "shutdownTimeoutMs"] as const;
+const TOPIC_KEYS = ["batching", "retry", "maxPendingSends", "shutdownTimeoutMs", "tracing", "logger"] as const;
+const SUBSCRIPTION_KEYS = [
+  "maxReceiveBatchSize",
+  "ackBatching",
+  "retry",
+  "shutdownTimeoutMs",
+  "tracing",
+  "logger",
+] as const;
 
 /**
  * Maps URL schemes to drivers, like the Go CDK's URLMux. `openTopic` and
@@ -282,16 +289,29 @@ class DriverLoader {
       module.catch(() => this.#loaded.delete(pkg));
     }
     return module.catch((err: unknown) => {
-      if (isNotFound(err)) {
+      if (!isNotFound(err)) throw err;
+      if (BUNDLED) {
         throw invalidArgument(
-          `${operation}: the ${scheme}:// driver is not installed; install it with "npm install ${pkg}" (or pnpm add / yarn add)`,
+          `${operation}: the ${scheme}:// driver "${pkg}" cannot be imported by name from inside a bundle, where the bundler did not see it; import "${pkg}/register" in the application's entry module (or call defaultURLMux().registerDriver("${scheme}", await import("${pkg}")))`,
           err,
         );
       }
-      throw err;
+      throw invalidArgument(
+        `${operation}: the ${scheme}:// driver is not installed; install it with "npm install ${pkg}" (or pnpm add / yarn add)`,
+        err,
+      );
     });
   }
 }
+
+/**
+ * Whether core runs from inside an application's bundle (esbuild, Vite,
+ * webpack) rather than from its package's dist folder: there, a driver
+ * package imported by name is usually missing because the bundler could not
+ * follow the name, so the advice is to register it, not to install it. In a
+ * CommonJS bundle `import.meta` is empty, which counts as bundled too.
+ */
+const BUNDLED = !/\/core\/dist\/mux\.js$/.test(String(import.meta.url));
 
 const defaultLoader = new DriverLoader(defaultImport);
 

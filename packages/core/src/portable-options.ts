@@ -34,19 +34,33 @@ const batching = z
   })
   .strict();
 
+const logger = z.custom<unknown>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    ["info", "warn", "error"].every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
+  { message: "must have info, warn and error methods (pino, winston and console fit)" },
+);
+
 const shared = {
   retry: retry.optional(),
+  logger: logger.optional(),
   shutdownTimeoutMs: delay.min(1, "must be at least 1").optional(),
 };
 
 const topicOptions = z.object({
   ...shared,
+  tracing: z.object({ propagate: z.boolean().optional() }).strict().optional(),
   batching: batching.optional(),
   maxPendingSends: count.optional(),
 });
 
 const subscriptionOptions = z.object({
   ...shared,
+  tracing: z
+    .object({ propagate: z.boolean().optional(), keepContextMetadata: z.boolean().optional() })
+    .strict()
+    .optional(),
   ackBatching: batching.optional(),
   maxReceiveBatchSize: count.optional(),
 });

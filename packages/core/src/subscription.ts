@@ -1,13 +1,15 @@
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { raceSignal } from "./abort.js";
 import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
 import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
-import { type AckSink, Message } from "./message.js";
+import { type AckSink, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
-import { traced } from "./tracing.js";
+import type { Logger } from "./telemetry/logger.js";
+import { extractFrom } from "./telemetry/propagation.js";
 
 /** Portable options of a Subscription. */
 export interface SubscriptionOptions {
@@ -24,6 +26,21 @@ export interface SubscriptionOptions {
    * Default 30,000.
    */
   shutdownTimeoutMs?: number;
+  /** Tracing of received messages. */
+  tracing?: SubscriptionTracing;
+  /** Receives structured events: connection state changes. Default: none. */
+  logger?: Logger;
+}
+
+/** Portable tracing options of a Subscription. */
+export interface SubscriptionTracing {
+  /**
+   * Read the sender's trace context from each message's metadata, so that
+   * `process` runs each handler in a span of the sender's trace. Default true.
+   */
+  propagate?: boolean;
+  /** Leave the trace-context keys in `Message.metadata`. Default false: they are hidden. */
+  keepContextMetadata?: boolean;
 }
 
 /** Options of `Subscription.process`. */
@@ -67,12 +84,13 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   #waiters: Waiter[] = [];
   #fetching = false;
   #fatal: PubSubError | undefined;
+  readonly #propagate: boolean;
   #ackError: PubSubError | undefined;
   #released = false;
 
   constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
     checkSubscriptionOptions(options);
-    super(driver, "subscription", options.shutdownTimeoutMs);
+    super(driver, "subscription", options);
     const max = options.maxReceiveBatchSize ?? 1000;
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     this.#sizer = new ReceiveSizer(max);
@@ -82,8 +100,10 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     };
     this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), ackOptions, undefined, onAckError);
     this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), ackOptions, undefined, onAckError);
+    this.#propagate = options.tracing?.propagate ?? true;
     this.#sink = {
       canNack: driver.canNack,
+      keepContextMetadata: options.tracing?.keepContextMetadata ?? false,
       ack: (id) => {
         if (!this.#released) this.#acks.addNoWait(id);
       },
@@ -154,7 +174,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
         }
         let result: unknown;
         try {
-          result = handler(message);
+          result = this.instruments.recording ? this.#processTraced(handler, message) : handler(message);
         } catch (err) {
           this.#handlerFailed(err, message, onHandlerError);
           continue;
@@ -170,6 +190,13 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
+  /** Runs `handler` in a `process` span whose parent is the context the message carries. */
+  #processTraced(handler: (message: Message) => unknown, message: Message): unknown {
+    const source = sourceOf(message);
+    const parent = this.#propagate ? extractFrom(source.metadata) : ROOT_CONTEXT;
+    return this.instruments.process(source, parent, () => handler(message));
   }
 
   async #settleAsync(
@@ -263,12 +290,14 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     const driver = this.driver;
     const signal = this.#receiveAbort.signal;
     const max = this.#sizer.nextBatchSize();
-    traced("pubsub receive batch", "consumer", { "messaging.batch.message_count": max }, () =>
-      withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
-    ).then(
-      (messages) => this.#arrived(messages),
-      (err: unknown) => this.#failed(err),
-    );
+    this.instruments
+      .receive(() =>
+        withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
+      )
+      .then(
+        (messages) => this.#arrived(messages),
+        (err: unknown) => this.#failed(err),
+      );
   }
 
   #arrived(messages: DriverMessage[]): void {
@@ -319,7 +348,9 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     const driver = this.driver;
     const signal = this.#ackAbort.signal;
     const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
-    return withRetry(attempt, this.isRetryable, this.#retry, signal, nack ? "nack" : "ack");
+    return this.instruments.settle(nack, () =>
+      withRetry(attempt, this.isRetryable, this.#retry, signal, nack ? "nack" : "ack"),
+    );
   }
 }
 

@@ -5,7 +5,9 @@ import { canceledError, ErrorCode, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { checkSignal, checkTopicOptions } from "./portable-options.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
-import { traced } from "./tracing.js";
+import { tracingOn } from "./telemetry/instruments.js";
+import type { Logger } from "./telemetry/logger.js";
+import { SendTracing, type TopicTracing } from "./telemetry/producer.js";
 import { type OutgoingMessage, toDriverMessage } from "./validate.js";
 
 export type { SendBatching };
@@ -27,6 +29,10 @@ export interface TopicOptions {
    * it. Default 30,000.
    */
   shutdownTimeoutMs?: number;
+  /** Tracing: whether the sender's trace context travels with each message. */
+  tracing?: TopicTracing;
+  /** Receives structured events: connection state changes, a broker's block. Default: none. */
+  logger?: Logger;
 }
 
 const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxConcurrency: 8, lingerMs: 0 };
@@ -41,11 +47,13 @@ export class Topic extends DriverHandle<TopicDriver> {
   readonly #retry: Required<RetryOptions>;
   readonly #abort = new AbortController();
   readonly #maxPending: number;
+  readonly #tracing: SendTracing;
 
   constructor(driver: TopicDriver, options: TopicOptions = {}) {
     checkTopicOptions(options);
-    super(driver, "topic", options.shutdownTimeoutMs);
+    super(driver, "topic", options);
     this.#maxPending = options.maxPendingSends ?? 100_000;
+    this.#tracing = new SendTracing(this.instruments, options.tracing);
     this.#retry = { ...defaultRetryOptions, ...options.retry };
     const batching = batcherOptions(options.batching, driver.batchLimits, SEND_DEFAULTS);
     this.#batcher = new Batcher(
@@ -74,8 +82,9 @@ export class Topic extends DriverHandle<TopicDriver> {
             "wait for some to settle, or raise maxPendingSends",
         );
       }
-      const outgoing = toDriverMessage(message);
-      this.driver.checkMessage?.(outgoing);
+      let outgoing = toDriverMessage(message);
+      if (tracingOn()) outgoing = this.#tracing.prepare(outgoing, this.driver);
+      else this.driver.checkMessage?.(outgoing);
       const pending = this.#batcher.add(outgoing, signal);
       return signal ? raceSignal(pending, signal, "send") : pending;
     } catch (err) {
@@ -112,10 +121,12 @@ export class Topic extends DriverHandle<TopicDriver> {
   #sendBatch(batch: DriverMessage[]): Promise<void> {
     const driver = this.driver;
     const signal = this.#abort.signal;
-    return traced("pubsub send batch", "producer", { "messaging.batch.message_count": batch.length }, () =>
-      withRetry(() => driver.sendBatch(batch, signal), this.isRetryable, this.#retry, signal, "send"),
-    ).catch((err: unknown) => {
-      throw err instanceof PubSubError && err.code === ErrorCode.Canceled ? err : this.wrap(err, "send to");
-    });
+    return this.instruments
+      .send(batch, this.#tracing.created, () =>
+        withRetry(() => driver.sendBatch(batch, signal), this.isRetryable, this.#retry, signal, "send"),
+      )
+      .catch((err: unknown) => {
+        throw err instanceof PubSubError && err.code === ErrorCode.Canceled ? err : this.wrap(err, "send to");
+      });
   }
 }

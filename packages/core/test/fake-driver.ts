@@ -67,6 +67,12 @@ export class ScriptedSubscriptionDriver implements SubscriptionDriver {
     return this.#ready.length;
   }
 
+  /** Makes `messages` (as a topic driver recorded them) available, as a broker would deliver them. */
+  deliver(...messages: DriverMessage[]): void {
+    for (const message of messages) this.#ready.push({ ...message, ackId: ++this.#next, loggableId: `m${this.#next}` });
+    this.#wake?.();
+  }
+
   push(...bodies: string[]): void {
     for (const body of bodies) {
       this.#ready.push({ body: new TextEncoder().encode(body), metadata: {}, ackId: ++this.#next, loggableId: body });

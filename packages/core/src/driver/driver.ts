@@ -53,6 +53,34 @@ export interface ErrorClassifier {
   hint?(err: unknown): string | undefined;
 }
 
+/**
+ * A driver's facts for tracing and metrics. Values must not contain
+ * credentials.
+ */
+export interface DriverTelemetry {
+  /**
+   * `messaging.system`: "rabbitmq", "gcp_pubsub", "redis" and the other
+   * values of the OpenTelemetry conventions where one exists; otherwise a
+   * short lower-case name of the broker (mem:// uses "portable_pubsub_mem").
+   */
+  readonly system: string;
+  /** `messaging.destination.name`: the topic, exchange, queue or stream, as the broker names it. */
+  readonly destination: string;
+  /** `messaging.destination.subscription.name`, for a subscription that has a name of its own (Pub/Sub). */
+  readonly subscription?: string;
+  /** `messaging.consumer.group.name`, for a consumer group (a Redis group, a RabbitMQ queue's consumers). */
+  readonly consumerGroup?: string;
+  /** `server.address` and `server.port` of the broker, where there is one. */
+  readonly serverAddress?: string;
+  readonly serverPort?: number;
+  /**
+   * Broker-specific attributes of one message, as the conventions list them
+   * (routing key, delivery tag, ordering key). Optional; called only while
+   * a span is being recorded, so it costs nothing otherwise.
+   */
+  messageAttributes?(message: DriverMessage): Record<string, string | number | boolean>;
+}
+
 /** What every driver has in common. */
 export interface DriverBase {
   /**
@@ -78,6 +106,13 @@ export interface DriverBase {
    * (such as rabbit's `failFast: false`) resolves at once.
    */
   ready?(signal: AbortSignal): Promise<void>;
+  /**
+   * What spans and metrics say about this driver, per the OpenTelemetry
+   * messaging conventions. Optional: without it, the portable layer reports
+   * `messaging.system` "portable_pubsub" and the resource as destination.
+   * The portable layer builds every span and metric; a driver must not.
+   */
+  readonly telemetry?: DriverTelemetry;
   /**
    * Returns the broker client's object behind this driver (an amqplib channel,
    * a Pub/Sub Topic, an ioredis client), for `Topic.as` / `Subscription.as`.

@@ -23,6 +23,7 @@ export type {
   BatchLimits,
   DriverBase,
   DriverMessage,
+  DriverTelemetry,
   ErrorClassifier,
   SubscriptionDriver,
   TopicDriver,
