@@ -66,6 +66,13 @@ export interface Capabilities {
   reconnect?: ReconnectCapability;
   /** For brokers the test can restart and that keep messages across a restart (Watermill's RestartServiceCommand). */
   restart?: RestartCapability;
+  /**
+   * The driver's `messaging.system` (its `telemetry.system`), such as
+   * "rabbitmq": the tracing case checks that spans carry it. Default
+   * "portable_pubsub", what the portable layer reports for a driver that
+   * does not say.
+   */
+  messagingSystem?: string;
   /** How long a test waits for one expected message before failing. Default 10000 ms. */
   receiveTimeoutMs?: number;
   /** How long one test may run. Default 60000 ms. */

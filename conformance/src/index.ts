@@ -17,5 +17,6 @@ export type {
   ReconnectCapability,
   RestartCapability,
 } from "./harness.js";
+export { installSpanRecorder, type RecordedSpan, type SpanRecorder } from "./recording-tracer.js";
 export { reachable, skipUnlessReachable } from "./services.js";
 export { runConformanceTests } from "./suite.js";

@@ -4,6 +4,7 @@ import { concurrencyCases } from "./cases/concurrency.js";
 import { errorCases } from "./cases/errors.js";
 import { reconnectCases } from "./cases/reconnect.js";
 import { sendReceiveCases } from "./cases/send-receive.js";
+import { tracingCases } from "./cases/tracing.js";
 import { SuiteContext } from "./context.js";
 import type { Capabilities, Harness } from "./harness.js";
 
@@ -32,5 +33,6 @@ export function runConformanceTests(makeHarness: () => Promise<Harness>, capabil
     describe("errors, cancellation and shutdown", () => errorCases(ctx));
     describe("concurrency", () => concurrencyCases(ctx));
     describe("reconnect", () => reconnectCases(ctx));
+    describe("tracing", () => tracingCases(ctx));
   });
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, errorCode, type Topic } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
 import { newOrder, orderMessage, parseOrderRequest } from "./orders.js";
+import { activeTraceId } from "./tracing.js";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -66,7 +67,7 @@ export async function postOrder(
     );
     return;
   }
-  log.debug("order accepted", { orderId: order.id });
+  log.debug("order accepted", { orderId: order.id, traceId: activeTraceId() });
   sendJson(res, 201, { id: order.id, status: "accepted" }, { location: `/orders/${order.id}` });
 }
 

@@ -4,6 +4,7 @@ import { type Config, loadConfig, USAGE } from "./config.js";
 import { Logger } from "./log.js";
 import { selfTest, selfTestSummary } from "./self-test.js";
 import { OrderService } from "./service.js";
+import { setUpTracing } from "./tracing.js";
 
 /**
  * Entry point: `node dist/main.js [--self-test N]`. Exit codes: 0 after a
@@ -25,6 +26,20 @@ async function main(): Promise<number> {
   }
   const selfTesting = config.selfTest !== undefined;
   const log = new Logger(selfTesting ? "warn" : config.logLevel);
+  let flushTraces: () => Promise<void>;
+  try {
+    flushTraces = setUpTracing(process.env);
+  } catch (err) {
+    process.stderr.write(`order-service: InvalidArgument: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const code = await run(config, log);
+  await flushTraces().catch(() => {});
+  return code;
+}
+
+async function run(config: Config, log: Logger): Promise<number> {
+  const selfTesting = config.selfTest !== undefined;
   let service: OrderService;
   try {
     service = await OrderService.start(selfTesting ? { ...config, port: 0, host: "127.0.0.1" } : config, log);

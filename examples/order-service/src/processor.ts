@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Message, Subscription } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
 import { decodeOrder } from "./orders.js";
+import { activeTraceId } from "./tracing.js";
 
 /** Counters of the consumer, for /stats and the self-test. */
 export interface ProcessorStats {
@@ -107,7 +108,12 @@ export class OrderProcessor {
       }
       this.#done.add(order.id);
       this.#stats.processed++;
-      this.#log.info("order processed", { orderId: order.id, item: order.item, attempt: message.deliveryAttempt });
+      this.#log.info("order processed", {
+        orderId: order.id,
+        item: order.item,
+        attempt: message.deliveryAttempt,
+        traceId: activeTraceId(),
+      });
     } finally {
       this.#stats.inFlight--;
       this.#lastActivity = Date.now();

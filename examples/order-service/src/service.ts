@@ -7,6 +7,7 @@ import { healthReport } from "./health.js";
 import { postOrder, sendJson } from "./http.js";
 import type { Logger } from "./log.js";
 import { OrderProcessor } from "./processor.js";
+import { inRequestSpan } from "./tracing.js";
 
 /** How long the consumer must have been idle before shutdown stops it: what is queued gets processed first. */
 const DRAIN_IDLE_MS = 300;
@@ -134,11 +135,9 @@ export class OrderService {
     }
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path === "/orders" && req.method === "POST") {
-      const handled = postOrder(req, res, {
-        topic: this.topic,
-        log: this.#log,
-        sendTimeoutMs: this.#config.sendTimeoutMs,
-      })
+      const handled = inRequestSpan(req, "/orders", () =>
+        postOrder(req, res, { topic: this.topic, log: this.#log, sendTimeoutMs: this.#config.sendTimeoutMs }),
+      )
         .then(() => {
           if (res.statusCode === 201) this.#accepted++;
         })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { getJson, postOrder, runToExit, ServiceProcess } from "./service-process.js";
+import { getJson, postOrder, postTracedOrder, runToExit, ServiceProcess } from "./service-process.js";
 
 let running: ServiceProcess | undefined;
 afterEach(async () => {
@@ -8,8 +8,8 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function start(args: string[] = []) {
-  const service = await ServiceProcess.start(args);
+async function start(args: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const service = await ServiceProcess.start(args, env);
   running = service;
   return service;
 }
@@ -38,6 +38,20 @@ describe("order service on mem://", () => {
       status: 200,
       body: { accepted: 60, processed: 60, duplicates: 0, rejected: 0, inFlight: 0 },
     });
+  });
+
+  it("processes an order in the trace of the POST that sent it", async () => {
+    const service = await start([], { OTEL_TRACES_EXPORTER: "none" });
+    const { traceId, orderId } = await postTracedOrder(service.url);
+    const processed = await service.waitForLog((l) => l.msg === "order processed" && l.orderId === orderId);
+    expect(processed.traceId).toBe(traceId);
+    service.kill("SIGKILL");
+    await service.exited;
+    // Without an SDK, nothing is traced and the handler has no trace id.
+    const plain = await start();
+    const other = await postTracedOrder(plain.url);
+    const untraced = await plain.waitForLog((l) => l.msg === "order processed" && l.orderId === other.orderId);
+    expect(untraced.traceId).toBeUndefined();
   });
 
   it("reports health 200 with both connections ready", async () => {

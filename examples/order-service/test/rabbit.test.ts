@@ -3,7 +3,7 @@ import { FaultProxy } from "@portable-pubsub/conformance";
 import { openTopic } from "@portable-pubsub/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RABBIT, skipWithoutRabbit } from "./broker.js";
-import { getJson, postOrder, ServiceProcess } from "./service-process.js";
+import { getJson, postOrder, postTracedOrder, ServiceProcess } from "./service-process.js";
 
 const SERVER = `amqp://guest:guest@${RABBIT.host}:${RABBIT.port}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -153,6 +153,23 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
       expect(await service.exited).toBe(0);
     } finally {
       proxy.refuse(false);
+      service.kill("SIGKILL");
+      await service.exited;
+    }
+  });
+
+  it("processes an order in the trace of the POST that sent it, through RabbitMQ", async () => {
+    const service = await ServiceProcess.start([], {
+      RABBIT_SERVER_URL: SERVER,
+      ORDERS_TOPIC_URL: `rabbit://${exchange}?declare=true`,
+      ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}?declare=true&exchange=${exchange}`,
+      OTEL_TRACES_EXPORTER: "none",
+    });
+    try {
+      const { traceId, orderId } = await postTracedOrder(service.url);
+      const processed = await service.waitForLog((l) => l.msg === "order processed" && l.orderId === orderId);
+      expect(processed.traceId).toBe(traceId);
+    } finally {
       service.kill("SIGKILL");
       await service.exited;
     }

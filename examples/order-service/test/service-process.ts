@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -114,10 +115,11 @@ export function runToExit(args: string[]): Promise<{ code: number | null; stdout
 export async function postOrder(
   url: string,
   order: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: { id?: string; error?: string; message?: string } }> {
   const res = await fetch(`${url}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: typeof order === "string" ? order : JSON.stringify(order),
   });
   return { status: res.status, body: (await res.json()) as { id?: string } };
@@ -126,4 +128,16 @@ export async function postOrder(
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * POSTs an order inside a trace of the caller's (a `traceparent` header) and
+ * resolves with that trace's id and the id of the order it made.
+ */
+export async function postTracedOrder(url: string): Promise<{ traceId: string; orderId: string }> {
+  const traceId = randomBytes(16).toString("hex");
+  const parent = randomBytes(8).toString("hex");
+  const answer = await postOrder(url, { item: "traced", quantity: 1 }, { traceparent: `00-${traceId}-${parent}-01` });
+  if (answer.status !== 201 || !answer.body.id) throw new Error(`POST /orders answered ${answer.status}`);
+  return { traceId, orderId: answer.body.id };
 }

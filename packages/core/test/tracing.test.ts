@@ -132,10 +132,10 @@ describe("tracing", () => {
       expect(processes.map((p) => p.spanContext().spanId)).toContain(work.parentSpanContext?.spanId);
     }
     const receives = spans("receive orders-billing");
-    // Each receive span counts the messages that came, not the batch size asked for.
+    // Each receive span counts the messages that came, not the batch size asked for; empty polls leave none.
     const counts = receives.map((r) => r.attributes["messaging.batch.message_count"] as number);
     expect(counts.reduce((a, b) => a + b, 0)).toBe(3);
-    expect(counts.some((count, i) => count !== subDriver.requested[i])).toBe(true);
+    expect(counts.every((count) => count > 0)).toBe(true);
     await topic.shutdown();
   });
 

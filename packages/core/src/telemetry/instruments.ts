@@ -22,13 +22,21 @@ import {
   type SpanContext,
   SpanKind,
   SpanStatusCode,
+  type Tracer,
   trace,
 } from "@opentelemetry/api";
 import type { DriverBase, DriverMessage } from "../driver/driver.js";
 import { errorCode, PubSubError } from "../errors.js";
 import { ATTR, METRIC, UNKNOWN_SYSTEM } from "./conventions.js";
 
-const tracer = trace.getTracer("@portable-pubsub/core", "0.1.0");
+/**
+ * The tracer of the provider registered now. Not kept: a tracer taken from
+ * the API's proxy stays bound to the provider of its time, and an
+ * application (or a test) may replace its provider.
+ */
+function tracer(): Tracer {
+  return trace.getTracer("@portable-pubsub/core", "0.1.0");
+}
 
 /** The instruments, made from the meter provider registered now. */
 function createInstruments(meter: Meter) {
@@ -140,7 +148,7 @@ export class Instruments {
    */
   create(message: DriverMessage): Context {
     const parent = context.active();
-    const span = tracer.startSpan(
+    const span = tracer().startSpan(
       `create ${this.#destination}`,
       { kind: SpanKind.PRODUCER, attributes: this.#messageAttributes(message, this.#attributes("create", "create")) },
       parent,
@@ -169,29 +177,45 @@ export class Instruments {
       }
       const only = batch.length === 1 ? links[0]?.context : undefined;
       const parent = only ? trace.setSpanContext(context.active(), only) : context.active();
-      span = tracer.startSpan(`send ${this.#destination}`, { kind: SpanKind.CLIENT, attributes, links }, parent);
+      span = tracer().startSpan(`send ${this.#destination}`, { kind: SpanKind.CLIENT, attributes, links }, parent);
     }
     return this.#measure(span, attributes, work, (m, failed) => m.sent.add(batch.length, failed ?? attributes));
   }
 
-  /** Runs one receive batch in a `receive` span, which reports the number of messages that actually came. */
+  /**
+   * Runs one receive batch and records a `receive` span for it, with the
+   * number of messages that actually came. An empty receive (an idle
+   * subscription polls about once a second) records no span, only metrics.
+   */
   receive(work: () => Promise<DriverMessage[]>): Promise<DriverMessage[]> {
     const attributes = this.#attributes("receive", "receive");
-    const span = tracingOn()
-      ? tracer.startSpan(`receive ${this.#destination}`, { kind: SpanKind.CLIENT, attributes })
-      : undefined;
-    let count = 0;
+    const traced = tracingOn();
+    const startTime = traced ? Date.now() : 0;
+    const span = (count: number, err: unknown) => {
+      if (!traced || (count === 0 && err === undefined)) return;
+      const receive = tracer().startSpan(`receive ${this.#destination}`, {
+        kind: SpanKind.CLIENT,
+        attributes: { ...attributes, [ATTR.batchCount]: count },
+        startTime,
+      });
+      endSpan(receive, err, err === undefined ? undefined : errorType(this.#driver, err));
+    };
     return this.#measure(
-      span,
+      undefined,
       attributes,
       () =>
-        work().then((messages) => {
-          count = messages.length;
-          span?.setAttribute(ATTR.batchCount, count);
-          return messages;
-        }),
-      (m, failed) => {
-        if (!failed && count > 0) m.consumed.add(count, attributes);
+        work().then(
+          (messages) => {
+            span(messages.length, undefined);
+            return messages;
+          },
+          (err: unknown) => {
+            span(0, err);
+            throw err;
+          },
+        ),
+      (m, failed, messages) => {
+        if (!failed && messages && messages.length > 0) m.consumed.add(messages.length, attributes);
       },
     );
   }
@@ -219,7 +243,7 @@ export class Instruments {
     };
     if (!tracingOn()) return m ? settleThen(handler, record) : handler();
     const link = trace.getSpanContext(parent);
-    const span = tracer.startSpan(
+    const span = tracer().startSpan(
       `process ${this.#destination}`,
       {
         kind: SpanKind.CONSUMER,
@@ -282,7 +306,7 @@ export class Instruments {
     span: Span | undefined,
     attributes: Attributes,
     work: () => Promise<T>,
-    count: ((m: MetricInstruments, failed: Attributes | undefined) => void) | undefined,
+    count: ((m: MetricInstruments, failed: Attributes | undefined, result?: T) => void) | undefined,
   ): Promise<T> {
     const m = metricInstruments();
     this.#attachHealth?.();
@@ -299,7 +323,7 @@ export class Instruments {
       (result) => {
         if (m) {
           m.duration.record((performance.now() - started) / 1000, attributes);
-          count?.(m, undefined);
+          count?.(m, undefined, result);
         }
         if (span) endSpan(span, undefined, undefined);
         return result;
