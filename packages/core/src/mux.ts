@@ -29,6 +29,7 @@ export const builtinDrivers: Readonly<Record<string, string>> = {
   rabbit: "@portable-pubsub/driver-rabbit",
   gcppubsub: "@portable-pubsub/driver-gcp",
   redisstream: "@portable-pubsub/driver-redis",
+  nats: "@portable-pubsub/driver-nats",
 };
 
 /** A driver the mux has for a scheme: its module and, for a package it imported, the package's name. */
