@@ -95,6 +95,7 @@ export abstract class DriverHandle<D extends DriverBase> {
     return this.#shutdown;
   }
 
+  /** `await using` support: shuts down, bounded by the `shutdownTimeoutMs` option. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }

@@ -4,6 +4,7 @@
  */
 export type HealthState = "connecting" | "ready" | "reconnecting" | "closed";
 
+/** A Topic's or Subscription's connection health: its state, the last error, since when, and any publish block. */
 export interface Health {
   readonly state: HealthState;
   /** The error that caused the latest loss of connection, if any. */

@@ -5,8 +5,8 @@ import { withoutContextKeys } from "./telemetry/propagation.js";
 /** Where a Message's ack or nack goes: its Subscription. */
 export interface AckSink {
   readonly canNack: boolean;
-  /** Leave trace-context keys (traceparent, tracestate) in `metadata` instead of hiding them. */
-  readonly keepContextMetadata: boolean;
+  /** The trace-context keys (traceparent, tracestate) to hide from `metadata`; none to keep them. */
+  readonly contextKeys: readonly string[];
   ack(ackId: unknown): void;
   nack(ackId: unknown): void;
 }
@@ -41,7 +41,7 @@ export class Message {
 
   constructor(message: DriverMessage, sink: AckSink) {
     this.body = message.body;
-    this.metadata = (!sink.keepContextMetadata && withoutContextKeys(message.metadata)) || message.metadata;
+    this.metadata = withoutContextKeys(message.metadata, sink.contextKeys) ?? message.metadata;
     this.loggableId = message.loggableId ?? "";
     this.deliveryAttempt = message.deliveryAttempt;
     this.#source = message;

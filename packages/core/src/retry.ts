@@ -14,6 +14,7 @@ export interface RetryOptions {
   maxAttempts?: number;
 }
 
+/** The retry options used where a Topic or Subscription is given none. */
 export const defaultRetryOptions: Required<RetryOptions> = {
   initialDelayMs: 100,
   maxDelayMs: 5000,

@@ -101,9 +101,13 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), ackOptions, undefined, onAckError);
     this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), ackOptions, undefined, onAckError);
     this.#propagate = options.tracing?.propagate ?? true;
+    const instruments = this.instruments;
+    const keepContextMetadata = options.tracing?.keepContextMetadata ?? false;
     this.#sink = {
       canNack: driver.canNack,
-      keepContextMetadata: options.tracing?.keepContextMetadata ?? false,
+      get contextKeys() {
+        return keepContextMetadata ? [] : instruments.contextKeys;
+      },
       ack: (id) => {
         if (!this.#released) this.#acks.addNoWait(id);
       },
@@ -221,6 +225,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     if (message.nackable) message.nack();
   }
 
+  /** Yields each message as `receive` returns it; the loop ends cleanly when the subscription shuts down. */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     return {
       next: async () => {

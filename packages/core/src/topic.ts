@@ -5,7 +5,6 @@ import { canceledError, ErrorCode, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { checkSignal, checkTopicOptions } from "./portable-options.js";
 import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
-import { tracingOn } from "./telemetry/instruments.js";
 import type { Logger } from "./telemetry/logger.js";
 import { SendTracing, type TopicTracing } from "./telemetry/producer.js";
 import { type OutgoingMessage, toDriverMessage } from "./validate.js";
@@ -83,7 +82,7 @@ export class Topic extends DriverHandle<TopicDriver> {
         );
       }
       let outgoing = toDriverMessage(message);
-      if (tracingOn()) outgoing = this.#tracing.prepare(outgoing, this.driver);
+      if (this.instruments.tracing) outgoing = this.#tracing.prepare(outgoing, this.driver);
       else this.driver.checkMessage?.(outgoing);
       const pending = this.#batcher.add(outgoing, signal);
       return signal ? raceSignal(pending, signal, "send") : pending;

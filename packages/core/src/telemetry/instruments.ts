@@ -28,6 +28,7 @@ import {
 import type { DriverBase, DriverMessage } from "../driver/driver.js";
 import { errorCode, PubSubError } from "../errors.js";
 import { ATTR, METRIC, UNKNOWN_SYSTEM } from "./conventions.js";
+import { contextKeys } from "./propagation.js";
 
 /**
  * The tracer of the provider registered now. Not kept: a tracer taken from
@@ -112,17 +113,45 @@ export function baseAttributes(driver: DriverBase): Attributes {
   return attributes;
 }
 
-/** What a Topic or Subscription records; one per object. */
+/**
+ * What a Topic or Subscription records; one per object. Whether an SDK is
+ * registered is looked up once per batch (`refresh`), not per message: the
+ * lookups go through the API's global registry, and at a million messages a
+ * second even that shows. An SDK registered after a Topic or Subscription
+ * was opened is picked up from its next batch on.
+ */
 export class Instruments {
   readonly #driver: DriverBase;
   readonly #base: Attributes;
   readonly #destination: string;
   readonly #operation: Record<string, Attributes> = {};
+  #tracing = false;
+  #metrics: MetricInstruments | undefined;
+  #contextKeys: readonly string[] = [];
 
   constructor(driver: DriverBase) {
     this.#driver = driver;
     this.#base = baseAttributes(driver);
     this.#destination = String(this.#base[ATTR.destination]);
+    this.refresh();
+  }
+
+  /** Looks again whether a tracer or meter provider is registered, and which keys the propagator writes. */
+  refresh(): void {
+    this.#tracing = tracingOn();
+    this.#metrics = metricInstruments();
+    this.#contextKeys = contextKeys();
+    this.#attachHealth?.();
+  }
+
+  /** Whether a tracer provider was registered at the last `refresh`. */
+  get tracing(): boolean {
+    return this.#tracing;
+  }
+
+  /** The metadata keys the propagator writes, at the last `refresh`. */
+  get contextKeys(): readonly string[] {
+    return this.#contextKeys;
   }
 
   /** The base attributes plus the operation's name and type, made once per operation. */
@@ -135,11 +164,12 @@ export class Instruments {
     return attributes;
   }
 
-  #messageAttributes(message: DriverMessage, attributes: Attributes): Attributes {
+  /** Sets what one message adds to its span; the shared attributes were given at start, uncopied. */
+  #describeMessage(span: Span, message: DriverMessage): void {
+    span.setAttribute(ATTR.bodySize, message.body.byteLength);
+    if (message.loggableId) span.setAttribute(ATTR.messageId, message.loggableId);
     const extra = this.#driver.telemetry?.messageAttributes?.(message);
-    const out: Attributes = { ...attributes, [ATTR.bodySize]: message.body.byteLength };
-    if (message.loggableId) out[ATTR.messageId] = message.loggableId;
-    return extra ? { ...out, ...extra } : out;
+    if (extra) span.setAttributes(extra);
   }
 
   /**
@@ -150,9 +180,10 @@ export class Instruments {
     const parent = context.active();
     const span = tracer().startSpan(
       `create ${this.#destination}`,
-      { kind: SpanKind.PRODUCER, attributes: this.#messageAttributes(message, this.#attributes("create", "create")) },
+      { kind: SpanKind.PRODUCER, attributes: this.#attributes("create", "create") },
       parent,
     );
+    this.#describeMessage(span, message);
     span.end();
     return trace.setSpan(parent, span);
   }
@@ -168,8 +199,9 @@ export class Instruments {
     work: () => Promise<T>,
   ) {
     const attributes = { ...this.#attributes("send", "send"), [ATTR.batchCount]: batch.length };
+    this.refresh();
     let span: Span | undefined;
-    if (tracingOn()) {
+    if (this.#tracing) {
       const links: Link[] = [];
       for (const message of batch) {
         const spanContext = created(message);
@@ -188,8 +220,9 @@ export class Instruments {
    * subscription polls about once a second) records no span, only metrics.
    */
   receive(work: () => Promise<DriverMessage[]>): Promise<DriverMessage[]> {
+    this.refresh();
     const attributes = this.#attributes("receive", "receive");
-    const traced = tracingOn();
+    const traced = this.#tracing;
     const startTime = traced ? Date.now() : 0;
     const span = (count: number, err: unknown) => {
       if (!traced || (count === 0 && err === undefined)) return;
@@ -222,6 +255,7 @@ export class Instruments {
 
   /** Records one ack or nack batch's duration. No span: settle spans are off. */
   settle<T>(nack: boolean, work: () => Promise<T>): Promise<T> {
+    this.refresh();
     return this.#measure(undefined, this.#attributes(nack ? "nack" : "ack", "settle"), work, undefined);
   }
 
@@ -233,7 +267,7 @@ export class Instruments {
    */
   process(message: DriverMessage, parent: Context, handler: () => unknown): unknown {
     const attributes = this.#attributes("process", "process");
-    const m = metricInstruments();
+    const m = this.#metrics;
     const started = m ? performance.now() : 0;
     const record = (err: unknown) => {
       m?.process.record(
@@ -241,17 +275,18 @@ export class Instruments {
         err === undefined ? attributes : this.#withError(attributes, err),
       );
     };
-    if (!tracingOn()) return m ? settleThen(handler, record) : handler();
+    if (!this.#tracing) return m ? settleThen(handler, record) : handler();
     const link = trace.getSpanContext(parent);
     const span = tracer().startSpan(
       `process ${this.#destination}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: this.#messageAttributes(message, attributes),
+        attributes,
         ...(link ? { links: [{ context: link }] } : {}),
       },
       parent,
     );
+    this.#describeMessage(span, message);
     return context.with(trace.setSpan(parent, span), () =>
       settleThen(handler, (err) => {
         endSpan(span, err, err === undefined ? undefined : errorType(this.#driver, err));
@@ -262,12 +297,13 @@ export class Instruments {
 
   /** Whether `process` records anything: an SDK for traces or for metrics is registered. */
   get recording(): boolean {
-    return tracingOn() || metricInstruments() !== undefined;
+    return this.#tracing || this.#metrics !== undefined;
   }
 
   /** Counts one re-established connection. */
   reconnected(): void {
-    metricInstruments()?.reconnects.add(1, this.#base);
+    this.refresh();
+    this.#metrics?.reconnects.add(1, this.#base);
   }
 
   /**
@@ -308,8 +344,7 @@ export class Instruments {
     work: () => Promise<T>,
     count: ((m: MetricInstruments, failed: Attributes | undefined, result?: T) => void) | undefined,
   ): Promise<T> {
-    const m = metricInstruments();
-    this.#attachHealth?.();
+    const m = this.#metrics;
     if (!span && !m) return work();
     const started = performance.now();
     let running: Promise<T>;

@@ -10,8 +10,11 @@ import type { Health } from "../health.js";
 
 /** A logger: pino, winston, console, or anything with these methods. */
 export interface Logger {
+  /** Receives routine events (a connection made or recovered). */
   info(event: LogEvent): void;
+  /** Receives events that need attention but that the library recovers from (a lost connection). */
   warn(event: LogEvent): void;
+  /** Receives failures the library cannot recover from by itself. */
   error(event: LogEvent): void;
 }
 

@@ -28,15 +28,19 @@ export function extractFrom(metadata: Readonly<Record<string, string>>): Context
 }
 
 /**
- * Splits the trace-context keys off received metadata. Returns undefined
- * when there are none (the common, free case), else the metadata without them.
+ * Splits the trace-context keys `keys` off received metadata. Returns
+ * undefined when there are none (the common, free case), else the metadata
+ * without them.
  */
-export function withoutContextKeys(metadata: Readonly<Record<string, string>>): Record<string, string> | undefined {
-  if (metadata.traceparent === undefined && metadata.tracestate === undefined && metadata.baggage === undefined) {
-    const fields = propagation.fields();
-    if (fields.length === 0 || !fields.some((key) => metadata[key] !== undefined)) return undefined;
-  }
+export function withoutContextKeys(
+  metadata: Readonly<Record<string, string>>,
+  keys: readonly string[],
+): Record<string, string> | undefined {
+  // The W3C keys first and by name: this runs for every received message.
+  let found = metadata.traceparent !== undefined || metadata.tracestate !== undefined || metadata.baggage !== undefined;
+  if (!found && keys !== W3C_KEYS) found = keys.some((key) => metadata[key] !== undefined);
+  if (!found || keys.length === 0) return undefined;
   const visible: Record<string, string> = { ...metadata };
-  for (const key of contextKeys()) delete visible[key];
+  for (const key of keys) delete visible[key];
   return visible;
 }

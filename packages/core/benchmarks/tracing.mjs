@@ -1,0 +1,125 @@
+// What tracing costs: mem:// end to end (send, receive, ack; 100-byte bodies, send window 1000)
+// with no OpenTelemetry SDK, and with an SDK (always-on sampling, a batch span processor, W3C
+// propagation, metrics with a reader) registered, each run in its own process, alternating.
+// With --baseline-ref REV (default: none), the same run also measures a checkout of REV (built in a
+// temporary git worktree), so that the cost of the tracing code without an SDK is measured against
+// the code before it, in the same run.
+// Run: node packages/core/benchmarks/tracing.mjs [--baseline-ref REV] [--messages N] [--rounds R]
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = fileURLToPath(import.meta.url);
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : args[i + 1];
+};
+
+if (args[0] === "--child") {
+  await child(args[1], args[2], Number(args[3]));
+} else {
+  await parent();
+}
+
+async function parent() {
+  const messages = Number(option("--messages", "300000"));
+  const rounds = Number(option("--rounds", "5"));
+  const ref = option("--baseline-ref", undefined);
+  const contenders = [
+    { name: "no SDK", root, mode: "plain" },
+    { name: "with SDK", root, mode: "sdk" },
+  ];
+  if (ref) contenders.unshift({ name: `before (${ref})`, root: checkout(ref), mode: "plain" });
+  console.log(`tracing cost: mem:// end to end, ${messages} messages per run, ${rounds} rounds, alternating`);
+  const totals = contenders.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of contenders.entries()) {
+      const out = spawnSync(process.execPath, [here, "--child", c.mode, c.root, String(messages)], {
+        encoding: "utf8",
+      });
+      if (out.status !== 0) throw new Error(`${c.name} failed: ${out.stderr}`);
+      totals[i].push(Number(out.stdout.trim()));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rates = totals.map((ms) => messages / (median(ms) / 1000));
+  for (const [i, c] of contenders.entries()) {
+    console.log(
+      `${c.name.padEnd(22)} ${Math.round(rates[i]).toLocaleString("en-US").padStart(12)} msgs/s (median of ${rounds})`,
+    );
+  }
+  const plain = rates[contenders.findIndex((c) => c.name === "no SDK")];
+  const sdk = rates[contenders.findIndex((c) => c.name === "with SDK")];
+  if (ref) console.log(`cost without an SDK: ${((1 - plain / rates[0]) * 100).toFixed(1)}% (target < 2%)`);
+  console.log(`cost with an SDK: ${((1 - sdk / plain) * 100).toFixed(1)}% of the no-SDK throughput (target < 15%)`);
+}
+
+/** A built checkout of `ref` in a temporary worktree. */
+function checkout(ref) {
+  const dir = mkdtempSync(join(tmpdir(), "pps-baseline-"));
+  execFileSync("git", ["-C", root, "worktree", "add", "--detach", dir, ref], { stdio: "ignore" });
+  const pnpm = ["-y", "pnpm@10.34.8"];
+  execFileSync("npx", [...pnpm, "install", "--frozen-lockfile", "--offline"], { cwd: dir, stdio: "ignore" });
+  execFileSync("npx", [...pnpm, "exec", "tsc", "-b", "packages/core", "packages/driver-memory"], {
+    cwd: dir,
+    stdio: "ignore",
+  });
+  if (!existsSync(join(dir, "packages/driver-memory/dist/index.js"))) throw new Error(`could not build ${ref}`);
+  process.on("exit", () => {
+    try {
+      execFileSync("git", ["-C", root, "worktree", "remove", "--force", dir], { stdio: "ignore" });
+    } catch {}
+  });
+  return dir;
+}
+
+async function child(mode, codeRoot, n) {
+  if (mode === "sdk") await registerSdk();
+  const mem = await import(pathToFileURL(join(codeRoot, "packages/driver-memory/dist/index.js")).href);
+  const { sendWindowed } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
+  const body = new Uint8Array(100).fill(120);
+  const once = async (count) => {
+    const broker = new mem.MemBroker();
+    const topic = mem.openMemTopic("bench", { broker });
+    const subscription = mem.openMemSubscription("bench", { broker, subscription: "bench" });
+    let received = 0;
+    let end = 0;
+    const start = performance.now();
+    const processing = subscription.process(() => {
+      if (++received === count) {
+        end = performance.now();
+        void subscription.shutdown();
+      }
+    });
+    await sendWindowed(count, 1000, () => topic.send({ body }));
+    await processing;
+    await topic.shutdown();
+    if (received !== count) throw new Error(`lost messages: ${received}/${count}`);
+    return end - start;
+  };
+  await once(100_000); // warm-up
+  console.log(String(await once(n)));
+}
+
+async function registerSdk() {
+  const api = await import("@opentelemetry/api");
+  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
+  const { W3CTraceContextPropagator } = await import("@opentelemetry/core");
+  const { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } = await import(
+    "@opentelemetry/sdk-metrics"
+  );
+  const dropAll = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  api.trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropAll)] }));
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 1000,
+  });
+  api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+}
