@@ -31,6 +31,15 @@ export interface GcpTopicOptions extends TopicOptions, GcpTopicDriverOptions {}
 const DEFAULT_RPC_TIMEOUT_MS = 60_000;
 
 /**
+ * Call options of one Publish RPC. Retries are the portable layer's. Bundling
+ * must be off: the generated client otherwise merges concurrent Publish calls
+ * to one topic into one request (up to a million messages), so that 1 + 1,000
+ * messages went as one request of 1,001, which Pub/Sub refuses, failing both
+ * batches; and a lone message waited 10 ms for company.
+ */
+const PUBLISH_CALL = (timeout: number) => ({ retry: null, timeout, isBundling: false });
+
+/**
  * Publishes to one Pub/Sub topic. Batching is the portable layer's: each
  * `sendBatch` is exactly one Publish RPC (or a few, when the request would
  * exceed 10 MB), made with the generated API client with its own retries and
@@ -50,6 +59,8 @@ export class GcpTopicDriver implements TopicDriver {
   readonly #connection: Connection<v1.PublisherClient>;
   readonly #orderingKeyFrom: string | undefined;
   readonly #timeoutMs: number;
+  /** Messages of split batches whose request succeeded, so that a retry of the batch skips them. */
+  readonly #published = new WeakSet<DriverMessage>();
   #native: PubSubTopic | undefined;
 
   /**
@@ -87,22 +98,31 @@ export class GcpTopicDriver implements TopicDriver {
     checkMessage(message);
   }
 
-  /** Checks every message against Pub/Sub's limits, then publishes them, in order. */
+  /**
+   * Checks every message against Pub/Sub's limits, then publishes them, in
+   * order: one Publish request, or several when one would exceed 10 MB. When
+   * a later request fails after an earlier one succeeded, the portable layer
+   * retries (if the error is retryable) by calling this again with the same
+   * message objects; those already published are remembered (a WeakSet) and
+   * not published again, so that a retry makes no duplicates.
+   */
   async sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
-    const requests = this.#toRequests(messages);
-    for (const batch of requests) {
+    const requests = this.#toRequests(messages.filter((m) => !this.#published.has(m)));
+    for (const request of requests) {
+      const batch = request.map((m) => this.#toPubsubMessage(m));
       await this.#connection.call(
         "publish",
-        (client) => client.publish({ topic: this.name, messages: batch }, { retry: null, timeout: this.#timeoutMs }),
+        (client) => client.publish({ topic: this.name, messages: batch }, PUBLISH_CALL(this.#timeoutMs)),
         signal,
       );
+      for (const message of request) this.#published.add(message);
     }
   }
 
-  /** Validates and converts `messages`, split so that no request exceeds Pub/Sub's 10 MB. */
-  #toRequests(messages: DriverMessage[]): PubsubMessage[][] {
-    const requests: PubsubMessage[][] = [];
-    let current: PubsubMessage[] = [];
+  /** Validates `messages`, split so that no request exceeds Pub/Sub's 10 MB. */
+  #toRequests(messages: DriverMessage[]): DriverMessage[][] {
+    const requests: DriverMessage[][] = [];
+    let current: DriverMessage[] = [];
     let bytes = 0;
     for (const message of messages) {
       const size = checkMessage(message);
@@ -111,7 +131,7 @@ export class GcpTopicDriver implements TopicDriver {
         current = [];
         bytes = 0;
       }
-      current.push(this.#toPubsubMessage(message));
+      current.push(message);
       bytes += size;
     }
     if (current.length > 0) requests.push(current);

@@ -182,16 +182,17 @@ describe.skipIf(!emulator)("gRPC errors from the emulator", () => {
     cleanups.push(() => t.delete());
     const driver = new GcpTopicDriver(proxied, t.name, { rpcTimeoutMs: 500 });
     cleanups.push(() => driver.close(AbortSignal.timeout(3000)));
-    const message = { body: new Uint8Array([1]), metadata: {} };
-    await driver.sendBatch([message], AbortSignal.timeout(5000));
+    // A fresh object per batch, as core makes: the driver skips a message it already published.
+    const message = () => ({ body: new Uint8Array([1]), metadata: {} });
+    await driver.sendBatch([message()], AbortSignal.timeout(5000));
     proxy.stall();
-    const late = await driver.sendBatch([message], AbortSignal.timeout(5000)).catch((e: unknown) => e);
+    const late = await driver.sendBatch([message()], AbortSignal.timeout(5000)).catch((e: unknown) => e);
     // The driver throws the client's error as it is; core maps it with the driver's classifier.
     expect(driver.errors.errorCode(late)).toBe(ErrorCode.DeadlineExceeded);
     expect(driver.errors.isRetryable(late)).toBe(true);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    const canceled = await driver.sendBatch([message], controller.signal).catch((e: unknown) => e);
+    const canceled = await driver.sendBatch([message()], controller.signal).catch((e: unknown) => e);
     expect(errorCode(canceled)).toBe(ErrorCode.Canceled);
     expect(driver.errors.isRetryable(canceled)).toBe(false);
     proxy.resume();

@@ -45,6 +45,7 @@ export class SubscriptionState {
     return this.#outstanding.size;
   }
 
+  /** Adds `messages` for delivery and wakes waiting receivers. */
   enqueue(messages: readonly StoredMessage[]): void {
     for (const message of messages) this.#ready.push(message);
     this.#arrivals.wakeAll();
@@ -75,6 +76,7 @@ export class SubscriptionState {
     return this.#arrivals.wait(ms, signal);
   }
 
+  /** Removes the message of `deliveryId` for good; a stale id is ignored. */
   ack(deliveryId: number): void {
     this.#outstanding.delete(deliveryId);
   }
@@ -88,6 +90,7 @@ export class SubscriptionState {
     this.#arrivals.wakeAll();
   }
 
+  /** Marks the subscription deleted and drops its messages. */
   delete(): void {
     this.deleted = true;
     clearTimeout(this.#expiryTimer);
@@ -145,6 +148,7 @@ export class MemBroker {
     if (!this.#topics.has(name)) this.#topics.set(name, new TopicState());
   }
 
+  /** Whether topic `name` exists. */
   hasTopic(name: string): boolean {
     return this.#topics.has(name);
   }
@@ -167,11 +171,13 @@ export class MemBroker {
     if (topic.subscriptions.size === 0) return;
     const first = topic.nextId;
     topic.nextId += messages.length;
+    // Body and metadata are copied, as a broker would have: a sender that reuses its buffer or
+    // its metadata object once send resolved must not change what is delivered. One copy per
+    // message, shared by the subscriptions: receivers must not modify a message in place.
+    const copies = messages.map((m) => ({ body: new Uint8Array(m.body), metadata: copyRecord(m.metadata) }));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
     for (const subscription of topic.subscriptions.values()) {
-      subscription.enqueue(
-        messages.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0 })),
-      );
+      subscription.enqueue(copies.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0 })));
     }
   }
 
@@ -197,11 +203,27 @@ export class MemBroker {
     return `~anonymous-${++this.#anonymous}`;
   }
 
+  /** Deletes subscription `name` of topic `topicName`, dropping its messages; a missing one is ignored. */
   deleteSubscription(topicName: string, name: string): void {
     const topic = this.#topics.get(topicName);
     topic?.subscriptions.get(name)?.delete();
     topic?.subscriptions.delete(name);
   }
+}
+
+const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A copy of `record`; the one shared frozen empty record when it has no entries. */
+function copyRecord(record: Record<string, string>): Record<string, string> {
+  let copy: Record<string, string> | undefined;
+  for (const key in record) {
+    copy ??= {};
+    const value = record[key] as string;
+    // Assigning "__proto__" would set the prototype instead of adding the key.
+    if (key === "__proto__") Object.defineProperty(copy, key, { value, enumerable: true, writable: true });
+    else copy[key] = value;
+  }
+  return copy ?? NO_METADATA;
 }
 
 export function notFound(message: string): PubSubError {

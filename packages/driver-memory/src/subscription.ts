@@ -1,10 +1,29 @@
 import {
   type DriverMessage,
+  param,
+  parseOptions,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
 } from "@portable-pubsub/core/driver";
-import { defaultMemBroker, type MemBroker, type SubscriptionState } from "./broker.js";
+import { z } from "zod";
+import { defaultMemBroker, MemBroker, type SubscriptionState } from "./broker.js";
+
+/**
+ * The longest delay a timer holds (2^31-1 ms, about 24.8 days). Node fires a
+ * longer one after 1 ms with a TimeoutOverflowWarning, so a longer ack
+ * deadline (or wait) is refused instead of redelivering at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The driver's own options of {@link openMemSubscription}; the portable ones are checked by Subscription. */
+const subscriptionSettings = z.object({
+  broker: z.instanceof(MemBroker).optional(),
+  subscription: param.name().optional(),
+  ackDeadlineMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
+  mustExist: z.boolean().optional(),
+  maxWaitMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
+});
 
 /** Options of {@link openMemSubscription}. */
 export interface MemSubscriptionOptions extends SubscriptionOptions {
@@ -16,11 +35,11 @@ export interface MemSubscriptionOptions extends SubscriptionOptions {
    * every message sent after it opened, and disappears at shutdown.
    */
   subscription?: string;
-  /** A message not acked this long after delivery is delivered again. Default 30000 ms. */
+  /** A message not acked this long after delivery is delivered again. Default 30000 ms; at most 2^31-1 ms (24.8 days). */
   ackDeadlineMs?: number;
   /** Fail with NotFound instead of creating a missing named subscription. Default false. */
   mustExist?: boolean;
-  /** How long one receive waits for a message when none is ready. Default 1000 ms. */
+  /** How long one receive waits for a message when none is ready. Default 1000 ms; at most 2^31-1 ms. */
   maxWaitMs?: number;
 }
 
@@ -100,13 +119,26 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
 
 /** Opens a subscription to topic `topic` of an in-process broker; the topic must exist. */
 export function openMemSubscription(topic: string, options: MemSubscriptionOptions = {}): Subscription {
+  const { broker, subscription, ackDeadlineMs, mustExist, maxWaitMs, ...portable } = options;
+  const settings = parseOptions(
+    subscriptionSettings,
+    { broker, subscription, ackDeadlineMs, mustExist, maxWaitMs },
+    "mem",
+  );
+  return openChecked(topic, { ...settings, portable });
+}
+
+function openChecked(
+  topic: string,
+  options: z.output<typeof subscriptionSettings> & { portable: SubscriptionOptions },
+): Subscription {
   const {
     broker = defaultMemBroker,
     subscription,
     ackDeadlineMs = 30_000,
     mustExist = false,
     maxWaitMs = 1000,
-    ...portable
+    portable,
   } = options;
   const anonymous = subscription === undefined;
   const name = subscription ?? broker.anonymousName();

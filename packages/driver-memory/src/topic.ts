@@ -1,5 +1,15 @@
-import { type DriverMessage, Topic, type TopicDriver, type TopicOptions } from "@portable-pubsub/core/driver";
-import { defaultMemBroker, type MemBroker } from "./broker.js";
+import {
+  type DriverMessage,
+  parseOptions,
+  Topic,
+  type TopicDriver,
+  type TopicOptions,
+} from "@portable-pubsub/core/driver";
+import { z } from "zod";
+import { defaultMemBroker, MemBroker } from "./broker.js";
+
+/** The driver's own options of {@link openMemTopic}; the portable ones are checked by Topic. */
+const topicSettings = z.object({ broker: z.instanceof(MemBroker).optional(), create: z.boolean().optional() });
 
 /** Options of {@link openMemTopic}. */
 export interface MemTopicOptions extends TopicOptions {
@@ -38,7 +48,12 @@ export class MemTopicDriver implements TopicDriver {
 
 /** Opens topic `name` of an in-process broker. */
 export function openMemTopic(name: string, options: MemTopicOptions = {}): Topic {
-  const { broker = defaultMemBroker, create = true, ...portable } = options;
+  const { broker: given, create: createGiven, ...portable } = options;
+  const { broker = defaultMemBroker, create = true } = parseOptions(
+    topicSettings,
+    { broker: given, create: createGiven },
+    "mem",
+  );
   if (create) broker.createTopic(name);
   return new Topic(new MemTopicDriver(broker, name), portable);
 }

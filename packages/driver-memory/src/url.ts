@@ -8,12 +8,12 @@ import {
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
 import { MemBroker } from "./broker.js";
-import { openMemSubscription } from "./subscription.js";
+import { MAX_TIMER_MS, openMemSubscription } from "./subscription.js";
 import { openMemTopic } from "./topic.js";
 
 const topicQuery = z.object({}).strict();
 const subscriptionQuery = z
-  .object({ subscription: param.name().optional(), ackDeadline: param.duration().optional() })
+  .object({ subscription: param.name().optional(), ackDeadline: param.duration({ maxMs: MAX_TIMER_MS }).optional() })
   .strict();
 const driverOptions = z.object({ broker: z.instanceof(MemBroker).optional() }).strict();
 
@@ -27,7 +27,8 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 /**
  * Opens `mem://TOPIC` (a fresh subscription) or `mem://TOPIC?subscription=NAME`
  * (join NAME, whose consumers compete); `ackDeadline=30s` sets the redelivery
- * deadline. The topic must exist: NotFound otherwise.
+ * deadline, at most 2^31-1 ms (a timer's limit; InvalidArgument beyond). The
+ * topic must exist: NotFound otherwise.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, subscriptionQuery, "mem");

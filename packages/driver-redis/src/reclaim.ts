@@ -1,6 +1,7 @@
 import type { DriverMessage } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { METADATA_PREFIX, parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
+import { removeIdleConsumers } from "./group.js";
 
 /** Where entries go once they have been delivered too often. */
 export interface DeadLetter {
@@ -12,6 +13,10 @@ export interface DeadLetter {
 
 /** Most XAUTOCLAIM calls in one pass, so that a long pending list cannot hold up a receive. */
 const MAX_CALLS_PER_PASS = 4;
+/** Default of `idleConsumerMs`: one hour. */
+export const DEFAULT_IDLE_CONSUMER_MS = 3_600_000;
+/** Most time between two sweeps for idle consumers. */
+const MAX_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * The ack deadline: entries that a consumer of the group was given but has
@@ -20,6 +25,13 @@ const MAX_CALLS_PER_PASS = 4;
  * delivery count from the pending list. A pass runs every so often, and at
  * once after a nack; the XAUTOCLAIM cursor carries over between passes, so
  * every pending entry is looked at in turn however long the list is.
+ *
+ * A pass that reaches the end of the pending list also sweeps the group's
+ * consumers, at most every min(`idleConsumerMs`, 60 s): consumers (of this
+ * and other processes) with no pending entries, idle for over
+ * `idleConsumerMs`, are deleted, so that the names of crashed processes do
+ * not pile up in the group. Their entries were taken over by XAUTOCLAIM
+ * first, which is what leaves them with none pending.
  */
 export class Reclaimer {
   readonly #client: Redis;
@@ -29,14 +41,17 @@ export class Reclaimer {
   readonly #ackDeadlineMs: number;
   readonly #intervalMs: number;
   readonly #deadLetter: DeadLetter | undefined;
+  readonly #idleConsumerMs: number;
   #cursor = "0-0";
   #nextAt = 0;
+  #nextSweepAt = 0;
 
   constructor(
     client: Redis,
     target: { stream: string; group: string; consumer: string },
     ackDeadlineMs: number,
     deadLetter: DeadLetter | undefined,
+    idleConsumerMs = DEFAULT_IDLE_CONSUMER_MS,
   ) {
     this.#client = client;
     this.#stream = target.stream;
@@ -45,6 +60,7 @@ export class Reclaimer {
     this.#ackDeadlineMs = ackDeadlineMs;
     this.#intervalMs = Math.min(Math.max(ackDeadlineMs / 4, 100), 5000);
     this.#deadLetter = deadLetter;
+    this.#idleConsumerMs = idleConsumerMs;
   }
 
   /** True when a pass is due. */
@@ -92,7 +108,22 @@ export class Reclaimer {
     // A pass that did not reach the end of the list goes on at the next receive.
     this.#nextAt = finished ? Date.now() + this.#intervalMs : 0;
     if (dead.length > 0) await this.#moveToDeadLetter(dead);
+    if (finished && Date.now() >= this.#nextSweepAt) await this.#sweepConsumers();
     return out;
+  }
+
+  /**
+   * Deletes idle consumers without pending entries (see the class comment).
+   * Housekeeping: a failure must not fail the receive that ran it, so it is
+   * dropped and the next sweep tries again; a user not allowed to run EVAL
+   * (NOPERM) is not asked again.
+   */
+  async #sweepConsumers(): Promise<void> {
+    this.#nextSweepAt = Date.now() + Math.min(this.#idleConsumerMs, MAX_SWEEP_INTERVAL_MS);
+    const target = { stream: this.#stream, group: this.#group, consumer: this.#consumer };
+    await removeIdleConsumers(this.#client, target, this.#idleConsumerMs).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith("NOPERM")) this.#nextSweepAt = Number.POSITIVE_INFINITY;
+    });
   }
 
   /** The delivery count of each entry, claim included, from XPENDING: one pipelined call per entry. */

@@ -27,6 +27,13 @@ export interface RedisSubscriptionSettings {
   ackDeadlineMs?: number;
   /** Move entries delivered more often than `maxDeliveries` to this stream instead of delivering them again. */
   deadLetter?: DeadLetter;
+  /**
+   * Delete consumers of the group (left behind by crashed processes) that
+   * have no pending entries and have been idle this long. The sweep runs
+   * while this subscription receives, at most every min(idleConsumerMs, 60 s);
+   * it needs permission to run EVAL. Default 3600000 ms (one hour).
+   */
+  idleConsumerMs?: number;
   /** How long one XREADGROUP blocks waiting for entries, at most 1000 ms (the default). */
   blockMs?: number;
   /** Close the command client at shutdown. Default false: a client you pass stays yours. */
@@ -111,7 +118,13 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.resource = `redisstream group "${target.group}" of stream "${target.stream}"`;
     const names = { ...target, consumer: this.consumer };
     this.#reader = new BlockingReader(reader, client, names, settings.blockMs ?? 1000);
-    this.#reclaimer = new Reclaimer(client, names, settings.ackDeadlineMs ?? 30_000, settings.deadLetter);
+    this.#reclaimer = new Reclaimer(
+      client,
+      names,
+      settings.ackDeadlineMs ?? 30_000,
+      settings.deadLetter,
+      settings.idleConsumerMs,
+    );
     this.#closeClient = settings.closeClient ?? false;
     this.#closeReader = settings.closeReader ?? false;
     this.#createGroupAt = settings.createGroupAt;
@@ -220,7 +233,7 @@ export async function openRedisSubscription(
   options: RedisSubscriptionOptions = {},
 ): Promise<Subscription> {
   const { create = true, start = "new", reader, ...rest } = options;
-  const { consumer, ackDeadlineMs, deadLetter, blockMs, closeClient, ...portable } = rest;
+  const { consumer, ackDeadlineMs, deadLetter, idleConsumerMs, blockMs, closeClient, ...portable } = rest;
   const driver = new RedisSubscriptionDriver(
     client,
     reader ?? duplicateForReads(client, blockMs ?? 1000),
@@ -229,6 +242,7 @@ export async function openRedisSubscription(
       consumer,
       ackDeadlineMs,
       deadLetter,
+      idleConsumerMs,
       blockMs,
       closeClient,
       closeReader: reader === undefined,

@@ -48,6 +48,8 @@ export class RedisTopicDriver implements TopicDriver {
   readonly #create: boolean;
   readonly #closeClient: boolean;
   readonly #watch: ClientHealth;
+  /** Messages whose XADD succeeded, so that a retry of their batch does not add them again. */
+  readonly #added = new WeakSet<DriverMessage>();
 
   constructor(client: Redis, stream: string, settings: RedisTopicSettings = {}) {
     this.#client = client;
@@ -63,22 +65,42 @@ export class RedisTopicDriver implements TopicDriver {
     this.health = this.#watch.tracker;
   }
 
-  /** Sends the batch as one pipeline. Returns once Redis replied to every XADD. */
+  /**
+   * Sends the batch as one pipeline. Returns once Redis replied to every XADD.
+   *
+   * Each XADD of a pipeline succeeds or fails on its own (OOM once maxmemory
+   * is reached, READONLY during a failover, the connection dropping half-way),
+   * so an error leaves part of the batch in the stream. The portable layer
+   * retries a batch that failed with a retryable error by calling this again
+   * with the same array of the same message objects; the messages Redis took
+   * are remembered (a WeakSet, so nothing outlives its message), and a retry
+   * adds only the others. Re-adding the whole batch would duplicate what was
+   * already added; retrying inside this call would break the rule that the
+   * portable layer alone retries (with backoff, attempts and cancellation).
+   * A message retried this way lands after the messages of its batch that
+   * went in the first time. A non-retryable error still fails every send of
+   * the batch, as the driver contract has no way to report which succeeded.
+   */
   async sendBatch(messages: DriverMessage[]): Promise<void> {
+    const pending = messages.filter((m) => !this.#added.has(m));
+    if (pending.length === 0) return;
     const pipeline = this.#client.pipeline();
-    for (const message of messages) pipeline.call("xadd", xaddArgs(this.#head, message));
+    for (const message of pending) pipeline.call("xadd", xaddArgs(this.#head, message));
     const results = await pipeline.exec();
     // ioredis gives null for a pipeline whose connection closed: retryable, as a lost connection is.
     if (!results) throw new Error("Connection is closed.");
-    for (const [err, id] of results) {
-      if (err) throw err;
-      if (id === null) {
-        throw new PubSubError(
+    let failure: unknown;
+    for (let i = 0; i < results.length; i++) {
+      const [err, id] = results[i] as [Error | null, unknown];
+      if (err) failure ??= err;
+      else if (id === null) {
+        failure ??= new PubSubError(
           ErrorCode.NotFound,
           `send to ${this.resource}: the stream does not exist; create it first or open the topic with create=true`,
         );
-      }
+      } else this.#added.add(pending[i] as DriverMessage);
     }
+    if (failure !== undefined) throw failure;
   }
 
   /** The ioredis client. */
