@@ -11,7 +11,11 @@ import { parseOptions } from "./driver/params.js";
 import { invalidArgument } from "./errors.js";
 import { describeValue as describe } from "./validate.js";
 
-/** The longest delay a Node.js timer can hold, in ms. */
+/**
+ * The longest delay a Node.js timer can hold, in ms (about 24.8 days). Node
+ * fires a longer one after 1 ms, with a TimeoutOverflowWarning: drivers
+ * refuse longer durations instead.
+ */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const count = z.number().int("must be a whole number").min(1, "must be at least 1").max(Number.MAX_SAFE_INTEGER);

@@ -43,7 +43,10 @@ function checkMetadata(metadata: unknown): Record<string, string> {
       `send: metadata must be a plain object of string keys and string values, got ${describeValue(metadata)}`,
     );
   }
+  // A snapshot, each value read once: a getter cannot answer differently later, and a caller that
+  // reuses its object after send cannot change what is sent.
   const record = metadata as Record<string, unknown>;
+  const snapshot: Record<string, string> = {};
   for (const key in record) {
     if (key === "") throw invalidArgument("send: metadata has an empty key; every key must name something");
     let value: unknown;
@@ -65,8 +68,10 @@ function checkMetadata(metadata: unknown): Record<string, string> {
         `send: metadata value for key ${JSON.stringify(key)} is not valid UTF-8 (it has a lone surrogate)`,
       );
     }
+    if (key === "__proto__") Object.defineProperty(snapshot, key, { value, enumerable: true, writable: true });
+    else snapshot[key] = value;
   }
-  return record as Record<string, string>;
+  return snapshot;
 }
 
 /**

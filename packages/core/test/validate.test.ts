@@ -62,6 +62,26 @@ describe("message validation", () => {
     await topic.shutdown();
   });
 
+  it("sends a snapshot of the metadata: each value read once, later changes to the object ignored", async () => {
+    const driver = new ScriptedTopicDriver();
+    const topic = new Topic(driver);
+    let reads = 0;
+    const metadata: Record<string, string> = Object.defineProperty({ a: "1" }, "b", {
+      enumerable: true,
+      get: () => `read ${++reads}`,
+    });
+    const sending = topic.send({ body: "x", metadata });
+    metadata.a = "changed";
+    await sending;
+    await topic.send({ body: "y", metadata: JSON.parse('{"__proto__":"kept"}') });
+    const [first, second] = driver.batches.flat();
+    expect(first?.metadata).toEqual({ a: "1", b: "read 1" });
+    expect(reads).toBe(1);
+    expect(Object.keys(second?.metadata ?? {})).toEqual(["__proto__"]);
+    expect(second?.metadata.__proto__).toBe("kept");
+    await topic.shutdown();
+  });
+
   it("takes a Uint8Array made in another realm", async () => {
     const driver = new ScriptedTopicDriver();
     const topic = new Topic(driver);

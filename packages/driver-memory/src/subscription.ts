@@ -1,5 +1,6 @@
 import {
   type DriverMessage,
+  MAX_TIMER_MS,
   param,
   parseOptions,
   Subscription,
@@ -8,13 +9,6 @@ import {
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
 import { defaultMemBroker, MemBroker, type SubscriptionState } from "./broker.js";
-
-/**
- * The longest delay a timer holds (2^31-1 ms, about 24.8 days). Node fires a
- * longer one after 1 ms with a TimeoutOverflowWarning, so a longer ack
- * deadline (or wait) is refused instead of redelivering at once.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The driver's own options of {@link openMemSubscription}; the portable ones are checked by Subscription. */
 const subscriptionSettings = z.object({

@@ -1,4 +1,5 @@
 import {
+  MAX_TIMER_MS,
   param,
   parseOptions,
   parseQuery,
@@ -8,7 +9,7 @@ import {
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
 import { MemBroker } from "./broker.js";
-import { MAX_TIMER_MS, openMemSubscription } from "./subscription.js";
+import { openMemSubscription } from "./subscription.js";
 import { openMemTopic } from "./topic.js";
 
 const topicQuery = z.object({}).strict();

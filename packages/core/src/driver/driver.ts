@@ -141,7 +141,10 @@ export interface TopicDriver extends DriverBase {
    * promptly when `signal` fires, where the client allows it. The portable
    * layer owns backpressure (`maxPendingSends`, batches in flight): a driver
    * must not queue or hold back batches behind a limit of its own, which
-   * could let a later batch overtake an earlier one.
+   * could let a later batch overtake an earlier one. A retry passes the same
+   * array of the same message objects, and every send makes a message object
+   * of its own, so a driver may remember per message what a failed attempt
+   * already stored (a WeakSet) and send only the rest again.
    */
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void>;
   /**
