@@ -1,6 +1,7 @@
 import {
   describeUrl,
   invalidArgument,
+  MAX_TIMER_MS,
   param,
   parseOptions,
   parseQuery,
@@ -42,6 +43,7 @@ const subscriptionQuery = z
     create: param.flag().optional(),
     start: z.enum(["new", "all"]).optional(),
     block: param.duration({ maxMs: 1000 }).optional(),
+    idleConsumerTimeout: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
   })
   .strict();
 
@@ -119,6 +121,7 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
     {
       consumer: query.consumer,
       ackDeadlineMs: query.ackDeadline,
+      idleConsumerMs: query.idleConsumerTimeout,
       deadLetter: query.deadLetter ? { stream: query.deadLetter, maxDeliveries: query.maxDeliveries ?? 5 } : undefined,
       blockMs,
       closeClient: true,
