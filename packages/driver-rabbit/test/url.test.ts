@@ -5,6 +5,7 @@
 import { ErrorCode, errorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { connectRabbit, openRabbitSubscription, openRabbitTopic } from "@portable-pubsub/driver-rabbit";
 import { afterEach, describe, expect, it } from "vitest";
+import { leakedSecret, rejectionOf } from "../../../test/leaks.js";
 
 const invalid = async (p: Promise<unknown> | (() => unknown)) => {
   let error: unknown;
@@ -93,5 +94,74 @@ describe("rabbit URL and option validation", () => {
     expect(await invalid(() => openRabbitTopic({ ...server, reconnectMaxDelayMs: -1 }, "x"))).toMatch(
       /reconnectMaxDelayMs/,
     );
+  });
+});
+
+describe("rabbit server URLs: passwords with special characters never printed", () => {
+  const secret = "pa55word";
+  /** The error of opening a topic on `serverUrl`: InvalidArgument, without `secret` anywhere in it. */
+  const rejected = async (serverUrl: string, secrets = [secret]) => {
+    const err = await rejectionOf(() => openRabbitTopic({ serverUrl, failFast: true }, "x"));
+    expect(errorCode(err), serverUrl).toBe(ErrorCode.InvalidArgument);
+    expect(leakedSecret(err, secrets), serverUrl).toBeUndefined();
+    return (err as Error).message;
+  };
+
+  it("splits failover URLs only at a comma before amqp:// or amqps://, so a password may hold commas", async () => {
+    // The first URL's password has a comma; the second URL is the shared broker: the open succeeds through it.
+    const topic = await openTopic("rabbit://amq.topic", {
+      serverUrl: "amqp://nobody:pa,55word@127.0.0.1:1, AMQP://guest:guest@127.0.0.1:5672,",
+      connectTimeoutMs: 2000,
+    });
+    await topic.shutdown();
+    // Each failover URL is named by its position, without the password.
+    const message = await rejected("amqp://u:pa,55word@h1?heartbeat=soon,amqp://u:x@h2");
+    expect(message).toMatch(/^rabbit server URL: amqp:\/\/\*\*\*@h1: query parameter "heartbeat" is invalid/);
+    expect(await rejected("amqp://u:x@h1,amqps://u:pa,55word@h2:99999")).toMatch(
+      /^rabbit: server URL 2 of 2 "amqps:\/\/\*\*\*@h2:99999" is not a valid URL/,
+    );
+  });
+
+  it("never echoes a URL that fails to parse beyond its last @, nor keeps Node's error (which holds it) as cause", async () => {
+    for (const [serverUrl, password] of [
+      ["amqp://user:pa/55word@h:99999", "pa/55word"],
+      ["amqp://user:pa 55word@h:99999", "pa 55word"],
+      ["amqp://user:pa55word @h:99999", "pa55word "],
+      ["amqp://user:p a/s@s 55 word@h:99999", "p a/s@s 55 word"],
+    ] as const) {
+      const message = await rejected(serverUrl, [password, "55"]);
+      expect(message).toMatch(/^rabbit: server URL "amqp:\/\/\*\*\*@h:99999" is not a valid URL/);
+    }
+  });
+
+  it("echoes nothing of scheme-less or single-slash URLs, which parse with the password in the path", async () => {
+    expect(await rejected("user:pa55word@host:5672")).toMatch(/must start with amqp:\/\/ or amqps:\/\/; expected/);
+    expect(await rejected("amqp:user:pa55word@h")).toMatch(/names no host after amqp:\/\//);
+    expect(await rejected("amqp:/user:pa55word@h")).toMatch(/names no host/);
+    expect(await rejected("amqps:///user:pa55word@h")).toMatch(/names no host/);
+    expect(await rejected("http://user:pa55word@h")).toMatch(/not http:\/\//);
+  });
+
+  it("rejects an @ after the host: a password whose / ? or # was not percent-encoded", async () => {
+    for (const serverUrl of ["amqp://user:12/pa55word@h", "amqp://user:12?pa55word@h", "amqp://user:12#pa55word@h"]) {
+      expect(await rejected(serverUrl)).toMatch(/has an "@" after its host/);
+    }
+  });
+
+  it("rejects passwords in the query without printing them, whatever the key's encoding", async () => {
+    expect(await rejected("amqps://u@h?password=pa55word")).toMatch(/"password" is not supported/);
+    expect(await rejected("amqps://u@h?pass%77ord=pa55word")).toMatch(/"password" is not supported/);
+    expect(await rejected("amqp://h?heartbeat=5&x%3D=pa55word")).toMatch(/"x=" is not supported/);
+    expect(await rejected("amqp://h?heartbeat=pa55word")).toMatch(/"heartbeat" is invalid/);
+    // Nor when the URL fails to parse: its query is not shown at all.
+    expect(await rejected("amqp://u:x@h:99999?pass%77ord=pa55word")).toMatch(
+      /^rabbit: server URL "amqp:\/\/\*\*\*@h:99999" is not/,
+    );
+  });
+
+  it("rejects bad percent-encoding in user name, password and vhost with InvalidArgument", async () => {
+    expect(await rejected("amqp://user:pa55word%ZZ@h")).toMatch(/badly percent-encoded password/);
+    expect(await rejected("amqp://us%E0%A4%Ar:pa55word@h")).toMatch(/badly percent-encoded user name/);
+    expect(await rejected("amqp://user:pa55word@h/v%ZZ")).toMatch(/badly percent-encoded vhost/);
   });
 });

@@ -1,5 +1,5 @@
 import {
-  describeUrl,
+  decodeName,
   type HealthState,
   HealthTracker,
   invalidArgument,
@@ -46,51 +46,103 @@ export function readerClientOptions(blockMs: number, socketTimeoutMs: number): R
   return commandClientOptions(socketTimeoutMs + blockMs);
 }
 
-/** Checks a server URL: redis:// or rediss://, with a host. */
+/** What a server URL should look like, for messages. */
+const EXPECTED =
+  'expected redis://[user:password@]host[:port][/db] or rediss://…, with "%", "/", "?", "#" and "@" in the user name or password percent-encoded';
+
+/**
+ * Checks a server URL: redis:// or rediss://, with a host, an optional
+ * numeric db as its path, user information that percent-decodes, and no
+ * query. ioredis would take every query parameter as an option, over the
+ * driver's own (`?password=`, `?maxRetriesPerRequest=`): those go in the
+ * user information and the redisOptions option instead. No message echoes
+ * what may hold a password: not the user information, nor the rest of a URL
+ * whose password was not percent-encoded.
+ */
 export function checkServerUrl(serverUrl: string): URL {
   let url: URL;
   try {
     url = new URL(serverUrl);
-  } catch (err) {
-    throw invalidArgument(
-      // An unparsable URL is not echoed: where its password ends cannot be told.
-      "redisstream: the server URL is not a valid URL; expected redis://[user:password@]host[:port][/db]",
-      err,
-    );
+  } catch {
+    // Neither echoed nor attached as the cause (Node's error keeps the whole input): where its password ends cannot be told.
+    throw invalidArgument(`redisstream: the server URL is not a valid URL; ${EXPECTED}`);
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    // Without "//" the "scheme" may well be a user name (user:password@host): do not echo it.
+    const given = serverUrl.trim().slice(url.protocol.length).startsWith("//") ? `, not ${url.protocol}//` : "";
     throw invalidArgument(
-      `redisstream: server URL "${describeUrl(serverUrl)}" must start with redis:// or rediss:// (TLS), not ${url.protocol}//`,
+      `redisstream: the server URL must start with redis:// or rediss:// (TLS)${given}; ${EXPECTED}`,
     );
   }
-  if (!url.hostname) throw invalidArgument(`redisstream: server URL "${describeUrl(serverUrl)}" names no host`);
+  if (!url.hostname)
+    throw invalidArgument(`redisstream: the server URL names no host after ${url.protocol}//; ${EXPECTED}`);
+  if (`${url.pathname}${url.search}${url.hash}`.includes("@")) {
+    throw invalidArgument(
+      `redisstream: the server URL has an "@" after its host, so part of its password was read as the host, db or query; ${EXPECTED}`,
+    );
+  }
+  const display = `${url.protocol}//${url.username || url.password ? "***@" : ""}${url.host}${url.pathname}`;
+  for (const key of url.searchParams.keys()) {
+    throw invalidArgument(
+      `redisstream: server URL ${display} has query parameter "${key}"; it takes none: give a password in the user information (redis://:PASSWORD@host, percent-encoded) and other ioredis settings in the redisOptions option`,
+    );
+  }
+  if (!/^\/?(\d{1,9})?$/.test(url.pathname)) {
+    throw invalidArgument(
+      `redisstream: server URL ${display} has a path that is not a db number, such as /0; ${EXPECTED}`,
+    );
+  }
+  // ioredis decodes these itself, and a bad escape would be a raw URIError from its constructor.
+  const describe = () => `redisstream: server URL ${display} has badly percent-encoded user information`;
+  decodeName(url.username, describe);
+  decodeName(url.password, describe);
   return url;
 }
 
-/** The server URL from the `serverUrl` option or REDIS_SERVER_URL, checked. */
+/**
+ * The server URL from the `serverUrl` option or REDIS_SERVER_URL, checked,
+ * and normalized for ioredis: it enables TLS only for a lower-case
+ * `rediss://`, so `REDISS://` would otherwise connect in plain text.
+ */
 export function resolveServerUrl(serverUrl: string | undefined): string {
   const value = serverUrl ?? process.env[SERVER_URL_ENV];
-  if (value === undefined || value === "") {
+  if (value === undefined || value.trim() === "") {
     throw invalidArgument(
       `redisstream: no Redis server; set ${SERVER_URL_ENV} (such as redis://localhost:6379) or pass the serverUrl option`,
     );
   }
-  checkServerUrl(value);
-  return value;
+  const url = checkServerUrl(value);
+  url.hash = "";
+  return url.href;
 }
 
 /** Opens an ioredis client for `serverUrl` with this driver's options; `extra` (the user's) wins. */
 export function createClient(serverUrl: string, options: RedisOptions, extra: RedisOptions = {}): Redis {
   const client = new Redis(serverUrl, { ...options, ...extra });
   // ioredis emits 'error' for every failed connection attempt; health reports it. Without a listener it would crash the process.
-  client.on("error", () => {});
+  client.on("error", scrubCredentials);
   return client;
+}
+
+/**
+ * ioredis attaches the failed command to a reply error, arguments included:
+ * for AUTH (and HELLO … AUTH) the user name and password, which
+ * `console.error(err)` would print from the cause of every PubSubError made
+ * from it. A refused AUTH is emitted as 'error' synchronously after it
+ * rejected the queued commands, before their handlers run; this listener,
+ * the first on every client, blanks those arguments in place.
+ */
+function scrubCredentials(err: unknown): void {
+  const command = (err as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (command && /^(auth|hello)$/i.test(String(command.name)) && Array.isArray(command.args)) {
+    command.args = command.args.map(() => "***");
+  }
 }
 
 /** A connection of its own for blocking reads, with `client`'s server and credentials. */
 export function duplicateForReads(client: Redis, blockMs: number, socketTimeoutMs = DEFAULT_SOCKET_TIMEOUT_MS): Redis {
   const reader = client.duplicate(readerClientOptions(blockMs, socketTimeoutMs));
-  reader.on("error", () => {});
+  reader.on("error", scrubCredentials);
   return reader;
 }
 

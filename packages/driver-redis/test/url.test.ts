@@ -1,6 +1,7 @@
 import { ErrorCode, errorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { openSubscriptionURL, openTopicURL, streamName } from "@portable-pubsub/driver-redis";
 import { afterEach, describe, expect, it } from "vitest";
+import { leakedSecret, rejectionOf } from "../../../test/leaks.js";
 
 /** URL and option validation: all of it happens before any connection is made, so no Redis is needed. */
 describe("redisstream URLs and options", () => {
@@ -112,5 +113,69 @@ describe("redisstream URLs and options", () => {
     const err = await failure(openTopic("redisstream://s?bogus=1", server));
     expect(err.message).toMatch(/^redisstream: /);
     expect(typeof openTopicURL).toBe("function");
+  });
+});
+
+describe("redisstream server URLs: passwords with special characters never printed", () => {
+  /** The error of opening a topic on `serverUrl`: InvalidArgument, without `password` anywhere in it. */
+  const rejected = async (serverUrl: string, password = "hunter2") => {
+    const err = await rejectionOf(openTopic("redisstream://s", { serverUrl }));
+    expect(errorCode(err), serverUrl).toBe(ErrorCode.InvalidArgument);
+    expect(leakedSecret(err, [password]), serverUrl).toBeUndefined();
+    return (err as Error).message;
+  };
+
+  it("never echoes a URL that fails to parse, nor keeps Node's error (which holds it) as cause", async () => {
+    expect(await rejected("redis://me:hunter2@[bad")).toMatch(/^redisstream: the server URL is not a valid URL/);
+    expect(await rejected("redis://me:hun/ter2@h:99999", "hun/ter2")).toMatch(/is not a valid URL/);
+    expect(await rejected("redis://me:hun ter2@h:99999", "hun ter2")).toMatch(/is not a valid URL/);
+  });
+
+  it("echoes nothing of scheme-less or single-slash URLs, which parse with the password in the path", async () => {
+    expect(await rejected("me:hunter2@host:6379")).toMatch(
+      /must start with redis:\/\/ or rediss:\/\/ \(TLS\); expected/,
+    );
+    expect(await rejected("redis:me:hunter2@h")).toMatch(/names no host after redis:\/\//);
+    expect(await rejected("rediss:/me:hunter2@h")).toMatch(/names no host/);
+    expect(await rejected("amqp://me:hunter2@h")).toMatch(/not amqp:\/\//);
+  });
+
+  it("rejects an @ after the host: a password whose / ? or # was not percent-encoded", async () => {
+    for (const serverUrl of ["redis://me:12/hunter2@h", "redis://me:12?hunter2@h", "redis://me:12#hunter2@h"]) {
+      expect(await rejected(serverUrl)).toMatch(/has an "@" after its host/);
+    }
+  });
+
+  it("takes no query: a password there is rejected unprinted, and ioredis options cannot override the driver's", async () => {
+    expect(await rejected("rediss://u@h?password=hunter2")).toMatch(
+      /^redisstream: server URL rediss:\/\/\*\*\*@h has query parameter "password"; it takes none/,
+    );
+    expect(await rejected("redis://h?pass%77ord=hunter2")).toMatch(/query parameter "password"/);
+    expect(await rejected("redis://127.0.0.1:1?maxRetriesPerRequest=0")).toMatch(
+      /"maxRetriesPerRequest"; it takes none/,
+    );
+  });
+
+  it("rejects bad percent-encoding in the user information, and a path that is not a db number", async () => {
+    expect(await rejected("redis://me:hunter2%ZZ@h")).toMatch(/badly percent-encoded user information/);
+    expect(await rejected("redis://m%E0%A4%Ar:hunter2@h")).toMatch(/badly percent-encoded user information/);
+    expect(await rejected("redis://me:hunter2@h/zero")).toMatch(/a path that is not a db number/);
+  });
+
+  it("connects with TLS for REDISS:// in capitals too (ioredis alone would speak plain text)", async () => {
+    const send = async (serverUrl: string) => {
+      const topic = await openTopic("redisstream://pp-url-tls-case", { serverUrl });
+      try {
+        await topic.send({ body: "x" }, { signal: AbortSignal.timeout(1500) });
+        return "sent";
+      } catch (err) {
+        return errorCode(err);
+      } finally {
+        await topic.shutdown({ signal: AbortSignal.timeout(1000) }).catch(() => {});
+      }
+    };
+    // The shared Redis speaks plain text: the same URL in capitals is sent over plain text, not over TLS.
+    expect(await send("REDIS://127.0.0.1:6379")).toBe("sent");
+    expect(await send("REDISS://127.0.0.1:6379")).toBe(ErrorCode.DeadlineExceeded);
   });
 });
