@@ -47,17 +47,22 @@ afterAll(() => {
 const within = (ms: number) => ({ signal: AbortSignal.timeout(ms) });
 
 /**
- * Opens `c`; when that succeeds, uses it once, shuts it down, and uses it once
- * more. The open's signal is never aborted already: CORE BUG C (reported,
- * issue 11): the URL mux then leaves the opener's rejection unhandled (and
- * an opened object never shut down). Add AbortSignal.abort() here once fixed.
+ * Opens `c` once with a signal aborted already (Canceled, and the open that
+ * runs on must neither leak a rejection nor stay open); then for real, and
+ * when that succeeds, uses it once, shuts it down, and uses it once more.
  */
 async function openAndUse(c: OpenCase): Promise<void> {
   const label = `${c.kind} ${JSON.stringify(c.url)} ${JSON.stringify(c.options)}`;
-  const open = () =>
-    c.kind === "topic"
-      ? openTopic(c.url, { ...c.options, ...within(700) })
-      : openSubscription(c.url, { ...c.options, ...within(700) });
+  const openWith = (signal: AbortSignal) =>
+    c.kind === "topic" ? openTopic(c.url, { ...c.options, signal }) : openSubscription(c.url, { ...c.options, signal });
+  const abandoned = await bounded<Topic | Subscription>(`open aborted ${label}`, c.secrets, () =>
+    openWith(AbortSignal.abort()),
+  );
+  // A URL or option the mux refuses at once is InvalidArgument first; anything that got further is Canceled.
+  expect([ErrorCode.Canceled, ErrorCode.InvalidArgument], label).toContain(
+    abandoned.ok ? "opened" : abandoned.error.code,
+  );
+  const open = () => openWith(AbortSignal.timeout(700));
   const opened = await bounded<Topic | Subscription>(`open ${label}`, c.secrets, open);
   coverage.count(`${c.scheme} ${opened.ok ? "opened" : opened.error.code}`);
   if (!opened.ok) return;
@@ -126,8 +131,9 @@ describe("fuzz", () => {
       await fc.assert(
         fc.asyncProperty(scenario, async (s) => {
           const secrets = s.password.secrets;
-          // The password is in the URL, so that every message naming the topic is checked for it.
-          const url = `mem://u:${encodeURIComponent(secrets[0] ?? "")}@fuzz-${++topics}`;
+          // Resource URLs refuse user information (see the URL case), so the password goes in the options' logger
+          // output and errors only through what the scenario plants; the topic is a plain one.
+          const url = `mem://fuzz-${++topics}`;
           const topic = await bounded("open topic", secrets, () => openTopic(url, s.topicOptions));
           const sub = await bounded("open subscription", secrets, () => openSubscription(url, s.subscriptionOptions));
           const unacked = topic.ok && sub.ok ? await exchange(topic.value, sub.value, s, secrets) : undefined;

@@ -226,11 +226,11 @@ const corpus: Record<string, Case> = {
     url: "mem://u:Zq24a b/c@t",
     code: ErrorCode.InvalidArgument,
   },
-  "mem: user information ignored, then a send after shutdown": {
+  "mem: user information in a resource URL is refused": {
     password: "Zq25pass",
     kind: "topic",
     url: "mem://u:Zq25pass@secrets-corpus",
-    code: ErrorCode.FailedPrecondition,
+    code: ErrorCode.InvalidArgument,
   },
   // gcppubsub
   "gcp: user information and a malformed escape": {

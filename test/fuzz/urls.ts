@@ -232,14 +232,8 @@ const drivers: Record<string, DriverShape> = {
 export type Scheme = "mem" | "rabbit" | "redisstream" | "gcppubsub" | "nosuch";
 
 /**
- * User information in a resource URL. CORE BUGS (reported, issue 11), whose
- * shapes are left out here until fixed:
- * A. redactUrl only redacts after "://", so mem:u:SECRET@t and mem:/u:SECRET@t
- *    are echoed whole by parseQuery and resourceName messages: user
- *    information is planted only after "://" (see `resourceUrl`).
- * B. resourceName keeps "@" and what precedes it in a name (mem:///u:SECRET@t
- *    names "u:SECRET@t", mem://u:12/SECRET@t names "u:12/SECRET@t"), and every
- *    later message names the resource: passwords are planted percent-encoded.
+ * User information in a resource URL, after any separator: resource URLs
+ * refuse it (and a raw "@"), and no message may echo it.
  */
 const resourceUserInfo = mostly(fc.constant(nothing), goodUserInfo);
 
@@ -255,15 +249,11 @@ function resourceUrl(scheme: Scheme, kind: Kind): fc.Arbitrary<Planted> {
         fc.constantFrom(...shape.names[kind]),
         fc.oneof(fc.constantFrom(...shape.badNames), fc.string({ maxLength: 12 })),
       ),
-      // CORE BUG (reported, issue 11): parseQuery echoes the URL, and redactUrl hides a password= value only
-      // when the key is written literally: mem://t?pass%77ord=SECRET shows SECRET. Set `true` once fixed.
-      mostly(fc.constantFrom(...shape.queries[kind]).map(text), badQuery(shape.queryKeys, false)),
+      // Secret values under encoded keys too (pass%77ord=): messages never echo a query.
+      mostly(fc.constantFrom(...shape.queries[kind]).map(text), badQuery(shape.queryKeys, true)),
       fragment,
     )
-    .map(([s, sep, user, name, query, frag]) =>
-      // Bug A above: user information only after "://".
-      join(text(`${s}${sep}`), sep === "://" ? user : nothing, text(name), query, text(frag)),
-    );
+    .map(([s, sep, user, name, query, frag]) => join(text(`${s}${sep}`), user, text(name), query, text(frag)));
 }
 
 const junkOption = fc.constantFrom<[string, unknown]>(

@@ -85,7 +85,7 @@ export function canceledError(operation: string, signal?: AbortSignal): PubSubEr
  * Runs in time linear in the length of `text`, whatever it holds.
  */
 export function redactUrl(text: string): string {
-  return redactQuerySecrets(redactUserInfo(text));
+  return redactQuerySecrets(redactLooseUserInfo(redactUserInfo(text)));
 }
 
 /**
@@ -95,10 +95,12 @@ export function redactUrl(text: string): string {
  * the parser's own error as a cause: Node's keeps the whole input.
  */
 export function redactUnparsedUrl(text: string): string {
-  const at = text.lastIndexOf("@");
-  if (at === -1) return redactUrl(text);
-  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(text)?.[0] ?? "";
-  return redactUrl(`${scheme}***${text.slice(at)}`);
+  const query = text.search(/[?#]/);
+  const head = query === -1 ? text : text.slice(0, query);
+  const at = head.lastIndexOf("@");
+  if (at === -1) return redactUrl(head);
+  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(head)?.[0] ?? "";
+  return redactUrl(`${scheme}***${head.slice(at)}`);
 }
 
 function redactUserInfo(text: string): string {
@@ -124,6 +126,39 @@ function redactUserInfo(text: string): string {
 }
 
 const AT = 0x40;
+const SLASH = 0x2f;
+
+/** Where a token of a message ends: white space and the quotes that messages put around names. */
+const TOKEN_END = new Set([..." \t\n\r\"'`<>()[]"].map((c) => c.charCodeAt(0)));
+
+/**
+ * The user information of URL forms without "//" (`mem:user:pw@t`,
+ * `user:pw@host:5672`): anything before an "@" in the same token, after an
+ * optional `scheme:`. An address like `a@b` is redacted too; better a
+ * redacted address than a password in a log. One pass, linear.
+ */
+function redactLooseUserInfo(text: string): string {
+  if (!text.includes("@")) return text;
+  let out = "";
+  let copied = 0;
+  let tokenStart = 0;
+  let lastDoubleSlash = -1;
+  let pos = 0;
+  for (let at = text.indexOf("@"); at !== -1; at = text.indexOf("@", at + 1)) {
+    for (; pos < at; pos++) {
+      const c = text.charCodeAt(pos);
+      if (TOKEN_END.has(c)) tokenStart = pos + 1;
+      else if (c === SLASH && pos > 0 && text.charCodeAt(pos - 1) === SLASH) lastDoubleSlash = pos;
+    }
+    const start = Math.max(tokenStart, copied);
+    // Nothing before it, already redacted, or a URL with "//", which redactUserInfo has seen to.
+    if (start === at || lastDoubleSlash > start || (at - 3 >= start && text.startsWith("***", at - 3))) continue;
+    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(text.slice(start, Math.min(at, start + 64)))?.[0] ?? "";
+    out += `${text.slice(copied, start + scheme.length)}***`;
+    copied = at;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
 const WHITESPACE = /\s/g;
 
 function nextSpace(text: string, from: number): number {

@@ -244,7 +244,11 @@ async function abandonable<T extends { shutdown(): Promise<void> }>(
   operation: string,
 ): Promise<T> {
   if (!signal) return opening;
-  throwIfAborted(signal, operation);
+  if (signal.aborted) {
+    // The open runs on regardless: what it opens is shut down, and its failure handled.
+    opening.then((opened) => opened.shutdown()).catch(() => {});
+    throwIfAborted(signal, operation);
+  }
   try {
     return await raceSignal(opening, signal, operation);
   } catch (err) {

@@ -251,6 +251,8 @@ describe("URL parameter vocabulary", () => {
       ["mem://t/%ZZ", "mem: mem://t/%ZZ has a badly percent-encoded topic name; escape"],
       ["mem://%E0%A4%A", "has a badly percent-encoded topic name"],
       ["mem://", "names no topic; use mem://TOPIC"],
+      ["mem://u:SECRET@t", "a topic URL takes no user name or password"],
+      ["mem:///u:SECRET@t", 'a topic URL takes no user name or password (write an "@" in a name as %40)'],
     ] as const) {
       let caught: unknown;
       try {
@@ -260,6 +262,8 @@ describe("URL parameter vocabulary", () => {
       }
       expect(errorCode(caught)).toBe(ErrorCode.InvalidArgument);
       expect((caught as Error).message).toContain(text);
+      expect((caught as Error).message).not.toContain("SECRET");
     }
+    expect(resourceName(new URL("mem://orders%40eu"), naming)).toBe("orders@eu");
   });
 });

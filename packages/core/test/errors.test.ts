@@ -59,6 +59,10 @@ describe("errors", () => {
     expect(redactUrl("amqp://u:p@ss@h")).toBe("amqp://***@h");
     expect(redactUrl("amqps://u@h?password=hunter2&heartbeat=5")).toBe("amqps://***@h?password=***&heartbeat=5");
     expect(redactUrl("redis://h:6379/0?db=1&token=t0k")).toBe("redis://h:6379/0?db=1&token=***");
+    // Forms without "//": what precedes the @ in the same token goes, the scheme stays.
+    expect(redactUrl('mem: mem:u:SECRET@t: query parameter "x"')).toBe('mem: mem:***@t: query parameter "x"');
+    expect(redactUrl("dial user:pw@host:5672 failed")).toBe("dial user:***@host:5672 failed");
+    expect(redactUrl('topic "u:12/SECRET@t" closed')).toBe('topic "u:***@t" closed');
   });
 
   it("redacts a URL that does not parse up to its last @, whatever the password holds", () => {

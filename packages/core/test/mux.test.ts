@@ -59,6 +59,26 @@ describe("URLMux", () => {
     expect(mux.topicSchemes()).toEqual(["mem"]);
   });
 
+  it("with a signal aborted already: rejects Canceled, shuts down what opens anyway, leaves no rejection unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on("unhandledRejection", onUnhandled);
+    const mux = new URLMux();
+    const driver = new ScriptedTopicDriver();
+    mux.registerTopic("ok", async () => new Topic(driver));
+    mux.registerTopic("bad", async () => {
+      throw new Error("opener failed");
+    });
+    for (const scheme of ["ok", "bad"]) {
+      const error = await failure(mux.openTopic(`${scheme}://x`, { signal: AbortSignal.abort() }));
+      expect(error.code).toBe(ErrorCode.Canceled);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    process.off("unhandledRejection", onUnhandled);
+    expect(unhandled).toEqual([]);
+    expect(driver.closed).toBe(1);
+  });
+
   it("gives up opening with Canceled when the signal fires, and shuts down what opens late", async () => {
     const mux = new URLMux();
     const driver = new ScriptedTopicDriver();

@@ -47,9 +47,15 @@ function knownKeys(schema: z.ZodType): string {
   return shape ? Object.keys(shape).join(", ") : "";
 }
 
-/** A URL as it may appear in a message: without its password. */
+/**
+ * A URL as it may appear in a message: without its password, and without
+ * its query and fragment, whose values may be secrets under any name (an
+ * error about a parameter names the parameter itself).
+ */
 export function describeUrl(url: URL | string): string {
-  return redactUrl(String(url));
+  const text = String(url);
+  const query = text.search(/[?#]/);
+  return redactUrl(query === -1 ? text : text.slice(0, query));
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
@@ -169,10 +175,17 @@ export interface ResourceNaming {
 /**
  * The resource a URL names, percent-decoded: `scheme://NAME` (host and
  * path), or `scheme:///NAME` for a name that is not a valid host (one with a
- * colon or upper-case letters, which hosts lose). Bad percent-encoding or an
- * empty name is InvalidArgument naming the URL and the expected form.
+ * colon or upper-case letters, which hosts lose). Bad percent-encoding, an
+ * empty name, user information or a raw "@" (what credentials look like) is
+ * InvalidArgument naming the URL and the expected form.
  */
 export function resourceName(url: URL, naming: ResourceNaming): string {
+  if (url.username || url.password || (url.host + url.pathname).includes("@")) {
+    throw invalidArgument(
+      `${naming.driver}: ${describeUrl(url)}: a ${naming.kind} URL takes no user name or password (write an "@" in a name as %40); ` +
+        "credentials belong in the server URL",
+    );
+  }
   const raw = url.host ? url.host + url.pathname : url.pathname.replace(/^\//, "");
   const decoded = decodeName(
     raw,
