@@ -171,3 +171,18 @@ function handOverIfAbandoned<T>(running: Promise<T>, signal: AbortSignal, abando
   const stop = () => signal.removeEventListener("abort", onAbort);
   running.then(stop, stop);
 }
+
+/** Google's endpoint, where a client that names none sends its RPCs. */
+const GOOGLE_ENDPOINT = { serverAddress: "pubsub.googleapis.com", serverPort: 443 };
+
+/** `server.address` and `server.port` of a client's endpoint, for spans and metrics. */
+export function serverOf(pubsub: PubSub): { serverAddress: string; serverPort?: number } {
+  const { servicePath, port, apiEndpoint } = pubsub.options as {
+    servicePath?: string;
+    port?: number;
+    apiEndpoint?: string;
+  };
+  const address = servicePath ?? apiEndpoint?.replace(/:\d+$/, "");
+  if (!address) return GOOGLE_ENDPOINT;
+  return { serverAddress: address, ...(typeof port === "number" ? { serverPort: port } : {}) };
+}

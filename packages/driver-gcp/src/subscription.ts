@@ -2,11 +2,12 @@ import { type PubSub, type Subscription as PubSubSubscription, type protos, v1 }
 import {
   type BatchLimits,
   type DriverMessage,
+  type DriverTelemetry,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
 } from "@portable-pubsub/core/driver";
-import { Connection } from "./connection.js";
+import { Connection, serverOf } from "./connection.js";
 import { GrpcStatus, gcpErrors, grpcStatus } from "./errors.js";
 import { FlowControl } from "./flow-control.js";
 import { EMPTY_MARKER_KEY, resolveProject, resourcePath } from "./names.js";
@@ -55,6 +56,7 @@ const MIN_PULL_DEADLINE_MS = 250;
  */
 export class GcpSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  readonly telemetry: DriverTelemetry;
   readonly errors = gcpErrors;
   readonly canNack = true;
   /** Acknowledge and ModifyAckDeadline requests stay far below Pub/Sub's 512 KB request limit. */
@@ -78,6 +80,16 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   ) {
     this.#name = resourcePath(pubsub, subscription, "subscriptions");
     this.resource = `gcppubsub subscription "${this.#name}"`;
+    this.telemetry = {
+      system: "gcp_pubsub",
+      destination: this.#name,
+      subscription: this.#name,
+      ...serverOf(pubsub),
+      messageAttributes: (m) =>
+        m.deliveryAttempt === undefined
+          ? undefined
+          : { "messaging.gcp_pubsub.message.delivery_attempt": m.deliveryAttempt },
+    };
     this.#connection = new Connection(pubsub, options.ownsClient ?? false, this.resource, v1.SubscriberClient);
     this.#flow = new FlowControl({
       maxMessages: options.maxOutstandingMessages ?? DEFAULTS.maxOutstandingMessages,

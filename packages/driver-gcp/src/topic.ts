@@ -2,11 +2,12 @@ import { type PubSub, type Topic as PubSubTopic, v1 } from "@google-cloud/pubsub
 import {
   type BatchLimits,
   type DriverMessage,
+  type DriverTelemetry,
   Topic,
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
-import { Connection } from "./connection.js";
+import { Connection, serverOf } from "./connection.js";
 import { gcpErrors } from "./errors.js";
 import { checkMessage, PUBSUB_LIMITS } from "./limits.js";
 import { EMPTY_MARKER, resolveProject, resourcePath } from "./names.js";
@@ -53,6 +54,7 @@ const PUBLISH_CALL = (timeout: number) => ({ retry: null, timeout, isBundling: f
  */
 export class GcpTopicDriver implements TopicDriver {
   readonly resource: string;
+  readonly telemetry: DriverTelemetry;
   readonly errors = gcpErrors;
   readonly batchLimits: BatchLimits;
   readonly #name: string;
@@ -71,6 +73,20 @@ export class GcpTopicDriver implements TopicDriver {
   constructor(pubsub: PubSub, topic: string, options: GcpTopicDriverOptions & { ownsClient?: boolean } = {}) {
     this.#name = resourcePath(pubsub, topic, "topics");
     this.resource = `gcppubsub topic "${this.#name}"`;
+    const orderingKeyFrom = options.orderingKeyFrom;
+    this.telemetry = {
+      system: "gcp_pubsub",
+      destination: this.#name,
+      ...serverOf(pubsub),
+      ...(orderingKeyFrom === undefined
+        ? {}
+        : {
+            messageAttributes: (m: DriverMessage) => {
+              const key = m.metadata[orderingKeyFrom];
+              return key === undefined ? undefined : { "messaging.gcp_pubsub.message.ordering_key": key };
+            },
+          }),
+    };
     this.#connection = new Connection(pubsub, options.ownsClient ?? false, this.resource, v1.PublisherClient);
     this.#orderingKeyFrom = options.orderingKeyFrom;
     this.#timeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;

@@ -14,6 +14,7 @@ if (!emulator) {
 } else {
   runConformanceTests(async () => gcpHarness(emulator.address), {
     name: "gcppubsub",
+    messagingSystem: "gcp_pubsub",
     canNack: true,
     // Pub/Sub orders only messages with an ordering key, on subscriptions that enable ordering.
     guaranteedOrder: false,

@@ -1,5 +1,6 @@
 import {
   type DriverMessage,
+  type DriverTelemetry,
   MAX_TIMER_MS,
   param,
   parseOptions,
@@ -8,6 +9,7 @@ import {
   type SubscriptionOptions,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
+import { MEM_SYSTEM } from "./about.js";
 import { defaultMemBroker, MemBroker, type SubscriptionState } from "./broker.js";
 
 /** The driver's own options of {@link openMemSubscription}; the portable ones are checked by Subscription. */
@@ -43,6 +45,7 @@ export interface MemSubscriptionOptions extends SubscriptionOptions {
  */
 export class MemSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  readonly telemetry: DriverTelemetry;
   readonly canNack = true;
   readonly #broker: MemBroker;
   readonly #topic: string;
@@ -67,6 +70,11 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
     this.resource = settings.anonymous
       ? `mem subscription to topic "${topic}"`
       : `mem subscription "${name}" of topic "${topic}"`;
+    this.telemetry = {
+      system: MEM_SYSTEM,
+      destination: topic,
+      ...(settings.anonymous ? {} : { subscription: name }),
+    };
   }
 
   /** Looks the subscription up (and creates it, if asked), so that a missing one fails each call with NotFound. */

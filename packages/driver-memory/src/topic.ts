@@ -1,11 +1,13 @@
 import {
   type DriverMessage,
+  type DriverTelemetry,
   parseOptions,
   Topic,
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
+import { MEM_SYSTEM } from "./about.js";
 import { defaultMemBroker, MemBroker } from "./broker.js";
 
 /** The driver's own options of {@link openMemTopic}; the portable ones are checked by Topic. */
@@ -26,6 +28,7 @@ export interface MemTopicOptions extends TopicOptions {
  */
 export class MemTopicDriver implements TopicDriver {
   readonly resource: string;
+  readonly telemetry: DriverTelemetry;
   readonly #broker: MemBroker;
   readonly #name: string;
 
@@ -33,6 +36,7 @@ export class MemTopicDriver implements TopicDriver {
     this.#broker = broker;
     this.#name = name;
     this.resource = `mem topic "${name}"`;
+    this.telemetry = { system: MEM_SYSTEM, destination: name };
   }
 
   async sendBatch(messages: DriverMessage[]): Promise<void> {

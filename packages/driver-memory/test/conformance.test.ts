@@ -38,6 +38,7 @@ runConformanceTests(
   },
   {
     name: "mem",
+    messagingSystem: "mem",
     canNack: true,
     guaranteedOrder: true,
     multipleSubscriptions: true,

@@ -255,3 +255,10 @@ export function describeServer(client: Redis): string {
   if (path) return path;
   return `${tls ? "rediss" : "redis"}://${host}:${port}${db ? `/${db}` : ""}`;
 }
+
+/** `server.address` and `server.port` of a client's server, for spans and metrics. */
+export function serverOf(client: Redis): { serverAddress?: string; serverPort?: number } {
+  const { host, port, path } = client.options;
+  if (path) return { serverAddress: path };
+  return { ...(host ? { serverAddress: host } : {}), ...(port ? { serverPort: port } : {}) };
+}

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
   type DriverMessage,
+  type DriverTelemetry,
   type HealthSource,
   Subscription,
   type SubscriptionDriver,
@@ -10,7 +11,7 @@ import {
 } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { toDriverMessage } from "./codec.js";
-import { ClientHealth, closeClient, duplicateForReads } from "./connection.js";
+import { ClientHealth, closeClient, duplicateForReads, serverOf } from "./connection.js";
 import { redisErrors } from "./errors.js";
 import { ensureGroupWithin, type GroupStart } from "./group.js";
 import { BlockingReader } from "./reader.js";
@@ -81,6 +82,7 @@ const CLOSE_GRACE_MS = 2000;
  */
 export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  readonly telemetry: DriverTelemetry;
   readonly errors = redisErrors;
   readonly canNack = true;
   readonly health: HealthSource;
@@ -116,6 +118,12 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#group = target.group;
     this.consumer = settings.consumer ?? uniqueConsumerName();
     this.resource = `redisstream group "${target.group}" of stream "${target.stream}"`;
+    this.telemetry = {
+      system: "redis",
+      destination: target.stream,
+      consumerGroup: target.group,
+      ...serverOf(client),
+    };
     const names = { ...target, consumer: this.consumer };
     this.#reader = new BlockingReader(reader, client, names, settings.blockMs ?? 1000);
     this.#reclaimer = new Reclaimer(

@@ -1,5 +1,6 @@
 import {
   type DriverMessage,
+  type DriverTelemetry,
   ErrorCode,
   type HealthSource,
   PubSubError,
@@ -9,7 +10,7 @@ import {
 } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { xaddArgs } from "./codec.js";
-import { ClientHealth, closeClient } from "./connection.js";
+import { ClientHealth, closeClient, serverOf } from "./connection.js";
 import { redisErrors } from "./errors.js";
 
 /** How a topic writes to its stream. */
@@ -40,6 +41,7 @@ export interface RedisTopicOptions extends TopicOptions, RedisTopicSettings {}
  */
 export class RedisTopicDriver implements TopicDriver {
   readonly resource: string;
+  readonly telemetry: DriverTelemetry;
   readonly errors = redisErrors;
   readonly health: HealthSource;
   readonly #client: Redis;
@@ -56,6 +58,7 @@ export class RedisTopicDriver implements TopicDriver {
     this.#create = settings.create ?? true;
     this.#closeClient = settings.closeClient ?? false;
     this.resource = `redisstream stream "${stream}"`;
+    this.telemetry = { system: "redis", destination: stream, ...serverOf(client) };
     const head = [stream];
     if (!this.#create) head.push("NOMKSTREAM");
     if (settings.maxLen !== undefined) head.push("MAXLEN", settings.exactTrim ? "=" : "~", String(settings.maxLen));

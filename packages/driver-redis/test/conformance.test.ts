@@ -62,6 +62,7 @@ describe.skipIf(skipRedis)("redisstream against Redis", () => {
   beforeAll(requireRedis);
   runConformanceTests(() => makeHarness(`redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`), {
     name: "redisstream",
+    messagingSystem: "redis",
     canNack: true,
     guaranteedOrder: true,
     multipleSubscriptions: true,

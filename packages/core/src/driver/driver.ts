@@ -78,7 +78,7 @@ export interface DriverTelemetry {
    * (routing key, delivery tag, ordering key). Optional; called only while
    * a span is being recorded, so it costs nothing otherwise.
    */
-  messageAttributes?(message: DriverMessage): Record<string, string | number | boolean>;
+  messageAttributes?(message: DriverMessage): Record<string, string | number | boolean> | undefined;
 }
 
 /** What every driver has in common. */
