@@ -9,25 +9,17 @@ import { FaultProxy } from "@portable-pubsub/conformance";
 import { openRabbitTopic, rabbitTopicDriver } from "@portable-pubsub/driver-rabbit";
 import { connect } from "amqplib";
 import { fmt, median, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
+import { benchQueue, SERVER_URL } from "./lib/bench-queue.mjs";
 
-const SERVER_URL = process.env.RABBIT_SERVER_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const [inFlightArg, sequentialArg] = process.argv.slice(2).map(Number);
 const IN_FLIGHT_COUNT = inFlightArg > 0 ? inFlightArg : 20_000;
 const SEQUENTIAL_COUNT = sequentialArg > 0 ? sequentialArg : 500;
 const ROUNDS = 9;
 const WINDOW = 1000;
 const BODY = Buffer.alloc(256, 120);
-const suffix = Math.random().toString(36).slice(2, 8);
-const EXCHANGE = `pps-bench-${suffix}`;
-const QUEUE = `pps-bench-${suffix}`;
-
-const admin = await connect(SERVER_URL);
-admin.on("error", () => {});
-const adminChannel = await admin.createChannel();
-await adminChannel.assertExchange(EXCHANGE, "fanout", { durable: false });
-await adminChannel.assertQueue(QUEUE, { durable: false });
-await adminChannel.bindQueue(QUEUE, EXCHANGE, "");
-const purge = () => adminChannel.purgeQueue(QUEUE);
+const bench = await benchQueue("pps-bench");
+const EXCHANGE = bench.exchange;
+const purge = bench.purge;
 
 /** Hand-written amqplib: a confirm channel with noDelay, publishing as the driver does. */
 async function rawChannel() {
@@ -183,7 +175,5 @@ try {
   if (targets.length > 0)
     console.log(`below the 0.9 target: ${targets.map(([l, r]) => `${l} ${r.toFixed(2)}`).join(", ")}`);
 } finally {
-  await adminChannel.deleteQueue(QUEUE).catch(() => {});
-  await adminChannel.deleteExchange(EXCHANGE).catch(() => {});
-  await admin.close().catch(() => {});
+  await bench.remove();
 }

@@ -2,7 +2,7 @@
  * How a portable message maps onto AMQP: the body is the content, bytes
  * unchanged; metadata travels as string headers.
  */
-import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
+import { type DriverMessage, invalidArgument, type PubSubError } from "@portable-pubsub/core/driver";
 import type { ConsumeMessage } from "amqplib";
 
 /** The body as a Buffer, without copying (amqplib accepts only Buffers). */
@@ -45,10 +45,40 @@ export function toDriverMessage(message: ConsumeMessage, ackId: unknown): Driver
 const SHORT_STRING = 255;
 /** amqplib encodes a headers table into a 64 KiB buffer; leave room for the other properties. */
 const HEADERS_BUDGET = 60 * 1024;
+/**
+ * A content header frame without headers or message id: frame header (7),
+ * class id, weight, body size and property flags (14), delivery mode (1),
+ * the headers table's length (4), frame end (1).
+ */
+const HEADER_FRAME_BASE = 27;
 
-/** Throws InvalidArgument, naming the problem, for a message AMQP cannot carry. */
-export function checkAmqpLimits(message: DriverMessage, routingKey: string): void {
+/**
+ * The size of the content header frame that carries a message's properties
+ * (as the publisher sets them: headers, a message id, the delivery mode).
+ * It must fit in one frame of the connection's frame_max, unlike the body,
+ * which is split over as many frames as it needs.
+ */
+export function headerFrameBytes(metadata: Record<string, string>, messageIdBytes: number): number {
+  return HEADER_FRAME_BASE + 1 + messageIdBytes + headersBytes(metadata);
+}
+
+/** A string-valued headers table's entries: name (1 + n), type tag (1), value length (4) and value. */
+function headersBytes(metadata: Record<string, string>): number {
   let bytes = 0;
+  for (const key of Object.keys(metadata)) {
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(metadata[key] ?? "") + 6;
+  }
+  return bytes;
+}
+
+/**
+ * Throws InvalidArgument, naming the problem and the fix, for a message AMQP
+ * cannot carry: a header name or routing key over 255 bytes, headers over
+ * amqplib's table buffer, or properties that do not fit in one frame of
+ * `frameMax` bytes (the connection's; a broker closes the whole connection
+ * with 501 for a frame over it).
+ */
+export function checkAmqpLimits(message: DriverMessage, routingKey: string, frameMax: number): void {
   for (const key of Object.keys(message.metadata)) {
     const keyBytes = Buffer.byteLength(key);
     if (keyBytes > SHORT_STRING) {
@@ -56,8 +86,8 @@ export function checkAmqpLimits(message: DriverMessage, routingKey: string): voi
         `send: metadata key "${key.slice(0, 40)}…" is ${keyBytes} bytes; AMQP header names hold at most ${SHORT_STRING}`,
       );
     }
-    bytes += keyBytes + Buffer.byteLength(message.metadata[key] ?? "") + 6;
   }
+  const bytes = headersBytes(message.metadata);
   if (bytes > HEADERS_BUDGET) {
     throw invalidArgument(`send: metadata takes ${bytes} bytes as AMQP headers; at most ${HEADERS_BUDGET} fit`);
   }
@@ -65,4 +95,15 @@ export function checkAmqpLimits(message: DriverMessage, routingKey: string): voi
   if (keyBytes > SHORT_STRING) {
     throw invalidArgument(`send: the routing key is ${keyBytes} bytes; AMQP routing keys hold at most ${SHORT_STRING}`);
   }
+  // The message id is added later; 32 bytes is more than the publisher's ids take.
+  const frameBytes = HEADER_FRAME_BASE + 33 + bytes;
+  if (frameBytes > frameMax) throw tooLargeForFrame(frameBytes, frameMax);
+}
+
+/** InvalidArgument for properties that need `frameBytes` in a connection whose frame_max is `frameMax`. */
+export function tooLargeForFrame(frameBytes: number, frameMax: number): PubSubError {
+  return invalidArgument(
+    `send: the message's metadata needs a ${frameBytes}-byte AMQP header frame, over the connection's frame_max ${frameMax}; ` +
+      "send less metadata (put large values in the body), or raise frameMax in the server URL and frame_max on the broker",
+  );
 }

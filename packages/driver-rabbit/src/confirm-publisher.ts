@@ -12,7 +12,7 @@ import type { ConfirmChannel, Message, Options } from "amqplib";
 import { coalesceWrites } from "./amqp/coalesce.js";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
-import { contentOf } from "./codec.js";
+import { contentOf, headerFrameBytes, tooLargeForFrame } from "./codec.js";
 import { ConfirmWindow } from "./confirm-window.js";
 import type { ChannelSession } from "./driver-base.js";
 import { isResourceError, RabbitError, ReplyCode } from "./errors.js";
@@ -40,6 +40,8 @@ interface Pending {
   readonly routingKey: string;
   readonly properties: Options.Publish;
   readonly batch: BatchWait;
+  /** Its content header frame's size, checked against the channel's frame_max before it is written. */
+  readonly headerBytes: number;
   state: 0 | 1 | 2;
   returned: RabbitError | undefined;
 }
@@ -134,16 +136,13 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     });
     const { persistent, mandatory, routingKey } = this.#settings;
     for (const message of messages) {
+      const messageId = this.#idPrefix + (this.#nextId++).toString(36);
       this.#waiting.push({
         content: contentOf(message.body),
         routingKey: routingKey(message),
-        properties: {
-          headers: message.metadata,
-          messageId: this.#idPrefix + (this.#nextId++).toString(36),
-          persistent,
-          mandatory,
-        },
+        properties: { headers: message.metadata, messageId, persistent, mandatory },
         batch,
+        headerBytes: headerFrameBytes(message.metadata, messageId.length),
         state: WAITING,
         returned: undefined,
       });
@@ -158,11 +157,18 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     const channel = this.#channel.lease?.channel;
     if (!channel || this.#paused) return;
     const { exchange } = this.#settings;
+    const frameMax = frameMaxOf(channel);
     if (this.#waiting.length - this.#waitHead > 1) coalesceWrites(channel);
     while (this.#waitHead < this.#waiting.length) {
       const pending = this.#waiting[this.#waitHead] as Pending;
       if (pending.state === DONE) {
         this.#waitHead++;
+        continue;
+      }
+      if (pending.headerBytes > frameMax) {
+        // The broker would close the whole connection (501), and the message would come back to do it again.
+        this.#waitHead++;
+        this.#settle(pending, tooLargeForFrame(pending.headerBytes, frameMax));
         continue;
       }
       let flowing: boolean;
@@ -271,6 +277,11 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     }
     await this.#channel.close(signal);
   }
+}
+
+/** The negotiated frame_max of the channel's connection. */
+function frameMaxOf(channel: ConfirmChannel): number {
+  return (channel.connection as unknown as { frameMax: number }).frameMax;
 }
 
 interface ConfirmFrame {

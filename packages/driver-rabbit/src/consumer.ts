@@ -15,12 +15,13 @@ import type { RabbitConnection } from "./amqp/connection.js";
 import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
 import { toDriverMessage } from "./codec.js";
 import type { ChannelSession } from "./driver-base.js";
+import { AutoPrefetch, INITIAL_PREFETCH } from "./prefetch.js";
 
 /** How a QueueConsumer consumes. */
 export interface ConsumerSettings {
   queue: string;
-  /** Most unacked deliveries the broker sends ahead (basic.qos). */
-  prefetch: number;
+  /** Most unacked deliveries the broker sends ahead (basic.qos); undefined follows the message size (see prefetch.ts). */
+  prefetch: number | undefined;
   /** Runs on every new channel before it consumes (declarations). */
   setup?(channel: Channel): Promise<void>;
 }
@@ -38,17 +39,20 @@ export class QueueConsumer implements ChannelSession<Channel> {
   #buffer: DriverMessage[] = [];
   #head = 0;
   readonly #arrivals = new WakeUp();
+  readonly #queue: string;
+  readonly #auto: AutoPrefetch | undefined;
 
   constructor(connection: RabbitConnection, settings: ConsumerSettings) {
+    this.#queue = settings.queue;
+    this.#auto = settings.prefetch === undefined ? new AutoPrefetch() : undefined;
     this.#channel = new ManagedChannel<Channel>(connection, {
       role: "consume",
       create: (model) => model.createChannel(),
       setup: async (lease) => {
         const { channel } = lease;
         await settings.setup?.(channel);
-        await channel.prefetch(settings.prefetch);
-        const { consumerTag } = await channel.consume(settings.queue, (message) => this.#delivered(lease, message));
-        this.#consumerTag = consumerTag;
+        await channel.prefetch(settings.prefetch ?? this.#auto?.current ?? INITIAL_PREFETCH);
+        this.#consumerTag = await this.#consume(lease);
       },
       closed: () => {
         // The broker requeues whatever this channel had delivered and not seen acked.
@@ -71,12 +75,19 @@ export class QueueConsumer implements ChannelSession<Channel> {
     await this.#channel.whenOpen(signal);
   }
 
+  async #consume(lease: ChannelLease<Channel>): Promise<string> {
+    const { consumerTag } = await lease.channel.consume(this.#queue, (message) => this.#delivered(lease, message));
+    return consumerTag;
+  }
+
   #delivered(lease: ChannelLease<Channel>, message: ConsumeMessage | null): void {
     if (message === null) {
       // The broker cancelled the consumer (its queue was deleted): reopen, which consumes again or reports why not.
       lease.channel.close().catch(() => {});
       return;
     }
+    const prefetch = this.#auto?.observe(message.content.length);
+    if (prefetch !== undefined) void this.#reconsume(lease, prefetch);
     const ackId: RabbitAckId = { generation: lease.generation, deliveryTag: message.fields.deliveryTag };
     this.#buffer.push(toDriverMessage(message, ackId));
     this.#wakeUp();
@@ -84,6 +95,27 @@ export class QueueConsumer implements ChannelSession<Channel> {
 
   #wakeUp(): void {
     this.#arrivals.wakeAll();
+  }
+
+  /**
+   * Applies a new automatic prefetch. basic.qos only applies to consumers
+   * started after it, so the consumer is replaced: the new one starts before
+   * the old one is cancelled, on the same channel, so deliveries and their
+   * acks go on without a gap. Failures are left to the channel's recovery,
+   * which consumes with the new prefetch.
+   */
+  async #reconsume(lease: ChannelLease<Channel>, prefetch: number): Promise<void> {
+    try {
+      const old = this.#consumerTag;
+      await lease.channel.prefetch(prefetch);
+      if (lease !== this.#channel.lease) return;
+      const tag = await this.#consume(lease);
+      if (lease !== this.#channel.lease) return;
+      this.#consumerTag = tag;
+      if (old !== undefined) await lease.channel.cancel(old);
+    } catch {
+      // The channel is closing; its reopening consumes again with the automatic prefetch's current value.
+    }
   }
 
   /**

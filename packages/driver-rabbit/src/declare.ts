@@ -21,6 +21,7 @@ export interface TopologyDeclaration {
   queue?: QueueDeclaration;
 }
 
+/** An exchange to declare: its name, type and durability. */
 export interface ExchangeDeclaration {
   name: string;
   /** "topic" (default), "fanout", "direct" or "headers". */
@@ -29,6 +30,7 @@ export interface ExchangeDeclaration {
   durable?: boolean;
 }
 
+/** A queue to declare, and the exchange to bind it to. */
 export interface QueueDeclaration {
   name: string;
   /** Survives broker restarts (with persistent messages, so do its messages). Default true. */
@@ -84,7 +86,8 @@ export async function declareRabbitTopology(
   target: RabbitConnection | RabbitConnectionSettings,
   declaration: TopologyDeclaration,
 ): Promise<void> {
-  const { connection, owned } = connectionFor(target);
+  // Declaring on a consuming connection: a publishing one may be blocked by an alarm, and then reads nothing.
+  const { connection, owned } = connectionFor(target, "consume");
   try {
     const channel = await (await connection.model()).createChannel();
     channel.on("error", () => {});

@@ -16,6 +16,7 @@ import type { Channel, ChannelModel } from "amqplib";
 import { connectRabbit } from "./amqp/connection.js";
 import { ReplyCode, rabbitErrors, replyCodeOf } from "./errors.js";
 
+/** The `pubsub doctor` hook: passive checks of the exchange and queue a rabbit:// URL names, changing nothing. */
 export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {
   const name = resourceName(url, { driver: "rabbit", kind: "exchange or queue" });
   const checks: Check[] = [];

@@ -21,7 +21,11 @@ import { RabbitDriver } from "./driver-base.js";
 
 /** Options of {@link openRabbitSubscription}, besides the portable ones. */
 export interface RabbitSubscriptionOptions extends SubscriptionOptions {
-  /** Most unacked messages the broker sends ahead of acks (basic.qos). Default 100. */
+  /**
+   * Most unacked messages the broker sends ahead of acks (basic.qos).
+   * Default: automatic, keeping about 32 MiB unacked (at most 500 messages,
+   * fewer as messages grow: 32 of 1 MiB); see the package README.
+   */
   prefetch?: number;
   /** How long one receive waits for a message when none is buffered, in ms. Default 1000. */
   maxWaitMs?: number;
@@ -35,7 +39,7 @@ export interface RabbitSubscriptionOptions extends SubscriptionOptions {
 
 /** The driver's own options; the portable ones pass through unchecked here (Subscription checks them). */
 const consumeOptions = z.object({
-  prefetch: param.int(1, 65535).default(100),
+  prefetch: param.int(1, 65535).optional(),
   maxWaitMs: param.duration().default(1000),
 });
 
@@ -114,5 +118,9 @@ export function rabbitSubscriptionDriver(
 ): RabbitSubscriptionDriver {
   if (typeof queue !== "string" || queue === "")
     throw invalidArgument("rabbit: the queue name must be a non-empty string");
-  return buildOn(target, (connection, owned) => new RabbitSubscriptionDriver(connection, queue, options, owned));
+  return buildOn(
+    target,
+    "consume",
+    (connection, owned) => new RabbitSubscriptionDriver(connection, queue, options, owned),
+  );
 }

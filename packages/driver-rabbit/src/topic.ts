@@ -67,10 +67,12 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
   /**
    * Refuses, alone and before batching, a message AMQP cannot carry: a
    * header name over 255 bytes, headers over amqplib's 64 KiB table buffer,
-   * or a routing key over 255 bytes.
+   * a routing key over 255 bytes, or properties too large for one frame of
+   * the connection's frame_max. (A message checked before the connection
+   * negotiated a smaller frame_max is checked again before it is written.)
    */
   checkMessage(message: DriverMessage): void {
-    checkAmqpLimits(message, this.#routingKey(message));
+    checkAmqpLimits(message, this.#routingKey(message), this.connection.frameMax);
   }
 
   /**
@@ -102,5 +104,5 @@ export function rabbitTopicDriver(
   options: RabbitTopicOptions = {},
 ): RabbitTopicDriver {
   if (typeof exchange !== "string") throw invalidArgument("rabbit: the exchange name must be a string");
-  return buildOn(target, (connection, owned) => new RabbitTopicDriver(connection, exchange, options, owned));
+  return buildOn(target, "publish", (connection, owned) => new RabbitTopicDriver(connection, exchange, options, owned));
 }

@@ -3,8 +3,8 @@
  * newcomer path (declare), a shared connection closed by its last user,
  * routing keys from metadata, failover, sends that wait out an outage while
  * core bounds what the driver holds, send order under small batching limits,
- * stale acks dropped, blocked connections in health, and shutdown within a
- * deadline.
+ * stale acks dropped, and shutdown within a deadline (blocked connections:
+ * connections.test.ts).
  */
 
 import { FaultProxy } from "@portable-pubsub/conformance";
@@ -23,12 +23,10 @@ import {
   BROKER,
   cleanupAfterEach,
   makeExchangeAndQueue,
-  rabbitmqctl,
   SERVER_URL,
   skipWithoutBroker,
   sleep,
   unique,
-  waitFor,
   withAdmin,
 } from "./support.js";
 
@@ -42,7 +40,7 @@ const deleteLater = (exchanges: string[], queues: string[]) =>
   );
 
 describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
-  it("gets a newcomer's message through with declare=true, on one shared connection", async () => {
+  it("gets a newcomer's message through with declare=true, publishing and consuming on separate connections", async () => {
     const exchange = unique("newcomer");
     const queue = unique("newcomer");
     deleteLater([exchange], [queue]);
@@ -57,7 +55,7 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
       message.ack();
       expect(message.text()).toBe("hello");
       expect(message.metadata.kind).toBe("greeting");
-      expect(topic.as<ConfirmChannel>().connection).toBe(subscription.as<Channel>().connection);
+      expect(topic.as<ConfirmChannel>().connection).not.toBe(subscription.as<Channel>().connection);
     } finally {
       delete process.env.RABBIT_SERVER_URL;
     }
@@ -89,22 +87,27 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     expect(message.text()).toBe("declared");
   });
 
-  it("shares one connection between drivers with equal settings and closes it with its last user", async () => {
+  it("shares one connection per role between drivers with equal settings and closes it with its last user", async () => {
     const exchange = unique("shared");
     defer(await makeExchangeAndQueue(exchange, `${exchange}-q`));
     const settings = { serverUrl: SERVER_URL, connectionName: unique("shared") };
     const a = rabbitTopicDriver(settings, exchange);
-    const b = rabbitSubscriptionDriver(settings, `${exchange}-q`);
+    const b = rabbitTopicDriver(settings, exchange);
+    const c = rabbitSubscriptionDriver(settings, `${exchange}-q`);
     expect(a.connection).toBe(b.connection);
-    const topic = new Topic(a);
-    const subscription = new Subscription(b);
-    await topic.send({ body: "x" });
-    await topic.shutdown();
+    expect(c.connection).not.toBe(a.connection);
+    const topics = [new Topic(a), new Topic(b)];
+    const subscription = new Subscription(c);
+    await Promise.all(topics.map((t) => t.send({ body: "x" })));
+    await topics[0]?.shutdown();
     expect(a.connection.closed).toBe(false);
     expect(a.connection.health.current().state).toBe("ready");
-    await subscription.shutdown();
+    await topics[1]?.shutdown();
     expect(a.connection.closed).toBe(true);
     expect(a.connection.health.current().state).toBe("closed");
+    expect(c.connection.closed).toBe(false);
+    await subscription.shutdown();
+    expect(c.connection.closed).toBe(true);
   });
 
   it("takes the routing key from a metadata key", async () => {
@@ -296,34 +299,6 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     await sleep(200);
     await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(0));
     expect(connection.connects).toBe(2);
-  });
-
-  it("shows a broker's memory alarm as blocked in health; sends wait, then go through", async () => {
-    const exchange = unique("blocked");
-    const queue = unique("blocked");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const topic = openRabbitTopic({ serverUrl: SERVER_URL, connectionName: unique("blocked") }, exchange);
-    later(topic);
-    await topic.send({ body: "before" });
-    const watermark = /Memory high watermark setting: ([\d.]+) of available memory/.exec(
-      await rabbitmqctl("status"),
-    )?.[1];
-    let sent = false;
-    try {
-      await rabbitmqctl("set_vm_memory_high_watermark", "0.00001");
-      const during = topic.send({ body: "during" }).then(() => {
-        sent = true;
-      });
-      await waitFor(() => topic.health.blocked !== undefined, 10_000, "health to show the block");
-      expect(topic.health.blocked).toMatch(/memory/);
-      expect(sent).toBe(false);
-      await rabbitmqctl("set_vm_memory_high_watermark", watermark ?? "0.4");
-      await during;
-      await waitFor(() => topic.health.blocked === undefined, 10_000, "health to show the unblock");
-    } finally {
-      await rabbitmqctl("set_vm_memory_high_watermark", watermark ?? "0.4");
-    }
-    expect(sent).toBe(true);
   });
 
   it("shuts down within the deadline even when the broker does not answer", async () => {

@@ -8,11 +8,23 @@
  */
 import type { Socket } from "node:net";
 import { backoffDelay, ErrorCode, HealthTracker, settledWithin, sleep } from "@portable-pubsub/core/driver";
-import { type ChannelModel, connect } from "amqplib";
-import { RabbitError, rabbitErrors, replyCodeOf } from "../errors.js";
+import { type ChannelModel, connect, type SocketOptions } from "amqplib";
+import { RabbitError, ReplyCode, replyCodeOf } from "../errors.js";
+import { channelMaxOf, DEFAULT_CHANNEL_MAX } from "./channel-max.js";
+import { connectError, dialHedged } from "./dial.js";
 import type { ServerTarget } from "./server-url.js";
 import { type RabbitConnectionSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
 import { watchHeartbeat } from "./watchdog.js";
+
+/**
+ * A connection lost sooner than this after its handshake counts as a failed
+ * attempt: a broker that drops every connection at once gets backoff, not a
+ * reconnect every few milliseconds.
+ */
+const STABLE_AFTER_MS = 100;
+
+/** While an attempt's handshake is pending this long, a fresh attempt starts (see dial.ts). */
+const HEDGE_MS = 1000;
 
 interface Waiter {
   resolve: (model: ChannelModel) => void;
@@ -41,6 +53,8 @@ export class RabbitConnection {
   #refs = 0;
   #onLastRelease: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** The channel_max of the last connection, kept while reconnecting. */
+  #channelMax: number | undefined;
 
   constructor(settings: ResolvedSettings, onLastRelease?: () => void) {
     this.#settings = settings;
@@ -61,6 +75,21 @@ export class RabbitConnection {
   /** How many times a connection was established: 1 after the first, +1 per recovery. */
   get connects(): number {
     return this.#connects;
+  }
+
+  /**
+   * The largest frame the connection carries: the negotiated frame_max while
+   * connected, else the one asked for (the negotiated one is never larger).
+   */
+  get frameMax(): number {
+    const negotiated = (this.#model?.connection as unknown as { frameMax?: number } | undefined)?.frameMax;
+    return negotiated ?? this.#settings.targets[0]?.options.frameMax ?? AMQPLIB_FRAME_MAX;
+  }
+
+  /** How many channels the connection carries: the negotiated channel_max once known, else the one asked for or RabbitMQ's default. */
+  get channelMax(): number {
+    const negotiated = this.#model ? channelMaxOf(this.#model) : this.#channelMax;
+    return negotiated ?? (this.#settings.targets[0]?.options.channelMax || DEFAULT_CHANNEL_MAX);
   }
 
   /** The amqplib connection in use now, or undefined while (re)connecting. */
@@ -100,6 +129,11 @@ export class RabbitConnection {
     });
   }
 
+  /** How many drivers use the connection (each with one channel). */
+  get users(): number {
+    return this.#refs;
+  }
+
   /** Counts one more user; {@link release} undoes it. */
   retain(): this {
     this.#refs++;
@@ -132,12 +166,14 @@ export class RabbitConnection {
     const model = this.#model;
     this.#model = undefined;
     if (!model) return;
-    const deadline = signal ?? AbortSignal.timeout(this.#settings.connectTimeoutMs);
-    // A broker that does not answer the close (a stalled link) must not hold up shutdown: cut the socket.
-    const closed = await settledWithin(
-      model.close().then(() => true),
-      deadline,
-    );
+    // A broker that does not answer the close (a stalled link) must not hold up shutdown, whatever signal
+    // the caller gave: past connectTimeoutMs the socket is cut.
+    const timeout = AbortSignal.timeout(this.#settings.connectTimeoutMs);
+    const deadline = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    // amqplib settles close() only on close-ok; a broker that answers with a close of its own (as RabbitMQ
+    // does while it stops) and then drops the socket ends the connection without one: its close event counts.
+    const gone = new Promise<boolean>((resolve) => model.once("close", () => resolve(true)));
+    const closed = await settledWithin(Promise.race([model.close().then(() => true), gone]), deadline);
     if (!closed) socketOf(model)?.destroy();
   }
 
@@ -183,29 +219,39 @@ export class RabbitConnection {
         continue;
       }
       if (this.closed) {
+        model.on("error", () => {});
         model.close().catch(() => {});
         return;
       }
-      failures = 0;
       triedThisRound = 0;
+      const adoptedAt = Date.now();
       const lost = await this.#adopt(model);
       if (this.closed) return;
       this.health.set("reconnecting", lost);
-      await quietSleep(Math.random() * base, this.#stop.signal);
+      // A connection that died at once, or that the broker closed for a protocol error (it would do so
+      // again), is a failed attempt: the backoff goes on growing. Any other loss starts afresh.
+      if (Date.now() - adoptedAt < STABLE_AFTER_MS || isRefusal(lost)) failures++;
+      else failures = 0;
+      const delay = failures === 0 ? Math.random() * base : backoffDelay(failures - 1, base, cap);
+      await quietSleep(delay, this.#stop.signal);
     }
   }
 
-  async #dial(target: ServerTarget): Promise<ChannelModel> {
+  #dial(target: ServerTarget): Promise<ChannelModel> {
     const { heartbeat, connectTimeoutMs, socketOptions, connectionName } = this.#settings;
-    return connect(
-      { ...target.options, heartbeat },
-      {
+    const attempt = (signal: AbortSignal) => {
+      const options: SocketOptions & { signal: AbortSignal } = {
         ...socketOptions,
         noDelay: true,
         timeout: connectTimeoutMs,
         clientProperties: { connection_name: connectionName },
-      },
-    );
+        // net.connect gives the signal to the socket: aborting a losing attempt destroys it.
+        signal,
+      };
+      return connect({ ...target.options, heartbeat }, options);
+    };
+    const hedgeMs = Math.min(HEDGE_MS, Math.max(50, connectTimeoutMs / 4));
+    return dialHedged(attempt, { hedgeMs, maxPending: 3, timeoutMs: connectTimeoutMs }, this.#stop.signal);
   }
 
   /** Puts `model` in service; resolves with the reason once it is lost. */
@@ -232,6 +278,7 @@ export class RabbitConnection {
       });
     });
     this.#model = model;
+    this.#channelMax = channelMaxOf(model);
     this.#everConnected = true;
     this.#connects++;
     this.health.set("ready");
@@ -242,26 +289,21 @@ export class RabbitConnection {
   }
 }
 
+/** amqplib asks for this frame_max when the server URL names none. */
+const AMQPLIB_FRAME_MAX = 131072;
+
+/** The broker closed the connection for a reason of ours (a frame or syntax error, a refusal), not to shut down. */
+function isRefusal(lost: Error): boolean {
+  const code = replyCodeOf(lost);
+  return code !== undefined && code !== ReplyCode.ConnectionForced;
+}
+
 function socketOf(model: ChannelModel): Socket | undefined {
   return (model.connection as unknown as { stream?: Socket }).stream;
 }
 
 function quietSleep(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, signal).catch(() => {});
-}
-
-/** A failed connection attempt, without credentials; `rabbitErrors.hint` says what to check. */
-function connectError(target: ServerTarget, cause: unknown): RabbitError {
-  const replyCode = replyCodeOf(cause);
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new RabbitError(`cannot connect to ${target.display}: ${detail}`, {
-    cause,
-    role: "connect",
-    vhost: target.options.vhost ?? "/",
-    ...(replyCode === undefined ? {} : { replyCode }),
-    // A refusal (bad login, vhost) stays refused; anything else but a programming error may pass.
-    retryable: replyCode === undefined ? rabbitErrors.isRetryable(cause) || !(cause instanceof TypeError) : false,
-  });
 }
 
 /**

@@ -10,6 +10,7 @@
 import { backoffDelay, ErrorCode, raceSignal, settledWithin, sleep } from "@portable-pubsub/core/driver";
 import type { Channel, ChannelModel } from "amqplib";
 import { isResourceError, RabbitError, type RabbitRole, refusal } from "../errors.js";
+import { channelsExhausted, isChannelMaxError } from "./channel-max.js";
 import type { RabbitConnection } from "./connection.js";
 
 /** One channel of a ManagedChannel, and which one it is. */
@@ -115,16 +116,31 @@ export class ManagedChannel<C extends Channel> {
       try {
         channel = await this.#hooks.create(model);
         const lease: ChannelLease<C> = { channel, generation: ++this.#generation };
+        // The channel can close before it is current: a connection.close in the same segment as
+        // confirm.select-ok or basic.consume-ok closes it before `create` or `setup` resumes here.
+        let gone = hasClosed(channel);
         // Every event amqplib can emit gets a listener first: an unhandled 'error' would crash the process.
         channel.on("error", (err: Error) => {
           channelError = err;
         });
         channel.on("handler-error", () => {});
-        channel.once("close", () => this.#onClose(lease, channelError));
-        await this.#hooks.setup(lease);
+        channel.once("close", () => {
+          gone = true;
+          this.#onClose(lease, channelError);
+        });
+        if (!gone) await this.#hooks.setup(lease);
         if (this.#closed) {
-          await channel.close().catch(() => {});
+          void channel.close().catch(() => {});
           return;
+        }
+        if (gone || hasClosed(channel)) {
+          // Installing it would leave a dead lease current for good: nothing would ever reopen it.
+          this.#hooks.closed(lease, channelError && refusal(channelError, this.#hooks.role));
+          if (isResourceError(channelError)) {
+            this.#fail(channelError);
+            return;
+          }
+          throw new RabbitError("the channel closed during its setup", { retryable: true });
         }
         this.#lease = lease;
         this.#hooks.opened?.(lease);
@@ -134,6 +150,10 @@ export class ManagedChannel<C extends Channel> {
         channel?.close().catch(() => {});
         if (isResourceError(err)) {
           this.#fail(err);
+          return;
+        }
+        if (isChannelMaxError(err)) {
+          this.#fail(channelsExhausted(model, this.#connection.display));
           return;
         }
         // The connection went away under us, or the broker had a moment: wait a little, then try again.
@@ -158,7 +178,8 @@ export class ManagedChannel<C extends Channel> {
 
   /**
    * Closes the channel for good after `beforeClose` (such as cancelling a
-   * consumer) ran. Returns once the broker confirmed, or `signal` fired.
+   * consumer) ran. Returns once the broker confirmed, the channel or its
+   * connection closed by other means, or `signal` fired.
    */
   async close(signal: AbortSignal, beforeClose?: (channel: C) => Promise<unknown>): Promise<void> {
     if (this.#closed) return;
@@ -167,10 +188,25 @@ export class ManagedChannel<C extends Channel> {
     const lease = this.#lease;
     this.#lease = undefined;
     if (!lease) return;
+    const { channel } = lease;
+    // amqplib settles close() only on close-ok; a broker that answers with connection.close (as RabbitMQ
+    // does while it stops) never sends one, so the channel's own close event ends the wait too.
+    const gone = new Promise<void>((resolve) => {
+      if (hasClosed(channel)) resolve();
+      else channel.once("close", () => resolve());
+    });
     const work = (async () => {
-      if (beforeClose) await beforeClose(lease.channel).catch(() => {});
-      await lease.channel.close().catch(() => {});
+      if (beforeClose) await Promise.race([beforeClose(channel).catch(() => {}), gone]);
+      await Promise.race([channel.close().catch(() => {}), gone]);
     })();
     await settledWithin(work, signal);
   }
+}
+
+/**
+ * amqplib has no "closed" flag on a channel; moving one to its closed state
+ * sets its list of pending RPCs to null, for good.
+ */
+function hasClosed(channel: Channel): boolean {
+  return (channel as unknown as { pending: unknown[] | null }).pending === null;
 }
