@@ -4,7 +4,7 @@
  * classifier, and how they wait for readiness and close. Each drives one
  * {@link ChannelSession}: a ConfirmPublisher or a QueueConsumer.
  */
-import type { DriverBase, HealthSource } from "@portable-pubsub/core/driver";
+import type { DriverBase, DriverTelemetry, HealthSource } from "@portable-pubsub/core/driver";
 import type { Channel } from "amqplib";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { rabbitErrors } from "./errors.js";
@@ -24,15 +24,27 @@ export abstract class RabbitDriver<C extends Channel> implements DriverBase {
   readonly resource: string;
   readonly health: HealthSource;
   readonly errors = rabbitErrors;
+  readonly telemetry: DriverTelemetry;
   readonly #connection: RabbitConnection;
   readonly #owned: boolean;
   protected abstract readonly session: ChannelSession<C>;
 
-  protected constructor(connection: RabbitConnection, owned: boolean, resource: string) {
+  /**
+   * `resource` names the exchange or queue in messages; `telemetry` gives
+   * its name and per-message attributes to spans, with the first server's
+   * address.
+   */
+  protected constructor(
+    connection: RabbitConnection,
+    owned: boolean,
+    resource: string,
+    telemetry: Pick<DriverTelemetry, "destination" | "messageAttributes">,
+  ) {
     this.#connection = connection;
     this.#owned = owned;
     this.health = connection.health;
     this.resource = `rabbit ${resource} on ${connection.display}`;
+    this.telemetry = { system: "rabbitmq", ...connection.address, ...telemetry };
   }
 
   /** The connection this driver uses. */

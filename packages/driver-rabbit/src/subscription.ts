@@ -15,7 +15,7 @@ import type { Channel } from "amqplib";
 import { z } from "zod";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { buildOn, type RabbitTarget } from "./amqp/shared.js";
-import { QueueConsumer } from "./consumer.js";
+import { QueueConsumer, type RabbitAckId } from "./consumer.js";
 import { declareOn } from "./declare.js";
 import { RabbitDriver } from "./driver-base.js";
 
@@ -50,7 +50,13 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
   readonly #maxWaitMs: number;
 
   constructor(connection: RabbitConnection, queue: string, options: RabbitSubscriptionOptions, owned: boolean) {
-    super(connection, owned, `queue "${queue}"`);
+    super(connection, owned, `queue "${queue}"`, {
+      destination: queue,
+      messageAttributes: (m) => {
+        const tag = (m.ackId as RabbitAckId | undefined)?.deliveryTag;
+        return tag === undefined ? undefined : { "messaging.rabbitmq.message.delivery_tag": tag };
+      },
+    });
     const { prefetch, maxWaitMs } = parseOptions(consumeOptions, options, "rabbit");
     this.#maxWaitMs = maxWaitMs;
     const declare = options.declare;

@@ -46,10 +46,14 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
   readonly batchLimits = { maxItems: 128 };
 
   constructor(connection: RabbitConnection, exchange: string, options: RabbitTopicOptions, owned: boolean) {
-    super(connection, owned, `exchange "${exchange}"`);
     const { routingKey = "", routingKeyFrom, declare } = options;
+    const keyOf = routingKeyFrom ? (m: DriverMessage) => m.metadata[routingKeyFrom] ?? routingKey : () => routingKey;
+    super(connection, owned, `exchange "${exchange}"`, {
+      destination: exchange,
+      messageAttributes: (m) => ({ "messaging.rabbitmq.destination.routing_key": keyOf(m) }),
+    });
     const declaration = declare ? { exchange: { name: exchange, ...(declare === true ? {} : declare) } } : undefined;
-    this.#routingKey = routingKeyFrom ? (m) => m.metadata[routingKeyFrom] ?? routingKey : () => routingKey;
+    this.#routingKey = keyOf;
     this.session = new ConfirmPublisher(connection, {
       exchange,
       routingKey: this.#routingKey,

@@ -11,6 +11,7 @@ if (skipWithoutBroker) {
 } else {
   runConformanceTests(() => createRabbitHarness({ settings: { serverUrl: SERVER_URL } }), {
     name: "rabbit",
+    messagingSystem: "rabbitmq",
     canNack: true,
     guaranteedOrder: true,
     multipleSubscriptions: true,

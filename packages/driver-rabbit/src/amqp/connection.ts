@@ -62,6 +62,15 @@ export class RabbitConnection {
     this.#onLastRelease = onLastRelease;
   }
 
+  /** `server.address` and `server.port` of the first server URL, for spans and metrics. */
+  get address(): { serverAddress?: string; serverPort?: number } {
+    const first = this.#settings.targets[0]?.options;
+    return {
+      ...(first?.hostname ? { serverAddress: first.hostname } : {}),
+      ...(first?.port ? { serverPort: first.port } : {}),
+    };
+  }
+
   /** True once `close` was called. */
   get closed(): boolean {
     return this.#closing !== undefined;
