@@ -60,7 +60,9 @@ export class Message {
 
   /**
    * Acknowledges the message: it will not be delivered again. Acks are
-   * batched; the call does not wait. A second ack or nack is a no-op.
+   * batched; the call does not wait. A second ack or nack is a no-op, and so
+   * is an ack after the subscription was shut down (the broker delivers the
+   * message again).
    */
   ack(): void {
     if (this.#settled) return;
