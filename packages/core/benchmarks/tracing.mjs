@@ -4,7 +4,9 @@
 // With --baseline-ref REV (default: none), the same run also measures a checkout of REV (built in a
 // temporary git worktree), so that the cost of the tracing code without an SDK is measured against
 // the code before it, in the same run.
-// Run: node packages/core/benchmarks/tracing.mjs [--baseline-ref REV] [--messages N] [--rounds R]
+// With --baseline-dir DIR, a built checkout of your own is the baseline instead (such as one whose
+// telemetry hooks were made inert, to measure what they cost and nothing else).
+// Run: node packages/core/benchmarks/tracing.mjs [--baseline-ref REV | --baseline-dir DIR] [--messages N] [--rounds R]
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,11 +31,13 @@ async function parent() {
   const messages = Number(option("--messages", "300000"));
   const rounds = Number(option("--rounds", "5"));
   const ref = option("--baseline-ref", undefined);
+  const dir = option("--baseline-dir", undefined);
   const contenders = [
     { name: "no SDK", root, mode: "plain" },
     { name: "with SDK", root, mode: "sdk" },
   ];
   if (ref) contenders.unshift({ name: `before (${ref})`, root: checkout(ref), mode: "plain" });
+  else if (dir) contenders.unshift({ name: "baseline (dir)", root: dir, mode: "plain" });
   console.log(`tracing cost: mem:// end to end, ${messages} messages per run, ${rounds} rounds, alternating`);
   const totals = contenders.map(() => []);
   for (let r = 0; r < rounds; r++) {
@@ -54,7 +58,7 @@ async function parent() {
   }
   const plain = rates[contenders.findIndex((c) => c.name === "no SDK")];
   const sdk = rates[contenders.findIndex((c) => c.name === "with SDK")];
-  if (ref) console.log(`cost without an SDK: ${((1 - plain / rates[0]) * 100).toFixed(1)}% (target < 2%)`);
+  if (ref || dir) console.log(`cost without an SDK: ${((1 - plain / rates[0]) * 100).toFixed(1)}% (target < 2%)`);
   console.log(`cost with an SDK: ${((1 - sdk / plain) * 100).toFixed(1)}% of the no-SDK throughput (target < 15%)`);
 }
 
