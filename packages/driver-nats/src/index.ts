@@ -1,5 +1,33 @@
 /**
  * @portable-pubsub/driver-nats: `nats://`, NATS JetStream through the
- * official @nats-io clients. Work in progress.
+ * official @nats-io clients (transport-node and jetstream 3.x). A topic
+ * publishes to a subject and resolves on the stream's PubAck, with a
+ * Nats-Msg-Id per message so that a re-send is stored once; a subscription
+ * is one puller of a durable pull consumer, with explicit acks.
  */
-export {};
+export { about } from "./about.js";
+export { decodeMetadata, ENCODED_PREFIX, encodeMetadata, MSG_ID_HEADER } from "./codec.js";
+export {
+  CONNECT_TIMEOUT_MS,
+  connectionOptions,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  parseServerUrls,
+  resolveServers,
+  SERVER_URL_ENV,
+  type ServerSettings,
+} from "./connection.js";
+export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
+export { JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
+export { inspectURL } from "./inspect.js";
+export { ConnectionLostError, NatsLink } from "./link.js";
+export {
+  DEFAULT_PREFETCH,
+  type NatsDeclaration,
+  NatsSubscriptionDriver,
+  type NatsSubscriptionOptions,
+  type NatsSubscriptionSettings,
+  openNatsSubscription,
+} from "./subscription.js";
+export { NatsTopicDriver, type NatsTopicOptions, type NatsTopicSettings, openNatsTopic } from "./topic.js";
+export { openSubscriptionURL, openTopicURL, streamName, subjectName } from "./url.js";

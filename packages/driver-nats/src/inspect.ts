@@ -1,0 +1,167 @@
+/**
+ * The `pubsub doctor` hook for nats:// (core's UrlInspector): connects with
+ * NATS_SERVER_URL and looks, without changing anything, at the server
+ * (version, JetStream), at the stream that stores the subject `nats://NAME`
+ * names as a topic, and, when the URL has `?consumer=C`, at stream NAME and
+ * its consumer C as a subscription.
+ */
+
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  type Check,
+  ErrorCode,
+  type Inspection,
+  redactUrl,
+  resourceName,
+  type UrlInspector,
+} from "@portable-pubsub/core/driver";
+import { connectionOptions, connectNats, resolveServers, SERVER_URL_ENV } from "./connection.js";
+import { isConsumerNotFound, isStreamNotFound } from "./declare.js";
+import { natsErrors } from "./errors.js";
+
+/** The `pubsub doctor` hook: passive checks of the server, stream and consumer a nats:// URL names. */
+export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {
+  const name = resourceName(url, { driver: "nats", kind: "subject or stream" });
+  const consumer = url.searchParams.get("consumer") ?? undefined;
+  const checks: Check[] = [];
+  const roles: ("topic" | "subscription")[] = [];
+  let broker: string | undefined;
+  let server: string | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    const servers = resolveServers(undefined);
+    server = servers.display;
+    const connecting = connectNats({ ...connectionOptions(servers), maxReconnectAttempts: 0, reconnect: false });
+    nc = await raceAbort(connecting, signal);
+    broker = `NATS ${nc.info?.version ?? "(version unknown)"}`;
+    checks.push({ subject: "broker", status: "ok", detail: `connected to ${nc.getServer()}, ${broker}` });
+    if (nc.info?.jetstream === false) {
+      checks.push({
+        subject: "jetstream",
+        status: "fail",
+        code: ErrorCode.FailedPrecondition,
+        detail: "JetStream is not enabled on this server",
+        fix: "start nats-server with -js (or jetstream {} in its configuration)",
+      });
+      return { broker, server, checks };
+    }
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const account = await jsm.getAccountInfo();
+    checks.push({
+      subject: "jetstream",
+      status: "ok",
+      detail: `JetStream enabled: ${account.streams} streams, ${account.consumers} consumers in this account`,
+    });
+    const topic = await topicCheck(jsm, name, consumer !== undefined);
+    if (topic.status === "ok") roles.push("topic");
+    checks.push(topic);
+    if (consumer !== undefined) {
+      const sub = await subscriptionChecks(jsm, name, consumer);
+      if (sub.every((c) => c.status === "ok")) roles.push("subscription");
+      checks.push(...sub);
+    } else if (topic.status !== "ok") {
+      checks.push({
+        subject: "subscription",
+        status: "skip",
+        detail: `no ?consumer=NAME: nats://${name} is not a subscription URL (nats://STREAM?consumer=NAME)`,
+      });
+    }
+  } catch (err) {
+    checks.push({
+      subject: "broker",
+      status: "fail",
+      code: natsErrors.errorCode(err),
+      detail: redactUrl(err instanceof Error ? err.message : String(err)),
+      fix: `check ${SERVER_URL_ENV} (nats://[user:password@]host:4222): that nats-server runs there with -js and the user may log in`,
+    });
+  } finally {
+    await nc?.close().catch(() => {});
+  }
+  return { ...(broker ? { broker } : {}), ...(server ? { server } : {}), checks, ...(roles.length ? { roles } : {}) };
+};
+
+/** Rejects when `signal` fires; a connection that comes after that is closed. */
+function raceAbort(connecting: Promise<NatsConnection>, signal: AbortSignal): Promise<NatsConnection> {
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason ?? new Error("aborted"));
+    if (signal.aborted) abort();
+    signal.addEventListener("abort", abort, { once: true });
+    connecting.then(
+      (nc) => {
+        signal.removeEventListener("abort", abort);
+        if (signal.aborted) void nc.close().catch(() => {});
+        else resolve(nc);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function topicCheck(jsm: JetStreamManager, subject: string, isSubscriptionUrl: boolean): Promise<Check> {
+  if (isSubscriptionUrl) {
+    return { subject: "topic", status: "skip", detail: "the URL has ?consumer=: it names a stream, not a subject" };
+  }
+  try {
+    const stream = await jsm.streams.find(subject);
+    return { subject: "topic", status: "ok", detail: `subject "${subject}" is stored by stream "${stream}"` };
+  } catch (err) {
+    if (!isStreamNotFound(err)) throw err;
+    return {
+      subject: "topic",
+      status: "fail",
+      code: ErrorCode.NotFound,
+      detail: `no stream stores subject "${subject}": as a topic URL, opening it fails with NotFound`,
+      fix: `create one (nats stream add --subjects "${subject}") or open the topic with nats://${subject}?declare=true`,
+    };
+  }
+}
+
+async function subscriptionChecks(jsm: JetStreamManager, stream: string, consumer: string): Promise<Check[]> {
+  try {
+    const info = await jsm.streams.info(stream);
+    const checks: Check[] = [
+      {
+        subject: "stream",
+        status: "ok",
+        detail: `stream "${stream}" exists: ${info.state.messages} messages, subjects ${info.config.subjects?.join(", ") ?? "(none)"}`,
+      },
+    ];
+    try {
+      const c = await jsm.consumers.info(stream, consumer);
+      const pull = !c.config.deliver_subject;
+      checks.push({
+        subject: "consumer",
+        status: pull ? "ok" : "fail",
+        ...(pull
+          ? {}
+          : { code: ErrorCode.FailedPrecondition, fix: "create a pull consumer (nats consumer add --pull)" }),
+        detail: `consumer "${consumer}" ${pull ? "is a durable pull consumer" : "is a push consumer"}: ${c.num_pending} pending, ${c.num_ack_pending} awaiting ack, ${c.num_waiting} pulls waiting`,
+      });
+    } catch (err) {
+      if (!isConsumerNotFound(err)) throw err;
+      checks.push({
+        subject: "consumer",
+        status: "fail",
+        code: ErrorCode.NotFound,
+        detail: `no consumer "${consumer}" on stream "${stream}": receiving would fail with NotFound`,
+        fix: `create it (nats consumer add ${stream} ${consumer} --pull) or open nats://${stream}?consumer=${consumer}&declare=true`,
+      });
+    }
+    return checks;
+  } catch (err) {
+    if (!isStreamNotFound(err)) throw err;
+    return [
+      {
+        subject: "stream",
+        status: "fail",
+        code: ErrorCode.NotFound,
+        detail: `no stream "${stream}": receiving would fail with NotFound`,
+        fix: `create it (nats stream add ${stream} --subjects SUBJECT) or open nats://${stream}?consumer=${consumer}&declare=true`,
+      },
+    ];
+  }
+}

@@ -1,0 +1,207 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  ErrorCode,
+  HealthTracker,
+  raceSignal,
+  settledWithin,
+  throwIfAborted,
+  WakeUp,
+} from "@portable-pubsub/core/driver";
+import { NatsDriverError } from "./errors.js";
+
+/** How long closing a connection this driver opened waits for its last acks and naks to be flushed. */
+const CLOSE_GRACE_MS = 2000;
+
+/** What `lost` rejects with: the PubAcks still due on the connection that dropped will not come. */
+export class ConnectionLostError extends NatsDriverError {
+  constructor() {
+    super("the connection to NATS was lost while waiting for the PubAck", ErrorCode.Unknown, { retryable: true });
+  }
+}
+
+/**
+ * A driver's hold on one NATS connection: either the user's (left open at
+ * close), or one the driver opens itself (on first use, again after a failed
+ * attempt, and closed at close). It turns the connection's status events into
+ * health, and into a promise, renewed on every disconnect, that tells sends
+ * in flight their PubAck will not come.
+ */
+export class NatsLink {
+  readonly health = new HealthTracker("connecting");
+  /** The servers, for messages: never with credentials. */
+  readonly display: string;
+  readonly #open: (() => Promise<NatsConnection>) | undefined;
+  #nc: NatsConnection | undefined;
+  #connecting: Promise<NatsConnection> | undefined;
+  #closed = false;
+  #stopStatus: (() => void) | undefined;
+  #lost!: Promise<never>;
+  #fireLost!: (err: Error) => void;
+  /** False from a disconnect until the reconnect: nats.js discards what is published meanwhile. */
+  #up = false;
+  readonly #back = new WakeUp();
+
+  private constructor(
+    nc: NatsConnection | undefined,
+    open: (() => Promise<NatsConnection>) | undefined,
+    display: string,
+  ) {
+    this.#open = open;
+    this.display = display;
+    this.#renewLost();
+    if (nc) this.#adopt(nc);
+  }
+
+  /** A link on the user's connection, which close leaves open. */
+  static of(nc: NatsConnection): NatsLink {
+    return new NatsLink(nc, undefined, nc.getServer());
+  }
+
+  /** A link that opens its own connection with `open` on first use, and closes it at close. */
+  static opening(open: () => Promise<NatsConnection>, display: string): NatsLink {
+    return new NatsLink(undefined, open, display);
+  }
+
+  /** The connection once made, else undefined. */
+  get current(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
+  /**
+   * A promise that rejects (retryably) when the current connection drops.
+   * Never settles otherwise; it always has a handler, so it is never an
+   * unhandled rejection.
+   */
+  get lost(): Promise<never> {
+    return this.#lost;
+  }
+
+  /** The connection, connecting first if this link opens its own; a failed attempt is made again on the next call. */
+  connection(signal?: AbortSignal): Promise<NatsConnection> {
+    if (this.#nc) return Promise.resolve(this.#nc);
+    if (this.#closed) return Promise.reject(new NatsDriverError("the driver was closed", ErrorCode.FailedPrecondition));
+    if (!this.#open) throw new Error("unreachable: a link without a connection opens one");
+    if (!this.#connecting) {
+      const attempt = this.#open().then(
+        (nc) => {
+          this.#connecting = undefined;
+          if (this.#closed) {
+            void nc.close().catch(() => {});
+            throw new NatsDriverError("the driver was closed", ErrorCode.FailedPrecondition);
+          }
+          this.#adopt(nc);
+          return nc;
+        },
+        (err: unknown) => {
+          this.#connecting = undefined;
+          const error = connectError(err, this.display);
+          this.health.set("connecting", error);
+          throw error;
+        },
+      );
+      attempt.catch(() => {});
+      this.#connecting = attempt;
+    }
+    return signal ? raceSignal(this.#connecting, signal, "open") : this.#connecting;
+  }
+
+  /**
+   * The connection once it is up: at once, or after the reconnect that
+   * follows a disconnect (nats.js drops what is published while
+   * disconnected, so waiting is the only way to have it sent). Rejects
+   * with Canceled when `signal` fires, and with ClosedConnectionError's
+   * kind when the connection closed for good.
+   */
+  async connected(signal: AbortSignal): Promise<NatsConnection> {
+    const nc = this.#nc ?? (await this.connection(signal));
+    while (!this.#up) {
+      if (nc.isClosed() || this.#closed) {
+        throw new NatsDriverError("the NATS connection is closed", ErrorCode.FailedPrecondition, {
+          hint: "open the topic or subscription on a connection that is open",
+        });
+      }
+      throwIfAborted(signal, "send");
+      await this.#back.wait(1000, signal);
+    }
+    return nc;
+  }
+
+  /** Stops watching; closes the connection if this link opened it, after flushing what it still has to send. */
+  async close(signal: AbortSignal): Promise<void> {
+    this.#closed = true;
+    this.#stopStatus?.();
+    this.#back.wakeAll();
+    const nc = this.#nc;
+    if (!nc || !this.#open) return;
+    if (!nc.isClosed()) {
+      await settledWithin(nc.flush(), signal, CLOSE_GRACE_MS);
+      await settledWithin(nc.close(), signal, CLOSE_GRACE_MS);
+    }
+  }
+
+  #renewLost(): void {
+    this.#lost = new Promise<never>((_, reject) => {
+      this.#fireLost = reject;
+    });
+    this.#lost.catch(() => {});
+  }
+
+  #adopt(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#up = !nc.isClosed();
+    if (this.#up) this.health.set("ready");
+    const status = nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?: () => void };
+    this.#stopStatus = () => status.stop?.();
+    void (async () => {
+      try {
+        for await (const s of status) {
+          if (this.#closed) break;
+          switch (s.type) {
+            case "disconnect":
+            case "staleConnection": {
+              const error = new Error(
+                s.type === "disconnect"
+                  ? `disconnected from ${this.display}`
+                  : `no answer to pings from ${this.display}`,
+              );
+              this.#up = false;
+              this.health.set("reconnecting", error);
+              this.#fireLost(new ConnectionLostError());
+              this.#renewLost();
+              break;
+            }
+            case "reconnecting":
+              this.health.set("reconnecting");
+              break;
+            case "reconnect":
+              this.#up = true;
+              this.#back.wakeAll();
+              this.health.set("ready");
+              break;
+            case "close":
+              this.#up = false;
+              this.#back.wakeAll();
+              // Only a user's connection closes under a driver: sends then fail with ClosedConnectionError.
+              this.#fireLost(new ConnectionLostError());
+              break;
+          }
+        }
+      } catch {
+        // The status iterator ends with the connection; nothing to report.
+      }
+    })();
+  }
+}
+
+/** A failed first connection as a message that names the servers, without credentials; auth failures keep their class. */
+function connectError(err: unknown, display: string): Error {
+  if (err instanceof Error && (err.name === "AuthorizationError" || err.name === "UserAuthenticationExpiredError")) {
+    return err;
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  return new NatsDriverError(`could not connect to NATS at ${display}: ${detail}`, ErrorCode.Unknown, {
+    retryable: true,
+    hint: `is nats-server running there? (the server comes from the serverUrl option or NATS_SERVER_URL)`,
+    cause: err,
+  });
+}

@@ -1,0 +1,140 @@
+import type { ConnectionOptions } from "@nats-io/transport-node";
+import {
+  describeUrl,
+  invalidArgument,
+  param,
+  parseOptions,
+  parseQuery,
+  resourceName,
+  Subscription,
+  type SubscriptionURLOpener,
+  Topic,
+  type TopicURLOpener,
+} from "@portable-pubsub/core/driver";
+import { z } from "zod";
+import { connectionOptions, connectNats, resolveServers } from "./connection.js";
+import { NatsLink } from "./link.js";
+import { NatsSubscriptionDriver } from "./subscription.js";
+import { NatsTopicDriver } from "./topic.js";
+
+const DRIVER = "nats";
+
+const topicQuery = z
+  .object({
+    declare: param.flag().optional(),
+    stream: param.name().optional(),
+  })
+  .strict();
+
+const subscriptionQuery = z
+  .object({
+    consumer: param.name(),
+    declare: param.flag().optional(),
+    subject: param.name().optional(),
+    filter: param.name().optional(),
+    ackWait: param.duration().optional(),
+    maxDeliver: param.int(1).optional(),
+    maxAckPending: param.int(1).optional(),
+    deliver: z.enum(["all", "new"]).optional(),
+    prefetch: param.int(1, 10_000).optional(),
+    nakDelay: param.duration({ allowZero: true }).optional(),
+  })
+  .strict();
+
+const driverOptions = z
+  .object({
+    /** nats://[user:password@]host[:port], several separated by commas; default: NATS_SERVER_URL. */
+    serverUrl: z.string().optional(),
+    /** More nats.js connection options (tls, authenticator, …), applied over the driver's. */
+    natsOptions: z.record(z.string(), z.unknown()).optional(),
+    /** How long a PubAck or JetStream API reply may take. */
+    requestTimeout: param.duration().optional(),
+    /** How often the connection pings the server; two unanswered pings start a reconnect. */
+    pingInterval: param.duration().optional(),
+  })
+  .strict();
+
+/** The subject of `nats://SUBJECT` (or `nats:///SUBJECT`), percent-decoded. */
+export function subjectName(url: URL): string {
+  return resourceName(url, { driver: DRIVER, kind: "subject" });
+}
+
+/** The stream of `nats://STREAM?consumer=NAME`, percent-decoded. */
+export function streamName(url: URL): string {
+  const name = resourceName(url, { driver: DRIVER, kind: "stream" });
+  if (/[.*>/\\\s]/.test(name)) {
+    throw invalidArgument(
+      `${DRIVER}: ${describeUrl(url)}: "${name}" is not a stream name; a subscription URL names a stream (without ".", "*", ">", "/", "\\" or spaces) and its consumer: nats://STREAM?consumer=NAME`,
+    );
+  }
+  return name;
+}
+
+/** A link that opens its own connection, from the options and NATS_SERVER_URL. */
+function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTimeoutMs?: number } {
+  const parsed = parseOptions(driverOptions, options, DRIVER);
+  const servers = resolveServers(parsed.serverUrl);
+  const connect = connectionOptions(servers, parsed.pingInterval, parsed.natsOptions as Partial<ConnectionOptions>);
+  return {
+    link: NatsLink.opening(() => connectNats(connect), servers.display),
+    requestTimeoutMs: parsed.requestTimeout,
+  };
+}
+
+/**
+ * Opens `nats://SUBJECT[?declare=true&stream=NAME]`: publishes to SUBJECT
+ * through JetStream, on the server of the `serverUrl` option or
+ * NATS_SERVER_URL. The driver's `ready`, which the URL mux awaits, connects
+ * and checks that a stream stores the subject (or creates one).
+ */
+export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
+  const query = parseQuery(url, topicQuery, DRIVER);
+  const subject = subjectName(url);
+  if (query.stream !== undefined && !query.declare) {
+    throw invalidArgument(
+      `${DRIVER}: ${describeUrl(url)}: stream names the stream declare=true creates; add declare=true`,
+    );
+  }
+  const { link, requestTimeoutMs } = linkFor(options);
+  const driver = new NatsTopicDriver(link, subject, { declare: query.declare, stream: query.stream, requestTimeoutMs });
+  return new Topic(driver, portable);
+};
+
+/** Parameters that only shape what declare=true creates. */
+const DECLARE_ONLY = ["subject", "filter", "ackWait", "maxDeliver", "maxAckPending", "deliver"] as const;
+
+/**
+ * Opens `nats://STREAM?consumer=NAME[&…]`: one puller of the durable pull
+ * consumer NAME of stream STREAM. The driver's `ready`, which the URL mux
+ * awaits, finds the consumer (or, with declare=true, creates it and the
+ * stream) and starts consuming.
+ */
+export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
+  const query = parseQuery(url, subscriptionQuery, DRIVER);
+  const stream = streamName(url);
+  if (!query.declare) {
+    const given = DECLARE_ONLY.filter((key) => query[key] !== undefined);
+    if (given.length > 0) {
+      throw invalidArgument(
+        `${DRIVER}: ${describeUrl(url)}: ${given.join(", ")} shape${given.length === 1 ? "s" : ""} the stream or consumer declare=true creates; add declare=true, or set ${given.length === 1 ? "it" : "them"} on the existing consumer`,
+      );
+    }
+  }
+  const { link, requestTimeoutMs } = linkFor(options);
+  const driver = new NatsSubscriptionDriver(link, stream, query.consumer, {
+    declare: query.declare
+      ? {
+          subjects: query.subject ? [query.subject] : undefined,
+          filterSubject: query.filter,
+          ackWaitMs: query.ackWait,
+          maxDeliver: query.maxDeliver,
+          maxAckPending: query.maxAckPending,
+          deliver: query.deliver,
+        }
+      : undefined,
+    prefetch: query.prefetch,
+    nakDelayMs: query.nakDelay,
+    requestTimeoutMs,
+  });
+  return new Subscription(driver, portable);
+};
