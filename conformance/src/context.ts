@@ -58,6 +58,7 @@ export class SuiteContext {
     this.#cleanups.push(cleanup);
   }
 
+  /** Runs the registered cleanups, last registered first; a failing one does not stop the rest. */
   async runCleanups(): Promise<void> {
     const cleanups = this.#cleanups.reverse();
     this.#cleanups = [];
@@ -70,6 +71,7 @@ export class SuiteContext {
     }
   }
 
+  /** Creates a topic through the harness and opens it; both are cleaned up after the test. */
   async openTopic(testName: string, options?: TopicOptions, harness = this.harness): Promise<OpenedTopic> {
     const created = await harness.createTopic(this.unique(testName));
     const topic = new Topic(created.driver, options);
@@ -78,6 +80,7 @@ export class SuiteContext {
     return { topic, created };
   }
 
+  /** Creates a subscription to `topic` through the harness and opens it; both are cleaned up after the test. */
   async openSubscription(
     topic: OpenedTopic,
     testName: string,

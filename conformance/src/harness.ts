@@ -58,8 +58,11 @@ export interface Capabilities {
   ackDeadlineMs?: number;
   /** Checks for native access: each returns true when given the driver's object of that kind. */
   native?: {
+    /** True when given the driver's native topic object. */
     topic?(native: unknown): boolean;
+    /** True when given the driver's native subscription object. */
     subscription?(native: unknown): boolean;
+    /** True when given the driver's native message object. */
     message?(native: unknown): boolean;
   };
   /** For drivers that reconnect: the suite puts a FaultProxy between driver and broker. */

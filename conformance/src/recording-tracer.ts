@@ -169,6 +169,7 @@ export interface SpanRecorder {
   readonly spans: RecordedSpan[];
   /** The span with this id, if recorded. */
   find(spanId: string | undefined): RecordedSpan | undefined;
+  /** Puts the OpenTelemetry API back to its no-op tracer. */
   uninstall(): void;
 }
 

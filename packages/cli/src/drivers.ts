@@ -53,9 +53,9 @@ export async function loadDriver(url: URL): Promise<DriverInfo> {
   return { ...driver, version };
 }
 
-/** What the driver of `url`'s scheme says about its broker, if anything. */
-export async function aboutOf(url: URL): Promise<DriverAbout | undefined> {
-  return (await mux.driverFor(schemeOf(url))).module.about;
+/** What the driver of `url`'s scheme says about its broker, if anything; `operation` names the step in errors. */
+export async function aboutOf(url: URL, operation = "open"): Promise<DriverAbout | undefined> {
+  return (await mux.driverFor(schemeOf(url), operation)).module.about;
 }
 
 /**

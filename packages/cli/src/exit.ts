@@ -1,4 +1,4 @@
-import { ErrorCode, errorCode, redactUrl } from "@portable-pubsub/core";
+import { ErrorCode, errorCode, PubSubError, redactUrl } from "@portable-pubsub/core";
 
 /**
  * Exit codes of the `pubsub` command, one per class of failure, so that a
@@ -50,8 +50,23 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
  * Never a stack trace, never a password; only the first line of a multi-line message.
  */
 export function errorLine(err: unknown): string {
-  const code = errorCode(err);
+  return `pubsub: ${errorCode(err)}: ${errorText(err)}`;
+}
+
+/**
+ * The first line of an error's message, worded for the command line. A
+ * PubSubError's message is printed as it is: the library builds it without
+ * credentials already, and redacting it again would mangle the examples it
+ * gives (`amqp://guest:guest@localhost:5672`). Any other error is redacted.
+ * Advice about the library's `serverUrl` option, which the command does not
+ * have, is left out: the command takes the server from the environment.
+ */
+export function errorText(err: unknown): string {
   const raw = err instanceof Error ? err.message : String(err);
   const firstLine = raw.split("\n", 1)[0]?.trim() || "(no message)";
-  return `pubsub: ${code}: ${redactUrl(firstLine)}`;
+  const safe = err instanceof PubSubError ? firstLine : redactUrl(firstLine);
+  return safe.replace(LIBRARY_ONLY_ADVICE, "");
 }
+
+/** " or the serverUrl option" and its variants in the drivers' advice about where the server comes from. */
+const LIBRARY_ONLY_ADVICE = /,? or (?:pass )?the serverUrl option/g;

@@ -2,13 +2,41 @@
  * Advice in plain words, built from what each driver says about its broker
  * (its `about`): the command knows no broker itself.
  */
-import { type DriverAbout, ErrorCode } from "@portable-pubsub/core/driver";
+import {
+  type DriverAbout,
+  describeUrl,
+  ErrorCode,
+  invalidArgument,
+  type PubSubError,
+} from "@portable-pubsub/core/driver";
 
 /** The caution to print when sending or receiving through an in-process broker, if `about` says it is one. */
 export function inProcessNote(scheme: string, about: DriverAbout | undefined): string | undefined {
   return about?.inProcess
     ? `${scheme}:// is an in-process broker: no other process can receive or send these messages`
     : undefined;
+}
+
+/**
+ * The error for `send` or `receive` on an in-process broker when the command
+ * runs alone in its process: nothing there could receive what it sends or
+ * send what it waits for. Undefined for any other broker.
+ */
+export function aloneInProcess(
+  command: "send" | "receive",
+  url: URL,
+  about: DriverAbout | undefined,
+): PubSubError | undefined {
+  if (!about?.inProcess) return undefined;
+  const scheme = url.protocol.slice(0, -1);
+  const why =
+    command === "send"
+      ? "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent"
+      : "this pubsub process sends nothing, so no message could ever arrive";
+  const both = describeUrl(new URL(`${url.protocol}//${url.host}${url.pathname}`));
+  return invalidArgument(
+    `${scheme}:// is an in-process broker that lives inside one process, and ${why}. To try ${scheme}:// end to end, run "pubsub bench ${both} ${both}", which sends and receives in one process`,
+  );
 }
 
 /** Where the driver finds its server, for advice. */

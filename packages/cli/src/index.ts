@@ -6,4 +6,4 @@
 export { registerDriver } from "./drivers.js";
 export { ExitCode, exitCodeFor } from "./exit.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
-export { buildProgram, runCli } from "./program.js";
+export { buildProgram, type CliOptions, runCli, VERSION } from "./program.js";

@@ -17,7 +17,7 @@ process.on("unhandledRejection", escaped);
 // Keep the process alive until the command has finished, even while everything it awaits sits on a driver's
 // unref'd timers: otherwise Node would end it early, with exit code 13 and no message.
 const keepAlive = setInterval(() => {}, 1 << 30);
-const code = await runCli(process.argv);
+const code = await runCli(process.argv, { standalone: true });
 clearInterval(keepAlive);
 // Exit now: a driver may keep a connection open in the background that nothing else will close.
 process.exit(code);

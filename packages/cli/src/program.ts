@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { errorCode } from "@portable-pubsub/core";
 import { Command, CommanderError, Option } from "commander";
 import { byteSize, duration, integer, metadataEntry } from "./args.js";
@@ -13,17 +14,44 @@ URLs pick the broker: mem://TOPIC (in this process only), rabbit://EXCHANGE or
 rabbit://QUEUE (server from RABBIT_SERVER_URL), redisstream://STREAM[?group=G]
 (REDIS_SERVER_URL), gcppubsub://projects/P/topics/T or .../subscriptions/S.`;
 
+/** How the command runs; see {@link runCli}. */
+export interface CliOptions {
+  /**
+   * The command is alone in its process, as the `pubsub` binary is: an
+   * in-process broker (mem://) has no other party there, so `send` would drop
+   * its message and `receive` could get none. Both then refuse the URL with
+   * advice. Leave it unset when embedding, where the application shares the
+   * broker with the command.
+   */
+  standalone?: boolean;
+}
+
+/** The command's version: its package's. */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
 /**
  * Builds the `pubsub` command line. Each action sets `exit.code`; errors are
  * left to {@link runCli}, which prints them as one line.
  */
-export function buildProgram(exit: { code: number }): Command {
+export function buildProgram(exit: { code: number }, options: CliOptions = {}): Command {
+  const standalone = options.standalone === true;
   const program = new Command("pubsub")
     .description("Send, receive, benchmark and diagnose any portable-pubsub URL.")
+    .version(VERSION, "-V, --version", "print the version and exit")
     .addHelpText("after", URL_HELP)
     .exitOverride()
     .configureOutput({
-      outputError: (text, write) => write(`pubsub: InvalidArgument: ${text.replace(/^error: /, "").trim()}\n`),
+      // One line, whatever Commander says: its "(Did you mean send?)" joins the error it belongs to.
+      outputError: (text, write) =>
+        write(
+          `pubsub: InvalidArgument: ${text
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " ")
+            .replace("(Did you mean", "(did you mean")}\n`,
+        ),
     })
     .showSuggestionAfterError(true);
 
@@ -40,7 +68,12 @@ export function buildProgram(exit: { code: number }): Command {
       `\nExamples:\n  pubsub send rabbit://orders '{"id":1}' -m kind=order\n  cat orders.ndjson | pubsub send --lines rabbit://orders`,
     )
     .action(async (url: string, body: string | undefined, opts) => {
-      await send(url, body, { metadata: opts.metadata ?? {}, lines: opts.lines === true, timeout: opts.timeout });
+      await send(url, body, {
+        metadata: opts.metadata ?? {},
+        lines: opts.lines === true,
+        timeout: opts.timeout,
+        standalone,
+      });
     });
 
   program
@@ -55,7 +88,13 @@ export function buildProgram(exit: { code: number }): Command {
     )
     .option("--wait <duration>", "stop when no message arrives for this long (with --count: fail)", duration)
     .action(async (url: string, opts) => {
-      await receive(url, { count: opts.count, ack: opts.ack !== false, json: opts.json === true, wait: opts.wait });
+      await receive(url, {
+        count: opts.count,
+        ack: opts.ack !== false,
+        json: opts.json === true,
+        wait: opts.wait,
+        standalone,
+      });
     });
 
   program
@@ -101,9 +140,9 @@ function durationOption(flags: string, description: string, fallback: string): O
 }
 
 /** Runs the command line `argv` (as process.argv) and returns the exit code. Never throws. */
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], options: CliOptions = {}): Promise<number> {
   const exit = { code: ExitCode.ok as number };
-  const program = buildProgram(exit);
+  const program = buildProgram(exit, options);
   try {
     if (argv.length <= 2) {
       program.outputHelp({ error: true });

@@ -161,7 +161,7 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
       { env },
       ["send", "rabbit://x?colour=red", "x"],
       2,
-      /^pubsub: InvalidArgument: rabbit: rabbit:\/\/x\?colour=red: query parameter "colour" is not supported; supported: /,
+      /^pubsub: InvalidArgument: rabbit: rabbit:\/\/x: query parameter "colour" is not supported; supported: /,
     ],
   ])("reports %s as one line with exit code %#", async (_what, options, args, code, line) => {
     const result = await pubsub(

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { afterEach, vi } from "vitest";
 import { runCli } from "../src/program.js";
 
@@ -9,6 +10,15 @@ export const output = { stdout: [] as string[], stderr: [] as string[] };
  * what a child process cannot show, such as mem:// shared with the test.
  */
 export async function cli(...args: string[]): Promise<number> {
+  return cliWithInput(undefined, ...args);
+}
+
+/** As {@link cli}, with `input` as the command's stdin (a pipe that ends after it). */
+export async function cliWithInput(input: string | Uint8Array | undefined, ...args: string[]): Promise<number> {
+  if (input !== undefined) {
+    const stdin = Readable.from([typeof input === "string" ? Buffer.from(input) : Buffer.from(input)]);
+    vi.spyOn(process, "stdin", "get").mockReturnValue(stdin as typeof process.stdin);
+  }
   output.stdout = [];
   output.stderr = [];
   const out = vi.spyOn(process.stdout, "write").mockImplementation(((chunk: string | Uint8Array, cb?: () => void) => {

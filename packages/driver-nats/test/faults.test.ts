@@ -1,6 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { FaultProxy } from "@portable-pubsub/conformance";
-import type { HealthState, Subscription, Topic } from "@portable-pubsub/core";
+import { collectDistinct, FaultProxy, healthStates } from "@portable-pubsub/conformance";
 import { openNatsSubscription, openNatsTopic } from "@portable-pubsub/driver-nats";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -50,36 +49,11 @@ describe.skipIf(skipNats)("nats under network faults", () => {
   }
 
   /** Processes messages, counting distinct bodies and duplicates. */
-  function collect(subscription: Subscription) {
-    const seen = new Set<string>();
-    let deliveries = 0;
-    subscription
-      .process(
-        (m) => {
-          deliveries++;
-          seen.add(m.text());
-        },
-        { concurrency: 4 },
-      )
-      .catch(() => {});
-    return {
-      seen,
-      get duplicates() {
-        return deliveries - seen.size;
-      },
-    };
-  }
-
-  function healthLog(target: Topic | Subscription): HealthState[] {
-    const states: HealthState[] = [];
-    target.onHealthChange((h) => states.push(h.state));
-    return states;
-  }
 
   it("resumes receiving after a cut, without waiting for the ack wait", async () => {
     // A 60 s ack wait: if anything here relied on redelivery, the test would time out.
     const { proxy, adminNc, subscription, stream } = await setup(60_000);
-    const got = collect(subscription);
+    const got = collectDistinct(subscription);
     await new Promise((r) => setTimeout(r, 300));
     const accepted = proxy.accepted;
     expect(proxy.cut()).toBeGreaterThan(0);
@@ -91,9 +65,9 @@ describe.skipIf(skipNats)("nats under network faults", () => {
 
   it(`loses nothing through a ${PARTITION_MS / 1000} s silent partition while sending and receiving`, async () => {
     const { proxy, jsm, topic, subscription, stream } = await setup(2000);
-    const topicStates = healthLog(topic);
-    const subStates = healthLog(subscription);
-    const got = collect(subscription);
+    const topicStates = healthStates(topic);
+    const subStates = healthStates(subscription);
+    const got = collectDistinct(subscription);
     const total = 3000;
     const failures: unknown[] = [];
     let sent = 0;

@@ -8,6 +8,7 @@ import type { DriverMessage } from "@portable-pubsub/core/driver";
  * through the native entry.
  */
 export const BODY_FIELD = "body";
+/** The prefix of the stream entry field that carries each metadata pair (`m:KEY`). */
 export const METADATA_PREFIX = "m:";
 
 /** A stream entry as this driver read it: what `Message.as<RedisStreamEntry>()` returns. */

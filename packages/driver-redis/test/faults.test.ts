@@ -1,5 +1,4 @@
-import { FaultProxy } from "@portable-pubsub/conformance";
-import type { HealthState, Subscription, Topic } from "@portable-pubsub/core";
+import { collectDistinct, FaultProxy, healthStates } from "@portable-pubsub/conformance";
 import { openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import type { Redis } from "ioredis";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -42,35 +41,11 @@ describe.skipIf(skipRedis)("redisstream under network faults", () => {
   }
 
   /** Processes messages, counting distinct bodies and duplicates. */
-  function collect(subscription: Subscription) {
-    const seen = new Set<string>();
-    let deliveries = 0;
-    const processing = subscription.process(
-      (m) => {
-        deliveries++;
-        seen.add(m.text());
-      },
-      { concurrency: 4 },
-    );
-    processing.catch(() => {});
-    return {
-      seen,
-      get duplicates() {
-        return deliveries - seen.size;
-      },
-    };
-  }
-
-  function healthLog(target: Topic | Subscription): HealthState[] {
-    const states: HealthState[] = [];
-    target.onHealthChange((h) => states.push(h.state));
-    return states;
-  }
 
   it("resumes a blocked read after a cut, without waiting for the ack deadline", async () => {
     // A 60 s ack deadline: if anything here relied on reclaiming, the test would time out.
     const { proxy, direct, subscription, stream } = await setup({ ackDeadlineMs: 60_000 });
-    const got = collect(subscription);
+    const got = collectDistinct(subscription);
     await new Promise((r) => setTimeout(r, 300));
     const accepted = proxy.accepted;
     expect(proxy.cut()).toBeGreaterThan(0);
@@ -82,8 +57,8 @@ describe.skipIf(skipRedis)("redisstream under network faults", () => {
 
   it("resumes a blocked read after a stall longer than the socket timeout", async () => {
     const { proxy, direct, subscription, stream } = await setup({ ackDeadlineMs: 2000 });
-    const states = healthLog(subscription);
-    const got = collect(subscription);
+    const states = healthStates(subscription);
+    const got = collectDistinct(subscription);
     await new Promise((r) => setTimeout(r, 300));
     proxy.stall();
     for (let i = 0; i < 100; i++) await direct.xadd(stream, "*", "body", `during-stall-${i}`);
@@ -136,7 +111,7 @@ describe.skipIf(skipRedis)("redisstream under network faults", () => {
 
   it("delivers every message while connections are cut and stalled again and again", async () => {
     const { proxy, topic, subscription } = await setup({ ackDeadlineMs: 2000 });
-    const got = collect(subscription);
+    const got = collectDistinct(subscription);
     const total = 6000;
     let faults = 0;
     let stopped = false;

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import net from "node:net";
+import { freePort } from "@portable-pubsub/conformance";
 import { Redis } from "ioredis";
 
 /** A redis-server of a test's own, on a free port, for settings the shared one must not get (maxmemory). */
@@ -8,17 +8,6 @@ export interface OwnServer {
   /** A plain client for setting it up and looking at it. */
   readonly admin: Redis;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts `redis-server` (from PATH) without persistence; rejects if it does not answer within 10 s. */

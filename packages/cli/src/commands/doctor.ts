@@ -11,7 +11,7 @@ import {
   type Topic,
 } from "@portable-pubsub/core/driver";
 import { type DriverInfo, loadDriver, openSubscriptionAt, openTopicAt, parseUrl, schemeOf } from "../drivers.js";
-import { ExitCode, exitCodeFor } from "../exit.js";
+import { ExitCode, errorText, exitCodeFor } from "../exit.js";
 import { adviceFor, inProcessNote, serverOf } from "../hints.js";
 import { type Check, type Inspection, serverProductOf } from "../inspect.js";
 import { writeOut } from "../io.js";
@@ -236,8 +236,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 function failed(subject: string, err: unknown, fix: string): Check {
   const code = errorCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return { subject, status: "fail", code, detail: `${code}: ${redactUrl(message.split("\n", 1)[0] ?? "")}`, fix };
+  return { subject, status: "fail", code, detail: `${code}: ${errorText(err)}`, fix };
 }
 
 const MARK: Record<Check["status"], string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", skip: "--  " };

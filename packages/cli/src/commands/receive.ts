@@ -1,6 +1,7 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
-import { openSubscriptionAt, parseUrl } from "../drivers.js";
+import { aboutOf, openSubscriptionAt, parseUrl } from "../drivers.js";
 import { messageRecord } from "../format.js";
+import { aloneInProcess } from "../hints.js";
 import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
 export interface ReceiveOptions {
@@ -10,6 +11,8 @@ export interface ReceiveOptions {
   json: boolean;
   /** Give up after this long without a message, in ms; undefined: wait forever. */
   wait: number | undefined;
+  /** The command is alone in its process: an in-process broker is refused (see CliOptions). */
+  standalone?: boolean;
 }
 
 /**
@@ -20,6 +23,8 @@ export interface ReceiveOptions {
  */
 export async function receive(urlText: string, options: ReceiveOptions): Promise<void> {
   const url = parseUrl(urlText);
+  const alone = options.standalone ? aloneInProcess("receive", url, await aboutOf(url, "openSubscription")) : undefined;
+  if (alone) throw alone;
   using interrupt = onInterrupt();
   const sub = await openSubscriptionAt(url);
   await withShutdown(sub, async () => {

@@ -1,12 +1,14 @@
 import { describeUrl, invalidArgument } from "@portable-pubsub/core/driver";
 import { aboutOf, openTopicAt, parseUrl, schemeOf } from "../drivers.js";
-import { inProcessNote } from "../hints.js";
+import { aloneInProcess, inProcessNote } from "../hints.js";
 import { note, readStdin, withShutdown, writeOut } from "../io.js";
 
 export interface SendOptions {
   metadata: Record<string, string>;
   lines: boolean;
   timeout: number;
+  /** The command is alone in its process: an in-process broker is refused (see CliOptions). */
+  standalone?: boolean;
 }
 
 /**
@@ -18,6 +20,13 @@ export async function send(urlText: string, bodyArg: string | undefined, options
   const url = parseUrl(urlText);
   const bodies = await bodiesToSend(bodyArg, options.lines);
   const topic = await openTopicAt(url);
+  const about = await aboutOf(url, "openTopic");
+  // Checked once the URL proved valid, so that a bad one is reported as such first.
+  const alone = options.standalone ? aloneInProcess("send", url, about) : undefined;
+  if (alone) {
+    await topic.shutdown();
+    throw alone;
+  }
   const signal = AbortSignal.timeout(options.timeout);
   let bytes = 0;
   await withShutdown(topic, (t) =>
@@ -28,7 +37,7 @@ export async function send(urlText: string, bodyArg: string | undefined, options
       }),
     ),
   );
-  const caution = inProcessNote(schemeOf(url), await aboutOf(url));
+  const caution = inProcessNote(schemeOf(url), about);
   if (caution) note(`pubsub: note: ${caution}`);
   const count = bodies.length === 1 ? "1 message" : `${bodies.length} messages`;
   await writeOut(`sent ${count} (${bytes} bytes) to ${describeUrl(url)}\n`);

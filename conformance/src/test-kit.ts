@@ -1,0 +1,70 @@
+/**
+ * Small helpers that broker drivers' own tests share (beyond the suite
+ * itself): free ports for servers a test starts, a consumer that counts
+ * what arrived and how often, and a record of health states.
+ */
+import { createServer } from "node:net";
+import type { HealthState, Subscription, Topic } from "@portable-pubsub/core/driver";
+
+/** `count` distinct local ports that were free a moment ago, for servers a test starts itself. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** One local port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0] as number;
+}
+
+/** What {@link collectDistinct} has seen so far. */
+export interface Collected {
+  /** The distinct bodies received, as text. */
+  readonly seen: Set<string>;
+  /** Deliveries beyond the first of each body. */
+  readonly duplicates: number;
+}
+
+/**
+ * Processes `subscription` in the background, `concurrency` handlers at
+ * once, acking everything and recording each body once; the processing
+ * ends when the subscription is shut down.
+ */
+export function collectDistinct(subscription: Subscription, concurrency = 4): Collected {
+  const seen = new Set<string>();
+  let deliveries = 0;
+  subscription
+    .process(
+      (message) => {
+        deliveries++;
+        seen.add(message.text());
+      },
+      { concurrency },
+    )
+    .catch(() => {});
+  return {
+    seen,
+    get duplicates() {
+      return deliveries - seen.size;
+    },
+  };
+}
+
+/** Records every health state `target` reports from now on, in order. */
+export function healthStates(target: Topic | Subscription): HealthState[] {
+  const states: HealthState[] = [];
+  target.onHealthChange((health) => states.push(health.state));
+  return states;
+}
