@@ -32,7 +32,9 @@ export function runConformanceTests(makeHarness: () => Promise<Harness>, capabil
     describe("acks and redelivery", () => ackCases(ctx));
     describe("errors, cancellation and shutdown", () => errorCases(ctx));
     describe("concurrency", () => concurrencyCases(ctx));
-    describe("reconnect", () => reconnectCases(ctx));
+    // The reconnect and restart cases test a driver's recovery, not the runtime: a CI that runs the suite on several
+    // Node versions runs them on one, and sets PUBSUB_SKIP_FAULT_TESTS=1 for the others.
+    describe.skipIf(process.env.PUBSUB_SKIP_FAULT_TESTS === "1")("reconnect", () => reconnectCases(ctx));
     describe("tracing", () => tracingCases(ctx));
   });
 }
