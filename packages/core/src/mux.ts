@@ -11,9 +11,15 @@ import type { Topic, TopicOptions } from "./topic.js";
  * Options of `openTopic`: the portable ones, plus the driver's own (such as
  * `serverUrl`), which the driver validates; an unknown key is InvalidArgument.
  */
-export type OpenTopicOptions = TopicOptions & OpenSignal & Record<string, unknown>;
+export type OpenTopicOptions = WithDriverOptions<TopicOptions & OpenSignal>;
 /** Options of `openSubscription`: the portable ones, plus the driver's own. */
-export type OpenSubscriptionOptions = SubscriptionOptions & OpenSignal & Record<string, unknown>;
+export type OpenSubscriptionOptions = WithDriverOptions<SubscriptionOptions & OpenSignal>;
+
+/**
+ * `T`, or `T` with the driver's own keys. The first form lets a variable
+ * typed as TopicOptions (an interface, which has no index signature) pass.
+ */
+type WithDriverOptions<T> = T | (T & Record<string, unknown>);
 
 interface OpenSignal {
   /**

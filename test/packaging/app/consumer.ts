@@ -14,12 +14,12 @@ import { type DriverModule, describeUrl, parseDurationMs, type TopicDriver } fro
 import * as memory from "@portable-pubsub/driver-memory";
 import "@portable-pubsub/driver-rabbit/register";
 
-const batching: TopicOptions["batching"] = { maxBatchSize: 10 };
+const options: TopicOptions = { batching: { maxBatchSize: 10 } };
 const registered: DriverModule = memory;
 const query = (url: URL): [string, number | undefined] => [describeUrl(url), parseDurationMs("5s")];
 
 export async function roundTrip(): Promise<string> {
-  const topic = await openTopic("mem://consumer", { batching });
+  const topic = await openTopic("mem://consumer", options);
   const sub = await openSubscription("mem://consumer");
   await topic.send({ body: "hello", metadata: { kind: "greeting" } });
   const message: Message = await sub.receive();
