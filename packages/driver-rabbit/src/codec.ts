@@ -36,8 +36,11 @@ export function toDriverMessage(message: ConsumeMessage, ackId: unknown): Driver
     loggableId: typeof properties.messageId === "string" ? properties.messageId : String(message.fields.deliveryTag),
     native: message,
   };
-  // Quorum queues count deliveries; classic queues only say whether a message was delivered before.
+  // Quorum queues count earlier deliveries in x-delivery-count (kept by the queue, so across consumer restarts),
+  // leaving it out on the first; classic queues only say whether a message was delivered before, so a
+  // redelivery from one has no attempt number.
   if (typeof deliveryCount === "number") driverMessage.deliveryAttempt = deliveryCount + 1;
+  else if (!message.fields.redelivered) driverMessage.deliveryAttempt = 1;
   return driverMessage;
 }
 

@@ -6,7 +6,7 @@
  * exchange type, another durability) fails with FailedPrecondition (406).
  */
 
-import { toPubSubError } from "@portable-pubsub/core/driver";
+import { invalidArgument, toPubSubError } from "@portable-pubsub/core/driver";
 import type { Channel } from "amqplib";
 import type { RabbitConnection } from "./amqp/connection.js";
 import type { RabbitConnectionSettings } from "./amqp/settings.js";
@@ -30,11 +30,22 @@ export interface ExchangeDeclaration {
   durable?: boolean;
 }
 
+/**
+ * The kinds of RabbitMQ queue: `classic` lives on one node (lost with it on a
+ * cluster); `quorum` is replicated over the cluster's nodes with Raft and
+ * counts deliveries (`x-delivery-count`); `stream` is a replicated append-only
+ * log whose messages stay after they are acked.
+ */
+export type QueueType = "classic" | "quorum" | "stream";
+const QUEUE_TYPES: readonly string[] = ["classic", "quorum", "stream"] satisfies QueueType[];
+
 /** A queue to declare, and the exchange to bind it to. */
 export interface QueueDeclaration {
   name: string;
-  /** Survives broker restarts (with persistent messages, so do its messages). Default true. */
+  /** Survives broker restarts (with persistent messages, so do its messages). Default true; quorum and stream queues must be durable. */
   durable?: boolean;
+  /** The queue type (`x-queue-type`). Default: the broker's default, a classic queue. */
+  type?: QueueType;
   /** Bind the queue to this exchange, declaring the exchange as `exchangeType`. */
   bindTo?: string;
   /** The binding key. Default "#": every message of a topic exchange (fanout ignores keys). */
@@ -50,12 +61,13 @@ export interface QueueDeclaration {
  */
 export async function declareOn(channel: Channel, declaration: TopologyDeclaration): Promise<void> {
   const { exchange, queue } = declaration;
+  const queueArguments = queue && argumentsOf(queue);
   try {
     if (exchange) {
       await channel.assertExchange(exchange.name, exchange.type ?? "topic", { durable: exchange.durable ?? true });
     }
     if (queue) {
-      await channel.assertQueue(queue.name, { durable: queue.durable ?? true });
+      await channel.assertQueue(queue.name, { durable: queue.durable ?? true, arguments: queueArguments });
       if (queue.bindTo !== undefined) {
         await channel.assertExchange(queue.bindTo, queue.exchangeType ?? "topic", { durable: true });
         await channel.bindQueue(queue.name, queue.bindTo, queue.bindingKey ?? "#");
@@ -64,6 +76,26 @@ export async function declareOn(channel: Channel, declaration: TopologyDeclarati
   } catch (err) {
     throw refusal(err, "declare", `declaring ${describe(declaration)}`);
   }
+}
+
+/**
+ * The queue's declare arguments. Throws InvalidArgument for a replicated
+ * queue that is not durable (the broker would refuse it with a 406 that
+ * names neither option).
+ */
+export function argumentsOf(queue: QueueDeclaration): Record<string, unknown> | undefined {
+  if (queue.type === undefined) return undefined;
+  if (!QUEUE_TYPES.includes(queue.type)) {
+    throw invalidArgument(
+      `rabbit: queue "${queue.name}": unknown queue type "${queue.type}"; use ${QUEUE_TYPES.join(", ")}`,
+    );
+  }
+  if (queue.type !== "classic" && queue.durable === false) {
+    throw invalidArgument(
+      `rabbit: queue "${queue.name}": a ${queue.type} queue is always durable; drop durable: false`,
+    );
+  }
+  return { "x-queue-type": queue.type };
 }
 
 function describe({ exchange, queue }: TopologyDeclaration): string {

@@ -6,6 +6,7 @@
  */
 export { about } from "./about.js";
 export { connectRabbit, RabbitConnection } from "./amqp/connection.js";
+export type { RabbitNode } from "./amqp/node.js";
 export type { RabbitConnectionSettings } from "./amqp/settings.js";
 export type { RabbitTarget } from "./amqp/shared.js";
 export type { RabbitAckId } from "./consumer.js";
@@ -13,6 +14,7 @@ export {
   declareRabbitTopology,
   type ExchangeDeclaration,
   type QueueDeclaration,
+  type QueueType,
   type TopologyDeclaration,
 } from "./declare.js";
 export {

@@ -2,7 +2,9 @@
  * The `pubsub doctor` hook for rabbit:// (core's UrlInspector): connects with
  * RABBIT_SERVER_URL and looks, passively, for an exchange and a queue of the
  * URL's name, since `rabbit://NAME` is an exchange as a topic and a queue as a
- * subscription. It declares nothing and sends nothing.
+ * subscription. It creates nothing and sends nothing. It also asks each
+ * server URL's node on its own (inspect-cluster.ts): which answer, of which
+ * cluster, and whether a queue would survive the loss of its node.
  */
 import {
   type Check,
@@ -15,6 +17,7 @@ import {
 import type { Channel, ChannelModel } from "amqplib";
 import { connectRabbit } from "./amqp/connection.js";
 import { ReplyCode, rabbitErrors, replyCodeOf } from "./errors.js";
+import { askNodes, type NodeAnswer, nodesCheck, queueTypeCheck, queueTypeOf } from "./inspect-cluster.js";
 
 /** The `pubsub doctor` hook: passive checks of the exchange and queue a rabbit:// URL names, changing nothing. */
 export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {
@@ -27,7 +30,11 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
   try {
     connection = connectRabbit({ connectionName: "portable-pubsub doctor" });
     server = connection.display;
+    // Asked alongside; never rejects, so it may be left unawaited when the connection fails.
+    const answers = askNodes(signal).catch((): NodeAnswer[] => []);
     const model = await connection.model(signal);
+    const node = connection.node;
+    if (node) server = node.server;
     const props = model.connection.serverProperties as { product?: unknown; version?: unknown } | undefined;
     if (typeof props?.product === "string") broker = `${props.product} ${String(props.version ?? "")}`.trim();
     const exchange = await passive(model, (ch) => ch.checkExchange(name));
@@ -45,6 +52,13 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
         detail: `neither an exchange nor a queue named "${name}" exists on ${server}`,
         fix: "create it, or open the URL with declare=true (rabbit://NAME?declare=true)",
       });
+    }
+    const nodes = await answers;
+    checks.push(nodesCheck(nodes, node?.server));
+    if (queue !== "missing") {
+      // The nodes the server URLs name are all the doctor can know of the cluster (AMQP does not list members).
+      const cluster = nodes.filter((a) => a.node).length;
+      checks.push(queueTypeCheck(name, await queueTypeOf(model, name), cluster));
     }
   } catch (err) {
     checks.push({

@@ -16,7 +16,7 @@ import { z } from "zod";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { buildOn, type RabbitTarget } from "./amqp/shared.js";
 import { QueueConsumer, type RabbitAckId } from "./consumer.js";
-import { declareOn } from "./declare.js";
+import { argumentsOf, declareOn, type QueueType } from "./declare.js";
 import { RabbitDriver } from "./driver-base.js";
 
 /** Options of {@link openRabbitSubscription}, besides the portable ones. */
@@ -32,9 +32,13 @@ export interface RabbitSubscriptionOptions extends SubscriptionOptions {
   /**
    * Declare the queue (durable) if it is missing and, with `exchange`, bind
    * it to that exchange (declared as `exchangeType`, default "topic") with
-   * `bindingKey` (default "#"). Default: do not declare.
+   * `bindingKey` (default "#"). `queueType: "quorum"` declares a quorum
+   * queue, replicated over a cluster's nodes (see the package README).
+   * Default: do not declare.
    */
-  declare?: boolean | { durable?: boolean; exchange?: string; exchangeType?: string; bindingKey?: string };
+  declare?:
+    | boolean
+    | { durable?: boolean; queueType?: QueueType; exchange?: string; exchangeType?: string; bindingKey?: string };
 }
 
 /** The driver's own options; the portable ones pass through unchecked here (Subscription checks them). */
@@ -68,6 +72,7 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
               ? {}
               : {
                   durable: declare.durable,
+                  type: declare.queueType,
                   bindTo: declare.exchange,
                   exchangeType: declare.exchangeType,
                   bindingKey: declare.bindingKey,
@@ -75,6 +80,8 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
           },
         }
       : undefined;
+    // A bad combination fails here, at open, rather than on every reconnect.
+    if (declaration) argumentsOf(declaration.queue);
     this.session = new QueueConsumer(connection, {
       queue,
       prefetch,

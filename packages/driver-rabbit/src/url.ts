@@ -24,6 +24,7 @@ import { rabbitSubscriptionDriver } from "./subscription.js";
 import { rabbitTopicDriver } from "./topic.js";
 
 const exchangeType = z.enum(["topic", "fanout", "direct", "headers"]);
+const queueType = z.enum(["classic", "quorum", "stream"]);
 const heartbeat = param.int(0, 3600);
 
 const topicQuery = z
@@ -43,6 +44,7 @@ const subscriptionQuery = z
     prefetch: param.int(1, 65535).optional(),
     maxWait: param.duration().optional(),
     declare: param.flag().optional(),
+    queueType: queueType.optional(),
     exchange: param.name().optional(),
     exchangeType: exchangeType.optional(),
     bindingKey: z.string().optional(),
@@ -91,10 +93,10 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
   const query = parseQuery(url, subscriptionQuery, "rabbit");
   const queue = resourceName(url, { driver: "rabbit", kind: "queue" });
   const target = connectionTarget(parseOptions(driverOptions, options, "rabbit"), query.heartbeat);
-  const { declare, exchange, exchangeType: type, bindingKey, prefetch, maxWait } = query;
-  if (!declare && (exchange !== undefined || type !== undefined || bindingKey !== undefined)) {
+  const { declare, queueType: kind, exchange, exchangeType: type, bindingKey, prefetch, maxWait } = query;
+  if (!declare && (kind !== undefined || exchange !== undefined || type !== undefined || bindingKey !== undefined)) {
     throw invalidArgument(
-      `rabbit: ${describeUrl(url)}: exchange, exchangeType and bindingKey only apply with declare=true`,
+      `rabbit: ${describeUrl(url)}: queueType, exchange, exchangeType and bindingKey only apply with declare=true`,
     );
   }
   const driver = rabbitSubscriptionDriver(target, queue, {
@@ -103,6 +105,7 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
     ...(declare
       ? {
           declare: {
+            ...(kind === undefined ? {} : { queueType: kind }),
             ...(exchange === undefined ? {} : { exchange }),
             ...(type === undefined ? {} : { exchangeType: type }),
             ...(bindingKey === undefined ? {} : { bindingKey }),

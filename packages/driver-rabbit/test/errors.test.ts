@@ -6,7 +6,15 @@
 import { ErrorCode, errorCode, openSubscription, openTopic, type Topic } from "@portable-pubsub/core";
 import { openRabbitSubscription, openRabbitTopic } from "@portable-pubsub/driver-rabbit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeExchangeAndQueue, rabbitmqctl, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
+import {
+  makeExchangeAndQueue,
+  rabbitmqctl,
+  SERVER_URL,
+  skipWithoutBroker,
+  sleep,
+  unique,
+  withAdmin,
+} from "./support.js";
 
 const failure = (p: Promise<unknown>) =>
   p.then(
@@ -117,19 +125,34 @@ describe.skipIf(skipWithoutBroker)("rabbit error mapping against the broker", ()
     }
   });
 
-  it("nack: a message the broker refuses (full queue, reject-publish) fails with ResourceExhausted", async () => {
+  it("nack: a message the broker refuses (full queue, reject-publish) is ResourceExhausted, retried until it fits", async () => {
     const full = unique("full");
     const removeAll = await makeExchangeAndQueue(full, `${full}-q`, {
       queueArgs: { "x-max-length": 1, "x-overflow": "reject-publish" },
     });
-    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, full);
+    const once = openRabbitTopic({ serverUrl: SERVER_URL }, full, { retry: { maxAttempts: 1 } });
+    const patient = openRabbitTopic({ serverUrl: SERVER_URL }, full);
     try {
-      await topic.send({ body: "fits" });
-      const error = await failure(topic.send({ body: "does not fit" }));
+      await once.send({ body: "fits" });
+      const error = await failure(once.send({ body: "does not fit" }));
       expect(errorCode(error)).toBe(ErrorCode.ResourceExhausted);
       expect(error.message).toMatch(/basic\.nack/);
+      // With core's default retry the send waits, nacked again and again, until the queue has room.
+      let settled = false;
+      const waiting = patient.send({ body: "waits for room" }).finally(() => {
+        settled = true;
+      });
+      await sleep(500);
+      expect(settled).toBe(false);
+      await withAdmin((ch) => ch.purgeQueue(`${full}-q`));
+      await waiting;
+      await withAdmin(async (ch) => {
+        const got = await ch.get(`${full}-q`, { noAck: true });
+        expect(got ? got.content.toString() : got).toBe("waits for room");
+      });
     } finally {
-      await shutdown(topic);
+      await shutdown(once);
+      await shutdown(patient);
       await removeAll();
     }
   });

@@ -23,6 +23,13 @@ describe.skipIf(skipWithoutBroker)("rabbit inspectURL (the pubsub doctor hook)",
       expect(found.checks).toEqual([
         { subject: "exchange", status: "ok", detail: `exchange "${exchange}" exists` },
         { subject: "queue", status: "skip", detail: `no queue "${exchange}" (this URL names an exchange)` },
+        {
+          subject: "nodes",
+          status: "ok",
+          detail: expect.stringMatching(
+            /^1 of 1 server URLs answer: amqp:\/\/\*\*\*@127\.0\.0\.1:5672 \(RabbitMQ \d+\.\d+\.\d+, cluster_name \S+\); connected to amqp:\/\/\*\*\*@127\.0\.0\.1:5672$/,
+          ),
+        },
       ]);
     } finally {
       await cleanup();
@@ -47,6 +54,33 @@ describe.skipIf(skipWithoutBroker)("rabbit inspectURL (the pubsub doctor hook)",
         status: "ok",
         detail: `queue "${queue}" exists: 2 ready, 0 consumers`,
       });
+      // One node: a classic queue is no worse than any other here.
+      expect(found.checks[3]).toEqual({
+        subject: "queue type",
+        status: "ok",
+        detail: `queue "${queue}" is a classic queue`,
+      });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("tells a quorum queue from a classic one without changing it", async () => {
+    process.env.RABBIT_SERVER_URL = SERVER_URL;
+    const exchange = unique("inspect-x");
+    const queue = unique("inspect-quorum");
+    const cleanup = await makeExchangeAndQueue(exchange, queue, {
+      durable: true,
+      queueArgs: { "x-queue-type": "quorum" },
+    });
+    try {
+      const found = await inspect(`rabbit://${queue}`);
+      expect(found.checks[3]).toEqual({
+        subject: "queue type",
+        status: "ok",
+        detail: `queue "${queue}" is a quorum queue`,
+      });
+      await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(0));
     } finally {
       await cleanup();
     }
@@ -61,6 +95,7 @@ describe.skipIf(skipWithoutBroker)("rabbit inspectURL (the pubsub doctor hook)",
       ["exchange", "warn"],
       ["queue", "warn"],
       ["resource", "fail"],
+      ["nodes", "ok"],
     ]);
     expect(found.checks[2]?.code).toBe(ErrorCode.NotFound);
     expect(found.checks[2]?.fix).toBe("create it, or open the URL with declare=true (rabbit://NAME?declare=true)");

@@ -176,7 +176,8 @@ describe("rabbit through a scripted AMQP peer", () => {
       onPublish: (_conn, p) =>
         p.body.toString() === "nack" ? "nack" : p.body.toString() === "return" ? "return" : "ack",
     });
-    const topic = track(openRabbitTopic(settingsFor(peer), "x"));
+    // One attempt: a nack is retryable, and core would retry it for as long as the peer nacks.
+    const topic = track(openRabbitTopic(settingsFor(peer), "x", { retry: { maxAttempts: 1 } }));
     // One at a time: sends that share a batch share its first failure.
     const nacked = await topic.send({ body: "nack" }).catch((e: unknown) => e);
     const returned = await topic.send({ body: "return" }).catch((e: unknown) => e);

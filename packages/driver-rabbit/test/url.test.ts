@@ -46,6 +46,17 @@ describe("rabbit URL and option validation", () => {
   it("rejects parameters that only make sense with declare=true", async () => {
     expect(await invalid(openTopic("rabbit://x?exchangeType=fanout", server))).toMatch(/declare=true/);
     expect(await invalid(openSubscription("rabbit://q?exchange=orders", server))).toMatch(/declare=true/);
+    expect(await invalid(openSubscription("rabbit://q?queueType=quorum", server))).toMatch(/declare=true/);
+  });
+
+  it("rejects an unknown queue type, and a replicated queue that is not durable", async () => {
+    expect(await invalid(openSubscription("rabbit://q?declare=true&queueType=mirrored", server))).toMatch(
+      /"queueType"/,
+    );
+    const notDurable = () => openRabbitSubscription(server, "q", { declare: { queueType: "quorum", durable: false } });
+    expect(await invalid(notDurable)).toBe('rabbit: queue "q": a quorum queue is always durable; drop durable: false');
+    const unknown = () => openRabbitSubscription(server, "q", { declare: { queueType: "lazy" as "quorum" } });
+    expect(await invalid(unknown)).toBe('rabbit: queue "q": unknown queue type "lazy"; use classic, quorum, stream');
   });
 
   it("rejects a URL that names nothing", async () => {

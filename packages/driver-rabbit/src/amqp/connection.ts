@@ -12,6 +12,8 @@ import { type ChannelModel, connect, type SocketOptions } from "amqplib";
 import { RabbitError, ReplyCode, replyCodeOf } from "../errors.js";
 import { channelMaxOf, DEFAULT_CHANNEL_MAX } from "./channel-max.js";
 import { connectError, dialHedged } from "./dial.js";
+import { shuffled } from "./failover.js";
+import { nodeOf, type RabbitNode } from "./node.js";
 import type { ServerTarget } from "./server-url.js";
 import { type RabbitConnectionSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
 import { watchHeartbeat } from "./watchdog.js";
@@ -43,6 +45,9 @@ export class RabbitConnection {
   /** The server URLs without passwords. */
   readonly display: string;
   readonly #settings: ResolvedSettings;
+  /** The server URLs in this connection's own random order (see failover.ts). */
+  readonly #order: readonly ServerTarget[];
+  #node: RabbitNode | undefined;
   readonly #stop = new AbortController();
   #model: ChannelModel | undefined;
   #waiters: Waiter[] = [];
@@ -58,13 +63,14 @@ export class RabbitConnection {
 
   constructor(settings: ResolvedSettings, onLastRelease?: () => void) {
     this.#settings = settings;
+    this.#order = shuffled(settings.targets);
     this.display = settings.display;
     this.#onLastRelease = onLastRelease;
   }
 
-  /** `server.address` and `server.port` of the first server URL, for spans and metrics. */
+  /** `server.address` and `server.port` of the server URL this connection tries first, for spans and metrics. */
   get address(): { serverAddress?: string; serverPort?: number } {
-    const first = this.#settings.targets[0]?.options;
+    const first = this.#order[0]?.options;
     return {
       ...(first?.hostname ? { serverAddress: first.hostname } : {}),
       ...(first?.port ? { serverPort: first.port } : {}),
@@ -79,6 +85,24 @@ export class RabbitConnection {
   /** Whether the first connection gives up after one round of the server URLs (see RabbitConnectionSettings.failFast). */
   get failFast(): boolean {
     return this.#settings.failFast;
+  }
+
+  /**
+   * The server URLs (without passwords) in the order this connection tries
+   * them: a random order of its own, chosen once, walked round-robin from
+   * wherever it last connected.
+   */
+  get failoverOrder(): readonly string[] {
+    return this.#order.map((t) => t.display);
+  }
+
+  /**
+   * Which server the connection is on now (its URL, the broker's cluster
+   * name and version), or undefined while (re)connecting. Health says
+   * whether it is connected; this says where.
+   */
+  get node(): RabbitNode | undefined {
+    return this.#node;
   }
 
   /** How many times a connection was established: 1 after the first, +1 per recovery. */
@@ -202,17 +226,18 @@ export class RabbitConnection {
   }
 
   async #run(): Promise<void> {
-    const { targets, reconnectInitialDelayMs: base, reconnectMaxDelayMs: cap } = this.#settings;
+    const { reconnectInitialDelayMs: base, reconnectMaxDelayMs: cap } = this.#settings;
+    const targets = this.#order;
     let failures = 0;
     let triedThisRound = 0;
     while (!this.closed) {
       const target = targets[this.#index % targets.length] as ServerTarget;
-      let model: ChannelModel;
+      let dialed: Dialed;
       try {
-        model = await this.#dial(target);
+        dialed = await this.#dial(this.#index);
       } catch (cause) {
         if (this.closed) return;
-        const err = connectError(target, cause);
+        const err = cause instanceof RabbitError ? cause : connectError(target, cause);
         failures++;
         triedThisRound++;
         this.#index++;
@@ -227,6 +252,7 @@ export class RabbitConnection {
         await quietSleep(backoffDelay(failures - 1, base, cap), this.#stop.signal);
         continue;
       }
+      const { model } = dialed;
       if (this.closed) {
         model.on("error", () => {});
         model.close().catch(() => {});
@@ -234,7 +260,9 @@ export class RabbitConnection {
       }
       triedThisRound = 0;
       const adoptedAt = Date.now();
-      const lost = await this.#adopt(model);
+      // The next dial after a loss starts where this one connected.
+      this.#index = dialed.index;
+      const lost = await this.#adopt(dialed);
       if (this.closed) return;
       this.health.set("reconnecting", lost);
       // A connection that died at once, or that the broker closed for a protocol error (it would do so
@@ -246,9 +274,18 @@ export class RabbitConnection {
     }
   }
 
-  #dial(target: ServerTarget): Promise<ChannelModel> {
+  /**
+   * One dial, starting at the server URL at `index` of this connection's
+   * order. A hedged attempt (see dial.ts) goes to the next URL, so that a
+   * node whose handshake stalls (its host gone silent) costs a second, not
+   * the connect timeout; a refused one fails over at once, as before.
+   */
+  #dial(index: number): Promise<Dialed> {
     const { heartbeat, connectTimeoutMs, socketOptions, connectionName } = this.#settings;
-    const attempt = (signal: AbortSignal) => {
+    const targets = this.#order;
+    const attempt = async (signal: AbortSignal, n: number): Promise<Dialed> => {
+      const at = (index + n) % targets.length;
+      const target = targets[at] as ServerTarget;
       const options: SocketOptions & { signal: AbortSignal } = {
         ...socketOptions,
         noDelay: true,
@@ -257,14 +294,18 @@ export class RabbitConnection {
         // net.connect gives the signal to the socket: aborting a losing attempt destroys it.
         signal,
       };
-      return connect({ ...target.options, heartbeat }, options);
+      try {
+        return { model: await connect({ ...target.options, heartbeat }, options), target, index: at };
+      } catch (cause) {
+        throw connectError(target, cause);
+      }
     };
     const hedgeMs = Math.min(HEDGE_MS, Math.max(50, connectTimeoutMs / 4));
     return dialHedged(attempt, { hedgeMs, maxPending: 3, timeoutMs: connectTimeoutMs }, this.#stop.signal);
   }
 
-  /** Puts `model` in service; resolves with the reason once it is lost. */
-  #adopt(model: ChannelModel): Promise<Error> {
+  /** Puts the dialed connection in service; resolves with the reason once it is lost. */
+  #adopt({ model, target }: Dialed): Promise<Error> {
     let lastError: Error | undefined;
     // Every event amqplib can emit has a listener: an unhandled 'error' would crash the process.
     model.on("error", (err: Error) => {
@@ -279,7 +320,10 @@ export class RabbitConnection {
     const lost = new Promise<Error>((resolve) => {
       model.once("close", (err?: Error) => {
         stopWatchdog();
-        if (this.#model === model) this.#model = undefined;
+        if (this.#model === model) {
+          this.#model = undefined;
+          this.#node = undefined;
+        }
         this.health.setBlocked(undefined);
         // amqplib only ends its side; a blackholed socket would linger half-open.
         socket?.destroy();
@@ -287,6 +331,7 @@ export class RabbitConnection {
       });
     });
     this.#model = model;
+    this.#node = nodeOf(model, target);
     this.#channelMax = channelMaxOf(model);
     this.#everConnected = true;
     this.#connects++;
@@ -296,6 +341,13 @@ export class RabbitConnection {
     for (const waiter of waiters) waiter.resolve(model);
     return lost;
   }
+}
+
+/** A connection that finished its handshake, the server URL it is on, and that URL's place in the order. */
+interface Dialed {
+  readonly model: ChannelModel;
+  readonly target: ServerTarget;
+  readonly index: number;
 }
 
 /** amqplib asks for this frame_max when the server URL names none. */

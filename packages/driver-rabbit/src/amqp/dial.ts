@@ -4,7 +4,9 @@
  * link): it would wait out the whole connect timeout even though the network
  * healed long before, and a silent drop of its SYN costs TCP's own
  * retransmission backoff. So while an attempt is still pending, a fresh one
- * starts every `hedgeMs`; the first to finish the AMQP handshake wins, and
+ * starts every `hedgeMs` (to the next server URL, when there are several: a
+ * node gone silent must not hold up failover to the others for the whole
+ * timeout); the first to finish the AMQP handshake wins, and
  * the others are aborted (or closed, should they finish too). At most
  * `maxPending` attempts are open at once, the oldest giving way to a new
  * one, and the dial as a whole fails after `timeoutMs`, so that backoff and
@@ -24,22 +26,24 @@ export interface DialTiming {
 }
 
 /**
- * Runs `open` (one attempt, which must give up when its signal fires) as
- * described in the module comment. Rejects with the last attempt's error
+ * Runs `open` (one attempt, which must give up when its signal fires; it
+ * gets the attempt's number, 0 first, to pick its server) as described in
+ * the module comment. Rejects with the last attempt's error
  * once every attempt failed (a refused connection fails at once, without
  * hedging), with ETIMEDOUT at `timeoutMs`, or with `stop`'s reason.
  */
-export function dialHedged(
-  open: (signal: AbortSignal) => Promise<ChannelModel>,
+export function dialHedged<T extends { readonly model: ChannelModel }>(
+  open: (signal: AbortSignal, attempt: number) => Promise<T>,
   timing: DialTiming,
   stop: AbortSignal,
-): Promise<ChannelModel> {
+): Promise<T> {
   if (stop.aborted) return Promise.reject(stop.reason);
-  return new Promise<ChannelModel>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     const pending = new Set<AbortController>();
     let done = false;
     let lastError: unknown;
-    const finish = (err: unknown, model?: ChannelModel) => {
+    let attempts = 0;
+    const finish = (err: unknown, model?: T) => {
       if (done) return;
       done = true;
       clearInterval(hedge);
@@ -58,10 +62,10 @@ export function dialHedged(
         pending.delete(oldest);
         oldest.abort();
       }
-      open(controller.signal).then(
+      open(controller.signal, attempts++).then(
         (model) => {
           pending.delete(controller);
-          if (done || controller.signal.aborted) discard(model);
+          if (done || controller.signal.aborted) discard(model.model);
           else finish(undefined, model);
         },
         (err: unknown) => {
