@@ -107,9 +107,15 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
     expect(lines[3]).toBe("  ok    server        amqp://***@127.0.0.1:5672");
     expect(lines[4]).toBe(`  --    exchange      no exchange "${queue}" (this URL names a queue)`);
     expect(lines[5]).toMatch(new RegExp(`^ {2}ok {4}queue {9}queue "${queue}" exists: 0 ready, [01] consumers$`));
-    expect(lines[6]).toBe("  --    topic         not probed: the driver found no topic for this URL");
-    expect(lines[7]).toBe("  ok    subscription  opened; no message waiting");
-    expect(lines[8]).toBe("all checks passed");
+    // The nodes the server URLs name, and the one the connection is on.
+    expect(lines[6]).toMatch(
+      /^ {2}ok {4}nodes {9}1 of 1 server URLs answer: amqp:\/\/\*\*\*@127\.0\.0\.1:5672 \(RabbitMQ /,
+    );
+    // One node: a classic queue is no risk there (on a cluster the doctor warns).
+    expect(lines[7]).toBe(`  ok    queue type    queue "${queue}" is a classic queue`);
+    expect(lines[8]).toBe("  --    topic         not probed: the driver found no topic for this URL");
+    expect(lines[9]).toBe("  ok    subscription  opened; no message waiting");
+    expect(lines[10]).toBe("all checks passed");
   });
 
   it("doctor reports a missing queue as NotFound, with what to do, and exits 3", async () => {
@@ -127,11 +133,12 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
     expect(lines[8]).toMatch(
       new RegExp(`^ {2}FAIL {2}resource {6}neither an exchange nor a queue named "${missing}" exists`),
     );
+    expect(lines[10]).toMatch(/^ {2}ok {4}nodes {9}1 of 1 server URLs answer/);
     // ...and the portable probe fails the same way.
-    expect(lines[10]).toMatch(
+    expect(lines[11]).toMatch(
       /^ {2}FAIL {2}subscription {2}NotFound: open rabbit queue "[^"]+".*: .*404 \(NOT-FOUND\)/,
     );
-    expect(lines[11]).toMatch(/^ {22}fix: the RabbitMQ queue does not exist: declare the exchange and the queue/);
+    expect(lines[12]).toMatch(/^ {22}fix: the RabbitMQ queue does not exist: declare the exchange and the queue/);
   });
 
   it.each([
