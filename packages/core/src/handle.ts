@@ -45,7 +45,7 @@ export abstract class DriverHandle<D extends DriverBase> {
     if (source) {
       const mirror = (h: Health) => {
         if (h.state === "ready" && this.#health.current().state === "reconnecting") this.instruments.reconnected();
-        this.#health.set(h.state, h.lastError);
+        this.#health.set(h.state, h.lastError, h.endpoint);
         this.#health.setBlocked(h.blocked);
       };
       mirror(source.current());

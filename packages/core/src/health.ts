@@ -13,6 +13,12 @@ export interface Health {
   readonly since: Date;
   /** Set while the broker refuses publishes (a RabbitMQ memory or disk alarm): its reason. */
   readonly blocked: string | undefined;
+  /**
+   * Where the connection is, for drivers that know: the server (one node of
+   * a cluster, without credentials) it is connected to. Undefined while not
+   * connected, or where the driver does not say.
+   */
+  readonly endpoint?: string | undefined;
 }
 
 /** A source of health reports, as drivers expose it. */
@@ -44,16 +50,24 @@ export class HealthTracker implements HealthSource {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Moves to `state`. `lastError` is kept unless a new one is given. A closed tracker stays closed. */
-  set(state: HealthState, lastError?: Error): void {
+  /**
+   * Moves to `state`. `lastError` is kept unless a new one is given. A
+   * closed tracker stays closed. `endpoint`, where the connection is now, is
+   * kept while ready and cleared in any other state unless given.
+   */
+  set(state: HealthState, lastError?: Error, endpoint?: string): void {
     const prev = this.#health;
     if (prev.state === "closed") return;
-    if (prev.state === state && (lastError === undefined || lastError === prev.lastError)) return;
+    const where = endpoint ?? (state === "ready" ? prev.endpoint : undefined);
+    if (prev.state === state && (lastError === undefined || lastError === prev.lastError) && where === prev.endpoint) {
+      return;
+    }
     this.#publish({
       state,
       lastError: lastError ?? prev.lastError,
       since: prev.state === state ? prev.since : new Date(),
       blocked: state === "closed" ? undefined : prev.blocked,
+      endpoint: where,
     });
   }
 

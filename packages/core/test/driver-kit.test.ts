@@ -3,6 +3,7 @@ import * as kit from "@portable-pubsub/core/driver";
 import {
   ErrorCode,
   errorCode,
+  HealthTracker,
   isNetworkError,
   PubSubError,
   param,
@@ -80,6 +81,19 @@ describe("errors mapped once", () => {
     expect(errorCode(await failure(topic.send({ body: "a" })))).toBe(ErrorCode.Unknown);
     expect(errorCode(await failure(topic.send({ body: "b" })))).toBe(ErrorCode.Canceled);
     await topic.shutdown();
+  });
+});
+
+describe("health endpoint", () => {
+  it("keeps where the connection is while ready, and forgets it on a loss", () => {
+    const health = new HealthTracker("connecting");
+    health.set("ready", undefined, "amqp://***@node-1:5672");
+    health.setBlocked("alarm");
+    expect(health.current()).toMatchObject({ state: "ready", endpoint: "amqp://***@node-1:5672", blocked: "alarm" });
+    health.set("reconnecting", new Error("lost"));
+    expect(health.current().endpoint).toBeUndefined();
+    health.set("ready", undefined, "amqp://***@node-2:5672");
+    expect(health.current().endpoint).toBe("amqp://***@node-2:5672");
   });
 });
 

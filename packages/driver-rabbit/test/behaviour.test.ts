@@ -56,6 +56,10 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
       expect(message.text()).toBe("hello");
       expect(message.metadata.kind).toBe("greeting");
       expect(topic.as<ConfirmChannel>().connection).not.toBe(subscription.as<Channel>().connection);
+      // Health says where each connection is: the server (node) it is on, without the password.
+      const server = new URL(SERVER_URL);
+      const where = `amqp://***@${server.host}`;
+      expect([topic.health.endpoint, subscription.health.endpoint]).toEqual([where, where]);
     } finally {
       delete process.env.RABBIT_SERVER_URL;
     }

@@ -335,7 +335,7 @@ export class RabbitConnection {
     this.#channelMax = channelMaxOf(model);
     this.#everConnected = true;
     this.#connects++;
-    this.health.set("ready");
+    this.health.set("ready", undefined, this.#node.server);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.resolve(model);
