@@ -36,10 +36,22 @@ export function withoutContextKeys(
   metadata: Readonly<Record<string, string>>,
   keys: readonly string[],
 ): Record<string, string> | undefined {
-  // The W3C keys first and by name: this runs for every received message.
-  let found = metadata.traceparent !== undefined || metadata.tracestate !== undefined || metadata.baggage !== undefined;
-  if (!found && keys !== W3C_KEYS) found = keys.some((key) => metadata[key] !== undefined);
-  if (!found || keys.length === 0) return undefined;
+  // This runs for every received message: walk the message's own keys (usually few, often none) rather
+  // than looking up absent ones, and compare the W3C names directly.
+  if (keys.length === 0) return undefined;
+  let found = false;
+  for (const key in metadata) {
+    if (
+      key === "traceparent" ||
+      key === "tracestate" ||
+      key === "baggage" ||
+      (keys !== W3C_KEYS && keys.includes(key))
+    ) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return undefined;
   const visible: Record<string, string> = { ...metadata };
   for (const key of keys) delete visible[key];
   return visible;
