@@ -21,6 +21,15 @@ export const defaultRetryOptions: Required<RetryOptions> = {
   maxAttempts: Number.POSITIVE_INFINITY,
 };
 
+/** `options` over the defaults; a key given as undefined keeps its default (a spread would not). */
+export function retryOptions(options: RetryOptions | undefined): Required<RetryOptions> {
+  return {
+    initialDelayMs: options?.initialDelayMs ?? defaultRetryOptions.initialDelayMs,
+    maxDelayMs: options?.maxDelayMs ?? defaultRetryOptions.maxDelayMs,
+    maxAttempts: options?.maxAttempts ?? defaultRetryOptions.maxAttempts,
+  };
+}
+
 /**
  * Runs `attempt` until it succeeds, throws an error that `isRetryable` rejects,
  * runs out of attempts, or `signal` fires. Backoff is capped exponential with

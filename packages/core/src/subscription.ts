@@ -7,7 +7,7 @@ import { type CallOptions, DriverHandle } from "./handle.js";
 import { type AckSink, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
-import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
+import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
 import type { Logger } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";
 
@@ -92,7 +92,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     checkSubscriptionOptions(options);
     super(driver, "subscription", options);
     const max = options.maxReceiveBatchSize ?? 1000;
-    this.#retry = { ...defaultRetryOptions, ...options.retry };
+    this.#retry = retryOptions(options.retry);
     this.#sizer = new ReceiveSizer(max);
     const ackOptions = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
     const onAckError = (err: unknown) => {

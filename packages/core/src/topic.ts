@@ -4,7 +4,7 @@ import type { DriverMessage, TopicDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { checkSignal, checkTopicOptions } from "./portable-options.js";
-import { defaultRetryOptions, type RetryOptions, withRetry } from "./retry.js";
+import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
 import type { Logger } from "./telemetry/logger.js";
 import { SendTracing, type TopicTracing } from "./telemetry/producer.js";
 import { type OutgoingMessage, toDriverMessage } from "./validate.js";
@@ -53,7 +53,7 @@ export class Topic extends DriverHandle<TopicDriver> {
     super(driver, "topic", options);
     this.#maxPending = options.maxPendingSends ?? 100_000;
     this.#tracing = new SendTracing(this.instruments, options.tracing);
-    this.#retry = { ...defaultRetryOptions, ...options.retry };
+    this.#retry = retryOptions(options.retry);
     const batching = batcherOptions(options.batching, driver.batchLimits, SEND_DEFAULTS);
     this.#batcher = new Batcher(
       (batch) => this.#sendBatch(batch),

@@ -1,5 +1,6 @@
 import { backoffDelay, ErrorCode, errorCode, withRetry } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
+import { retryOptions } from "../src/retry.js";
 
 const options = { initialDelayMs: 1, maxDelayMs: 4, maxAttempts: Number.POSITIVE_INFINITY };
 const retryable = (e: unknown) => (e as Error).message === "again";
@@ -85,5 +86,15 @@ describe("backoffDelay", () => {
       }
     }
     expect(backoffDelay(1000, 10, 100)).toBeLessThan(100);
+  });
+
+  it("keeps a default for a retry option given as undefined (a spread over the defaults would make it NaN)", () => {
+    expect(retryOptions({ initialDelayMs: undefined, maxDelayMs: undefined, maxAttempts: undefined })).toEqual({
+      initialDelayMs: 100,
+      maxDelayMs: 5000,
+      maxAttempts: Number.POSITIVE_INFINITY,
+    });
+    expect(retryOptions({ initialDelayMs: 7 })).toEqual({ initialDelayMs: 7, maxDelayMs: 5000, maxAttempts: Infinity });
+    expect(Number.isNaN(backoffDelay(0, retryOptions({ initialDelayMs: undefined }).initialDelayMs, 5000))).toBe(false);
   });
 });
