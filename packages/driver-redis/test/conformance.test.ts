@@ -14,6 +14,7 @@ const ackDeadlineMs = 1000;
 async function makeHarness(url: string): Promise<Harness> {
   const client = commandClient(url);
   const owned = new Set<Redis>();
+  const leftovers: string[] = [];
   const subscriber = (stream: string, group: string): SubscriptionDriver => {
     const reader = readerClient(url);
     owned.add(reader);
@@ -48,10 +49,13 @@ async function makeHarness(url: string): Promise<Harness> {
     async makeNonexistentSubscription() {
       const stream = unique("no-group");
       await client.xadd(stream, "*", "body", "x");
+      leftovers.push(stream);
       const driver = subscriber(stream, "no-such-group");
       return Object.assign(driver, {});
     },
     async close() {
+      // The streams made for missing groups are the harness's own: the shared server is left as found.
+      if (leftovers.length > 0) await client.del(...leftovers).catch(() => {});
       for (const reader of owned) reader.disconnect();
       await client.quit().catch(() => client.disconnect());
     },

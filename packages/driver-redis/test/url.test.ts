@@ -1,5 +1,6 @@
 import { ErrorCode, errorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { openSubscriptionURL, openTopicURL, streamName } from "@portable-pubsub/driver-redis";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { leakedSecret, rejectionOf } from "../../../test/leaks.js";
 
@@ -177,5 +178,8 @@ describe("redisstream server URLs: passwords with special characters never print
     // The shared Redis speaks plain text: the same URL in capitals is sent over plain text, not over TLS.
     expect(await send("REDIS://127.0.0.1:6379")).toBe("sent");
     expect(await send("REDISS://127.0.0.1:6379")).toBe(ErrorCode.DeadlineExceeded);
+    const admin = new Redis("redis://127.0.0.1:6379");
+    await admin.del("pp-url-tls-case");
+    admin.disconnect();
   });
 });
