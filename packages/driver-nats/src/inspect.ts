@@ -12,6 +12,7 @@ import {
   type Check,
   ErrorCode,
   type Inspection,
+  raceSignal,
   redactUrl,
   resourceName,
   type UrlInspector,
@@ -33,7 +34,9 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
     const servers = resolveServers(undefined);
     server = servers.display;
     const connecting = connectNats({ ...connectionOptions(servers), maxReconnectAttempts: 0, reconnect: false });
-    nc = await raceAbort(connecting, signal);
+    // A connection that comes after the signal fired is closed, not leaked.
+    connecting.then((late) => (signal.aborted ? late.close() : undefined)).catch(() => {});
+    nc = await raceSignal(connecting, signal, "doctor: connect");
     broker = `NATS ${nc.info?.version ?? "(version unknown)"}`;
     checks.push({ subject: "broker", status: "ok", detail: `connected to ${nc.getServer()}, ${broker}` });
     if (nc.info?.jetstream === false) {
@@ -80,26 +83,6 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
   }
   return { ...(broker ? { broker } : {}), ...(server ? { server } : {}), checks, ...(roles.length ? { roles } : {}) };
 };
-
-/** Rejects when `signal` fires; a connection that comes after that is closed. */
-function raceAbort(connecting: Promise<NatsConnection>, signal: AbortSignal): Promise<NatsConnection> {
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(signal.reason ?? new Error("aborted"));
-    if (signal.aborted) abort();
-    signal.addEventListener("abort", abort, { once: true });
-    connecting.then(
-      (nc) => {
-        signal.removeEventListener("abort", abort);
-        if (signal.aborted) void nc.close().catch(() => {});
-        else resolve(nc);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", abort);
-        reject(err);
-      },
-    );
-  });
-}
 
 async function topicCheck(jsm: JetStreamManager, subject: string, isSubscriptionUrl: boolean): Promise<Check> {
   if (isSubscriptionUrl) {
