@@ -4,10 +4,11 @@
  * `Message`, `PubSubError`. Driver authors import from
  * `@portable-pubsub/core/driver` instead.
  */
+export { DEAD_LETTER_PREFIX } from "./dead-letter.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
 export type { CallOptions } from "./handle.js";
 export type { Health, HealthState } from "./health.js";
-export { Message } from "./message.js";
+export { Message, type NackOptions } from "./message.js";
 export {
   defaultURLMux,
   type LoadedDriver,
@@ -18,6 +19,7 @@ export {
   URLMux,
   type URLMuxOptions,
 } from "./mux.js";
+export type { RedeliveryOptions } from "./redelivery.js";
 export type { RetryOptions } from "./retry.js";
 export {
   type ProcessOptions,

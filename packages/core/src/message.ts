@@ -1,5 +1,6 @@
 import type { DriverMessage } from "./driver/driver.js";
 import { ErrorCode, PubSubError } from "./errors.js";
+import { checkNackOptions } from "./portable-options.js";
 import { withoutContextKeys } from "./telemetry/propagation.js";
 
 /** Where a Message's ack or nack goes: its Subscription. */
@@ -7,8 +8,21 @@ export interface AckSink {
   readonly canNack: boolean;
   /** The trace-context keys (traceparent, tracestate) to hide from `metadata`; none to keep them. */
   readonly contextKeys: readonly string[];
-  ack(ackId: unknown): void;
-  nack(ackId: unknown): void;
+  ack(message: DriverMessage): void;
+  /**
+   * A failed message: `error` is what its handler threw (undefined for
+   * `nack()`), `delayMs` the application's delay (undefined: the policy's).
+   */
+  fail(message: DriverMessage, error: unknown, delayMs: number | undefined): void;
+}
+
+/** Options of `Message.nack`. */
+export interface NackOptions {
+  /**
+   * Deliver the message again after this many ms instead of the
+   * subscription's `redelivery` delay; 0 means at once.
+   */
+  delayMs?: number;
 }
 
 const decoder = new TextDecoder();
@@ -16,7 +30,13 @@ const decoder = new TextDecoder();
 /** The driver's message behind a Message, for the portable layer's tracing. */
 export let sourceOf: (message: Message) => DriverMessage;
 
-/** A received message. Call `ack()` once it is handled, or `nack()` to have it redelivered at once. */
+/** Settles `message` as failed with the handler's `error`, unless it was settled already. */
+export let failMessage: (message: Message, error: unknown) => void;
+
+/**
+ * A received message. Call `ack()` once it is handled, or `nack()` to have it
+ * delivered again after the subscription's redelivery delay.
+ */
 export class Message {
   /** The bytes that were sent, unchanged. */
   readonly body: Uint8Array;
@@ -37,6 +57,11 @@ export class Message {
 
   static {
     sourceOf = (message) => message.#source;
+    failMessage = (message, error) => {
+      if (message.#settled) return;
+      message.#settled = true;
+      message.#sink.fail(message.#source, error, undefined);
+    };
   }
 
   constructor(message: DriverMessage, sink: AckSink) {
@@ -67,23 +92,29 @@ export class Message {
   ack(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#sink.ack(this.#source.ackId);
+    this.#sink.ack(this.#source);
   }
 
   /**
-   * Asks the broker to deliver the message again at once. Throws Unimplemented
-   * where the driver cannot nack (see `nackable`). A second ack or nack is a no-op.
+   * Reports that the message could not be handled: it is delivered again
+   * after the subscription's `redelivery` delay (capped exponential backoff
+   * by `deliveryAttempt`), or after `delayMs` if given (0: at once); after
+   * `redelivery.maxAttempts` it goes to the dead-letter topic instead. The
+   * call does not wait. Throws Unimplemented where the driver cannot nack
+   * (see `nackable`), InvalidArgument for a bad `delayMs`. A second ack or
+   * nack is a no-op.
    */
-  nack(): void {
+  nack(options?: NackOptions): void {
     if (!this.#sink.canNack) {
       throw new PubSubError(
         ErrorCode.Unimplemented,
         "nack: this driver cannot nack; let the ack deadline pass instead",
       );
     }
+    const delayMs = checkNackOptions(options);
     if (this.#settled) return;
     this.#settled = true;
-    this.#sink.nack(this.#source.ackId);
+    this.#sink.fail(this.#source, undefined, delayMs);
   }
 
   /** The driver's own message object (an amqplib message, a Pub/Sub Message, a stream entry), typed by the caller. */

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
+import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
@@ -57,6 +58,9 @@ const CLOSE_AFTER_FAILED_OPEN_MS = 2000;
 
 const TOPIC_KEYS = ["batching", "retry", "maxPendingSends", "shutdownTimeoutMs", "tracing", "logger"] as const;
 const SUBSCRIPTION_KEYS = [
+  "redelivery",
+  "deadLetter",
+  "maxExtensionMs",
   "maxReceiveBatchSize",
   "ackBatching",
   "retry",
@@ -169,6 +173,9 @@ export class URLMux {
       this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
     if (!opener) throw this.#unknownScheme(scheme, "openSubscription", this.subscriptionSchemes());
     const [portable, driverOptions, signal] = split(options, SUBSCRIPTION_KEYS);
+    // A dead-letter URL opens through this mux, so that it may name a scheme registered here.
+    (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
+      this.openTopic(dlUrl, { signal });
     return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openSubscription");
   }
 

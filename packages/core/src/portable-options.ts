@@ -7,6 +7,7 @@
  * driver, which received the same object.
  */
 import { z } from "zod";
+import { isTopicLike } from "./dead-letter.js";
 import { parseOptions } from "./driver/params.js";
 import { invalidArgument } from "./errors.js";
 import { describeValue as describe } from "./validate.js";
@@ -59,8 +60,17 @@ const topicOptions = z.object({
   maxPendingSends: count.optional(),
 });
 
+const redelivery = retry;
+
+const deadLetter = z.custom<unknown>((value) => (typeof value === "string" && value.length > 0) || isTopicLike(value), {
+  message: "must be a topic URL (such as rabbit://dead-letters) or an open Topic",
+});
+
 const subscriptionOptions = z.object({
   ...shared,
+  redelivery: redelivery.optional(),
+  deadLetter: deadLetter.optional(),
+  maxExtensionMs: delay.min(1, "must be at least 1").optional(),
   tracing: z
     .object({ propagate: z.boolean().optional(), keepContextMetadata: z.boolean().optional() })
     .strict()
@@ -84,7 +94,21 @@ export function checkTopicOptions(options: unknown): void {
 
 /** Checks a Subscription's portable options; throws InvalidArgument naming the bad one. */
 export function checkSubscriptionOptions(options: unknown): void {
-  parseOptions(subscriptionOptions, options, "subscription");
+  const checked = parseOptions(subscriptionOptions, options, "subscription");
+  const maxAttempts = checked.redelivery?.maxAttempts;
+  if (maxAttempts !== undefined && Number.isFinite(maxAttempts) && checked.deadLetter === undefined) {
+    throw invalidArgument(
+      "subscription: redelivery.maxAttempts needs deadLetter (a topic URL or an open Topic): a message past its last attempt must go somewhere",
+    );
+  }
+}
+
+const nackOptions = z.object({ delayMs: delay.optional() }).strict();
+
+/** Checks the options of `Message.nack`; throws InvalidArgument naming the bad one. */
+export function checkNackOptions(options: unknown): number | undefined {
+  if (options === undefined) return undefined;
+  return parseOptions(nackOptions, options, "nack").delayMs;
 }
 
 /** Checks the options of `Subscription.process`; throws InvalidArgument naming the bad one. */

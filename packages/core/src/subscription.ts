@@ -1,15 +1,19 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { raceSignal } from "./abort.js";
 import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
-import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
+import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
+import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
-import { type AckSink, Message, sourceOf } from "./message.js";
+import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
+import { type AckSink, failMessage, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
+import { Redeliveries, type RedeliveryOptions } from "./redelivery.js";
 import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
-import type { Logger } from "./telemetry/logger.js";
+import { type Logger, writeLog } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";
+import type { Topic } from "./topic.js";
 
 /** Portable options of a Subscription. */
 export interface SubscriptionOptions {
@@ -28,8 +32,30 @@ export interface SubscriptionOptions {
   shutdownTimeoutMs?: number;
   /** Tracing of received messages. */
   tracing?: SubscriptionTracing;
-  /** Receives structured events: connection state changes. Default: none. */
+  /** Receives structured events: connection state changes, dead letters. Default: none. */
   logger?: Logger;
+  /**
+   * When a failed message (its handler threw, or it was nacked) comes back:
+   * after a capped exponential backoff with full jitter on its delivery
+   * attempt, never at once by default. See {@link RedeliveryOptions}.
+   */
+  redelivery?: RedeliveryOptions;
+  /**
+   * Where a message goes after `redelivery.maxAttempts` failed deliveries: a
+   * topic URL (opened with the subscription and shut down with it) or an
+   * open Topic (left open). The message is sent with its body unchanged and
+   * its metadata plus `deadletter.source`, `deadletter.attempts`,
+   * `deadletter.error` and `deadletter.time`; the original is acked only
+   * after the broker confirmed that send.
+   */
+  deadLetter?: string | Topic;
+  /**
+   * How long the lease of a held message (in the receive buffer, in a
+   * handler, or waiting out a redelivery delay) is extended, at most, in ms,
+   * where the driver extends leases; after that the broker may deliver it
+   * again. Default 3,600,000 (an hour).
+   */
+  maxExtensionMs?: number;
 }
 
 /** Portable tracing options of a Subscription. */
@@ -78,6 +104,9 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   readonly #receiveAbort = new AbortController();
   readonly #ackAbort = new AbortController();
   readonly #sink: AckSink;
+  readonly #redeliveries: Redeliveries;
+  readonly #redeliverBatches: Batcher<Redelivery> | undefined;
+  readonly #leases: LeaseKeeper | undefined;
   readonly #handling = new Set<Promise<void>>();
   #queue: DriverMessage[] = [];
   #head = 0;
@@ -100,7 +129,37 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     };
     this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), ackOptions, undefined, onAckError);
     this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), ackOptions, undefined, onAckError);
+    this.#redeliverBatches = driver.redeliver
+      ? new Batcher((items) => this.#sendRedeliveries(items), ackOptions, undefined, onAckError)
+      : undefined;
     this.#propagate = options.tracing?.propagate ?? true;
+    const logger = options.logger;
+    this.#leases = LeaseKeeper.for(
+      driver,
+      options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS,
+      this.#ackAbort.signal,
+      (err) => {
+        const error = this.wrap(err, "extend leases of").message;
+        writeLog(logger, "warn", { event: "pubsub.lease_failed", resource: driver.resource, message: error, error });
+      },
+    );
+    this.#redeliveries = new Redeliveries(
+      driver,
+      {
+        redelivery: options.redelivery,
+        deadLetter: options.deadLetter,
+        logger,
+        opener: (options as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER],
+      },
+      {
+        ack: (id) => this.#acks.addNoWait(id),
+        nack: (id) => this.#nacks.addNoWait(id),
+        redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
+        release: (id) => this.#leases?.release(id),
+        track: (work) => this.#track(work),
+        abort: this.#ackAbort.signal,
+      },
+    );
     const instruments = this.instruments;
     const keepContextMetadata = options.tracing?.keepContextMetadata ?? false;
     this.#sink = {
@@ -108,13 +167,24 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       get contextKeys() {
         return keepContextMetadata ? [] : instruments.contextKeys;
       },
-      ack: (id) => {
-        if (!this.#released) this.#acks.addNoWait(id);
+      ack: (message) => {
+        if (this.#released) return;
+        this.#leases?.release(message.ackId);
+        this.#acks.addNoWait(message.ackId);
       },
-      nack: (id) => {
-        if (!this.#released) this.#nacks.addNoWait(id);
+      fail: (message, error, delayMs) => {
+        if (!this.#released) this.#redeliveries.fail(message, error, delayMs);
       },
     };
+  }
+
+  /**
+   * Resolves once the driver can do its work (see `Topic.ready`) and the
+   * dead-letter topic, if given as a URL, is open.
+   */
+  override async ready(options?: CallOptions): Promise<void> {
+    await super.ready(options);
+    await raceSignal(this.#redeliveries.ready(), options?.signal, "open");
   }
 
   /**
@@ -164,8 +234,15 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     const { concurrency = 1, signal, onHandlerError } = options;
     this.assertOpen("process");
     const worker = async () => {
-      for (;;) {
+      let turnStarted = performance.now();
+      for (let n = 1; ; n++) {
         if (signal?.aborted) throw canceledError("process", signal);
+        // Handlers that settle at once, on messages that are already here, run in microtasks only:
+        // let timers and I/O in every few ms, or a message failing in a loop would freeze the process.
+        if (n % YIELD_CHECK_EVERY === 0 && performance.now() - turnStarted > MAX_TURN_MS) {
+          await new Promise(setImmediate);
+          turnStarted = performance.now();
+        }
         // Take from the buffer without a promise when we can: the per-message cost dominates fast drivers.
         let message = this.#fatal ? undefined : this.#take();
         if (!message) {
@@ -222,7 +299,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     } catch {
       // The error hook's own failure must not stop processing.
     }
-    if (message.nackable) message.nack();
+    failMessage(message, err);
   }
 
   /** Yields each message as `receive` returns it; the loop ends cleanly when the subscription shuts down. */
@@ -265,11 +342,18 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     this.#returnUnhanded(unhanded);
     try {
       await raceSignal(Promise.all(this.#handling), signal, "shutdown");
-      await raceSignal(Promise.all([this.#acks.flush(), this.#nacks.flush()]), signal, "shutdown");
+      this.#redeliveries.releaseHeld();
+      await raceSignal(
+        Promise.all([this.#acks.flush(), this.#nacks.flush(), this.#redeliverBatches?.flush()]),
+        signal,
+        "shutdown",
+      );
     } catch {
       this.#ackAbort.abort();
     }
     this.#released = true;
+    this.#leases?.stop();
+    await this.#redeliveries.shutdown(signal).catch(() => {});
     await this.closeDriver(signal);
     if (signal.aborted) throw canceledError("shutdown", signal);
     if (this.#ackError) throw this.#ackError;
@@ -305,12 +389,13 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       );
   }
 
-  #arrived(messages: DriverMessage[]): void {
+  #arrived(arrived: DriverMessage[]): void {
     this.#fetching = false;
     if (this.closed) {
-      this.#returnUnhanded(messages);
+      this.#returnUnhanded(arrived);
       return;
     }
+    const messages = this.#admit(arrived);
     let i = 0;
     while (i < messages.length && this.#waiters.length > 0) {
       const waiter = this.#waiters.shift() as Waiter;
@@ -324,6 +409,27 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     if (this.#waiters.length > 0 || (handedOut > 0 && this.#queue.length - this.#head <= this.#sizer.lowWater())) {
       this.#pump();
     }
+  }
+
+  /** Starts keeping the leases of arrived messages; dead-letters those past their last attempt. */
+  #admit(messages: DriverMessage[]): DriverMessage[] {
+    const leases = this.#leases;
+    if (leases) {
+      const now = Date.now();
+      for (const message of messages) leases.hold(message.ackId, now);
+    }
+    if (!messages.some((m) => this.#redeliveries.pastLastAttempt(m))) return messages;
+    return messages.filter((message) => {
+      if (!this.#redeliveries.pastLastAttempt(message)) return true;
+      this.#redeliveries.deadLetterArrived(message);
+      return false;
+    });
+  }
+
+  /** Shutdown waits for `work` (a running handler, a dead-letter send). */
+  #track(work: Promise<void>): void {
+    this.#handling.add(work);
+    work.finally(() => this.#handling.delete(work)).catch(() => {});
   }
 
   #failed(err: unknown): void {
@@ -345,8 +451,17 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
 
   /** Messages fetched but never handed out go back at once where the driver can nack. */
   #returnUnhanded(messages: DriverMessage[]): void {
+    for (const message of messages) this.#leases?.release(message.ackId);
     if (!this.driver.canNack) return;
     for (const message of messages) this.#nacks.addNoWait(message.ackId);
+  }
+
+  #sendRedeliveries(items: Redelivery[]): Promise<void> {
+    const driver = this.driver as Required<Pick<SubscriptionDriver, "redeliver">>;
+    const signal = this.#ackAbort.signal;
+    return this.instruments.settle(true, () =>
+      withRetry(() => driver.redeliver(items, signal), this.isRetryable, this.#retry, signal, "nack"),
+    );
   }
 
   #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
@@ -358,6 +473,10 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     );
   }
 }
+
+/** How long a `process` worker may keep the event loop before it lets timers and I/O run, and how often it checks. */
+const MAX_TURN_MS = 4;
+const YIELD_CHECK_EVERY = 32;
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";

@@ -86,12 +86,15 @@ export class ScriptedSubscriptionDriver implements SubscriptionDriver {
     if (failure !== undefined) throw failure;
     if (this.#ready.length === 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 200);
-        this.#wake = () => {
+        const wake = () => {
           clearTimeout(timer);
+          signal.removeEventListener("abort", wake);
+          this.#wake = undefined;
           resolve();
         };
-        signal.addEventListener("abort", this.#wake, { once: true });
+        const timer = setTimeout(wake, 200);
+        this.#wake = wake;
+        signal.addEventListener("abort", wake, { once: true });
       });
     }
     return this.#ready.splice(0, max);

@@ -22,7 +22,16 @@ export interface DriverMessage {
   loggableId?: string;
   /** Set by subscription drivers: the broker client's own message object, for `Message.as`. */
   native?: unknown;
-  /** Set by subscription drivers that know it: how many times this message was delivered, 1 on first delivery. */
+  /**
+   * Set by subscription drivers: how many times this message was delivered,
+   * 1 on first delivery, counting the failed deliveries that `redeliver` or
+   * `sendNacks` returned. Every driver should set it, from what its broker
+   * counts where it counts (a pending entry's delivery count, a quorum
+   * queue's `x-delivery-count`, JetStream's redelivery count), or else
+   * counted by the driver itself; its README says how far the count
+   * survives (this process, consumer restarts, broker restarts). The
+   * portable layer's redelivery backoff and dead-lettering read it.
+   */
   deliveryAttempt?: number;
 }
 
@@ -178,12 +187,64 @@ export interface SubscriptionDriver extends DriverBase {
   /** True if `sendNacks` is supported. When false, `Message.nack` throws Unimplemented. */
   readonly canNack: boolean;
   /**
-   * Makes the messages with these ackIds available for redelivery at once.
-   * Only called when `canNack` is true.
+   * Makes the messages with these ackIds available for delivery again at
+   * once. Only called when `canNack` is true. The portable layer calls it
+   * for messages it hands back unprocessed (fetched but never handed out at
+   * shutdown) and, for drivers without `redeliver`, for a failed message
+   * once its redelivery delay has passed.
    */
   sendNacks(ackIds: unknown[], signal: AbortSignal): Promise<void>;
+  /**
+   * Optional. Makes each failed message available for delivery again once
+   * its `delayMs` has passed, not earlier (later by the broker's granularity
+   * is fine, such as whole seconds), and counts the failed delivery in the
+   * next one's `deliveryAttempt`. It must return only after the broker holds
+   * each message for its redelivery: where the driver republishes a copy,
+   * only after the broker confirmed the copy, and only then may it remove
+   * the original. A message must never be lost: on error, the originals
+   * must still be pending. Only called when `canNack` is true.
+   *
+   * Without it, the portable layer holds a failed message for its delay
+   * (extending its lease, if the driver has `extendLeases`) and then calls
+   * `sendNacks`. A driver must implement it where holding unacked messages
+   * would stop the delivery of others (a prefetch window, as in RabbitMQ),
+   * and should where the broker delays natively (JetStream's nak delay,
+   * Pub/Sub's ack deadline).
+   */
+  redeliver?(redeliveries: Redelivery[], signal: AbortSignal): Promise<void>;
+  /**
+   * Optional, with `extendLeases`: how long, in ms, a delivered message
+   * stays leased to this consumer (not delivered to another) after its
+   * delivery or its last extension. The portable layer reads it each time it
+   * schedules an extension, so it may change once the driver is ready.
+   */
+  readonly leaseMs?: number;
+  /**
+   * Optional. Extends the lease of each message by `leaseMs` from now, so
+   * that the broker does not deliver it again while a handler or the receive
+   * buffer holds it (Pub/Sub's modifyAckDeadline, a Redis entry's idle time,
+   * JetStream's in-progress ack). The portable layer calls it well before
+   * leases run out, for every message it holds, until the message is settled
+   * or has been held for `maxExtensionMs`. An ackId that is no longer valid
+   * must be ignored, not reported.
+   */
+  extendLeases?(ackIds: unknown[], signal: AbortSignal): Promise<void>;
   /** Limits on how many acks one `sendAcks` call may carry. */
   readonly ackBatchLimits?: BatchLimits;
+}
+
+/** One failed message for `SubscriptionDriver.redeliver`. */
+export interface Redelivery {
+  /** The message's ackId, as `receiveBatch` returned it. */
+  readonly ackId: unknown;
+  /** Deliver it again no sooner than this many ms from now; 0: at once. */
+  readonly delayMs: number;
+  /**
+   * The message as `receiveBatch` returned it (body, metadata with any
+   * trace context, deliveryAttempt, native): what a driver that republishes
+   * sends again.
+   */
+  readonly message: DriverMessage;
 }
 
 /** Limits that a driver imposes on one batch. */

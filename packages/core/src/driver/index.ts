@@ -26,6 +26,7 @@ export type {
   DriverMessage,
   DriverTelemetry,
   ErrorClassifier,
+  Redelivery,
   SubscriptionDriver,
   TopicDriver,
 } from "./driver.js";

@@ -74,11 +74,16 @@ export class HealthLog {
   }
 
   #write(level: "info" | "warn", event: string, message: string, fields: Record<string, unknown>): void {
-    const record: LogEvent = { event, resource: this.#resource, message, ...fields };
-    try {
-      this.#logger[level](record);
-    } catch {
-      // A failing logger must not break the connection's bookkeeping.
-    }
+    writeLog(this.#logger, level, { event, resource: this.#resource, message, ...fields });
+  }
+}
+
+/** Hands `record` to `logger`, if there is one; a logger that throws must not break the library's bookkeeping. */
+export function writeLog(logger: Logger | undefined, level: keyof Logger, record: LogEvent): void {
+  if (!logger) return;
+  try {
+    logger[level](record);
+  } catch {
+    // Ignored: see above.
   }
 }
