@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe } from "vitest";
 import { ackCases } from "./cases/acks.js";
 import { concurrencyCases } from "./cases/concurrency.js";
 import { errorCases } from "./cases/errors.js";
+import { poisonCases } from "./cases/poison.js";
 import { reconnectCases } from "./cases/reconnect.js";
 import { sendReceiveCases } from "./cases/send-receive.js";
 import { tracingCases } from "./cases/tracing.js";
@@ -32,6 +33,7 @@ export function runConformanceTests(makeHarness: () => Promise<Harness>, capabil
     describe("acks and redelivery", () => ackCases(ctx));
     describe("errors, cancellation and shutdown", () => errorCases(ctx));
     describe("concurrency", () => concurrencyCases(ctx));
+    describe("poison messages", () => poisonCases(ctx));
     // The reconnect and restart cases test a driver's recovery, not the runtime: a CI that runs the suite on several
     // Node versions runs them on one, and sets PUBSUB_SKIP_FAULT_TESTS=1 for the others.
     describe.skipIf(process.env.PUBSUB_SKIP_FAULT_TESTS === "1")("reconnect", () => reconnectCases(ctx));
