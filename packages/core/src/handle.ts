@@ -4,7 +4,7 @@ import { ErrorCode, errorCode, PubSubError, redactUrl } from "./errors.js";
 import { type Health, HealthTracker } from "./health.js";
 import { checkSignal } from "./portable-options.js";
 import { Instruments } from "./telemetry/instruments.js";
-import { HealthLog, type Logger } from "./telemetry/logger.js";
+import { HealthLog, type Logger, writeLog } from "./telemetry/logger.js";
 
 /** The options DriverHandle takes from Topic and Subscription options. */
 interface HandleOptions {
@@ -34,6 +34,7 @@ export abstract class DriverHandle<D extends DriverBase> {
   /** Spans and metrics of this object. */
   protected readonly instruments: Instruments;
   readonly #stopGauge: () => void;
+  readonly #stopNotices: (() => void) | undefined;
 
   protected constructor(driver: D, kind: "topic" | "subscription", options: HandleOptions) {
     this.driver = driver;
@@ -55,6 +56,18 @@ export abstract class DriverHandle<D extends DriverBase> {
       log.observe(this.#health.current());
       this.#health.onChange((h) => log.observe(h));
     }
+    const logger = options.logger;
+    const stopNotices =
+      logger &&
+      driver.notices?.onNotice((notice) =>
+        writeLog(logger, notice.level, {
+          event: notice.event,
+          resource: driver.resource,
+          message: `${driver.resource}: ${redactUrl(notice.message)}`,
+          ...notice.fields,
+        }),
+      );
+    this.#stopNotices = stopNotices || undefined;
     this.#stopGauge = this.instruments.observeHealth(() => this.#health.current().state);
   }
 
@@ -159,6 +172,7 @@ export abstract class DriverHandle<D extends DriverBase> {
       throw this.wrap(err, "shutdown");
     } finally {
       this.#unsubscribe?.();
+      this.#stopNotices?.();
       this.#health.set("closed");
       this.#stopGauge();
     }

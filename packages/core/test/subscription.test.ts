@@ -148,3 +148,33 @@ describe("ReceiveSizer", () => {
     expect(sizer.nextBatchSize()).toBeLessThanOrEqual(100);
   });
 });
+
+describe("driver notices", () => {
+  it("reach the logger with the resource, credentials removed, and stop at shutdown", async () => {
+    const { Notices } = await import("@portable-pubsub/core/driver");
+    const driver = new ScriptedSubscriptionDriver();
+    const notices = new Notices();
+    Object.assign(driver, { notices });
+    const events: Record<string, unknown>[] = [];
+    const push = (e: Record<string, unknown>) => events.push(e);
+    const sub = new Subscription(driver, { logger: { info: push, warn: push, error: push } });
+    notices.emit({
+      level: "warn",
+      event: "pubsub.stale_acks_dropped",
+      message: "2 acks dropped (amqp://guest:secret@host)",
+      fields: { count: 2 },
+    });
+    await sub.shutdown();
+    notices.emit({ level: "warn", event: "pubsub.late", message: "after shutdown" });
+    const forwarded = events.filter((e) => e.event !== "pubsub.state");
+    expect(forwarded).toEqual([
+      {
+        event: "pubsub.stale_acks_dropped",
+        resource: 'fake subscription "s"',
+        message: 'fake subscription "s": 2 acks dropped (amqp://***@host)',
+        count: 2,
+      },
+    ]);
+    expect(notices.listened).toBe(false);
+  });
+});

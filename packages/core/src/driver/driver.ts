@@ -6,6 +6,7 @@
  */
 import type { ErrorCode } from "../errors.js";
 import type { HealthSource } from "../health.js";
+import type { NoticeSource } from "../notices.js";
 
 /** A message as drivers see it. Bodies are bytes; metadata is already validated. */
 export interface DriverMessage {
@@ -132,6 +133,12 @@ export interface DriverBase {
    * driver without one is reported `ready` until shut down.
    */
   readonly health?: HealthSource;
+  /**
+   * Events for the application's logger that are not health changes (acks
+   * dropped because their channel died). Optional. A driver must not log by
+   * itself: the portable layer forwards these to the `logger` option.
+   */
+  readonly notices?: NoticeSource;
   /**
    * Releases what the driver holds. The portable layer calls it exactly once,
    * after it has flushed pending sends or acks. Returns only after the driver's

@@ -17,6 +17,7 @@ export { type HealthSource, HealthTracker } from "../health.js";
 // The portable types a driver builds and returns.
 export * from "../index.js";
 export { builtinDrivers } from "../mux.js";
+export { type DriverNotice, type NoticeSource, Notices } from "../notices.js";
 export { MAX_TIMER_MS } from "../portable-options.js";
 export { backoffDelay, defaultRetryOptions, withRetry } from "../retry.js";
 export { WakeUp } from "../wakeup.js";
