@@ -61,7 +61,8 @@ export function ackCases(ctx: SuiteContext): void {
   it("redelivers a message that is not acked within the ack deadline", async ({ skip }) => {
     const deadline = ctx.caps.ackDeadlineMs;
     if (deadline === undefined) skip(`${ctx.caps.name} declares no ack deadline`);
-    const { topic, subscription } = await ctx.pair("ack-deadline");
+    // Leases are extended while a message is held, up to maxExtensionMs: here, not at all.
+    const { topic, subscription } = await ctx.pair("ack-deadline", undefined, { maxExtensionMs: 1 });
     await topic.send({ body: "late" });
     const started = Date.now();
     const [first] = await ctx.receiveN(subscription, 1, { ack: false });

@@ -61,7 +61,7 @@ export function poisonCases(ctx: SuiteContext): void {
     const [dead] = await ctx.receiveN(deadLetterSub.subscription, 1, {
       timeoutMs: ctx.receiveTimeoutMs + maxAttempts * (ctx.caps.canNack ? 100 : (ctx.caps.ackDeadlineMs ?? 0)),
     });
-    expect(dead?.body).toEqual(POISON_BODY);
+    expect(Array.from(dead?.body ?? [])).toEqual(Array.from(POISON_BODY));
     const { "deadletter.time": time, ...metadata } = dead?.metadata ?? {};
     expect(metadata).toEqual({
       orderId: "17",

@@ -92,6 +92,13 @@ export function tracingOn(): boolean {
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
 }
 
+/**
+ * How often, at most, a Topic or Subscription looks whether an SDK was
+ * registered since: one registered after it was opened is used from its
+ * batches that start this long after the registration.
+ */
+const REFRESH_EVERY_MS = 100;
+
 /** `error.type` of a failure: its portable code, as the driver maps it (the conventions ask for a low-cardinality type). */
 function errorType(driver: DriverBase, err: unknown): string {
   if (err instanceof PubSubError) return err.code;
@@ -118,7 +125,7 @@ export function baseAttributes(driver: DriverBase): Attributes {
  * registered is looked up once per batch (`refresh`), not per message: the
  * lookups go through the API's global registry, and at a million messages a
  * second even that shows. An SDK registered after a Topic or Subscription
- * was opened is picked up from its next batch on.
+ * was opened is picked up within REFRESH_EVERY_MS.
  */
 export class Instruments {
   readonly #driver: DriverBase;
@@ -128,6 +135,7 @@ export class Instruments {
   #tracing = false;
   #metrics: MetricInstruments | undefined;
   #contextKeys: readonly string[] = [];
+  #refreshedAt = Number.NEGATIVE_INFINITY;
 
   constructor(driver: DriverBase) {
     this.#driver = driver;
@@ -136,8 +144,16 @@ export class Instruments {
     this.refresh();
   }
 
-  /** Looks again whether a tracer or meter provider is registered, and which keys the propagator writes. */
-  refresh(): void {
+  /**
+   * Looks again whether a tracer or meter provider is registered, and which
+   * keys the propagator writes: at once when forced, else at most every
+   * REFRESH_EVERY_MS, since the lookups go through the API's global registry
+   * and a fast driver runs many small batches.
+   */
+  refresh(force = true): void {
+    const now = performance.now();
+    if (!force && now - this.#refreshedAt < REFRESH_EVERY_MS) return;
+    this.#refreshedAt = now;
     this.#tracing = tracingOn();
     this.#metrics = metricInstruments();
     this.#contextKeys = contextKeys();
@@ -198,8 +214,9 @@ export class Instruments {
     created: (message: DriverMessage) => SpanContext | undefined,
     work: () => Promise<T>,
   ) {
+    this.refresh(false);
+    if (!this.#tracing && !this.#metrics) return work();
     const attributes = { ...this.#attributes("send", "send"), [ATTR.batchCount]: batch.length };
-    this.refresh();
     let span: Span | undefined;
     if (this.#tracing) {
       const links: Link[] = [];
@@ -220,7 +237,8 @@ export class Instruments {
    * subscription polls about once a second) records no span, only metrics.
    */
   receive(work: () => Promise<DriverMessage[]>): Promise<DriverMessage[]> {
-    this.refresh();
+    this.refresh(false);
+    if (!this.#tracing && !this.#metrics) return work();
     const attributes = this.#attributes("receive", "receive");
     const traced = this.#tracing;
     const startTime = traced ? Date.now() : 0;
@@ -255,7 +273,7 @@ export class Instruments {
 
   /** Records one ack or nack batch's duration. No span: settle spans are off. */
   settle<T>(nack: boolean, work: () => Promise<T>): Promise<T> {
-    this.refresh();
+    this.refresh(false);
     return this.#measure(undefined, this.#attributes(nack ? "nack" : "ack", "settle"), work, undefined);
   }
 
