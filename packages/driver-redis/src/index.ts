@@ -16,7 +16,6 @@ export {
 } from "./connection.js";
 export { redisErrors } from "./errors.js";
 export { ensureGroup, type GroupStart, OPEN_TIMEOUT_MS } from "./group.js";
-export type { DeadLetter } from "./reclaim.js";
 export {
   openRedisSubscription,
   RedisSubscriptionDriver,

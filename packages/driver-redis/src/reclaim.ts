@@ -1,15 +1,7 @@
 import type { DriverMessage } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
-import { METADATA_PREFIX, parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
+import { parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
 import { removeIdleConsumers } from "./group.js";
-
-/** Where entries go once they have been delivered too often. */
-export interface DeadLetter {
-  /** The stream that receives them. */
-  stream: string;
-  /** An entry is delivered at most this many times; the next reclaim moves it to `stream`. */
-  maxDeliveries: number;
-}
 
 /** Most XAUTOCLAIM calls in one pass, so that a long pending list cannot hold up a receive. */
 const MAX_CALLS_PER_PASS = 4;
@@ -40,7 +32,6 @@ export class Reclaimer {
   readonly #consumer: string;
   readonly #ackDeadlineMs: number;
   readonly #intervalMs: number;
-  readonly #deadLetter: DeadLetter | undefined;
   readonly #idleConsumerMs: number;
   #cursor = "0-0";
   #nextAt = 0;
@@ -50,7 +41,6 @@ export class Reclaimer {
     client: Redis,
     target: { stream: string; group: string; consumer: string },
     ackDeadlineMs: number,
-    deadLetter: DeadLetter | undefined,
     idleConsumerMs = DEFAULT_IDLE_CONSUMER_MS,
   ) {
     this.#client = client;
@@ -59,7 +49,6 @@ export class Reclaimer {
     this.#consumer = target.consumer;
     this.#ackDeadlineMs = ackDeadlineMs;
     this.#intervalMs = Math.min(Math.max(ackDeadlineMs / 4, 100), 5000);
-    this.#deadLetter = deadLetter;
     this.#idleConsumerMs = idleConsumerMs;
   }
 
@@ -74,10 +63,13 @@ export class Reclaimer {
     this.#nextAt = 0;
   }
 
-  /** Claims up to `max` entries whose deadline passed; moves those delivered too often to the dead-letter stream. */
+  /**
+   * Claims up to `max` entries whose deadline passed. Each comes with its
+   * delivery count, this claim included, as `deliveryAttempt`: the portable
+   * layer's redelivery backoff and dead-lettering read it.
+   */
   async pass(max: number): Promise<DriverMessage[]> {
     const out: DriverMessage[] = [];
-    const dead: [RedisStreamEntry, number][] = [];
     let finished = false;
     for (let calls = 0; calls < MAX_CALLS_PER_PASS && out.length < max; calls++) {
       const reply = (await this.#client.callBuffer(
@@ -94,11 +86,8 @@ export class Reclaimer {
       const entries = parseEntries(this.#stream, reply[1]);
       if (entries.length > 0) {
         const counts = await this.#deliveryCounts(entries);
-        for (const entry of entries) {
-          const count = counts.get(entry.id) ?? 1;
-          if (this.#deadLetter && count > this.#deadLetter.maxDeliveries) dead.push([entry, count - 1]);
-          else out.push(toDriverMessage(entry, count));
-        }
+        // An entry acked elsewhere between the claim and XPENDING has no row; it was delivered at least twice.
+        for (const entry of entries) out.push(toDriverMessage(entry, counts.get(entry.id) ?? 2));
       }
       if (this.#cursor === "0-0") {
         finished = true;
@@ -107,7 +96,6 @@ export class Reclaimer {
     }
     // A pass that did not reach the end of the list goes on at the next receive.
     this.#nextAt = finished ? Date.now() + this.#intervalMs : 0;
-    if (dead.length > 0) await this.#moveToDeadLetter(dead);
     if (finished && Date.now() >= this.#nextSweepAt) await this.#sweepConsumers();
     return out;
   }
@@ -138,29 +126,5 @@ export class Reclaimer {
       if (row) counts.set(row[0], Number(row[3]));
     }
     return counts;
-  }
-
-  /** XADD to the dead-letter stream and XACK here, atomically per entry. */
-  async #moveToDeadLetter(dead: [RedisStreamEntry, number][]): Promise<void> {
-    const target = this.#deadLetter as DeadLetter;
-    const multi = this.#client.multi();
-    for (const [entry, deliveries] of dead) {
-      multi.xadd(
-        target.stream,
-        "*",
-        ...entry.fields,
-        `${METADATA_PREFIX}x-dead-letter-stream`,
-        this.#stream,
-        `${METADATA_PREFIX}x-dead-letter-group`,
-        this.#group,
-        `${METADATA_PREFIX}x-dead-letter-id`,
-        entry.id,
-        `${METADATA_PREFIX}x-delivery-count`,
-        String(deliveries),
-      );
-      multi.xack(this.#stream, this.#group, entry.id);
-    }
-    const results = (await multi.exec()) ?? [];
-    for (const [err] of results) if (err) throw err;
   }
 }

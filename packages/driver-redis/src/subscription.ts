@@ -15,7 +15,7 @@ import { ClientHealth, closeClient, duplicateForReads, serverOf } from "./connec
 import { redisErrors } from "./errors.js";
 import { ensureGroupWithin, type GroupStart } from "./group.js";
 import { BlockingReader } from "./reader.js";
-import { type DeadLetter, Reclaimer } from "./reclaim.js";
+import { Reclaimer } from "./reclaim.js";
 
 /** How a subscription reads its consumer group. */
 export interface RedisSubscriptionSettings {
@@ -24,10 +24,11 @@ export interface RedisSubscriptionSettings {
    * (`host-pid-random`). Two live Subscriptions must never share a name.
    */
   consumer?: string;
-  /** Entries not acked this long after delivery are delivered again (XAUTOCLAIM). Default 30000 ms. */
+  /**
+   * Entries not acked this long after delivery, or after the last extension
+   * of their lease, are delivered again (XAUTOCLAIM). Default 30000 ms.
+   */
   ackDeadlineMs?: number;
-  /** Move entries delivered more often than `maxDeliveries` to this stream instead of delivering them again. */
-  deadLetter?: DeadLetter;
   /**
    * Delete consumers of the group (left behind by crashed processes) that
    * have no pending entries and have been idle this long. The sweep runs
@@ -85,6 +86,11 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly telemetry: DriverTelemetry;
   readonly errors = redisErrors;
   readonly canNack = true;
+  /**
+   * The ack deadline: XAUTOCLAIM hands an entry to another consumer once it
+   * has been idle this long (since its delivery or its last extension).
+   */
+  readonly leaseMs: number;
   readonly health: HealthSource;
   /** This consumer's name in the group. */
   readonly consumer: string;
@@ -125,14 +131,9 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
       ...serverOf(client),
     };
     const names = { ...target, consumer: this.consumer };
+    this.leaseMs = settings.ackDeadlineMs ?? 30_000;
     this.#reader = new BlockingReader(reader, client, names, settings.blockMs ?? 1000);
-    this.#reclaimer = new Reclaimer(
-      client,
-      names,
-      settings.ackDeadlineMs ?? 30_000,
-      settings.deadLetter,
-      settings.idleConsumerMs,
-    );
+    this.#reclaimer = new Reclaimer(client, names, this.leaseMs, settings.idleConsumerMs);
     this.#closeClient = settings.closeClient ?? false;
     this.#closeReader = settings.closeReader ?? false;
     this.#createGroupAt = settings.createGroupAt;
@@ -158,6 +159,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
       if (reclaimed.length > 0) return reclaimed;
     }
     const entries = await this.#reader.read(maxMessages, signal);
+    // `>` reads only entries never delivered to the group: their delivery count is 1.
     return this.#hand(
       entries.map((entry) => toDriverMessage(entry, 1)),
       maxMessages,
@@ -179,6 +181,19 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     await this.#nack(ackIds as string[]);
     this.#reclaimer.wake();
     this.#reader.wake();
+  }
+
+  /**
+   * Resets the entries' idle time, so that no XAUTOCLAIM takes them for
+   * another `leaseMs`: one `XCLAIM … 0 id… JUSTID` in this consumer's name,
+   * which leaves their delivery count alone. Ids no longer pending (acked,
+   * or deleted from the stream) are skipped by Redis. An entry that another
+   * consumer already reclaimed after this lease ran out moves back to this
+   * consumer's name: it is then being handled twice anyway, and whichever
+   * consumer acks it first settles it for the group.
+   */
+  async extendLeases(ackIds: unknown[]): Promise<void> {
+    await this.#claim(ackIds as string[]);
   }
 
   /** The ioredis client that runs XACK and XAUTOCLAIM. */
@@ -215,7 +230,13 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   }
 
   async #nack(ids: string[]): Promise<void> {
-    await this.#client.xclaim(this.#stream, this.#group, this.consumer, 0, ...ids, "TIME", 1, "JUSTID");
+    await this.#claim(ids, "TIME", 1);
+  }
+
+  /** XCLAIM to this consumer, whatever the idle time; JUSTID: replies with ids only and counts no delivery. */
+  async #claim(ids: string[], ...options: (string | number)[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#client.xclaim(this.#stream, this.#group, this.consumer, 0, ...ids, ...options, "JUSTID");
   }
 
   async #removeConsumerIfIdle(): Promise<void> {
@@ -241,7 +262,7 @@ export async function openRedisSubscription(
   options: RedisSubscriptionOptions = {},
 ): Promise<Subscription> {
   const { create = true, start = "new", reader, ...rest } = options;
-  const { consumer, ackDeadlineMs, deadLetter, idleConsumerMs, blockMs, closeClient, ...portable } = rest;
+  const { consumer, ackDeadlineMs, idleConsumerMs, blockMs, closeClient, ...portable } = rest;
   const driver = new RedisSubscriptionDriver(
     client,
     reader ?? duplicateForReads(client, blockMs ?? 1000),
@@ -249,7 +270,6 @@ export async function openRedisSubscription(
     {
       consumer,
       ackDeadlineMs,
-      deadLetter,
       idleConsumerMs,
       blockMs,
       closeClient,

@@ -1,6 +1,4 @@
 import {
-  describeUrl,
-  invalidArgument,
   MAX_TIMER_MS,
   param,
   parseOptions,
@@ -38,8 +36,6 @@ const subscriptionQuery = z
     group: param.name(),
     consumer: param.name().optional(),
     ackDeadline: param.duration().optional(),
-    maxDeliveries: param.int(1).optional(),
-    deadLetter: param.name().optional(),
     create: param.flag().optional(),
     start: z.enum(["new", "all"]).optional(),
     block: param.duration({ maxMs: 1000 }).optional(),
@@ -102,14 +98,6 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, subscriptionQuery, DRIVER);
   const stream = streamName(url);
-  if (query.maxDeliveries !== undefined && query.deadLetter === undefined) {
-    throw invalidArgument(
-      `${DRIVER}: ${describeUrl(url)}: maxDeliveries needs deadLetter=STREAM, the stream that receives entries delivered that often`,
-    );
-  }
-  if (query.deadLetter === stream) {
-    throw invalidArgument(`${DRIVER}: ${describeUrl(url)}: deadLetter must name another stream than "${stream}"`);
-  }
   const { serverUrl, extra, socketTimeoutMs } = connection(options);
   const blockMs = query.block ?? 1000;
   const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs), extra);
@@ -122,7 +110,6 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       consumer: query.consumer,
       ackDeadlineMs: query.ackDeadline,
       idleConsumerMs: query.idleConsumerTimeout,
-      deadLetter: query.deadLetter ? { stream: query.deadLetter, maxDeliveries: query.maxDeliveries ?? 5 } : undefined,
       blockMs,
       closeClient: true,
       closeReader: true,

@@ -1,8 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, errorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { commandClient, eventually, REDIS_ADDRESS, requireRedis, skipRedis, unique } from "./helpers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanupsAfterEach,
+  commandClient,
+  eventually,
+  REDIS_ADDRESS,
+  requireRedis,
+  skipRedis,
+  unique,
+} from "./helpers.js";
 
 const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
 
@@ -10,10 +18,7 @@ const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
 describe.skipIf(skipRedis)("redisstream error mapping against Redis", () => {
   beforeAll(requireRedis);
   const admin = commandClient();
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function rejection(promise: Promise<unknown>) {
     const err = await promise.then(

@@ -1,8 +1,17 @@
 import { collectDistinct, FaultProxy, healthStates } from "@portable-pubsub/conformance";
 import { openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import type { Redis } from "ioredis";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { commandClient, eventually, REDIS_ADDRESS, readerClient, requireRedis, skipRedis, unique } from "./helpers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanupsAfterEach,
+  commandClient,
+  eventually,
+  REDIS_ADDRESS,
+  readerClient,
+  requireRedis,
+  skipRedis,
+  unique,
+} from "./helpers.js";
 
 /**
  * Faults injected with the FaultProxy between the driver and Redis: cuts
@@ -11,10 +20,7 @@ import { commandClient, eventually, REDIS_ADDRESS, readerClient, requireRedis, s
  */
 describe.skipIf(skipRedis)("redisstream under network faults", () => {
   beforeAll(requireRedis);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function setup(options: { ackDeadlineMs: number }) {
     const proxy = await FaultProxy.start({ upstream: REDIS_ADDRESS });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { reachable, skipUnlessReachable } from "@portable-pubsub/conformance";
 import { commandClientOptions, readerClientOptions } from "@portable-pubsub/driver-redis";
 import { Redis } from "ioredis";
+import { afterEach } from "vitest";
 
 /** The Redis the tests use: REDIS_SERVER_URL, or the local one. */
 export const REDIS_URL = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
@@ -52,4 +53,16 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, ms
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * For a suite: the list of clean-ups its tests push (delete a stream, shut a
+ * subscription down), run after each test, last pushed first, each failure ignored.
+ */
+export function cleanupsAfterEach(): (() => Promise<unknown>)[] {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  return cleanups;
 }

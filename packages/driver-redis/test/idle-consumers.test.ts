@@ -1,7 +1,15 @@
 import { openRedisSubscription } from "@portable-pubsub/driver-redis";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { commandClient, eventually, readerClient, requireRedis, skipRedis, unique } from "./helpers.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanupsAfterEach,
+  commandClient,
+  eventually,
+  readerClient,
+  requireRedis,
+  skipRedis,
+  unique,
+} from "./helpers.js";
 
 /**
  * Consumers left behind by processes that crashed (they never ran
@@ -13,10 +21,7 @@ describe.skipIf(skipRedis)("redisstream: idle consumers of crashed processes", (
   beforeAll(requireRedis);
   const admin = commandClient();
   const clients: Redis[] = [];
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
   afterAll(() => {
     for (const client of [admin, ...clients]) client.disconnect();
   });

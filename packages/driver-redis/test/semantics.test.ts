@@ -1,18 +1,23 @@
-import { type Message, openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
 import type { RedisStreamEntry } from "@portable-pubsub/driver-redis";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { commandClient, eventually, REDIS_ADDRESS, requireRedis, skipRedis, unique } from "./helpers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanupsAfterEach,
+  commandClient,
+  eventually,
+  REDIS_ADDRESS,
+  requireRedis,
+  skipRedis,
+  unique,
+} from "./helpers.js";
 
 const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
 
-/** Stream semantics through URLs: trimming, ack deadline, dead letters, consumers, the stored layout. */
+/** Stream semantics through URLs: trimming, ack deadline, consumers, the stored layout. */
 describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
   beforeAll(requireRedis);
   const admin = commandClient();
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   function stream(prefix: string): string {
     const name = unique(prefix);
@@ -100,45 +105,6 @@ describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     again.ack();
     await eventually(async () => ((await admin.xpending(name, group)) as unknown[])[0] === 0, 5000, "the ack");
-  });
-
-  it("moves an entry to the dead-letter stream after maxDeliveries, with where it came from", async () => {
-    const name = stream("dlq");
-    const dlq = stream("dlq-target");
-    const group = unique("g");
-    const sub = await subscriptionFor(
-      `redisstream://${name}?group=${group}&maxDeliveries=2&deadLetter=${dlq}&ackDeadline=30s`,
-    );
-    const topic = await topicFor(`redisstream://${name}`);
-    await topic.send({ body: "poison", metadata: { order: "42" } });
-    const attempts: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      const m: Message = await receive(sub);
-      attempts.push(m.deliveryAttempt ?? 0);
-      m.nack();
-    }
-    expect(attempts).toEqual([1, 2]);
-    // Dead-lettering happens as part of receiving: the next receive's reclaim pass moves it, and gets nothing.
-    const nothing = await sub.receive({ signal: AbortSignal.timeout(1500) }).catch(() => undefined);
-    expect(nothing).toBeUndefined();
-    expect(await admin.xlen(dlq)).toBe(1);
-    const [[, fields]] = (await admin.xrange(dlq, "-", "+")) as [[string, string[]]];
-    const record = Object.fromEntries(
-      Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]),
-    );
-    expect(record).toMatchObject({
-      body: "poison",
-      "m:order": "42",
-      "m:x-dead-letter-stream": name,
-      "m:x-dead-letter-group": group,
-      "m:x-delivery-count": "2",
-    });
-    expect(((await admin.xpending(name, group)) as unknown[])[0]).toBe(0);
-    // The dead-letter stream is an ordinary stream: a subscription reads the entry with its metadata.
-    const dead = await subscriptionFor(`redisstream://${dlq}?group=${unique("g")}&start=all`);
-    const m = await receive(dead);
-    expect(m.text()).toBe("poison");
-    expect(m.metadata["x-dead-letter-id"]).toBe(record["m:x-dead-letter-id"]);
   });
 
   it("gives each Subscription its own consumer name, and removes an idle consumer at shutdown", async () => {

@@ -62,8 +62,9 @@ describe("redisstream URLs and options", () => {
     ["redisstream://s?group=g&ackDeadline=0", /"ackDeadline" is invalid: must be a positive duration/],
     ["redisstream://s?group=g&block=5s", /"block" is invalid: must be a positive duration of at most 1000 ms/],
     ["redisstream://s?group=g&start=middle", /"start" is invalid/],
-    ["redisstream://s?group=g&maxDeliveries=3", /maxDeliveries needs deadLetter=STREAM/],
-    ["redisstream://s?group=g&deadLetter=s", /deadLetter must name another stream than "s"/],
+    // Dead-lettering is the portable layer's (the Subscription's `deadLetter` option), not a URL parameter.
+    ["redisstream://s?group=g&deadLetter=dlq", /"deadLetter" is not supported/],
+    ["redisstream://s?group=g&maxDeliveries=3", /"maxDeliveries" is not supported/],
     ["redisstream://s?group=g&subscription=x", /"subscription" is not supported/],
   ])("rejects subscription URL %s with InvalidArgument", async (url, pattern) => {
     const { code, message } = await failure(openSubscription(url, server));
