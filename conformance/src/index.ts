@@ -20,4 +20,12 @@ export type {
 export { installSpanRecorder, type RecordedSpan, type SpanRecorder } from "./recording-tracer.js";
 export { reachable, skipUnlessReachable } from "./services.js";
 export { runConformanceTests } from "./suite.js";
-export { type Collected, collectDistinct, freePort, freePorts, healthStates } from "./test-kit.js";
+export {
+  type Collected,
+  collectDistinct,
+  type EventLoopWatch,
+  freePort,
+  freePorts,
+  healthStates,
+  watchEventLoop,
+} from "./test-kit.js";

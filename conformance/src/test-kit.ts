@@ -68,3 +68,45 @@ export function healthStates(target: Topic | Subscription): HealthState[] {
   target.onHealthChange((health) => states.push(health.state));
   return states;
 }
+
+/** What {@link watchEventLoop} measured. */
+export interface EventLoopWatch {
+  /**
+   * The longest time the event loop was held by this process's own work:
+   * for each gap between two ticks of a 10 ms interval, the smaller of the
+   * gap and the CPU time the process used during it. A gap the process
+   * spent waiting for a CPU (a loaded machine) is not the library blocking
+   * the loop, and does not count.
+   */
+  readonly worstStallMs: number;
+  /** The longest gap between two ticks, CPU or not. */
+  readonly worstGapMs: number;
+  /** Stops the interval. */
+  stop(): void;
+}
+
+/** Starts a 10 ms interval that measures how long the event loop goes without running timers. */
+export function watchEventLoop(): EventLoopWatch {
+  let last = performance.now();
+  let lastCpu = process.cpuUsage();
+  let worstStallMs = 0;
+  let worstGapMs = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    const gap = now - last;
+    worstGapMs = Math.max(worstGapMs, gap);
+    worstStallMs = Math.max(worstStallMs, Math.min(gap, (cpu.user + cpu.system) / 1000));
+    last = now;
+    lastCpu = process.cpuUsage();
+  }, 10);
+  return {
+    get worstStallMs() {
+      return worstStallMs;
+    },
+    get worstGapMs() {
+      return worstGapMs;
+    },
+    stop: () => clearInterval(ticker),
+  };
+}

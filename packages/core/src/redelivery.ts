@@ -191,6 +191,12 @@ export class Redeliveries {
     this.#held.clear();
   }
 
+  /** Forgets what is held without handing it back (a shutdown past its deadline): the broker redelivers it. */
+  dropHeld(): void {
+    for (const timer of this.#held.values()) clearTimeout(timer);
+    this.#held.clear();
+  }
+
   /** Shuts the dead-letter topic down, if the subscription opened it. */
   async shutdown(signal: AbortSignal): Promise<void> {
     await this.#deadLetter?.shutdown(signal);

@@ -352,6 +352,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       this.#ackAbort.abort();
     }
     this.#released = true;
+    this.#redeliveries.dropHeld();
     this.#leases?.stop();
     await this.#redeliveries.shutdown(signal).catch(() => {});
     await this.closeDriver(signal);

@@ -14,9 +14,10 @@ interface Held {
 }
 
 /**
- * A message not settled this long after it arrived has surely passed its ack
- * deadline (Pub/Sub allows at most 600 s) and is the broker's again: it no
- * longer counts, so that forgotten messages cannot block receiving for good.
+ * A message not settled or extended this long after it arrived (or its lease
+ * was last extended) has surely passed its ack deadline (Pub/Sub allows at
+ * most 600 s) and is the broker's again: it no longer counts, so that
+ * forgotten messages cannot block receiving for good.
  */
 const FORGET_AFTER_MS = 600_000;
 
@@ -73,6 +74,21 @@ export class FlowControl {
   }
 
   /**
+   * Records that the leases of these messages were extended: they are still
+   * held, however long ago they arrived. Unknown ackIds change nothing.
+   */
+  renew(ackIds: readonly string[]): void {
+    const now = Date.now();
+    for (const ackId of ackIds) {
+      const held = this.#held.get(ackId);
+      if (!held) continue;
+      // Deleting first moves it to the end: the map stays in order of `at`.
+      this.#held.delete(ackId);
+      this.#held.set(ackId, { bytes: held.bytes, at: now });
+    }
+  }
+
+  /**
    * Resolves when a release makes room, after `ms`, or when `signal` fires,
    * whichever is first. Its timer keeps the process alive, as a waiting
    * receive should: a service that only consumes must not exit while idle.
@@ -83,7 +99,7 @@ export class FlowControl {
 
   #forgetExpired(): void {
     const horizon = Date.now() - FORGET_AFTER_MS;
-    // Map order is arrival order, so the oldest come first.
+    // Map order is the order of `at` (arrival or renewal), so the oldest come first.
     for (const [ackId, held] of this.#held) {
       if (held.at > horizon) break;
       this.#held.delete(ackId);

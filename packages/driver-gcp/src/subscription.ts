@@ -3,11 +3,13 @@ import {
   type BatchLimits,
   type DriverMessage,
   type DriverTelemetry,
+  type Redelivery,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
 } from "@portable-pubsub/core/driver";
 import { Connection, serverOf } from "./connection.js";
+import { DeliveryAttempts } from "./delivery-attempts.js";
 import { GrpcStatus, gcpErrors, grpcStatus } from "./errors.js";
 import { FlowControl } from "./flow-control.js";
 import { EMPTY_MARKER_KEY, resolveProject, resourcePath } from "./names.js";
@@ -41,14 +43,20 @@ const FIRST_PAUSE_MS = 10;
 const MAX_PAUSE_MS = 200;
 /** A pull is given at least this long, so that a short remaining wait cannot starve it. */
 const MIN_PULL_DEADLINE_MS = 250;
+/** Pub/Sub's shortest ack deadline: assumed until the subscription's own is known. */
+const DEFAULT_ACK_DEADLINE_SECONDS = 10;
+/** Pub/Sub's longest ack deadline, so the longest delay one ModifyAckDeadline can set. */
+const MAX_ACK_DEADLINE_SECONDS = 600;
+/** Bound of the one GetSubscription that reads the ack deadline. */
+const ACK_DEADLINE_LOOKUP_MS = 10_000;
 
 /**
  * Receives from one Pub/Sub subscription by synchronous Pull, which fits the
  * portable layer's receive batches exactly: no stream to keep alive, lease or
- * tear down, so shutdown cannot hang on one. Acks are Acknowledge RPCs; a
- * nack is ModifyAckDeadline to 0, which makes the message deliverable at once.
- * The driver does not extend ack deadlines: the subscription's ack deadline
- * is how long the application has for each message.
+ * tear down, so shutdown cannot hang on one. Acks are Acknowledge RPCs; all
+ * else is ModifyAckDeadline: a nack sets the deadline to 0 (deliverable at
+ * once), a delayed redelivery to the delay in whole seconds, a lease
+ * extension to the subscription's ack deadline.
  *
  * It has no `ready`: opening makes no RPC (GetSubscription needs
  * roles/pubsub.viewer, which subscribers often lack); a missing
@@ -66,6 +74,9 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   readonly #flow: FlowControl;
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
+  readonly #attempts = new DeliveryAttempts();
+  #ackDeadlineSeconds = DEFAULT_ACK_DEADLINE_SECONDS;
+  #ackDeadlineLookup: Promise<void> | undefined;
   #native: PubSubSubscription | undefined;
 
   /**
@@ -108,12 +119,23 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
     return this.#connection.health;
   }
 
+  /**
+   * How long a delivered message stays leased, in ms: the subscription's ack
+   * deadline, read with GetSubscription on the first receive. Until then, and
+   * for good where GetSubscription is not allowed, 10 s, Pub/Sub's shortest
+   * deadline, which is never longer than the real one.
+   */
+  get leaseMs(): number {
+    return this.#ackDeadlineSeconds * 1000;
+  }
+
   /** Messages received and not yet acked or nacked, as flow control counts them. */
   get outstanding(): { messages: number; bytes: number } {
     return { messages: this.#flow.messages, bytes: this.#flow.bytes };
   }
 
   async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
+    this.#lookUpAckDeadline();
     const deadline = Date.now() + this.#maxWaitMs;
     let pause = FIRST_PAUSE_MS;
     for (;;) {
@@ -153,28 +175,56 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
     }
   }
 
+  /**
+   * Reads the subscription's ack deadline for `leaseMs`, once, in the
+   * background: the default is safe meanwhile. Tried again on the next
+   * receive after a retryable failure; after any other (PERMISSION_DENIED
+   * without roles/pubsub.viewer) the default stays.
+   */
+  #lookUpAckDeadline(): void {
+    this.#ackDeadlineLookup ??= this.#connection
+      .call(
+        "get subscription",
+        (client) =>
+          client.getSubscription({ subscription: this.name }, { retry: null, timeout: ACK_DEADLINE_LOOKUP_MS }),
+        AbortSignal.timeout(ACK_DEADLINE_LOOKUP_MS),
+      )
+      .then(
+        ([subscription]) => {
+          const seconds = subscription.ackDeadlineSeconds;
+          if (typeof seconds === "number" && seconds >= DEFAULT_ACK_DEADLINE_SECONDS) {
+            this.#ackDeadlineSeconds = Math.min(seconds, MAX_ACK_DEADLINE_SECONDS);
+          }
+        },
+        (err: unknown) => {
+          if (gcpErrors.isRetryable(err)) this.#ackDeadlineLookup = undefined;
+        },
+      );
+  }
+
   #toDriverMessage(received: ReceivedMessage): DriverMessage {
     const ackId = received.ackId ?? "";
     const message = received.message ?? {};
     const body = toBytes(message.data);
     const attributes = (message.attributes ?? {}) as Record<string, string>;
+    const messageId = message.messageId ?? "";
     this.#flow.hold(ackId, body.byteLength);
-    const attempt = received.deliveryAttempt ?? 0;
+    const counted = received.deliveryAttempt ?? 0;
     return {
       body,
       metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : attributes,
       ackId,
-      loggableId: message.messageId ?? "",
+      loggableId: messageId,
       native: received,
-      // Pub/Sub counts attempts only on subscriptions with a dead-letter policy; 0 means "not counted".
-      deliveryAttempt: attempt > 0 ? attempt : undefined,
+      // Pub/Sub counts attempts only on subscriptions with a dead-letter policy (0 elsewhere); else we count.
+      deliveryAttempt: counted > 0 ? counted : this.#attempts.delivered(messageId, ackId),
     };
   }
 
   #returnLate(received: ReceivedMessage[]): void {
     const ackIds = received.map((m) => m.ackId ?? "").filter((id) => id !== "");
     if (ackIds.length === 0) return;
-    this.#modifyAckDeadline(ackIds, 0, AbortSignal.timeout(this.#timeoutMs)).catch(() => {
+    this.#modifyAckDeadline("nack", ackIds, 0, AbortSignal.timeout(this.#timeoutMs)).catch(() => {
       // Best effort: unreturned, they come back when their ack deadline passes.
     });
   }
@@ -182,6 +232,7 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   async sendAcks(ackIds: unknown[], signal: AbortSignal): Promise<void> {
     const ids = ackIds as string[];
     this.#flow.release(ids);
+    this.#attempts.acked(ids);
     await this.#settle("ack", ids, signal, (client, batch) =>
       client.acknowledge({ subscription: this.name, ackIds: batch }, { retry: null, timeout: this.#timeoutMs }),
     );
@@ -190,16 +241,53 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   async sendNacks(ackIds: unknown[], signal: AbortSignal): Promise<void> {
     const ids = ackIds as string[];
     this.#flow.release(ids);
-    await this.#modifyAckDeadline(ids, 0, signal);
+    this.#attempts.returned(ids);
+    await this.#modifyAckDeadline("nack", ids, 0, signal);
   }
 
-  #modifyAckDeadline(ackIds: string[], seconds: number, signal: AbortSignal): Promise<void> {
-    return this.#settle("nack", ackIds, signal, (client, batch) =>
-      client.modifyAckDeadline(
-        { subscription: this.name, ackIds: batch, ackDeadlineSeconds: seconds },
-        { retry: null, timeout: this.#timeoutMs },
-      ),
+  /**
+   * Sets each message's ack deadline to its delay in whole seconds, rounded
+   * up (at most 600, Pub/Sub's longest): Pub/Sub delivers it again once that
+   * deadline passes, not earlier. One ModifyAckDeadline per distinct
+   * deadline. Returns only after Pub/Sub accepted them; on error the
+   * messages are still leased and come back by their ack deadline at the
+   * latest. Stale ackIds are ignored.
+   */
+  async redeliver(redeliveries: Redelivery[], signal: AbortSignal): Promise<void> {
+    const bySeconds = new Map<number, string[]>();
+    for (const { ackId, delayMs } of redeliveries) {
+      const seconds = redeliverySeconds(delayMs);
+      bySeconds.set(seconds, [...(bySeconds.get(seconds) ?? []), ackId as string]);
+    }
+    const ids = redeliveries.map((r) => r.ackId as string);
+    this.#flow.release(ids);
+    this.#attempts.returned(ids);
+    await Promise.all(
+      [...bySeconds].map(([seconds, group]) => this.#modifyAckDeadline("redeliver", group, seconds, signal)),
     );
+  }
+
+  /**
+   * Sets the ack deadline of each message to the subscription's (`leaseMs`)
+   * from now. Stale ackIds are ignored.
+   */
+  async extendLeases(ackIds: unknown[], signal: AbortSignal): Promise<void> {
+    const ids = ackIds as string[];
+    this.#flow.renew(ids);
+    await this.#modifyAckDeadline("extend leases", ids, this.#ackDeadlineSeconds, signal);
+  }
+
+  /** ModifyAckDeadline in requests of at most `ackBatchLimits.maxItems` ackIds, one after another. */
+  async #modifyAckDeadline(operation: string, ackIds: string[], seconds: number, signal: AbortSignal): Promise<void> {
+    const step = this.ackBatchLimits.maxItems ?? ackIds.length;
+    for (let i = 0; i < ackIds.length; i += step) {
+      await this.#settle(operation, ackIds.slice(i, i + step), signal, (client, batch) =>
+        client.modifyAckDeadline(
+          { subscription: this.name, ackIds: batch, ackDeadlineSeconds: seconds },
+          { retry: null, timeout: this.#timeoutMs },
+        ),
+      );
+    }
   }
 
   /**
@@ -236,6 +324,12 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   close(signal: AbortSignal): Promise<void> {
     return this.#connection.close(signal);
   }
+}
+
+/** The ack deadline, in seconds, that makes Pub/Sub deliver a message again after `delayMs`, not earlier. */
+function redeliverySeconds(delayMs: number): number {
+  if (!(delayMs > 0)) return 0;
+  return Math.min(Math.ceil(delayMs / 1000), MAX_ACK_DEADLINE_SECONDS);
 }
 
 function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
