@@ -3,19 +3,45 @@
  * unchanged; metadata travels as string headers.
  */
 import { type DriverMessage, invalidArgument, type PubSubError } from "@portable-pubsub/core/driver";
-import type { ConsumeMessage } from "amqplib";
+import type { ConsumeMessage, Options } from "amqplib";
 
 /** The body as a Buffer, without copying (amqplib accepts only Buffers). */
 export function contentOf(body: Uint8Array): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
-/** Headers back to metadata: strings stay strings; other values that foreign publishers set are stringified. */
+/**
+ * The header of a copy that `redeliver` published: how many deliveries had
+ * failed when it was made (the failed delivery's `deliveryAttempt`).
+ */
+export const ATTEMPTS_HEADER = "x-pubsub-attempts";
+
+/**
+ * Headers that are bookkeeping, not the sender's metadata: the attempts
+ * header, a quorum queue's delivery count (both in `deliveryAttempt`), and
+ * those RabbitMQ adds when it dead-letters a message (as a delay queue
+ * hands a copy back).
+ */
+export function isInternalHeader(key: string): boolean {
+  return (
+    key === ATTEMPTS_HEADER ||
+    key === "x-delivery-count" ||
+    key === "x-death" ||
+    key.startsWith("x-first-death-") ||
+    key.startsWith("x-last-death-")
+  );
+}
+
+/**
+ * Headers back to metadata: strings stay strings; other values that foreign
+ * publishers set are stringified; internal headers are left out.
+ */
 export function metadataOf(headers: Record<string, unknown> | undefined): Record<string, string> {
   const metadata: Record<string, string> = {};
   if (!headers) return metadata;
   for (const key of Object.keys(headers)) {
     const value = headers[key];
+    if (isInternalHeader(key)) continue;
     if (typeof value === "string") metadata[key] = value;
     else if (Buffer.isBuffer(value)) metadata[key] = value.toString("utf8");
     else if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
@@ -25,23 +51,38 @@ export function metadataOf(headers: Record<string, unknown> | undefined): Record
   return metadata;
 }
 
+/** A header's value as a count: a non-negative integer, or undefined. */
+function countOf(value: unknown): number | undefined {
+  const n = typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : value;
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Which delivery of its message this is, 1 for the first: the deliveries
+ * that failed before a redelivered copy was made (its attempts header),
+ * plus those of this copy that the queue counted: a quorum queue's
+ * `x-delivery-count` (kept by the queue, so across consumer restarts;
+ * absent on a first delivery), else a classic queue's redelivered flag,
+ * which says only "delivered before", counted as one.
+ */
+export function deliveryAttemptOf(message: ConsumeMessage): number {
+  const headers = message.properties.headers;
+  const failedBefore = countOf(headers?.[ATTEMPTS_HEADER]) ?? 0;
+  const returned = countOf(headers?.["x-delivery-count"]) ?? (message.fields.redelivered ? 1 : 0);
+  return failedBefore + returned + 1;
+}
+
 /** A received delivery as the portable layer sees it; `ackId` is set by the consumer. */
 export function toDriverMessage(message: ConsumeMessage, ackId: unknown): DriverMessage {
   const properties = message.properties;
-  const deliveryCount = properties.headers?.["x-delivery-count"];
-  const driverMessage: DriverMessage = {
+  return {
     body: message.content,
     metadata: metadataOf(properties.headers),
     ackId,
     loggableId: typeof properties.messageId === "string" ? properties.messageId : String(message.fields.deliveryTag),
     native: message,
+    deliveryAttempt: deliveryAttemptOf(message),
   };
-  // Quorum queues count earlier deliveries in x-delivery-count (kept by the queue, so across consumer restarts),
-  // leaving it out on the first; classic queues only say whether a message was delivered before, so a
-  // redelivery from one has no attempt number.
-  if (typeof deliveryCount === "number") driverMessage.deliveryAttempt = deliveryCount + 1;
-  else if (!message.fields.redelivered) driverMessage.deliveryAttempt = 1;
-  return driverMessage;
 }
 
 /** AMQP short strings (header names, routing keys) hold at most 255 bytes. */
@@ -72,6 +113,58 @@ function headersBytes(metadata: Record<string, string>): number {
     bytes += Buffer.byteLength(key) + Buffer.byteLength(metadata[key] ?? "") + 6;
   }
   return bytes;
+}
+
+/** Properties that are AMQP short strings: a length byte, then the bytes. */
+const SHORT_STRING_PROPERTIES = [
+  "contentType",
+  "contentEncoding",
+  "correlationId",
+  "replyTo",
+  "expiration",
+  "messageId",
+  "type",
+  "userId",
+  "appId",
+] as const;
+
+/**
+ * An upper bound of the content header frame's size for any properties,
+ * such as a redelivered copy's, whose headers may hold values of any AMQP
+ * type: exact for strings, byte arrays and tables, and up to 8 bytes over
+ * per number (counted as 64-bit, which amqplib may encode smaller).
+ */
+export function propertiesFrameBytes(properties: Options.Publish): number {
+  // The frame without optional properties: frame header (7), class, weight, body size and flags (14), frame end (1).
+  let bytes = HEADER_FRAME_BASE - 5;
+  for (const key of SHORT_STRING_PROPERTIES) {
+    const value = properties[key];
+    if (value !== undefined) bytes += 1 + Buffer.byteLength(String(value));
+  }
+  if (properties.deliveryMode !== undefined || properties.persistent !== undefined) bytes += 1;
+  if (properties.priority !== undefined) bytes += 1;
+  if (properties.timestamp !== undefined) bytes += 8;
+  if (properties.headers !== undefined) bytes += 4 + tableBytes(properties.headers);
+  return bytes;
+}
+
+function tableBytes(table: Record<string, unknown>): number {
+  let bytes = 0;
+  for (const key of Object.keys(table)) bytes += 1 + Buffer.byteLength(key) + fieldBytes(table[key]);
+  return bytes;
+}
+
+/** One field value with its type tag, as amqplib encodes it, numbers counted at their largest. */
+function fieldBytes(value: unknown): number {
+  if (typeof value === "string") return 5 + Buffer.byteLength(value);
+  if (Buffer.isBuffer(value)) return 5 + value.length;
+  if (Array.isArray(value)) return 5 + value.reduce((sum: number, item) => sum + fieldBytes(item), 0);
+  if (typeof value === "object" && value !== null) {
+    // amqplib's typed values ({ "!": "timestamp", value }) hold at most 8 bytes.
+    if (Object.hasOwn(value, "!")) return 9;
+    return 5 + tableBytes(value as Record<string, unknown>);
+  }
+  return 9;
 }
 
 /**

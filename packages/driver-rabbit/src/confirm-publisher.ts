@@ -21,27 +21,38 @@ import { isResourceError, RabbitError, ReplyCode } from "./errors.js";
 export interface PublisherSettings {
   /** The exchange to publish to; "" is the default exchange. */
   exchange: string;
-  /** The routing key of one message. */
+  /** The routing key of one message given to `publish`. */
   routingKey(message: DriverMessage): string;
-  /** Delivery mode 2: the broker writes the message to disk in durable queues. */
+  /** Delivery mode 2 for messages given to `publish`: the broker writes them to disk in durable queues. */
   persistent: boolean;
-  /** Ask the broker to return a message that no queue receives, and fail its send. */
+  /** Ask the broker to return a message given to `publish` that no queue receives, and fail its send. */
   mandatory: boolean;
   /** Runs on every new channel before it publishes (declarations). */
   setup?(channel: ConfirmChannel): Promise<void>;
+  /** What the owner is called in the error for a publish after `close` ("topic"). */
+  owner: string;
+}
+
+/** One message for {@link ConfirmPublisher.send}, as it goes on the wire. */
+export interface Outgoing {
+  readonly content: Buffer;
+  readonly routingKey: string;
+  /**
+   * All its properties, `mandatory` included. A return is matched to its
+   * message by message id, routing key and content, so two messages in
+   * flight that agree on all three are told apart only by publish order.
+   */
+  readonly properties: Options.Publish;
+  /** Its content header frame's size, or an upper bound of it (checked against frame_max before it is written). */
+  readonly headerBytes: number;
 }
 
 const WAITING = 0;
 const IN_FLIGHT = 1;
 const DONE = 2;
 
-interface Pending {
-  readonly content: Buffer;
-  readonly routingKey: string;
-  readonly properties: Options.Publish;
+interface Pending extends Outgoing {
   readonly batch: BatchWait;
-  /** Its content header frame's size, checked against the channel's frame_max before it is written. */
-  readonly headerBytes: number;
   state: 0 | 1 | 2;
   returned: RabbitError | undefined;
 }
@@ -125,29 +136,68 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
    * outstanding.
    */
   publish(messages: DriverMessage[], signal?: AbortSignal): Promise<void> {
-    if (this.#closed) {
-      return Promise.reject(new RabbitError("the topic is closed", { portable: ErrorCode.FailedPrecondition }));
-    }
-    if (signal?.aborted) return Promise.reject(canceledError("send", signal));
-    if (messages.length === 0) return Promise.resolve();
-    let batch!: BatchWait;
-    const done = new Promise<void>((resolve, reject) => {
-      batch = { remaining: messages.length, settled: false, resolve, reject };
-    });
     const { persistent, mandatory, routingKey } = this.#settings;
-    for (const message of messages) {
-      const messageId = this.#idPrefix + (this.#nextId++).toString(36);
-      this.#waiting.push({
-        content: contentOf(message.body),
-        routingKey: routingKey(message),
-        properties: { headers: message.metadata, messageId, persistent, mandatory },
-        batch,
-        headerBytes: headerFrameBytes(message.metadata, messageId.length),
-        state: WAITING,
-        returned: undefined,
+    return this.send(
+      messages.map((message) => {
+        const messageId = this.#idPrefix + (this.#nextId++).toString(36);
+        return {
+          content: contentOf(message.body),
+          routingKey: routingKey(message),
+          properties: { headers: message.metadata, messageId, persistent, mandatory },
+          headerBytes: headerFrameBytes(message.metadata, messageId.length),
+        };
+      }),
+      signal,
+    );
+  }
+
+  /**
+   * Publishes `items` as they are (their routing keys and properties) to the
+   * publisher's exchange, like `publish`: in order, after every message of
+   * earlier calls, resolving once the broker confirmed every one and
+   * rejecting on the first that fails.
+   */
+  send(items: Outgoing[], signal?: AbortSignal): Promise<void> {
+    return this.#enqueue([items], signal)[0] as Promise<void>;
+  }
+
+  /** Like `send`, with one promise per item: each settles on its own confirm or failure. */
+  sendEach(items: Outgoing[], signal?: AbortSignal): Promise<void>[] {
+    return this.#enqueue(
+      items.map((item) => [item]),
+      signal,
+    );
+  }
+
+  /** Queues `batches` in order, each settling as one, and publishes them once a channel is open. */
+  #enqueue(batches: Outgoing[][], signal: AbortSignal | undefined): Promise<void>[] {
+    if (this.#closed) {
+      const closed = new RabbitError(`the ${this.#settings.owner} is closed`, {
+        portable: ErrorCode.FailedPrecondition,
       });
+      return batches.map(() => Promise.reject(closed));
     }
-    this.#outstanding += messages.length;
+    if (signal?.aborted) return batches.map(() => Promise.reject(canceledError("send", signal)));
+    const done = batches.map((items) => {
+      if (items.length === 0) return Promise.resolve();
+      let batch!: BatchWait;
+      const settled = new Promise<void>((resolve, reject) => {
+        batch = { remaining: items.length, settled: false, resolve, reject };
+      });
+      for (const { content, routingKey, properties, headerBytes } of items) {
+        this.#waiting.push({
+          content,
+          routingKey,
+          properties,
+          headerBytes,
+          batch,
+          state: WAITING,
+          returned: undefined,
+        });
+      }
+      this.#outstanding += items.length;
+      return settled;
+    });
     if (this.#channel.lease) this.#pump();
     else this.#channel.ensureOpen();
     return done;
@@ -206,14 +256,21 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
   /** A mandatory message that no queue took comes back before its confirm; the confirm then fails it. */
   #returned(lease: ChannelLease<ConfirmChannel>, message: Message): void {
     if (lease !== this.#channel.lease) return;
-    const id = message.properties.messageId;
-    const pending = this.#inflight.find((p) => p.properties.messageId === id);
-    if (!pending) return;
     const { replyCode, replyText, routingKey } = message.fields as unknown as {
       replyCode: number;
       replyText: string;
       routingKey: string;
     };
+    // Returns come in publish order, so the oldest match not yet returned is the one.
+    const id = message.properties.messageId;
+    const pending = this.#inflight.find(
+      (p) =>
+        p.returned === undefined &&
+        p.properties.messageId === id &&
+        p.routingKey === routingKey &&
+        p.content.equals(message.content),
+    );
+    if (!pending) return;
     pending.returned = new RabbitError(
       `could not route the message with routing key "${routingKey}" to any queue (${replyCode} ${replyText})`,
       { replyCode: replyCode || ReplyCode.NoRoute, role: "publish", retryable: false },

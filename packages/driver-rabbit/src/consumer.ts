@@ -41,6 +41,8 @@ export class QueueConsumer implements ChannelSession<Channel> {
   readonly #arrivals = new WakeUp();
   readonly #queue: string;
   readonly #auto: AutoPrefetch | undefined;
+  /** Deliveries acked or nacked already (by `redeliver`, say): settling one twice would kill the channel. */
+  readonly #settled = new WeakSet<object>();
 
   constructor(connection: RabbitConnection, settings: ConsumerSettings) {
     this.#queue = settings.queue;
@@ -155,12 +157,25 @@ export class QueueConsumer implements ChannelSession<Channel> {
     this.#settle(ids, (channel, tag) => channel.nack(fakeMessage(tag), false, true));
   }
 
+  /**
+   * True while the delivery of `id` is pending on the current channel: not
+   * settled here, and its channel alive (else the broker has put it back).
+   */
+  holds(id: unknown): boolean {
+    const lease = this.#channel.lease;
+    return (
+      lease !== undefined && (id as RabbitAckId).generation === lease.generation && !this.#settled.has(id as object)
+    );
+  }
+
   #settle(ids: unknown[], send: (channel: Channel, tag: number) => void): void {
     const lease = this.#channel.lease;
     if (!lease) return;
     for (const id of ids) {
       const { generation, deliveryTag } = id as RabbitAckId;
-      if (generation !== lease.generation) continue;
+      // A second ack or nack of one delivery tag is a PRECONDITION_FAILED that closes the channel.
+      if (generation !== lease.generation || this.#settled.has(id as object)) continue;
+      this.#settled.add(id as object);
       try {
         send(lease.channel, deliveryTag);
       } catch {

@@ -4,9 +4,11 @@
  */
 import {
   type DriverMessage,
+  ErrorCode,
   invalidArgument,
   param,
   parseOptions,
+  type Redelivery,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -14,10 +16,13 @@ import {
 import type { Channel } from "amqplib";
 import { z } from "zod";
 import type { RabbitConnection } from "./amqp/connection.js";
-import { buildOn, type RabbitTarget } from "./amqp/shared.js";
+import { acquireConnection, buildOn, type RabbitTarget } from "./amqp/shared.js";
 import { QueueConsumer, type RabbitAckId } from "./consumer.js";
 import { argumentsOf, declareOn, type QueueType } from "./declare.js";
+import { DEFAULT_DELAY_QUEUE_EXPIRES_MS } from "./delay-queues.js";
 import { RabbitDriver } from "./driver-base.js";
+import { RabbitError } from "./errors.js";
+import { Redeliverer } from "./redeliverer.js";
 
 /** Options of {@link openRabbitSubscription}, besides the portable ones. */
 export interface RabbitSubscriptionOptions extends SubscriptionOptions {
@@ -39,12 +44,21 @@ export interface RabbitSubscriptionOptions extends SubscriptionOptions {
   declare?:
     | boolean
     | { durable?: boolean; queueType?: QueueType; exchange?: string; exchangeType?: string; bindingKey?: string };
+  /**
+   * How long a delay queue (where a failed message waits out its
+   * redelivery delay; see the package README) stays after it was last
+   * declared, in ms; at least four times its delay. Every subscription to one
+   * queue must use the same value: the broker refuses to declare a delay
+   * queue again with another (FailedPrecondition). Default 30 minutes.
+   */
+  delayQueueExpiresMs?: number;
 }
 
 /** The driver's own options; the portable ones pass through unchecked here (Subscription checks them). */
 const consumeOptions = z.object({
   prefetch: param.int(1, 65535).optional(),
   maxWaitMs: param.duration().default(1000),
+  delayQueueExpiresMs: param.duration().default(DEFAULT_DELAY_QUEUE_EXPIRES_MS),
 });
 
 /** The SubscriptionDriver for one queue. Use it through `Subscription`; see {@link openRabbitSubscription}. */
@@ -52,6 +66,12 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
   readonly canNack = true;
   protected readonly session: QueueConsumer;
   readonly #maxWaitMs: number;
+  readonly #queue: string;
+  readonly #owned: boolean;
+  readonly #delayQueueExpiresMs: number;
+  /** Made at the first redelivery, with the publishing connection it uses. */
+  #redelivery: { redeliverer: Redeliverer; connection: RabbitConnection } | undefined;
+  #closed = false;
 
   constructor(connection: RabbitConnection, queue: string, options: RabbitSubscriptionOptions, owned: boolean) {
     super(connection, owned, `queue "${queue}"`, {
@@ -61,8 +81,11 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
         return tag === undefined ? undefined : { "messaging.rabbitmq.message.delivery_tag": tag };
       },
     });
-    const { prefetch, maxWaitMs } = parseOptions(consumeOptions, options, "rabbit");
+    const { prefetch, maxWaitMs, delayQueueExpiresMs } = parseOptions(consumeOptions, options, "rabbit");
     this.#maxWaitMs = maxWaitMs;
+    this.#queue = queue;
+    this.#owned = owned;
+    this.#delayQueueExpiresMs = Math.ceil(delayQueueExpiresMs);
     const declare = options.declare;
     const declaration = declare
       ? {
@@ -106,6 +129,50 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
   /** Requeues at once (basic.nack with requeue); ackIds of a dead channel are dropped, as for acks. */
   async sendNacks(ackIds: unknown[]): Promise<void> {
     this.session.nack(ackIds);
+  }
+
+  /**
+   * Republishes a copy of each failed message, with the failed attempts in
+   * a header: straight back to the queue for a delay of 0, else to the
+   * queue's delay queue for the delay rounded up to its bucket, which hands
+   * it back when the delay has passed. Returns only after the broker
+   * confirmed every copy and the originals were acked; on error, the
+   * originals of copies not confirmed are still unacked. Publishes on the
+   * publishing connection of the subscription's settings (or on your
+   * connection, if you gave one), opened at the first call.
+   */
+  async redeliver(redeliveries: Redelivery[], signal: AbortSignal): Promise<void> {
+    await this.#redeliverer().redeliver(redeliveries, signal);
+  }
+
+  #redeliverer(): Redeliverer {
+    if (!this.#redelivery) {
+      if (this.#closed) {
+        throw new RabbitError("the subscription is closed", { portable: ErrorCode.FailedPrecondition });
+      }
+      const connection = this.#owned ? acquireConnection(this.connection.settings, "publish") : this.connection;
+      const redeliverer = new Redeliverer(connection, {
+        queue: this.#queue,
+        consumer: this.session,
+        delayQueueExpiresMs: this.#delayQueueExpiresMs,
+      });
+      this.#redelivery = { redeliverer, connection };
+    }
+    return this.#redelivery.redeliverer;
+  }
+
+  /**
+   * Waits for the confirms of copies in flight (their originals are acked
+   * only then), then stops consuming and closes, within `signal`'s deadline.
+   */
+  override async close(signal: AbortSignal): Promise<void> {
+    this.#closed = true;
+    const redelivery = this.#redelivery;
+    if (redelivery) {
+      await redelivery.redeliverer.close(signal);
+      if (this.#owned) await redelivery.connection.release(signal);
+    }
+    await super.close(signal);
   }
 }
 

@@ -59,6 +59,7 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
       routingKey: this.#routingKey,
       persistent: options.persistent ?? true,
       mandatory: options.mandatory ?? true,
+      owner: "topic",
       ...(declaration ? { setup: (channel: ConfirmChannel) => declareOn(channel, declaration) } : {}),
     });
   }

@@ -15,6 +15,7 @@ import {
   rabbitTopicDriver,
 } from "@portable-pubsub/driver-rabbit";
 import type { Channel } from "amqplib";
+import { delayQueuesOf } from "./delay-queue-names.js";
 
 /** How {@link createRabbitHarness} connects. */
 export interface RabbitHarnessOptions {
@@ -75,7 +76,12 @@ export async function createRabbitHarness(options: RabbitHarnessOptions = {}): P
       return {
         driver: await consumer(queue),
         id: queue,
-        cleanup: () => onAdmin((ch) => ch.deleteQueue(queue)),
+        // With the delay queues that redeliveries may have made.
+        cleanup: () =>
+          onAdmin(async (ch) => {
+            await ch.deleteQueue(queue);
+            for (const name of delayQueuesOf(queue)) await ch.deleteQueue(name);
+          }),
         openConsumer: () => consumer(queue),
       };
     },

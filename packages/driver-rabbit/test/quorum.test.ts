@@ -7,6 +7,7 @@
  */
 import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
+import { delayQueuesOf } from "./delay-queue-names.js";
 import { cleanupAfterEach, rabbitmqctl, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
 
 const { defer, shutdownLater } = cleanupAfterEach();
@@ -22,6 +23,8 @@ function deleteLater(exchange: string, queue: string): void {
   defer(() =>
     withAdmin(async (ch) => {
       await ch.deleteQueue(queue).catch(() => {});
+      // A nack redelivers through a delay queue (the default policy's delay).
+      for (const name of delayQueuesOf(queue)) await ch.deleteQueue(name);
       await ch.deleteExchange(exchange).catch(() => {});
     }),
   );
@@ -63,19 +66,19 @@ describe.skipIf(skipWithoutBroker)("rabbit queue types", () => {
     third.ack();
   });
 
-  it("gives a classic queue's first delivery attempt 1, and no number to its redeliveries", async () => {
+  it("counts a classic queue's redelivery after a nack as attempt 2 (its redelivered flag)", async () => {
     const exchange = unique("classic");
     const queue = unique("classic");
     deleteLater(exchange, queue);
     const { subscription, topic } = await openPair(exchange, queue, "classic");
     shutdownLater(subscription);
     expect(await typeOf(queue)).toBe("classic");
-    await topic.send({ body: "uncounted" });
+    await topic.send({ body: "flagged" });
     const first = await receive(subscription);
     expect(first.deliveryAttempt).toBe(1);
     first.nack();
     const second = await receive(subscription);
-    expect([second.text(), second.deliveryAttempt]).toEqual(["uncounted", undefined]);
+    expect([second.text(), second.deliveryAttempt]).toEqual(["flagged", 2]);
     second.ack();
   });
 

@@ -77,6 +77,14 @@ export class RabbitConnection {
     };
   }
 
+  /**
+   * The settings it was made with, for a sibling connection of another role (a subscription's publisher).
+   * @internal
+   */
+  get settings(): ResolvedSettings {
+    return this.#settings;
+  }
+
   /** True once `close` was called. */
   get closed(): boolean {
     return this.#closing !== undefined;
