@@ -1,4 +1,4 @@
-import { ErrorCode, PubSubError, WakeUp } from "@portable-pubsub/core/driver";
+import { ErrorCode, MAX_TIMER_MS, PubSubError, WakeUp } from "@portable-pubsub/core/driver";
 
 /** A message held by the in-memory broker. */
 export interface StoredMessage {
@@ -12,6 +12,12 @@ export interface StoredMessage {
 interface Delivery {
   readonly message: StoredMessage;
   readonly deadline: number;
+}
+
+/** A failed message waiting out its redelivery delay. */
+interface Delayed {
+  readonly message: StoredMessage;
+  readonly due: number;
 }
 
 /**
@@ -30,6 +36,10 @@ export class SubscriptionState {
   readonly #outstanding = new Map<number, Delivery>();
   #nextDelivery = 1;
   #expiryTimer: NodeJS.Timeout | undefined;
+  /** Messages waiting for their redelivery, ordered by when they are due. */
+  #delayed: Delayed[] = [];
+  /** One timer, for the earliest delayed message. */
+  #delayTimer: NodeJS.Timeout | undefined;
   readonly #arrivals = new WakeUp();
 
   constructor(ackDeadlineMs: number) {
@@ -43,6 +53,11 @@ export class SubscriptionState {
   /** Messages delivered and neither acked nor expired. */
   get outstanding(): number {
     return this.#outstanding.size;
+  }
+
+  /** Failed messages waiting out their redelivery delay. */
+  get delayed(): number {
+    return this.#delayed.length;
   }
 
   /** Adds `messages` for delivery and wakes waiting receivers. */
@@ -90,13 +105,51 @@ export class SubscriptionState {
     this.#arrivals.wakeAll();
   }
 
-  /** Marks the subscription deleted and drops its messages. */
+  /**
+   * Makes the message of `deliveryId` deliverable again once `delayMs` have
+   * passed, ahead of new messages; a stale id is ignored. It is never made
+   * deliverable synchronously, not even with `delayMs` 0 (then by a timer of
+   * 1 ms): a handler that fails on every delivery must not turn
+   * receive → fail → redeliver into a loop of microtasks that starves the
+   * event loop.
+   */
+  redeliver(deliveryId: number, delayMs: number): void {
+    const delivery = this.#outstanding.get(deliveryId);
+    if (!delivery) return;
+    this.#outstanding.delete(deliveryId);
+    const due = Date.now() + Math.max(0, delayMs);
+    // Kept ordered by due time; an insertion after those due no later keeps equal delays in order.
+    let at = this.#delayed.length;
+    while (at > 0 && (this.#delayed[at - 1] as Delayed).due > due) at--;
+    this.#delayed.splice(at, 0, { message: delivery.message, due });
+    if (at === 0) this.#armDelay();
+  }
+
+  /**
+   * Restarts the ack deadline of each of `deliveryIds` from now; a stale id
+   * (acked, nacked, expired) is ignored.
+   */
+  extend(deliveryIds: readonly number[]): void {
+    const deadline = Date.now() + this.ackDeadlineMs;
+    for (const id of deliveryIds) {
+      const delivery = this.#outstanding.get(id);
+      if (!delivery) continue;
+      // Moved to the end of the Map: every deadline is a delivery or extension time plus the
+      // same ackDeadlineMs, so the Map stays ordered by deadline, as #expire needs.
+      this.#outstanding.delete(id);
+      this.#outstanding.set(id, { message: delivery.message, deadline });
+    }
+  }
+
+  /** Marks the subscription deleted and drops its messages (and so its timers). */
   delete(): void {
     this.deleted = true;
     clearTimeout(this.#expiryTimer);
+    clearTimeout(this.#delayTimer);
     this.#ready = [];
     this.#readyHead = 0;
     this.#again = [];
+    this.#delayed = [];
     this.#outstanding.clear();
     this.#arrivals.wakeAll();
   }
@@ -113,6 +166,36 @@ export class SubscriptionState {
     const first = this.#outstanding.values().next().value as Delivery;
     this.#expiryTimer = setTimeout(() => this.#expire(), Math.max(1, first.deadline - Date.now()));
     this.#expiryTimer.unref();
+  }
+
+  /** (Re)arms the one delay timer for the earliest delayed message. Unref'd: a delay must not keep a process alive. */
+  #armDelay(): void {
+    clearTimeout(this.#delayTimer);
+    this.#delayTimer = undefined;
+    const first = this.#delayed[0];
+    if (!first) return;
+    // A timer even for what is due now (Node waits at least 1 ms): a message that fails at once on
+    // every delivery then comes round about a thousand times a second, with the process asleep in
+    // between, where setImmediate would spin a core at a hundred thousand and make other timers of
+    // the process late whenever the machine is busy. A timer's limit caps long delays (re-armed then).
+    const wait = Math.min(Math.max(0, first.due - Date.now()), MAX_TIMER_MS);
+    this.#delayTimer = setTimeout(() => this.#release(), wait).unref();
+  }
+
+  /** Moves the delayed messages now due to the redelivery queue. */
+  #release(): void {
+    this.#delayTimer = undefined;
+    const now = Date.now();
+    let due = 0;
+    while (due < this.#delayed.length && (this.#delayed[due] as Delayed).due <= now) {
+      this.#again.push((this.#delayed[due] as Delayed).message);
+      due++;
+    }
+    if (due > 0) {
+      this.#delayed.splice(0, due);
+      this.#arrivals.wakeAll();
+    }
+    this.#armDelay();
   }
 
   #expire(): void {

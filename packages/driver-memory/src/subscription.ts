@@ -4,6 +4,7 @@ import {
   MAX_TIMER_MS,
   param,
   parseOptions,
+  type Redelivery,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -108,6 +109,26 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
   async sendNacks(ackIds: unknown[]): Promise<void> {
     const state = this.state();
     for (const id of ackIds) state.nack(id as number);
+  }
+
+  /**
+   * Native delayed redelivery: the broker holds each message until its delay
+   * has passed (even a delay of 0 waits for a 1 ms timer), then
+   * delivers it again ahead of new messages, with `deliveryAttempt` one higher.
+   */
+  async redeliver(redeliveries: Redelivery[]): Promise<void> {
+    const state = this.state();
+    for (const { ackId, delayMs } of redeliveries) state.redeliver(ackId as number, delayMs);
+  }
+
+  /** The subscription's ack deadline: how long a delivered message stays with its consumer. */
+  get leaseMs(): number | undefined {
+    return this.#state?.ackDeadlineMs ?? this.#create?.ackDeadlineMs;
+  }
+
+  /** Restarts the ack deadline of each message from now. */
+  async extendLeases(ackIds: unknown[]): Promise<void> {
+    this.state().extend(ackIds as number[]);
   }
 
   native(): MemBroker {

@@ -130,13 +130,15 @@ describe("mem:// semantics", () => {
     ]);
 
     // Through a Subscription, which fetches ahead: with receive batches of one, one message
-    // (b) is already fetched when a is nacked, and comes first; a comes before c and d.
+    // (b) is already fetched when a is nacked (at once: delayMs 0), and comes first; a comes before c and d.
     const { topic: t2, subscription } = await pair("subscription=s", { maxReceiveBatchSize: 1 });
     for (const body of ["a", "b", "c", "d"]) await t2.send({ body });
     const order: string[] = [];
     const first = await subscription.receive();
     order.push(first.text());
-    first.nack();
+    first.nack({ delayMs: 0 });
+    // The nack reaches the driver with the next batch of settlements, and the broker takes it back in the next macrotask.
+    await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 4; i++) {
       const m = await subscription.receive();
       order.push(m.text());

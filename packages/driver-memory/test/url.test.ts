@@ -80,7 +80,11 @@ describe("mem:// URLs", () => {
   it("redelivers after the ackDeadline given in the URL, counting attempts", async () => {
     const broker = new MemBroker();
     const topic = await openTopic("mem://deadline", { broker });
-    const subscription = await openSubscription("mem://deadline?subscription=s&ackDeadline=100ms", { broker });
+    // maxExtensionMs 1: the lease of the received, unacked message is not extended (as it is by default).
+    const subscription = await openSubscription("mem://deadline?subscription=s&ackDeadline=100ms", {
+      broker,
+      maxExtensionMs: 1,
+    });
     await topic.send({ body: "slow" });
     const first = await subscription.receive();
     const started = Date.now();

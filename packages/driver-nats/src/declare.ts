@@ -77,8 +77,6 @@ export async function ensureStream(
 export interface ConsumerDeclaration {
   /** The ack wait, ms. */
   ackWaitMs?: number;
-  /** Most deliveries of one message; default unlimited. */
-  maxDeliver?: number;
   /** Start at the first message of the stream ("all", the default) or at messages stored from now on ("new"). */
   deliver?: "all" | "new";
   /** Only messages of this subject. */
@@ -106,7 +104,6 @@ export async function ensureConsumer(
     deliver_policy: declaration.deliver === "new" ? DeliverPolicy.New : DeliverPolicy.All,
   };
   if (declaration.ackWaitMs !== undefined) config.ack_wait = declaration.ackWaitMs * 1_000_000;
-  if (declaration.maxDeliver !== undefined) config.max_deliver = declaration.maxDeliver;
   if (declaration.filterSubject !== undefined) config.filter_subject = declaration.filterSubject;
   if (declaration.maxAckPending !== undefined) config.max_ack_pending = declaration.maxAckPending;
   try {

@@ -61,7 +61,7 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
     checks.push(topic);
     if (consumer !== undefined) {
       const sub = await subscriptionChecks(jsm, name, consumer);
-      if (sub.every((c) => c.status === "ok")) roles.push("subscription");
+      if (sub.every((c) => c.status !== "fail")) roles.push("subscription");
       checks.push(...sub);
     } else if (topic.status !== "ok") {
       checks.push({
@@ -124,6 +124,16 @@ async function subscriptionChecks(jsm: JetStreamManager, stream: string, consume
           : { code: ErrorCode.FailedPrecondition, fix: "create a pull consumer (nats consumer add --pull)" }),
         detail: `consumer "${consumer}" ${pull ? "is a durable pull consumer" : "is a push consumer"}: ${c.num_pending} pending, ${c.num_ack_pending} awaiting ack, ${c.num_waiting} pulls waiting`,
       });
+      const maxDeliver = c.config.max_deliver ?? -1;
+      if (maxDeliver > 0) {
+        // The server stops delivering a message at max_deliver, so the portable dead-lettering never sees it fail again.
+        checks.push({
+          subject: "redelivery",
+          status: "warn",
+          detail: `consumer "${consumer}" has max_deliver ${maxDeliver}: a message delivered ${maxDeliver} times is never delivered again, and stays in the stream unacked, not dead-lettered`,
+          fix: `set the subscription's redelivery.maxAttempts to ${maxDeliver} or less (with deadLetter), or remove the consumer's limit (max_deliver -1, unlimited)`,
+        });
+      }
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;
       checks.push({

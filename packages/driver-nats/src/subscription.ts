@@ -5,6 +5,7 @@ import {
   type DriverTelemetry,
   ErrorCode,
   type HealthSource,
+  type Redelivery,
   raceSignal,
   Subscription,
   type SubscriptionDriver,
@@ -40,11 +41,6 @@ export interface NatsSubscriptionSettings {
    * process's receive buffer. Default 256.
    */
   prefetch?: number;
-  /**
-   * How long the server waits before redelivering a nacked message
-   * (`nak(delay)`). Default 0: at once, as the portable contract says.
-   */
-  nakDelayMs?: number;
   /** How long a JetStream API reply may take. Default 5000 ms. */
   requestTimeoutMs?: number;
 }
@@ -54,9 +50,10 @@ export interface NatsSubscriptionOptions extends SubscriptionOptions, NatsSubscr
 
 /**
  * One puller of a durable pull consumer: several Subscriptions on the same
- * consumer compete for its messages. Messages come through nats.js's
- * `consume()` into a bounded buffer; acks are `+ACK`, nacks `-NAK`, each
- * without waiting for the server; the delivery count is JetStream's own.
+ * consumer compete for its messages. Messages come through overlapping pulls
+ * into a bounded buffer; acks are `+ACK`, nacks `-NAK`, delayed redeliveries
+ * `-NAK {"delay"}` and lease extensions `+WPI` (`working()`), each without
+ * waiting for the server; the delivery count is JetStream's own.
  */
 export class NatsSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
@@ -70,6 +67,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
   readonly #settings: NatsSubscriptionSettings;
   #started: Promise<Receiver> | undefined;
   #closed = false;
+  #ackWaitMs: number | undefined;
 
   /** `link` is the connection: `NatsLink.of(nc)` for yours (left open at close). */
   constructor(link: NatsLink, stream: string, consumer: string, settings: NatsSubscriptionSettings = {}) {
@@ -116,11 +114,41 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
     for (const m of ackIds as JsMsg[]) settle(() => m.ack());
   }
 
-  /** `-NAK` each, as acks are sent: redelivered at once, or after `nakDelayMs` when set. */
+  /** `-NAK` each, as acks are sent: the server redelivers them at once. */
   async sendNacks(ackIds: unknown[], signal: AbortSignal): Promise<void> {
     await this.#link.connected(signal);
-    const delay = this.#settings.nakDelayMs;
-    for (const m of ackIds as JsMsg[]) settle(() => (delay ? m.nak(delay) : m.nak()));
+    for (const m of ackIds as JsMsg[]) settle(() => m.nak());
+  }
+
+  /**
+   * `-NAK {"delay": …}` each (a plain `-NAK` for a delay of 0): the server
+   * keeps the message pending and redelivers it once the delay has passed,
+   * with its delivery count one higher. The message never leaves the
+   * consumer's pending set, so nothing is lost if the nak is: the server
+   * then redelivers it after the ack wait.
+   */
+  async redeliver(redeliveries: Redelivery[], signal: AbortSignal): Promise<void> {
+    await this.#link.connected(signal);
+    for (const { ackId, delayMs } of redeliveries) {
+      const m = ackId as JsMsg;
+      // Whole ms: the server reads the delay as integer nanoseconds; rounded up, never early.
+      const delay = Math.ceil(delayMs);
+      settle(() => (delay > 0 ? m.nak(delay) : m.nak()));
+    }
+  }
+
+  /** The consumer's ack wait, read when the subscription starts consuming (undefined before). */
+  get leaseMs(): number | undefined {
+    return this.#ackWaitMs;
+  }
+
+  /**
+   * `+WPI` (`working()`) each, once the connection is up: the server restarts
+   * its ack wait. One already acked or nacked is skipped by nats.js.
+   */
+  async extendLeases(ackIds: unknown[], signal: AbortSignal): Promise<void> {
+    await this.#link.connected(signal);
+    for (const m of ackIds as JsMsg[]) settle(() => m.working());
   }
 
   /** The NATS connection (undefined until connected, for a subscription opened by URL). */
@@ -173,6 +201,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
       });
     }
     const ackWaitMs = Math.max(1, Math.round((info.config.ack_wait ?? 30_000_000_000) / 1_000_000));
+    this.#ackWaitMs = ackWaitMs;
     const receiver = new Receiver(consumer, this.#settings.prefetch ?? DEFAULT_PREFETCH, ackWaitMs);
     if (this.#closed) {
       for (const m of await receiver.stop()) settle(() => m.nak());
@@ -202,13 +231,8 @@ export async function openNatsSubscription(
   consumer: string,
   options: NatsSubscriptionOptions = {},
 ): Promise<Subscription> {
-  const { declare, prefetch, nakDelayMs, requestTimeoutMs, ...portable } = options;
-  const driver = new NatsSubscriptionDriver(NatsLink.of(nc), stream, consumer, {
-    declare,
-    prefetch,
-    nakDelayMs,
-    requestTimeoutMs,
-  });
+  const { declare, prefetch, requestTimeoutMs, ...portable } = options;
+  const driver = new NatsSubscriptionDriver(NatsLink.of(nc), stream, consumer, { declare, prefetch, requestTimeoutMs });
   const subscription = new Subscription(driver, portable);
   // The URL mux does this for URLs; a direct constructor keeps its promise to resolve once consuming.
   await subscription.ready().catch(async (err: unknown) => {

@@ -33,11 +33,9 @@ const subscriptionQuery = z
     subject: param.name().optional(),
     filter: param.name().optional(),
     ackWait: param.duration().optional(),
-    maxDeliver: param.int(1).optional(),
     maxAckPending: param.int(1).optional(),
     deliver: z.enum(["all", "new"]).optional(),
     prefetch: param.int(1, 10_000).optional(),
-    nakDelay: param.duration({ allowZero: true }).optional(),
   })
   .strict();
 
@@ -101,7 +99,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 };
 
 /** Parameters that only shape what declare=true creates. */
-const DECLARE_ONLY = ["subject", "filter", "ackWait", "maxDeliver", "maxAckPending", "deliver"] as const;
+const DECLARE_ONLY = ["subject", "filter", "ackWait", "maxAckPending", "deliver"] as const;
 
 /**
  * Opens `nats://STREAM?consumer=NAME[&…]`: one puller of the durable pull
@@ -127,13 +125,11 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
           subjects: query.subject ? [query.subject] : undefined,
           filterSubject: query.filter,
           ackWaitMs: query.ackWait,
-          maxDeliver: query.maxDeliver,
           maxAckPending: query.maxAckPending,
           deliver: query.deliver,
         }
       : undefined,
     prefetch: query.prefetch,
-    nakDelayMs: query.nakDelay,
     requestTimeoutMs,
   });
   return new Subscription(driver, portable);

@@ -3,6 +3,7 @@ import { AckPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jet
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { reachable, skipUnlessReachable } from "@portable-pubsub/conformance";
 import { connectionOptions, parseServerUrls } from "@portable-pubsub/driver-nats";
+import { afterEach } from "vitest";
 
 /** The NATS the tests use: NATS_SERVER_URL, or the local one. */
 export const NATS_URL = process.env.NATS_SERVER_URL ?? "nats://127.0.0.1:4222";
@@ -60,4 +61,29 @@ export async function streamWithConsumer(jsm: JetStreamManager, prefix: string, 
     ack_wait: ackWaitMs * 1_000_000,
   });
   return stream;
+}
+
+/**
+ * For one describe block: `setup(ackWaitMs)` makes a stream of one subject with durable pull
+ * consumer "c", a connection for the drivers and an admin connection; `defer` registers more
+ * cleanups. After each test, cleanups run newest first, and all of them are removed.
+ */
+export function consumerFixtures(prefix: string) {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  const defer = (cleanup: () => Promise<unknown>) => void cleanups.push(cleanup);
+  async function setup(ackWaitMs: number) {
+    const { nc: adminNc, jsm } = await admin();
+    const nc: NatsConnection = await natsConnection();
+    const stream = await streamWithConsumer(jsm, prefix, ackWaitMs);
+    defer(async () => {
+      await nc.close();
+      await jsm.streams.delete(stream);
+      await adminNc.close();
+    });
+    return { adminNc, jsm, nc, stream };
+  }
+  return { defer, setup };
 }

@@ -12,6 +12,7 @@ describe.skipIf(skipNats)("nats doctor hook (inspectURL)", () => {
     const { nc, jsm } = await admin();
     await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
     await jsm.consumers.add(stream, { durable_name: "c", ack_policy: "explicit" });
+    await jsm.consumers.add(stream, { durable_name: "capped", ack_policy: "explicit", max_deliver: 3 });
     cleanup = async () => {
       await jsm.streams.delete(stream);
       await nc.close();
@@ -45,6 +46,19 @@ describe.skipIf(skipNats)("nats doctor hook (inspectURL)", () => {
     expect(missing.checks.find((c) => c.subject === "consumer")).toMatchObject({ status: "fail", code: "NotFound" });
     const nothing = await inspect("nats://no.stream.here");
     expect(nothing.checks.find((c) => c.subject === "topic")).toMatchObject({ status: "fail", code: "NotFound" });
+  });
+
+  it("warns of a consumer's max_deliver, which stops deliveries before the library can dead-letter", async () => {
+    const plain = await inspect(`nats://${stream}?consumer=c`);
+    expect(plain.checks.map((c) => c.subject)).not.toContain("redelivery");
+    const capped = await inspect(`nats://${stream}?consumer=capped`);
+    expect(capped.roles).toEqual(["subscription"]);
+    expect(capped.checks.find((c) => c.subject === "redelivery")).toEqual({
+      subject: "redelivery",
+      status: "warn",
+      detail: `consumer "capped" has max_deliver 3: a message delivered 3 times is never delivered again, and stays in the stream unacked, not dead-lettered`,
+      fix: "set the subscription's redelivery.maxAttempts to 3 or less (with deadLetter), or remove the consumer's limit (max_deliver -1, unlimited)",
+    });
   });
 
   it("reports an unreachable server as a failed broker check, without credentials", async () => {

@@ -1,41 +1,25 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { headers } from "@nats-io/transport-node";
 import type { Message, Subscription } from "@portable-pubsub/core";
 import { openNatsSubscription, openNatsTopic } from "@portable-pubsub/driver-nats";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { admin, natsConnection, requireNats, skipNats, streamWithConsumer } from "./helpers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { consumerFixtures, requireNats, skipNats } from "./helpers.js";
 
 describe.skipIf(skipNats)("nats semantics", () => {
   beforeAll(requireNats);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-
-  /** A stream of one subject, a durable pull consumer with `ackWaitMs`, and a connection for the drivers. */
-  async function setup(ackWaitMs: number) {
-    const { nc: adminNc, jsm } = await admin();
-    const nc: NatsConnection = await natsConnection();
-    const stream = await streamWithConsumer(jsm, "sem", ackWaitMs);
-    cleanups.push(async () => {
-      await nc.close();
-      await jsm.streams.delete(stream);
-      await adminNc.close();
-    });
-    return { adminNc, jsm, nc, stream };
-  }
+  const { defer, setup } = consumerFixtures("sem");
 
   function later(sub: Subscription) {
-    cleanups.push(() => sub.shutdown({ signal: AbortSignal.timeout(5000) }));
+    defer(() => sub.shutdown({ signal: AbortSignal.timeout(5000) }));
     return sub;
   }
 
   const receive = (sub: Subscription, ms = 5000): Promise<Message> => sub.receive({ signal: AbortSignal.timeout(ms) });
 
-  it("counts deliveries with JetStream's own delivery count: nack is a nak, at once", async () => {
+  it("counts deliveries with JetStream's own delivery count, through the portable nack (a nak)", async () => {
     const { nc, stream } = await setup(30_000);
     const topic = openNatsTopic(nc, stream);
-    cleanups.push(() => topic.shutdown());
+    defer(() => topic.shutdown());
     const sub = later(await openNatsSubscription(nc, stream, "c"));
     await topic.send({ body: "again" });
     const attempts: number[] = [];
@@ -47,23 +31,6 @@ describe.skipIf(skipNats)("nats semantics", () => {
       else m.ack();
     }
     expect(attempts).toEqual([1, 2, 3]);
-  });
-
-  it("redelivers a nack after nakDelay, kept by the server", async () => {
-    const { nc, stream } = await setup(30_000);
-    const topic = openNatsTopic(nc, stream);
-    cleanups.push(() => topic.shutdown());
-    const sub = later(await openNatsSubscription(nc, stream, "c", { nakDelayMs: 1500 }));
-    await topic.send({ body: "later" });
-    const first = await receive(sub);
-    const nackedAt = Date.now();
-    first.nack();
-    const again = await receive(sub, 5000);
-    const waited = Date.now() - nackedAt;
-    expect(again.text()).toBe("later");
-    expect(again.deliveryAttempt).toBe(2);
-    expect(waited).toBeGreaterThanOrEqual(1400);
-    again.ack();
   });
 
   it("keeps buffered messages from being redelivered while the application is slow (working)", async () => {
@@ -84,7 +51,7 @@ describe.skipIf(skipNats)("nats semantics", () => {
   it("carries metadata as NATS headers that other NATS programs read, and reads theirs", async () => {
     const { nc, stream, adminNc, jsm } = await setup(30_000);
     const topic = openNatsTopic(nc, stream);
-    cleanups.push(() => topic.shutdown());
+    defer(() => topic.shutdown());
     await topic.send({ body: "ours", metadata: { "content-type": "text/plain", "with space": " padded " } });
     const stored = await jsm.streams.getMessage(stream, { seq: 1 });
     if (!stored) throw new Error("message 1 not stored");

@@ -78,9 +78,12 @@ describe("nats:// query parameters and options", () => {
       /ackWait shapes the stream or consumer declare=true creates; add declare=true/,
     );
     expect(await invalid(openSubscription("nats://ORDERS?consumer=c&prefetch=0", { serverUrl }))).toMatch(/prefetch/);
-    expect(await invalid(openSubscription("nats://ORDERS?consumer=c&nakDelay=soon", { serverUrl }))).toMatch(
-      /nakDelay/,
-    );
+    // The redelivery delay and the attempts limit are the portable `redelivery` option's, not the URL's.
+    for (const gone of ["nakDelay=5s", "maxDeliver=4"]) {
+      expect(await invalid(openSubscription(`nats://ORDERS?consumer=c&declare=true&${gone}`, { serverUrl }))).toMatch(
+        `query parameter "${gone.split("=")[0]}" is not supported`,
+      );
+    }
     expect(await invalid(openSubscription("nats://orders.eu?consumer=c", { serverUrl }))).toMatch(
       /"orders.eu" is not a stream name/,
     );
@@ -110,9 +113,9 @@ describe.skipIf(skipNats)("nats:// declare=true against the server", () => {
     expect((await jsm.streams.info(streamNameFor(subject))).config.subjects).toEqual([subject]);
     await topic.shutdown();
     await jsm.streams.delete(streamNameFor(subject));
-    // Another subject, a stream named by the subscription, a consumer with ack wait and max deliveries.
+    // Another subject, a stream named by the subscription, a consumer with ack wait and most pending acks.
     const sub = await openSubscription(
-      `nats://${name}?consumer=workers&declare=true&subject=${name}.>&ackWait=7s&maxDeliver=4&deliver=new`,
+      `nats://${name}?consumer=workers&declare=true&subject=${name}.>&ackWait=7s&maxAckPending=50&deliver=new`,
       { serverUrl: NATS_URL },
     );
     const stream = await jsm.streams.info(name);
@@ -122,7 +125,7 @@ describe.skipIf(skipNats)("nats:// declare=true against the server", () => {
       durable_name: "workers",
       ack_policy: "explicit",
       ack_wait: 7_000_000_000,
-      max_deliver: 4,
+      max_ack_pending: 50,
       deliver_policy: "new",
     });
     expect(consumer.config.deliver_subject).toBeUndefined();
