@@ -1,17 +1,16 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { raceSignal } from "./abort.js";
-import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
-import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
-import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
+import type { SendBatching } from "./batcher.js";
+import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
-import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
-import { type AckSink, failMessage, Message, sourceOf } from "./message.js";
+import { failMessage, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
-import { Redeliveries, type RedeliveryOptions } from "./redelivery.js";
+import type { RedeliveryOptions } from "./redelivery.js";
 import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
-import { type Logger, writeLog } from "./telemetry/logger.js";
+import { Settlement } from "./settlement.js";
+import type { Logger } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";
 import type { Topic } from "./topic.js";
 
@@ -84,13 +83,6 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
-const ACK_DEFAULTS: BatcherOptions = {
-  maxItems: 1000,
-  maxBytes: Number.POSITIVE_INFINITY,
-  maxConcurrency: 4,
-  lingerMs: 0,
-};
-
 /**
  * A Subscription receives messages from one subscription, queue or consumer
  * group. Receive with `receive()`, `for await (const m of sub)`, or
@@ -99,14 +91,8 @@ const ACK_DEFAULTS: BatcherOptions = {
 export class Subscription extends DriverHandle<SubscriptionDriver> implements AsyncIterable<Message> {
   readonly #retry: Required<RetryOptions>;
   readonly #sizer: ReceiveSizer;
-  readonly #acks: Batcher<unknown>;
-  readonly #nacks: Batcher<unknown>;
   readonly #receiveAbort = new AbortController();
-  readonly #ackAbort = new AbortController();
-  readonly #sink: AckSink;
-  readonly #redeliveries: Redeliveries;
-  readonly #redeliverBatches: Batcher<Redelivery> | undefined;
-  readonly #leases: LeaseKeeper | undefined;
+  readonly #settlement: Settlement;
   readonly #handling = new Set<Promise<void>>();
   #queue: DriverMessage[] = [];
   #head = 0;
@@ -114,68 +100,20 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   #fetching = false;
   #fatal: PubSubError | undefined;
   readonly #propagate: boolean;
-  #ackError: PubSubError | undefined;
-  #released = false;
 
   constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
     checkSubscriptionOptions(options);
     super(driver, "subscription", options);
-    const max = options.maxReceiveBatchSize ?? 1000;
     this.#retry = retryOptions(options.retry);
-    this.#sizer = new ReceiveSizer(max);
-    const ackOptions = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
-    const onAckError = (err: unknown) => {
-      this.#ackError ??= this.wrap(err, "ack");
-    };
-    this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), ackOptions, undefined, onAckError);
-    this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), ackOptions, undefined, onAckError);
-    this.#redeliverBatches = driver.redeliver
-      ? new Batcher((items) => this.#sendRedeliveries(items), ackOptions, undefined, onAckError)
-      : undefined;
+    this.#sizer = new ReceiveSizer(options.maxReceiveBatchSize ?? 1000);
     this.#propagate = options.tracing?.propagate ?? true;
-    const logger = options.logger;
-    this.#leases = LeaseKeeper.for(
-      driver,
-      options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS,
-      this.#ackAbort.signal,
-      (err) => {
-        const error = this.wrap(err, "extend leases of").message;
-        writeLog(logger, "warn", { event: "pubsub.lease_failed", resource: driver.resource, message: error, error });
-      },
-    );
-    this.#redeliveries = new Redeliveries(
-      driver,
-      {
-        redelivery: options.redelivery,
-        deadLetter: options.deadLetter,
-        logger,
-        opener: (options as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER],
-      },
-      {
-        ack: (id) => this.#acks.addNoWait(id),
-        nack: (id) => this.#nacks.addNoWait(id),
-        redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
-        release: (id) => this.#leases?.release(id),
-        track: (work) => this.#track(work),
-        abort: this.#ackAbort.signal,
-      },
-    );
-    const instruments = this.instruments;
-    const keepContextMetadata = options.tracing?.keepContextMetadata ?? false;
-    this.#sink = {
-      canNack: driver.canNack,
-      get contextKeys() {
-        return keepContextMetadata ? [] : instruments.contextKeys;
-      },
-      ack: (message) => {
-        if (this.#released) return;
-        this.#leases?.release(message.ackId);
-        this.#acks.addNoWait(message.ackId);
-      },
-      fail: (message, error, delayMs) => {
-        if (!this.#released) this.#redeliveries.fail(message, error, delayMs);
-      },
-    };
+    this.#settlement = new Settlement(driver, options, {
+      instruments: this.instruments,
+      retry: this.#retry,
+      isRetryable: this.isRetryable,
+      wrap: (err, operation) => this.wrap(err, operation),
+      track: (work) => this.#track(work),
+    });
   }
 
   /**
@@ -184,7 +122,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
    */
   override async ready(options?: CallOptions): Promise<void> {
     await super.ready(options);
-    await raceSignal(this.#redeliveries.ready(), options?.signal, "open");
+    await raceSignal(this.#settlement.ready(), options?.signal, "open");
   }
 
   /**
@@ -339,25 +277,18 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     const unhanded = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    this.#returnUnhanded(unhanded);
+    this.#settlement.returnUnhanded(unhanded);
     try {
       await raceSignal(Promise.all(this.#handling), signal, "shutdown");
-      this.#redeliveries.releaseHeld();
-      await raceSignal(
-        Promise.all([this.#acks.flush(), this.#nacks.flush(), this.#redeliverBatches?.flush()]),
-        signal,
-        "shutdown",
-      );
+      await raceSignal(this.#settlement.flush(), signal, "shutdown");
     } catch {
-      this.#ackAbort.abort();
+      this.#settlement.abort();
     }
-    this.#released = true;
-    this.#redeliveries.dropHeld();
-    this.#leases?.stop();
-    await this.#redeliveries.shutdown(signal).catch(() => {});
+    await this.#settlement.release(signal);
     await this.closeDriver(signal);
     if (signal.aborted) throw canceledError("shutdown", signal);
-    if (this.#ackError) throw this.#ackError;
+    const ackError = this.#settlement.error;
+    if (ackError) throw ackError;
   }
 
   #take(): Message | undefined {
@@ -371,7 +302,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     }
     this.#sizer.delivered(1);
     if (this.#queue.length - this.#head <= this.#sizer.lowWater()) this.#pump();
-    return new Message(next, this.#sink);
+    return new Message(next, this.#settlement.sink);
   }
 
   #pump(): void {
@@ -393,16 +324,16 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   #arrived(arrived: DriverMessage[]): void {
     this.#fetching = false;
     if (this.closed) {
-      this.#returnUnhanded(arrived);
+      this.#settlement.returnUnhanded(arrived);
       return;
     }
-    const messages = this.#admit(arrived);
+    const messages = this.#settlement.admit(arrived);
     let i = 0;
     while (i < messages.length && this.#waiters.length > 0) {
       const waiter = this.#waiters.shift() as Waiter;
       if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
       this.#sizer.delivered(1);
-      waiter.resolve(new Message(messages[i++] as DriverMessage, this.#sink));
+      waiter.resolve(new Message(messages[i++] as DriverMessage, this.#settlement.sink));
     }
     const handedOut = i;
     for (; i < messages.length; i++) this.#queue.push(messages[i] as DriverMessage);
@@ -410,21 +341,6 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     if (this.#waiters.length > 0 || (handedOut > 0 && this.#queue.length - this.#head <= this.#sizer.lowWater())) {
       this.#pump();
     }
-  }
-
-  /** Starts keeping the leases of arrived messages; dead-letters those past their last attempt. */
-  #admit(messages: DriverMessage[]): DriverMessage[] {
-    const leases = this.#leases;
-    if (leases) {
-      const now = Date.now();
-      for (const message of messages) leases.hold(message.ackId, now);
-    }
-    if (!messages.some((m) => this.#redeliveries.pastLastAttempt(m))) return messages;
-    return messages.filter((message) => {
-      if (!this.#redeliveries.pastLastAttempt(message)) return true;
-      this.#redeliveries.deadLetterArrived(message);
-      return false;
-    });
   }
 
   /** Shutdown waits for `work` (a running handler, a dead-letter send). */
@@ -448,30 +364,6 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
       waiter.reject(error());
     }
-  }
-
-  /** Messages fetched but never handed out go back at once where the driver can nack. */
-  #returnUnhanded(messages: DriverMessage[]): void {
-    for (const message of messages) this.#leases?.release(message.ackId);
-    if (!this.driver.canNack) return;
-    for (const message of messages) this.#nacks.addNoWait(message.ackId);
-  }
-
-  #sendRedeliveries(items: Redelivery[]): Promise<void> {
-    const driver = this.driver as Required<Pick<SubscriptionDriver, "redeliver">>;
-    const signal = this.#ackAbort.signal;
-    return this.instruments.settle(true, () =>
-      withRetry(() => driver.redeliver(items, signal), this.isRetryable, this.#retry, signal, "nack"),
-    );
-  }
-
-  #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
-    const driver = this.driver;
-    const signal = this.#ackAbort.signal;
-    const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
-    return this.instruments.settle(nack, () =>
-      withRetry(attempt, this.isRetryable, this.#retry, signal, nack ? "nack" : "ack"),
-    );
   }
 }
 

@@ -165,6 +165,24 @@ describe("redelivery through the portable layer", () => {
     expect(b?.message.body).toEqual(bytes("b"));
   });
 
+  it("nacks at once, and logs, when the driver's redelivery fails for good", async () => {
+    const driver = new RedeliveringDriver();
+    driver.redeliver = async () => {
+      throw driverError("PRECONDITION_FAILED - inequivalent arg 'x-message-ttl'", ErrorCode.FailedPrecondition);
+    };
+    driver.push("a");
+    const { events, logger } = logs();
+    const sub = new Subscription(driver, { logger });
+    (await sub.receive()).nack({ delayMs: 5000 });
+    while (driver.nacked.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await sub.shutdown();
+    expect(driver.nacked).toEqual([1]);
+    const failed = events.find((e) => e.event === "pubsub.redeliver_failed");
+    expect(failed?.message).toBe(
+      "redeliver fake subscription \"s\": PRECONDITION_FAILED - inequivalent arg 'x-message-ttl'; 1 messages returned at once instead",
+    );
+  });
+
   it("keeps the event loop free while a message fails at once, over and over", async () => {
     const driver = new RedeliveringDriver();
     // A driver whose redelivery comes straight back: the worst case for starvation.

@@ -1,0 +1,202 @@
+import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
+import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
+import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
+import type { PubSubError } from "./errors.js";
+import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
+import type { AckSink } from "./message.js";
+import { Redeliveries, type RedeliveryOptions } from "./redelivery.js";
+import { type RetryOptions, withRetry } from "./retry.js";
+import type { Instruments } from "./telemetry/instruments.js";
+import { type Logger, writeLog } from "./telemetry/logger.js";
+import type { Topic } from "./topic.js";
+
+const ACK_DEFAULTS: BatcherOptions = {
+  maxItems: 1000,
+  maxBytes: Number.POSITIVE_INFINITY,
+  maxConcurrency: 4,
+  lingerMs: 0,
+};
+
+/** The options of a Subscription that settling messages reads. */
+export interface SettlementOptions {
+  ackBatching?: SendBatching;
+  redelivery?: RedeliveryOptions;
+  deadLetter?: string | Topic;
+  maxExtensionMs?: number;
+  logger?: Logger;
+  tracing?: { keepContextMetadata?: boolean };
+}
+
+/** What Settlement borrows from its Subscription. */
+export interface SettlementContext {
+  readonly instruments: Instruments;
+  readonly retry: Required<RetryOptions>;
+  isRetryable(err: unknown): boolean;
+  wrap(err: unknown, operation: string): PubSubError;
+  /** Work that shutdown must wait for. */
+  track(work: Promise<void>): void;
+}
+
+/**
+ * Everything that happens to a message after it arrived, for one
+ * Subscription: its lease kept while it is held, its ack or nack batched to
+ * the driver, and, when it failed, its redelivery or dead letter. Messages
+ * reach it through `sink`.
+ */
+export class Settlement {
+  /** Where each Message's ack, nack or failure goes. */
+  readonly sink: AckSink;
+  readonly #driver: SubscriptionDriver;
+  readonly #context: SettlementContext;
+  readonly #acks: Batcher<unknown>;
+  readonly #nacks: Batcher<unknown>;
+  readonly #redeliverBatches: Batcher<Redelivery> | undefined;
+  readonly #abort = new AbortController();
+  readonly #leases: LeaseKeeper | undefined;
+  readonly #redeliveries: Redeliveries;
+  readonly #logger: Logger | undefined;
+  #error: PubSubError | undefined;
+  #released = false;
+
+  constructor(driver: SubscriptionDriver, options: SettlementOptions, context: SettlementContext) {
+    this.#driver = driver;
+    this.#context = context;
+    this.#logger = options.logger;
+    const batching = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
+    const onError = (err: unknown) => {
+      this.#error ??= context.wrap(err, "ack");
+    };
+    this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), batching, undefined, onError);
+    this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), batching, undefined, onError);
+    this.#redeliverBatches = driver.redeliver
+      ? new Batcher((items) => this.#sendRedeliveries(items), batching, undefined, onError)
+      : undefined;
+    this.#leases = LeaseKeeper.for(
+      driver,
+      options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS,
+      this.#abort.signal,
+      (err) => this.#warn("pubsub.lease_failed", context.wrap(err, "extend leases of").message),
+    );
+    this.#redeliveries = new Redeliveries(
+      driver,
+      {
+        redelivery: options.redelivery,
+        deadLetter: options.deadLetter,
+        logger: options.logger,
+        opener: (options as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER],
+      },
+      {
+        ack: (id) => this.#acks.addNoWait(id),
+        nack: (id) => this.#nacks.addNoWait(id),
+        redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
+        release: (id) => this.#leases?.release(id),
+        track: (work) => context.track(work),
+        abort: this.#abort.signal,
+      },
+    );
+    const instruments = context.instruments;
+    const keepContextMetadata = options.tracing?.keepContextMetadata ?? false;
+    this.sink = {
+      canNack: driver.canNack,
+      get contextKeys() {
+        return keepContextMetadata ? [] : instruments.contextKeys;
+      },
+      ack: (message) => {
+        if (this.#released) return;
+        this.#leases?.release(message.ackId);
+        this.#acks.addNoWait(message.ackId);
+      },
+      fail: (message, error, delayMs) => {
+        if (!this.#released) this.#redeliveries.fail(message, error, delayMs);
+      },
+    };
+  }
+
+  /** Resolves once the dead-letter topic, if given as a URL, is open. */
+  ready(): Promise<void> {
+    return this.#redeliveries.ready();
+  }
+
+  /** The first error sending acks met, if any. */
+  get error(): PubSubError | undefined {
+    return this.#error;
+  }
+
+  /** Starts keeping the leases of arrived messages; dead-letters those past their last attempt and leaves them out. */
+  admit(messages: DriverMessage[]): DriverMessage[] {
+    const leases = this.#leases;
+    if (leases) {
+      const now = Date.now();
+      for (const message of messages) leases.hold(message.ackId, now);
+    }
+    const redeliveries = this.#redeliveries;
+    if (!messages.some((m) => redeliveries.pastLastAttempt(m))) return messages;
+    return messages.filter((message) => {
+      if (!redeliveries.pastLastAttempt(message)) return true;
+      redeliveries.deadLetterArrived(message);
+      return false;
+    });
+  }
+
+  /** Hands back at once, where the driver can nack, messages fetched but never handed out. */
+  returnUnhanded(messages: DriverMessage[]): void {
+    for (const message of messages) this.#leases?.release(message.ackId);
+    if (!this.#driver.canNack) return;
+    for (const message of messages) this.#nacks.addNoWait(message.ackId);
+  }
+
+  /** Hands back what waits out a delay, then sends every pending ack, nack and redelivery. */
+  async flush(): Promise<void> {
+    this.#redeliveries.releaseHeld();
+    await Promise.all([this.#acks.flush(), this.#nacks.flush(), this.#redeliverBatches?.flush()]);
+  }
+
+  /** Aborts what is being sent (a shutdown past its deadline): the broker redelivers those messages. */
+  abort(): void {
+    this.#abort.abort();
+  }
+
+  /** Stops settling for good: later acks are ignored, held messages forgotten, the dead-letter topic shut down. */
+  async release(signal: AbortSignal): Promise<void> {
+    this.#released = true;
+    this.#redeliveries.dropHeld();
+    this.#leases?.stop();
+    await this.#redeliveries.shutdown(signal).catch(() => {});
+  }
+
+  #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
+    const driver = this.#driver;
+    const signal = this.#abort.signal;
+    const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
+    const { instruments, isRetryable, retry } = this.#context;
+    return instruments.settle(nack, () => withRetry(attempt, isRetryable, retry, signal, nack ? "nack" : "ack"));
+  }
+
+  /**
+   * Sends redeliveries to the driver. If that fails for good (a delay queue
+   * declared with other arguments, a permission missing), the messages are
+   * nacked at once instead: held unacked, they would block a prefetch window.
+   */
+  async #sendRedeliveries(items: Redelivery[]): Promise<void> {
+    const driver = this.#driver as Required<Pick<SubscriptionDriver, "redeliver">>;
+    const signal = this.#abort.signal;
+    const { instruments, isRetryable, retry } = this.#context;
+    try {
+      await instruments.settle(true, () =>
+        withRetry(() => driver.redeliver(items, signal), isRetryable, retry, signal, "nack"),
+      );
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const error = this.#context.wrap(err, "redeliver").message;
+      this.#warn("pubsub.redeliver_failed", `${error}; ${items.length} messages returned at once instead`, {
+        count: items.length,
+        error,
+      });
+      for (const item of items) this.#nacks.addNoWait(item.ackId);
+    }
+  }
+
+  #warn(event: string, message: string, fields: Record<string, unknown> = { error: message }): void {
+    writeLog(this.#logger, "warn", { event, resource: this.#driver.resource, message, ...fields });
+  }
+}
