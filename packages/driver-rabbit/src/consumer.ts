@@ -9,8 +9,9 @@
  * broker would reject the unknown delivery tag with PRECONDITION_FAILED and
  * close it.
  */
-import { type DriverMessage, WakeUp } from "@portable-pubsub/core/driver";
+import { type DriverMessage, Notices, WakeUp } from "@portable-pubsub/core/driver";
 import type { Channel, ConsumeMessage } from "amqplib";
+import { AckFrontier } from "./ack-frontier.js";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
 import { toDriverMessage } from "./codec.js";
@@ -43,6 +44,9 @@ export class QueueConsumer implements ChannelSession<Channel> {
   readonly #auto: AutoPrefetch | undefined;
   /** Deliveries acked or nacked already (by `redeliver`, say): settling one twice would kill the channel. */
   readonly #settled = new WeakSet<object>();
+  readonly #frontier = new AckFrontier();
+  /** Events for the application's logger: acks dropped because their channel closed. */
+  readonly notices = new Notices();
 
   constructor(connection: RabbitConnection, settings: ConsumerSettings) {
     this.#queue = settings.queue;
@@ -147,14 +151,35 @@ export class QueueConsumer implements ChannelSession<Channel> {
     if (failure !== undefined) throw failure;
   }
 
-  /** Acks deliveries of the current channel; those of a dead channel are dropped (the broker redelivers them). */
+  /**
+   * Acks deliveries of the current channel, a run from the lowest pending
+   * one as one frame (see AckFrontier); those of a dead channel are dropped
+   * (the broker redelivers them), and reported as a notice.
+   */
   ack(ids: unknown[]): void {
-    this.#settle(ids, (channel, tag) => channel.ack(fakeMessage(tag)));
+    const lease = this.#channel.lease;
+    const tags = this.#claim(lease, ids);
+    if (!lease || tags.length === 0) return;
+    const { upTo, single } = this.#frontier.settle(lease.generation, tags);
+    try {
+      if (upTo !== undefined) lease.channel.ack(fakeMessage(upTo), true);
+      for (const tag of single) lease.channel.ack(fakeMessage(tag));
+    } catch {
+      // The channel is closing: the broker requeues the deliveries, so there is nothing to report.
+    }
   }
 
   /** Returns deliveries of the current channel to the queue at once; those of a dead channel are back already. */
   nack(ids: unknown[]): void {
-    this.#settle(ids, (channel, tag) => channel.nack(fakeMessage(tag), false, true));
+    const lease = this.#channel.lease;
+    const tags = this.#claim(lease, ids);
+    if (!lease || tags.length === 0) return;
+    this.#frontier.settle(lease.generation, tags);
+    try {
+      for (const tag of tags) lease.channel.nack(fakeMessage(tag), false, true);
+    } catch {
+      // As for acks.
+    }
   }
 
   /**
@@ -168,21 +193,32 @@ export class QueueConsumer implements ChannelSession<Channel> {
     );
   }
 
-  #settle(ids: unknown[], send: (channel: Channel, tag: number) => void): void {
-    const lease = this.#channel.lease;
-    if (!lease) return;
+  /**
+   * The delivery tags of `ids` to settle on `lease`: those of its channel
+   * not settled yet. A second ack or nack of one delivery tag is a
+   * PRECONDITION_FAILED that closes the channel; those of a dead channel are
+   * counted in a notice.
+   */
+  #claim(lease: ChannelLease<Channel> | undefined, ids: unknown[]): number[] {
+    const tags: number[] = [];
+    let stale = 0;
     for (const id of ids) {
       const { generation, deliveryTag } = id as RabbitAckId;
-      // A second ack or nack of one delivery tag is a PRECONDITION_FAILED that closes the channel.
-      if (generation !== lease.generation || this.#settled.has(id as object)) continue;
-      this.#settled.add(id as object);
-      try {
-        send(lease.channel, deliveryTag);
-      } catch {
-        // The channel is closing: the broker requeues the delivery, so there is nothing to report.
-        return;
+      if (generation !== lease?.generation) stale++;
+      else if (!this.#settled.has(id as object)) {
+        this.#settled.add(id as object);
+        tags.push(deliveryTag);
       }
     }
+    if (stale > 0 && this.notices.listened) {
+      this.notices.emit({
+        level: "info",
+        event: "pubsub.stale_acks_dropped",
+        message: `${stale} acks or nacks dropped: their channel closed, and the broker delivers those messages again`,
+        fields: { count: stale },
+      });
+    }
+    return tags;
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   type DriverMessage,
   ErrorCode,
   invalidArgument,
+  type NoticeSource,
   param,
   parseOptions,
   type Redelivery,
@@ -110,6 +111,11 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
       prefetch,
       ...(declaration ? { setup: (channel: Channel) => declareOn(channel, declaration) } : {}),
     });
+  }
+
+  /** Acks and nacks dropped because their channel closed, for the application's logger. */
+  get notices(): NoticeSource {
+    return this.session.notices;
   }
 
   /**

@@ -279,7 +279,9 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     const connection = connectRabbit({ serverUrl: `amqp://guest:guest@${proxy.address}`, heartbeat: 1 });
     defer(() => connection.close());
     const topic = openRabbitTopic({ serverUrl: SERVER_URL }, exchange);
-    const subscription = openRabbitSubscription(connection, queue);
+    const events: Record<string, unknown>[] = [];
+    const log = (e: Record<string, unknown>) => events.push(e);
+    const subscription = openRabbitSubscription(connection, queue, { logger: { info: log, warn: log, error: log } });
     later(topic);
     later(subscription);
     await topic.send({ body: "once" });
@@ -304,6 +306,13 @@ describe.skipIf(skipWithoutBroker)("rabbit behaviour", () => {
     const third = await subscription.receive({ signal: AbortSignal.timeout(5000) });
     third.ack();
     expect(third.text()).toBe("next");
+    const dropped = events.filter((e) => e.event === "pubsub.stale_acks_dropped");
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]?.count).toBe(1);
+    expect(dropped[0]?.message).toBe(
+      `${dropped[0]?.resource}: 1 acks or nacks dropped: their channel closed, and the broker delivers those messages again`,
+    );
+    expect(dropped[0]?.resource).toMatch(new RegExp(`^rabbit queue "${queue}" on amqp://\\*\\*\\*@127\\.0\\.0\\.1:`));
     await sleep(200);
     await withAdmin(async (ch) => expect((await ch.checkQueue(queue)).messageCount).toBe(0));
     expect(connection.connects).toBe(2);
