@@ -9,7 +9,6 @@
  */
 import { canceledError, type DriverMessage, ErrorCode, WakeUp } from "@portable-pubsub/core/driver";
 import type { ConfirmChannel, Message, Options } from "amqplib";
-import { coalesceWrites } from "./amqp/coalesce.js";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
 import { contentOf, headerFrameBytes, tooLargeForFrame } from "./codec.js";
@@ -208,7 +207,6 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     if (!channel || this.#paused) return;
     const { exchange } = this.#settings;
     const frameMax = frameMaxOf(channel);
-    if (this.#waiting.length - this.#waitHead > 1) coalesceWrites(channel);
     while (this.#waitHead < this.#waiting.length) {
       const pending = this.#waiting[this.#waitHead] as Pending;
       if (pending.state === DONE) {

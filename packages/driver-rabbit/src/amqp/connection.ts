@@ -6,11 +6,13 @@
  * between server URLs. Channels are not its business: each ManagedChannel
  * asks it for the current connection and reopens itself.
  */
+
 import type { Socket } from "node:net";
 import { backoffDelay, ErrorCode, HealthTracker, settledWithin, sleep } from "@portable-pubsub/core/driver";
 import { type ChannelModel, connect, type SocketOptions } from "amqplib";
 import { RabbitError, ReplyCode, replyCodeOf } from "../errors.js";
 import { channelMaxOf, DEFAULT_CHANNEL_MAX } from "./channel-max.js";
+import { coalesceWrites } from "./coalesce.js";
 import { connectError, dialHedged } from "./dial.js";
 import { shuffled } from "./failover.js";
 import { nodeOf, type RabbitNode } from "./node.js";
@@ -322,6 +324,7 @@ export class RabbitConnection {
     model.on("handler-error", () => {});
     model.on("blocked", (reason: string) => this.health.setBlocked(reason || "blocked by the broker"));
     model.on("unblocked", () => this.health.setBlocked(undefined));
+    coalesceWrites(model);
     const socket = socketOf(model);
     const negotiated = (model.connection as unknown as { heartbeat?: number }).heartbeat ?? this.#settings.heartbeat;
     const stopWatchdog = socket ? watchHeartbeat(socket, negotiated) : () => {};
