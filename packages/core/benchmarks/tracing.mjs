@@ -6,7 +6,10 @@
 // the code before it, in the same run.
 // With --baseline-dir DIR, a built checkout of your own is the baseline instead (such as one whose
 // telemetry hooks were made inert, to measure what they cost and nothing else).
-// Run: node packages/core/benchmarks/tracing.mjs [--baseline-ref REV | --baseline-dir DIR] [--messages N] [--rounds R]
+// With --broker rabbit, the same runs go through rabbit:// (RABBIT_SERVER_URL, default the local broker) instead of
+// mem://: there a message costs the broker round trips, which is what the SDK's own per-span cost compares with.
+// Run: node packages/core/benchmarks/tracing.mjs [--broker mem|rabbit] [--baseline-ref REV | --baseline-dir DIR]
+//        [--messages N] [--rounds R]
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,13 +25,15 @@ const option = (name, fallback) => {
 };
 
 if (args[0] === "--child") {
-  await child(args[1], args[2], Number(args[3]));
+  await child(args[1], args[2], Number(args[3]), args[4]);
 } else {
   await parent();
 }
 
 async function parent() {
-  const messages = Number(option("--messages", "300000"));
+  const broker = option("--broker", "mem");
+  if (broker !== "mem" && broker !== "rabbit") throw new Error(`--broker: mem or rabbit, not ${broker}`);
+  const messages = Number(option("--messages", broker === "mem" ? "300000" : "30000"));
   const rounds = Number(option("--rounds", "5"));
   const ref = option("--baseline-ref", undefined);
   const dir = option("--baseline-dir", undefined);
@@ -38,11 +43,11 @@ async function parent() {
   ];
   if (ref) contenders.unshift({ name: `before (${ref})`, root: checkout(ref), mode: "plain" });
   else if (dir) contenders.unshift({ name: "baseline (dir)", root: dir, mode: "plain" });
-  console.log(`tracing cost: mem:// end to end, ${messages} messages per run, ${rounds} rounds, alternating`);
+  console.log(`tracing cost: ${broker}:// end to end, ${messages} messages per run, ${rounds} rounds, alternating`);
   const totals = contenders.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of contenders.entries()) {
-      const out = spawnSync(process.execPath, [here, "--child", c.mode, c.root, String(messages)], {
+      const out = spawnSync(process.execPath, [here, "--child", c.mode, c.root, String(messages), broker], {
         encoding: "utf8",
       });
       if (out.status !== 0) throw new Error(`${c.name} failed: ${out.stderr}`);
@@ -81,15 +86,13 @@ function checkout(ref) {
   return dir;
 }
 
-async function child(mode, codeRoot, n) {
+async function child(mode, codeRoot, n, broker) {
   if (mode === "sdk") await registerSdk();
-  const mem = await import(pathToFileURL(join(codeRoot, "packages/driver-memory/dist/index.js")).href);
   const { sendWindowed } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
   const body = new Uint8Array(100).fill(120);
+  const open = broker === "rabbit" ? await rabbitPair(codeRoot) : await memPair(codeRoot);
   const once = async (count) => {
-    const broker = new mem.MemBroker();
-    const topic = mem.openMemTopic("bench", { broker });
-    const subscription = mem.openMemSubscription("bench", { broker, subscription: "bench" });
+    const { topic, subscription, close } = await open();
     let received = 0;
     let end = 0;
     const start = performance.now();
@@ -102,11 +105,37 @@ async function child(mode, codeRoot, n) {
     await sendWindowed(count, 1000, () => topic.send({ body }));
     await processing;
     await topic.shutdown();
+    await close();
     if (received !== count) throw new Error(`lost messages: ${received}/${count}`);
     return end - start;
   };
-  await once(100_000); // warm-up
+  await once(Math.min(n, 100_000)); // warm-up
   console.log(String(await once(n)));
+}
+
+/** A topic and a named subscription of a fresh in-process broker. */
+async function memPair(codeRoot) {
+  const mem = await import(pathToFileURL(join(codeRoot, "packages/driver-memory/dist/index.js")).href);
+  return async () => {
+    const broker = new mem.MemBroker();
+    const topic = mem.openMemTopic("bench", { broker });
+    const subscription = mem.openMemSubscription("bench", { broker, subscription: "bench" });
+    return { topic, subscription, close: async () => {} };
+  };
+}
+
+/** A fanout exchange and its queue on RabbitMQ (the rabbit benchmarks' own helper), removed after the run. */
+async function rabbitPair(codeRoot) {
+  const rabbit = await import(pathToFileURL(join(codeRoot, "packages/driver-rabbit/dist/index.js")).href);
+  const helper = pathToFileURL(join(root, "packages/driver-rabbit/benchmarks/lib/bench-queue.mjs")).href;
+  const { benchQueue, SERVER_URL } = await import(helper);
+  return async () => {
+    const bench = await benchQueue("pps-bench-tracing");
+    const topic = rabbit.openRabbitTopic({ serverUrl: SERVER_URL }, bench.exchange);
+    const subscription = rabbit.openRabbitSubscription({ serverUrl: SERVER_URL }, bench.queue);
+    await Promise.all([topic.ready(), subscription.ready()]);
+    return { topic, subscription, close: () => bench.remove() };
+  };
 }
 
 async function registerSdk() {
@@ -125,5 +154,5 @@ async function registerSdk() {
     exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
     exportIntervalMillis: 1000,
   });
-  api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  if (!process.env.BENCH_NO_METRICS) api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 }

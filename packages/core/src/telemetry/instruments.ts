@@ -31,9 +31,10 @@ import { ATTR, METRIC, UNKNOWN_SYSTEM } from "./conventions.js";
 import { contextKeys } from "./propagation.js";
 
 /**
- * The tracer of the provider registered now. Not kept: a tracer taken from
- * the API's proxy stays bound to the provider of its time, and an
- * application (or a test) may replace its provider.
+ * The tracer of the provider registered now. A tracer taken from the API's
+ * proxy stays bound to the provider of its time, and an application (or a
+ * test) may replace its provider, so each Instruments takes it again at
+ * each `refresh`, not once.
  */
 function tracer(): Tracer {
   return trace.getTracer("@portable-pubsub/core", "0.1.0");
@@ -133,6 +134,7 @@ export class Instruments {
   readonly #destination: string;
   readonly #operation: Record<string, Attributes> = {};
   #tracing = false;
+  #tracer: Tracer = tracer();
   #metrics: MetricInstruments | undefined;
   #contextKeys: readonly string[] = [];
   #refreshedAt = Number.NEGATIVE_INFINITY;
@@ -155,6 +157,7 @@ export class Instruments {
     if (!force && now - this.#refreshedAt < REFRESH_EVERY_MS) return;
     this.#refreshedAt = now;
     this.#tracing = tracingOn();
+    this.#tracer = tracer();
     this.#metrics = metricInstruments();
     this.#contextKeys = contextKeys();
     this.#attachHealth?.();
@@ -194,7 +197,7 @@ export class Instruments {
    */
   create(message: DriverMessage): Context {
     const parent = context.active();
-    const span = tracer().startSpan(
+    const span = this.#tracer.startSpan(
       `create ${this.#destination}`,
       { kind: SpanKind.PRODUCER, attributes: this.#attributes("create", "create") },
       parent,
@@ -226,7 +229,7 @@ export class Instruments {
       }
       const only = batch.length === 1 ? links[0]?.context : undefined;
       const parent = only ? trace.setSpanContext(context.active(), only) : context.active();
-      span = tracer().startSpan(`send ${this.#destination}`, { kind: SpanKind.CLIENT, attributes, links }, parent);
+      span = this.#tracer.startSpan(`send ${this.#destination}`, { kind: SpanKind.CLIENT, attributes, links }, parent);
     }
     return this.#measure(span, attributes, work, (m, failed) => m.sent.add(batch.length, failed ?? attributes));
   }
@@ -244,7 +247,7 @@ export class Instruments {
     const startTime = traced ? Date.now() : 0;
     const span = (count: number, err: unknown) => {
       if (!traced || (count === 0 && err === undefined)) return;
-      const receive = tracer().startSpan(`receive ${this.#destination}`, {
+      const receive = this.#tracer.startSpan(`receive ${this.#destination}`, {
         kind: SpanKind.CLIENT,
         attributes: { ...attributes, [ATTR.batchCount]: count },
         startTime,
@@ -295,7 +298,7 @@ export class Instruments {
     };
     if (!this.#tracing) return m ? settleThen(handler, record) : handler();
     const link = trace.getSpanContext(parent);
-    const span = tracer().startSpan(
+    const span = this.#tracer.startSpan(
       `process ${this.#destination}`,
       {
         kind: SpanKind.CONSUMER,
