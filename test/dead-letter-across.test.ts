@@ -32,7 +32,10 @@ describe("dead letters across schemes", () => {
 
     const deadLetters = await openSubscription(`redisstream://${stream}?group=ops`);
     const redis = deadLetters.as<RedisClient>();
-    cleanups.push(() => redis.del(stream), () => deadLetters.shutdown());
+    cleanups.push(
+      () => redis.del(stream),
+      () => deadLetters.shutdown(),
+    );
 
     const topic = await openTopic(`rabbit://${exchange}?declare=true`);
     const sub = await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, {
