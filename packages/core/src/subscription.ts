@@ -36,7 +36,7 @@ export interface SubscriptionOptions {
   /**
    * When a failed message (its handler threw, or it was nacked) comes back:
    * after a capped exponential backoff with full jitter on its delivery
-   * attempt, never at once by default. See {@link RedeliveryOptions}.
+   * attempt, never at once by default; see `RedeliveryOptions`.
    */
   redelivery?: RedeliveryOptions;
   /**

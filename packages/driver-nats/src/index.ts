@@ -1,6 +1,6 @@
 /**
  * @portable-pubsub/driver-nats: `nats://`, NATS JetStream through the
- * official @nats-io clients (transport-node and jetstream 3.x). A topic
+ * official `@nats-io` clients (transport-node and jetstream 3.x). A topic
  * publishes to a subject and resolves on the stream's PubAck, with a
  * Nats-Msg-Id per message so that a re-send is stored once; a subscription
  * is one puller of a durable pull consumer, with explicit acks.
