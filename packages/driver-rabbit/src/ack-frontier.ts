@@ -6,7 +6,8 @@
  * reach a delivery that is still pending (in a handler, or failed and
  * waiting for its copy's confirm), so the run only grows over tags settled
  * here: acked, or nacked (a nacked delivery is no longer outstanding, so a
- * later `multiple` passes over it harmlessly).
+ * later `multiple` passes over it harmlessly, as long as the ack's own tag is
+ * one being acked now).
  */
 export class AckFrontier {
   #generation = -1;
@@ -35,18 +36,20 @@ export class AckFrontier {
         above.add(tag);
       }
     }
+    // The multiple ack names the highest tag of this call below the run's end: RabbitMQ refuses (406, closing
+    // the channel) a multiple ack whose own tag is no longer outstanding, such as one nacked already.
     const next = this.#next;
-    let covered = false;
+    let upTo: number | undefined;
     const single: number[] = [];
     for (const tag of tags) {
       if (tag >= next) single.push(tag);
-      else if (tag >= start) covered = true;
+      else if (tag >= start && (upTo === undefined || tag > upTo)) upTo = tag;
     }
     if (above.size > MAX_ABOVE) {
       above.clear();
       this.#frozen = true;
     }
-    return { upTo: covered ? next - 1 : undefined, single };
+    return { upTo, single };
   }
 
   #reset(generation: number): void {

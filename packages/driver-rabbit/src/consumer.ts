@@ -45,6 +45,8 @@ export class QueueConsumer implements ChannelSession<Channel> {
   /** Deliveries acked or nacked already (by `redeliver`, say): settling one twice would kill the channel. */
   readonly #settled = new WeakSet<object>();
   readonly #frontier = new AckFrontier();
+  /** The lease being set up: see `#lease`. */
+  #starting: ChannelLease<Channel> | undefined;
   /** Events for the application's logger: acks dropped because their channel closed. */
   readonly notices = new Notices();
 
@@ -55,12 +57,14 @@ export class QueueConsumer implements ChannelSession<Channel> {
       role: "consume",
       create: (model) => model.createChannel(),
       setup: async (lease) => {
+        this.#starting = lease;
         const { channel } = lease;
         await settings.setup?.(channel);
         await channel.prefetch(settings.prefetch ?? this.#auto?.current ?? INITIAL_PREFETCH);
         this.#consumerTag = await this.#consume(lease);
       },
-      closed: () => {
+      closed: (lease) => {
+        if (this.#starting === lease) this.#starting = undefined;
         // The broker requeues whatever this channel had delivered and not seen acked.
         this.#buffer = [];
         this.#head = 0;
@@ -73,7 +77,22 @@ export class QueueConsumer implements ChannelSession<Channel> {
 
   /** The channel consuming now, if any. */
   get channel(): Channel | undefined {
-    return this.#channel.lease?.channel;
+    return this.#lease()?.channel;
+  }
+
+  /**
+   * The channel deliveries come from. Deliveries can arrive in the same TCP
+   * read as consume-ok, and be received, before the managed channel has
+   * installed its lease a few microtasks later; their acks belong to the
+   * lease being set up, not to a dead channel.
+   */
+  #lease(): ChannelLease<Channel> | undefined {
+    const lease = this.#channel.lease;
+    if (lease) {
+      this.#starting = undefined;
+      return lease;
+    }
+    return this.#starting;
   }
 
   /** Resolves once consuming; rejects with what stopped it (a missing queue, a fail-fast connect), or when `signal` fires. */
@@ -157,7 +176,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
    * (the broker redelivers them), and reported as a notice.
    */
   ack(ids: unknown[]): void {
-    const lease = this.#channel.lease;
+    const lease = this.#lease();
     const tags = this.#claim(lease, ids);
     if (!lease || tags.length === 0) return;
     const { upTo, single } = this.#frontier.settle(lease.generation, tags);
@@ -171,7 +190,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
 
   /** Returns deliveries of the current channel to the queue at once; those of a dead channel are back already. */
   nack(ids: unknown[]): void {
-    const lease = this.#channel.lease;
+    const lease = this.#lease();
     const tags = this.#claim(lease, ids);
     if (!lease || tags.length === 0) return;
     this.#frontier.settle(lease.generation, tags);
@@ -187,7 +206,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
    * settled here, and its channel alive (else the broker has put it back).
    */
   holds(id: unknown): boolean {
-    const lease = this.#channel.lease;
+    const lease = this.#lease();
     return (
       lease !== undefined && (id as RabbitAckId).generation === lease.generation && !this.#settled.has(id as object)
     );
