@@ -1,22 +1,37 @@
-// `pnpm bench`: runs every package's benchmarks (packages/*/benchmarks/*.mjs), one at a time,
-// each in its own process. `pnpm bench mem rabbit` runs only packages whose name contains a word.
+// `pnpm bench`: runs every package's benchmarks (packages/*/benchmarks/*.mjs), then the benchmarks of the
+// library as a whole (benchmarks/*.mjs but this file and lib.mjs), one at a time, each in its own process.
+// `pnpm bench mem rabbit` runs only packages whose name contains a word; the whole-library benchmarks get
+// the words and pick by them (poison.mjs: the drivers whose package name contains one; "poison" runs it
+// alone, for every driver). Options (--seconds=15) go to the whole-library benchmarks.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const options = args.filter((a) => a.startsWith("--"));
+const filters = args.filter((a) => !a.startsWith("--"));
 let failed = 0;
+
+function run(label, file, extra = []) {
+  console.log(`\n=== ${label}`);
+  const result = spawnSync(process.execPath, ["--expose-gc", file, ...extra], { stdio: "inherit", cwd: root });
+  if (result.status !== 0) failed++;
+}
+
+const mjs = (dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".mjs"))
+    .sort();
+
 for (const pkg of readdirSync(join(root, "packages")).sort()) {
   const dir = join(root, "packages", pkg, "benchmarks");
   if (!existsSync(dir)) continue;
   if (filters.length > 0 && !filters.some((f) => pkg.includes(f))) continue;
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith(".mjs"))
-    .sort()) {
-    console.log(`\n=== ${pkg}/benchmarks/${file}`);
-    const result = spawnSync(process.execPath, ["--expose-gc", join(dir, file)], { stdio: "inherit", cwd: root });
-    if (result.status !== 0) failed++;
-  }
+  for (const file of mjs(dir)) run(`${pkg}/benchmarks/${file}`, join(dir, file));
+}
+const whole = join(root, "benchmarks");
+for (const file of mjs(whole).filter((f) => f !== "run.mjs" && f !== "lib.mjs")) {
+  run(`benchmarks/${file}`, join(whole, file), [...options, ...filters]);
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ErrorCode, PubSubError } from "@portable-pubsub/core";
+import { ErrorCode, PubSubError, redactUrl } from "@portable-pubsub/core";
 // The driver entry point, for one thing: durations spelled as in URL parameters ("500ms", "10s", "1m").
 import { parseDurationMs } from "@portable-pubsub/core/driver";
 
@@ -14,6 +14,14 @@ export interface Config {
   concurrency: number;
   /** Simulated work per order, in ms. */
   processDelayMs: number;
+  /** Deliveries an order gets; one that failed this many times goes to `deadLetterUrl`. */
+  maxAttempts: number;
+  /** The topic failed orders are sent to after `maxAttempts`. */
+  deadLetterUrl: string;
+  /** The first redelivery's delay is up to this (full jitter), doubling per attempt, in ms. */
+  redeliveryDelayMs: number;
+  /** The cap on a redelivery's delay, in ms. */
+  redeliveryMaxDelayMs: number;
   /** How long `POST /orders` waits for the broker's confirm before answering 503. */
   sendTimeoutMs: number;
   /** The whole graceful shutdown must finish within this. */
@@ -35,6 +43,30 @@ const FLAGS = {
   },
   concurrency: { type: "string", env: "ORDERS_CONCURRENCY", default: "8", help: "orders processed at once" },
   "process-delay": { type: "string", env: "PROCESS_DELAY", default: "0ms", help: "simulated work per order" },
+  "max-attempts": {
+    type: "string",
+    env: "ORDERS_MAX_ATTEMPTS",
+    default: "5",
+    help: "deliveries of an order before it is dead-lettered",
+  },
+  "dead-letter": {
+    type: "string",
+    env: "ORDERS_DEAD_LETTER_URL",
+    default: "mem://orders-dead",
+    help: "topic URL failed orders go to",
+  },
+  "redelivery-delay": {
+    type: "string",
+    env: "REDELIVERY_DELAY",
+    default: "100ms",
+    help: "first redelivery delay, doubling per attempt",
+  },
+  "redelivery-max-delay": {
+    type: "string",
+    env: "REDELIVERY_MAX_DELAY",
+    default: "60s",
+    help: "the cap on a redelivery delay",
+  },
   "send-timeout": { type: "string", env: "SEND_TIMEOUT", default: "10s", help: "broker confirm deadline per order" },
   "shutdown-timeout": { type: "string", env: "SHUTDOWN_TIMEOUT", default: "10s", help: "graceful shutdown deadline" },
   "log-level": { type: "string", env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
@@ -50,7 +82,7 @@ consumer processes, GET /health reports the broker connection, SIGTERM drains.
 
 Options (each also read from the environment variable shown):
 ${Object.entries(FLAGS)
-  .map(([name, f]) => `  --${name.padEnd(17)} ${f.env.padEnd(24)} ${f.help} (default: ${f.default || "off"})`)
+  .map(([name, f]) => `  --${name.padEnd(20)} ${f.env.padEnd(24)} ${f.help} (default: ${f.default || "off"})`)
   .join("\n")}
   --help`;
 
@@ -76,13 +108,26 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     );
   }
   const selfTest = get("self-test");
+  const subscriptionUrl = get("subscription");
+  const deadLetterUrl = get("dead-letter");
+  if (deadLetterUrl.startsWith("mem:") && !subscriptionUrl.startsWith("mem:")) {
+    // The default: right for the zero-setup mem:// run, and a silent loss of every dead letter on a real broker.
+    throw new PubSubError(
+      ErrorCode.InvalidArgument,
+      `--dead-letter is ${deadLetterUrl}, an in-process topic that dies with the process, while orders come from ${redactUrl(subscriptionUrl)}; set ORDERS_DEAD_LETTER_URL to a topic on that broker, such as rabbit://orders-dead?declare=true`,
+    );
+  }
   return {
     host: get("host"),
     port: integer("port", get("port"), 0, 65535),
     topicUrl: get("topic"),
-    subscriptionUrl: get("subscription"),
+    subscriptionUrl,
     concurrency: integer("concurrency", get("concurrency"), 1, 10_000),
     processDelayMs: durationMs("process-delay", get("process-delay"), true),
+    maxAttempts: integer("max-attempts", get("max-attempts"), 1, 1000),
+    deadLetterUrl,
+    redeliveryDelayMs: durationMs("redelivery-delay", get("redelivery-delay"), true),
+    redeliveryMaxDelayMs: durationMs("redelivery-max-delay", get("redelivery-max-delay"), true),
     sendTimeoutMs: durationMs("send-timeout", get("send-timeout"), false),
     shutdownTimeoutMs: durationMs("shutdown-timeout", get("shutdown-timeout"), false),
     logLevel: logLevel as Config["logLevel"],

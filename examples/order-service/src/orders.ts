@@ -50,12 +50,31 @@ export function orderMessage(order: Order): OutgoingMessage {
   return { body: JSON.stringify(order), metadata: { "order-id": order.id, "content-type": "application/json" } };
 }
 
-/** Reads an order back from a message body; undefined if it is not one. */
-export function decodeOrder(body: Uint8Array): Order | undefined {
+/**
+ * Reads an order back from a message body, checked as POST /orders checks a
+ * request: the topic may carry messages of other producers, or of another
+ * version of this service. Throws InvalidArgument naming the first problem.
+ */
+export function readOrder(body: Uint8Array): Order {
+  let parsed: unknown;
   try {
-    const order = JSON.parse(new TextDecoder().decode(body)) as Partial<Order>;
-    return typeof order.id === "string" && typeof order.item === "string" ? (order as Order) : undefined;
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
   } catch {
-    return undefined;
+    throw new PubSubError(ErrorCode.InvalidArgument, "the message is not a JSON order");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new PubSubError(ErrorCode.InvalidArgument, "the message is not a JSON object");
+  }
+  const { id, createdAt, ...request } = parsed as Record<string, unknown>;
+  if (typeof id !== "string" || id.length === 0) {
+    throw new PubSubError(ErrorCode.InvalidArgument, 'the order has no "id"');
+  }
+  if (typeof createdAt !== "string") {
+    throw new PubSubError(ErrorCode.InvalidArgument, `order ${id} has no "createdAt"`);
+  }
+  try {
+    return { id, ...parseOrderRequest(request), createdAt };
+  } catch (err) {
+    throw new PubSubError(ErrorCode.InvalidArgument, `order ${id} is invalid: ${(err as Error).message}`);
   }
 }

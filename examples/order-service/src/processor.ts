@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Message, Subscription } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
-import { decodeOrder } from "./orders.js";
+import { type Order, readOrder } from "./orders.js";
 import { activeTraceId } from "./tracing.js";
 
 /** Counters of the consumer, for /stats and the self-test. */
@@ -10,7 +10,11 @@ export interface ProcessorStats {
   processed: number;
   /** Deliveries of an order already processed (at-least-once delivery redelivers after a cut). */
   duplicates: number;
-  /** Messages that were not orders; acked and dropped. */
+  /**
+   * Deliveries of messages that are not valid orders. Each one fails, so it is
+   * delivered again after a backoff, and after its last attempt it is sent to
+   * the dead-letter topic.
+   */
   rejected: number;
   /** Handlers running now. */
   inFlight: number;
@@ -44,7 +48,11 @@ export class OrderProcessor {
       .process((message) => this.#handle(message), {
         concurrency,
         onHandlerError: (err, message) =>
-          this.#log.error("order handler failed; the message is redelivered", { err, loggableId: message.loggableId }),
+          this.#log.error("order handler failed; the message is redelivered, or dead-lettered after its last attempt", {
+            err,
+            loggableId: message.loggableId,
+            attempt: message.deliveryAttempt,
+          }),
       })
       .catch((err: unknown) => {
         this.#failure = err instanceof Error ? err : new Error(String(err));
@@ -87,11 +95,13 @@ export class OrderProcessor {
     this.#stats.inFlight++;
     this.#lastActivity = Date.now();
     try {
-      const order = decodeOrder(message.body);
-      if (!order) {
+      let order: Order;
+      try {
+        order = readOrder(message.body);
+      } catch (err) {
+        // Failing is the way to the dead-letter topic, where someone can look at it, fix it and redrive it.
         this.#stats.rejected++;
-        this.#log.warn("dropped a message that is not an order", { loggableId: message.loggableId });
-        return;
+        throw err;
       }
       if (this.#claimed.has(order.id)) {
         this.#stats.duplicates++;

@@ -5,8 +5,9 @@ import { openSubscription, openTopic, redactUrl, type Subscription, type Topic }
 import type { Config } from "./config.js";
 import { healthReport } from "./health.js";
 import { postOrder, sendJson } from "./http.js";
+import { LibraryLog } from "./library-log.js";
 import type { Logger } from "./log.js";
-import { OrderProcessor } from "./processor.js";
+import { OrderProcessor, type ProcessorStats } from "./processor.js";
 import { inRequestSpan } from "./tracing.js";
 
 /** How long the consumer must have been idle before shutdown stops it: what is queued gets processed first. */
@@ -21,6 +22,8 @@ export class OrderService {
   readonly topic: Topic;
   readonly subscription: Subscription;
   readonly processor: OrderProcessor;
+  /** The subscription's logger; counts the dead letters. */
+  readonly library: LibraryLog;
   readonly #server: Server;
   readonly #config: Config;
   readonly #log: Logger;
@@ -28,9 +31,10 @@ export class OrderService {
   #accepted = 0;
   #stopping: Promise<boolean> | undefined;
 
-  private constructor(config: Config, log: Logger, topic: Topic, subscription: Subscription) {
+  private constructor(config: Config, log: Logger, library: LibraryLog, topic: Topic, subscription: Subscription) {
     this.#config = config;
     this.#log = log;
+    this.library = library;
     this.topic = topic;
     this.subscription = subscription;
     this.processor = new OrderProcessor(subscription, log, config.processDelayMs);
@@ -48,14 +52,25 @@ export class OrderService {
   /** Opens the topic (first: on mem:// the subscription needs it), the subscription, starts consuming and listening. */
   static async start(config: Config, log: Logger): Promise<OrderService> {
     const topic = await openTopic(config.topicUrl);
+    const library = new LibraryLog(log);
     let subscription: Subscription;
     try {
-      subscription = await openSubscription(config.subscriptionUrl);
+      // A failed order comes back after a backoff; after maxAttempts it goes to the dead-letter topic (opened here
+      // with the subscription, so that a wrong URL fails the start) and is acked once the broker confirmed that.
+      subscription = await openSubscription(config.subscriptionUrl, {
+        redelivery: {
+          maxAttempts: config.maxAttempts,
+          initialDelayMs: config.redeliveryDelayMs,
+          maxDelayMs: config.redeliveryMaxDelayMs,
+        },
+        deadLetter: config.deadLetterUrl,
+        logger: library,
+      });
     } catch (err) {
       await topic.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
       throw err;
     }
-    const service = new OrderService(config, log, topic, subscription);
+    const service = new OrderService(config, log, library, topic, subscription);
     service.processor.start(config.concurrency);
     service.#server.listen(config.port, config.host);
     await once(service.#server, "listening");
@@ -63,6 +78,8 @@ export class OrderService {
       url: service.url,
       topic: redactUrl(config.topicUrl),
       subscription: redactUrl(config.subscriptionUrl),
+      deadLetter: redactUrl(config.deadLetterUrl),
+      maxAttempts: config.maxAttempts,
       concurrency: config.concurrency,
     });
     return service;
@@ -77,6 +94,11 @@ export class OrderService {
   /** Orders confirmed by the broker and answered 201. */
   get accepted(): number {
     return this.#accepted;
+  }
+
+  /** What GET /stats answers: orders accepted, the consumer's counters, and the dead letters sent. */
+  get stats(): { accepted: number; deadLettered: number } & ProcessorStats {
+    return { accepted: this.#accepted, ...this.processor.stats, deadLettered: this.library.deadLettered };
   }
 
   /**
@@ -114,12 +136,7 @@ export class OrderService {
     await step("consumer stop", Promise.race([this.processor.stopped(), aborted(deadline)]));
     await step("HTTP server close", Promise.race([closed, aborted(deadline)]));
     this.#server.closeAllConnections();
-    const stats = this.processor.stats;
-    this.#log.info(ok ? "stopped" : "stopped with work left undone", {
-      ms: Date.now() - started,
-      accepted: this.#accepted,
-      ...stats,
-    });
+    this.#log.info(ok ? "stopped" : "stopped with work left undone", { ms: Date.now() - started, ...this.stats });
     return ok;
   }
 
@@ -156,7 +173,7 @@ export class OrderService {
       return;
     }
     if (path === "/stats" && req.method === "GET") {
-      sendJson(res, 200, { accepted: this.#accepted, ...this.processor.stats });
+      sendJson(res, 200, this.stats);
       return;
     }
     const known = path === "/orders" || path === "/health" || path === "/stats";

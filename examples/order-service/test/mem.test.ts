@@ -36,7 +36,7 @@ describe("order service on mem://", () => {
     const stats = await getJson(`${service.url}/stats`);
     expect(stats).toEqual({
       status: 200,
-      body: { accepted: 60, processed: 60, duplicates: 0, rejected: 0, inFlight: 0 },
+      body: { accepted: 60, processed: 60, duplicates: 0, rejected: 0, deadLettered: 0, inFlight: 0 },
     });
   });
 
@@ -124,6 +124,15 @@ describe("order service on mem://", () => {
       code: 2,
       stdout: "",
       stderr: 'order-service: InvalidArgument: --concurrency must be a whole number from 1 to 10000, got "0"\n',
+    });
+  });
+
+  it("refuses the in-process dead-letter default when orders come from a broker, rather than lose dead letters", async () => {
+    expect(await runToExit(["--subscription", "rabbit://orders-processor"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "order-service: InvalidArgument: --dead-letter is mem://orders-dead, an in-process topic that dies with the process, while orders come from rabbit://orders-processor; set ORDERS_DEAD_LETTER_URL to a topic on that broker, such as rabbit://orders-dead?declare=true\n",
     });
   });
 

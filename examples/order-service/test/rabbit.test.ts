@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { FaultProxy } from "@portable-pubsub/conformance";
-import { openTopic } from "@portable-pubsub/core";
+import { openSubscription, openTopic } from "@portable-pubsub/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RABBIT, skipWithoutRabbit } from "./broker.js";
 import { getJson, postOrder, postTracedOrder, ServiceProcess } from "./service-process.js";
@@ -28,7 +28,17 @@ async function removeTopology(exchange: string, queue: string): Promise<void> {
 describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault proxy", () => {
   const exchange = `order-service-test-${randomUUID().slice(0, 8)}`;
   const queue = `${exchange}-processor`;
+  const deadExchange = `${exchange}-dead`;
+  const deadQueue = `${exchange}-dead-letters`;
   let proxy: FaultProxy;
+
+  /** The service's environment: RabbitMQ at `server`, this suite's exchange, queue and dead-letter exchange. */
+  const serviceEnv = (server: string, query = "") => ({
+    RABBIT_SERVER_URL: server,
+    ORDERS_TOPIC_URL: `rabbit://${exchange}?declare=true${query}`,
+    ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}?declare=true&exchange=${exchange}${query}`,
+    ORDERS_DEAD_LETTER_URL: `rabbit://${deadExchange}?declare=true${query}`,
+  });
 
   beforeAll(async () => {
     proxy = await FaultProxy.start({ upstream: RABBIT });
@@ -37,13 +47,12 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
   afterAll(async () => {
     await proxy?.close();
     await removeTopology(exchange, queue);
+    await removeTopology(deadExchange, deadQueue);
   });
 
   it("goes 503 while the connection is cut, back to 200 after, and loses no order posted before, during or after", async () => {
     const service = await ServiceProcess.start(["--concurrency", "4", "--process-delay", "2ms"], {
-      RABBIT_SERVER_URL: `amqp://guest:guest@${proxy.address}`,
-      ORDERS_TOPIC_URL: `rabbit://${exchange}?declare=true&heartbeat=2`,
-      ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}?declare=true&exchange=${exchange}&heartbeat=2`,
+      ...serviceEnv(`amqp://guest:guest@${proxy.address}`, "&heartbeat=2"),
       SEND_TIMEOUT: "30s",
     });
     try {
@@ -127,9 +136,7 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
 
   it("answers 503 with Retry-After when the broker does not confirm within SEND_TIMEOUT, and 201 again once it is back", async () => {
     const service = await ServiceProcess.start([], {
-      RABBIT_SERVER_URL: `amqp://guest:guest@${proxy.address}`,
-      ORDERS_TOPIC_URL: `rabbit://${exchange}?declare=true&heartbeat=2`,
-      ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}?declare=true&exchange=${exchange}&heartbeat=2`,
+      ...serviceEnv(`amqp://guest:guest@${proxy.address}`, "&heartbeat=2"),
       SEND_TIMEOUT: "500ms",
     });
     try {
@@ -160,9 +167,7 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
 
   it("processes an order in the trace of the POST that sent it, through RabbitMQ", async () => {
     const service = await ServiceProcess.start([], {
-      RABBIT_SERVER_URL: SERVER,
-      ORDERS_TOPIC_URL: `rabbit://${exchange}?declare=true`,
-      ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}?declare=true&exchange=${exchange}`,
+      ...serviceEnv(SERVER),
       OTEL_TRACES_EXPORTER: "none",
     });
     try {
@@ -172,6 +177,51 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
     } finally {
       service.kill("SIGKILL");
       await service.exited;
+    }
+  });
+  it("sends an order that fails validation in the consumer to the dead-letter exchange after exactly ORDERS_MAX_ATTEMPTS deliveries, and counts it", async () => {
+    // The queue that keeps what reaches the dead-letter exchange, as an operator would bind one.
+    await (await openTopic(`rabbit://${deadExchange}?declare=true`, { serverUrl: SERVER })).shutdown();
+    const deadLetters = await openSubscription(`rabbit://${deadQueue}?declare=true&exchange=${deadExchange}`, {
+      serverUrl: SERVER,
+    });
+    const service = await ServiceProcess.start([], {
+      ...serviceEnv(SERVER),
+      ORDERS_MAX_ATTEMPTS: "3",
+      REDELIVERY_DELAY: "10ms",
+      REDELIVERY_MAX_DELAY: "50ms",
+    });
+    try {
+      // Another producer on the exchange sends what POST /orders would have refused.
+      const id = `bad-${randomUUID()}`;
+      const invalid = JSON.stringify({ id, item: "", quantity: 1, createdAt: "2026-01-01T00:00:00.000Z" });
+      const producer = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER });
+      await producer.send({ body: invalid, metadata: { "order-id": id } });
+      await producer.shutdown();
+
+      const letter = await deadLetters.receive({ signal: AbortSignal.timeout(15_000) });
+      letter.ack();
+      const error = `order ${id} is invalid: "item" must be a non-empty string of at most 200 characters`;
+      expect(letter.text()).toBe(invalid);
+      expect(letter.metadata).toMatchObject({ "order-id": id, "deadletter.attempts": "3", "deadletter.error": error });
+      await service.waitForLog((l) => l.msg === "order dead-lettered");
+      const failures = service.logs.filter((l) => l.msg.startsWith("order handler failed"));
+      expect(failures.map((l) => [l.attempt, l.err])).toEqual([
+        [1, error],
+        [2, error],
+        [3, error],
+      ]);
+      expect((await getJson(`${service.url}/stats`)).body).toMatchObject({ rejected: 3, deadLettered: 1 });
+      // Acked once dead-lettered: it comes back neither to the service nor to the dead-letter queue.
+      await expect(deadLetters.receive({ signal: AbortSignal.timeout(500) })).rejects.toThrow();
+      expect(service.logs.filter((l) => l.msg.startsWith("order handler failed"))).toHaveLength(3);
+      service.kill("SIGTERM");
+      expect(await service.exited).toBe(0);
+      expect(service.logs.find((l) => l.msg === "stopped")).toMatchObject({ rejected: 3, deadLettered: 1 });
+    } finally {
+      service.kill("SIGKILL");
+      await service.exited;
+      await deadLetters.shutdown();
     }
   });
 });

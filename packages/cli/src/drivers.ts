@@ -8,6 +8,7 @@ import {
   ErrorCode,
   invalidArgument,
   type LoadedDriver,
+  type OpenSubscriptionOptions,
   PubSubError,
   redactUrl,
   type Subscription,
@@ -75,11 +76,11 @@ export async function openTopicAt(url: URL): Promise<Topic> {
   return mux.openTopic(url);
 }
 
-/** Opens the subscription `url` names through its driver. */
-export async function openSubscriptionAt(url: URL): Promise<Subscription> {
+/** Opens the subscription `url` names through its driver, with the portable `options`. */
+export async function openSubscriptionAt(url: URL, options: OpenSubscriptionOptions = {}): Promise<Subscription> {
   const { module, packageName, scheme } = await mux.driverFor(schemeOf(url), "openSubscription");
   if (!module.openSubscriptionURL) throw unimplemented(scheme, packageName, "subscriptions");
-  return mux.openSubscription(url);
+  return mux.openSubscription(url, options);
 }
 
 function unimplemented(scheme: string, packageName: string | undefined, what: string): PubSubError {

@@ -5,6 +5,7 @@ import { byteSize, duration, integer, metadataEntry } from "./args.js";
 import { bench } from "./commands/bench.js";
 import { doctor, type Role } from "./commands/doctor.js";
 import { receive } from "./commands/receive.js";
+import { redrive } from "./commands/redrive.js";
 import { send } from "./commands/send.js";
 import { ExitCode, errorLine, exitCodeFor } from "./exit.js";
 import { OutputClosed } from "./io.js";
@@ -38,7 +39,7 @@ export const VERSION: string = (
 export function buildProgram(exit: { code: number }, options: CliOptions = {}): Command {
   const standalone = options.standalone === true;
   const program = new Command("pubsub")
-    .description("Send, receive, benchmark and diagnose any portable-pubsub URL.")
+    .description("Send, receive, redrive, benchmark and diagnose any portable-pubsub URL.")
     .version(VERSION, "-V, --version", "print the version and exit")
     .addHelpText("after", URL_HELP)
     .exitOverride()
@@ -93,6 +94,34 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
         ack: opts.ack !== false,
         json: opts.json === true,
         wait: opts.wait,
+        standalone,
+      });
+    });
+
+  program
+    .command("redrive")
+    .description(
+      "Move dead letters back: send each message of FROM_URL that has deadletter.* metadata to TO_URL without it, and ack it once the broker confirmed the send.",
+    )
+    .argument("<from-url>", "subscription URL the dead letters are in, such as rabbit://orders-dead")
+    .argument("<to-url>", "topic URL to send them to, such as rabbit://orders")
+    .option("-n, --count <n>", "stop after N messages moved (default: until --wait passes with no message)", integer(1))
+    .option("--dry-run", "list what would be moved (id, attempts, time, source, error); send and ack nothing")
+    .addOption(durationOption("--wait <duration>", "stop when no message arrives for this long", "2s"))
+    .addOption(durationOption("--timeout <duration>", "fail if the broker has not confirmed a send by then", "30s"))
+    .option("--no-progress", "no progress bar, even on a terminal")
+    .addHelpText(
+      "after",
+      `\nMessages without deadletter.* metadata are skipped and left in FROM_URL. At the first
+send that fails, redrive stops with that error, and that message is not acked.\n\nExamples:\n  pubsub redrive rabbit://orders-dead rabbit://orders --dry-run\n  pubsub redrive rabbit://orders-dead rabbit://orders --count 100`,
+    )
+    .action(async (fromUrl: string, toUrl: string, opts) => {
+      await redrive(fromUrl, toUrl, {
+        count: opts.count,
+        dryRun: opts.dryRun === true,
+        wait: opts.wait,
+        timeout: opts.timeout,
+        progress: opts.progress !== false,
         standalone,
       });
     });

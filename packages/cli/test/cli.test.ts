@@ -7,6 +7,7 @@ describe("pubsub --help", () => {
   it.each([
     ["send", "Usage: pubsub send [options] <url> [body]"],
     ["receive", "Usage: pubsub receive [options] <url>"],
+    ["redrive", "Usage: pubsub redrive [options] <from-url> <to-url>"],
     ["bench", "Usage: pubsub bench [options] <topic-url> <subscription-url>"],
     ["doctor", "Usage: pubsub doctor [options] <url>"],
   ])("%s --help prints its usage and exits 0", async (command, usage) => {
@@ -118,6 +119,28 @@ describe("pubsub receive", () => {
     expect(result.stderr).toBe(
       `pubsub: InvalidArgument: option '-n, --count <n>' argument '0' is invalid. expected a whole number of at least 1, got "0"\n`,
     );
+  });
+});
+
+describe("pubsub redrive", () => {
+  // Moving, --count, --dry-run and skipping are checked where mem:// can hold dead letters:
+  // redrive-in-process.test.ts; across processes and a failed send: redrive-brokers.test.ts.
+  it("refuses mem:// alone in its process: there is nothing to receive, and what it sent would be dropped", async () => {
+    expect(await pubsub(["redrive", "mem://dead?subscription=redrive", "rabbit://orders"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: inProcess("this pubsub process sends nothing, so no message could ever arrive").replace(
+        "mem://orders mem://orders",
+        "mem://dead mem://dead",
+      ),
+    });
+    expect(await pubsub(["redrive", "rabbit://orders-dead", "mem://orders"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: inProcess(
+        "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent",
+      ),
+    });
   });
 });
 

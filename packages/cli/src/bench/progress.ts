@@ -1,4 +1,4 @@
-import cliProgress from "cli-progress";
+import { progressBar } from "../progress.js";
 
 /** Progress of a bench run: a bar on a terminal, nothing otherwise (the summary follows either way). */
 export interface Progress {
@@ -7,18 +7,12 @@ export interface Progress {
 }
 
 export function progressFor(total: number, enabled: boolean): Progress {
-  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      format: "bench [{bar}] {percentage}% | received {value}/{total} | sent {sent} | {duration_formatted}",
-      stream: process.stderr,
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 10,
-    },
-    cliProgress.Presets.shades_classic,
+  const bar = progressBar(
+    "bench [{bar}] {percentage}% | received {value}/{total} | sent {sent} | {duration_formatted}",
+    total,
+    { sent: 0 },
+    enabled,
   );
-  bar.start(total, 0, { sent: 0 });
   return {
     update: (sent, received) => bar.update(received, { sent }),
     stop: () => bar.stop(),

@@ -32,7 +32,8 @@ export async function receive(urlText: string, options: ReceiveOptions): Promise
     try {
       await receiveLoop(sub, options, interrupt.signal, held);
     } finally {
-      for (const message of held) if (message.nackable) message.nack();
+      // At once, not after the redelivery backoff: these were not failures, just not for this reader.
+      for (const message of held) if (message.nackable) message.nack({ delayMs: 0 });
     }
   });
 }

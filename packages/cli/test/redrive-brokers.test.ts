@@ -1,0 +1,121 @@
+import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RABBIT, skipWithoutRabbit, unique } from "./brokers.js";
+import { pubsub } from "./run-cli.js";
+
+// `pubsub redrive` as a separate process against RabbitMQ. The dead letters are sent here as core sends
+// them (the body, the original metadata, the four deadletter.* keys), so that this tests the command alone.
+
+const env = { RABBIT_SERVER_URL: RABBIT.serverUrl };
+const serverUrl = RABBIT.serverUrl;
+
+const DEAD_LETTERS: { body: number[]; metadata: Record<string, string> }[] = [
+  { body: [0x7b, 0x22, 0x69, 0x64, 0x22, 0x7d], metadata: { "order-id": "a" } },
+  {
+    body: [0xff, 0x00, 0x0a, 0xfe],
+    metadata: { "order-id": "b", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+  },
+];
+const deadLetterKeys = (n: number) => ({
+  "deadletter.source": 'rabbit queue "orders-processor"',
+  "deadletter.attempts": "5",
+  "deadletter.error": `order ${n} is invalid`,
+  "deadletter.time": "2026-01-02T03:04:05.000Z",
+});
+
+/** What `sub` gets within `waitMs`, as plain bytes and metadata, acked; sorted by order id. */
+async function drain(sub: Subscription, waitMs = 500) {
+  const got: { body: number[]; metadata: Record<string, string> }[] = [];
+  for (;;) {
+    const message = await sub.receive({ signal: AbortSignal.timeout(waitMs) }).catch(() => undefined);
+    if (!message) break;
+    message.ack();
+    got.push({ body: [...message.body], metadata: { ...message.metadata } });
+  }
+  return got.sort((a, b) => String(a.metadata["order-id"]).localeCompare(String(b.metadata["order-id"])));
+}
+
+describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
+  const deadExchange = unique("dead");
+  const deadQueue = unique("dead-q");
+  const targetExchange = unique("target");
+  const targetQueue = unique("target-q");
+  const missingExchange = unique("missing");
+
+  /** Puts the dead letters into the dead-letter queue. */
+  async function sendDeadLetters(): Promise<void> {
+    const topic = await openTopic(`rabbit://${deadExchange}`, { serverUrl });
+    for (const [n, letter] of DEAD_LETTERS.entries()) {
+      await topic.send({ body: new Uint8Array(letter.body), metadata: { ...letter.metadata, ...deadLetterKeys(n) } });
+    }
+    await topic.shutdown();
+  }
+
+  beforeAll(async () => {
+    // declare=true makes the exchanges, the queues and their bindings.
+    for (const [exchange, queue] of [
+      [deadExchange, deadQueue],
+      [targetExchange, targetQueue],
+    ]) {
+      await (await openTopic(`rabbit://${exchange}?declare=true`, { serverUrl })).shutdown();
+      await (await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, { serverUrl })).shutdown();
+    }
+  });
+
+  afterAll(async () => {
+    const topic = await openTopic(`rabbit://${deadExchange}`, { serverUrl });
+    const channel = topic.as<{
+      deleteQueue(q: string): Promise<unknown>;
+      deleteExchange(e: string): Promise<unknown>;
+    }>();
+    for (const queue of [deadQueue, targetQueue]) await channel.deleteQueue(queue).catch(() => {});
+    for (const exchange of [deadExchange, targetExchange]) await channel.deleteExchange(exchange).catch(() => {});
+    await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+  });
+
+  it("moves each dead letter to the topic, deadletter.* keys removed, and acks it", async () => {
+    await sendDeadLetters();
+    const result = await pubsub(["redrive", `rabbit://${deadQueue}`, `rabbit://${targetExchange}`, "--wait", "1s"], {
+      env,
+    });
+    expect(result).toEqual({
+      code: 0,
+      stdout: `redrive: rabbit://${deadQueue} to rabbit://${targetExchange}\nmoved       2\nfailed      0\nskipped     0\n`,
+      stderr: "",
+    });
+    const target = await openSubscription(`rabbit://${targetQueue}`, {
+      serverUrl,
+      tracing: { keepContextMetadata: true },
+    });
+    // Bytes unchanged, every other key (the trace context too) kept.
+    expect(await drain(target)).toEqual(DEAD_LETTERS);
+    await target.shutdown();
+    const dead = await openSubscription(`rabbit://${deadQueue}`, { serverUrl });
+    expect(await drain(dead)).toEqual([]);
+    await dead.shutdown();
+  });
+
+  it("stops at a send that fails, names the topic, exits with its code, and acks nothing", async () => {
+    await sendDeadLetters();
+    const result = await pubsub(["redrive", `rabbit://${deadQueue}`, `rabbit://${missingExchange}`, "--wait", "1s"], {
+      env,
+    });
+    expect(result.stdout).toBe(
+      `redrive: rabbit://${deadQueue} to rabbit://${missingExchange}\nmoved       0\nfailed      1\nskipped     0\n`,
+    );
+    const lines = result.stderr.split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^pubsub: NotFound: could not send message \\S+ to rabbit://${missingExchange}: .*${missingExchange}.*; redrive stopped there, and that message was not acked$`,
+      ),
+    );
+    expect(result.code).toBe(3);
+    // Both dead letters are still there, as they were.
+    const dead = await openSubscription(`rabbit://${deadQueue}`, { serverUrl, tracing: { keepContextMetadata: true } });
+    expect(await drain(dead)).toEqual(
+      DEAD_LETTERS.map((letter, n) => ({ body: letter.body, metadata: { ...letter.metadata, ...deadLetterKeys(n) } })),
+    );
+    await dead.shutdown();
+  });
+});
