@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { collectDistinct, FaultProxy, healthStates } from "@portable-pubsub/conformance";
 import { openNatsSubscription, openNatsTopic } from "@portable-pubsub/driver-nats";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { PULL_EXPIRES_MS } from "../src/receiver.js";
 import {
   admin,
   eventually,
@@ -57,9 +58,13 @@ describe.skipIf(skipNats)("nats under network faults", () => {
     await new Promise((r) => setTimeout(r, 300));
     const accepted = proxy.accepted;
     expect(proxy.cut()).toBeGreaterThan(0);
+    await eventually(() => proxy.accepted > accepted, 15_000, "reconnecting");
+    // A message published within about a second of the reconnect may reach a pull of the old connection, which no
+    // fetch serves any more, and come back only after the ack wait (see the README: observed with nats-server
+    // 2.9.10). This case is about resuming, so it publishes once such pulls have expired.
+    await new Promise((r) => setTimeout(r, PULL_EXPIRES_MS + 200));
     for (let i = 0; i < 100; i++) adminNc.publish(stream, `after-cut-${i}`);
     await eventually(() => got.seen.size === 100, 15_000, "receiving 100 messages after the cut");
-    expect(proxy.accepted).toBeGreaterThan(accepted);
     expect(got.duplicates).toBe(0);
   });
 
