@@ -57,9 +57,9 @@ const DRIVERS = [
         topic: `rabbit://${name}?declare=true`,
         subscription: `rabbit://${name}-q?declare=true&exchange=${name}`,
         options: { serverUrl: process.env.RABBIT_SERVER_URL ?? "amqp://guest:guest@127.0.0.1:5672" },
-        // Delay queues (<queue>.pubsub-delay.<ms>) delete themselves once unused.
         async remove(topic) {
-          await topic.as().deleteQueue(`${name}-q`);
+          const { delayQueueNames } = await import("@portable-pubsub/driver-rabbit");
+          for (const queue of [`${name}-q`, ...delayQueueNames(`${name}-q`)]) await topic.as().deleteQueue(queue);
           await topic.as().deleteExchange(name);
         },
       };

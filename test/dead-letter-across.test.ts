@@ -3,8 +3,10 @@
  * that fail on rabbit:// end in a redisstream:// stream, opened from its URL
  * by the same mux, confirmed there before the original is acked.
  */
+
 import { randomUUID } from "node:crypto";
 import { openSubscription, openTopic } from "@portable-pubsub/core";
+import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { afterAll, describe, expect, it } from "vitest";
 
 process.env.RABBIT_SERVER_URL ??= "amqp://guest:guest@127.0.0.1:5672";
@@ -46,7 +48,9 @@ describe("dead letters across schemes", () => {
     cleanups.push(
       () => topic.shutdown(),
       () => channel.deleteExchange(exchange),
-      () => channel.deleteQueue(queue),
+      async () => {
+        for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name);
+      },
       () => sub.shutdown(),
     );
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { FaultProxy } from "@portable-pubsub/conformance";
 import { openSubscription, openTopic } from "@portable-pubsub/core";
+import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RABBIT, skipWithoutRabbit } from "./broker.js";
 import { getJson, postOrder, postTracedOrder, ServiceProcess } from "./service-process.js";
@@ -20,7 +21,7 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
 async function removeTopology(exchange: string, queue: string): Promise<void> {
   const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER });
   const channel = topic.as<{ deleteQueue(q: string): Promise<unknown>; deleteExchange(e: string): Promise<unknown> }>();
-  await channel.deleteQueue(queue).catch(() => {});
+  for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
   await channel.deleteExchange(exchange).catch(() => {});
   await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
 }

@@ -1,4 +1,5 @@
 import { openTopic } from "@portable-pubsub/core";
+import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { afterAll, describe, expect, it } from "vitest";
 import { RABBIT, REDIS, skipWithoutRabbit, skipWithoutRedis, unique } from "./brokers.js";
 import { pubsub, startPubsub } from "./run-cli.js";
@@ -91,7 +92,7 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
       deleteQueue(q: string): Promise<unknown>;
       deleteExchange(e: string): Promise<unknown>;
     }>();
-    await channel.deleteQueue(queue).catch(() => {});
+    for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
     await channel.deleteExchange(exchange).catch(() => {});
     await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
   });

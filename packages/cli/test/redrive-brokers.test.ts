@@ -1,4 +1,5 @@
 import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RABBIT, skipWithoutRabbit, unique } from "./brokers.js";
 import { pubsub } from "./run-cli.js";
@@ -68,7 +69,9 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
       deleteQueue(q: string): Promise<unknown>;
       deleteExchange(e: string): Promise<unknown>;
     }>();
-    for (const queue of [deadQueue, targetQueue]) await channel.deleteQueue(queue).catch(() => {});
+    for (const queue of [deadQueue, targetQueue, ...delayQueueNames(deadQueue), ...delayQueueNames(targetQueue)]) {
+      await channel.deleteQueue(queue).catch(() => {});
+    }
     for (const exchange of [deadExchange, targetExchange]) await channel.deleteExchange(exchange).catch(() => {});
     await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
   });

@@ -37,6 +37,19 @@ export function bucketOf(delayMs: number): number {
   return Math.ceil(ms / step) * step;
 }
 
+/**
+ * The names of every delay queue the driver may declare for `queue`, for
+ * delays up to `maxDelayMs` (default 131,072 ms, past the portable
+ * `redelivery.maxDelayMs` default): for a tool or a test that removes a queue
+ * and what belongs to it. Unused delay queues also expire by themselves
+ * (`delayQueueExpiresMs`). Deleting one that does not exist is no error.
+ */
+export function delayQueueNames(queue: string, maxDelayMs = 131_072): string[] {
+  const names: string[] = [];
+  for (let bucket = 1; bucket <= maxDelayMs; bucket = bucketOf(bucket + 1)) names.push(delayQueueName(queue, bucket));
+  return names;
+}
+
 /** AMQP queue names hold at most 255 bytes. */
 const MAX_NAME_BYTES = 255;
 

@@ -17,6 +17,7 @@ export {
   type QueueType,
   type TopologyDeclaration,
 } from "./declare.js";
+export { delayQueueNames } from "./delay-queues.js";
 export {
   RabbitError,
   type RabbitErrorOptions,

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Created, CreatedSubscription, Harness } from "@portable-pubsub/conformance";
 import {
   connectRabbit,
+  delayQueueNames as delayQueuesOf,
   type RabbitConnectionSettings,
   type RabbitSubscriptionDriver,
   type RabbitTopicDriver,
@@ -15,7 +16,6 @@ import {
   rabbitTopicDriver,
 } from "@portable-pubsub/driver-rabbit";
 import type { Channel } from "amqplib";
-import { delayQueuesOf } from "./delay-queue-names.js";
 
 /** How {@link createRabbitHarness} connects. */
 export interface RabbitHarnessOptions {

@@ -6,8 +6,8 @@
  * The cluster itself is in restart-cluster.test.ts.
  */
 import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import { delayQueueNames as delayQueuesOf } from "@portable-pubsub/driver-rabbit";
 import { describe, expect, it } from "vitest";
-import { delayQueuesOf } from "./delay-queue-names.js";
 import { cleanupAfterEach, rabbitmqctl, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
 
 const { defer, shutdownLater } = cleanupAfterEach();
