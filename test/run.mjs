@@ -29,7 +29,8 @@ if (args.length > 0) {
     await Promise.all(
       lanes.map(async (lane) => {
         for (const project of lane) {
-          const code = await run(["--project", project], "pipe", project);
+          // A project may have no files left (PUBSUB_SKIP_FAULT_TESTS=1 leaves "heavy" empty): that is a pass.
+          const code = await run(["--project", project, "--passWithNoTests"], "pipe", project);
           if (code !== 0) failed.push(project);
         }
       }),
