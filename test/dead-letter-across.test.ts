@@ -34,9 +34,10 @@ describe("dead letters across schemes", () => {
 
     const deadLetters = await openSubscription(`redisstream://${stream}?group=ops`);
     const redis = deadLetters.as<RedisClient>();
+    // Cleanups run last first: the stream is deleted while the client is still open.
     cleanups.push(
-      () => redis.del(stream),
       () => deadLetters.shutdown(),
+      () => redis.del(stream),
     );
 
     const topic = await openTopic(`rabbit://${exchange}?declare=true`);
