@@ -226,6 +226,28 @@ describe("metrics", () => {
   });
 });
 
+describe("metrics", () => {
+  it("keeps the batch size out of metric attributes: one series per destination, whatever the batch sizes", async () => {
+    const reader = new TestReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    const topicDriver = Object.assign(new ScriptedTopicDriver(), { telemetry: telemetry("orders") });
+    const topic = new Topic(topicDriver);
+    await topic.send({ body: "alone" });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => topic.send({ body: String(i) })));
+    expect(new Set(topicDriver.batches.map((b) => b.length)).size).toBeGreaterThan(1);
+
+    const { resourceMetrics } = await reader.collect();
+    const sent = points(resourceMetrics, "messaging.client.sent.messages");
+    expect(sent.map((p) => p.value)).toEqual([6]);
+    const durations = points(resourceMetrics, "messaging.client.operation.duration");
+    expect(durations).toHaveLength(1);
+    expect((durations[0]?.value as { count: number }).count).toBe(topicDriver.batches.length);
+    for (const p of [...sent, ...durations]) expect(p.attributes).not.toHaveProperty("messaging.batch.message_count");
+    await topic.shutdown();
+    metrics.disable();
+  });
+});
+
 function points(resourceMetrics: ResourceMetrics, name: string): DataPoint<unknown>[] {
   return resourceMetrics.scopeMetrics.flatMap((s) =>
     s.metrics.filter((m) => m.descriptor.name === name).flatMap((m) => m.dataPoints as DataPoint<unknown>[]),

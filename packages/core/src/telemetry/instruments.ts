@@ -152,7 +152,8 @@ export class Instruments {
   ) {
     this.refresh(false);
     if (!this.#tracing && !this.#metrics) return work();
-    const attributes = { ...this.#attributes("send", "send"), [ATTR.batchCount]: batch.length };
+    // The batch size goes on the span only: as a metric attribute, each size would make a series of its own.
+    const attributes = this.#attributes("send", "send");
     let span: Span | undefined;
     if (this.#tracing) {
       const links: Link[] = [];
@@ -162,7 +163,11 @@ export class Instruments {
       }
       const only = batch.length === 1 ? links[0]?.context : undefined;
       const parent = only ? trace.setSpanContext(context.active(), only) : context.active();
-      span = this.#tracer.startSpan(`send ${this.#destination}`, { kind: SpanKind.CLIENT, attributes, links }, parent);
+      span = this.#tracer.startSpan(
+        `send ${this.#destination}`,
+        { kind: SpanKind.CLIENT, attributes: { ...attributes, [ATTR.batchCount]: batch.length }, links },
+        parent,
+      );
     }
     return this.#measure(span, attributes, work, (m, failed) => m.sent.add(batch.length, failed ?? attributes));
   }
