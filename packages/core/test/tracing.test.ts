@@ -1,4 +1,4 @@
-import { context, metrics, propagation, type SpanContext, trace } from "@opentelemetry/api";
+import { context, metrics, propagation, type SpanContext, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
@@ -181,7 +181,21 @@ describe("tracing", () => {
     await topic.send({ body: "x" }).catch(() => {});
     const [send] = exporter.getFinishedSpans().filter((s) => s.name.startsWith("send "));
     expect(send?.attributes["error.type"]).toBe("NotFound");
-    expect(send?.status.code).toBe(2); // ERROR
+    expect(send?.status.code).toBe(SpanStatusCode.ERROR);
+    await topic.shutdown();
+  });
+
+  it("leaves the status of spans that succeeded unset, as the conventions ask of instrumentation", async () => {
+    const topicDriver = new ScriptedTopicDriver();
+    const topic = new Topic(topicDriver);
+    await topic.send({ body: "x" });
+    const subDriver = new ScriptedSubscriptionDriver();
+    subDriver.deliver(...topicDriver.batches.flat());
+    const sub = new Subscription(subDriver);
+    await sub.process(() => void sub.shutdown());
+    const names = exporter.getFinishedSpans().map((s) => s.name.split(" ")[0]);
+    expect(new Set(names)).toEqual(new Set(["create", "send", "receive", "process"]));
+    expect(exporter.getFinishedSpans().map((s) => s.status.code)).toEqual(names.map(() => SpanStatusCode.UNSET));
     await topic.shutdown();
   });
 });

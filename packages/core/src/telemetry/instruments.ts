@@ -126,9 +126,11 @@ export class Instruments {
 
   /**
    * Starts and ends the `create` span of one message in the caller's
-   * context; returns the context that travels with the message.
+   * context. Returns that context and the span: the context with the span
+   * in it is what travels with the message, and is made only when asked,
+   * since each context is a copy of its parent's.
    */
-  create(message: DriverMessage): Context {
+  create(message: DriverMessage): { parent: Context; span: Span } {
     const parent = context.active();
     const span = this.#tracer.startSpan(
       `create ${this.#destination}`,
@@ -137,7 +139,7 @@ export class Instruments {
     );
     this.#describeMessage(span, message);
     span.end();
-    return trace.setSpan(parent, span);
+    return { parent, span };
   }
 
   /**
@@ -335,10 +337,9 @@ export class Instruments {
   }
 }
 
+/** Ends `span`; a failure sets `error.type` and the ERROR status. Success leaves the status unset, as the conventions ask of instrumentation. */
 function endSpan(span: Span, err: unknown, type: string | undefined): void {
-  if (err === undefined) {
-    span.setStatus({ code: SpanStatusCode.OK });
-  } else {
+  if (err !== undefined) {
     span.setAttribute(ATTR.errorType, type ?? errorCode(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
   }

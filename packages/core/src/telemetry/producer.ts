@@ -20,11 +20,18 @@ export interface TopicTracing {
   propagate?: boolean;
 }
 
+/**
+ * Where a message `prepare` returned keeps its create span's context: on the
+ * message itself, a copy core made, rather than in a WeakMap, which costs an
+ * ephemeron entry per message for the collector to trace.
+ */
+const CREATED = Symbol("pubsub.created");
+type Traced = DriverMessage & { [CREATED]?: SpanContext };
+
 /** See the module comment. */
 export class SendTracing {
   readonly #instruments: Instruments;
   readonly #propagate: boolean;
-  readonly #created = new WeakMap<DriverMessage, SpanContext>();
 
   constructor(instruments: Instruments, options: TopicTracing | undefined) {
     this.#instruments = instruments;
@@ -32,32 +39,38 @@ export class SendTracing {
   }
 
   /**
-   * Records the `create` span of `message` and returns the message to send:
-   * with the trace context in its metadata. The driver's `checkMessage`
+   * Records the `create` span of `message` (a copy core made for this send,
+   * which it completes) and returns the message to send: with the trace
+   * context in its metadata. The driver's `checkMessage`
    * runs on it: a message that passes it only without the context keys fails
    * with a message that says so.
    */
   prepare(message: DriverMessage, driver: TopicDriver): DriverMessage {
-    const context = this.#instruments.create(message);
-    const spanContext = trace.getSpanContext(context);
-    const metadata = this.#propagate ? injectInto(message.metadata, context) : message.metadata;
-    const traced = metadata === message.metadata ? message : { ...message, metadata };
-    if (driver.checkMessage) checkWithContext(traced, message, (m) => driver.checkMessage?.(m));
-    if (spanContext) this.#created.set(traced, spanContext);
+    const { parent, span } = this.#instruments.create(message);
+    const plain = message.metadata;
+    // `message` is core's own copy of what the application sent, made for this send: completed in place.
+    const traced: Traced = message;
+    if (this.#propagate) traced.metadata = injectInto(plain, trace.setSpan(parent, span));
+    traced[CREATED] = span.spanContext();
+    if (driver.checkMessage) checkWithContext(traced, plain, (m) => driver.checkMessage?.(m));
     return traced;
   }
 
   /** The context of the `create` span of a message `prepare` returned. */
-  created = (message: DriverMessage): SpanContext | undefined => this.#created.get(message);
+  created = (message: DriverMessage): SpanContext | undefined => (message as Traced)[CREATED];
 }
 
-function checkWithContext(traced: DriverMessage, plain: DriverMessage, check: (message: DriverMessage) => void): void {
+function checkWithContext(
+  traced: DriverMessage,
+  plain: Record<string, string>,
+  check: (message: DriverMessage) => void,
+): void {
   try {
     check(traced);
   } catch (err) {
-    if (traced === plain || !(err instanceof PubSubError)) throw err;
-    check(plain);
-    const added = Object.keys(traced.metadata).length - Object.keys(plain.metadata).length;
+    if (traced.metadata === plain || !(err instanceof PubSubError)) throw err;
+    check({ ...traced, metadata: plain });
+    const added = Object.keys(traced.metadata).length - Object.keys(plain).length;
     throw new PubSubError(
       err.code,
       `${err.message} (with the ${added} trace context metadata keys that tracing adds; ` +

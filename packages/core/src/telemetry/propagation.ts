@@ -18,7 +18,10 @@ export function contextKeys(): readonly string[] {
 export function injectInto(metadata: Record<string, string>, context: Context): Record<string, string> {
   const carrier: Record<string, string> = {};
   propagation.inject(context, carrier);
-  for (const _ in carrier) return { ...metadata, ...carrier };
+  for (const _ in carrier) {
+    for (const _ in metadata) return { ...metadata, ...carrier };
+    return carrier;
+  }
   return metadata;
 }
 
@@ -52,7 +55,8 @@ export function withoutContextKeys(
     }
   }
   if (!found) return undefined;
-  const visible: Record<string, string> = { ...metadata };
-  for (const key of keys) delete visible[key];
+  // Copied without the keys rather than copied and deleted from: a delete turns the object into a slow dictionary.
+  const visible: Record<string, string> = {};
+  for (const key in metadata) if (!keys.includes(key)) visible[key] = metadata[key] as string;
   return visible;
 }
