@@ -8,6 +8,10 @@
 // telemetry hooks were made inert, to measure what they cost and nothing else).
 // With --broker rabbit, the same runs go through rabbit:// (RABBIT_SERVER_URL, default the local broker) instead of
 // mem://: there a message costs the broker round trips, which is what the SDK's own per-span cost compares with.
+// BENCH_NO_METRICS=1 leaves the meter provider out of the SDK contenders, BENCH_NO_TRACES=1 the tracer provider;
+// BENCH_SAMPLED_RATIO sets the sampled contender's ratio (default 0.01). "SDK floor, by hand" makes the SDK calls the
+// conventions ask for (two spans, inject, extract, the process duration) around an untraced pipeline: the cost that
+// no library can go under.
 // Run: node packages/core/benchmarks/tracing.mjs [--broker mem|rabbit] [--baseline-ref REV | --baseline-dir DIR]
 //        [--messages N] [--rounds R]
 import { execFileSync, spawnSync } from "node:child_process";
@@ -240,9 +244,11 @@ async function registerSdk({ ratio }) {
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const sampler = ratio === 1 ? undefined : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-  api.trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(DROP_ALL)], ...(sampler ? { sampler } : {}) }),
-  );
+  if (!process.env.BENCH_NO_TRACES) {
+    api.trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(DROP_ALL)], ...(sampler ? { sampler } : {}) }),
+    );
+  }
   const reader = new PeriodicExportingMetricReader({
     exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
     exportIntervalMillis: 1000,
