@@ -1,40 +1,43 @@
 import type { SubscriptionDriver } from "./driver/driver.js";
-import { MAX_TIMER_MS } from "./portable-options.js";
+import { HeldLeases } from "./driver/held-leases.js";
 
 /** Default of `maxExtensionMs`: an hour, as Google's Pub/Sub client has it. */
 export const DEFAULT_MAX_EXTENSION_MS = 60 * 60 * 1000;
 
-/** Extensions are never scheduled closer together than this, whatever lease a driver reports. */
-const MIN_TICK_MS = 50;
+type ExtendingDriver = SubscriptionDriver & Required<Pick<SubscriptionDriver, "extendLeases">>;
 
 /**
  * Keeps the leases of the messages a Subscription holds (in its receive
  * buffer, in a handler, or waiting out a redelivery delay) from running out,
- * for drivers with `extendLeases`: every half lease, one call extends all of
- * them. A message held longer than `maxExtensionMs` is no longer extended,
- * so that the broker delivers it again: a handler stuck for good must not
- * hold a message for ever.
+ * for drivers with `extendLeases`: the driver kit's `HeldLeases`, whose one
+ * extension every half lease is one `extendLeases` call per ack batch. A
+ * message held longer than `maxExtensionMs` is no longer extended, so that
+ * the broker delivers it again: a handler stuck for good must not hold a
+ * message for ever. Holding ends for good when `signal` fires.
  */
-export class LeaseKeeper {
-  readonly #driver: SubscriptionDriver & Required<Pick<SubscriptionDriver, "extendLeases">>;
-  readonly #maxExtensionMs: number;
-  readonly #signal: AbortSignal;
-  readonly #onError: (err: unknown) => void;
-  /** ackId → when it was received. Map order is arrival order, so the oldest come first. */
-  readonly #held = new Map<unknown, number>();
-  #timer: NodeJS.Timeout | undefined;
-  #extending = false;
-
+export class LeaseKeeper extends HeldLeases<unknown> {
   private constructor(
-    driver: SubscriptionDriver & Required<Pick<SubscriptionDriver, "extendLeases">>,
+    driver: ExtendingDriver,
     maxExtensionMs: number,
     signal: AbortSignal,
     onError: (err: unknown) => void,
   ) {
-    this.#driver = driver;
-    this.#maxExtensionMs = maxExtensionMs;
-    this.#signal = signal;
-    this.#onError = onError;
+    super({
+      leaseMs: () => driver.leaseMs,
+      maxHoldMs: maxExtensionMs,
+      extend: async (ackIds) => {
+        const chunk = driver.ackBatchLimits?.maxItems ?? ackIds.length;
+        const calls: Promise<void>[] = [];
+        for (let i = 0; i < ackIds.length; i += chunk) {
+          calls.push(driver.extendLeases(ackIds.slice(i, i + chunk), signal));
+        }
+        await Promise.all(calls);
+      },
+      onError: (err) => {
+        if (!signal.aborted) onError(err);
+      },
+    });
+    signal.addEventListener("abort", () => this.stop(), { once: true });
   }
 
   /** A keeper for `driver`, or undefined if the driver cannot extend leases. */
@@ -45,59 +48,6 @@ export class LeaseKeeper {
     onError: (err: unknown) => void,
   ): LeaseKeeper | undefined {
     if (typeof driver.extendLeases !== "function") return undefined;
-    return new LeaseKeeper(driver as never, maxExtensionMs, signal, onError);
-  }
-
-  /** Starts keeping the lease of a message just received. */
-  hold(ackId: unknown, now: number): void {
-    this.#held.set(ackId, now);
-    if (this.#timer === undefined) this.#schedule();
-  }
-
-  /** Stops keeping the lease of a message that was settled (acked, nacked, redelivered, dead-lettered). */
-  release(ackId: unknown): void {
-    this.#held.delete(ackId);
-  }
-
-  /** Stops all extensions (shutdown). */
-  stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#held.clear();
-  }
-
-  #schedule(): void {
-    const leaseMs = this.#driver.leaseMs;
-    const every = Number.isFinite(leaseMs) && (leaseMs as number) > 0 ? (leaseMs as number) / 2 : 5000;
-    this.#timer = setTimeout(() => this.#tick(), Math.min(Math.max(every, MIN_TICK_MS), MAX_TIMER_MS));
-    // Leases never keep a process alive: the receive loop or the application does.
-    this.#timer.unref();
-  }
-
-  #tick(): void {
-    this.#timer = undefined;
-    if (this.#held.size === 0 || this.#signal.aborted) return;
-    const oldest = Date.now() - this.#maxExtensionMs;
-    const ackIds: unknown[] = [];
-    for (const [ackId, since] of this.#held) {
-      if (since <= oldest) this.#held.delete(ackId);
-      else ackIds.push(ackId);
-    }
-    if (ackIds.length > 0 && !this.#extending) {
-      this.#extending = true;
-      const chunk = this.#driver.ackBatchLimits?.maxItems ?? ackIds.length;
-      const calls: Promise<void>[] = [];
-      for (let i = 0; i < ackIds.length; i += chunk) {
-        calls.push(this.#driver.extendLeases(ackIds.slice(i, i + chunk), this.#signal));
-      }
-      Promise.all(calls)
-        .catch((err: unknown) => {
-          if (!this.#signal.aborted) this.#onError(err);
-        })
-        .finally(() => {
-          this.#extending = false;
-        });
-    }
-    if (this.#held.size > 0) this.#schedule();
+    return new LeaseKeeper(driver as ExtendingDriver, maxExtensionMs, signal, onError);
   }
 }

@@ -1,12 +1,6 @@
 import type { Consumer, FetchOptions, JsMsg } from "@nats-io/jetstream";
-import { backoffDelay, ErrorCode, WakeUp } from "@portable-pubsub/core/driver";
+import { backoffDelay, ErrorCode, HeldLeases, WakeUp } from "@portable-pubsub/core/driver";
 import { natsErrors } from "./errors.js";
-
-/** One message in the receive buffer, and when it arrived or its ack wait was last restarted. */
-interface Held {
-  msg: JsMsg;
-  since: number;
-}
 
 /**
  * How long one pull request lives (nats.js's minimum). It bounds how long
@@ -35,17 +29,19 @@ function isFinal(err: unknown): boolean {
  * inbox is gone, but before the server drops the pull, would wait out the
  * ack wait (nats-server 2.9 even delivers such a message twice).
  *
- * Messages that wait here longer than half the ack wait get `working()`,
- * which restarts their ack wait on the server, so a slow application does
- * not see buffered messages delivered twice.
+ * Buffered messages get `working()` every half ack wait (the kit's
+ * `HeldLeases`), which restarts their ack wait on the server, so a slow
+ * application does not see buffered messages delivered twice; one taken
+ * more than a quarter ack wait after its last gets another as it is taken,
+ * as the portable layer's first extension may come half an ack wait later.
  */
 export class Receiver {
   readonly #consumer: Consumer;
   readonly #capacity: number;
-  readonly #ackWaitMs: number;
+  readonly #leases: HeldLeases<JsMsg>;
   readonly #arrived = new WakeUp();
   readonly #pulls = new Set<Promise<void>>();
-  #buffer: Held[] = [];
+  #buffer: JsMsg[] = [];
   #head = 0;
   /** Messages asked for by pulls in flight and not received yet. */
   #outstanding = 0;
@@ -55,14 +51,18 @@ export class Receiver {
   #failure: unknown;
   #ended = false;
   #stopping = false;
-  readonly #keepAlive: NodeJS.Timeout;
 
   constructor(consumer: Consumer, capacity: number, ackWaitMs: number) {
     this.#consumer = consumer;
     this.#capacity = Math.max(1, capacity);
-    this.#ackWaitMs = ackWaitMs;
-    this.#keepAlive = setInterval(() => this.#extend(), Math.max(100, Math.floor(ackWaitMs / 4)));
-    this.#keepAlive.unref();
+    this.#leases = new HeldLeases({
+      leaseMs: () => ackWaitMs,
+      extend: (msgs) => {
+        for (const m of msgs) m.working();
+      },
+      // Only a closed or draining connection makes working() throw: the server then redelivers after the ack wait.
+      onError: () => {},
+    });
     this.#refill();
   }
 
@@ -80,9 +80,10 @@ export class Receiver {
     const n = Math.min(max, this.#buffered());
     const out: JsMsg[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      out[i] = (this.#buffer[this.#head] as Held).msg;
-      this.#buffer[this.#head++] = undefined as unknown as Held;
+      out[i] = this.#buffer[this.#head] as JsMsg;
+      this.#buffer[this.#head++] = undefined as unknown as JsMsg;
     }
+    this.#leases.handOver(out);
     if (this.#head === this.#buffer.length) {
       this.#buffer = [];
       this.#head = 0;
@@ -101,7 +102,7 @@ export class Receiver {
     clearTimeout(this.#resume);
     while (this.#pulls.size > 0) await Promise.all(this.#pulls);
     this.#end();
-    const rest = this.#buffer.slice(this.#head).map((h) => h.msg);
+    const rest = this.#buffer.slice(this.#head);
     this.#buffer = [];
     this.#head = 0;
     return rest;
@@ -113,7 +114,7 @@ export class Receiver {
 
   #end(): void {
     this.#ended = true;
-    clearInterval(this.#keepAlive);
+    this.#leases.stop();
     clearTimeout(this.#resume);
     this.#arrived.wakeAll();
   }
@@ -140,7 +141,8 @@ export class Receiver {
     const onMessage = (m: JsMsg) => {
       received++;
       this.#outstanding--;
-      this.#buffer.push({ msg: m, since: Date.now() });
+      this.#buffer.push(m);
+      this.#leases.hold(m);
       this.#arrived.wakeAll();
     };
     const pull = this.#fetch(n, onMessage).then(() => {
@@ -168,18 +170,6 @@ export class Receiver {
         // A lost connection, missed heartbeats, JetStream restarting: pull again, after a pause.
         this.#pausedUntil = Date.now() + backoffDelay(this.#failures++, 100, 2000);
       }
-    }
-  }
-
-  /** `working()` for messages buffered longer than half the ack wait. */
-  #extend(): void {
-    const now = Date.now();
-    const due = now - this.#ackWaitMs / 2;
-    for (let i = this.#head; i < this.#buffer.length; i++) {
-      const held = this.#buffer[i] as Held;
-      if (held.since > due) continue;
-      held.msg.working();
-      held.since = now;
     }
   }
 }

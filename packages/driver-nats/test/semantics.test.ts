@@ -48,6 +48,31 @@ describe.skipIf(skipNats)("nats semantics", () => {
     await expect(receive(sub, 1500)).rejects.toMatchObject({ code: "DeadlineExceeded" });
   });
 
+  it("hands a buffered message over with enough ack wait left for the portable layer's first extension", async () => {
+    // A 1 s ack wait. Each message waits in the receive buffer 0.6 to 0.7 ack waits before it is received:
+    // the portable layer extends it first up to half an ack wait after receiving it, too late if the buffer
+    // gave it over with less than that left.
+    const trials = [600, 650, 700].map(async (waitMs) => {
+      const { nc, stream, adminNc } = await setup(1000);
+      const sub = later(await openNatsSubscription(nc, stream, "c"));
+      adminNc.publish(stream, `after-${waitMs}`);
+      await adminNc.flush();
+      await new Promise((r) => setTimeout(r, waitMs));
+      const m = await receive(sub);
+      // The application holds it for 1.5 ack waits, long past the lease it came with.
+      await new Promise((r) => setTimeout(r, 1500));
+      m.ack();
+      const again = await receive(sub, 1500).then(
+        (copy) => `delivered again (attempt ${copy.deliveryAttempt})`,
+        () => "not delivered again",
+      );
+      return { waitMs, attempt: m.deliveryAttempt, again };
+    });
+    expect(await Promise.all(trials)).toEqual(
+      [600, 650, 700].map((waitMs) => ({ waitMs, attempt: 1, again: "not delivered again" })),
+    );
+  });
+
   it("carries metadata as NATS headers that other NATS programs read, and reads theirs", async () => {
     const { nc, stream, adminNc, jsm } = await setup(30_000);
     const topic = openNatsTopic(nc, stream);

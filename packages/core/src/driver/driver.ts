@@ -230,10 +230,14 @@ export interface SubscriptionDriver extends DriverBase {
    * Optional. Extends the lease of each message by `leaseMs` from now, so
    * that the broker does not deliver it again while a handler or the receive
    * buffer holds it (Pub/Sub's modifyAckDeadline, a Redis entry's idle time,
-   * JetStream's in-progress ack). The portable layer calls it well before
-   * leases run out, for every message it holds, until the message is settled
-   * or has been held for `maxExtensionMs`. An ackId that is no longer valid
-   * must be ignored, not reported.
+   * JetStream's in-progress ack). The portable layer calls it every half
+   * lease, for every message it holds, until the message is settled or has
+   * been held for `maxExtensionMs`; the first call for a message may come
+   * half a lease after `receiveBatch` returned it. So a driver that buffers
+   * messages itself must keep their leases while they wait, and return them
+   * with more than half a lease left: the kit's `HeldLeases` does both
+   * (`hold`, then `handOver`). An ackId that is no longer valid must be
+   * ignored, not reported.
    */
   extendLeases?(ackIds: unknown[], signal: AbortSignal): Promise<void>;
   /** Limits on how many acks one `sendAcks` call may carry. */

@@ -3,9 +3,9 @@
  * (TopicDriver, SubscriptionDriver, DriverModule) and the kit every driver
  * shares, so that no driver writes its own: URL parameter parsing with one
  * vocabulary, abort and wait helpers, backoff, health reporting, the bounded
- * wait of receiveBatch. Cross-cutting work (batching, retries, error
- * messages, tracing, shutdown) is not here: the portable Topic and
- * Subscription do it around the driver.
+ * wait of receiveBatch, lease keeping. Cross-cutting work (batching,
+ * retries, error messages, tracing, shutdown) is not here: the portable
+ * Topic and Subscription do it around the driver.
  */
 
 // The kit's helpers.
@@ -31,6 +31,7 @@ export type {
   SubscriptionDriver,
   TopicDriver,
 } from "./driver.js";
+export { HeldLeases, type HeldLeasesOptions } from "./held-leases.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
 export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./module.js";
 export { isNetworkError } from "./network.js";

@@ -1,0 +1,153 @@
+import { MAX_TIMER_MS } from "../portable-options.js";
+
+/** Ticks never come closer together than this, whatever lease is reported. */
+const MIN_TICK_MS = 50;
+/** How often leases are extended while the lease is not known yet. */
+const UNKNOWN_LEASE_TICK_MS = 5000;
+
+/** What a `HeldLeases` extends, and how. */
+export interface HeldLeasesOptions<T> {
+  /**
+   * Returns the lease in ms: how long an item stays leased after it was
+   * received or last extended. It is read again before each tick, so it may
+   * be learned late; undefined (or not a positive number) means unknown, and
+   * ticks then come every 5 seconds.
+   */
+  leaseMs(): number | undefined;
+  /**
+   * How long, in ms, an item is kept at most from when it was held; after
+   * that it is dropped and no longer extended, so that the broker delivers
+   * it again. Default: no limit.
+   */
+  maxHoldMs?: number;
+  /**
+   * Extends the leases of `items`, in the order they were held. It may
+   * return a promise: while one is pending, later ticks skip their call
+   * (an extension must not queue behind a slow one). It must not assume
+   * that every item is still valid: one may have been settled meanwhile.
+   */
+  extend(items: T[]): void | Promise<void>;
+  /** Receives what `extend` threw or rejected with; the ticks go on. */
+  onError(err: unknown): void;
+}
+
+/**
+ * Keeps the leases of held items (messages a driver buffers, or the
+ * portable layer holds) from running out: every half lease, one call to
+ * `extend` extends all of them, so an item held within one `HeldLeases` is
+ * never more than half a lease past its last extension. An item held longer
+ * than `maxHoldMs` is dropped instead. The timer runs only while an item is
+ * held, and never keeps the process alive.
+ *
+ * Core's lease keeper and drivers with a receive buffer of their own both
+ * use it: a driver must not write a keep-alive timer of its own.
+ */
+export class HeldLeases<T> {
+  readonly #options: HeldLeasesOptions<T>;
+  /** Item → when it was held. Map order is arrival order, so the oldest come first. */
+  readonly #held = new Map<T, number>();
+  /** When a tick last extended every item then held. */
+  #extendedAt = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #extending = false;
+  #stopped = false;
+
+  constructor(options: HeldLeasesOptions<T>) {
+    this.#options = options;
+  }
+
+  /**
+   * Starts keeping the lease of `item`, received (or last extended) at
+   * `now` (default: the current time). Ignored after `stop`.
+   */
+  hold(item: T, now: number = Date.now()): void {
+    if (this.#stopped) return;
+    this.#held.set(item, now);
+    if (this.#timer === undefined) this.#schedule();
+  }
+
+  /** Stops keeping the lease of `item` (settled, or handed back). */
+  release(item: T): void {
+    this.#held.delete(item);
+  }
+
+  /**
+   * Stops keeping the leases of `items` to hand them to a keeper that
+   * extends them only from its own next tick, up to half a lease later (a
+   * driver's buffer handing messages to the portable layer, whose first
+   * extension may come half a lease after `receiveBatch` returned). Items
+   * last extended more than a quarter lease ago are extended now, in one
+   * call to `extend`, so that no item is ever more than three quarters of a
+   * lease past its last extension. Returns only after `extend` was called
+   * (it is not awaited); items not held are left out.
+   */
+  handOver(items: Iterable<T>, now: number = Date.now()): void {
+    const lease = this.#lease();
+    const stale = lease === undefined ? Number.NEGATIVE_INFINITY : now - lease / 4;
+    const oldest = now - (this.#options.maxHoldMs ?? Number.POSITIVE_INFINITY);
+    const due: T[] = [];
+    for (const item of items) {
+      const since = this.#held.get(item);
+      if (since === undefined) continue;
+      this.#held.delete(item);
+      if (since > oldest && Math.max(since, this.#extendedAt) < stale) due.push(item);
+    }
+    if (due.length > 0) this.#extend(due);
+  }
+
+  /** Stops for good: no more extensions, and later `hold` calls are ignored. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#held.clear();
+  }
+
+  #lease(): number | undefined {
+    const leaseMs = this.#options.leaseMs();
+    return Number.isFinite(leaseMs) && (leaseMs as number) > 0 ? (leaseMs as number) : undefined;
+  }
+
+  #schedule(): void {
+    const lease = this.#lease();
+    const every = lease === undefined ? UNKNOWN_LEASE_TICK_MS : lease / 2;
+    this.#timer = setTimeout(() => this.#tick(), Math.min(Math.max(every, MIN_TICK_MS), MAX_TIMER_MS));
+    // Leases never keep a process alive: the receive loop or the application does.
+    this.#timer.unref();
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#held.size === 0) return;
+    const now = Date.now();
+    const oldest = now - (this.#options.maxHoldMs ?? Number.POSITIVE_INFINITY);
+    const items: T[] = [];
+    for (const [item, since] of this.#held) {
+      if (since <= oldest) this.#held.delete(item);
+      else items.push(item);
+    }
+    if (items.length > 0 && !this.#extending) {
+      this.#extendedAt = now;
+      const pending = this.#extend(items);
+      if (pending) {
+        this.#extending = true;
+        pending.finally(() => {
+          this.#extending = false;
+        });
+      }
+    }
+    if (this.#held.size > 0) this.#schedule();
+  }
+
+  /** Calls `extend`; returns its promise, if it gave one, settled once it has (never rejected). */
+  #extend(items: T[]): Promise<void> | undefined {
+    try {
+      const pending = this.#options.extend(items);
+      if (pending === undefined) return undefined;
+      return Promise.resolve(pending).catch((err: unknown) => this.#options.onError(err));
+    } catch (err) {
+      this.#options.onError(err);
+      return undefined;
+    }
+  }
+}

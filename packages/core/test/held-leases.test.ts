@@ -1,0 +1,203 @@
+import { HeldLeases, type HeldLeasesOptions, MAX_TIMER_MS } from "@portable-pubsub/core/driver";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+/** A HeldLeases of strings with a 1 s lease (unless overridden), recording each extension and error. */
+function keeper(options: Partial<HeldLeasesOptions<string>> = {}) {
+  const calls: string[][] = [];
+  const errors: unknown[] = [];
+  const leases = new HeldLeases<string>({
+    leaseMs: () => 1000,
+    extend: (items) => {
+      calls.push([...items]);
+    },
+    onError: (err) => errors.push(err),
+    ...options,
+  });
+  return { leases, calls, errors };
+}
+
+describe("HeldLeases", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("extends every held item, oldest first, in one call every half lease, while any is held", () => {
+    const { leases, calls } = keeper();
+    leases.hold("a");
+    vi.advanceTimersByTime(200);
+    leases.hold("b");
+    vi.advanceTimersByTime(299);
+    expect(calls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(calls).toEqual([["a", "b"]]);
+    vi.advanceTimersByTime(500);
+    expect(calls).toEqual([
+      ["a", "b"],
+      ["a", "b"],
+    ]);
+    leases.release("a");
+    vi.advanceTimersByTime(500);
+    expect(calls).toEqual([["a", "b"], ["a", "b"], ["b"]]);
+    leases.release("b");
+    vi.advanceTimersByTime(500);
+    // The tick that found nothing held did not schedule another.
+    expect(calls).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(0);
+    // Holding again starts the ticks again, half a lease from then.
+    leases.hold("c");
+    vi.advanceTimersByTime(499);
+    expect(calls).toHaveLength(3);
+    vi.advanceTimersByTime(1);
+    expect(calls).toEqual([["a", "b"], ["a", "b"], ["b"], ["c"]]);
+    leases.stop();
+  });
+
+  it("reads the lease before each tick: never more often than every 50 ms, every 5 s while unknown, within a timer's range", () => {
+    let lease: number | undefined = 10;
+    const { leases, calls } = keeper({ leaseMs: () => lease });
+    leases.hold("a");
+    vi.advanceTimersByTime(49);
+    expect(calls).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(calls).toHaveLength(1);
+    // The tick at 100 ms schedules the next from the lease it then reads.
+    lease = undefined;
+    vi.advanceTimersByTime(50);
+    expect(calls).toHaveLength(2);
+    vi.advanceTimersByTime(4999);
+    expect(calls).toHaveLength(2);
+    lease = 0;
+    vi.advanceTimersByTime(1);
+    expect(calls).toHaveLength(3);
+    vi.advanceTimersByTime(4999);
+    expect(calls).toHaveLength(3);
+    lease = 2 ** 40;
+    vi.advanceTimersByTime(1);
+    expect(calls).toHaveLength(4);
+    vi.advanceTimersByTime(MAX_TIMER_MS - 1);
+    expect(calls).toHaveLength(4);
+    vi.advanceTimersByTime(1);
+    expect(calls).toHaveLength(5);
+    leases.stop();
+  });
+
+  it("drops an item once it has been held maxHoldMs, and stops ticking when none is left", () => {
+    const { leases, calls } = keeper({ leaseMs: () => 100, maxHoldMs: 120 });
+    leases.hold("a");
+    vi.advanceTimersByTime(30);
+    leases.hold("c");
+    vi.advanceTimersByTime(30);
+    leases.hold("b");
+    vi.advanceTimersByTime(140);
+    // Ticks at 50, 100, 150 and 200 ms: at 150, a (held 150 ms) and c (exactly 120 ms) are dropped; at 200, b.
+    expect(calls).toEqual([["a", "c"], ["a", "c", "b"], ["b"]]);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1000);
+    expect(calls).toHaveLength(3);
+  });
+
+  it("skips a tick while the previous extension is still pending, and goes on once it settled", async () => {
+    let finish: () => void = () => {};
+    const calls: string[][] = [];
+    const { leases } = keeper({
+      extend: (items) => {
+        calls.push([...items]);
+        return new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+    });
+    leases.hold("a");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toHaveLength(1);
+    finish();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toHaveLength(2);
+    leases.stop();
+  });
+
+  it("reports what extend throws or rejects with, and goes on ticking", async () => {
+    const failures = [new Error("thrown"), new Error("rejected")];
+    let n = 0;
+    const { leases, errors } = keeper({
+      extend: () => {
+        n++;
+        if (n === 1) throw failures[0];
+        if (n === 2) return Promise.reject(failures[1]);
+      },
+    });
+    leases.hold("a");
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(n).toBe(3);
+    expect(errors).toEqual(failures);
+    leases.stop();
+  });
+
+  it("stops for good: no extension after stop, and a later hold is ignored", () => {
+    const { leases, calls } = keeper();
+    leases.hold("a");
+    leases.hold("b");
+    vi.advanceTimersByTime(500);
+    leases.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    leases.hold("c");
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(calls).toEqual([["a", "b"]]);
+  });
+
+  it("hands items over, extending at once, in one call, those last extended more than a quarter lease ago", () => {
+    const { leases, calls } = keeper();
+    leases.hold("a");
+    vi.advanceTimersByTime(200);
+    leases.hold("b");
+    vi.advanceTimersByTime(100);
+    // At 300 ms: a was held 300 ms ago, b 100 ms ago; "x" is not held.
+    leases.handOver(["a", "b", "x"]);
+    expect(calls).toEqual([["a"]]);
+    // Both were released: the tick at 500 ms finds nothing.
+    vi.advanceTimersByTime(1000);
+    expect(calls).toEqual([["a"]]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("counts a tick's extension as an item's last when handing it over", () => {
+    const { leases, calls } = keeper();
+    leases.hold("a");
+    leases.hold("b");
+    vi.advanceTimersByTime(700);
+    // Extended at 500 ms: 200 ms ago.
+    leases.handOver(["a"]);
+    expect(calls).toEqual([["a", "b"]]);
+    vi.advanceTimersByTime(100);
+    leases.handOver(["b"]);
+    expect(calls).toEqual([["a", "b"], ["b"]]);
+    leases.stop();
+  });
+
+  it("does not extend an item held past maxHoldMs when handing it over", () => {
+    const { leases, calls } = keeper({ maxHoldMs: 250 });
+    leases.hold("a");
+    vi.advanceTimersByTime(260);
+    leases.handOver(["a"]);
+    expect(calls).toEqual([]);
+    leases.stop();
+  });
+});
+
+describe("HeldLeases timer", () => {
+  it("never keeps the process alive", () => {
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timeouts();
+    const { leases } = keeper();
+    leases.hold("a");
+    expect(timeouts()).toBe(before);
+    leases.stop();
+  });
+});
