@@ -248,4 +248,40 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
     expect(await driver.receiveBatch(10, controller.signal)).toEqual([]);
     expect(Date.now() - started).toBeLessThan(500);
   });
+
+  it("pulls about once a second while idle, yet a message after the quiet spell arrives within about a second", async () => {
+    const { topic, subscription, subscriptionName } = await pair();
+    const pull = vi.spyOn(v1.SubscriberClient.prototype, "pull");
+    const pulls = () => pull.mock.calls.filter(([request]) => request?.subscription === subscriptionName).length;
+    const arrived: number[] = [];
+    const processing = subscription.process(() => {
+      arrived.push(Date.now());
+    });
+    try {
+      // The pauses between empty pulls have grown to their longest by then (10, 20, ... 640 ms, then 1 s).
+      await new Promise((r) => setTimeout(r, 1500));
+      const before = pulls();
+      await new Promise((r) => setTimeout(r, 4000));
+      const idlePulls = pulls() - before;
+      // About 4 at one a second; pausing afresh from 10 ms in every 1 s receive made about 37 (nine a second).
+      expect(idlePulls).toBeGreaterThanOrEqual(2);
+      expect(idlePulls).toBeLessThanOrEqual(8);
+
+      const sentAt = Date.now();
+      await topic.send({ body: "after the quiet spell" });
+      while (arrived.length === 0 && Date.now() - sentAt < 10_000) await new Promise((r) => setTimeout(r, 10));
+      expect(arrived.length).toBe(1);
+      // The longest pause (1 s) plus a pull, with room for a loaded machine.
+      expect((arrived[0] as number) - sentAt).toBeLessThan(2500);
+
+      // A pull that brought a message starts the pauses again from 10 ms: several pulls in the next second.
+      const afterMessage = pulls();
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(pulls() - afterMessage).toBeGreaterThanOrEqual(4);
+    } finally {
+      pull.mockRestore();
+      await subscription.shutdown();
+      await processing;
+    }
+  });
 });
