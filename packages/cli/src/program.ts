@@ -13,7 +13,8 @@ import { OutputClosed } from "./io.js";
 const URL_HELP = `
 URLs pick the broker: mem://TOPIC (in this process only), rabbit://EXCHANGE or
 rabbit://QUEUE (server from RABBIT_SERVER_URL), redisstream://STREAM[?group=G]
-(REDIS_SERVER_URL), gcppubsub://projects/P/topics/T or .../subscriptions/S.`;
+(REDIS_SERVER_URL), gcppubsub://projects/P/topics/T or .../subscriptions/S,
+nats://SUBJECT or nats://STREAM?consumer=NAME (NATS_SERVER_URL).`;
 
 /** How the command runs; see {@link runCli}. */
 export interface CliOptions {

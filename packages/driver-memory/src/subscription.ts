@@ -85,6 +85,11 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
     return this.#state;
   }
 
+  /** Looks the subscription up, so that one opened with `mustExist` that does not exist fails at open with NotFound. */
+  async ready(): Promise<void> {
+    this.state();
+  }
+
   async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
     let state = this.state();
     if (state.available === 0) {

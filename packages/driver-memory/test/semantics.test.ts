@@ -29,6 +29,20 @@ describe("mem:// semantics", () => {
     return { broker, topic, subscription };
   }
 
+  it("fails ready() with NotFound for a subscription that must exist and does not, before any receive", async () => {
+    const broker = new MemBroker();
+    openMemTopic("ready-check", { broker });
+    const sub = openMemSubscription("ready-check", { broker, subscription: "nope", mustExist: true });
+    const err = await failure(sub.ready());
+    expect(err.code).toBe(ErrorCode.NotFound);
+    expect(err.message).toContain('mem subscription "nope" of topic "ready-check" does not exist');
+    await sub.shutdown();
+    const existing = openMemSubscription("ready-check", { broker, subscription: "made" });
+    const again = openMemSubscription("ready-check", { broker, subscription: "made", mustExist: true });
+    await expect(again.ready()).resolves.toBeUndefined();
+    await Promise.all([existing.shutdown(), again.shutdown()]);
+  });
+
   it("delivers the body and metadata as they were at send, whatever the sender does with them afterwards", async () => {
     const { topic, subscription } = await pair();
     const body = Buffer.from("original");
