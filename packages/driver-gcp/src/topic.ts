@@ -3,6 +3,7 @@ import {
   type BatchLimits,
   type DriverMessage,
   type DriverTelemetry,
+  StoredMessages,
   Topic,
   type TopicDriver,
   type TopicOptions,
@@ -62,7 +63,7 @@ export class GcpTopicDriver implements TopicDriver {
   readonly #orderingKeyFrom: string | undefined;
   readonly #timeoutMs: number;
   /** Messages of split batches whose request succeeded, so that a retry of the batch skips them. */
-  readonly #published = new WeakSet<DriverMessage>();
+  readonly #published = new StoredMessages();
   #native: PubSubTopic | undefined;
 
   /**
@@ -119,19 +120,26 @@ export class GcpTopicDriver implements TopicDriver {
    * order: one Publish request, or several when one would exceed 10 MB. When
    * a later request fails after an earlier one succeeded, the portable layer
    * retries (if the error is retryable) by calling this again with the same
-   * message objects; those already published are remembered (a WeakSet) and
-   * not published again, so that a retry makes no duplicates.
+   * message objects; those already published are remembered (the kit's
+   * `StoredMessages`) and not published again, so that a retry makes no
+   * duplicates.
    */
   async sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
-    const requests = this.#toRequests(messages.filter((m) => !this.#published.has(m)));
-    for (const request of requests) {
-      const batch = request.map((m) => this.#toPubsubMessage(m));
-      await this.#connection.call(
-        "publish",
-        (client) => client.publish({ topic: this.name, messages: batch }, PUBLISH_CALL(this.#timeoutMs)),
-        signal,
-      );
-      for (const message of request) this.#published.add(message);
+    const requests = this.#toRequests(this.#published.unstored(messages));
+    let published = 0;
+    try {
+      for (const request of requests) {
+        const batch = request.map((m) => this.#toPubsubMessage(m));
+        await this.#connection.call(
+          "publish",
+          (client) => client.publish({ topic: this.name, messages: batch }, PUBLISH_CALL(this.#timeoutMs)),
+          signal,
+        );
+        published++;
+      }
+    } catch (err) {
+      this.#published.record(messages, requests.slice(0, published).flat());
+      throw err;
     }
   }
 

@@ -8,6 +8,7 @@ import {
   type HealthSource,
   invalidArgument,
   raceSignal,
+  StoredMessages,
   Topic,
   type TopicDriver,
   type TopicOptions,
@@ -59,7 +60,7 @@ export class NatsTopicDriver implements TopicDriver {
   /** Ids given to messages of batches that failed, so that core's retry sends them with the same id. */
   readonly #ids = new WeakMap<DriverMessage, string>();
   /** Messages of failed batches whose PubAck came: a retry of their batch does not publish them again. */
-  readonly #stored = new WeakSet<DriverMessage>();
+  readonly #stored = new StoredMessages();
 
   /** `link` is the connection: `NatsLink.of(nc)` for yours (left open at close). */
   constructor(link: NatsLink, subject: string, settings: NatsTopicSettings = {}) {
@@ -125,10 +126,8 @@ export class NatsTopicDriver implements TopicDriver {
    * sent again.
    */
   async sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
-    if (messages.length === 0) return;
-    const first = messages[0] as DriverMessage;
-    let batch =
-      this.#ids.has(first) || this.#stored.has(first) ? messages.filter((m) => !this.#stored.has(m)) : messages;
+    let batch = this.#stored.unstored(messages);
+    if (batch.length === 0) return;
     let ids = batch.map((m) => this.#ids.get(m) ?? this.#prefix + (this.#counter++).toString(36));
     for (;;) {
       const nc = await this.#link.connected(signal);
@@ -136,15 +135,16 @@ export class NatsTopicDriver implements TopicDriver {
       const unacked = round.acked.flatMap((ok, i) => (ok ? [] : [i]));
       const transient = round.failure === undefined || natsErrors.isRetryable(round.failure);
       if (round.lost && transient && unacked.length > 0) {
-        batch.forEach((m, i) => {
-          if (round.acked[i]) this.#stored.add(m);
-        });
+        this.#stored.record(
+          messages,
+          batch.filter((_, i) => round.acked[i]),
+        );
         batch = unacked.map((i) => batch[i] as DriverMessage);
         ids = unacked.map((i) => ids[i] as string);
         continue;
       }
       if (unacked.length === 0) return;
-      this.#remember(batch, ids, round.acked);
+      this.#remember(messages, batch, ids, round.acked);
       throw await this.#explain(nc, round.failure ?? new ConnectionLostError());
     }
   }
@@ -200,10 +200,14 @@ export class NatsTopicDriver implements TopicDriver {
     await this.#link.close(signal);
   }
 
-  #remember(batch: DriverMessage[], ids: string[], acked: boolean[]): void {
+  /** For a retry of `messages` by core: which of this attempt's `batch` were stored, and the ids of the others. */
+  #remember(messages: DriverMessage[], batch: DriverMessage[], ids: string[], acked: boolean[]): void {
+    this.#stored.record(
+      messages,
+      batch.filter((_, i) => acked[i]),
+    );
     batch.forEach((m, i) => {
-      if (acked[i]) this.#stored.add(m);
-      else this.#ids.set(m, ids[i] as string);
+      if (!acked[i]) this.#ids.set(m, ids[i] as string);
     });
   }
 

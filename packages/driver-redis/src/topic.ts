@@ -4,6 +4,7 @@ import {
   ErrorCode,
   type HealthSource,
   PubSubError,
+  StoredMessages,
   Topic,
   type TopicDriver,
   type TopicOptions,
@@ -50,8 +51,8 @@ export class RedisTopicDriver implements TopicDriver {
   readonly #create: boolean;
   readonly #closeClient: boolean;
   readonly #watch: ClientHealth;
-  /** Messages whose XADD succeeded, so that a retry of their batch does not add them again. */
-  readonly #added = new WeakSet<DriverMessage>();
+  /** Messages of failed batches whose XADD succeeded, so that a retry of their batch does not add them again. */
+  readonly #added = new StoredMessages();
 
   constructor(client: Redis, stream: string, settings: RedisTopicSettings = {}) {
     this.#client = client;
@@ -76,8 +77,8 @@ export class RedisTopicDriver implements TopicDriver {
    * so an error leaves part of the batch in the stream. The portable layer
    * retries a batch that failed with a retryable error by calling this again
    * with the same array of the same message objects; the messages Redis took
-   * are remembered (a WeakSet, so nothing outlives its message), and a retry
-   * adds only the others. Re-adding the whole batch would duplicate what was
+   * are remembered (the kit's `StoredMessages`), and a retry adds only the
+   * others. Re-adding the whole batch would duplicate what was
    * already added; retrying inside this call would break the rule that the
    * portable layer alone retries (with backoff, attempts and cancellation).
    * A message retried this way lands after the messages of its batch that
@@ -85,7 +86,7 @@ export class RedisTopicDriver implements TopicDriver {
    * the batch, as the driver contract has no way to report which succeeded.
    */
   async sendBatch(messages: DriverMessage[]): Promise<void> {
-    const pending = messages.filter((m) => !this.#added.has(m));
+    const pending = this.#added.unstored(messages);
     if (pending.length === 0) return;
     const pipeline = this.#client.pipeline();
     for (const message of pending) pipeline.call("xadd", xaddArgs(this.#head, message));
@@ -93,6 +94,7 @@ export class RedisTopicDriver implements TopicDriver {
     // ioredis gives null for a pipeline whose connection closed: retryable, as a lost connection is.
     if (!results) throw new Error("Connection is closed.");
     let failure: unknown;
+    const added: DriverMessage[] = [];
     for (let i = 0; i < results.length; i++) {
       const [err, id] = results[i] as [Error | null, unknown];
       if (err) failure ??= err;
@@ -101,9 +103,11 @@ export class RedisTopicDriver implements TopicDriver {
           ErrorCode.NotFound,
           `send to ${this.resource}: the stream does not exist; create it first or open the topic with create=true`,
         );
-      } else this.#added.add(pending[i] as DriverMessage);
+      } else added.push(pending[i] as DriverMessage);
     }
-    if (failure !== undefined) throw failure;
+    if (failure === undefined) return;
+    this.#added.record(messages, added);
+    throw failure;
   }
 
   /** The ioredis client. */

@@ -159,8 +159,9 @@ export interface TopicDriver extends DriverBase {
    * must not queue or hold back batches behind a limit of its own, which
    * could let a later batch overtake an earlier one. A retry passes the same
    * array of the same message objects, and every send makes a message object
-   * of its own, so a driver may remember per message what a failed attempt
-   * already stored (a WeakSet) and send only the rest again.
+   * of its own, so a driver whose send can fail part-way should remember what
+   * a failed attempt already stored and send only the rest again: the kit's
+   * `StoredMessages` does.
    */
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void>;
   /**

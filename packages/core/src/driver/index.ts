@@ -47,3 +47,4 @@ export {
   type ResourceNaming,
   resourceName,
 } from "./params.js";
+export { StoredMessages } from "./stored-messages.js";
