@@ -135,10 +135,7 @@ export class NatsTopicDriver implements TopicDriver {
       const unacked = round.acked.flatMap((ok, i) => (ok ? [] : [i]));
       const transient = round.failure === undefined || natsErrors.isRetryable(round.failure);
       if (round.lost && transient && unacked.length > 0) {
-        this.#stored.record(
-          messages,
-          batch.filter((_, i) => round.acked[i]),
-        );
+        this.#remember(messages, batch, ids, round.acked);
         batch = unacked.map((i) => batch[i] as DriverMessage);
         ids = unacked.map((i) => ids[i] as string);
         continue;
@@ -200,7 +197,11 @@ export class NatsTopicDriver implements TopicDriver {
     await this.#link.close(signal);
   }
 
-  /** For a retry of `messages` by core: which of this attempt's `batch` were stored, and the ids of the others. */
+  /**
+   * For the next attempt at `messages` (this call's next round after a lost
+   * connection, or core's retry): which of this attempt's `batch` were
+   * stored, and the ids the others keep, so that the stream deduplicates them.
+   */
   #remember(messages: DriverMessage[], batch: DriverMessage[], ids: string[], acked: boolean[]): void {
     this.#stored.record(
       messages,

@@ -125,13 +125,10 @@ export class Instruments {
   }
 
   /**
-   * Starts and ends the `create` span of one message in the caller's
-   * context. Returns that context and the span: the context with the span
-   * in it is what travels with the message, and is made only when asked,
-   * since each context is a copy of its parent's.
+   * Starts and ends the `create` span of one message in `parent`, the
+   * sender's context, and returns it.
    */
-  create(message: DriverMessage): { parent: Context; span: Span } {
-    const parent = context.active();
+  create(message: DriverMessage, parent: Context): Span {
     const span = this.#tracer.startSpan(
       `create ${this.#destination}`,
       { kind: SpanKind.PRODUCER, attributes: this.#attributes("create", "create") },
@@ -139,7 +136,7 @@ export class Instruments {
     );
     this.#describeMessage(span, message);
     span.end();
-    return { parent, span };
+    return span;
   }
 
   /**

@@ -4,7 +4,7 @@
  * (unless propagation is off), where it counts against the broker's limits
  * like any metadata.
  */
-import { type SpanContext, trace } from "@opentelemetry/api";
+import { context, type SpanContext, trace } from "@opentelemetry/api";
 import type { DriverMessage, TopicDriver } from "../driver/driver.js";
 import { PubSubError } from "../errors.js";
 import type { Instruments } from "./instruments.js";
@@ -46,7 +46,8 @@ export class SendTracing {
    * with a message that says so.
    */
   prepare(message: DriverMessage, driver: TopicDriver): DriverMessage {
-    const { parent, span } = this.#instruments.create(message);
+    const parent = context.active();
+    const span = this.#instruments.create(message, parent);
     const plain = message.metadata;
     // `message` is core's own copy of what the application sent, made for this send: completed in place.
     const traced: Traced = message;
