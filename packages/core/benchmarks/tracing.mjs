@@ -50,7 +50,6 @@ async function parent() {
     { name: "with SDK", root, mode: "sdk" },
     { name: `SDK, sampled ${SAMPLED_RATIO}`, root, mode: "sampled" },
     { name: "SDK floor, by hand", root, mode: "floor" },
-    { name: "context manager only", root, mode: "context" },
   ];
   if (ref) contenders.unshift({ name: `before (${ref})`, root: checkout(ref), mode: "plain" });
   else if (dir) contenders.unshift({ name: "baseline (dir)", root: dir, mode: "plain" });
@@ -108,12 +107,6 @@ function checkout(ref) {
 async function child(mode, codeRoot, n, broker) {
   if (mode === "sdk") await registerSdk({ ratio: 1 });
   if (mode === "sampled") await registerSdk({ ratio: SAMPLED_RATIO });
-  if (mode === "context") {
-    const api = await import("@opentelemetry/api");
-    const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
-    api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    if (process.env.BENCH_CONTEXT_RUN) api.context.with(api.ROOT_CONTEXT, () => {});
-  }
   const bare = mode === "floor" ? await bareSdk() : undefined;
   const { sendWindowed } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
   const body = new Uint8Array(100).fill(120);
@@ -175,22 +168,9 @@ async function rabbitPair(codeRoot) {
  * spans, no counters: what is left out only makes the floor lower.
  */
 async function bareSdk() {
-  const api = await import("@opentelemetry/api");
-  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
-  const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
-  const { W3CTraceContextPropagator } = await import("@opentelemetry/core");
-  const { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } = await import(
-    "@opentelemetry/sdk-metrics"
-  );
-  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(DROP_ALL)] });
-  const tracer = provider.getTracer("floor");
-  const propagator = new W3CTraceContextPropagator();
-  const reader = new PeriodicExportingMetricReader({
-    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-    exportIntervalMillis: 1000,
-  });
-  const meter = new MeterProvider({ readers: [reader] }).getMeter("floor");
+  const { api, tracerProvider, propagator, meterProvider } = await sdk(1);
+  const tracer = tracerProvider.getTracer("floor");
+  const meter = meterProvider.getMeter("floor");
   const duration = meter.createHistogram("messaging.process.duration", { unit: "s" });
   const attributes = (operation) => ({
     "messaging.system": "pubsub_mem",
@@ -231,7 +211,21 @@ async function bareSdk() {
   };
 }
 
+/** Registers the SDK globally, for the library to find: its propagator, tracer provider and meter provider (unless left out). */
 async function registerSdk({ ratio }) {
+  const { api, tracerProvider, propagator, meterProvider } = await sdk(ratio);
+  api.propagation.setGlobalPropagator(propagator);
+  if (!process.env.BENCH_NO_TRACES) api.trace.setGlobalTracerProvider(tracerProvider);
+  if (!process.env.BENCH_NO_METRICS) api.metrics.setGlobalMeterProvider(meterProvider);
+}
+
+/**
+ * The SDK every SDK contender uses, so that they differ only in who makes the calls: AsyncLocalStorage
+ * context (registered, as `context.with` needs it), a tracer provider with a batch span processor
+ * (ParentBased(TraceIdRatio) below a ratio of 1, else the default always-on sampler), W3C propagation,
+ * and a meter provider with a periodic reader.
+ */
+async function sdk(ratio) {
   const api = await import("@opentelemetry/api");
   const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import(
     "@opentelemetry/sdk-trace-base"
@@ -242,16 +236,18 @@ async function registerSdk({ ratio }) {
     "@opentelemetry/sdk-metrics"
   );
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const sampler = ratio === 1 ? undefined : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-  if (!process.env.BENCH_NO_TRACES) {
-    api.trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(DROP_ALL)], ...(sampler ? { sampler } : {}) }),
-    );
-  }
   const reader = new PeriodicExportingMetricReader({
     exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
     exportIntervalMillis: 1000,
   });
-  if (!process.env.BENCH_NO_METRICS) api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  return {
+    api,
+    tracerProvider: new BasicTracerProvider({
+      spanProcessors: [new BatchSpanProcessor(DROP_ALL)],
+      ...(sampler ? { sampler } : {}),
+    }),
+    propagator: new W3CTraceContextPropagator(),
+    meterProvider: new MeterProvider({ readers: [reader] }),
+  };
 }
