@@ -1,10 +1,11 @@
 // The packages as a user gets them: packed the way a release packs them, installed with npm into a folder outside
 // the workspace, then used from ESM, CommonJS, TypeScript, a bundle, the CLI's bin and a third party's tests.
-import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerClientsOf } from "./dependencies.js";
+import { linksMissingFrom } from "./readme-links.js";
 import { nodeBinaries, npmInstall, pack, pathWith, publicPackages, ROOT, run, runOk, scratch } from "./workspace.js";
 
 const FIXTURES = new URL("./app/", import.meta.url);
@@ -73,13 +74,36 @@ describe("packed packages installed with npm outside the workspace", () => {
       expect("sideEffects" in manifest, name).toBe(true);
       expect(manifest.exports["./package.json"], name).toBe("./package.json");
       await readFile(join(dir, "LICENSE"), "utf8").then((license) => expect(license).toContain("Apache License"));
-      await readFile(join(dir, "README.md"), "utf8");
+      const contents = await filesIn(dir);
+      for (const file of ["README.md", ...contents.filter((f) => f.endsWith(".md") && f !== "README.md")]) {
+        const text = await readFile(join(dir, file), "utf8");
+        expect(text.length, `${name}/${file}`).toBeGreaterThan(500);
+        expect(linksMissingFrom(file, text, contents), `${name}/${file}`).toEqual([]);
+      }
       const targets = Object.values(manifest.exports).flatMap((t) =>
         typeof t === "string" ? [t] : Object.values(t as object),
       );
       for (const target of [...targets, ...Object.values(manifest.bin ?? {})])
         await readFile(join(dir, target as string));
     }
+  });
+
+  it("ship the guides: the application guide as core's README, the driver authors' beside it", async (ctx) => {
+    if (offline) ctx.skip();
+    const core = join(app, "node_modules/@portable-pubsub/core");
+    const guide = await readFile(join(core, "README.md"), "utf8");
+    expect(guide).toMatch(/^<!-- Generated from the repository's README\.md .*\n# @portable-pubsub\/core\n/);
+    for (const heading of ["## Install", "## URLs", "## The API", "### Delivery semantics"])
+      expect(guide).toContain(`\n${heading}\n`);
+    expect(guide).toContain(
+      "https://github.com/portable-pubsub/portable-pubsub/blob/main/packages/core/WRITING-A-DRIVER.md",
+    );
+    const driverGuide = await readFile(join(core, "WRITING-A-DRIVER.md"), "utf8");
+    expect(driverGuide).toMatch(/^# Writing a driver for portable-pubsub\n/);
+    const conformance = await readFile(join(app, "node_modules/@portable-pubsub/conformance/README.md"), "utf8");
+    expect(conformance).toContain(
+      "https://github.com/portable-pubsub/portable-pubsub/blob/main/packages/core/WRITING-A-DRIVER.md",
+    );
   });
 
   it("round-trip a message on mem:// from ESM, on every supported Node", async (ctx) => {
@@ -144,6 +168,28 @@ describe("packed packages installed with npm outside the workspace", () => {
     );
     const bench = await runOk(pubsub, ["bench", "mem://b", "mem://b", "-n", "200", "--json"], { cwd: app, env });
     expect(JSON.parse(bench.stdout)).toMatchObject({ sent: 200, received: 200, duplicates: 0, lost: 0 });
+  });
+
+  it("give a pubsub bin without the broker drivers, which are optional peers: mem:// works, others name their package", async (ctx) => {
+    if (offline) ctx.skip();
+    const dir = await scratch(tmp);
+    await writeFile(join(dir, "package.json"), JSON.stringify({ name: "cli-alone", private: true }));
+    const alone = ["@portable-pubsub/cli", "@portable-pubsub/core", "@portable-pubsub/driver-memory"];
+    await npmInstall(dir, alone.map(tarballOf));
+    expect(brokerClientsOf(JSON.parse(await readFile(join(dir, "package-lock.json"), "utf8")))).toEqual({
+      ours: [...alone].sort(),
+      clients: [],
+    });
+    const pubsub = join(dir, "node_modules/.bin/pubsub");
+    const env = { PATH: pathWith(process.execPath) };
+    const bench = await runOk(pubsub, ["bench", "mem://b", "mem://b", "-n", "50", "--json"], { cwd: dir, env });
+    expect(JSON.parse(bench.stdout)).toMatchObject({ sent: 50, received: 50, lost: 0 });
+    expect(await run(pubsub, ["send", "rabbit://orders", "hi"], { cwd: dir, env })).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'pubsub: InvalidArgument: openTopic: the rabbit:// driver is not installed; install it with "npm install @portable-pubsub/driver-rabbit" (or pnpm add / yarn add)\n',
+    });
   });
 
   it("run a third-party driver's conformance tests from the installed conformance package", async (ctx) => {
@@ -214,3 +260,12 @@ describe("packed packages installed with npm outside the workspace", () => {
     expect(found).toEqual(cases.map(([names, clients]) => ({ ours: [...names].sort(), clients })));
   });
 });
+
+/** The files of an installed package, as its tarball held them (paths inside it, `/`-separated). */
+async function filesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1))
+    .filter((path) => !path.startsWith("node_modules/"));
+}

@@ -27,7 +27,9 @@ export interface DriverInfo extends LoadedDriver {
  * plus those an embedder registers. Not the default mux, so that a driver
  * registered for the command does not leak into the embedding application.
  */
-// Driver packages resolve from the command's own dependencies, wherever it is installed and run.
+// Driver packages resolve from where the command is installed: mem:// is its dependency, the broker drivers are
+// optional peers, found beside it in the project (or the global folder) that installed both. Not from the current
+// folder: a driver found there would bring its own copy of core, whose errors this copy cannot read.
 const mux = new URLMux(builtinDrivers, { importDriver: (name) => import(name) });
 
 /** Parses a URL given on the command line; a bad one is InvalidArgument with an example. */

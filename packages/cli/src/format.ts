@@ -54,3 +54,52 @@ export function quantile(values: Float64Array | number[], q: number): number {
   const rank = Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1));
   return values[rank] as number;
 }
+
+/**
+ * What a terminal acts on or hides: C0 controls and DEL, C1 controls, format characters (bidi overrides and
+ * isolates, zero-width spaces, the byte order mark, the soft hyphen), line and paragraph separators, and lone
+ * surrogates.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+/** Kept as they are: a tab only moves the cursor on, and emoji and several scripts need the zero-width (non-)joiner. */
+const HARMLESS = new Set(["\t", "\u200c", "\u200d"]);
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r" };
+
+/**
+ * Untrusted text (a body, metadata, an error's message, a name a broker gave) made safe to show on a terminal:
+ * every character a terminal would act on or hide becomes a visible escape, `\x1b` (U+0000 to U+00FF), `\u202e`,
+ * `\u{e0001}`, `\n` and `\r`, so that text cannot retitle or clear the terminal, move its cursor, hyperlink, or
+ * hide or reorder what is shown. Tabs and the zero-width joiners stay. With `lineBreaks`, `\n` stays a line break
+ * (for bodies, whose lines are their structure); else it is escaped, keeping one field on one line. Backslashes
+ * are not doubled: this is for reading, and piped output and `--json` keep the exact data.
+ */
+export function visibleControls(text: string, options: { lineBreaks?: boolean } = {}): string {
+  return text.replace(UNSAFE, (char) => {
+    if (HARMLESS.has(char) || (char === "\n" && options.lineBreaks)) return char;
+    return NAMED[char] ?? escapeCodePoint(char.codePointAt(0) ?? 0);
+  });
+}
+
+/**
+ * A message body for a terminal: valid UTF-8 as text through {@link visibleControls} with its line breaks kept;
+ * other bytes with printable ASCII, tabs and line breaks as they are and every other byte as `\xNN`.
+ */
+export function visibleBody(body: Uint8Array): string {
+  const text = utf8OrUndefined(body);
+  if (text !== undefined) return visibleControls(text, { lineBreaks: true });
+  let out = "";
+  for (const byte of body) {
+    out += (byte >= 0x20 && byte < 0x7f) || byte === 0x0a || byte === 0x09 ? String.fromCharCode(byte) : hex(byte);
+  }
+  return out;
+}
+
+function escapeCodePoint(codePoint: number): string {
+  if (codePoint <= 0xff) return hex(codePoint);
+  if (codePoint <= 0xffff) return `\\u${codePoint.toString(16).padStart(4, "0")}`;
+  return `\\u{${codePoint.toString(16)}}`;
+}
+
+function hex(byte: number): string {
+  return `\\x${byte.toString(16).padStart(2, "0")}`;
+}

@@ -1,5 +1,6 @@
 /** Small helpers for the command's streams and signals. */
 import { setMaxListeners } from "node:events";
+import { visibleControls } from "./format.js";
 
 /**
  * Thrown when the reader of stdout went away (`pubsub receive ... | head -1`):
@@ -17,6 +18,15 @@ export function writeOut(chunk: string | Uint8Array): Promise<void> {
       else reject((err as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosed("stdout was closed") : err);
     });
   });
+}
+
+/**
+ * Untrusted text as `stream` should get it: on a terminal, with control and invisible characters shown as
+ * escapes ({@link visibleControls}; `lineBreaks` keeps `\n`), so that what a message or a broker says cannot drive
+ * the operator's terminal; piped or redirected, unchanged, so that `pubsub receive > file` keeps the data.
+ */
+export function forTerminal(stream: { isTTY?: boolean }, text: string, options: { lineBreaks?: boolean } = {}): string {
+  return stream.isTTY === true ? visibleControls(text, options) : text;
 }
 
 /** Writes one line to stderr. */

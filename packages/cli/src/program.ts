@@ -8,7 +8,7 @@ import { receive } from "./commands/receive.js";
 import { redrive } from "./commands/redrive.js";
 import { send } from "./commands/send.js";
 import { ExitCode, errorLine, exitCodeFor } from "./exit.js";
-import { OutputClosed } from "./io.js";
+import { forTerminal, OutputClosed } from "./io.js";
 
 const URL_HELP = `
 URLs pick the broker: mem://TOPIC (in this process only), rabbit://EXCHANGE or
@@ -186,7 +186,7 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
       // Commander has printed its message (or the help) already.
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.invalidArgument;
     }
-    process.stderr.write(`${errorLine(err)}\n`);
+    process.stderr.write(`${forTerminal(process.stderr, errorLine(err))}\n`);
     return exitCodeFor(errorCode(err));
   }
 }

@@ -38,4 +38,23 @@ export async function cliWithInput(input: string | Uint8Array | undefined, ...ar
   }
 }
 
+/**
+ * Runs `run` with stdout and stderr taken for terminals (`isTTY`), as they are when a person runs the command,
+ * with the capture of {@link cli}.
+ */
+export async function onTerminal<T>(run: () => Promise<T>): Promise<T> {
+  const streams = [process.stdout, process.stderr];
+  const before = streams.map((stream) => Object.getOwnPropertyDescriptor(stream, "isTTY"));
+  for (const stream of streams) Object.defineProperty(stream, "isTTY", { value: true, configurable: true });
+  try {
+    return await run();
+  } finally {
+    streams.forEach((stream, i) => {
+      const descriptor = before[i];
+      if (descriptor) Object.defineProperty(stream, "isTTY", descriptor);
+      else delete (stream as { isTTY?: boolean }).isTTY;
+    });
+  }
+}
+
 afterEach(() => vi.restoreAllMocks());

@@ -14,7 +14,7 @@ import { type DriverInfo, loadDriver, openSubscriptionAt, openTopicAt, parseUrl,
 import { ExitCode, errorText, exitCodeFor } from "../exit.js";
 import { adviceFor, inProcessNote, serverOf } from "../hints.js";
 import { type Check, type Inspection, serverProductOf } from "../inspect.js";
-import { writeOut } from "../io.js";
+import { forTerminal, writeOut } from "../io.js";
 
 export type Role = "topic" | "subscription";
 
@@ -255,5 +255,6 @@ function report(url: URL, broker: string | undefined, checks: Check[], note: str
   if (problems === 0 && warnings === 0) lines.push("all checks passed");
   else lines.push(`${problems} problem${problems === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}`);
   if (note) lines.push(`note: ${note}`);
-  return `${lines.join("\n")}\n`;
+  // Details hold error texts and names a broker gave: one line each, escaped on a terminal.
+  return `${lines.map((line) => forTerminal(process.stdout, line)).join("\n")}\n`;
 }

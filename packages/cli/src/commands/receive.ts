@@ -1,6 +1,6 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
 import { aboutOf, openSubscriptionAt, parseUrl } from "../drivers.js";
-import { messageRecord } from "../format.js";
+import { messageRecord, visibleBody } from "../format.js";
 import { aloneInProcess } from "../hints.js";
 import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
@@ -64,6 +64,8 @@ async function receiveLoop(sub: Subscription, options: ReceiveOptions, interrupt
 
 function render(message: Message, json: boolean): Uint8Array | string {
   if (json) return `${JSON.stringify(messageRecord(message))}\n`;
+  // A terminal shows the body with its control characters escaped; a pipe or a file gets the bytes as they are.
+  if (process.stdout.isTTY) return `${visibleBody(message.body)}\n`;
   const out = new Uint8Array(message.body.byteLength + 1);
   out.set(message.body);
   out[message.body.byteLength] = 0x0a;

@@ -11,7 +11,7 @@ import {
 import { aboutOf, openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
 import { errorText } from "../exit.js";
 import { aloneInProcess } from "../hints.js";
-import { onInterrupt, writeOut } from "../io.js";
+import { forTerminal, onInterrupt, writeOut } from "../io.js";
 import { progressBar } from "../progress.js";
 
 export interface RedriveOptions {
@@ -133,7 +133,7 @@ async function move(
       } else if (options.dryRun) {
         held.push(message);
         tally.moved++;
-        await writeOut(listing(message));
+        await writeOut(forTerminal(process.stdout, listing(message), { lineBreaks: true }));
       } else {
         const failed = await moveOne(message, topic, to, options.timeout, interrupt);
         if (failed) {
