@@ -22,6 +22,7 @@ import {
 } from "@opentelemetry/api";
 import type { DriverBase, DriverMessage } from "../driver/driver.js";
 import { errorCode, PubSubError } from "../errors.js";
+import type { HealthState } from "../health.js";
 import { ATTR, UNKNOWN_SYSTEM } from "./conventions.js";
 import { contextKeys } from "./propagation.js";
 import { type MetricInstruments, metricInstruments, tracer, tracingOn } from "./providers.js";
@@ -268,8 +269,8 @@ export class Instruments {
    * Reports `state()` as the health gauge, on the meter provider registered
    * at each collection, until the returned function is called.
    */
-  observeHealth(state: () => string): () => void {
-    const states = ["connecting", "ready", "reconnecting", "closed"];
+  observeHealth(state: () => HealthState): () => void {
+    const states: HealthState[] = ["connecting", "ready", "reconnecting", "draining", "closed"];
     const callback = (result: ObservableResult) => {
       const now = state();
       for (const s of states) result.observe(s === now ? 1 : 0, { ...this.#base, state: s });
