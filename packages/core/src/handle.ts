@@ -10,6 +10,7 @@ import { HealthLog, type Logger, writeLog } from "./telemetry/logger.js";
 interface HandleOptions {
   shutdownTimeoutMs?: number;
   logger?: Logger;
+  tracing?: { propagate?: boolean };
 }
 
 /** Options of one call. */
@@ -43,7 +44,8 @@ export abstract class DriverHandle<D extends DriverBase> {
     this.#kind = kind;
     this.#health = new HealthTracker("ready", (err) => driverErrorCode(driver, err));
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    this.instruments = new Instruments(driver);
+    // Without propagation on purpose, a missing propagator is no news to the logger.
+    this.instruments = new Instruments(driver, options.tracing?.propagate === false ? undefined : options.logger);
     const log = options.logger ? new HealthLog(options.logger, driver.resource) : undefined;
     const source = driver.health;
     if (source) {
