@@ -1,27 +1,22 @@
-import type { Health } from "@portable-pubsub/core";
+import type { Health, HealthJSON } from "@portable-pubsub/core";
 
 /** The body of GET /health. */
 export interface HealthReport {
   status: "ok" | "unavailable";
-  topic: HealthView;
-  subscription: HealthView;
+  /**
+   * `ready` when healthy; `draining` from the moment the service (or its
+   * topic or subscription) starts to shut down until it exits, so that a
+   * readiness probe stops sending it traffic; `unavailable` otherwise.
+   */
+  state: "ready" | "draining" | "unavailable";
+  /** The topic's health as the library writes it: state, since, blocked, lastError `{ code, message }`, redacted. */
+  topic: HealthJSON;
+  subscription: HealthJSON;
   consumer: "running" | "stopped" | "failed";
   stopping: boolean;
 }
 
-export interface HealthView {
-  state: Health["state"];
-  since: string;
-  blocked?: string;
-  lastError?: string;
-}
-
-export function view(health: Health): HealthView {
-  const out: HealthView = { state: health.state, since: health.since.toISOString() };
-  if (health.blocked !== undefined) out.blocked = health.blocked;
-  if (health.lastError) out.lastError = health.lastError.message;
-  return out;
-}
+const leaving = (health: Health) => health.state === "draining" || health.state === "closed";
 
 /** Healthy means: both connections ready, publishing not blocked, the consumer running, not shutting down. */
 export function healthReport(
@@ -36,10 +31,12 @@ export function healthReport(
     subscription.state === "ready" &&
     consumer === "running" &&
     !stopping;
+  const draining = stopping || leaving(topic) || leaving(subscription);
   return {
     status: ok ? "ok" : "unavailable",
-    topic: view(topic),
-    subscription: view(subscription),
+    state: ok ? "ready" : draining ? "draining" : "unavailable",
+    topic: topic.toJSON(),
+    subscription: subscription.toJSON(),
     consumer,
     stopping,
   };

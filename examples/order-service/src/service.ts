@@ -102,8 +102,10 @@ export class OrderService {
   }
 
   /**
-   * Graceful stop: refuse new requests, let running ones finish, flush the
-   * topic, drain the consumer, shut the subscription down. Resolves true if
+   * Graceful stop: refuse new orders, let running requests finish, flush the
+   * topic, drain the consumer, shut the subscription down, close the HTTP
+   * server. Until then GET /health answers 503 with state `draining`, so a
+   * readiness probe takes the service out of rotation. Resolves true if
    * all that finished within the shutdown deadline. Calling it again returns
    * the first call's promise.
    */
@@ -116,8 +118,8 @@ export class OrderService {
     const started = Date.now();
     const deadline = AbortSignal.timeout(this.#config.shutdownTimeoutMs);
     this.#log.info("shutting down", { reason, deadlineMs: this.#config.shutdownTimeoutMs });
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeIdleConnections();
+    // Keep-alive connections stay open: a request on one gets its 503 with "connection: close", rather than a
+    // connection closed under a request already on its way.
     let ok = true;
     const step = async (name: string, work: Promise<unknown>) => {
       try {
@@ -134,6 +136,9 @@ export class OrderService {
     await step("consumer drain", this.processor.drain(DRAIN_IDLE_MS, drainBudget));
     await step("subscription shutdown", this.subscription.shutdown({ signal: deadline }));
     await step("consumer stop", Promise.race([this.processor.stopped(), aborted(deadline)]));
+    // The server listens until here: /health answers 503 "draining" for the whole drain.
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
     await step("HTTP server close", Promise.race([closed, aborted(deadline)]));
     this.#server.closeAllConnections();
     this.#log.info(ok ? "stopped" : "stopped with work left undone", { ms: Date.now() - started, ...this.stats });
@@ -141,6 +146,13 @@ export class OrderService {
   }
 
   #route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (path === "/health" && req.method === "GET") {
+      const consumer = this.processor.failure ? "failed" : "running";
+      const report = healthReport(this.topic.health, this.subscription.health, consumer, this.#stopping !== undefined);
+      sendJson(res, report.status === "ok" ? 200 : 503, report, this.#stopping ? { connection: "close" } : {});
+      return;
+    }
     if (this.#stopping) {
       sendJson(
         res,
@@ -150,7 +162,6 @@ export class OrderService {
       );
       return;
     }
-    const path = (req.url ?? "/").split("?", 1)[0];
     if (path === "/orders" && req.method === "POST") {
       const handled = inRequestSpan(req, "/orders", () =>
         postOrder(req, res, { topic: this.topic, log: this.#log, sendTimeoutMs: this.#config.sendTimeoutMs }),
@@ -164,12 +175,6 @@ export class OrderService {
         })
         .finally(() => this.#requests.delete(handled));
       this.#requests.add(handled);
-      return;
-    }
-    if (path === "/health" && req.method === "GET") {
-      const consumer = this.processor.failure ? "failed" : "running";
-      const report = healthReport(this.topic.health, this.subscription.health, consumer, false);
-      sendJson(res, report.status === "ok" ? 200 : 503, report);
       return;
     }
     if (path === "/stats" && req.method === "GET") {

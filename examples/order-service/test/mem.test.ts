@@ -107,13 +107,50 @@ describe("order service on mem://", () => {
     expect(stopped).toMatchObject({ accepted: 100, processed: 100, duplicates: 0, inFlight: 0 });
   });
 
-  it("refuses requests once shutting down, and exits 1 when the drain overruns the deadline", async () => {
+  it("answers /health 503 with state draining while a held message drains, then exits 0", async () => {
+    const service = await start(["--process-delay", "2s", "--shutdown-timeout", "10s"]);
+    const ready = await getJson(`${service.url}/health`);
+    expect([ready.status, ready.body.state]).toEqual([200, "ready"]);
+    const order = await postOrder(service.url, { item: "chair", quantity: 1 });
+    expect(order.status).toBe(201);
+    service.kill("SIGTERM");
+    // The topic is flushed and closed; the consumer still holds the order for the rest of its 2 s.
+    await service.waitForLog((l) => l.msg === "topic connection closed");
+    const draining = await getJson(`${service.url}/health`);
+    expect(draining.status).toBe(503);
+    const topic = draining.body.topic as { since: string };
+    const subscription = draining.body.subscription as { since: string };
+    expect(draining.body).toEqual({
+      status: "unavailable",
+      state: "draining",
+      topic: { state: "closed", since: topic.since, blocked: null, lastError: null },
+      subscription: { state: "ready", since: subscription.since, blocked: null, lastError: null },
+      consumer: "running",
+      stopping: true,
+    });
+    expect(service.processedIds()).toEqual([]);
+    expect(await service.exited).toBe(0);
+    expect(service.processedIds()).toEqual([order.body.id]);
+    // The library reported each shutdown as draining, then closed.
+    const states = service.logs.filter((l) => / connection (draining|closed)$/.test(l.msg)).map((l) => l.msg);
+    expect(states).toEqual([
+      "topic connection draining",
+      "topic connection closed",
+      "subscription connection draining",
+      "subscription connection closed",
+    ]);
+  });
+
+  it("refuses orders once shutting down, and exits 1 when the drain overruns the deadline", async () => {
     const service = await start(["--process-delay", "5s", "--shutdown-timeout", "1s"]);
     expect((await postOrder(service.url, { item: "kettle", quantity: 1 })).status).toBe(201);
     const signalled = Date.now();
     service.kill("SIGTERM");
     await service.waitForLog((l) => l.msg === "shutting down");
-    await expect(fetch(`${service.url}/health`)).rejects.toThrow();
+    const refused = await postOrder(service.url, { item: "kettle", quantity: 1 });
+    expect([refused.status, refused.body.error]).toEqual([503, "FailedPrecondition"]);
+    const health = await getJson(`${service.url}/health`);
+    expect([health.status, health.body.state, health.body.stopping]).toEqual([503, "draining", true]);
     expect(await service.exited).toBe(1);
     expect(Date.now() - signalled).toBeLessThan(3000);
     expect(service.logs.some((l) => l.msg === "stopped with work left undone")).toBe(true);

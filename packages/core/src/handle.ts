@@ -10,6 +10,7 @@ import { HealthLog, type Logger, writeLog } from "./telemetry/logger.js";
 interface HandleOptions {
   shutdownTimeoutMs?: number;
   logger?: Logger;
+  tracing?: { propagate?: boolean };
 }
 
 /** Options of one call. */
@@ -24,7 +25,9 @@ export interface CallOptions {
  */
 export abstract class DriverHandle<D extends DriverBase> {
   protected readonly driver: D;
-  readonly #health = new HealthTracker("ready");
+  readonly #health: HealthTracker;
+  /** Set when shutdown starts: from then on the state is `draining` until `closed`, whatever the driver reports. */
+  #draining = false;
   readonly #unsubscribe: (() => void) | undefined;
   readonly #kind: string;
   #closedError: PubSubError | undefined;
@@ -39,14 +42,22 @@ export abstract class DriverHandle<D extends DriverBase> {
   protected constructor(driver: D, kind: "topic" | "subscription", options: HandleOptions) {
     this.driver = driver;
     this.#kind = kind;
+    this.#health = new HealthTracker("ready", (err) => driverErrorCode(driver, err));
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    this.instruments = new Instruments(driver);
+    // Without propagation on purpose, a missing propagator is no news to the logger.
+    this.instruments = new Instruments(driver, options.tracing?.propagate === false ? undefined : options.logger);
     const log = options.logger ? new HealthLog(options.logger, driver.resource) : undefined;
     const source = driver.health;
     if (source) {
       const mirror = (h: Health) => {
         if (h.state === "ready" && this.#health.current().state === "reconnecting") this.instruments.reconnected();
-        this.#health.set(h.state, h.lastError, h.endpoint);
+        if (this.#draining) {
+          // A driver that reconnects during a shutdown must not make an object that is leaving look ready, and the
+          // connection that the shutdown itself closes is no news: only a new error is.
+          this.#health.set("draining", h.lastError, h.endpoint ?? this.#health.current().endpoint);
+        } else {
+          this.#health.set(h.state, h.lastError, h.endpoint);
+        }
         this.#health.setBlocked(h.blocked);
       };
       mirror(source.current());
@@ -71,7 +82,10 @@ export abstract class DriverHandle<D extends DriverBase> {
     this.#stopGauge = this.instruments.observeHealth(() => this.#health.current().state);
   }
 
-  /** The health of the connection, as the driver reports it; `closed` after shutdown. */
+  /**
+   * The health of the connection, as the driver reports it; `draining` from
+   * the moment `shutdown()` starts until it has finished, then `closed`.
+   */
   get health(): Health {
     return this.#health.current();
   }
@@ -95,6 +109,8 @@ export abstract class DriverHandle<D extends DriverBase> {
     } catch (err) {
       return Promise.reject(err);
     }
+    this.#draining = true;
+    this.#health.set("draining", undefined, this.#health.current().endpoint);
     if (signal) {
       this.#shutdown = this.doShutdown(signal);
     } else {
@@ -195,12 +211,17 @@ const NEVER = new AbortController().signal;
  */
 export function toPubSubError(driver: DriverBase, err: unknown, operation: string): PubSubError {
   if (err instanceof PubSubError) return err;
-  const errors = driver.errors;
   const detail = err instanceof Error ? err.message : String(err);
-  const hint = errors?.hint?.(err);
-  const mapped = errors?.errorCode(err) ?? ErrorCode.Unknown;
-  // An AbortError or TimeoutError from the client is still Canceled or DeadlineExceeded.
-  const code = mapped === ErrorCode.Unknown ? errorCode(err) : mapped;
+  const hint = driver.errors?.hint?.(err);
+  const code = driverErrorCode(driver, err);
   const message = `${operation} ${driver.resource}: ${redactUrl(detail)}${hint ? `; ${redactUrl(hint)}` : ""}`;
   return new PubSubError(code, message, { cause: err });
+}
+
+/** The portable code of an error a driver threw or reported: the driver's mapping, else `errorCode`'s. */
+function driverErrorCode(driver: DriverBase, err: unknown): ErrorCode {
+  if (err instanceof PubSubError) return err.code;
+  const mapped = driver.errors?.errorCode(err) ?? ErrorCode.Unknown;
+  // An AbortError or TimeoutError from the client is still Canceled or DeadlineExceeded.
+  return mapped === ErrorCode.Unknown ? errorCode(err) : mapped;
 }

@@ -1,8 +1,13 @@
+import { type ErrorCode, errorCode, redactUrl } from "./errors.js";
+
 /**
  * Connection health of a Topic or Subscription, for a service's /health
- * endpoint and its logs.
+ * endpoint and its logs. `draining` is the portable layer's own: it runs
+ * from the moment `shutdown()` (or `await using`) starts until it ends,
+ * when the state becomes `closed`, and a readiness probe must treat it as
+ * not ready. Drivers report the other states of their connection.
  */
-export type HealthState = "connecting" | "ready" | "reconnecting" | "closed";
+export type HealthState = "connecting" | "ready" | "reconnecting" | "draining" | "closed";
 
 /** A Topic's or Subscription's connection health: its state, the last error, since when, and any publish block. */
 export interface Health {
@@ -19,6 +24,58 @@ export interface Health {
    * connected, or where the driver does not say.
    */
   readonly endpoint?: string | undefined;
+  /**
+   * What `JSON.stringify(health)` writes, for a /health endpoint or a log:
+   * see {@link HealthJSON}. Returns a new plain object that holds no
+   * credential.
+   */
+  toJSON(): HealthJSON;
+}
+
+/** The JSON form of a {@link Health}. */
+export interface HealthJSON {
+  state: HealthState;
+  /** `since`, in ISO 8601. */
+  since: string;
+  /** The broker's reason for blocking publishes, or null. */
+  blocked: string | null;
+  /** Where the connection is; absent where unknown. */
+  endpoint?: string;
+  /** The latest connection error: its portable code and its message without credentials; null if none. */
+  lastError: { code: ErrorCode; message: string } | null;
+}
+
+/** How a tracker tells the portable code of a connection error; `errorCode` unless its owner knows better. */
+export type HealthErrorCode = (err: Error) => ErrorCode;
+
+/** One immutable health report; its prototype gives it `toJSON`. */
+class HealthReport implements Health {
+  readonly state: HealthState;
+  readonly lastError: Error | undefined;
+  readonly since: Date;
+  readonly blocked: string | undefined;
+  readonly endpoint?: string | undefined;
+  readonly #codeOf: HealthErrorCode;
+
+  constructor(fields: Omit<Health, "toJSON">, codeOf: HealthErrorCode) {
+    this.state = fields.state;
+    this.lastError = fields.lastError;
+    this.since = fields.since;
+    this.blocked = fields.blocked;
+    if (fields.endpoint !== undefined) this.endpoint = fields.endpoint;
+    this.#codeOf = codeOf;
+  }
+
+  toJSON(): HealthJSON {
+    const err = this.lastError;
+    return {
+      state: this.state,
+      since: this.since.toISOString(),
+      blocked: this.blocked === undefined ? null : redactUrl(this.blocked),
+      ...(this.endpoint === undefined ? {} : { endpoint: redactUrl(this.endpoint) }),
+      lastError: err === undefined ? null : { code: this.#codeOf(err), message: redactUrl(err.message) },
+    };
+  }
 }
 
 /** A source of health reports, as drivers expose it. */
@@ -36,9 +93,15 @@ export interface HealthSource {
 export class HealthTracker implements HealthSource {
   #health: Health;
   readonly #listeners = new Set<(health: Health) => void>();
+  readonly #codeOf: HealthErrorCode;
 
-  constructor(initial: HealthState = "connecting") {
-    this.#health = { state: initial, lastError: undefined, since: new Date(), blocked: undefined };
+  /** `codeOf` gives `toJSON` the portable code of `lastError` (default: `errorCode`). */
+  constructor(initial: HealthState = "connecting", codeOf: HealthErrorCode = errorCode) {
+    this.#codeOf = codeOf;
+    this.#health = new HealthReport(
+      { state: initial, lastError: undefined, since: new Date(), blocked: undefined },
+      codeOf,
+    );
   }
 
   current(): Health {
@@ -74,10 +137,12 @@ export class HealthTracker implements HealthSource {
   /** Records that the broker blocks (a reason) or unblocks (undefined) publishing. */
   setBlocked(reason: string | undefined): void {
     if (this.#health.blocked === reason || this.#health.state === "closed") return;
-    this.#publish({ ...this.#health, blocked: reason });
+    const { state, lastError, since, endpoint } = this.#health;
+    this.#publish({ state, lastError, since, blocked: reason, endpoint });
   }
 
-  #publish(health: Health): void {
+  #publish(fields: Omit<Health, "toJSON">): void {
+    const health = new HealthReport(fields, this.#codeOf);
     this.#health = health;
     for (const listener of this.#listeners) {
       try {

@@ -7,7 +7,7 @@
 export { DEAD_LETTER_PREFIX } from "./dead-letter.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
 export type { CallOptions } from "./handle.js";
-export type { Health, HealthState } from "./health.js";
+export type { Health, HealthJSON, HealthState } from "./health.js";
 export { Message, type NackOptions } from "./message.js";
 export {
   defaultURLMux,

@@ -289,6 +289,7 @@ describe("logger", () => {
       ["pubsub.blocked", "memory alarm", ""],
       ["pubsub.unblocked", "", ""],
       ["pubsub.state", "ready", ""],
+      ["pubsub.state", "draining", ""],
       ["pubsub.state", "closed", ""],
     ]);
     expect(events[2]?.error).toBe("connect ECONNREFUSED amqp://***@broker:5672");

@@ -196,7 +196,8 @@ function stateOf(client: Redis): HealthState {
   }
 }
 
-const RANK: Record<HealthState, number> = { closed: 3, reconnecting: 2, connecting: 1, ready: 0 };
+// `draining` is the portable layer's state during a shutdown, never a client's; ranked for completeness.
+const RANK: Record<HealthState, number> = { closed: 3, draining: 3, reconnecting: 2, connecting: 1, ready: 0 };
 
 /**
  * Health of a Topic or Subscription from the events of its ioredis clients:

@@ -13,7 +13,7 @@ export { raceSignal, settledWithin, sleep, throwIfAborted } from "../abort.js";
 export { Batcher, type BatcherOptions } from "../batcher.js";
 export { canceledError, invalidArgument, redactUnparsedUrl } from "../errors.js";
 export { toPubSubError } from "../handle.js";
-export { type HealthSource, HealthTracker } from "../health.js";
+export { type HealthErrorCode, type HealthSource, HealthTracker } from "../health.js";
 // The portable types a driver builds and returns.
 export * from "../index.js";
 export { builtinDrivers } from "../mux.js";

@@ -22,9 +22,11 @@ import {
 } from "@opentelemetry/api";
 import type { DriverBase, DriverMessage } from "../driver/driver.js";
 import { errorCode, PubSubError } from "../errors.js";
+import type { HealthState } from "../health.js";
 import { ATTR, UNKNOWN_SYSTEM } from "./conventions.js";
+import { type Logger, writeLog } from "./logger.js";
 import { contextKeys } from "./propagation.js";
-import { type MetricInstruments, metricInstruments, tracer, tracingOn } from "./providers.js";
+import { type MetricInstruments, metricInstruments, propagatorOn, tracer, tracingOn } from "./providers.js";
 
 /**
  * How often, at most, a Topic or Subscription looks whether an SDK was
@@ -63,6 +65,7 @@ export function baseAttributes(driver: DriverBase): Attributes {
  */
 export class Instruments {
   readonly #driver: DriverBase;
+  readonly #logger: Logger | undefined;
   readonly #base: Attributes;
   readonly #destination: string;
   readonly #operation: Record<string, Attributes> = {};
@@ -72,8 +75,14 @@ export class Instruments {
   #contextKeys: readonly string[] = [];
   #refreshedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(driver: DriverBase) {
+  /**
+   * `logger`, if given, is told once per process when a tracer provider is
+   * registered without a propagator (see `warnNoPropagator`); leave it out
+   * where trace context is not propagated on purpose.
+   */
+  constructor(driver: DriverBase, logger?: Logger) {
     this.#driver = driver;
+    this.#logger = logger;
     this.#base = baseAttributes(driver);
     this.#destination = String(this.#base[ATTR.destination]);
     this.refresh();
@@ -93,6 +102,9 @@ export class Instruments {
     this.#tracer = tracer();
     this.#metrics = metricInstruments();
     this.#contextKeys = contextKeys();
+    if (this.#tracing && this.#logger && !warnedNoPropagator && !propagatorOn()) {
+      warnNoPropagator(this.#logger, this.#driver.resource);
+    }
     this.#attachHealth?.();
   }
 
@@ -268,8 +280,8 @@ export class Instruments {
    * Reports `state()` as the health gauge, on the meter provider registered
    * at each collection, until the returned function is called.
    */
-  observeHealth(state: () => string): () => void {
-    const states = ["connecting", "ready", "reconnecting", "closed"];
+  observeHealth(state: () => HealthState): () => void {
+    const states: HealthState[] = ["connecting", "ready", "reconnecting", "draining", "closed"];
     const callback = (result: ObservableResult) => {
       const now = state();
       for (const s of states) result.observe(s === now ? 1 : 0, { ...this.#base, state: s });
@@ -332,6 +344,29 @@ export class Instruments {
       },
     );
   }
+}
+
+/** Whether this process's loggers were told that no propagator is registered: once is enough. */
+let warnedNoPropagator = false;
+
+/**
+ * Tells `logger` that spans are recorded but no trace context travels:
+ * a tracer provider set with `trace.setGlobalTracerProvider` alone has no
+ * propagator (and no context manager), so send and process land in
+ * different traces.
+ */
+function warnNoPropagator(logger: Logger, resource: string): void {
+  warnedNoPropagator = true;
+  writeLog(logger, "warn", {
+    event: "pubsub.tracing_no_propagator",
+    resource,
+    message:
+      `${resource}: a tracer provider is registered but no propagator, so no traceparent travels in messages ` +
+      "and each handler's span starts a trace of its own; register the SDK with NodeTracerProvider.register() " +
+      "or the Node SDK's start() (both set the W3C propagator and a context manager), or call " +
+      "propagation.setGlobalPropagator(new W3CTraceContextPropagator()) and " +
+      "context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())",
+  });
 }
 
 /** Ends `span`; a failure sets `error.type` and the ERROR status. Success leaves the status unset, as the conventions ask of instrumentation. */

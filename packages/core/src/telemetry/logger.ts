@@ -20,7 +20,10 @@ export interface Logger {
 
 /** One structured event, as the logger receives it. */
 export interface LogEvent {
-  /** What happened: "pubsub.state", "pubsub.blocked", "pubsub.unblocked". */
+  /**
+   * What happened, such as "pubsub.state" (a health change, `draining` included), "pubsub.blocked",
+   * "pubsub.unblocked", "pubsub.deadletter" or "pubsub.tracing_no_propagator".
+   */
   event: string;
   /** The Topic's or Subscription's resource, without credentials. */
   resource: string;

@@ -9,6 +9,7 @@ import {
   type MeterProvider,
   metrics,
   ProxyTracerProvider,
+  propagation,
   type Tracer,
   trace,
 } from "@opentelemetry/api";
@@ -75,4 +76,13 @@ const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
 export function tracingOn(): boolean {
   const provider = trace.getTracerProvider();
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
+}
+
+/**
+ * Whether a propagator is registered: the API's default one is a no-op
+ * that writes no field, and with it no trace context travels in a message,
+ * so the sender's and the handler's spans land in different traces.
+ */
+export function propagatorOn(): boolean {
+  return propagation.fields().length > 0;
 }
