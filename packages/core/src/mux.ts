@@ -4,9 +4,11 @@ import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
+import { notePortableOptions } from "./driver/params.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
+import { unknownSchemeError } from "./unknown-scheme.js";
 
 /**
  * Options of `openTopic`: the portable ones, plus the driver's own (such as
@@ -136,7 +138,7 @@ export class URLMux {
       if (topic) openers.openTopicURL = topic;
       if (subscription) openers.openSubscriptionURL = subscription;
       if (topic || subscription) return { scheme, packageName: undefined, module: openers };
-      throw this.#unknownScheme(
+      throw unknownSchemeError(
         scheme,
         operation,
         [...new Set([...this.topicSchemes(), ...this.subscriptionSchemes()])].sort(),
@@ -160,7 +162,7 @@ export class URLMux {
     const parsed = parseUrl(url, "openTopic");
     const scheme = parsed.protocol.slice(0, -1);
     const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
-    if (!opener) throw this.#unknownScheme(scheme, "openTopic", this.topicSchemes());
+    if (!opener) throw unknownSchemeError(scheme, "openTopic", this.topicSchemes());
     const [portable, driverOptions, signal] = split(options, TOPIC_KEYS);
     return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openTopic");
   }
@@ -171,7 +173,7 @@ export class URLMux {
     const scheme = parsed.protocol.slice(0, -1);
     const opener =
       this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
-    if (!opener) throw this.#unknownScheme(scheme, "openSubscription", this.subscriptionSchemes());
+    if (!opener) throw unknownSchemeError(scheme, "openSubscription", this.subscriptionSchemes());
     const [portable, driverOptions, signal] = split(options, SUBSCRIPTION_KEYS);
     // A dead-letter URL opens through this mux, so that it may name a scheme registered here.
     (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
@@ -183,12 +185,6 @@ export class URLMux {
     const pkg = this.#lazy[scheme];
     if (pkg === undefined) return {};
     return this.#loader.load(pkg, scheme, operation);
-  }
-
-  #unknownScheme(scheme: string, operation: string, known: string[]): PubSubError {
-    return invalidArgument(
-      `${operation}: no driver for scheme "${scheme}://"; registered schemes: ${known.map((s) => `${s}://`).join(", ")}`,
-    );
   }
 }
 
@@ -232,6 +228,7 @@ function split<T extends object>(
     } else if (portableKeys.includes(key)) portable[key] = value;
     else rest[key] = value;
   }
+  notePortableOptions(rest, [...portableKeys, "signal"]);
   return [portable as T, rest, signal];
 }
 

@@ -9,7 +9,7 @@ describe("mem:// URLs", () => {
     const error = await failure(openSubscription("mem://orders?ackdeadline=5s"));
     expect(error.code).toBe(ErrorCode.InvalidArgument);
     expect(error.message).toBe(
-      'mem: mem://orders: query parameter "ackdeadline" is not supported; supported: subscription, ackDeadline',
+      'mem: mem://orders: query parameter "ackdeadline" is not supported; supported: subscription, ackDeadline; did you mean "ackDeadline"?',
     );
     expect(errorCode(await failure(openTopic("mem://orders?subscription=x")))).toBe(ErrorCode.InvalidArgument);
   });

@@ -56,7 +56,10 @@ describe("redisstream URLs and options", () => {
   });
 
   it.each([
-    ["redisstream://s", /"group" is invalid/],
+    [
+      "redisstream://s",
+      /^redisstream: redisstream:\/\/s: query parameter "group" is required: add it, as in redisstream:\/\/s\?group=NAME$/,
+    ],
     ["redisstream://s?group=", /"group" is invalid: must not be empty/],
     ["redisstream://s?group=g&ackDeadline=soon", /"ackDeadline" is invalid: must be a positive duration/],
     ["redisstream://s?group=g&ackDeadline=0", /"ackDeadline" is invalid: must be a positive duration/],
