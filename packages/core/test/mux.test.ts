@@ -86,6 +86,7 @@ describe("URLMux", () => {
 
   it("lists the portable options too, and the one meant, when a driver refuses an option", async () => {
     const mux = new URLMux({ mem: "@portable-pubsub/driver-memory" });
+    // @ts-expect-error: the option is shutdownTimeoutMs; this checks the run-time refusal.
     const topicError = await failure(mux.openTopic("mem://orders", { shutdownTimeout: 5 }));
     expect(topicError.code).toBe(ErrorCode.InvalidArgument);
     expect(topicError.message).toBe(
@@ -94,6 +95,7 @@ describe("URLMux", () => {
         'did you mean "shutdownTimeoutMs"?',
     );
     await mux.openTopic("mem://orders").then((t) => t.shutdown());
+    // @ts-expect-error: the option is deadLetter; this checks the run-time refusal.
     const subscriptionError = await failure(mux.openSubscription("mem://orders", { deadLeter: "mem://dlq" }));
     expect(subscriptionError.message).toBe(
       'mem: option "deadLeter" is not supported; supported: broker; ' +

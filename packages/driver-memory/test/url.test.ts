@@ -21,6 +21,7 @@ describe("mem:// URLs", () => {
     const repeated = await failure(openSubscription("mem://orders?subscription=a&subscription=b"));
     expect(repeated.message).toMatch(/query parameter "subscription" is given twice/);
     expect(errorCode(await failure(openTopic("mem://")))).toBe(ErrorCode.InvalidArgument);
+    // @ts-expect-error: mem:// has no option "brokr"; this checks the run-time refusal too.
     expect(errorCode(await failure(openTopic("mem://x", { brokr: new MemBroker() })))).toBe(ErrorCode.InvalidArgument);
   });
 

@@ -89,6 +89,7 @@ describe("nats:// query parameters and options", () => {
     expect(await invalid(openSubscription("nats://orders.eu?consumer=c", { serverUrl }))).toMatch(
       /"orders.eu" is not a stream name/,
     );
+    // @ts-expect-error: socketTimeout is redisstream's; this checks the run-time refusal too.
     expect(await invalid(openTopic("nats://orders", { serverUrl, socketTimeout: "5s" }))).toMatch(/socketTimeout/);
   });
 

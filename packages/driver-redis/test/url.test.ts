@@ -105,6 +105,7 @@ describe("redisstream URLs and options", () => {
   });
 
   it("rejects unknown and badly typed driver options", async () => {
+    // @ts-expect-error: redisstream:// has no option "host"; this checks the run-time refusal too.
     const unknown = await failure(openTopic("redisstream://s", { ...server, host: "x" }));
     expect(unknown.code).toBe(ErrorCode.InvalidArgument);
     expect(unknown.message).toMatch(/"host" is not supported; supported: serverUrl, redisOptions, socketTimeout/);

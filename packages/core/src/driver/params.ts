@@ -39,6 +39,15 @@ export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, d
   return parseWith(schema, options ?? {}, { what: () => `${driver}: option`, portable });
 }
 
+/**
+ * The zod shape that validates a driver's options type `T`: a schema for
+ * each of its keys, none missing and none more. Write the schema as
+ * `z.object({ ... } satisfies OptionsShape<MyURLOptions>).strict()`, so that
+ * the type applications compile against and what the driver accepts at run
+ * time cannot drift apart.
+ */
+export type OptionsShape<T> = { [K in keyof T]-?: z.ZodType };
+
 /** The portable options of the open call that left these driver options, for the message about an unknown one. */
 const portableKeysOf = new WeakMap<object, readonly string[]>();
 
