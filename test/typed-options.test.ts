@@ -7,6 +7,8 @@
  * them: a type-only import, which no JavaScript keeps.
  */
 import {
+  ErrorCode,
+  errorCode,
   type OpenSubscriptionOptions,
   type OpenTopicOptions,
   openSubscription,
@@ -123,4 +125,26 @@ describe("typed open options", () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toContain('did you mean "shutdownTimeoutMs"?');
   });
+
+  it.each([
+    ["mem://orders", "mem", "broker"],
+    ["rabbit://orders", "rabbit", "serverUrl, heartbeat, connectTimeoutMs"],
+    ["redisstream://orders", "redisstream", "serverUrl, redisOptions, socketTimeout"],
+    ["nats://orders", "nats", "serverUrl, natsOptions, requestTimeout, pingInterval"],
+    ["gcppubsub://p/orders", "gcppubsub", "client, apiEndpoint"],
+  ])(
+    "%s: an unknown option names the driver's options, the portable ones and the one meant",
+    async (url, driver, own) => {
+      const untyped: string = url;
+      const error = await openTopic(untyped, { shutdownTimeout: 1000 }).catch((e: unknown) => e as Error);
+      expect(errorCode(error)).toBe(ErrorCode.InvalidArgument);
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `^${driver}: option "shutdownTimeout" is not supported; supported: ${own}.*; ` +
+            "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, signal; " +
+            'did you mean "shutdownTimeoutMs"\\?$',
+        ),
+      );
+    },
+  );
 });
