@@ -57,6 +57,14 @@ const wrapper = fc.constantFrom(
   "%2C",
   "+",
   ";",
+  // Kept by URL parsing (dropped or percent-encoded), and not a word's end for redaction.
+  "\t",
+  "\n",
+  "\u00a0",
+  "\u2028",
+  "\u200b",
+  "\u202e",
+  "\x1b",
 );
 
 /**

@@ -80,9 +80,11 @@ export function canceledError(operation: string, signal?: AbortSignal): PubSubEr
 /**
  * Removes credentials from anything that looks like a URL, for messages and
  * logs: the user information of `scheme://user:password@host` (up to the
- * last "@" before the next space, so a password holding "/" or "@" goes
- * too) and the value of `password=`, `token=` and the like in a query.
- * Runs in time linear in the length of `text`, whatever it holds.
+ * last "@" before the next ordinary space, so a password holding "/", "@",
+ * a tab, a line break, another Unicode space, a control or an invisible
+ * format character goes too) and the value of `password=`, `token=` and the
+ * like in a query. Runs in time linear in the length of `text`, whatever it
+ * holds.
  */
 export function redactUrl(text: string): string {
   return redactQuerySecrets(redactLooseUserInfo(redactUserInfo(text)));
@@ -107,13 +109,13 @@ function redactUserInfo(text: string): string {
   let out = "";
   let copied = 0;
   let space = -1;
-  let marker = text.indexOf("://");
-  while (marker !== -1) {
-    const start = marker + 3;
-    const next = text.indexOf("://", start);
+  let marker = nextMarker(text, 0);
+  while (marker !== undefined) {
+    const start = marker.end;
+    const next = nextMarker(text, start);
     // The next space is looked up again only once passed, so the whole scan stays linear.
     if (space < start) space = nextSpace(text, start);
-    const end = Math.min(next === -1 ? text.length : next, space);
+    const end = Math.min(next === undefined ? text.length : next.index, space);
     let at = end - 1;
     while (at >= start && text.charCodeAt(at) !== AT) at--;
     if (at >= start) {
@@ -125,11 +127,27 @@ function redactUserInfo(text: string): string {
   return copied === 0 ? text : out + text.slice(copied);
 }
 
+/**
+ * "://", also with tabs and line breaks in it, which URL parsing drops
+ * (`amqp:\t//user:pw@host` is a URL with a password).
+ */
+const MARKER = /:[\t\n\r]*\/[\t\n\r]*\//g;
+
+function nextMarker(text: string, from: number): { index: number; end: number } | undefined {
+  MARKER.lastIndex = from;
+  const match = MARKER.exec(text);
+  return match ? { index: match.index, end: match.index + match[0].length } : undefined;
+}
+
 const AT = 0x40;
 const SLASH = 0x2f;
 
-/** Where a token of a message ends: white space and the quotes that messages put around names. */
-const TOKEN_END = new Set([..." \t\n\r\"'`<>()[]"].map((c) => c.charCodeAt(0)));
+/**
+ * Where a token of a message ends: an ordinary space and the quotes that
+ * messages put around names. Not a tab, a line break or another space: a
+ * password may hold one, and URL parsing keeps it.
+ */
+const TOKEN_END = new Set([..." \"'`<>()[]"].map((c) => c.charCodeAt(0)));
 
 /**
  * The user information of URL forms without "//" (`mem:user:pw@t`,
@@ -159,14 +177,14 @@ function redactLooseUserInfo(text: string): string {
   }
   return copied === 0 ? text : out + text.slice(copied);
 }
-const WHITESPACE = /\s/g;
-
+/** The next ordinary space: where the user information of a URL in a message must end. */
 function nextSpace(text: string, from: number): number {
-  WHITESPACE.lastIndex = from;
-  return WHITESPACE.exec(text)?.index ?? text.length;
+  const space = text.indexOf(" ", from);
+  return space === -1 ? text.length : space;
 }
 
-const QUERY_SECRET = /([?&;](?:password|passwd|pass|pwd|token|secret|access_token|auth)=)[^&;#\s]*/gi;
+/** A secret's value runs to the next parameter, fragment or ordinary space, whatever else it holds. */
+const QUERY_SECRET = /([?&;](?:password|passwd|pass|pwd|token|secret|access_token|auth)=)[^&;# ]*/gi;
 
 function redactQuerySecrets(text: string): string {
   return text.includes("=") ? text.replace(QUERY_SECRET, "$1***") : text;

@@ -12,13 +12,19 @@ export { Message, type NackOptions } from "./message.js";
 export {
   defaultURLMux,
   type LoadedDriver,
-  type OpenSubscriptionOptions,
-  type OpenTopicOptions,
   openSubscription,
   openTopic,
   URLMux,
   type URLMuxOptions,
 } from "./mux.js";
+export type {
+  OpenSignal,
+  OpenSubscriptionOptions,
+  OpenTopicOptions,
+  SchemeOf,
+  SubscriptionOptionsByScheme,
+  TopicOptionsByScheme,
+} from "./open-options.js";
 export type { RedeliveryOptions } from "./redelivery.js";
 export type { RetryOptions } from "./retry.js";
 export {

@@ -4,31 +4,12 @@ import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
+import { notePortableOptions } from "./driver/params.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
+import type { OpenSubscriptionOptions, OpenTopicOptions } from "./open-options.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
-
-/**
- * Options of `openTopic`: the portable ones, plus the driver's own (such as
- * `serverUrl`), which the driver validates; an unknown key is InvalidArgument.
- */
-export type OpenTopicOptions = WithDriverOptions<TopicOptions & OpenSignal>;
-/** Options of `openSubscription`: the portable ones, plus the driver's own. */
-export type OpenSubscriptionOptions = WithDriverOptions<SubscriptionOptions & OpenSignal>;
-
-/**
- * `T`, or `T` with the driver's own keys. The first form lets a variable
- * typed as TopicOptions (an interface, which has no index signature) pass.
- */
-type WithDriverOptions<T> = T | (T & Record<string, unknown>);
-
-interface OpenSignal {
-  /**
-   * Gives up opening when it fires: the call rejects with Canceled, and what
-   * the driver opens afterwards is shut down again.
-   */
-  signal?: AbortSignal;
-}
+import { unknownSchemeError } from "./unknown-scheme.js";
 
 /** The schemes whose driver packages the default mux loads on first use. */
 export const builtinDrivers: Readonly<Record<string, string>> = {
@@ -136,7 +117,7 @@ export class URLMux {
       if (topic) openers.openTopicURL = topic;
       if (subscription) openers.openSubscriptionURL = subscription;
       if (topic || subscription) return { scheme, packageName: undefined, module: openers };
-      throw this.#unknownScheme(
+      throw unknownSchemeError(
         scheme,
         operation,
         [...new Set([...this.topicSchemes(), ...this.subscriptionSchemes()])].sort(),
@@ -155,24 +136,32 @@ export class URLMux {
     return [...new Set([...this.#subscriptions.keys(), ...Object.keys(this.#lazy)])].sort();
   }
 
-  /** Opens the topic that `url` names. Rejects with InvalidArgument for a bad URL, scheme or option. */
-  async openTopic(url: string | URL, options: OpenTopicOptions = {}): Promise<Topic> {
+  /**
+   * Opens the topic that `url` names. Rejects with InvalidArgument for a bad
+   * URL, scheme or option. For a literal URL, `options` is typed by its
+   * scheme (see {@link OpenTopicOptions}).
+   */
+  async openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic> {
     const parsed = parseUrl(url, "openTopic");
     const scheme = parsed.protocol.slice(0, -1);
     const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
-    if (!opener) throw this.#unknownScheme(scheme, "openTopic", this.topicSchemes());
-    const [portable, driverOptions, signal] = split(options, TOPIC_KEYS);
+    if (!opener) throw unknownSchemeError(scheme, "openTopic", this.topicSchemes());
+    const [portable, driverOptions, signal] = split<TopicOptions>(options, TOPIC_KEYS);
     return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openTopic");
   }
 
-  /** Opens the subscription that `url` names. Rejects with InvalidArgument for a bad URL, scheme or option. */
-  async openSubscription(url: string | URL, options: OpenSubscriptionOptions = {}): Promise<Subscription> {
+  /**
+   * Opens the subscription that `url` names. Rejects with InvalidArgument for
+   * a bad URL, scheme or option. For a literal URL, `options` is typed by its
+   * scheme (see {@link OpenSubscriptionOptions}).
+   */
+  async openSubscription<U extends string>(url: U | URL, options?: OpenSubscriptionOptions<U>): Promise<Subscription> {
     const parsed = parseUrl(url, "openSubscription");
     const scheme = parsed.protocol.slice(0, -1);
     const opener =
       this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
-    if (!opener) throw this.#unknownScheme(scheme, "openSubscription", this.subscriptionSchemes());
-    const [portable, driverOptions, signal] = split(options, SUBSCRIPTION_KEYS);
+    if (!opener) throw unknownSchemeError(scheme, "openSubscription", this.subscriptionSchemes());
+    const [portable, driverOptions, signal] = split<SubscriptionOptions>(options, SUBSCRIPTION_KEYS);
     // A dead-letter URL opens through this mux, so that it may name a scheme registered here.
     (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
       this.openTopic(dlUrl, { signal });
@@ -183,12 +172,6 @@ export class URLMux {
     const pkg = this.#lazy[scheme];
     if (pkg === undefined) return {};
     return this.#loader.load(pkg, scheme, operation);
-  }
-
-  #unknownScheme(scheme: string, operation: string, known: string[]): PubSubError {
-    return invalidArgument(
-      `${operation}: no driver for scheme "${scheme}://"; registered schemes: ${known.map((s) => `${s}://`).join(", ")}`,
-    );
   }
 }
 
@@ -214,10 +197,12 @@ function parseUrl(url: string | URL, operation: string): URL {
   }
 }
 
-function split<T extends object>(
-  options: T,
+/** Splits open options into the portable ones, the driver's and the signal. */
+function split<Portable>(
+  given: unknown,
   portableKeys: readonly string[],
-): [T, Record<string, unknown>, AbortSignal | undefined] {
+): [Portable, Record<string, unknown>, AbortSignal | undefined] {
+  const options = given === undefined ? {} : given;
   if (typeof options !== "object" || options === null) {
     throw invalidArgument(`open: options must be an object, got ${options === null ? "null" : typeof options}`);
   }
@@ -232,7 +217,8 @@ function split<T extends object>(
     } else if (portableKeys.includes(key)) portable[key] = value;
     else rest[key] = value;
   }
-  return [portable as T, rest, signal];
+  notePortableOptions(rest, [...portableKeys, "signal"]);
+  return [portable as Portable, rest, signal];
 }
 
 /** Waits for the opened driver's `ready`; when it fails, closes what was opened and rethrows. */
@@ -346,12 +332,24 @@ export function defaultURLMux(): URLMux {
   return defaultMux;
 }
 
-/** Opens the topic that `url` names, with the default mux: `openTopic("rabbit://orders")`. */
-export function openTopic(url: string | URL, options?: OpenTopicOptions): Promise<Topic> {
+/**
+ * Opens the topic that `url` names, with the default mux:
+ * `openTopic("rabbit://orders", { serverUrl })`. For a literal URL whose
+ * driver's types are loaded, `options` takes the portable options and that
+ * driver's, and nothing else (see {@link OpenTopicOptions}).
+ */
+export function openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic> {
   return defaultURLMux().openTopic(url, options);
 }
 
-/** Opens the subscription that `url` names, with the default mux: `openSubscription("rabbit://orders-billing")`. */
-export function openSubscription(url: string | URL, options?: OpenSubscriptionOptions): Promise<Subscription> {
+/**
+ * Opens the subscription that `url` names, with the default mux:
+ * `openSubscription("rabbit://orders-billing")`. `options` is typed as in
+ * {@link openTopic} (see {@link OpenSubscriptionOptions}).
+ */
+export function openSubscription<U extends string>(
+  url: U | URL,
+  options?: OpenSubscriptionOptions<U>,
+): Promise<Subscription> {
   return defaultURLMux().openSubscription(url, options);
 }

@@ -32,7 +32,9 @@ export function toDriverMessage(message: unknown): DriverMessage {
     }
     bytes = encoder.encode(body);
   } else {
-    throw invalidArgument(`send: body must be a Uint8Array (or Buffer) or a string, got ${describeValue(body)}`);
+    throw invalidArgument(
+      `send: body must be a Uint8Array (or Buffer) or a string, got ${describeValue(body)}${bodyHint(body)}`,
+    );
   }
   return { body: bytes, metadata: metadata === undefined ? EMPTY : checkMetadata(metadata) };
 }
@@ -72,6 +74,13 @@ function checkMetadata(metadata: unknown): Record<string, string> {
     else snapshot[key] = value;
   }
   return snapshot;
+}
+
+/** How to send an object or an array, which a body cannot be: as JSON text. */
+function bodyHint(body: unknown): string {
+  return isPlainObject(body) || Array.isArray(body)
+    ? "; to send data, encode it: { body: JSON.stringify(data) }, and JSON.parse(msg.text()) where it is received"
+    : "";
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   PubSubError,
   param,
   parseByteSize,
+  parseOptions,
   parseQuery,
   resourceName,
   Subscription,
@@ -246,6 +247,10 @@ describe("URL parameter vocabulary", () => {
     ["frame=1KiB", '"frame" is invalid: must be a size from 4096 to'],
     ["group=", '"group" is invalid: must not be empty'],
     ["other=1", '"other" is not supported; supported: wait, linger, declare, prefetch, frame, group'],
+    [
+      "gruop=g",
+      '"gruop" is not supported; supported: wait, linger, declare, prefetch, frame, group; did you mean "group"?',
+    ],
   ])("rejects %s with InvalidArgument naming the parameter", (query, text) => {
     let caught: unknown;
     try {
@@ -255,6 +260,35 @@ describe("URL parameter vocabulary", () => {
     }
     expect(errorCode(caught)).toBe(ErrorCode.InvalidArgument);
     expect((caught as Error).message).toContain(text);
+  });
+
+  it("says a missing required parameter is required, and how to give it, instead of zod's words", () => {
+    const required = z.object({ group: param.name(), wait: param.duration(), level: param.int() }).strict();
+    const parseRequired = (url: string) => {
+      try {
+        parseQuery(new URL(url), required, "x");
+      } catch (err) {
+        expect(errorCode(err)).toBe(ErrorCode.InvalidArgument);
+        return (err as Error).message;
+      }
+      throw new Error("parsed");
+    };
+    expect(parseRequired("x://u:s3cret@stream?token=t0k")).toBe(
+      'x: x://***@stream: query parameter "group" is required: add it, as in x://***@stream?group=NAME',
+    );
+    expect(parseRequired("x://stream?group=g")).toBe(
+      'x: x://stream: query parameter "wait" is required: add it, as in x://stream?wait=VALUE',
+    );
+    expect(parseRequired("x://stream?group=g&wait=1s")).toBe(
+      'x: x://stream: query parameter "level" is required: add it, as in x://stream?level=VALUE',
+    );
+    expect(() => parseOptions(z.object({ client: z.string() }).strict(), {}, "x")).toThrow(
+      'x: option "client" is required',
+    );
+    // A key given with a bad value is still "invalid", not "required".
+    expect(parseRequired("x://stream?group=")).toBe(
+      'x: x://stream: query parameter "group" is invalid: must not be empty',
+    );
   });
 
   it("decodes resource names, and turns bad percent-encoding or an empty name into InvalidArgument", () => {

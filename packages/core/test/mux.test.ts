@@ -32,6 +32,78 @@ describe("URLMux", () => {
     expect(error.message).toBe('openSubscription: no driver for scheme "nats://"; registered schemes: mem://');
   });
 
+  it.each([
+    [
+      "redis://orders",
+      "did you mean redisstream://, for Redis Streams (redis:// is the form of the server URL, which goes in REDIS_SERVER_URL or the serverUrl option)? ",
+    ],
+    [
+      "rediss://orders",
+      "did you mean redisstream://, for Redis Streams (rediss:// is the form of the server URL, which goes in REDIS_SERVER_URL or the serverUrl option)? ",
+    ],
+    [
+      "amqp://orders",
+      "did you mean rabbit://, for RabbitMQ (amqp:// is the form of the server URL, which goes in RABBIT_SERVER_URL or the serverUrl option)? ",
+    ],
+    [
+      "amqps://orders",
+      "did you mean rabbit://, for RabbitMQ (amqps:// is the form of the server URL, which goes in RABBIT_SERVER_URL or the serverUrl option)? ",
+    ],
+    ["gcp://p/t", "did you mean gcppubsub://, for Google Cloud Pub/Sub? "],
+    ["pubsub://p/t", "did you mean gcppubsub://, for Google Cloud Pub/Sub? "],
+    ["jetstream://orders", "did you mean nats://, for NATS JetStream? "],
+    ["rabit://orders", "did you mean rabbit://? "],
+    ["RABBITT://orders", "did you mean rabbit://? "],
+    ["redistream://orders", "did you mean redisstream://? "],
+    ["gcppubsbu://p/t", "did you mean gcppubsub://? "],
+    ["postgres://orders", "the PostgreSQL scheme is pg://, which is not available yet; "],
+    ["postgresql://orders", "the PostgreSQL scheme is pg://, which is not available yet; "],
+    ["kafka://orders", ""],
+  ])("suggests the scheme meant for %s", async (url, suggestion) => {
+    const mux = new URLMux({
+      mem: "@portable-pubsub/driver-memory",
+      rabbit: "x",
+      gcppubsub: "x",
+      redisstream: "x",
+      nats: "x",
+    });
+    const scheme = url.slice(0, url.indexOf(":")).toLowerCase();
+    const error = await failure(mux.openTopic(url));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toBe(
+      `openTopic: no driver for scheme "${scheme}://"; ${suggestion}registered schemes: gcppubsub://, mem://, nats://, rabbit://, redisstream://`,
+    );
+  });
+
+  it("suggests pg:// for postgres:// once a driver registered it", async () => {
+    const mux = new URLMux();
+    mux.registerTopic("pg", async () => new Topic(new ScriptedTopicDriver()));
+    const error = await failure(mux.openTopic("postgres://orders"));
+    expect(error.message).toBe(
+      'openTopic: no driver for scheme "postgres://"; did you mean pg://, for PostgreSQL? registered schemes: pg://',
+    );
+  });
+
+  it("lists the portable options too, and the one meant, when a driver refuses an option", async () => {
+    const mux = new URLMux({ mem: "@portable-pubsub/driver-memory" });
+    // @ts-expect-error: the option is shutdownTimeoutMs; this checks the run-time refusal.
+    const topicError = await failure(mux.openTopic("mem://orders", { shutdownTimeout: 5 }));
+    expect(topicError.code).toBe(ErrorCode.InvalidArgument);
+    expect(topicError.message).toBe(
+      'mem: option "shutdownTimeout" is not supported; supported: broker; ' +
+        "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, signal; " +
+        'did you mean "shutdownTimeoutMs"?',
+    );
+    await mux.openTopic("mem://orders").then((t) => t.shutdown());
+    // @ts-expect-error: the option is deadLetter; this checks the run-time refusal.
+    const subscriptionError = await failure(mux.openSubscription("mem://orders", { deadLeter: "mem://dlq" }));
+    expect(subscriptionError.message).toBe(
+      'mem: option "deadLeter" is not supported; supported: broker; ' +
+        "portable options: redelivery, deadLetter, maxExtensionMs, maxReceiveBatchSize, ackBatching, retry, shutdownTimeoutMs, tracing, logger, signal; " +
+        'did you mean "deadLetter"?',
+    );
+  });
+
   it("rejects a malformed URL with InvalidArgument, without its password", async () => {
     const error = await failure(new URLMux().openTopic("amqp://user:hunter2@ bad host/x"));
     expect(error.code).toBe(ErrorCode.InvalidArgument);

@@ -33,6 +33,23 @@ describe("message validation", () => {
     expect(errorCode(await topic.send({ body: "\uDFFF" }).catch((e: unknown) => e))).toBe(ErrorCode.InvalidArgument);
   });
 
+  it("suggests JSON.stringify for a body that is a plain object or an array", async () => {
+    const driver = new ScriptedTopicDriver();
+    const topic = new Topic(driver);
+    const message = async (m: unknown) => ((await topic.send(m as never).catch((e: unknown) => e)) as Error).message;
+    const hint =
+      "; to send data, encode it: { body: JSON.stringify(data) }, and JSON.parse(msg.text()) where it is received";
+    expect(await message({ body: { orderId: 7 } })).toBe(
+      `send: body must be a Uint8Array (or Buffer) or a string, got an object (Object)${hint}`,
+    );
+    expect(await message({ body: [1, 2] })).toBe(
+      `send: body must be a Uint8Array (or Buffer) or a string, got an array${hint}`,
+    );
+    expect(await message({ body: new Map() })).not.toContain("JSON");
+    expect(driver.batches).toEqual([]);
+    await topic.shutdown();
+  });
+
   it("refuses metadata that is not a plain record, an empty key and a throwing getter, and sends nothing", async () => {
     const driver = new ScriptedTopicDriver();
     const topic = new Topic(driver);

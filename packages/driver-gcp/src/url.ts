@@ -1,5 +1,6 @@
 import { PubSub } from "@google-cloud/pubsub";
 import {
+  type OptionsShape,
   param,
   parseOptions,
   parseQuery,
@@ -38,17 +39,29 @@ const subscriptionQuery = z
   })
   .strict();
 
+/** The driver's own options of `openTopic` and `openSubscription` for `gcppubsub://` URLs. */
+export interface GcpURLOptions {
+  /** A PubSub client to use instead of building one; the caller keeps owning it. */
+  client?: PubSub;
+  /** `host:port` of the API, instead of PUBSUB_EMULATOR_HOST or Google's endpoint. */
+  apiEndpoint?: string;
+}
+
+declare module "@portable-pubsub/core" {
+  interface TopicOptionsByScheme {
+    gcppubsub: GcpURLOptions;
+  }
+  interface SubscriptionOptionsByScheme {
+    gcppubsub: GcpURLOptions;
+  }
+}
+
 const driverOptions = z
   .object({
-    /** A PubSub client to use instead of building one; the caller keeps owning it. */
     client: z.instanceof(PubSub).optional(),
-    /** `host:port` of the API, instead of PUBSUB_EMULATOR_HOST or Google's endpoint. */
     apiEndpoint: param.name().optional(),
-  })
+  } satisfies OptionsShape<GcpURLOptions>)
   .strict();
-
-/** The driver's own options of `openTopic` / `openSubscription` for `gcppubsub://` URLs. */
-export type GcpURLOptions = z.input<typeof driverOptions>;
 
 /**
  * What a URL and the driver's options say: the query through `schema`, the

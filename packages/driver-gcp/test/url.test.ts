@@ -119,9 +119,11 @@ describe("gcppubsub URL parameters and options", () => {
   });
 
   it("rejects unknown and mistyped driver options", async () => {
+    // @ts-expect-error: gcppubsub:// has no option "pubsub"; this checks the run-time refusal too.
     const unknown = await openTopic("gcppubsub://p-1/orders", { pubsub: {} }).catch((e: unknown) => e);
     expect(errorCode(unknown)).toBe(ErrorCode.InvalidArgument);
     expect((unknown as Error).message).toMatch(/option "pubsub" is not supported; supported: client, apiEndpoint/);
+    // @ts-expect-error: client is a PubSub.
     const wrongClient = await openSubscription("gcppubsub://p-1/billing", { client: "a client" }).catch(
       (e: unknown) => e,
     );

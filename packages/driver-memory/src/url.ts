@@ -1,5 +1,6 @@
 import {
   MAX_TIMER_MS,
+  type OptionsShape,
   param,
   parseOptions,
   parseQuery,
@@ -16,7 +17,25 @@ const topicQuery = z.object({}).strict();
 const subscriptionQuery = z
   .object({ subscription: param.name().optional(), ackDeadline: param.duration({ maxMs: MAX_TIMER_MS }).optional() })
   .strict();
-const driverOptions = z.object({ broker: z.instanceof(MemBroker).optional() }).strict();
+
+/** The driver's own options of `openTopic` and `openSubscription` for `mem://` URLs. */
+export interface MemURLOptions {
+  /** The in-process broker to use instead of the default one, such as a fresh one per test. */
+  broker?: MemBroker;
+}
+
+declare module "@portable-pubsub/core" {
+  interface TopicOptionsByScheme {
+    mem: MemURLOptions;
+  }
+  interface SubscriptionOptionsByScheme {
+    mem: MemURLOptions;
+  }
+}
+
+const driverOptions = z
+  .object({ broker: z.instanceof(MemBroker).optional() } satisfies OptionsShape<MemURLOptions>)
+  .strict();
 
 /** Opens `mem://TOPIC`, creating the topic if needed. No query parameters. */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {

@@ -30,4 +30,4 @@ export {
   openNatsSubscription,
 } from "./subscription.js";
 export { NatsTopicDriver, type NatsTopicOptions, type NatsTopicSettings, openNatsTopic } from "./topic.js";
-export { openSubscriptionURL, openTopicURL, streamName, subjectName } from "./url.js";
+export { type NatsURLOptions, openSubscriptionURL, openTopicURL, streamName, subjectName } from "./url.js";

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from "@nats-io/transport-node";
 import {
   describeUrl,
   invalidArgument,
+  type OptionsShape,
   param,
   parseOptions,
   parseQuery,
@@ -39,17 +40,34 @@ const subscriptionQuery = z
   })
   .strict();
 
+/** The driver's own options of `openTopic` and `openSubscription` for `nats://` URLs. */
+export interface NatsURLOptions {
+  /** `nats://[user:password@]host[:port]`, several separated by commas; default: the NATS_SERVER_URL environment variable. */
+  serverUrl?: string;
+  /** More nats.js connection options (tls, authenticator, …), applied over the driver's. */
+  natsOptions?: Partial<ConnectionOptions>;
+  /** How long a PubAck or JetStream API reply may take: ms, or "5s". */
+  requestTimeout?: number | string;
+  /** How often the connection pings the server, ms or "10s"; two unanswered pings start a reconnect. */
+  pingInterval?: number | string;
+}
+
+declare module "@portable-pubsub/core" {
+  interface TopicOptionsByScheme {
+    nats: NatsURLOptions;
+  }
+  interface SubscriptionOptionsByScheme {
+    nats: NatsURLOptions;
+  }
+}
+
 const driverOptions = z
   .object({
-    /** nats://[user:password@]host[:port], several separated by commas; default: NATS_SERVER_URL. */
     serverUrl: z.string().optional(),
-    /** More nats.js connection options (tls, authenticator, …), applied over the driver's. */
     natsOptions: z.record(z.string(), z.unknown()).optional(),
-    /** How long a PubAck or JetStream API reply may take. */
     requestTimeout: param.duration().optional(),
-    /** How often the connection pings the server; two unanswered pings start a reconnect. */
     pingInterval: param.duration().optional(),
-  })
+  } satisfies OptionsShape<NatsURLOptions>)
   .strict();
 
 /** The subject of `nats://SUBJECT` (or `nats:///SUBJECT`), percent-decoded. */

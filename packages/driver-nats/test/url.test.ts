@@ -73,7 +73,9 @@ describe("nats:// query parameters and options", () => {
     );
     expect(await invalid(openTopic("nats://orders?declare=maybe", { serverUrl }))).toMatch(/declare/);
     expect(await invalid(openTopic("nats:///orders.*", { serverUrl }))).toMatch(/is not a subject one can publish to/);
-    expect(await invalid(openSubscription("nats://ORDERS", { serverUrl }))).toMatch(/consumer/);
+    expect(await invalid(openSubscription("nats://ORDERS", { serverUrl }))).toMatch(
+      /query parameter "consumer" is required: add it, as in nats:\/\/ORDERS\?consumer=NAME$/,
+    );
     expect(await invalid(openSubscription("nats://ORDERS?consumer=c&ackWait=5s", { serverUrl }))).toMatch(
       /ackWait shapes the stream or consumer declare=true creates; add declare=true/,
     );
@@ -87,6 +89,7 @@ describe("nats:// query parameters and options", () => {
     expect(await invalid(openSubscription("nats://orders.eu?consumer=c", { serverUrl }))).toMatch(
       /"orders.eu" is not a stream name/,
     );
+    // @ts-expect-error: socketTimeout is redisstream's; this checks the run-time refusal too.
     expect(await invalid(openTopic("nats://orders", { serverUrl, socketTimeout: "5s" }))).toMatch(/socketTimeout/);
   });
 

@@ -185,7 +185,10 @@ export function checkAmqpLimits(message: DriverMessage, routingKey: string, fram
   }
   const bytes = headersBytes(message.metadata);
   if (bytes > HEADERS_BUDGET) {
-    throw invalidArgument(`send: metadata takes ${bytes} bytes as AMQP headers; at most ${HEADERS_BUDGET} fit`);
+    throw invalidArgument(
+      `send: metadata takes ${bytes} bytes as AMQP headers; at most ${HEADERS_BUDGET} fit, whatever the frameMax ` +
+        `(amqplib encodes headers in a 64 KiB buffer); ${LESS_METADATA}`,
+    );
   }
   const keyBytes = Buffer.byteLength(routingKey);
   if (keyBytes > SHORT_STRING) {
@@ -196,10 +199,13 @@ export function checkAmqpLimits(message: DriverMessage, routingKey: string, fram
   if (frameBytes > frameMax) throw tooLargeForFrame(frameBytes, frameMax);
 }
 
+/** The way out of every metadata size limit. */
+const LESS_METADATA = "send less metadata (put large values in the body)";
+
 /** InvalidArgument for properties that need `frameBytes` in a connection whose frame_max is `frameMax`. */
 export function tooLargeForFrame(frameBytes: number, frameMax: number): PubSubError {
   return invalidArgument(
     `send: the message's metadata needs a ${frameBytes}-byte AMQP header frame, over the connection's frame_max ${frameMax}; ` +
-      "send less metadata (put large values in the body), or raise frameMax in the server URL and frame_max on the broker",
+      `${LESS_METADATA}, or raise frameMax in the server URL and frame_max on the broker`,
   );
 }

@@ -8,5 +8,7 @@
  */
 import { defaultURLMux } from "@portable-pubsub/core/driver";
 import * as driver from "./index.js";
+// The typed options of the scheme's URLs (a declaration kept in register.d.ts), for an application that imports only this entry.
+import "./url.js";
 
 defaultURLMux().registerDriver("rabbit", driver, "@portable-pubsub/driver-rabbit");

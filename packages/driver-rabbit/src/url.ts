@@ -8,6 +8,7 @@
 import {
   describeUrl,
   invalidArgument,
+  type OptionsShape,
   param,
   parseOptions,
   parseQuery,
@@ -19,7 +20,7 @@ import {
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
 import { RabbitConnection } from "./amqp/connection.js";
-import { settingsShape } from "./amqp/settings.js";
+import { type RabbitConnectionSettings, settingsShape } from "./amqp/settings.js";
 import { rabbitSubscriptionDriver } from "./subscription.js";
 import { rabbitTopicDriver } from "./topic.js";
 
@@ -52,8 +53,30 @@ const subscriptionQuery = z
   })
   .strict();
 
-/** The second argument of openTopic / openSubscription for rabbit:// URLs: connection settings, or a connection. */
-const driverOptions = z.object({ ...settingsShape, connection: z.instanceof(RabbitConnection).optional() }).strict();
+/**
+ * The driver's own options of `openTopic` and `openSubscription` for
+ * `rabbit://` URLs: connection settings, or a connection to share.
+ */
+export interface RabbitURLOptions extends RabbitConnectionSettings {
+  /** A connection from `connectRabbit`, shared with what else uses it; instead of the settings. */
+  connection?: RabbitConnection;
+}
+
+declare module "@portable-pubsub/core" {
+  interface TopicOptionsByScheme {
+    rabbit: RabbitURLOptions;
+  }
+  interface SubscriptionOptionsByScheme {
+    rabbit: RabbitURLOptions;
+  }
+}
+
+const driverOptions = z
+  .object({
+    ...settingsShape,
+    connection: z.instanceof(RabbitConnection).optional(),
+  } satisfies OptionsShape<RabbitURLOptions>)
+  .strict();
 
 function connectionTarget(options: z.output<typeof driverOptions>, heartbeat: number | undefined) {
   const { connection, ...settings } = options;

@@ -65,7 +65,9 @@ describe("rabbit URL and option validation", () => {
   });
 
   it("rejects unknown options, and both a connection and settings", async () => {
+    // @ts-expect-error: rabbit:// has no option "prefetchCount"; this checks the run-time refusal too.
     expect(await invalid(openTopic("rabbit://x", { ...server, prefetchCount: 3 }))).toMatch(/"prefetchCount"/);
+    // @ts-expect-error: heartbeat is a number of seconds.
     expect(await invalid(openTopic("rabbit://x", { heartbeat: "often" }))).toMatch(/"heartbeat"/);
     const connection = connectRabbit({ ...server, failFast: true });
     try {

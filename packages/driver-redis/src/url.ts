@@ -1,5 +1,6 @@
 import {
   MAX_TIMER_MS,
+  type OptionsShape,
   param,
   parseOptions,
   parseQuery,
@@ -43,15 +44,31 @@ const subscriptionQuery = z
   })
   .strict();
 
+/** The driver's own options of `openTopic` and `openSubscription` for `redisstream://` URLs. */
+export interface RedisURLOptions {
+  /** `redis://[user:password@]host[:port][/db]` or `rediss://…`; default: the REDIS_SERVER_URL environment variable. */
+  serverUrl?: string;
+  /** More ioredis options (tls, family, …), applied over the driver's. */
+  redisOptions?: RedisOptions;
+  /** How long a connection may stay silent while a reply is due before it is replaced: ms, or "30s". */
+  socketTimeout?: number | string;
+}
+
+declare module "@portable-pubsub/core" {
+  interface TopicOptionsByScheme {
+    redisstream: RedisURLOptions;
+  }
+  interface SubscriptionOptionsByScheme {
+    redisstream: RedisURLOptions;
+  }
+}
+
 const driverOptions = z
   .object({
-    /** redis://[user:password@]host[:port][/db] or rediss://…; default: REDIS_SERVER_URL. */
     serverUrl: z.string().optional(),
-    /** More ioredis options (tls, family, …), applied over the driver's. */
     redisOptions: z.record(z.string(), z.unknown()).optional(),
-    /** How long a connection may stay silent while a reply is due before it is replaced. */
     socketTimeout: param.duration().optional(),
-  })
+  } satisfies OptionsShape<RedisURLOptions>)
   .strict();
 
 /**

@@ -27,6 +27,11 @@ export async function roundTrip(): Promise<string> {
   return message.text();
 }
 
+// rabbit:// options are typed once the register entry (or any import of the driver) brings the driver's types.
+export const typed = () => openTopic("rabbit://orders", { serverUrl: "amqp://localhost", shutdownTimeoutMs: 5000 });
+// @ts-expect-error: a typo of serverUrl does not compile
+export const misspelled = () => openTopic("rabbit://orders", { severUrl: "amqp://localhost" });
+
 export function classify(err: unknown): boolean {
   return err instanceof PubSubError && errorCode(err) === ErrorCode.NotFound;
 }

@@ -39,6 +39,7 @@ export {
   type DurationBounds,
   decodeName,
   describeUrl,
+  type OptionsShape,
   param,
   parseByteSize,
   parseDurationMs,

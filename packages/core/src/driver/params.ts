@@ -8,11 +8,13 @@
  */
 import { z } from "zod";
 import { invalidArgument, redactUrl } from "../errors.js";
+import { closestName } from "./suggest.js";
 
 /**
  * Reads a URL's query parameters through `schema`. An unknown parameter, a
- * repeated one, or a bad value is InvalidArgument naming it. Build `schema`
- * with `z.object({...}).strict()` and the builders of {@link param}.
+ * repeated one, a missing required one, or a bad value is InvalidArgument
+ * naming it (and, for a missing one, the URL with it). Build `schema` with
+ * `z.object({...}).strict()` and the builders of {@link param}.
  */
 export function parseQuery<S extends z.ZodType>(url: URL, schema: S, driver: string): z.output<S> {
   const raw: Record<string, string> = {};
@@ -20,31 +22,89 @@ export function parseQuery<S extends z.ZodType>(url: URL, schema: S, driver: str
     if (key in raw) throw invalidArgument(`${driver}: query parameter "${key}" is given twice in ${describeUrl(url)}`);
     raw[key] = value;
   }
-  return parseWith(schema, raw, () => `${driver}: ${describeUrl(url)}: query parameter`);
+  return parseWith(schema, raw, {
+    what: () => `${driver}: ${describeUrl(url)}: query parameter`,
+    fix: (key, example) => `add it, as in ${describeUrl(url)}?${key}=${example}`,
+  });
 }
 
-/** Validates driver options (the second argument of openTopic / openSubscription) through `schema`. */
+/**
+ * Validates driver options (the second argument of openTopic /
+ * openSubscription) through `schema`. An unknown option is InvalidArgument
+ * naming the supported ones, and the portable ones when the mux handed the
+ * options over.
+ */
 export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, driver: string): z.output<S> {
-  return parseWith(schema, options ?? {}, () => `${driver}: option`);
+  const portable = typeof options === "object" && options !== null ? portableKeysOf.get(options) : undefined;
+  return parseWith(schema, options ?? {}, { what: () => `${driver}: option`, portable });
 }
 
-function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: () => string): z.output<S> {
+/**
+ * The zod shape that validates a driver's options type `T`: a schema for
+ * each of its keys, none missing and none more. Write the schema as
+ * `z.object({ ... } satisfies OptionsShape<MyURLOptions>).strict()`, so that
+ * the type applications compile against and what the driver accepts at run
+ * time cannot drift apart.
+ */
+export type OptionsShape<T> = { [K in keyof T]-?: z.ZodType };
+
+/** The portable options of the open call that left these driver options, for the message about an unknown one. */
+const portableKeysOf = new WeakMap<object, readonly string[]>();
+
+/**
+ * Notes that `driverOptions` is what an open call left once it took its
+ * portable options, `portable`: a driver that refuses one of them then
+ * names the portable options too, which the user may have meant.
+ */
+export function notePortableOptions(driverOptions: object, portable: readonly string[]): void {
+  portableKeysOf.set(driverOptions, portable);
+}
+
+interface ParseContext {
+  /** What the message is about, such as `rabbit: option`. */
+  what: () => string;
+  /** How to give a missing required key: `example` stands for its value. */
+  fix?: (key: string, example: string) => string;
+  /** The portable option names, also accepted where the driver's options came from. */
+  portable?: readonly string[] | undefined;
+}
+
+function parseWith<S extends z.ZodType>(schema: S, input: unknown, context: ParseContext): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  if (!issue) throw invalidArgument(`${what()} is invalid`);
+  const what = context.what();
+  if (!issue) throw invalidArgument(`${what} is invalid`);
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.map((k) => `"${k}"`).join(", ");
     const known = knownKeys(schema);
-    throw invalidArgument(`${what()} ${keys} is not supported${known ? `; supported: ${known}` : ""}`);
+    const portable = context.portable ?? [];
+    const near = issue.keys.length === 1 ? closestName(issue.keys[0] ?? "", [...known, ...portable]) : undefined;
+    throw invalidArgument(
+      `${what} ${keys} is not supported` +
+        (known.length > 0 ? `; supported: ${known.join(", ")}` : "") +
+        (portable.length > 0 ? `; portable options: ${portable.join(", ")}` : "") +
+        (near === undefined ? "" : `; did you mean "${near}"?`),
+    );
+  }
+  const [key] = issue.path;
+  if (issue.path.length === 1 && typeof key === "string" && isMissing(input, key)) {
+    const example = "expected" in issue && issue.expected === "string" ? "NAME" : "VALUE";
+    throw invalidArgument(`${what} "${key}" is required${context.fix ? `: ${context.fix(key, example)}` : ""}`);
   }
   const name = issue.path.length > 0 ? `"${issue.path.join(".")}"` : "";
-  throw invalidArgument(`${what()} ${name} is invalid: ${issue.message}`);
+  throw invalidArgument(`${what} ${name} is invalid: ${issue.message}`);
 }
 
-function knownKeys(schema: z.ZodType): string {
+/** Whether `key` is absent from `input` (or undefined there): zod then speaks of a wrong type, we of a missing key. */
+function isMissing(input: unknown, key: string): boolean {
+  if (typeof input !== "object" || input === null) return false;
+  return !Object.hasOwn(input, key) || (input as Record<string, unknown>)[key] === undefined;
+}
+
+function knownKeys(schema: z.ZodType): string[] {
   const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
-  return shape ? Object.keys(shape).join(", ") : "";
+  return shape ? Object.keys(shape) : [];
 }
 
 /**

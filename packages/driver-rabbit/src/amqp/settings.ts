@@ -2,7 +2,7 @@
  * Connection settings: what a user may give, their defaults, and the key
  * under which equal settings share one connection.
  */
-import { invalidArgument, param, parseOptions } from "@portable-pubsub/core/driver";
+import { invalidArgument, type OptionsShape, param, parseOptions } from "@portable-pubsub/core/driver";
 import type { SocketOptions } from "amqplib";
 import { z } from "zod";
 import { parseServerUrls, SERVER_URL_ENV, type ServerTarget } from "./server-url.js";
@@ -62,7 +62,7 @@ export const settingsShape = {
   failFast: param.flag().optional(),
   socketOptions: z.record(z.string(), z.unknown()).optional(),
   connectionName: param.name().optional(),
-};
+} satisfies OptionsShape<RabbitConnectionSettings>;
 const settingsSchema = z.object(settingsShape).strict();
 
 /** Validates `settings` and applies defaults. Throws InvalidArgument naming what is wrong. */
