@@ -1,5 +1,6 @@
 import { PubSub } from "@google-cloud/pubsub";
 import {
+  MAX_TIMER_MS,
   param,
   parseOptions,
   parseQuery,
@@ -44,6 +45,8 @@ const driverOptions = z
     client: z.instanceof(PubSub).optional(),
     /** `host:port` of the API, instead of PUBSUB_EMULATOR_HOST or Google's endpoint. */
     apiEndpoint: param.name().optional(),
+    /** How long opening waits to connect to the endpoint; default 10 s, as on every driver. */
+    connectTimeoutMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
   })
   .strict();
 
@@ -57,10 +60,10 @@ export type GcpURLOptions = z.input<typeof driverOptions>;
  */
 function resolve<S extends z.ZodType>(url: URL, options: unknown, schema: S, kind: ResourceKind) {
   const query = parseQuery(url, schema, DRIVER);
-  const { client, apiEndpoint } = parseOptions(driverOptions, options, DRIVER);
+  const { client, apiEndpoint, connectTimeoutMs } = parseOptions(driverOptions, options, DRIVER);
   const { projectId, path } = parseResourceUrl(url, kind);
   const pubsub = client ?? createPubSub(projectId, { apiEndpoint });
-  return { query, path, pubsub, owned: client === undefined };
+  return { query, path, pubsub, owned: client === undefined, connectTimeoutMs };
 }
 
 /**
@@ -70,9 +73,10 @@ function resolve<S extends z.ZodType>(url: URL, options: unknown, schema: S, kin
  * `rpcTimeout`. Options: `client` (a PubSub client) or `apiEndpoint`.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  const { query, path, pubsub, owned } = resolve(url, options, topicQuery, "topics");
+  const { query, path, pubsub, owned, connectTimeoutMs } = resolve(url, options, topicQuery, "topics");
   const driver = new GcpTopicDriver(pubsub, path, {
     ownsClient: owned,
+    connectTimeoutMs,
     orderingKeyFrom: query.orderingKey,
     rpcTimeoutMs: query.rpcTimeout,
   });
@@ -94,9 +98,10 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
  * `maxReceiveBatchSize`, `maxWait`, `rpcTimeout`. Options: `client` or `apiEndpoint`.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
-  const { query, path, pubsub, owned } = resolve(url, options, subscriptionQuery, "subscriptions");
+  const { query, path, pubsub, owned, connectTimeoutMs } = resolve(url, options, subscriptionQuery, "subscriptions");
   const driver = new GcpSubscriptionDriver(pubsub, path, {
     ownsClient: owned,
+    connectTimeoutMs,
     maxOutstandingMessages: query.maxOutstandingMessages,
     maxOutstandingBytes: query.maxOutstandingBytes,
     rpcTimeoutMs: query.rpcTimeout,
