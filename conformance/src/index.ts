@@ -17,7 +17,7 @@ export type {
   ReconnectCapability,
   RestartCapability,
 } from "./harness.js";
-export { expectOpenFailure, type OpenFailure, startSilentServer } from "./open-failure.js";
+export { expectOpenFailure, type OpenFailure, type SilentServer, startSilentServer } from "./open-failure.js";
 export { installSpanRecorder, type RecordedSpan, type SpanRecorder } from "./recording-tracer.js";
 export { reachable, skipUnlessReachable } from "./services.js";
 export { runConformanceTests } from "./suite.js";

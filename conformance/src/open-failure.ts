@@ -57,12 +57,20 @@ export async function expectOpenFailure(
   return { error, elapsedMs };
 }
 
+/** See {@link startSilentServer}. */
+export interface SilentServer {
+  /** The port it listens on, on 127.0.0.1. */
+  readonly port: number;
+  /** Closes every connection and stops listening. */
+  close(): Promise<void>;
+}
+
 /**
  * A TCP server that accepts connections and never says a word: a broker
  * whose host is up but whose process hangs, or a stalled network. For
  * tests of connect timeouts.
  */
-export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+export async function startSilentServer(): Promise<SilentServer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => sockets.add(socket.on("error", () => {})));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
