@@ -178,7 +178,7 @@ const corpus: Record<string, Case> = {
     kind: "topic",
     url: "redisstream://s",
     env: { REDIS_SERVER_URL: "redis://me:Zq19a%2Cb%2Fc@127.0.0.1:1" },
-    code: ErrorCode.DeadlineExceeded,
+    code: ErrorCode.Unknown,
   },
   "redis: user information in the resource URL": {
     password: "Zq20pass",
@@ -250,14 +250,14 @@ const corpus: Record<string, Case> = {
     kind: "topic",
     url: "gcppubsub://my-project/my-topic",
     options: { apiEndpoint: "http://u:Zq28pass@127.0.0.1:1" },
-    code: ErrorCode.DeadlineExceeded,
+    code: ErrorCode.Unknown,
   },
   "gcp: PUBSUB_EMULATOR_HOST with credentials, unreachable": {
     password: "Zq29pass",
     kind: "subscription",
     url: "gcppubsub://my-project/my-sub",
     env: { PUBSUB_EMULATOR_HOST: "u:Zq29pass@127.0.0.1:1" },
-    code: ErrorCode.DeadlineExceeded,
+    code: ErrorCode.Unknown,
   },
   // the URL mux
   "mux: an unknown scheme with user information": {

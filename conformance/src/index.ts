@@ -17,6 +17,7 @@ export type {
   ReconnectCapability,
   RestartCapability,
 } from "./harness.js";
+export { expectOpenFailure, type OpenFailure, type SilentServer, startSilentServer } from "./open-failure.js";
 export { installSpanRecorder, type RecordedSpan, type SpanRecorder } from "./recording-tracer.js";
 export { reachable, skipUnlessReachable } from "./services.js";
 export { runConformanceTests } from "./suite.js";
@@ -29,3 +30,4 @@ export {
   healthStates,
   watchEventLoop,
 } from "./test-kit.js";
+export { TlsEndpoint, type TlsEndpointOptions, type TlsEndpoints, tlsEndpointsForTests } from "./tls-endpoint.js";

@@ -98,19 +98,18 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
     await dead.shutdown();
   });
 
-  it("stops at a send that fails, names the topic, exits with its code, and acks nothing", async () => {
+  it("stops before moving anything when the target is missing, names it, exits with its code, and acks nothing", async () => {
     await sendDeadLetters();
     const result = await pubsub(["redrive", `rabbit://${deadQueue}`, `rabbit://${missingExchange}`, "--wait", "1s"], {
       env,
     });
-    expect(result.stdout).toBe(
-      `redrive: rabbit://${deadQueue} to rabbit://${missingExchange}\nmoved       0\nfailed      1\nskipped     0\n`,
-    );
+    // Opening the target checks its exchange, so the redrive fails before it takes any message.
+    expect(result.stdout).toBe("");
     const lines = result.stderr.split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(
       new RegExp(
-        `^pubsub: NotFound: could not send message \\S+ to rabbit://${missingExchange}: .*${missingExchange}.*; redrive stopped there, and that message was not acked$`,
+        `^pubsub: NotFound: open rabbit exchange "${missingExchange}" .*no exchange.*; create it, or open the topic with declare=true$`,
       ),
     );
     expect(result.code).toBe(3);

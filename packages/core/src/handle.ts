@@ -1,4 +1,5 @@
 import { raceSignal, throwIfAborted } from "./abort.js";
+import { connectFailure, openTimedOut } from "./connect-failure.js";
 import type { DriverBase } from "./driver/driver.js";
 import { ErrorCode, errorCode, PubSubError, redactUrl } from "./errors.js";
 import { type Health, HealthTracker } from "./health.js";
@@ -166,17 +167,27 @@ export abstract class DriverHandle<D extends DriverBase> {
    * `openSubscription` wait for it already; code that builds a Topic or
    * Subscription from a driver's direct constructor may wait for it to fail
    * early on a wrong URL or a missing resource. Rejects with the driver's
-   * error as a PubSubError, or Canceled when `signal` fires.
+   * error as a PubSubError, with DeadlineExceeded naming the broker once the
+   * driver's connect timeout (`connectTimeoutMs`, 10 s by default) has
+   * passed, or with Canceled when `signal` fires.
    */
   async ready(options?: CallOptions): Promise<void> {
     const signal = checkSignal(options, "ready");
     this.assertOpen("ready");
     if (!this.driver.ready) return;
     throwIfAborted(signal, "open");
+    const server = this.driver.server;
+    const timeout = server ? AbortSignal.timeout(server.connectTimeoutMs) : undefined;
+    const bound = timeout ? (signal ? AbortSignal.any([signal, timeout]) : timeout) : signal;
     try {
-      await raceSignal(this.driver.ready(signal ?? NEVER), signal, "open");
+      await raceSignal(this.driver.ready(bound ?? NEVER), bound, "open");
     } catch (err) {
-      throw this.wrap(err, "open");
+      if (!server) throw this.wrap(err, "open");
+      if (timeout?.aborted && !signal?.aborted) {
+        const health = this.#health.current();
+        throw openTimedOut(this.driver, server, health.state === "ready", health.lastError);
+      }
+      throw connectFailure(this.driver, server, err) ?? this.wrap(err, "open");
     }
   }
 

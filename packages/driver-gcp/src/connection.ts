@@ -1,13 +1,15 @@
 import { PubSub, type v1 } from "@google-cloud/pubsub";
 import {
   canceledError,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  type DriverServer,
   ErrorCode,
   HealthTracker,
   PubSubError,
   raceSignal,
   settledWithin,
 } from "@portable-pubsub/core/driver";
-import { gcpErrors } from "./errors.js";
+import { GrpcStatus, gcpErrors } from "./errors.js";
 
 /** How to reach Pub/Sub when the driver builds the client itself (URL openers). */
 export interface EndpointOptions {
@@ -55,6 +57,8 @@ type GapicClass<C> = new (options: ConstructorParameters<typeof v1.PublisherClie
 export class Connection<C extends GapicClient> {
   readonly pubsub: PubSub;
   readonly health = new HealthTracker("connecting");
+  /** The endpoint and connect timeout, for the portable layer's bound on opening. */
+  readonly server: DriverServer;
   readonly #ownsPubSub: boolean;
   readonly #Client: GapicClass<C>;
   readonly #resource: string;
@@ -65,9 +69,17 @@ export class Connection<C extends GapicClient> {
   /**
    * Makes calls through a `Client` built on the first call from `pubsub`'s
    * configuration. With `ownsPubSub`, closing closes `pubsub` too.
+   * `connectTimeoutMs` bounds `reachable`.
    */
-  constructor(pubsub: PubSub, ownsPubSub: boolean, resource: string, Client: GapicClass<C>) {
+  constructor(
+    pubsub: PubSub,
+    ownsPubSub: boolean,
+    resource: string,
+    Client: GapicClass<C>,
+    connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+  ) {
     this.pubsub = pubsub;
+    this.server = { broker: "Pub/Sub", address: serverName(pubsub), connectTimeoutMs };
     this.#ownsPubSub = ownsPubSub;
     this.#resource = resource;
     this.#Client = Client;
@@ -125,6 +137,33 @@ export class Connection<C extends GapicClient> {
     if (this.#ownsPubSub) await this.pubsub.close().catch(() => {});
   }
 
+  /**
+   * Resolves once the gRPC channel to the endpoint is connected (TCP, TLS,
+   * HTTP/2), which needs no permission on any resource: what `ready` checks.
+   * Rejects with UNAVAILABLE as soon as a connection attempt fails, and
+   * with the credentials' error when there are none. The portable layer
+   * bounds the wait by `server.connectTimeoutMs`, which also ends the
+   * channel watch behind it.
+   */
+  async reachable(signal: AbortSignal): Promise<void> {
+    const client = await raceSignal(this.#client$(), signal, "open");
+    const stub = await raceSignal((client as unknown as StubHolder).initialize(), signal, "open");
+    const channel = stub.getChannel();
+    const deadline = Date.now() + this.server.connectTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (signal.aborted) return;
+        const state = channel.getConnectivityState(true);
+        if (state === READY) {
+          this.health.set("ready");
+          resolve();
+        } else if (state === TRANSIENT_FAILURE || state === SHUTDOWN) reject(unreachable(this.pubsub));
+        else channel.watchConnectivityState(state, deadline, (err) => (err ? undefined : check()));
+      };
+      check();
+    });
+  }
+
   #client$(): Promise<C> {
     this.#client ??= this.#credentials()
       .then(() => this.pubsub.getClientConfig())
@@ -172,6 +211,35 @@ function handOverIfAbandoned<T>(running: Promise<T>, signal: AbortSignal, abando
   running.then(stop, stop);
 }
 
+/** What `initialize()` of a generated client resolves with: a gRPC client, whose channel reports its state. */
+interface StubHolder {
+  initialize(): Promise<{ getChannel(): GrpcChannel }>;
+}
+
+/** The part of @grpc/grpc-js's Channel that `reachable` watches. */
+interface GrpcChannel {
+  getConnectivityState(tryToConnect: boolean): number;
+  watchConnectivityState(current: number, deadline: number, callback: (err?: Error) => void): void;
+}
+
+/** gRPC connectivity states (grpc-js's ConnectivityState). */
+const READY = 2;
+const TRANSIENT_FAILURE = 3;
+const SHUTDOWN = 4;
+
+/** A failed connection attempt, as the gRPC status UNAVAILABLE that an RPC would have failed with. */
+function unreachable(pubsub: PubSub): Error {
+  return Object.assign(new Error(`14 UNAVAILABLE: cannot connect to Pub/Sub at ${serverName(pubsub)}`), {
+    code: GrpcStatus.UNAVAILABLE,
+  });
+}
+
+/** The endpoint as `host:port`, for messages. */
+export function serverName(pubsub: PubSub): string {
+  const { serverAddress, serverPort } = serverOf(pubsub);
+  return serverPort === undefined ? serverAddress : `${serverAddress}:${serverPort}`;
+}
+
 /** Google's endpoint, where a client that names none sends its RPCs. */
 const GOOGLE_ENDPOINT = { serverAddress: "pubsub.googleapis.com", serverPort: 443 };
 
@@ -184,5 +252,5 @@ export function serverOf(pubsub: PubSub): { serverAddress: string; serverPort?: 
   };
   const address = servicePath ?? apiEndpoint?.replace(/:\d+$/, "");
   if (!address) return GOOGLE_ENDPOINT;
-  return { serverAddress: address, ...(typeof port === "number" ? { serverPort: port } : {}) };
+  return { serverAddress: address, ...(Number.isFinite(port) ? { serverPort: port } : {}) };
 }

@@ -19,6 +19,11 @@ export type ReceivedMessage = protos.google.pubsub.v1.IReceivedMessage;
 
 /** Options of a Pub/Sub subscription driver. */
 export interface GcpSubscriptionDriverOptions {
+  /**
+   * How long opening waits to connect to the endpoint, in ms. Default 10000,
+   * as on every driver.
+   */
+  connectTimeoutMs?: number;
   /** Most messages received and not yet acked or nacked; receiving pauses at the limit. Default 1000. */
   maxOutstandingMessages?: number;
   /** Most body bytes received and not yet acked or nacked. Default 100 MiB. */
@@ -67,9 +72,10 @@ const ACK_DEADLINE_LOOKUP_MS = 10_000;
  * once), a delayed redelivery to the delay in whole seconds, a lease
  * extension to the subscription's ack deadline.
  *
- * It has no `ready`: opening makes no RPC (GetSubscription needs
- * roles/pubsub.viewer, which subscribers often lack); a missing
- * subscription is NotFound on the first receive.
+ * Its `ready` connects to the endpoint and loads the credentials, but makes
+ * no RPC (GetSubscription needs roles/pubsub.viewer, which subscribers
+ * often lack): an unreachable endpoint or missing credentials fail the
+ * open, and a missing subscription is NotFound on the first receive.
  */
 export class GcpSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
@@ -116,7 +122,13 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
           ? undefined
           : { "messaging.gcp_pubsub.message.delivery_attempt": m.deliveryAttempt },
     };
-    this.#connection = new Connection(pubsub, options.ownsClient ?? false, this.resource, v1.SubscriberClient);
+    this.#connection = new Connection(
+      pubsub,
+      options.ownsClient ?? false,
+      this.resource,
+      v1.SubscriberClient,
+      options.connectTimeoutMs,
+    );
     this.#flow = new FlowControl({
       maxMessages: options.maxOutstandingMessages ?? DEFAULTS.maxOutstandingMessages,
       maxBytes: options.maxOutstandingBytes ?? DEFAULTS.maxOutstandingBytes,
@@ -133,6 +145,19 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
 
   get health() {
     return this.#connection.health;
+  }
+
+  get server() {
+    return this.#connection.server;
+  }
+
+  /**
+   * Resolves once the endpoint is connected (no RPC, so no permission is
+   * needed); rejects at once when it cannot be reached or there are no
+   * credentials. The resource itself is not checked: see the class comment.
+   */
+  ready(signal: AbortSignal): Promise<void> {
+    return this.#connection.reachable(signal);
   }
 
   /**
@@ -374,12 +399,14 @@ export function openGcpSubscription(
   subscription: string,
   options: GcpSubscriptionOptions = {},
 ): Subscription {
-  const { maxOutstandingMessages, maxOutstandingBytes, rpcTimeoutMs, maxWaitMs, ...portable } = options;
+  const { maxOutstandingMessages, maxOutstandingBytes, rpcTimeoutMs, maxWaitMs, connectTimeoutMs, ...portable } =
+    options;
   const driver = new GcpSubscriptionDriver(pubsub, subscription, {
     maxOutstandingMessages,
     maxOutstandingBytes,
     rpcTimeoutMs,
     maxWaitMs,
+    connectTimeoutMs,
   });
   return new Subscription(driver, portable);
 }

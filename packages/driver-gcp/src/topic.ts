@@ -18,6 +18,11 @@ type PubsubMessage = { data: Uint8Array; attributes: Record<string, string>; ord
 /** Options of a Pub/Sub topic driver. */
 export interface GcpTopicDriverOptions {
   /**
+   * How long opening waits to connect to the endpoint, in ms. Default 10000,
+   * as on every driver.
+   */
+  connectTimeoutMs?: number;
+  /**
    * The metadata key whose value becomes each message's ordering key. Messages
    * with the same key reach subscriptions that enable message ordering in the
    * order sent; sends then go one batch at a time. Unset: no ordering keys.
@@ -48,10 +53,11 @@ const PUBLISH_CALL = (timeout: number) => ({ retry: null, timeout, isBundling: f
  * batching off, so that batches are not re-batched behind a timer and errors
  * are retried in one place.
  *
- * It has no `ready`: opening makes no RPC, as in the Go CDK. Checking that
- * the topic exists would take GetTopic, which roles/pubsub.publisher does
- * not grant; a missing topic is NotFound on the first send instead, and
- * missing credentials FailedPrecondition.
+ * Its `ready` connects to the endpoint and loads the credentials, but makes
+ * no RPC, as in the Go CDK: checking that the topic exists would take
+ * GetTopic, which roles/pubsub.publisher does not grant. So an unreachable
+ * endpoint or missing credentials fail the open, and a missing topic is
+ * NotFound on the first send.
  */
 export class GcpTopicDriver implements TopicDriver {
   readonly resource: string;
@@ -88,7 +94,13 @@ export class GcpTopicDriver implements TopicDriver {
             },
           }),
     };
-    this.#connection = new Connection(pubsub, options.ownsClient ?? false, this.resource, v1.PublisherClient);
+    this.#connection = new Connection(
+      pubsub,
+      options.ownsClient ?? false,
+      this.resource,
+      v1.PublisherClient,
+      options.connectTimeoutMs,
+    );
     this.#orderingKeyFrom = options.orderingKeyFrom;
     this.#timeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.batchLimits = {
@@ -108,6 +120,19 @@ export class GcpTopicDriver implements TopicDriver {
 
   get health() {
     return this.#connection.health;
+  }
+
+  get server() {
+    return this.#connection.server;
+  }
+
+  /**
+   * Resolves once the endpoint is connected (no RPC, so no permission is
+   * needed); rejects at once when it cannot be reached or there are no
+   * credentials. The resource itself is not checked: see the class comment.
+   */
+  ready(signal: AbortSignal): Promise<void> {
+    return this.#connection.reachable(signal);
   }
 
   /** Called by `Topic.send` before batching, so that a message over a limit fails alone. */
@@ -197,6 +222,6 @@ function isEmpty(record: Record<string, string>): boolean {
  * shutting the Topic down does not close `pubsub`.
  */
 export function openGcpTopic(pubsub: PubSub, topic: string, options: GcpTopicOptions = {}): Topic {
-  const { orderingKeyFrom, rpcTimeoutMs, ...portable } = options;
-  return new Topic(new GcpTopicDriver(pubsub, topic, { orderingKeyFrom, rpcTimeoutMs }), portable);
+  const { orderingKeyFrom, rpcTimeoutMs, connectTimeoutMs, ...portable } = options;
+  return new Topic(new GcpTopicDriver(pubsub, topic, { orderingKeyFrom, rpcTimeoutMs, connectTimeoutMs }), portable);
 }

@@ -1,5 +1,6 @@
 import { PubSub } from "@google-cloud/pubsub";
 import {
+  MAX_TIMER_MS,
   type OptionsShape,
   param,
   parseOptions,
@@ -45,6 +46,8 @@ export interface GcpURLOptions {
   client?: PubSub;
   /** `host:port` of the API, instead of PUBSUB_EMULATOR_HOST or Google's endpoint. */
   apiEndpoint?: string;
+  /** How long opening waits to connect, in ms (or a duration such as "10s"); default 10 s, as on every driver. */
+  connectTimeoutMs?: number | string;
 }
 
 declare module "@portable-pubsub/core" {
@@ -60,6 +63,8 @@ const driverOptions = z
   .object({
     client: z.instanceof(PubSub).optional(),
     apiEndpoint: param.name().optional(),
+    /** How long opening waits to connect to the endpoint; default 10 s, as on every driver. */
+    connectTimeoutMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
   } satisfies OptionsShape<GcpURLOptions>)
   .strict();
 
@@ -70,10 +75,10 @@ const driverOptions = z
  */
 function resolve<S extends z.ZodType>(url: URL, options: unknown, schema: S, kind: ResourceKind) {
   const query = parseQuery(url, schema, DRIVER);
-  const { client, apiEndpoint } = parseOptions(driverOptions, options, DRIVER);
+  const { client, apiEndpoint, connectTimeoutMs } = parseOptions(driverOptions, options, DRIVER);
   const { projectId, path } = parseResourceUrl(url, kind);
   const pubsub = client ?? createPubSub(projectId, { apiEndpoint });
-  return { query, path, pubsub, owned: client === undefined };
+  return { query, path, pubsub, owned: client === undefined, connectTimeoutMs };
 }
 
 /**
@@ -83,9 +88,10 @@ function resolve<S extends z.ZodType>(url: URL, options: unknown, schema: S, kin
  * `rpcTimeout`. Options: `client` (a PubSub client) or `apiEndpoint`.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  const { query, path, pubsub, owned } = resolve(url, options, topicQuery, "topics");
+  const { query, path, pubsub, owned, connectTimeoutMs } = resolve(url, options, topicQuery, "topics");
   const driver = new GcpTopicDriver(pubsub, path, {
     ownsClient: owned,
+    connectTimeoutMs,
     orderingKeyFrom: query.orderingKey,
     rpcTimeoutMs: query.rpcTimeout,
   });
@@ -107,9 +113,10 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
  * `maxReceiveBatchSize`, `maxWait`, `rpcTimeout`. Options: `client` or `apiEndpoint`.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
-  const { query, path, pubsub, owned } = resolve(url, options, subscriptionQuery, "subscriptions");
+  const { query, path, pubsub, owned, connectTimeoutMs } = resolve(url, options, subscriptionQuery, "subscriptions");
   const driver = new GcpSubscriptionDriver(pubsub, path, {
     ownsClient: owned,
+    connectTimeoutMs,
     maxOutstandingMessages: query.maxOutstandingMessages,
     maxOutstandingBytes: query.maxOutstandingBytes,
     rpcTimeoutMs: query.rpcTimeout,

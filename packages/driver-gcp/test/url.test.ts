@@ -144,10 +144,17 @@ describe("gcppubsub URL parameters and options", () => {
     expect(native.name).toBe("projects/p-1/topics/orders");
   });
 
-  it("takes sizes with units for byte limits, and opens without any RPC", async () => {
+  it("takes sizes with units for byte limits, and builds without any RPC", async () => {
+    // The openers make no call; the mux then awaits the driver's ready, which connects (see open.test.ts).
     const options = { apiEndpoint: "127.0.0.1:1" };
-    opened.push(await openTopic("gcppubsub://p-1/orders?maxBatchBytes=512KiB&linger=0", options));
-    opened.push(await openSubscription("gcppubsub://p-1/billing?maxOutstandingBytes=64MiB&maxWait=500ms", options));
+    opened.push(await openTopicURL(new URL("gcppubsub://p-1/orders?maxBatchBytes=512KiB&linger=0"), options, {}));
+    opened.push(
+      await openSubscriptionURL(
+        new URL("gcppubsub://p-1/billing?maxOutstandingBytes=64MiB&maxWait=500ms"),
+        options,
+        {},
+      ),
+    );
   });
 
   it("uses Application Default Credentials when PUBSUB_EMULATOR_HOST is not set", () => {

@@ -1,5 +1,5 @@
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
-import { invalidArgument } from "@portable-pubsub/core/driver";
+import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument } from "@portable-pubsub/core/driver";
 
 /** The environment variable that names the NATS server(s) of `nats://` URLs. */
 export const SERVER_URL_ENV = "NATS_SERVER_URL";
@@ -12,8 +12,12 @@ export const SERVER_URL_ENV = "NATS_SERVER_URL";
 export const DEFAULT_PING_INTERVAL_MS = 5000;
 /** How long a PubAck or a JetStream API reply may take before the request fails (and a send is retried). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
-/** How long one connection attempt may take (TCP, INFO, CONNECT) before nats.js gives it up. */
-export const CONNECT_TIMEOUT_MS = 5000;
+/**
+ * How long one connection attempt may take (TCP, INFO, CONNECT) before
+ * nats.js gives it up, unless the `connectTimeoutMs` option says otherwise:
+ * the portable default, as on every driver.
+ */
+export const CONNECT_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
 
 /** Where and as whom to connect: what a server URL list says, credentials apart from the addresses. */
 export interface ServerSettings {
@@ -116,6 +120,7 @@ export function connectionOptions(
   settings: ServerSettings,
   pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
   extra: Partial<ConnectionOptions> = {},
+  connectTimeoutMs = CONNECT_TIMEOUT_MS,
 ): ConnectionOptions {
   return {
     servers: settings.servers,
@@ -128,7 +133,7 @@ export function connectionOptions(
     reconnectJitter: 250,
     pingInterval: pingIntervalMs,
     maxPingOut: 2,
-    timeout: CONNECT_TIMEOUT_MS,
+    timeout: connectTimeoutMs,
     // nats.js otherwise builds two Errors (with stack traces) for every request up front, a tenth
     // of the CPU a publish costs; core gives every error the caller sees its own context anyway.
     noAsyncTraces: true,

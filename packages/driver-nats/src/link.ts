@@ -1,5 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  certificateHint,
+  type DriverServer,
   ErrorCode,
   HealthTracker,
   raceSignal,
@@ -7,6 +9,7 @@ import {
   throwIfAborted,
   WakeUp,
 } from "@portable-pubsub/core/driver";
+import { CONNECT_TIMEOUT_MS } from "./connection.js";
 import { NatsDriverError } from "./errors.js";
 
 /** How long closing a connection this driver opened waits for its last acks and naks to be flushed. */
@@ -30,6 +33,8 @@ export class NatsLink {
   readonly health = new HealthTracker("connecting");
   /** The servers, for messages: never with credentials. */
   readonly display: string;
+  /** The servers and connect timeout, for the portable layer's bound on opening. */
+  readonly server: DriverServer;
   readonly #open: (() => Promise<NatsConnection>) | undefined;
   #nc: NatsConnection | undefined;
   #connecting: Promise<NatsConnection> | undefined;
@@ -45,21 +50,30 @@ export class NatsLink {
     nc: NatsConnection | undefined,
     open: (() => Promise<NatsConnection>) | undefined,
     display: string,
+    connectTimeoutMs: number,
   ) {
     this.#open = open;
     this.display = display;
+    this.server = { broker: "NATS", address: display, connectTimeoutMs };
     this.#renewLost();
     if (nc) this.#adopt(nc);
   }
 
   /** A link on the user's connection, which close leaves open. */
   static of(nc: NatsConnection): NatsLink {
-    return new NatsLink(nc, undefined, nc.getServer());
+    return new NatsLink(nc, undefined, nc.getServer(), CONNECT_TIMEOUT_MS);
   }
 
-  /** A link that opens its own connection with `open` on first use, and closes it at close. */
-  static opening(open: () => Promise<NatsConnection>, display: string): NatsLink {
-    return new NatsLink(undefined, open, display);
+  /**
+   * A link that opens its own connection with `open` on first use, and
+   * closes it at close; `open` gives up an attempt after `connectTimeoutMs`.
+   */
+  static opening(
+    open: () => Promise<NatsConnection>,
+    display: string,
+    connectTimeoutMs = CONNECT_TIMEOUT_MS,
+  ): NatsLink {
+    return new NatsLink(undefined, open, display, connectTimeoutMs);
   }
 
   /** The connection once made, else undefined. */
@@ -199,9 +213,13 @@ function connectError(err: unknown, display: string): Error {
     return err;
   }
   const detail = err instanceof Error ? err.message : String(err);
-  return new NatsDriverError(`could not connect to NATS at ${display}: ${detail}`, ErrorCode.Unknown, {
+  // No answer within the connect timeout is DeadlineExceeded, as the portable layer's bound on opening says.
+  const code = err instanceof Error && err.name === "TimeoutError" ? ErrorCode.DeadlineExceeded : ErrorCode.Unknown;
+  return new NatsDriverError(`could not connect to NATS at ${display}: ${detail}`, code, {
     retryable: true,
-    hint: `is nats-server running there? (the server comes from the serverUrl option or NATS_SERVER_URL)`,
+    hint:
+      certificateHint(err) ??
+      `is nats-server running there? (the server comes from the serverUrl option or NATS_SERVER_URL)`,
     cause: err,
   });
 }

@@ -2,6 +2,7 @@ import { type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   type DriverMessage,
+  type DriverServer,
   type DriverTelemetry,
   ErrorCode,
   type HealthSource,
@@ -60,6 +61,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
   readonly errors = natsErrors;
   readonly canNack = true;
   readonly health: HealthSource;
+  readonly server: DriverServer;
   readonly telemetry: DriverTelemetry;
   readonly stream: string;
   readonly consumer: string;
@@ -77,6 +79,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
     this.#settings = settings;
     this.resource = `nats consumer "${consumer}" of stream "${stream}"`;
     this.health = link.health;
+    this.server = link.server;
     this.telemetry = {
       system: "nats",
       destination: stream,

@@ -3,6 +3,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   type DriverMessage,
+  type DriverServer,
   type DriverTelemetry,
   ErrorCode,
   type HealthSource,
@@ -49,6 +50,7 @@ export class NatsTopicDriver implements TopicDriver {
   readonly resource: string;
   readonly errors = natsErrors;
   readonly health: HealthSource;
+  readonly server: DriverServer;
   readonly telemetry: DriverTelemetry;
   readonly subject: string;
   readonly #link: NatsLink;
@@ -81,6 +83,7 @@ export class NatsTopicDriver implements TopicDriver {
     this.#timeout = settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.resource = `nats subject "${subject}"`;
     this.health = link.health;
+    this.server = link.server;
     this.telemetry = {
       system: "nats",
       destination: subject,

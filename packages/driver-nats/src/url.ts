@@ -2,6 +2,7 @@ import type { ConnectionOptions } from "@nats-io/transport-node";
 import {
   describeUrl,
   invalidArgument,
+  MAX_TIMER_MS,
   type OptionsShape,
   param,
   parseOptions,
@@ -13,7 +14,7 @@ import {
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { connectionOptions, connectNats, resolveServers } from "./connection.js";
+import { CONNECT_TIMEOUT_MS, connectionOptions, connectNats, resolveServers } from "./connection.js";
 import { NatsLink } from "./link.js";
 import { NatsSubscriptionDriver } from "./subscription.js";
 import { NatsTopicDriver } from "./topic.js";
@@ -50,6 +51,8 @@ export interface NatsURLOptions {
   requestTimeout?: number | string;
   /** How often the connection pings the server, ms or "10s"; two unanswered pings start a reconnect. */
   pingInterval?: number | string;
+  /** How long opening waits to connect, in ms (or a duration such as "10s"); default 10 s, as on every driver. */
+  connectTimeoutMs?: number | string;
 }
 
 declare module "@portable-pubsub/core" {
@@ -67,6 +70,8 @@ const driverOptions = z
     natsOptions: z.record(z.string(), z.unknown()).optional(),
     requestTimeout: param.duration().optional(),
     pingInterval: param.duration().optional(),
+    /** How long opening waits for NATS (and one connection attempt may take); default 10 s. */
+    connectTimeoutMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
   } satisfies OptionsShape<NatsURLOptions>)
   .strict();
 
@@ -90,9 +95,11 @@ export function streamName(url: URL): string {
 function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTimeoutMs?: number } {
   const parsed = parseOptions(driverOptions, options, DRIVER);
   const servers = resolveServers(parsed.serverUrl);
-  const connect = connectionOptions(servers, parsed.pingInterval, parsed.natsOptions as Partial<ConnectionOptions>);
+  const connectTimeoutMs = parsed.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  const extra = parsed.natsOptions as Partial<ConnectionOptions>;
+  const connect = connectionOptions(servers, parsed.pingInterval, extra, connectTimeoutMs);
   return {
-    link: NatsLink.opening(() => connectNats(connect), servers.display),
+    link: NatsLink.opening(() => connectNats(connect), servers.display, connectTimeoutMs),
     requestTimeoutMs: parsed.requestTimeout,
   };
 }

@@ -4,7 +4,7 @@
  * classifier, and how they wait for readiness and close. Each drives one
  * {@link ChannelSession}: a ConfirmPublisher or a QueueConsumer.
  */
-import type { DriverBase, DriverTelemetry, HealthSource } from "@portable-pubsub/core/driver";
+import type { DriverBase, DriverServer, DriverTelemetry, HealthSource } from "@portable-pubsub/core/driver";
 import type { Channel } from "amqplib";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { rabbitErrors } from "./errors.js";
@@ -25,6 +25,7 @@ export abstract class RabbitDriver<C extends Channel> implements DriverBase {
   readonly health: HealthSource;
   readonly errors = rabbitErrors;
   readonly telemetry: DriverTelemetry;
+  readonly server: DriverServer;
   readonly #connection: RabbitConnection;
   readonly #owned: boolean;
   protected abstract readonly session: ChannelSession<C>;
@@ -45,6 +46,11 @@ export abstract class RabbitDriver<C extends Channel> implements DriverBase {
     this.health = connection.health;
     this.resource = `rabbit ${resource} on ${connection.display}`;
     this.telemetry = { system: "rabbitmq", ...connection.address, ...telemetry };
+    this.server = {
+      broker: "RabbitMQ",
+      address: connection.display,
+      connectTimeoutMs: connection.settings.connectTimeoutMs,
+    };
   }
 
   /** The connection this driver uses. */
@@ -54,10 +60,11 @@ export abstract class RabbitDriver<C extends Channel> implements DriverBase {
 
   /**
    * Resolves once the driver can work: connected, its channel open, its
-   * declarations done (and, for a subscription, its consumer registered).
-   * Rejects when the first connection fails fast (each attempt bounded by
-   * `connectTimeoutMs`), the resource is missing or refused, or a declaration
-   * conflicts; with Canceled when `signal` fires. With `failFast: false` it
+   * declarations done or, without `declare`, its exchange found by a
+   * passive declare (and, for a subscription, its consumer registered).
+   * Rejects when the first connection fails fast, the resource is missing
+   * (NotFound) or refused, or a declaration conflicts; the portable layer
+   * fails it after `connectTimeoutMs`; with Canceled when `signal` fires. With `failFast: false` it
    * resolves at once: the driver waits for the broker when used.
    */
   async ready(signal: AbortSignal): Promise<void> {

@@ -8,6 +8,7 @@
  * PubSubError the caller sees from the classifier's answers.
  */
 import {
+  certificateHint,
   type ErrorClassifier,
   ErrorCode,
   isNetworkError,
@@ -185,6 +186,7 @@ function connectHint(err: RabbitError): string {
   }
   return (
     HINTS.connect[err.replyCode ?? 0] ??
+    certificateHint(err) ??
     "is RabbitMQ running and reachable there? Set RABBIT_SERVER_URL or the serverUrl option"
   );
 }

@@ -60,7 +60,12 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
       persistent: options.persistent ?? true,
       mandatory: options.mandatory ?? true,
       owner: "topic",
-      ...(declaration ? { setup: (channel: ConfirmChannel) => declareOn(channel, declaration) } : {}),
+      // The default exchange ("") always exists and cannot be checked; any other must, or opening fails with NotFound.
+      ...(declaration
+        ? { setup: (channel: ConfirmChannel) => declareOn(channel, declaration) }
+        : exchange === ""
+          ? {}
+          : { setup: (channel: ConfirmChannel) => channel.checkExchange(exchange).then(() => {}) }),
     });
   }
 

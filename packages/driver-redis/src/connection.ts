@@ -1,8 +1,11 @@
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  type DriverServer,
   decodeName,
   type HealthState,
   HealthTracker,
   invalidArgument,
+  raceSignal,
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { Redis, type RedisOptions } from "ioredis";
@@ -26,8 +29,12 @@ export const DEFAULT_SOCKET_TIMEOUT_MS = 5000;
  * again on the next one (`autoResendUnfulfilledCommands`): ioredis would
  * otherwise drop them without settling their promises.
  */
-export function commandClientOptions(socketTimeoutMs: number): RedisOptions {
+export function commandClientOptions(
+  socketTimeoutMs: number,
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): RedisOptions {
   return {
+    connectTimeout: connectTimeoutMs,
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
     autoResendUnfulfilledCommands: true,
@@ -42,8 +49,12 @@ export function commandClientOptions(socketTimeoutMs: number): RedisOptions {
  * socket timeout leaves room for the BLOCK time, during which the server is
  * silent on purpose.
  */
-export function readerClientOptions(blockMs: number, socketTimeoutMs: number): RedisOptions {
-  return commandClientOptions(socketTimeoutMs + blockMs);
+export function readerClientOptions(
+  blockMs: number,
+  socketTimeoutMs: number,
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): RedisOptions {
+  return commandClientOptions(socketTimeoutMs + blockMs, connectTimeoutMs);
 }
 
 /** What a server URL should look like, for messages. */
@@ -139,9 +150,9 @@ function scrubCredentials(err: unknown): void {
   }
 }
 
-/** A connection of its own for blocking reads, with `client`'s server and credentials. */
+/** A connection of its own for blocking reads, with `client`'s server, credentials and connect timeout. */
 export function duplicateForReads(client: Redis, blockMs: number, socketTimeoutMs = DEFAULT_SOCKET_TIMEOUT_MS): Redis {
-  const reader = client.duplicate(readerClientOptions(blockMs, socketTimeoutMs));
+  const reader = client.duplicate(readerClientOptions(blockMs, socketTimeoutMs, connectTimeoutOf(client)));
   reader.on("error", scrubCredentials);
   return reader;
 }
@@ -231,6 +242,11 @@ export class ClientHealth {
     this.tracker.set(worst, error);
   }
 
+  /** True once every client was ready at the same time: before that, nothing was read that needs handing back. */
+  get everReady(): boolean {
+    return this.#hadReady;
+  }
+
   stop(): void {
     for (const detach of this.#detach.splice(0)) detach();
   }
@@ -238,12 +254,13 @@ export class ClientHealth {
 
 /**
  * Closes a client this driver opened: QUIT, so that replies still due
- * arrive, but disconnects at once when `signal` fires, after `graceMs`, or
- * when QUIT fails (an offline client).
+ * arrive, but disconnects at once when `signal` fires, after `graceMs`, when
+ * QUIT fails, or when the client is not connected (no reply is due then,
+ * and QUIT would only wait in the offline queue).
  */
 export async function closeClient(client: Redis, signal: AbortSignal, graceMs = 2000): Promise<void> {
   if (client.status === "end") return;
-  if (!signal.aborted) await settledWithin(client.quit(), signal, graceMs);
+  if (!signal.aborted && client.status === "ready") await settledWithin(client.quit(), signal, graceMs);
   client.disconnect();
 }
 
@@ -262,4 +279,54 @@ export function serverOf(client: Redis): { serverAddress?: string; serverPort?: 
   const { host, port, path } = client.options;
   if (path) return { serverAddress: path };
   return { ...(host ? { serverAddress: host } : {}), ...(port ? { serverPort: port } : {}) };
+}
+
+/** The connect timeout of a client, in ms: its ioredis `connectTimeout`, whose default is also 10 s. */
+function connectTimeoutOf(client: Redis): number {
+  return client.options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+/** The server of a driver on `client`, for the portable layer's bound on opening. */
+export function redisServer(client: Redis): DriverServer {
+  return { broker: "Redis", address: describeServer(client), connectTimeoutMs: connectTimeoutOf(client) };
+}
+
+/**
+ * Resolves once every client is connected and ready for commands. Rejects
+ * with the first connection error a client reports meanwhile (refused, a
+ * refused TLS certificate, a refused password), rather than waiting while
+ * ioredis tries again: an open fails at once, as on the other drivers. A
+ * client made with `lazyConnect` is connected here. The portable layer
+ * bounds the wait (see `redisServer`).
+ */
+export async function whenConnected(clients: Redis[], signal: AbortSignal): Promise<void> {
+  await raceSignal(Promise.all(clients.map(connected)), signal, "open");
+}
+
+function connected(client: Redis): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  if (client.status === "end") return Promise.reject(new Error("Connection is closed."));
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      client.off("ready", onReady);
+      client.off("error", onError);
+      client.off("end", onEnd);
+    };
+    const onReady = () => {
+      done();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onEnd = () => {
+      done();
+      reject(new Error("Connection is closed."));
+    };
+    client.on("ready", onReady);
+    client.on("error", onError);
+    client.on("end", onEnd);
+    if (client.status === "wait") client.connect().catch(() => {});
+  });
 }

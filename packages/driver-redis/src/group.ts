@@ -1,12 +1,15 @@
-import { ErrorCode, PubSubError, raceSignal } from "@portable-pubsub/core/driver";
+import { DEFAULT_CONNECT_TIMEOUT_MS, ErrorCode, PubSubError } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
-import { describeServer } from "./connection.js";
 
 /** Where a group created by this driver starts: entries added from now on ($), or the whole stream (0). */
 export type GroupStart = "new" | "all";
 
-/** How long opening a subscription waits for Redis to create its group. */
-export const OPEN_TIMEOUT_MS = 10_000;
+/**
+ * How long opening waited for Redis before this became the portable
+ * `connectTimeoutMs` option.
+ * @deprecated Use the `connectTimeoutMs` option; its default is `DEFAULT_CONNECT_TIMEOUT_MS`.
+ */
+export const OPEN_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
 
 /**
  * Creates consumer group `group` of `stream` (and the stream) unless it
@@ -29,30 +32,31 @@ export async function ensureGroup(
 }
 
 /**
- * {@link ensureGroup}, bounded: commands wait in ioredis's offline queue while
- * Redis is unreachable, so without a bound an open against a server that is
- * down would never end. After OPEN_TIMEOUT_MS it fails with DeadlineExceeded
- * naming the server; when `signal` fires, with Canceled.
+ * Throws NotFound unless `stream` exists as a stream (FailedPrecondition for
+ * a key of another type). `what` starts the message ("open redisstream
+ * stream \"x\""); `fix` says how to create it.
  */
-export async function ensureGroupWithin(
-  client: Redis,
-  target: { stream: string; group: string },
-  start: GroupStart,
-  signal: AbortSignal,
-): Promise<void> {
-  const timeout = AbortSignal.timeout(OPEN_TIMEOUT_MS);
-  try {
-    await raceSignal(
-      ensureGroup(client, target.stream, target.group, start),
-      AbortSignal.any([signal, timeout]),
-      "open",
-    );
-  } catch (err) {
-    if (!timeout.aborted || signal.aborted) throw err;
-    throw new PubSubError(
-      ErrorCode.DeadlineExceeded,
-      `redisstream: could not reach Redis at ${describeServer(client)} within ${OPEN_TIMEOUT_MS} ms to create the consumer group; is the server running?`,
-    );
+export async function checkStream(client: Redis, stream: string, what: string, fix: string): Promise<void> {
+  const type = await client.type(stream);
+  if (type === "stream") return;
+  if (type === "none") throw new PubSubError(ErrorCode.NotFound, `${what}: the stream does not exist; ${fix}`);
+  throw new PubSubError(
+    ErrorCode.FailedPrecondition,
+    `${what}: the key holds a ${type}, not a stream; pick another stream name or delete the key`,
+  );
+}
+
+/**
+ * Throws NotFound unless consumer group `group` of `stream` exists (XINFO
+ * GROUPS). `what` starts the message; the hint says how to create it.
+ */
+export async function checkGroup(client: Redis, stream: string, group: string, what: string): Promise<void> {
+  const fix = `create it (XGROUP CREATE ${stream} ${group} $ MKSTREAM) or open the subscription with create=true`;
+  await checkStream(client, stream, what, fix);
+  const groups = (await client.xinfo("GROUPS", stream)) as unknown[];
+  const names = groups.map((row) => (Array.isArray(row) ? String(row[row.indexOf("name") + 1]) : undefined));
+  if (!names.includes(group)) {
+    throw new PubSubError(ErrorCode.NotFound, `${what}: the stream has no consumer group "${group}"; ${fix}`);
   }
 }
 

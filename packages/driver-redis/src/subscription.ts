@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
   type DriverMessage,
+  type DriverServer,
   type DriverTelemetry,
   type HealthSource,
   Subscription,
@@ -11,9 +12,9 @@ import {
 } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { toDriverMessage } from "./codec.js";
-import { ClientHealth, closeClient, duplicateForReads, serverOf } from "./connection.js";
+import { ClientHealth, closeClient, duplicateForReads, redisServer, serverOf, whenConnected } from "./connection.js";
 import { redisErrors } from "./errors.js";
-import { ensureGroupWithin, type GroupStart } from "./group.js";
+import { checkGroup, ensureGroup, type GroupStart } from "./group.js";
 import { BlockingReader } from "./reader.js";
 import { Reclaimer } from "./reclaim.js";
 
@@ -43,7 +44,7 @@ export interface RedisSubscriptionSettings {
   /**
    * Have `ready` create the group (and the stream) if missing, starting at
    * "new" entries (`$`) or at "all" of the stream (`0`). Default: not
-   * created; receives from a missing group fail with NotFound.
+   * created; `ready` fails with NotFound when the stream or group is missing.
    */
   createGroupAt?: GroupStart;
 }
@@ -54,7 +55,7 @@ export interface RedisSubscriptionOptions
     Omit<RedisSubscriptionSettings, "createGroupAt"> {
   /**
    * Create the group (and the stream) if missing, with XGROUP CREATE …
-   * MKSTREAM. Default true; false makes receives from a missing group fail with NotFound.
+   * MKSTREAM. Default true; with false, opening fails with NotFound when the stream or group is missing.
    */
   create?: boolean;
   /** Where a group created here starts: "new" entries only (`$`, the default) or "all" of the stream (`0`). */
@@ -92,6 +93,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
    */
   readonly leaseMs: number;
   readonly health: HealthSource;
+  readonly server: DriverServer;
   /** This consumer's name in the group. */
   readonly consumer: string;
   readonly #client: Redis;
@@ -120,6 +122,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   ) {
     this.#client = client;
     this.#readerClient = reader;
+    this.server = redisServer(client);
     this.#stream = target.stream;
     this.#group = target.group;
     this.consumer = settings.consumer ?? uniqueConsumerName();
@@ -142,14 +145,19 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   }
 
   /**
-   * Resolves once the group exists: with `createGroupAt`, after creating it
-   * (XGROUP CREATE … MKSTREAM, at most OPEN_TIMEOUT_MS while Redis is
-   * unreachable); otherwise at once, and a missing group is NotFound on the
-   * first receive.
+   * Resolves once both connections are up and the group exists: with
+   * `createGroupAt`, after creating it if missing (XGROUP CREATE …
+   * MKSTREAM); otherwise after finding it (NotFound when the stream or the
+   * group is missing). A failed connection rejects at once; the portable
+   * layer bounds the wait by the connect timeout.
    */
   async ready(signal: AbortSignal): Promise<void> {
-    if (this.#createGroupAt === undefined) return;
-    await ensureGroupWithin(this.#client, { stream: this.#stream, group: this.#group }, this.#createGroupAt, signal);
+    await whenConnected([this.#client, this.#readerClient], signal);
+    if (this.#createGroupAt === undefined) {
+      await checkGroup(this.#client, this.#stream, this.#group, `open ${this.resource}`);
+    } else {
+      await ensureGroup(this.#client, this.#stream, this.#group, this.#createGroupAt);
+    }
   }
 
   async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
@@ -218,7 +226,8 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
       if (unhanded.length > 0) await this.#nack(unhanded);
       await this.#removeConsumerIfIdle();
     };
-    await settledWithin(handBack(), signal, CLOSE_GRACE_MS);
+    // A subscription that never connected (a failed open) holds nothing and has no consumer to remove.
+    if (this.#watch.everReady) await settledWithin(handBack(), signal, CLOSE_GRACE_MS);
     if (this.#closeClient) await closeClient(this.#client, signal);
   }
 
@@ -253,7 +262,8 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
  * reads run on `options.reader`, or on a duplicate of `client` that the
  * subscription closes. The group is created if missing unless `create` is
  * false. Resolves once the group exists; rejects, having shut the
- * subscription down, when it cannot be created.
+ * subscription down, when it is missing, cannot be created, or Redis
+ * cannot be reached within the client's `connectTimeout`.
  */
 export async function openRedisSubscription(
   client: Redis,

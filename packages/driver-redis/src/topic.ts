@@ -1,5 +1,6 @@
 import {
   type DriverMessage,
+  type DriverServer,
   type DriverTelemetry,
   ErrorCode,
   type HealthSource,
@@ -11,8 +12,9 @@ import {
 } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { xaddArgs } from "./codec.js";
-import { ClientHealth, closeClient, serverOf } from "./connection.js";
+import { ClientHealth, closeClient, redisServer, serverOf, whenConnected } from "./connection.js";
 import { redisErrors } from "./errors.js";
+import { checkStream } from "./group.js";
 
 /** How a topic writes to its stream. */
 export interface RedisTopicSettings {
@@ -45,7 +47,9 @@ export class RedisTopicDriver implements TopicDriver {
   readonly telemetry: DriverTelemetry;
   readonly errors = redisErrors;
   readonly health: HealthSource;
+  readonly server: DriverServer;
   readonly #client: Redis;
+  readonly #stream: string;
   /** XADD's arguments before the fields: key [NOMKSTREAM] [MAXLEN ~|= n] *. */
   readonly #head: string[];
   readonly #create: boolean;
@@ -56,6 +60,8 @@ export class RedisTopicDriver implements TopicDriver {
 
   constructor(client: Redis, stream: string, settings: RedisTopicSettings = {}) {
     this.#client = client;
+    this.#stream = stream;
+    this.server = redisServer(client);
     this.#create = settings.create ?? true;
     this.#closeClient = settings.closeClient ?? false;
     this.resource = `redisstream stream "${stream}"`;
@@ -67,6 +73,24 @@ export class RedisTopicDriver implements TopicDriver {
     this.#head = head;
     this.#watch = new ClientHealth([client]);
     this.health = this.#watch.tracker;
+  }
+
+  /**
+   * Resolves once the client is connected and, with `create: false`, the
+   * stream exists (NotFound otherwise; FailedPrecondition for a key that is
+   * no stream). A failed connection rejects at once; the portable layer
+   * bounds the wait by the connect timeout.
+   */
+  async ready(signal: AbortSignal): Promise<void> {
+    await whenConnected([this.#client], signal);
+    if (!this.#create) {
+      await checkStream(
+        this.#client,
+        this.#stream,
+        `open ${this.resource}`,
+        "create it first or open the topic with create=true",
+      );
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
   MAX_TIMER_MS,
   type OptionsShape,
   param,
@@ -52,6 +53,8 @@ export interface RedisURLOptions {
   redisOptions?: RedisOptions;
   /** How long a connection may stay silent while a reply is due before it is replaced: ms, or "30s". */
   socketTimeout?: number | string;
+  /** How long opening waits to connect, in ms (or a duration such as "10s"); default 10 s, as on every driver. */
+  connectTimeoutMs?: number | string;
 }
 
 declare module "@portable-pubsub/core" {
@@ -68,6 +71,8 @@ const driverOptions = z
     serverUrl: z.string().optional(),
     redisOptions: z.record(z.string(), z.unknown()).optional(),
     socketTimeout: param.duration().optional(),
+    /** How long opening waits for Redis (and each connection attempt may take); default 10 s. */
+    connectTimeoutMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
   } satisfies OptionsShape<RedisURLOptions>)
   .strict();
 
@@ -86,6 +91,7 @@ function connection(options: Record<string, unknown>) {
     serverUrl: resolveServerUrl(parsed.serverUrl),
     extra: (parsed.redisOptions ?? {}) as RedisOptions,
     socketTimeoutMs: parsed.socketTimeout ?? DEFAULT_SOCKET_TIMEOUT_MS,
+    connectTimeoutMs: parsed.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
   };
 }
 
@@ -96,8 +102,8 @@ function connection(options: Record<string, unknown>) {
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, DRIVER);
   const stream = streamName(url);
-  const { serverUrl, extra, socketTimeoutMs } = connection(options);
-  const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs), extra);
+  const { serverUrl, extra, socketTimeoutMs, connectTimeoutMs } = connection(options);
+  const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
   const driver = new RedisTopicDriver(client, stream, {
     maxLen: query.maxLen,
     exactTrim: query.trim === "exact",
@@ -110,15 +116,15 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 /**
  * Opens `redisstream://STREAM?group=GROUP[&…]`: one new consumer of the
  * group. The driver's `ready`, which the URL mux awaits, creates the group
- * (with the stream) unless `create=false`.
+ * (with the stream), or with `create=false` checks that it exists.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, subscriptionQuery, DRIVER);
   const stream = streamName(url);
-  const { serverUrl, extra, socketTimeoutMs } = connection(options);
+  const { serverUrl, extra, socketTimeoutMs, connectTimeoutMs } = connection(options);
   const blockMs = query.block ?? 1000;
-  const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs), extra);
-  const reader = createClient(serverUrl, readerClientOptions(blockMs, socketTimeoutMs), extra);
+  const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
+  const reader = createClient(serverUrl, readerClientOptions(blockMs, socketTimeoutMs, connectTimeoutMs), extra);
   const driver = new RedisSubscriptionDriver(
     client,
     reader,

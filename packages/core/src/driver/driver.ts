@@ -91,6 +91,19 @@ export interface DriverTelemetry {
   messageAttributes?(message: DriverMessage): Record<string, string | number | boolean> | undefined;
 }
 
+/** See {@link DriverBase.server}. */
+export interface DriverServer {
+  /** The kind of broker, as users call it: "RabbitMQ", "Redis", "NATS", "Pub/Sub". */
+  readonly broker: string;
+  /** Where the driver connects: a URL or `host:port`, never with credentials. */
+  readonly address: string;
+  /**
+   * How long `ready` may take, in ms: the driver's `connectTimeoutMs` option,
+   * by default `DEFAULT_CONNECT_TIMEOUT_MS` (10 s) on every driver.
+   */
+  readonly connectTimeoutMs: number;
+}
+
 /** What every driver has in common. */
 export interface DriverBase {
   /**
@@ -110,12 +123,25 @@ export interface DriverBase {
    * `openTopic` / `openSubscription` resolve, and closes the driver when it
    * rejects, so that a wrong URL or a missing resource fails at open rather
    * than at the first send. It should reject with the error that makes the
-   * resource unusable (refused connection, NotFound, PermissionDenied), must
-   * bound its own wait (a connect timeout), and must return promptly when
-   * `signal` fires. A driver asked to open without waiting for its broker
-   * (such as rabbit's `failFast: false`) resolves at once.
+   * resource unusable (refused connection, refused TLS certificate,
+   * NotFound, PermissionDenied) as soon as it has one: a first connection
+   * that fails must not be retried here until the timeout. It must return
+   * promptly when `signal` fires. A driver with `server` need not bound its
+   * wait: the portable layer fails `ready` after `server.connectTimeoutMs`;
+   * a driver without one must bound its own. A driver asked to open without
+   * waiting for its broker (such as rabbit's `failFast: false`) resolves at
+   * once.
    */
   ready?(signal: AbortSignal): Promise<void>;
+  /**
+   * The broker and server this driver connects to, and how long `ready` may
+   * take. Optional; a driver that has `ready` and talks to a server should
+   * give it. The portable layer fails `ready` with DeadlineExceeded, naming
+   * the broker, the server and the last connection error, once
+   * `connectTimeoutMs` has passed, and names them too when `ready` rejects
+   * with a socket or TLS error of the client's.
+   */
+  readonly server?: DriverServer;
   /**
    * What spans and metrics say about this driver, per the OpenTelemetry
    * messaging conventions. Optional: without it, the portable layer reports

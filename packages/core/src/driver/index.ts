@@ -25,6 +25,7 @@ export type {
   BatchLimits,
   DriverBase,
   DriverMessage,
+  DriverServer,
   DriverTelemetry,
   ErrorClassifier,
   Redelivery,
@@ -34,7 +35,7 @@ export type {
 export { HeldLeases, type HeldLeasesOptions } from "./held-leases.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
 export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./module.js";
-export { isNetworkError } from "./network.js";
+export { certificateHint, DEFAULT_CONNECT_TIMEOUT_MS, isCertificateError, isNetworkError } from "./network.js";
 export {
   type DurationBounds,
   decodeName,

@@ -12,6 +12,8 @@
  * one, and the dial as a whole fails after `timeoutMs`, so that backoff and
  * failover to the next server URL work as for any failed attempt.
  */
+
+import { ErrorCode } from "@portable-pubsub/core/driver";
 import type { ChannelModel } from "amqplib";
 import { RabbitError, rabbitErrors, replyCodeOf } from "../errors.js";
 import type { ServerTarget } from "./server-url.js";
@@ -103,6 +105,8 @@ export function connectError(target: ServerTarget, cause: unknown): RabbitError 
     role: "connect",
     vhost: target.options.vhost ?? "/",
     ...(replyCode === undefined ? {} : { replyCode }),
+    // No answer within the connect timeout is DeadlineExceeded, as the portable layer's bound on opening says.
+    ...((cause as { code?: unknown } | null)?.code === "ETIMEDOUT" ? { portable: ErrorCode.DeadlineExceeded } : {}),
     // A refusal (bad login, vhost) stays refused; anything else but a programming error may pass.
     retryable: replyCode === undefined ? rabbitErrors.isRetryable(cause) || !(cause instanceof TypeError) : false,
   });
