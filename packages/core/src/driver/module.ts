@@ -56,4 +56,13 @@ export interface DriverModule {
   inspectURL?: UrlInspector;
   /** Plain words about the broker. Optional. */
   about?: DriverAbout;
+  /**
+   * The topic URL whose sends reach the subscription `subscriptionUrl` names
+   * and no other, for `pubsub redrive` sending a dead letter back to the
+   * subscription it failed in (its `deadletter.source`). Optional. It must
+   * return undefined where the broker cannot send to one subscription alone
+   * (a send to the topic would reach every subscription of it); the command
+   * then asks for an explicit target. It must not open anything.
+   */
+  topicURLFor?(subscriptionUrl: URL): string | undefined;
 }
