@@ -42,6 +42,12 @@ export interface DriverAbout {
   create: string;
   /** True for a broker inside this process (mem://): another process cannot reach it. */
   inProcess?: boolean;
+  /**
+   * Advice for a reader of subscription `url` that received nothing, where
+   * the driver knows a likely reason, such as a consumer group that starts at
+   * new messages; undefined otherwise. `pubsub receive` prints it on stderr.
+   */
+  nothingReceived?(url: URL): string | undefined;
 }
 
 /**
