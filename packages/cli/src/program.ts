@@ -20,7 +20,7 @@ nats://SUBJECT or nats://STREAM?consumer=NAME (NATS_SERVER_URL).`;
 export interface CliOptions {
   /**
    * The command is alone in its process, as the `pubsub` binary is: an
-   * in-process broker (mem://) has no other party there, so `send` would drop
+   * in-process broker (mem://) has no other party there, so `send` would fail
    * its message and `receive` could get none. Both then refuse the URL with
    * advice. Leave it unset when embedding, where the application shares the
    * broker with the command.

@@ -51,7 +51,7 @@ describe("pubsub send", () => {
       code: 2,
       stdout: "",
       stderr: inProcess(
-        "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent",
+        "no subscription exists in this pubsub process, so no one could receive the message; nothing was sent",
       ),
     });
   });
@@ -138,7 +138,7 @@ describe("pubsub redrive", () => {
       code: 2,
       stdout: "",
       stderr: inProcess(
-        "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent",
+        "no subscription exists in this pubsub process, so no one could receive the message; nothing was sent",
       ),
     });
   });

@@ -64,7 +64,7 @@ export async function redrive(fromText: string, toText: string | undefined, opti
   const from = parseUrl(fromText);
   const to = toText === undefined ? undefined : parseUrl(toText);
   if (options.standalone) {
-    // Alone in its process, an in-process broker has nothing to receive, and would drop what is sent (then acked).
+    // Alone in its process, an in-process broker has nothing to receive, and no one to receive what is sent.
     const alone =
       aloneInProcess("receive", from, await aboutOf(from, "openSubscription")) ??
       (to && aloneInProcess("send", to, await aboutOf(to, "openTopic")));
