@@ -7,6 +7,7 @@ import {
   type HealthSource,
   type Redelivery,
   raceSignal,
+  resourceUrl,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -57,6 +58,8 @@ export interface NatsSubscriptionOptions extends SubscriptionOptions, NatsSubscr
  */
 export class NatsSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  /** `nats://STREAM?consumer=NAME`: what `deadletter.source` says of a subscription made with the constructor. */
+  readonly url: string;
   readonly errors = natsErrors;
   readonly canNack = true;
   readonly health: HealthSource;
@@ -76,6 +79,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
     this.consumer = consumer;
     this.#settings = settings;
     this.resource = `nats consumer "${consumer}" of stream "${stream}"`;
+    this.url = `${resourceUrl("nats", stream)}?consumer=${encodeURIComponent(consumer)}`;
     this.health = link.health;
     this.telemetry = {
       system: "nats",

@@ -4,6 +4,7 @@ import {
   type DriverMessage,
   type DriverTelemetry,
   type HealthSource,
+  resourceUrl,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -83,6 +84,8 @@ const CLOSE_GRACE_MS = 2000;
  */
 export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  /** `redisstream://STREAM?group=GROUP`: what `deadletter.source` says of a subscription made with the constructor. */
+  readonly url: string;
   readonly telemetry: DriverTelemetry;
   readonly errors = redisErrors;
   readonly canNack = true;
@@ -124,6 +127,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#group = target.group;
     this.consumer = settings.consumer ?? uniqueConsumerName();
     this.resource = `redisstream group "${target.group}" of stream "${target.stream}"`;
+    this.url = `${resourceUrl("redisstream", target.stream)}?group=${encodeURIComponent(target.group)}`;
     this.telemetry = {
       system: "redis",
       destination: target.stream,
