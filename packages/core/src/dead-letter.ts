@@ -3,8 +3,9 @@ import type { Topic } from "./topic.js";
 
 /**
  * The prefix of the metadata keys a dead-lettered message carries:
- * `deadletter.source` (the URL of the subscription it failed in, credentials
- * redacted; see {@link deadLetterSource}), `deadletter.attempts`,
+ * `deadletter.source` (the URL the subscription it failed in was opened with,
+ * credentials redacted; for one made with a driver's constructor, the
+ * driver's `url`, else its `resource`), `deadletter.attempts`,
  * `deadletter.error` (the last error's message, cut to 512 bytes) and
  * `deadletter.time` (ISO 8601). `pubsub redrive` removes them.
  */

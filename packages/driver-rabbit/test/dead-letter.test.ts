@@ -137,4 +137,39 @@ describe.skipIf(skipWithoutBroker)("rabbit:// dead-letter targets", () => {
     shutdownLater(again);
     expect((await again.receive({ signal: AbortSignal.timeout(5000) })).text()).toBe("poison");
   });
+
+  it("rabbit://QUEUE?toQueue=true sends to that queue alone, fails the open for a missing queue, and takes no routing options", async () => {
+    const [exchange, queue, other, missing] = [unique("x"), unique("q"), unique("other"), unique("missing")];
+    removeLater([queue, other], [exchange]);
+    const bound = await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, {
+      serverUrl: SERVER_URL,
+    });
+    const alsoBound = await openSubscription(`rabbit://${other}?declare=true&exchange=${exchange}`, {
+      serverUrl: SERVER_URL,
+    });
+    shutdownLater(bound, alsoBound);
+    const home = await openTopic(`rabbit://${queue}?toQueue=true`, { serverUrl: SERVER_URL });
+    shutdownLater(home);
+    await home.send({ body: "home", metadata: { k: "v" } });
+    const got = await bound.receive({ signal: AbortSignal.timeout(5000) });
+    got.ack();
+    expect([got.text(), got.metadata]).toEqual(["home", { k: "v" }]);
+    expect(await alsoBound.receive({ signal: AbortSignal.timeout(300) }).catch((e: PubSubError) => e.code)).toBe(
+      ErrorCode.DeadlineExceeded,
+    );
+    const gone = (await openTopic(`rabbit://${missing}?toQueue=true`, { serverUrl: SERVER_URL }).catch(
+      (e: unknown) => e,
+    )) as PubSubError;
+    expect(gone.code).toBe(ErrorCode.NotFound);
+    expect(gone.message).toContain(`queue "${missing}" (through the default exchange)`);
+    for (const query of ["toQueue=true&routingKey=k", "toQueue=true&declare=true", "toQueue=true&routingKeyFrom=k"]) {
+      const wrong = (await openTopic(`rabbit://${queue}?${query}`, { serverUrl: SERVER_URL }).catch(
+        (e: unknown) => e,
+      )) as PubSubError;
+      expect(wrong.code).toBe(ErrorCode.InvalidArgument);
+      expect(wrong.message).toMatch(
+        /toQueue publishes through the default exchange; routingKey, routingKeyFrom and declare do not apply/,
+      );
+    }
+  });
 });
