@@ -19,7 +19,7 @@ describe("the Quick start demo", () => {
     expect(lines[4]).toBe("health: topic ready, subscriptions ready/ready");
     expect(lines[5]).toMatch(/^shut down cleanly in \d+ ms; state now closed$/);
     expect(lines[6]).toBe(
-      'a bad URL gives InvalidArgument: mem: mem://orders: query parameter "colour" is not supported',
+      'a bad URL gives InvalidArgument: mem: mem://orders: query parameter "colour" is not supported; supported: subscription',
     );
   });
 });

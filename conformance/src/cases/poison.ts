@@ -67,7 +67,7 @@ export function poisonCases(ctx: SuiteContext): void {
     expect(metadata).toEqual({
       orderId: "17",
       note: "ünïcode ✓",
-      "deadletter.source": openedSubscription.created.driver.resource,
+      "deadletter.source": openedSubscription.created.driver.url ?? openedSubscription.created.driver.resource,
       "deadletter.attempts": String(maxAttempts),
       "deadletter.error": "handler failed: poison",
     });

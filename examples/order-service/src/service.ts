@@ -52,6 +52,7 @@ export class OrderService {
   /** Opens the topic (first: on mem:// the subscription needs it), the subscription, starts consuming and listening. */
   static async start(config: Config, log: Logger): Promise<OrderService> {
     const topic = await openTopic(config.topicUrl);
+    if (new URL(config.deadLetterUrl).protocol === "mem:") await keepMemDeadLetters(config.deadLetterUrl);
     const library = new LibraryLog(log);
     let subscription: Subscription;
     try {
@@ -192,4 +193,17 @@ function aborted(signal: AbortSignal): Promise<never> {
     if (signal.aborted) fail();
     else signal.addEventListener("abort", fail, { once: true });
   });
+}
+
+/**
+ * On mem://, a send that no subscription receives fails, so a dead letter would loop: a named
+ * subscription of the dead-letter topic ("held") keeps them while the process lives, for
+ * `pubsub redrive` run in the process or a look in a debugger.
+ */
+async function keepMemDeadLetters(url: string): Promise<void> {
+  const topic = await openTopic(url);
+  const held = new URL(url);
+  held.searchParams.set("subscription", "held");
+  await (await openSubscription(held.href)).shutdown();
+  await topic.shutdown();
 }

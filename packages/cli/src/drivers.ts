@@ -71,6 +71,42 @@ export function registerDriver(scheme: string, module: DriverModule, packageName
   mux.registerDriver(scheme, module, packageName);
 }
 
+/**
+ * The topic URL that reaches the subscription `source` names alone (a dead
+ * letter's `deadletter.source`), from its driver's `topicURLFor`; or why
+ * there is none, as a note for the user.
+ */
+export async function topicReaching(source: string): Promise<URL | string> {
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    return "its deadletter.source is not a subscription URL (written by an older version?)";
+  }
+  if (url.username || url.password || source.includes("***")) {
+    return "its deadletter.source had credentials, which were redacted";
+  }
+  let driver: LoadedDriver;
+  try {
+    driver = await mux.driverFor(schemeOf(url), "redrive");
+  } catch {
+    return `no driver for ${url.protocol}// in this pubsub`;
+  }
+  const hook = driver.module.topicURLFor;
+  let target: string | undefined;
+  try {
+    target = hook?.(url);
+  } catch {
+    return "its deadletter.source is not a valid subscription URL";
+  }
+  if (target === undefined) {
+    return hook
+      ? `this ${url.protocol}// subscription has no name a send can reach alone`
+      : `the ${url.protocol}// driver cannot send to one subscription alone (a send to its topic reaches every subscription of it)`;
+  }
+  return new URL(target);
+}
+
 /** Opens the topic `url` names through its driver. */
 export async function openTopicAt(url: URL): Promise<Topic> {
   const { module, packageName, scheme } = await mux.driverFor(schemeOf(url), "openTopic");

@@ -31,7 +31,7 @@ export function aloneInProcess(
   const scheme = url.protocol.slice(0, -1);
   const why =
     command === "send"
-      ? "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent"
+      ? "no subscription exists in this pubsub process, so no one could receive the message; nothing was sent"
       : "this pubsub process sends nothing, so no message could ever arrive";
   const both = describeUrl(new URL(`${url.protocol}//${url.host}${url.pathname}`));
   return invalidArgument(

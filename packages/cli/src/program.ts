@@ -20,7 +20,7 @@ nats://SUBJECT or nats://STREAM?consumer=NAME (NATS_SERVER_URL).`;
 export interface CliOptions {
   /**
    * The command is alone in its process, as the `pubsub` binary is: an
-   * in-process broker (mem://) has no other party there, so `send` would drop
+   * in-process broker (mem://) has no other party there, so `send` would fail
    * its message and `receive` could get none. Both then refuse the URL with
    * advice. Leave it unset when embedding, where the application shares the
    * broker with the command.
@@ -102,10 +102,13 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
   program
     .command("redrive")
     .description(
-      "Move dead letters back: send each message of FROM_URL that has deadletter.* metadata to TO_URL without it, and ack it once the broker confirmed the send.",
+      "Move dead letters back: send each message of FROM_URL that has deadletter.* metadata to TO_URL (default: back to the subscription it failed in) without it, and ack it once the broker confirmed the send.",
     )
     .argument("<from-url>", "subscription URL the dead letters are in, such as rabbit://orders-dead")
-    .argument("<to-url>", "topic URL to send them to, such as rabbit://orders")
+    .argument(
+      "[to-url]",
+      "topic URL to send them to, such as rabbit://orders; default: each message's deadletter.source subscription alone",
+    )
     .option("-n, --count <n>", "stop after N messages moved (default: until --wait passes with no message)", integer(1))
     .option("--dry-run", "list what would be moved (id, attempts, time, source, error); send and ack nothing")
     .addOption(durationOption("--wait <duration>", "stop when no message arrives for this long", "2s"))
@@ -113,10 +116,15 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
     .option("--no-progress", "no progress bar, even on a terminal")
     .addHelpText(
       "after",
-      `\nMessages without deadletter.* metadata are skipped and left in FROM_URL. At the first
-send that fails, redrive stops with that error, and that message is not acked.\n\nExamples:\n  pubsub redrive rabbit://orders-dead rabbit://orders --dry-run\n  pubsub redrive rabbit://orders-dead rabbit://orders --count 100`,
+      `\nWithout TO_URL, each message goes back to the subscription named by its
+deadletter.source, and to it alone: on rabbit:// to that queue through the default
+exchange (rabbit://QUEUE?toQueue=true), on mem:// to that named subscription. Other
+drivers cannot send to one subscription alone (a send reaches every subscription of
+the topic): their messages are skipped, and TO_URL is needed.
+Messages without deadletter.* metadata are skipped and left in FROM_URL. At the first
+send that fails, redrive stops with that error, and that message is not acked.\n\nExamples:\n  pubsub redrive rabbit://orders-dead --dry-run\n  pubsub redrive rabbit://orders-dead\n  pubsub redrive rabbit://orders-dead rabbit://orders --count 100`,
     )
-    .action(async (fromUrl: string, toUrl: string, opts) => {
+    .action(async (fromUrl: string, toUrl: string | undefined, opts) => {
       await redrive(fromUrl, toUrl, {
         count: opts.count,
         dryRun: opts.dryRun === true,

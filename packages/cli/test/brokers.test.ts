@@ -181,7 +181,8 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
 describe.skipIf(skipWithoutRedis)("pubsub on Redis Streams", () => {
   const stream = unique("stream");
   const env = { REDIS_SERVER_URL: REDIS.serverUrl };
-  const subscription = `redisstream://${stream}?group=readers&ackDeadline=1s`;
+  // start=new, the default, said: receive then does not note where a new group starts when nothing arrives.
+  const subscription = `redisstream://${stream}?group=readers&ackDeadline=1s&start=new`;
   roundTrip(() => ({
     name: "redis",
     env,
@@ -189,6 +190,35 @@ describe.skipIf(skipWithoutRedis)("pubsub on Redis Streams", () => {
     subscription,
     createSubscription: subscription,
   }));
+
+  it("receive of a new group that finds nothing says on stderr how to read what the stream already holds", async () => {
+    const dead = `${stream}-dead`;
+    expect((await pubsub(["send", `redisstream://${dead}`, "dead letter"], { env })).code).toBe(0);
+    const late = await pubsub(["receive", `redisstream://${dead}?group=late`, "--wait", "300ms"], { env });
+    expect(late).toEqual({
+      code: 0,
+      stdout: "",
+      stderr:
+        "pubsub: note: no message arrived; if the group was created now, note that a group created on first use starts at new " +
+        "messages and never sees what the stream held before (such as dead letters); read those with a new group that starts " +
+        `at the beginning: redisstream://${dead}?group=NEW_GROUP&start=all\n`,
+    });
+    const fromStart = `redisstream://${dead}?group=inspect&start=all`;
+    expect(await pubsub(["receive", fromStart, "--wait", "300ms"], { env })).toEqual({
+      code: 0,
+      stdout: "dead letter\n",
+      stderr: "",
+    });
+    // With start given, no note: the reader chose where its group starts.
+    expect(await pubsub(["receive", fromStart, "--wait", "300ms"], { env })).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "",
+    });
+    const topic = await openTopic(`redisstream://${dead}`, { serverUrl: REDIS.serverUrl });
+    await topic.as<{ del(...keys: string[]): Promise<unknown> }>().del(dead);
+    await topic.shutdown();
+  });
 
   it("receive stops quietly with exit 0 when its reader closes stdout, leaving unwritten messages unacked", async () => {
     const piped = `redisstream://${stream}-pipe?group=readers&ackDeadline=1s`;

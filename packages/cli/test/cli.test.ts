@@ -7,7 +7,7 @@ describe("pubsub --help", () => {
   it.each([
     ["send", "Usage: pubsub send [options] <url> [body]"],
     ["receive", "Usage: pubsub receive [options] <url>"],
-    ["redrive", "Usage: pubsub redrive [options] <from-url> <to-url>"],
+    ["redrive", "Usage: pubsub redrive [options] <from-url> [to-url]"],
     ["bench", "Usage: pubsub bench [options] <topic-url> <subscription-url>"],
     ["doctor", "Usage: pubsub doctor [options] <url>"],
   ])("%s --help prints its usage and exits 0", async (command, usage) => {
@@ -51,7 +51,7 @@ describe("pubsub send", () => {
       code: 2,
       stdout: "",
       stderr: inProcess(
-        "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent",
+        "no subscription exists in this pubsub process, so no one could receive the message; nothing was sent",
       ),
     });
   });
@@ -85,7 +85,7 @@ describe("pubsub send", () => {
     ],
     [
       ["send", "mem://orders?colour=red", "x"],
-      `pubsub: InvalidArgument: mem: mem://orders: query parameter "colour" is not supported`,
+      `pubsub: InvalidArgument: mem: mem://orders: query parameter "colour" is not supported; supported: subscription`,
     ],
     [
       ["send", "--lines", "mem://orders", "x"],
@@ -138,7 +138,7 @@ describe("pubsub redrive", () => {
       code: 2,
       stdout: "",
       stderr: inProcess(
-        "no subscription exists in this pubsub process, so the message would be dropped; nothing was sent",
+        "no subscription exists in this pubsub process, so no one could receive the message; nothing was sent",
       ),
     });
   });

@@ -17,8 +17,8 @@ const DEAD_LETTERS: { body: number[]; metadata: Record<string, string> }[] = [
     metadata: { "order-id": "b", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
   },
 ];
-const deadLetterKeys = (n: number) => ({
-  "deadletter.source": 'rabbit queue "orders-processor"',
+const deadLetterKeys = (n: number, source = "rabbit://orders-processor") => ({
+  "deadletter.source": source,
   "deadletter.attempts": "5",
   "deadletter.error": `order ${n} is invalid`,
   "deadletter.time": "2026-01-02T03:04:05.000Z",
@@ -41,15 +41,28 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
   const deadQueue = unique("dead-q");
   const targetExchange = unique("target");
   const targetQueue = unique("target-q");
+  /** A second queue bound to the target exchange: what is sent home to targetQueue must not reach it. */
+  const otherQueue = unique("other-q");
   const missingExchange = unique("missing");
 
-  /** Puts the dead letters into the dead-letter queue. */
-  async function sendDeadLetters(): Promise<void> {
+  /** Puts the dead letters into the dead-letter queue, as if they had failed in `source`. */
+  async function sendDeadLetters(source?: string): Promise<void> {
     const topic = await openTopic(`rabbit://${deadExchange}`, { serverUrl });
     for (const [n, letter] of DEAD_LETTERS.entries()) {
-      await topic.send({ body: new Uint8Array(letter.body), metadata: { ...letter.metadata, ...deadLetterKeys(n) } });
+      await topic.send({
+        body: new Uint8Array(letter.body),
+        metadata: { ...letter.metadata, ...deadLetterKeys(n, source) },
+      });
     }
     await topic.shutdown();
+  }
+
+  /** What `queue` holds, acked (its trace-context keys kept). */
+  async function queued(queue: string) {
+    const sub = await openSubscription(`rabbit://${queue}`, { serverUrl, tracing: { keepContextMetadata: true } });
+    const got = await drain(sub);
+    await sub.shutdown();
+    return got;
   }
 
   beforeAll(async () => {
@@ -57,6 +70,7 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
     for (const [exchange, queue] of [
       [deadExchange, deadQueue],
       [targetExchange, targetQueue],
+      [targetExchange, otherQueue],
     ]) {
       await (await openTopic(`rabbit://${exchange}?declare=true`, { serverUrl })).shutdown();
       await (await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, { serverUrl })).shutdown();
@@ -69,7 +83,13 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
       deleteQueue(q: string): Promise<unknown>;
       deleteExchange(e: string): Promise<unknown>;
     }>();
-    for (const queue of [deadQueue, targetQueue, ...delayQueueNames(deadQueue), ...delayQueueNames(targetQueue)]) {
+    for (const queue of [
+      deadQueue,
+      targetQueue,
+      otherQueue,
+      ...delayQueueNames(deadQueue),
+      ...delayQueueNames(targetQueue),
+    ]) {
       await channel.deleteQueue(queue).catch(() => {});
     }
     for (const exchange of [deadExchange, targetExchange]) await channel.deleteExchange(exchange).catch(() => {});
@@ -86,16 +106,24 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
       stdout: `redrive: rabbit://${deadQueue} to rabbit://${targetExchange}\nmoved       2\nfailed      0\nskipped     0\n`,
       stderr: "",
     });
-    const target = await openSubscription(`rabbit://${targetQueue}`, {
-      serverUrl,
-      tracing: { keepContextMetadata: true },
-    });
     // Bytes unchanged, every other key (the trace context too) kept.
-    expect(await drain(target)).toEqual(DEAD_LETTERS);
-    await target.shutdown();
-    const dead = await openSubscription(`rabbit://${deadQueue}`, { serverUrl });
-    expect(await drain(dead)).toEqual([]);
-    await dead.shutdown();
+    expect(await queued(targetQueue)).toEqual(DEAD_LETTERS);
+    expect(await queued(deadQueue)).toEqual([]);
+    expect(await queued(otherQueue)).toHaveLength(2);
+  });
+
+  it("without TO_URL, sends each dead letter back to its source queue alone, through the default exchange", async () => {
+    await sendDeadLetters(`rabbit://${targetQueue}?prefetch=10`);
+    const result = await pubsub(["redrive", `rabbit://${deadQueue}`, "--wait", "1s"], { env });
+    expect(result).toEqual({
+      code: 0,
+      stdout: `redrive: rabbit://${deadQueue} to each message's deadletter.source\nmoved       2\nfailed      0\nskipped     0\n`,
+      stderr: "",
+    });
+    expect(await queued(targetQueue)).toEqual(DEAD_LETTERS);
+    // Bound to the same exchange, and still given nothing: the exchange was not used.
+    expect(await queued(otherQueue)).toEqual([]);
+    expect(await queued(deadQueue)).toEqual([]);
   });
 
   it("stops before moving anything when the target is missing, names it, exits with its code, and acks nothing", async () => {

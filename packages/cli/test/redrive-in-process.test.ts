@@ -105,7 +105,7 @@ describe("pubsub redrive (in process, mem://)", () => {
     const lines = output.stdout.join("").trimEnd().split("\n");
     expect(lines).toHaveLength(6);
     const listing =
-      /^\S+ {2}attempts 2 {2}at (\S+) {2}from mem subscription "worker" of topic "orders-\w+" {2}error: order (\d) is invalid$/;
+      /^\S+ {2}attempts 2 {2}at (\S+) {2}from mem:\/\/orders-\w+\?subscription=worker {2}error: order (\d) is invalid$/;
     const listed = lines.slice(0, 3).map((line) => listing.exec(line));
     expect(
       listed.every((m) => m !== null),
@@ -145,5 +145,39 @@ describe("pubsub redrive (in process, mem://)", () => {
     expect(await drain(left)).toEqual([
       { body: [...new TextEncoder().encode("not a dead letter")], metadata: { kind: "stray" } },
     ]);
+  });
+
+  it("without TO_URL, sends each dead letter back to the subscription it failed in, and to no other", async () => {
+    const { names, from } = await deadLetters();
+    // Another subscription of the orders topic: a redrive through the topic would reach it too.
+    const audit = await openSubscription(`mem://${names.orders}?subscription=audit`);
+    open.push(audit);
+    const code = await cli("redrive", from, "--wait", "300ms");
+    expect(output.stderr).toEqual([]);
+    expect(code).toBe(0);
+    expect(output.stdout.join("")).toBe(
+      `redrive: mem://${names.dead} to each message's deadletter.source\nmoved       3\nfailed      0\nskipped     0\n`,
+    );
+    const worker = await openSubscription(`mem://${names.orders}?subscription=worker`);
+    open.push(worker);
+    expect((await drain(worker)).sort(byN)).toEqual(ORDERS);
+    expect(await drain(audit)).toEqual([]);
+  });
+
+  it("without TO_URL, skips a dead letter whose source no send can reach alone, saying why", async () => {
+    const { names, from } = await deadLetters();
+    const dead = openMemTopic(names.dead);
+    open.push(dead);
+    const source = { "deadletter.source": "redisstream://orders?group=billing", "deadletter.attempts": "3" };
+    await dead.send({ body: "from redis", metadata: source });
+    expect(await cli("redrive", from, "--wait", "300ms")).toBe(0);
+    expect(output.stdout.join("")).toBe(
+      `redrive: mem://${names.dead} to each message's deadletter.source\nmoved       3\nfailed      0\n` +
+        "skipped     1 (the redisstream:// driver cannot send to one subscription alone (a send to its topic reaches " +
+        `every subscription of it); give TO_URL; left in mem://${names.dead})\n`,
+    );
+    const left = await openSubscription(from);
+    open.push(left);
+    expect(await drain(left)).toEqual([{ body: [...new TextEncoder().encode("from redis")], metadata: source }]);
   });
 });

@@ -3,7 +3,9 @@ import type { Topic } from "./topic.js";
 
 /**
  * The prefix of the metadata keys a dead-lettered message carries:
- * `deadletter.source` (the subscription's resource), `deadletter.attempts`,
+ * `deadletter.source` (the URL the subscription it failed in was opened with,
+ * credentials redacted; for one made with a driver's constructor, the
+ * driver's `url`, else its `resource`), `deadletter.attempts`,
  * `deadletter.error` (the last error's message, cut to 512 bytes) and
  * `deadletter.time` (ISO 8601). `pubsub redrive` removes them.
  */
@@ -21,6 +23,18 @@ export type DeadLetterOpener = (url: string) => Promise<Topic>;
 
 /** Where a Subscription opened through a URL mux finds that mux's `openTopic`, for a `deadLetter` URL. */
 export const DEAD_LETTER_OPENER: unique symbol = Symbol("portable-pubsub.deadLetterOpener");
+
+/** Where a Subscription opened through a URL mux finds the URL it was opened with, for `deadletter.source`. */
+export const SUBSCRIPTION_URL: unique symbol = Symbol("portable-pubsub.subscriptionUrl");
+
+/**
+ * What `deadletter.source` says of a subscription: the URL it was opened
+ * with through a URL mux; else (a driver's constructor) the driver's own
+ * `url`; else its `resource`. Credentials are redacted where it is written.
+ */
+export function deadLetterSource(options: object, driver: { resource: string; url?: string }): string {
+  return (options as { [SUBSCRIPTION_URL]?: string })[SUBSCRIPTION_URL] ?? driver.url ?? driver.resource;
+}
 
 /** True for an open Topic (or anything that sends and shuts down like one). */
 export function isTopicLike(value: unknown): value is Topic {
@@ -40,7 +54,8 @@ export class DeadLetterTarget {
   constructor(deadLetter: string | Topic, opener: DeadLetterOpener | undefined) {
     this.#owned = typeof deadLetter === "string";
     if (typeof deadLetter === "string") {
-      const open = opener ?? ((url: string) => import("./mux.js").then((mux) => mux.openTopic(url)));
+      const open =
+        opener ?? ((url: string) => import("./mux.js").then((mux) => mux.openTopic(url, { deadLetterTarget: true })));
       this.#topic = open(deadLetter);
       // Reported by ready() and by each dead-letter send; never unhandled.
       this.#topic.catch(() => {});

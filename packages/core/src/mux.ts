@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
-import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
+import { DEAD_LETTER_OPENER, type DeadLetterOpener, SUBSCRIPTION_URL } from "./dead-letter.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
 import { notePortableOptions } from "./driver/params.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
@@ -37,7 +37,15 @@ export interface URLMuxOptions {
 /** How long a failed open may take to close what the driver had started. */
 const CLOSE_AFTER_FAILED_OPEN_MS = 2000;
 
-const TOPIC_KEYS = ["batching", "retry", "maxPendingSends", "shutdownTimeoutMs", "tracing", "logger"] as const;
+const TOPIC_KEYS = [
+  "batching",
+  "retry",
+  "maxPendingSends",
+  "shutdownTimeoutMs",
+  "tracing",
+  "logger",
+  "deadLetterTarget",
+] as const;
 const SUBSCRIPTION_KEYS = [
   "redelivery",
   "deadLetter",
@@ -164,7 +172,8 @@ export class URLMux {
     const [portable, driverOptions, signal] = split<SubscriptionOptions>(options, SUBSCRIPTION_KEYS);
     // A dead-letter URL opens through this mux, so that it may name a scheme registered here.
     (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
-      this.openTopic(dlUrl, { signal });
+      this.openTopic(dlUrl, { signal, deadLetterTarget: true });
+    (portable as { [SUBSCRIPTION_URL]?: string })[SUBSCRIPTION_URL] = parsed.href;
     return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openSubscription");
   }
 

@@ -58,6 +58,7 @@ const topicOptions = z.object({
   tracing: z.object({ propagate: z.boolean().optional() }).strict().optional(),
   batching: batching.optional(),
   maxPendingSends: count.optional(),
+  deadLetterTarget: z.boolean().optional(),
 });
 
 const redelivery = retry;

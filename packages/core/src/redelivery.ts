@@ -65,6 +65,8 @@ export class Redeliveries {
   readonly #deadLetter: DeadLetterTarget | undefined;
   readonly #ports: SettlePorts;
   readonly #logger: Logger | undefined;
+  /** What `deadletter.source` says: the subscription's URL. */
+  readonly #source: string;
   /** Messages held here for their delay (drivers without `redeliver`): ackId → timer. */
   readonly #held = new Map<unknown, NodeJS.Timeout>();
 
@@ -75,6 +77,8 @@ export class Redeliveries {
       deadLetter?: string | Topic;
       logger?: Logger;
       opener?: DeadLetterOpener;
+      /** What `deadletter.source` says; default: the driver's resource. */
+      source?: string;
     },
     ports: SettlePorts,
   ) {
@@ -88,6 +92,7 @@ export class Redeliveries {
       options.deadLetter === undefined ? undefined : new DeadLetterTarget(options.deadLetter, options.opener);
     this.#ports = ports;
     this.#logger = options.logger;
+    this.#source = options.source ?? driver.resource;
   }
 
   /** Resolves once the dead-letter topic, if any, is open. */
@@ -148,7 +153,7 @@ export class Redeliveries {
   #toDeadLetter(message: DriverMessage, attempt: number, error: unknown): void {
     const target = this.#deadLetter as DeadLetterTarget;
     const resource = this.#driver.resource;
-    const metadata = deadLetterMetadata(message.metadata, resource, attempt, error, new Date());
+    const metadata = deadLetterMetadata(message.metadata, this.#source, attempt, error, new Date());
     const id = message.loggableId ?? "";
     const work = target.send({ body: message.body, metadata }, this.#ports.abort).then(
       () => {
@@ -174,8 +179,10 @@ export class Redeliveries {
           attempts: attempt,
           error: reason,
         });
-        // Not acked, so not lost: it comes back, past its last attempt, and is dead-lettered again.
-        this.#redeliverAfter(message, redeliveryDelay(attempt, this.#policy));
+        // Not acked, so not lost: it comes back, past its last attempt, and is dead-lettered again. After
+        // maxDelayMs, without jitter: a target that refuses every send (a misconfiguration) then costs one
+        // delivery per maxDelayMs, and a driver that parks delayed messages in per-delay queues uses one.
+        this.#redeliverAfter(message, this.#policy.maxDelayMs);
       },
     );
     this.#ports.track(work);

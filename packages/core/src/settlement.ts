@@ -1,5 +1,5 @@
 import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
-import { DEAD_LETTER_OPENER, type DeadLetterOpener } from "./dead-letter.js";
+import { DEAD_LETTER_OPENER, type DeadLetterOpener, deadLetterSource } from "./dead-letter.js";
 import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
 import type { PubSubError } from "./errors.js";
 import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
@@ -84,6 +84,7 @@ export class Settlement {
         deadLetter: options.deadLetter,
         logger: options.logger,
         opener: (options as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER],
+        source: deadLetterSource(options, driver),
       },
       {
         ack: (id) => this.#acks.addNoWait(id),

@@ -32,6 +32,18 @@ export interface TopicOptions {
   tracing?: TopicTracing;
   /** Receives structured events: connection state changes, a broker's block. Default: none. */
   logger?: Logger;
+  /**
+   * This topic receives dead letters, so every message sent to it must be
+   * kept where a subscription can read it. A driver must then make sure of
+   * that at open, or fail the open with FailedPrecondition saying why: a
+   * dead letter that the topic drops is lost, and one it refuses at every
+   * send loops. rabbit:// with `declare=true` also declares a durable queue
+   * of the exchange's name, bound to receive every message. A `deadLetter`
+   * URL is opened with it set; set it yourself on a Topic you pass as
+   * `deadLetter`. Drivers whose topics always keep what they get ignore it.
+   * Default false.
+   */
+  deadLetterTarget?: boolean;
 }
 
 const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxConcurrency: 8, lingerMs: 0 };

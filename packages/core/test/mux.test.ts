@@ -91,7 +91,7 @@ describe("URLMux", () => {
     expect(topicError.code).toBe(ErrorCode.InvalidArgument);
     expect(topicError.message).toBe(
       'mem: option "shutdownTimeout" is not supported; supported: broker; ' +
-        "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, signal; " +
+        "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, deadLetterTarget, signal; " +
         'did you mean "shutdownTimeoutMs"?',
     );
     await mux.openTopic("mem://orders").then((t) => t.shutdown());

@@ -301,18 +301,43 @@ describe("dead letters", () => {
       deadLetter: "fake://dl",
       redelivery: { maxAttempts: 1 },
     });
-    driver.deliver(message("x", 1));
-    const processing = sub.process(() => {
-      throw new Error("no");
-    });
-    while (driver.acked.length === 0) await new Promise((r) => setTimeout(r, 5));
-    await sub.shutdown();
-    await processing;
+    await failOneMessage(sub, driver);
     expect(dlDriver.batches.flat()).toHaveLength(1);
     expect(dlDriver.closed).toBe(1);
     const bad = await failure(mux.openSubscription("fake://s", { deadLetter: "nope://dl" }));
     expect(bad.code).toBe(ErrorCode.InvalidArgument);
     expect(bad.message).toContain('no driver for scheme "nope://"');
+  });
+
+  it("writes the subscription's URL, credentials redacted, as deadletter.source, and opens its dead-letter URL as a dead-letter target", async () => {
+    const mux = new URLMux();
+    const dlDriver = new ScriptedTopicDriver();
+    const driver = new ScriptedSubscriptionDriver();
+    const topicOptions: unknown[] = [];
+    mux.registerTopic("fake", async (_url, _driverOptions, portable) => {
+      topicOptions.push(portable);
+      return new Topic(dlDriver, portable);
+    });
+    mux.registerSubscription("fake", async (_url, _driverOptions, portable) => new Subscription(driver, portable));
+    const sub = await mux.openSubscription("fake://alice:s3cret@broker:1234/orders?group=billing&token=t0ken", {
+      deadLetter: "fake://dl",
+      redelivery: { maxAttempts: 1 },
+    });
+    expect(topicOptions).toEqual([{ deadLetterTarget: true }]);
+    await failOneMessage(sub, driver);
+    const source = dlDriver.batches.flat()[0]?.metadata["deadletter.source"];
+    expect(source).toBe("fake://***@broker:1234/orders?group=billing&token=***");
+    expect(source).not.toContain("s3cret");
+    expect(source).not.toContain("t0ken");
+  });
+
+  it("takes deadletter.source from the driver's url hook for a subscription made without the mux", async () => {
+    const driver = Object.assign(new ScriptedSubscriptionDriver(), { url: "fake://orders-billing" });
+    const dlDriver = new ScriptedTopicDriver();
+    const deadLetter = new Topic(dlDriver);
+    await failOneMessage(new Subscription(driver, { redelivery: { maxAttempts: 1 }, deadLetter }), driver);
+    expect(dlDriver.batches.flat()[0]?.metadata["deadletter.source"]).toBe("fake://orders-billing");
+    await deadLetter.shutdown();
   });
 
   it("cuts an error to whole characters", () => {
@@ -323,6 +348,17 @@ describe("dead letters", () => {
     expect(cutUtf8("a\uD800b", 10)).toBe("a\uFFFDb");
   });
 });
+
+/** Delivers one message, fails it in a handler until the driver got an ack (its dead letter was sent), then shuts down. */
+async function failOneMessage(sub: Subscription, driver: ScriptedSubscriptionDriver): Promise<void> {
+  driver.deliver(message("x", 1));
+  const processing = sub.process(() => {
+    throw new Error("no");
+  });
+  while (driver.acked.length === 0) await new Promise((r) => setTimeout(r, 5));
+  await sub.shutdown();
+  await processing;
+}
 
 describe("leases", () => {
   it("extends held messages' leases until they are settled", async () => {

@@ -245,13 +245,30 @@ export class MemBroker {
   }
 
   /**
-   * Publishes to every subscription of `topicName`. A topic with no
-   * subscription drops the messages, like a fanout exchange with no queue.
+   * Publishes to every subscription of `topicName`, or to its subscription
+   * `only` alone. A message that no subscription would receive is not
+   * dropped: the publish fails with FailedPrecondition (as rabbit://'s
+   * mandatory publish does), and a missing `only` with NotFound.
    */
-  publish(topicName: string, messages: readonly { body: Uint8Array; metadata: Record<string, string> }[]): void {
+  publish(
+    topicName: string,
+    messages: readonly { body: Uint8Array; metadata: Record<string, string> }[],
+    only?: string,
+  ): void {
     const topic = this.#topics.get(topicName);
     if (!topic) throw notFound(`mem topic "${topicName}" does not exist`);
-    if (topic.subscriptions.size === 0) return;
+    const receivers = only === undefined ? [...topic.subscriptions.values()] : [topic.subscriptions.get(only)];
+    if (receivers[0] === undefined) {
+      if (only !== undefined) {
+        throw notFound(
+          `mem subscription "${only}" of topic "${topicName}" does not exist; open it with openSubscription("mem://${topicName}?subscription=${only}") first`,
+        );
+      }
+      throw new PubSubError(
+        ErrorCode.FailedPrecondition,
+        `mem topic "${topicName}" has no subscription, so no one would receive the message; open a subscription to it (openSubscription("mem://${topicName}")) before sending`,
+      );
+    }
     const first = topic.nextId;
     topic.nextId += messages.length;
     // Body and metadata are copied, as a broker would have: a sender that reuses its buffer or
@@ -259,7 +276,7 @@ export class MemBroker {
     // message, shared by the subscriptions: receivers must not modify a message in place.
     const copies = messages.map((m) => ({ body: new Uint8Array(m.body), metadata: copyRecord(m.metadata) }));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
-    for (const subscription of topic.subscriptions.values()) {
+    for (const subscription of receivers as SubscriptionState[]) {
       subscription.enqueue(copies.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0 })));
     }
   }

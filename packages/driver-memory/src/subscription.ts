@@ -5,6 +5,7 @@ import {
   param,
   parseOptions,
   type Redelivery,
+  resourceUrl,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -46,6 +47,8 @@ export interface MemSubscriptionOptions extends SubscriptionOptions {
  */
 export class MemSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  /** `mem://TOPIC?subscription=NAME` for a named subscription; none for an anonymous one, which no URL reopens. */
+  readonly url: string | undefined;
   readonly telemetry: DriverTelemetry;
   readonly canNack = true;
   readonly #broker: MemBroker;
@@ -71,6 +74,7 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
     this.resource = settings.anonymous
       ? `mem subscription to topic "${topic}"`
       : `mem subscription "${name}" of topic "${topic}"`;
+    this.url = settings.anonymous ? undefined : `${resourceUrl("mem", topic)}?subscription=${encodeURIComponent(name)}`;
     this.telemetry = {
       system: MEM_SYSTEM,
       destination: topic,

@@ -5,6 +5,7 @@ import {
   parseOptions,
   parseQuery,
   resourceName,
+  resourceUrl,
   type SubscriptionURLOpener,
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
@@ -13,7 +14,7 @@ import { MemBroker } from "./broker.js";
 import { openMemSubscription } from "./subscription.js";
 import { openMemTopic } from "./topic.js";
 
-const topicQuery = z.object({}).strict();
+const topicQuery = z.object({ subscription: param.name().optional() }).strict();
 const subscriptionQuery = z
   .object({ subscription: param.name().optional(), ackDeadline: param.duration({ maxMs: MAX_TIMER_MS }).optional() })
   .strict();
@@ -37,11 +38,15 @@ const driverOptions = z
   .object({ broker: z.instanceof(MemBroker).optional() } satisfies OptionsShape<MemURLOptions>)
   .strict();
 
-/** Opens `mem://TOPIC`, creating the topic if needed. No query parameters. */
+/**
+ * Opens `mem://TOPIC`, creating the topic if needed, or
+ * `mem://TOPIC?subscription=NAME`: sends to subscription NAME alone (which
+ * must exist), as `pubsub redrive` does to send a dead letter home.
+ */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  parseQuery(url, topicQuery, "mem");
+  const { subscription } = parseQuery(url, topicQuery, "mem");
   const { broker } = parseOptions(driverOptions, options, "mem");
-  return openMemTopic(resourceName(url, { driver: "mem", kind: "topic" }), { ...portable, broker });
+  return openMemTopic(resourceName(url, { driver: "mem", kind: "topic" }), { ...portable, broker, subscription });
 };
 
 /**
@@ -60,3 +65,15 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
     ackDeadlineMs: query.ackDeadline,
   });
 };
+
+/**
+ * `mem://TOPIC?subscription=NAME` → the same URL as a topic: it sends to
+ * subscription NAME alone. An anonymous subscription (`mem://TOPIC`) has no
+ * name to send to: undefined. For `pubsub redrive` without a target.
+ */
+export function topicURLFor(subscriptionUrl: URL): string | undefined {
+  const subscription = subscriptionUrl.searchParams.get("subscription");
+  if (!subscription) return undefined;
+  const topic = resourceName(subscriptionUrl, { driver: "mem", kind: "topic" });
+  return `${resourceUrl("mem", topic)}?subscription=${encodeURIComponent(subscription)}`;
+}

@@ -11,7 +11,7 @@ describe("mem:// URLs", () => {
     expect(error.message).toBe(
       'mem: mem://orders: query parameter "ackdeadline" is not supported; supported: subscription, ackDeadline; did you mean "ackDeadline"?',
     );
-    expect(errorCode(await failure(openTopic("mem://orders?subscription=x")))).toBe(ErrorCode.InvalidArgument);
+    expect(errorCode(await failure(openTopic("mem://orders?ackDeadline=5s")))).toBe(ErrorCode.InvalidArgument);
   });
 
   it("rejects a bad value, naming the parameter", async () => {
@@ -42,10 +42,12 @@ describe("mem:// URLs", () => {
     expect(error.message).toMatch(/mem topic "never-opened" does not exist/);
   });
 
-  it("drops a message sent to a topic with no subscription", async () => {
+  it("fails a send that no subscription would receive with FailedPrecondition, rather than drop it", async () => {
     const broker = new MemBroker();
     const topic = await openTopic("mem://lonely", { broker });
-    await topic.send({ body: "into the void" });
+    const refused = await failure(topic.send({ body: "into the void" }));
+    expect(refused.code).toBe(ErrorCode.FailedPrecondition);
+    expect(refused.message).toMatch(/mem topic "lonely" has no subscription, so no one would receive the message/);
     const subscription = await openSubscription("mem://lonely", { broker });
     await topic.send({ body: "heard" });
     expect((await subscription.receive()).text()).toBe("heard");
@@ -53,6 +55,23 @@ describe("mem:// URLs", () => {
       ErrorCode.DeadlineExceeded,
     );
     await Promise.all([topic.shutdown(), subscription.shutdown()]);
+  });
+
+  it("sends to one named subscription alone with mem://TOPIC?subscription=NAME, which must exist", async () => {
+    const broker = new MemBroker();
+    const topic = await openTopic("mem://homes", { broker });
+    const billing = await openSubscription("mem://homes?subscription=billing", { broker });
+    const audit = await openSubscription("mem://homes?subscription=audit", { broker });
+    const missing = await failure(openTopic("mem://homes?subscription=nobody", { broker }));
+    expect(missing.code).toBe(ErrorCode.NotFound);
+    expect(missing.message).toMatch(/mem subscription "nobody" of topic "homes" does not exist/);
+    const home = await openTopic("mem://homes?subscription=billing", { broker });
+    await home.send({ body: "billing only", metadata: { k: "v" } });
+    const got = await billing.receive();
+    expect([got.text(), got.metadata]).toEqual(["billing only", { k: "v" }]);
+    got.ack();
+    expect(await audit.receive({ signal: AbortSignal.timeout(100) }).catch(errorCode)).toBe(ErrorCode.DeadlineExceeded);
+    await Promise.all([topic, home, billing, audit].map((x) => x.shutdown()));
   });
 
   it("lets consumers of a named subscription compete, and each subscription receive everything", async () => {

@@ -8,6 +8,7 @@ import {
   type HealthSource,
   type Redelivery,
   raceSignal,
+  resourceUrl,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -58,6 +59,8 @@ export interface NatsSubscriptionOptions extends SubscriptionOptions, NatsSubscr
  */
 export class NatsSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  /** `nats://STREAM?consumer=NAME`: what `deadletter.source` says of a subscription made with the constructor. */
+  readonly url: string;
   readonly errors = natsErrors;
   readonly canNack = true;
   readonly health: HealthSource;
@@ -78,6 +81,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
     this.consumer = consumer;
     this.#settings = settings;
     this.resource = `nats consumer "${consumer}" of stream "${stream}"`;
+    this.url = `${resourceUrl("nats", stream)}?consumer=${encodeURIComponent(consumer)}`;
     this.health = link.health;
     this.server = link.server;
     this.telemetry = {

@@ -165,7 +165,8 @@ const HINTS: Record<RabbitRole, Hints> = {
   publish: {
     [ReplyCode.NotFound]: "create it, or open the topic with declare=true",
     [ReplyCode.AccessRefused]: "the user lacks write permission on it",
-    [ReplyCode.NoRoute]: "bind a queue to the exchange, or open a subscription first",
+    [ReplyCode.NoRoute]:
+      "no queue is bound to receive it: bind a queue to the exchange, or open a subscription first; for a dead-letter topic, add declare=true to its URL, which declares a queue of its name bound to receive every dead letter",
     [ReplyCode.NoConsumers]: "bind a queue to the exchange, or open a subscription first",
   },
   consume: {

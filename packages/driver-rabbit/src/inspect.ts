@@ -2,7 +2,8 @@
  * The `pubsub doctor` hook for rabbit:// (core's UrlInspector): connects with
  * RABBIT_SERVER_URL and looks, passively, for an exchange and a queue of the
  * URL's name, since `rabbit://NAME` is an exchange as a topic and a queue as a
- * subscription. It creates nothing and sends nothing. It also asks each
+ * subscription, and, through the management API where it answers, whether
+ * an exchange has bindings. It creates nothing and sends nothing. It also asks each
  * server URL's node on its own (inspect-cluster.ts): which answer, of which
  * cluster, and whether a queue would survive the loss of its node.
  */
@@ -17,6 +18,7 @@ import {
 import type { Channel, ChannelModel } from "amqplib";
 import { connectRabbit } from "./amqp/connection.js";
 import { ReplyCode, rabbitErrors, replyCodeOf } from "./errors.js";
+import { bindingsCheck } from "./inspect-bindings.js";
 import { askNodes, type NodeAnswer, nodesCheck, queueTypeCheck, queueTypeOf } from "./inspect-cluster.js";
 
 /** The `pubsub doctor` hook: passive checks of the exchange and queue a rabbit:// URL names, changing nothing. */
@@ -44,6 +46,7 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
     if (exchange !== "missing") roles.push("topic");
     if (queue !== "missing") roles.push("subscription");
     checks.push(check(EXCHANGE, name, exchange, both), check(QUEUE, name, queue, both));
+    if (exchange !== "missing") checks.push(await bindingsCheck(name, signal));
     if (both) {
       checks.push({
         subject: "resource",

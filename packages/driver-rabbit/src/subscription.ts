@@ -10,6 +10,7 @@ import {
   param,
   parseOptions,
   type Redelivery,
+  resourceUrl,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -73,6 +74,8 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
   /** Made at the first redelivery, with the publishing connection it uses. */
   #redelivery: { redeliverer: Redeliverer; connection: RabbitConnection } | undefined;
   #closed = false;
+  /** `rabbit://QUEUE`: what `deadletter.source` says of a subscription made with the constructor. */
+  readonly url: string;
 
   constructor(connection: RabbitConnection, queue: string, options: RabbitSubscriptionOptions, owned: boolean) {
     super(connection, owned, `queue "${queue}"`, {
@@ -85,6 +88,7 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
     const { prefetch, maxWaitMs, delayQueueExpiresMs } = parseOptions(consumeOptions, options, "rabbit");
     this.#maxWaitMs = maxWaitMs;
     this.#queue = queue;
+    this.url = resourceUrl("rabbit", queue);
     this.#owned = owned;
     this.#delayQueueExpiresMs = Math.ceil(delayQueueExpiresMs);
     const declare = options.declare;

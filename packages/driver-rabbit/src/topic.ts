@@ -4,7 +4,9 @@
  */
 import {
   type DriverMessage,
+  ErrorCode,
   invalidArgument,
+  PubSubError,
   Topic,
   type TopicDriver,
   type TopicOptions,
@@ -14,7 +16,7 @@ import type { RabbitConnection } from "./amqp/connection.js";
 import { buildOn, type RabbitTarget } from "./amqp/shared.js";
 import { checkAmqpLimits } from "./codec.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
-import { declareOn } from "./declare.js";
+import { declareOn, type TopologyDeclaration } from "./declare.js";
 import { RabbitDriver } from "./driver-base.js";
 
 /** Options of {@link openRabbitTopic}, besides the portable ones. */
@@ -27,8 +29,20 @@ export interface RabbitTopicOptions extends TopicOptions {
   persistent?: boolean;
   /** Fail a send that no queue receives (publish with mandatory). Default true. */
   mandatory?: boolean;
-  /** Declare the exchange (durable) if it is missing, as this type. Default: do not declare. */
+  /**
+   * Declare the exchange (durable) if it is missing, as this type. With
+   * `deadLetterTarget`, also declare a durable queue of the exchange's name,
+   * bound so that it receives every message. Default: do not declare.
+   */
   declare?: boolean | { type?: string; durable?: boolean };
+  /**
+   * The name given is a queue's, not an exchange's: publish through the
+   * default exchange with that name as routing key, so that this queue alone
+   * receives each message (`rabbit://QUEUE?toQueue=true`). The open fails
+   * with NotFound when the queue is missing. `routingKey`, `routingKeyFrom`
+   * and `declare` do not apply. Default false.
+   */
+  toQueue?: boolean;
 }
 
 /** The TopicDriver for one exchange. Use it through `Topic`; see {@link openRabbitTopic}. */
@@ -45,27 +59,36 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
    */
   readonly batchLimits = { maxItems: 128 };
 
-  constructor(connection: RabbitConnection, exchange: string, options: RabbitTopicOptions, owned: boolean) {
-    const { routingKey = "", routingKeyFrom, declare } = options;
-    const keyOf = routingKeyFrom ? (m: DriverMessage) => m.metadata[routingKeyFrom] ?? routingKey : () => routingKey;
-    super(connection, owned, `exchange "${exchange}"`, {
-      destination: exchange,
+  constructor(connection: RabbitConnection, name: string, options: RabbitTopicOptions, owned: boolean) {
+    const { routingKey = "", routingKeyFrom, toQueue = false } = options;
+    // Through the default exchange, a queue's name is the routing key that reaches it alone.
+    const exchange = toQueue ? "" : name;
+    const keyOf = toQueue
+      ? () => name
+      : routingKeyFrom
+        ? (m: DriverMessage) => m.metadata[routingKeyFrom] ?? routingKey
+        : () => routingKey;
+    super(connection, owned, toQueue ? `queue "${name}" (through the default exchange)` : `exchange "${name}"`, {
+      destination: name,
       messageAttributes: (m) => ({ "messaging.rabbitmq.destination.routing_key": keyOf(m) }),
     });
-    const declaration = declare ? { exchange: { name: exchange, ...(declare === true ? {} : declare) } } : undefined;
+    const declaration = topicDeclaration(name, options);
     this.#routingKey = keyOf;
+    // The default exchange ("") always exists and cannot be checked; any other must, or opening fails with NotFound.
+    const setup = toQueue
+      ? async (channel: ConfirmChannel) => void (await channel.checkQueue(name))
+      : declaration
+        ? (channel: ConfirmChannel) => declareOn(channel, declaration)
+        : exchange === ""
+          ? undefined
+          : async (channel: ConfirmChannel) => void (await channel.checkExchange(exchange));
     this.session = new ConfirmPublisher(connection, {
       exchange,
       routingKey: this.#routingKey,
       persistent: options.persistent ?? true,
       mandatory: options.mandatory ?? true,
       owner: "topic",
-      // The default exchange ("") always exists and cannot be checked; any other must, or opening fails with NotFound.
-      ...(declaration
-        ? { setup: (channel: ConfirmChannel) => declareOn(channel, declaration) }
-        : exchange === ""
-          ? {}
-          : { setup: (channel: ConfirmChannel) => channel.checkExchange(exchange).then(() => {}) }),
+      ...(setup ? { setup } : {}),
     });
   }
 
@@ -94,6 +117,48 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
   sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
     return this.session.publish(messages, signal);
   }
+}
+
+/**
+ * What a topic declares: its exchange with `declare`; for a dead-letter
+ * target, also a queue of the same name bound to receive every message, so
+ * that `openSubscription("rabbit://NAME")` reads the dead letters. Throws
+ * FailedPrecondition for a dead-letter target that could drop or refuse
+ * what it gets whatever the broker holds, and InvalidArgument for options
+ * that contradict `toQueue`.
+ */
+function topicDeclaration(name: string, options: RabbitTopicOptions): TopologyDeclaration | undefined {
+  const { declare, deadLetterTarget, toQueue, routingKey = "", routingKeyFrom } = options;
+  if (toQueue && (declare || options.routingKey !== undefined || routingKeyFrom !== undefined)) {
+    throw invalidArgument(
+      `rabbit: queue "${name}": toQueue publishes through the default exchange; routingKey, routingKeyFrom and declare do not apply`,
+    );
+  }
+  const where = `rabbit: dead-letter topic "${name}"`;
+  if (deadLetterTarget && options.mandatory === false) {
+    throw new PubSubError(
+      ErrorCode.FailedPrecondition,
+      `${where}: mandatory=false lets the broker drop a dead letter that no queue receives; remove it`,
+    );
+  }
+  if (!declare) return undefined;
+  const exchange = { name, ...(declare === true ? {} : declare) };
+  if (!deadLetterTarget) return { exchange };
+  const type = exchange.type ?? "topic";
+  let bindingKey: string;
+  if (type === "topic") bindingKey = "#";
+  else if (type === "fanout") bindingKey = "";
+  else if (type === "direct" && routingKeyFrom === undefined) bindingKey = routingKey;
+  else {
+    throw new PubSubError(
+      ErrorCode.FailedPrecondition,
+      `${where}: declare=true cannot bind a queue that receives every dead letter of a ${type} exchange` +
+        `${type === "direct" ? " whose routing key comes from metadata (routingKeyFrom)" : ""}; ` +
+        "use exchangeType=topic or fanout, or declare and bind the queue yourself and drop declare=true",
+    );
+  }
+  const queue = { name, bindTo: name, bindingKey, exchangeType: type, durable: exchange.durable ?? true };
+  return { exchange, queue };
 }
 
 /**

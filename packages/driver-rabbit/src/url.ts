@@ -13,6 +13,7 @@ import {
   parseOptions,
   parseQuery,
   resourceName,
+  resourceUrl,
   Subscription,
   type SubscriptionURLOpener,
   Topic,
@@ -36,6 +37,7 @@ const topicQuery = z
     mandatory: param.flag().optional(),
     declare: param.flag().optional(),
     exchangeType: exchangeType.optional(),
+    toQueue: param.flag().optional(),
     heartbeat: heartbeat.optional(),
   })
   .strict();
@@ -90,8 +92,9 @@ function connectionTarget(options: z.output<typeof driverOptions>, heartbeat: nu
 }
 
 /**
- * Opens `rabbit://EXCHANGE`. The mux then waits until connected (and the
- * exchange declared, with declare=true); see RabbitTopicDriver.ready.
+ * Opens `rabbit://EXCHANGE`, or `rabbit://QUEUE?toQueue=true` (one queue,
+ * through the default exchange). The mux then waits until connected (and
+ * the exchange declared, with declare=true); see RabbitTopicDriver.ready.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, "rabbit");
@@ -104,6 +107,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const driver = rabbitTopicDriver(target, exchange, {
     ...rest,
     ...(declare ? { declare: type === undefined ? true : { type } } : {}),
+    ...(portable.deadLetterTarget ? { deadLetterTarget: true } : {}),
   });
   return new Topic(driver, portable);
 };
@@ -138,3 +142,13 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
   });
   return new Subscription(driver, portable);
 };
+
+/**
+ * `rabbit://QUEUE` (any query) → `rabbit://QUEUE?toQueue=true`: the topic
+ * URL that reaches that queue alone, through the default exchange, never the
+ * other queues bound to an exchange. For `pubsub redrive` without a target.
+ */
+export function topicURLFor(subscriptionUrl: URL): string | undefined {
+  const queue = resourceName(subscriptionUrl, { driver: "rabbit", kind: "queue" });
+  return `${resourceUrl("rabbit", queue)}?toQueue=true`;
+}

@@ -7,4 +7,12 @@ export const about: DriverAbout = {
   topicKind: "Redis stream",
   subscriptionKind: "Redis consumer group",
   create: "create the consumer group with XGROUP CREATE STREAM GROUP $ MKSTREAM",
+  nothingReceived(url) {
+    if (url.searchParams.has("start")) return undefined;
+    const stream = `${url.protocol}//${url.host}${url.pathname}`;
+    return (
+      "if the group was created now, note that a group created on first use starts at new messages and never sees what the " +
+      `stream held before (such as dead letters); read those with a new group that starts at the beginning: ${stream}?group=NEW_GROUP&start=all`
+    );
+  },
 };

@@ -5,6 +5,7 @@ import {
   type DriverServer,
   type DriverTelemetry,
   type HealthSource,
+  resourceUrl,
   Subscription,
   type SubscriptionDriver,
   type SubscriptionOptions,
@@ -84,6 +85,8 @@ const CLOSE_GRACE_MS = 2000;
  */
 export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
+  /** `redisstream://STREAM?group=GROUP`: what `deadletter.source` says of a subscription made with the constructor. */
+  readonly url: string;
   readonly telemetry: DriverTelemetry;
   readonly errors = redisErrors;
   readonly canNack = true;
@@ -127,6 +130,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#group = target.group;
     this.consumer = settings.consumer ?? uniqueConsumerName();
     this.resource = `redisstream group "${target.group}" of stream "${target.stream}"`;
+    this.url = `${resourceUrl("redisstream", target.stream)}?group=${encodeURIComponent(target.group)}`;
     this.telemetry = {
       system: "redis",
       destination: target.stream,

@@ -23,14 +23,19 @@ export interface ReceiveOptions {
  */
 export async function receive(urlText: string, options: ReceiveOptions): Promise<void> {
   const url = parseUrl(urlText);
-  const alone = options.standalone ? aloneInProcess("receive", url, await aboutOf(url, "openSubscription")) : undefined;
+  const about = await aboutOf(url, "openSubscription");
+  const alone = options.standalone ? aloneInProcess("receive", url, about) : undefined;
   if (alone) throw alone;
   using interrupt = onInterrupt();
   const sub = await openSubscriptionAt(url);
   await withShutdown(sub, async () => {
     const held: Message[] = [];
     try {
-      await receiveLoop(sub, options, interrupt.signal, held);
+      await receiveLoop(sub, options, interrupt.signal, held, () => {
+        // Nothing arrived within --wait: where the driver knows a likely reason, say it (stdout stays the data).
+        const hint = about?.nothingReceived?.(url);
+        if (hint) process.stderr.write(`pubsub: note: no message arrived; ${hint}\n`);
+      });
     } finally {
       // At once, not after the redelivery backoff: these were not failures, just not for this reader.
       for (const message of held) if (message.nackable) message.nack({ delayMs: 0 });
@@ -38,7 +43,13 @@ export async function receive(urlText: string, options: ReceiveOptions): Promise
   });
 }
 
-async function receiveLoop(sub: Subscription, options: ReceiveOptions, interrupt: AbortSignal, held: Message[]) {
+async function receiveLoop(
+  sub: Subscription,
+  options: ReceiveOptions,
+  interrupt: AbortSignal,
+  held: Message[],
+  nothingArrived: () => void,
+) {
   let received = 0;
   while (options.count === undefined || received < options.count) {
     const idle = options.wait === undefined ? undefined : AbortSignal.timeout(options.wait);
@@ -49,6 +60,7 @@ async function receiveLoop(sub: Subscription, options: ReceiveOptions, interrupt
     } catch (err) {
       if (interrupt.aborted) throw new PubSubError(ErrorCode.Canceled, `interrupted after ${received} messages`);
       if (!idle?.aborted) throw err;
+      if (received === 0) nothingArrived();
       if (options.count === undefined) return;
       throw new PubSubError(
         ErrorCode.DeadlineExceeded,

@@ -8,7 +8,7 @@ import {
   type Subscription,
   type Topic,
 } from "@portable-pubsub/core/driver";
-import { aboutOf, openSubscriptionAt, openTopicAt, parseUrl } from "../drivers.js";
+import { aboutOf, openSubscriptionAt, openTopicAt, parseUrl, topicReaching } from "../drivers.js";
 import { errorText } from "../exit.js";
 import { aloneInProcess } from "../hints.js";
 import { forTerminal, onInterrupt, writeOut } from "../io.js";
@@ -34,37 +34,45 @@ interface Tally {
   moved: number;
   /** Sends that failed; the run stops at the first. */
   failed: number;
-  /** Messages without `deadletter.*` metadata: not moved, handed back. */
+  /** Messages not moved, handed back: without `deadletter.*` metadata, or with no way home. */
   skipped: number;
+  /** Why messages were skipped, with how many each. */
+  reasons: Map<string, number>;
 }
+
+const NOT_A_DEAD_LETTER = "no deadletter.* metadata";
 
 /** How long closing the subscription (sending its acks) and the topic may take. */
 const SHUTDOWN_MS = 10_000;
 
 /**
- * `pubsub redrive FROM_URL TO_URL`: moves dead letters back. For each message
- * of the subscription FROM_URL that carries `deadletter.*` metadata, it sends
- * the body unchanged, with that metadata removed, to the topic TO_URL, and
+ * `pubsub redrive FROM_URL [TO_URL]`: moves dead letters back. For each
+ * message of the subscription FROM_URL that carries `deadletter.*` metadata,
+ * it sends the body unchanged, with that metadata removed, to the topic
+ * TO_URL, or, without TO_URL, back to the subscription it failed in (its
+ * `deadletter.source`, through the topic URL its driver's `topicURLFor`
+ * gives: on rabbit://, that queue alone through the default exchange). It
  * acks the original only once the broker confirmed that send: a message is
  * never lost, and a run that stops early leaves at most a duplicate. At the
  * first failed send it stops, the message unacked, with that send's error.
- * Messages without `deadletter.*` metadata are skipped and handed back: the
- * subscription may not be a dead-letter one at all. `--dry-run` lists what
- * would move and hands every message back.
+ * Messages without `deadletter.*` metadata, and, without TO_URL, those whose
+ * source no send can reach alone, are skipped and handed back, with the
+ * reason in the summary. `--dry-run` lists what would move and hands every
+ * message back.
  */
-export async function redrive(fromText: string, toText: string, options: RedriveOptions): Promise<void> {
+export async function redrive(fromText: string, toText: string | undefined, options: RedriveOptions): Promise<void> {
   const from = parseUrl(fromText);
-  const to = parseUrl(toText);
+  const to = toText === undefined ? undefined : parseUrl(toText);
   if (options.standalone) {
-    // Alone in its process, an in-process broker has nothing to receive, and would drop what is sent (then acked).
+    // Alone in its process, an in-process broker has nothing to receive, and no one to receive what is sent.
     const alone =
       aloneInProcess("receive", from, await aboutOf(from, "openSubscription")) ??
-      aloneInProcess("send", to, await aboutOf(to, "openTopic"));
+      (to && aloneInProcess("send", to, await aboutOf(to, "openTopic")));
     if (alone) throw alone;
   }
   using interrupt = onInterrupt();
   // Opened in a dry run too, so that a wrong TO_URL shows before anyone relies on the listing.
-  const topic = await openTopicAt(to);
+  const destinations = new Destinations(to === undefined ? undefined : await openTopicAt(to), to);
   let sub: Subscription;
   try {
     sub = await openSubscriptionAt(from, {
@@ -73,11 +81,11 @@ export async function redrive(fromText: string, toText: string, options: Redrive
       maxReceiveBatchSize: Math.min(options.count ?? 1000, 1000),
     });
   } catch (err) {
-    await topic.shutdown({ signal: AbortSignal.timeout(SHUTDOWN_MS) }).catch(() => {});
+    await destinations.shutdown(AbortSignal.timeout(SHUTDOWN_MS));
     throw err;
   }
-  const tally: Tally = { moved: 0, failed: 0, skipped: 0 };
-  let failure = await move(sub, topic, to, tally, options, interrupt.signal).then(
+  const tally: Tally = { moved: 0, failed: 0, skipped: 0, reasons: new Map() };
+  let failure = await move(sub, destinations, tally, options, interrupt.signal).then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -86,13 +94,13 @@ export async function redrive(fromText: string, toText: string, options: Redrive
     () => undefined,
     (err: unknown) => err,
   );
-  await topic.shutdown({ signal: AbortSignal.timeout(SHUTDOWN_MS) }).catch(() => {});
+  await destinations.shutdown(AbortSignal.timeout(SHUTDOWN_MS));
   if (settled !== undefined && failure === undefined) {
     const what =
       options.dryRun || tally.moved === 0
         ? `handing messages back to ${describeUrl(from)} failed (${errorText(settled)}); ` +
           "they are delivered again after their ack deadline"
-        : `${tally.moved} messages were sent to ${describeUrl(to)}, but acking them in ${describeUrl(from)} failed ` +
+        : `${tally.moved} messages were sent to ${to ? describeUrl(to) : "their sources"}, but acking them in ${describeUrl(from)} failed ` +
           `(${errorText(settled)}); they stay there, and a next redrive sends them again`;
     failure = new PubSubError(errorCode(settled), what, { cause: settled });
   }
@@ -103,11 +111,49 @@ export async function redrive(fromText: string, toText: string, options: Redrive
   }
 }
 
+/**
+ * Where dead letters go: the one TO_URL's topic, or each message's way home,
+ * each topic opened once, on first use, and all shut down together.
+ */
+class Destinations {
+  readonly #fixed: { topic: Topic; url: URL } | undefined;
+  readonly #opened = new Map<string, Promise<Topic>>();
+
+  constructor(topic: Topic | undefined, url: URL | undefined) {
+    this.#fixed = topic && url ? { topic, url } : undefined;
+  }
+
+  /** Where `message` goes, or why it cannot go anywhere (a note for the summary). */
+  async of(message: Message): Promise<URL | string> {
+    if (this.#fixed) return this.#fixed.url;
+    const source = message.metadata[`${DEAD_LETTER_PREFIX}source`];
+    if (!source) return "no deadletter.source; give TO_URL";
+    const home = await topicReaching(source);
+    return typeof home === "string" ? `${home}; give TO_URL` : home;
+  }
+
+  /** The open topic for `url`; rejects with the open's error. */
+  topic(url: URL): Promise<Topic> {
+    if (this.#fixed) return Promise.resolve(this.#fixed.topic);
+    let topic = this.#opened.get(url.href);
+    if (!topic) {
+      topic = openTopicAt(url);
+      this.#opened.set(url.href, topic);
+      topic.catch(() => {});
+    }
+    return topic;
+  }
+
+  async shutdown(signal: AbortSignal): Promise<void> {
+    const topics = this.#fixed ? [Promise.resolve(this.#fixed.topic)] : [...this.#opened.values()];
+    await Promise.all(topics.map((t) => t.then((topic) => topic.shutdown({ signal })).catch(() => {})));
+  }
+}
+
 /** Receives and moves (or lists) messages until the count, an idle `wait`, an interrupt or a failed send. */
 async function move(
   sub: Subscription,
-  topic: Topic,
-  to: URL,
+  destinations: Destinations,
   tally: Tally,
   options: RedriveOptions,
   interrupt: AbortSignal,
@@ -126,16 +172,18 @@ async function move(
     while (options.count === undefined || tally.moved < options.count) {
       const message = await next(sub, options.wait, interrupt);
       if (message === undefined) return;
-      if (!isDeadLetter(message)) {
+      const to = isDeadLetter(message) ? await destinations.of(message) : NOT_A_DEAD_LETTER;
+      if (typeof to === "string") {
         // Held to the end: handed back now, it would only arrive again.
         tally.skipped++;
+        tally.reasons.set(to, (tally.reasons.get(to) ?? 0) + 1);
         held.push(message);
       } else if (options.dryRun) {
         held.push(message);
         tally.moved++;
         await writeOut(forTerminal(process.stdout, listing(message), { lineBreaks: true }));
       } else {
-        const failed = await moveOne(message, topic, to, options.timeout, interrupt);
+        const failed = await moveOne(message, destinations, to, options.timeout, interrupt);
         if (failed) {
           handBack(message);
           if (interrupt.aborted) return;
@@ -170,7 +218,7 @@ async function next(sub: Subscription, waitMs: number, interrupt: AbortSignal): 
  */
 async function moveOne(
   message: Message,
-  topic: Topic,
+  destinations: Destinations,
   to: URL,
   timeoutMs: number,
   interrupt: AbortSignal,
@@ -180,6 +228,7 @@ async function moveOne(
     if (!key.startsWith(DEAD_LETTER_PREFIX)) metadata[key] = value;
   }
   try {
+    const topic = await destinations.topic(to);
     await topic.send(
       { body: message.body, metadata },
       { signal: AbortSignal.any([interrupt, AbortSignal.timeout(timeoutMs)]) },
@@ -214,9 +263,10 @@ function listing(message: Message): string {
   );
 }
 
-function summaryText(t: Tally, from: URL, to: URL, dryRun: boolean): string {
-  const where = `${describeUrl(from)} to ${describeUrl(to)}`;
-  const skipped = `skipped     ${t.skipped}${t.skipped > 0 ? ` (no deadletter.* metadata; left in ${describeUrl(from)})` : ""}`;
+function summaryText(t: Tally, from: URL, to: URL | undefined, dryRun: boolean): string {
+  const where = `${describeUrl(from)} to ${to ? describeUrl(to) : "each message's deadletter.source"}`;
+  const reasons = t.reasons.size === 1 ? [...t.reasons.keys()] : [...t.reasons].map(([reason, n]) => `${n}: ${reason}`);
+  const skipped = `skipped     ${t.skipped}${t.skipped > 0 ? ` (${reasons.join("; ")}; left in ${describeUrl(from)})` : ""}`;
   const lines = dryRun
     ? [`redrive (dry run, nothing moved or acked): ${where}`, `would move  ${t.moved}`, skipped]
     : [`redrive: ${where}`, `moved       ${t.moved}`, `failed      ${t.failed}`, skipped];

@@ -207,6 +207,16 @@ export interface TopicDriver extends DriverBase {
 /** A subscription driver receives, acks and nacks for one subscription, queue or group. */
 export interface SubscriptionDriver extends DriverBase {
   /**
+   * The URL that opens this subscription through the URL mux, such as
+   * `rabbit://orders-billing` (without credentials: the server comes from
+   * the environment or options). Optional. It is what `deadletter.source`
+   * says of a subscription made with a driver's constructor, so that
+   * `pubsub redrive` can send a dead letter home; without it, that is
+   * `resource`. A subscription opened through the mux uses the URL it was
+   * opened with instead.
+   */
+  readonly url?: string;
+  /**
    * Returns up to `maxMessages` messages (at least one, unless none arrived).
    * When none is available it should wait for one, but at most about a second,
    * then return an empty array, so that the portable layer can notice shutdown

@@ -48,5 +48,6 @@ export {
   parseQuery,
   type ResourceNaming,
   resourceName,
+  resourceUrl,
 } from "./params.js";
 export { StoredMessages } from "./stored-messages.js";

@@ -42,6 +42,12 @@ export interface DriverAbout {
   create: string;
   /** True for a broker inside this process (mem://): another process cannot reach it. */
   inProcess?: boolean;
+  /**
+   * Advice for a reader of subscription `url` that received nothing, where
+   * the driver knows a likely reason, such as a consumer group that starts at
+   * new messages; undefined otherwise. `pubsub receive` prints it on stderr.
+   */
+  nothingReceived?(url: URL): string | undefined;
 }
 
 /**
@@ -56,4 +62,13 @@ export interface DriverModule {
   inspectURL?: UrlInspector;
   /** Plain words about the broker. Optional. */
   about?: DriverAbout;
+  /**
+   * The topic URL whose sends reach the subscription `subscriptionUrl` names
+   * and no other, for `pubsub redrive` sending a dead letter back to the
+   * subscription it failed in (its `deadletter.source`). Optional. It must
+   * return undefined where the broker cannot send to one subscription alone
+   * (a send to the topic would reach every subscription of it); the command
+   * then asks for an explicit target. It must not open anything.
+   */
+  topicURLFor?(subscriptionUrl: URL): string | undefined;
 }

@@ -259,6 +259,17 @@ export function resourceName(url: URL, naming: ResourceNaming): string {
   return decoded;
 }
 
+/**
+ * The URL of resource `name` of a scheme, which {@link resourceName} reads
+ * back as `name`: `scheme://NAME` where the name is a plain host, else
+ * `scheme:///NAME` percent-encoded. For a driver's `url` hook.
+ */
+export function resourceUrl(scheme: string, name: string): string {
+  return /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(name)
+    ? `${scheme}://${name}`
+    : `${scheme}:///${encodeURIComponent(name)}`;
+}
+
 /** Percent-decodes `text`; bad encoding is InvalidArgument with the message `describe()` gives. */
 export function decodeName(text: string, describe: () => string): string {
   try {
