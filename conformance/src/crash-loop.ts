@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Message, Subscription } from "@portable-pubsub/core";
+import { expect } from "vitest";
 
 /** What {@link crashLoop} runs. */
 export interface CrashLoopOptions {
@@ -90,4 +91,22 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
   } finally {
     stop.abort();
   }
+}
+
+/**
+ * Checks that a crash loop ended as `redelivery.maxDeliveries` says: the
+ * handler ran on deliveries 1 to `maxDeliveries`, each killing its process,
+ * and delivery `maxDeliveries + 1` was dead-lettered without it, with no
+ * failure counted and the error that says why.
+ */
+export function expectEndedAtMaxDeliveries(result: CrashLoopResult, maxDeliveries: number): void {
+  expect(result.deliveries).toEqual(Array.from({ length: maxDeliveries }, (_, i) => i + 1));
+  const metadata = result.deadLetter.metadata;
+  expect([metadata["deadletter.attempts"], metadata["deadletter.deliveries"]]).toEqual([
+    "0",
+    String(maxDeliveries + 1),
+  ]);
+  expect(metadata["deadletter.error"]).toBe(
+    `delivered ${maxDeliveries + 1} times without an ack or a failure, past redelivery.maxDeliveries (${maxDeliveries}): did the process die in its handler?`,
+  );
 }

@@ -9,7 +9,12 @@
  */
 
 export { numbered, type OpenedSubscription, type OpenedTopic, SuiteContext, sortedBodies } from "./context.js";
-export { type CrashLoopOptions, type CrashLoopResult, crashLoop } from "./crash-loop.js";
+export {
+  type CrashLoopOptions,
+  type CrashLoopResult,
+  crashLoop,
+  expectEndedAtMaxDeliveries,
+} from "./crash-loop.js";
 export { FaultProxy, type FaultProxyOptions } from "./fault-proxy.js";
 export type {
   Capabilities,
