@@ -5,8 +5,9 @@ export const MAX_COUNTED_MESSAGES = 10_000;
 
 /**
  * The failures of messages whose driver does not count them
- * (`DriverMessage.failedAttempts` undefined), counted by this process, by
- * `loggableId`: a handler that threw, a nack, a lease left to lapse. A
+ * (`DriverMessage.failedAttempts` undefined), counted by one Subscription
+ * while it is open, by `loggableId`: a handler that threw, a nack, a lease
+ * left to lapse. A
  * message's count is dropped once it is acked or dead-lettered; past
  * `MAX_COUNTED_MESSAGES` counts, the one that changed least recently goes,
  * so memory stays bounded whatever fails.

@@ -49,8 +49,9 @@ export interface DriverMessage {
    * must not be counted. A driver should set it where the count can travel
    * with the message (a header of a republished copy) or be kept by the
    * broker across processes. Left undefined, the portable layer counts
-   * failures itself, in this process only, by `loggableId`. The portable
-   * layer's redelivery backoff and `redelivery.maxAttempts` read it.
+   * failures itself, in the Subscription only (so in this process, while it
+   * is open), by `loggableId`. The portable layer's redelivery backoff and
+   * `redelivery.maxAttempts` read it.
    */
   failedAttempts?: number;
 }
