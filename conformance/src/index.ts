@@ -7,7 +7,14 @@
  * runConformanceTests(async () => myHarness(), { name: "mine", canNack: true, ... });
  * ```
  */
+
 export { numbered, type OpenedSubscription, type OpenedTopic, SuiteContext, sortedBodies } from "./context.js";
+export {
+  type CrashLoopOptions,
+  type CrashLoopResult,
+  crashLoop,
+  expectEndedAtMaxDeliveries,
+} from "./crash-loop.js";
 export { FaultProxy, type FaultProxyOptions } from "./fault-proxy.js";
 export type {
   Capabilities,

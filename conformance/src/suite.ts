@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe } from "vitest";
 import { ackCases } from "./cases/acks.js";
 import { concurrencyCases } from "./cases/concurrency.js";
 import { errorCases } from "./cases/errors.js";
+import { gracefulRestartCases } from "./cases/graceful-restarts.js";
 import { poisonCases } from "./cases/poison.js";
 import { reconnectCases } from "./cases/reconnect.js";
 import { sendReceiveCases } from "./cases/send-receive.js";
@@ -34,6 +35,7 @@ export function runConformanceTests(makeHarness: () => Promise<Harness>, capabil
     describe("errors, cancellation and shutdown", () => errorCases(ctx));
     describe("concurrency", () => concurrencyCases(ctx));
     describe("poison messages", () => poisonCases(ctx));
+    describe("graceful restarts", () => gracefulRestartCases(ctx));
     // The reconnect and restart cases test a driver's recovery, not the runtime: a CI that runs the suite on several
     // Node versions runs them on one, and sets PUBSUB_SKIP_FAULT_TESTS=1 for the others.
     describe.skipIf(process.env.PUBSUB_SKIP_FAULT_TESTS === "1")("reconnect", () => reconnectCases(ctx));

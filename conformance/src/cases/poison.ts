@@ -69,6 +69,7 @@ export function poisonCases(ctx: SuiteContext): void {
       note: "ünïcode ✓",
       "deadletter.source": openedSubscription.created.driver.url ?? openedSubscription.created.driver.resource,
       "deadletter.attempts": String(maxAttempts),
+      "deadletter.deliveries": String(maxAttempts),
       "deadletter.error": "handler failed: poison",
     });
     expect(Math.abs(Date.now() - Date.parse(time ?? ""))).toBeLessThan(60_000);

@@ -4,8 +4,8 @@
  * enough. A topic is a directory; each subscription is a subdirectory holding
  * one file per message. A consumer claims a message by renaming its file
  * (atomic, so consumers of one subscription compete), acks by deleting it,
- * nacks by renaming it back, with its failed deliveries counted in the file
- * (so `deliveryAttempt` survives restarts).
+ * nacks by renaming it back, with its returns counted in the file (so
+ * `deliveryAttempt` survives restarts); failures are core's to count.
  * Claimed files of a crashed consumer stay claimed: there is no ack deadline,
  * so no lease to extend, and core holds failed messages for their redelivery
  * delay itself (this driver has no `redeliver`).
@@ -101,8 +101,8 @@ export class DirSubscriptionDriver extends DirDriver implements SubscriptionDriv
     for (const name of names) {
       if (out.length >= max) break;
       if (!(await moved(join(this.dir, READY, name), join(this.dir, CLAIMED, name)))) continue; // claimed by another
-      const { body, metadata, failed = 0 } = JSON.parse(await readFile(join(this.dir, CLAIMED, name), "utf8"));
-      const deliveryAttempt = failed + 1;
+      const { body, metadata, returned = 0 } = JSON.parse(await readFile(join(this.dir, CLAIMED, name), "utf8"));
+      const deliveryAttempt = returned + 1;
       out.push({ body: Buffer.from(body, "base64"), metadata, ackId: name, loggableId: name, deliveryAttempt });
     }
     return out;
@@ -112,14 +112,14 @@ export class DirSubscriptionDriver extends DirDriver implements SubscriptionDriv
     for (const name of ackIds as string[]) await unlink(join(this.dir, CLAIMED, name)).catch(ifMissing);
   }
 
-  /** Counts the failed delivery in the file (rewritten aside, then renamed over), then hands the message back. */
+  /** Counts the delivery in the file (rewritten aside, then renamed over), then hands the message back. */
   async sendNacks(ackIds: unknown[]): Promise<void> {
     for (const name of ackIds as string[]) {
       const claimed = join(this.dir, CLAIMED, name);
       const content = await readFile(claimed, "utf8").catch(ifMissing);
       if (content === false) continue; // a stale ackId
       const message = JSON.parse(content);
-      await writeFile(join(this.dir, `.${name}`), JSON.stringify({ ...message, failed: (message.failed ?? 0) + 1 }));
+      await writeFile(join(this.dir, `.${name}`), JSON.stringify({ ...message, returned: ~~message.returned + 1 }));
       await rename(join(this.dir, `.${name}`), claimed);
       await moved(claimed, join(this.dir, READY, name));
     }

@@ -68,6 +68,7 @@ describe("order service on mem://: an order that fails validation in the consume
       "order-id": "bad-1",
       "deadletter.source": `mem://${orders}?subscription=processor`,
       "deadletter.attempts": String(MAX_ATTEMPTS),
+      "deadletter.deliveries": String(MAX_ATTEMPTS),
       "deadletter.error": 'order bad-1 is invalid: "quantity" must be a whole number from 1 to 1000',
       "deadletter.time": expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });

@@ -5,9 +5,10 @@ import type { Topic } from "./topic.js";
  * The prefix of the metadata keys a dead-lettered message carries:
  * `deadletter.source` (the URL the subscription it failed in was opened with,
  * credentials redacted; for one made with a driver's constructor, the
- * driver's `url`, else its `resource`), `deadletter.attempts`,
- * `deadletter.error` (the last error's message, cut to 512 bytes) and
- * `deadletter.time` (ISO 8601). `pubsub redrive` removes them.
+ * driver's `url`, else its `resource`), `deadletter.attempts` (how many times
+ * it failed), `deadletter.deliveries` (how many times it was delivered, where
+ * the driver counts), `deadletter.error` (the last error's message, cut to
+ * 512 bytes) and `deadletter.time` (ISO 8601). `pubsub redrive` removes them.
  */
 export const DEAD_LETTER_PREFIX = "deadletter.";
 
@@ -83,13 +84,14 @@ export class DeadLetterTarget {
   }
 }
 
-/** The metadata of a dead letter: the original's (earlier `deadletter.*` keys replaced) and the four keys. */
+/** The metadata of a dead letter: the original's (earlier `deadletter.*` keys replaced) and the keys above. */
 export function deadLetterMetadata(
   metadata: Readonly<Record<string, string>>,
   source: string,
   attempts: number,
   error: unknown,
   now: Date,
+  deliveries?: number,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(metadata)) {
@@ -97,6 +99,7 @@ export function deadLetterMetadata(
   }
   out[`${DEAD_LETTER_PREFIX}source`] = redactUrl(source);
   out[`${DEAD_LETTER_PREFIX}attempts`] = String(attempts);
+  if (deliveries !== undefined) out[`${DEAD_LETTER_PREFIX}deliveries`] = String(deliveries);
   out[`${DEAD_LETTER_PREFIX}error`] = cutUtf8(redactUrl(describeError(error)), MAX_ERROR_BYTES);
   out[`${DEAD_LETTER_PREFIX}time`] = now.toISOString();
   return out;

@@ -1,4 +1,4 @@
-import type { SubscriptionDriver } from "./driver/driver.js";
+import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { HeldLeases } from "./driver/held-leases.js";
 
 /** Default of `maxExtensionMs`: an hour, as Google's Pub/Sub client has it. */
@@ -12,20 +12,17 @@ type ExtendingDriver = SubscriptionDriver & Required<Pick<SubscriptionDriver, "e
  * for drivers with `extendLeases`: the driver kit's `HeldLeases`, whose one
  * extension every half lease is one `extendLeases` call per ack batch. A
  * message held longer than `maxExtensionMs` is no longer extended, so that
- * the broker delivers it again: a handler stuck for good must not hold a
- * message for ever. Holding ends for good when `signal` fires.
+ * the broker delivers it again (`onLapse` hears of it: a failure): a handler
+ * stuck for good must not hold a message for ever. Holding ends for good
+ * when `signal` fires.
  */
-export class LeaseKeeper extends HeldLeases<unknown> {
-  private constructor(
-    driver: ExtendingDriver,
-    maxExtensionMs: number,
-    signal: AbortSignal,
-    onError: (err: unknown) => void,
-  ) {
+export class LeaseKeeper extends HeldLeases<DriverMessage> {
+  private constructor(driver: ExtendingDriver, maxExtensionMs: number, signal: AbortSignal, events: LeaseEvents) {
     super({
       leaseMs: () => driver.leaseMs,
       maxHoldMs: maxExtensionMs,
-      extend: async (ackIds) => {
+      extend: async (messages) => {
+        const ackIds = messages.map((m) => m.ackId);
         const chunk = driver.ackBatchLimits?.maxItems ?? ackIds.length;
         const calls: Promise<void>[] = [];
         for (let i = 0; i < ackIds.length; i += chunk) {
@@ -34,7 +31,10 @@ export class LeaseKeeper extends HeldLeases<unknown> {
         await Promise.all(calls);
       },
       onError: (err) => {
-        if (!signal.aborted) onError(err);
+        if (!signal.aborted) events.onError(err);
+      },
+      onDropped: (messages) => {
+        for (const message of messages) events.onLapse(message);
       },
     });
     signal.addEventListener("abort", () => this.stop(), { once: true });
@@ -45,9 +45,17 @@ export class LeaseKeeper extends HeldLeases<unknown> {
     driver: SubscriptionDriver,
     maxExtensionMs: number,
     signal: AbortSignal,
-    onError: (err: unknown) => void,
+    events: LeaseEvents,
   ): LeaseKeeper | undefined {
     if (typeof driver.extendLeases !== "function") return undefined;
-    return new LeaseKeeper(driver as ExtendingDriver, maxExtensionMs, signal, onError);
+    return new LeaseKeeper(driver as ExtendingDriver, maxExtensionMs, signal, events);
   }
+}
+
+/** What a LeaseKeeper reports. */
+export interface LeaseEvents {
+  /** An extension failed; the next tick tries again. */
+  onError(err: unknown): void;
+  /** `message` was held `maxExtensionMs` and is no longer extended: the broker will deliver it again. */
+  onLapse(message: DriverMessage): void;
 }

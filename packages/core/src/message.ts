@@ -48,7 +48,12 @@ export class Message {
   readonly metadata: Readonly<Record<string, string>>;
   /** An id safe to log (broker message id or delivery tag); not unique across brokers. */
   readonly loggableId: string;
-  /** How many times this message has been delivered, 1 the first time; undefined where the driver cannot tell. */
+  /**
+   * How many times this message has been delivered, 1 the first time;
+   * undefined where the driver cannot tell. It counts every delivery, also
+   * those handed back unhandled at a shutdown, so it is not how often the
+   * message failed: `redelivery.maxAttempts` counts failures.
+   */
   readonly deliveryAttempt: number | undefined;
   readonly #sink: AckSink;
   /** What the driver delivered, trace-context keys included. */
@@ -98,8 +103,9 @@ export class Message {
   /**
    * Reports that the message could not be handled: it is delivered again
    * after the subscription's `redelivery` delay (capped exponential backoff
-   * by `deliveryAttempt`), or after `delayMs` if given (0: at once); after
-   * `redelivery.maxAttempts` it goes to the dead-letter topic instead. The
+   * by its failures), or after `delayMs` if given (0: at once); once it has
+   * failed `redelivery.maxAttempts` times it goes to the dead-letter topic
+   * instead. The
    * call does not wait. Throws Unimplemented where the driver cannot nack
    * (see `nackable`), InvalidArgument for a bad `delayMs`. A second ack or
    * nack is a no-op.

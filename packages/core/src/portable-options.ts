@@ -61,7 +61,7 @@ const topicOptions = z.object({
   deadLetterTarget: z.boolean().optional(),
 });
 
-const redelivery = retry;
+const redelivery = retry.extend({ maxDeliveries: retry.shape.maxAttempts }).strict();
 
 const deadLetter = z.custom<unknown>((value) => (typeof value === "string" && value.length > 0) || isTopicLike(value), {
   message: "must be a topic URL (such as rabbit://dead-letters) or an open Topic",
@@ -96,10 +96,25 @@ export function checkTopicOptions(options: unknown): void {
 /** Checks a Subscription's portable options; throws InvalidArgument naming the bad one. */
 export function checkSubscriptionOptions(options: unknown): void {
   const checked = parseOptions(subscriptionOptions, options, "subscription");
-  const maxAttempts = checked.redelivery?.maxAttempts;
-  if (maxAttempts !== undefined && Number.isFinite(maxAttempts) && checked.deadLetter === undefined) {
+  const { maxAttempts, maxDeliveries } = checked.redelivery ?? {};
+  for (const [name, limit] of [
+    ["maxAttempts", maxAttempts],
+    ["maxDeliveries", maxDeliveries],
+  ] as const) {
+    if (limit !== undefined && Number.isFinite(limit) && checked.deadLetter === undefined) {
+      throw invalidArgument(
+        `subscription: redelivery.${name} needs deadLetter (a topic URL or an open Topic): a message past its last attempt must go somewhere`,
+      );
+    }
+  }
+  if (
+    maxAttempts !== undefined &&
+    Number.isFinite(maxAttempts) &&
+    maxDeliveries !== undefined &&
+    maxDeliveries < maxAttempts
+  ) {
     throw invalidArgument(
-      "subscription: redelivery.maxAttempts needs deadLetter (a topic URL or an open Topic): a message past its last attempt must go somewhere",
+      `subscription: redelivery.maxDeliveries (${maxDeliveries}) must be at least redelivery.maxAttempts (${maxAttempts}): every failure is a delivery, so a message would never fail maxAttempts times`,
     );
   }
 }

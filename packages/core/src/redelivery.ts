@@ -1,6 +1,7 @@
 import { type DeadLetterOpener, DeadLetterTarget, deadLetterMetadata } from "./dead-letter.js";
 import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
 import { redactUrl } from "./errors.js";
+import { FailureCounts } from "./failure-counts.js";
 import { backoffDelay } from "./retry.js";
 import type { Logger } from "./telemetry/logger.js";
 import { writeLog } from "./telemetry/logger.js";
@@ -13,26 +14,49 @@ export interface RedeliveryOptions {
   /** The cap on any redelivery delay, in ms. Default 60,000. */
   maxDelayMs?: number;
   /**
-   * How many deliveries a message gets: one that failed this many times is
-   * sent to `deadLetter` (which it then requires) and acked. Default:
-   * unlimited.
+   * How many times a message may fail: one that failed this many times (its
+   * handler threw, it was nacked, or its lease was left to lapse past
+   * `maxExtensionMs`) is sent to `deadLetter` (which it then requires) and
+   * acked. Deliveries handed back unprocessed (at shutdown) are not
+   * failures. Default: unlimited.
    */
   maxAttempts?: number;
+  /**
+   * How many deliveries a message may have, whatever ended them: one that
+   * arrives for a later delivery is sent to `deadLetter` (which it then
+   * requires) without running its handler. It ends crash loops, where a
+   * message kills the process in its handler and so never fails as such;
+   * it counts what the driver's `deliveryAttempt` counts (see each driver's
+   * README for how far that survives). Must be at least `maxAttempts`.
+   * Default: `maxAttempts + 20` when `maxAttempts` is finite (so a message
+   * held through many graceful restarts does not reach it), else unlimited.
+   */
+  maxDeliveries?: number;
 }
 
-const DEFAULTS: Required<RedeliveryOptions> = {
-  initialDelayMs: 100,
-  maxDelayMs: 60_000,
-  maxAttempts: Number.POSITIVE_INFINITY,
-};
+/** How many deliveries beyond `maxAttempts` the default `maxDeliveries` allows: hand-backs at restarts. */
+export const SPARE_DELIVERIES = 20;
+
+type Policy = Required<RedeliveryOptions>;
+
+/** The policy `options` give, with the defaults filled in. */
+export function redeliveryPolicy(options: RedeliveryOptions | undefined): Policy {
+  const maxAttempts = options?.maxAttempts ?? Number.POSITIVE_INFINITY;
+  return {
+    initialDelayMs: options?.initialDelayMs ?? 100,
+    maxDelayMs: options?.maxDelayMs ?? 60_000,
+    maxAttempts,
+    maxDeliveries: options?.maxDeliveries ?? maxAttempts + SPARE_DELIVERIES,
+  };
+}
 
 /**
- * The delay before a message that failed on delivery `attempt` (1 for the
- * first) comes back: capped exponential backoff with full jitter, a uniform
- * random time in [0, min(maxDelayMs, initialDelayMs·2^(attempt−1))].
+ * The delay before a message that failed for the `failures`th time (1 for
+ * the first) comes back: capped exponential backoff with full jitter, a
+ * uniform random time in [0, min(maxDelayMs, initialDelayMs·2^(failures−1))].
  */
-export function redeliveryDelay(attempt: number, policy: Required<RedeliveryOptions>): number {
-  return backoffDelay(Math.max(attempt, 1) - 1, policy.initialDelayMs, policy.maxDelayMs);
+export function redeliveryDelay(failures: number, policy: Pick<Policy, "initialDelayMs" | "maxDelayMs">): number {
+  return backoffDelay(Math.max(failures, 1) - 1, policy.initialDelayMs, policy.maxDelayMs);
 }
 
 /** What Redeliveries needs from its Subscription. */
@@ -44,7 +68,7 @@ export interface SettlePorts {
   /** Queues a `redeliver` call (drivers that have it). */
   redeliver(redelivery: Redelivery): void;
   /** Stops extending the message's lease. */
-  release(ackId: unknown): void;
+  release(message: DriverMessage): void;
   /** Work that shutdown must wait for (dead-letter sends). */
   track(work: Promise<void>): void;
   /** The signal that aborts in-flight work when shutdown gives up. */
@@ -52,23 +76,26 @@ export interface SettlePorts {
 }
 
 /**
- * What happens to a message that failed (its handler threw, or the
- * application nacked it): redelivered after a delay, by the driver where it
- * can delay (`redeliver`), else held here and nacked when the delay has
- * passed; or, after `maxAttempts`, sent to the dead-letter topic and acked
- * once that send was confirmed. Where the driver cannot nack at all, a
- * failed message is left to its ack deadline.
+ * What happens to a message that failed (its handler threw, the application
+ * nacked it, or its lease was left to lapse): redelivered after a delay, by
+ * the driver where it can delay (`redeliver`), else held here and nacked
+ * when the delay has passed; or, once it has failed `maxAttempts` times,
+ * sent to the dead-letter topic and acked once that send was confirmed.
+ * Where the driver cannot nack at all, a failed message is left to its ack
+ * deadline. Failures are the driver's count (`failedAttempts`) where it
+ * keeps one, else this process's, by `loggableId`.
  */
 export class Redeliveries {
   readonly #driver: SubscriptionDriver;
-  readonly #policy: Required<RedeliveryOptions>;
+  readonly #policy: Policy;
   readonly #deadLetter: DeadLetterTarget | undefined;
   readonly #ports: SettlePorts;
   readonly #logger: Logger | undefined;
   /** What `deadletter.source` says: the subscription's URL. */
   readonly #source: string;
-  /** Messages held here for their delay (drivers without `redeliver`): ackId → timer. */
-  readonly #held = new Map<unknown, NodeJS.Timeout>();
+  readonly #failures = new FailureCounts();
+  /** Messages held here for their delay (drivers without `redeliver`), with their timers. */
+  readonly #held = new Map<DriverMessage, NodeJS.Timeout>();
 
   constructor(
     driver: SubscriptionDriver,
@@ -83,11 +110,7 @@ export class Redeliveries {
     ports: SettlePorts,
   ) {
     this.#driver = driver;
-    this.#policy = {
-      initialDelayMs: options.redelivery?.initialDelayMs ?? DEFAULTS.initialDelayMs,
-      maxDelayMs: options.redelivery?.maxDelayMs ?? DEFAULTS.maxDelayMs,
-      maxAttempts: options.redelivery?.maxAttempts ?? DEFAULTS.maxAttempts,
-    };
+    this.#policy = redeliveryPolicy(options.redelivery);
     this.#deadLetter =
       options.deadLetter === undefined ? undefined : new DeadLetterTarget(options.deadLetter, options.opener);
     this.#ports = ports;
@@ -101,18 +124,30 @@ export class Redeliveries {
   }
 
   /**
-   * True if `message` arrived after its last attempt (a process that
-   * crashed in its handler, a dead-letter send that failed): it is then
-   * dead-lettered without running a handler again.
+   * Why `message` must be dead-lettered as it arrives, without running a
+   * handler again, or undefined: it failed `maxAttempts` times already (an
+   * earlier dead-letter send failed), or it was delivered more than
+   * `maxDeliveries` times (a process that died in its handler, again and
+   * again).
    */
-  pastLastAttempt(message: DriverMessage): boolean {
-    const attempt = message.deliveryAttempt;
-    return attempt !== undefined && attempt > this.#policy.maxAttempts;
+  spentOnArrival(message: DriverMessage): Error | undefined {
+    if (!this.#deadLetter) return undefined;
+    const failures = this.#failures.of(message);
+    if (failures >= this.#policy.maxAttempts) {
+      return new Error(`failed ${failures} times, and its dead-letter send had not succeeded`);
+    }
+    const deliveries = message.deliveryAttempt;
+    if (deliveries !== undefined && deliveries > this.#policy.maxDeliveries) {
+      return new Error(
+        `delivered ${deliveries} times without an ack or a failure, past redelivery.maxDeliveries (${this.#policy.maxDeliveries}): did the process die in its handler?`,
+      );
+    }
+    return undefined;
   }
 
-  /** Dead-letters a message that arrived past its last attempt. */
-  deadLetterArrived(message: DriverMessage): void {
-    this.#toDeadLetter(message, message.deliveryAttempt ?? 1, new Error("delivered after its last attempt"));
+  /** Dead-letters a message that arrived spent, with the reason `spentOnArrival` gave. */
+  deadLetterArrived(message: DriverMessage, reason: Error): void {
+    this.#toDeadLetter(message, this.#failures.of(message), reason);
   }
 
   /**
@@ -120,12 +155,22 @@ export class Redeliveries {
    * undefined follows the policy.
    */
   fail(message: DriverMessage, error: unknown, delayMs: number | undefined): void {
-    const attempt = message.deliveryAttempt ?? 1;
-    if (this.#deadLetter && attempt >= this.#policy.maxAttempts) {
-      this.#toDeadLetter(message, attempt, error);
+    const failures = this.#failures.add(message);
+    if (this.#deadLetter && failures >= this.#policy.maxAttempts) {
+      this.#toDeadLetter(message, failures, error);
       return;
     }
-    this.#redeliverAfter(message, delayMs ?? redeliveryDelay(attempt, this.#policy));
+    this.#redeliverAfter(message, delayMs ?? redeliveryDelay(failures, this.#policy));
+  }
+
+  /** Counts a failure of a message whose lease was left to lapse: the broker delivers it again. */
+  lapsed(message: DriverMessage): void {
+    this.#failures.add(message);
+  }
+
+  /** Forgets the failures counted for `message`: it was acked. */
+  settled(message: DriverMessage): void {
+    this.#failures.forget(message);
   }
 
   #redeliverAfter(message: DriverMessage, delayMs: number): void {
@@ -133,38 +178,41 @@ export class Redeliveries {
     const driver = this.#driver;
     if (!driver.canNack) {
       // Without a nack, the ack deadline brings it back: stop extending its lease.
-      this.#ports.release(ackId);
+      this.#ports.release(message);
     } else if (driver.redeliver) {
-      this.#ports.release(ackId);
+      this.#ports.release(message);
       this.#ports.redeliver({ ackId, delayMs, message });
     } else if (delayMs === 0) {
-      this.#ports.release(ackId);
+      this.#ports.release(message);
       this.#ports.nack(ackId);
     } else {
       const timer = setTimeout(() => {
-        this.#held.delete(ackId);
-        this.#ports.release(ackId);
+        this.#held.delete(message);
+        this.#ports.release(message);
         this.#ports.nack(ackId);
       }, delayMs);
-      this.#held.set(ackId, timer);
+      this.#held.set(message, timer);
     }
   }
 
-  #toDeadLetter(message: DriverMessage, attempt: number, error: unknown): void {
+  #toDeadLetter(message: DriverMessage, failures: number, error: unknown): void {
     const target = this.#deadLetter as DeadLetterTarget;
     const resource = this.#driver.resource;
-    const metadata = deadLetterMetadata(message.metadata, this.#source, attempt, error, new Date());
+    const deliveries = message.deliveryAttempt;
+    const metadata = deadLetterMetadata(message.metadata, this.#source, failures, error, new Date(), deliveries);
     const id = message.loggableId ?? "";
     const work = target.send({ body: message.body, metadata }, this.#ports.abort).then(
       () => {
-        this.#ports.release(message.ackId);
+        this.#failures.forget(message);
+        this.#ports.release(message);
         this.#ports.ack(message.ackId);
         writeLog(this.#logger, "warn", {
           event: "pubsub.deadletter",
           resource,
-          message: `${resource}: message ${id} sent to the dead-letter topic after ${attempt} attempts`,
+          message: `${resource}: message ${id} sent to the dead-letter topic after ${failures} failed attempts${deliveries === undefined ? "" : ` in ${deliveries} deliveries`}`,
           messageId: id,
-          attempts: attempt,
+          attempts: failures,
+          deliveries,
           error: metadata["deadletter.error"],
         });
       },
@@ -176,12 +224,13 @@ export class Redeliveries {
           resource,
           message: `${resource}: message ${id} could not be dead-lettered, it will be delivered again (${reason})`,
           messageId: id,
-          attempts: attempt,
+          attempts: failures,
+          deliveries,
           error: reason,
         });
-        // Not acked, so not lost: it comes back, past its last attempt, and is dead-lettered again. After
-        // maxDelayMs, without jitter: a target that refuses every send (a misconfiguration) then costs one
-        // delivery per maxDelayMs, and a driver that parks delayed messages in per-delay queues uses one.
+        // Not acked, so not lost: it comes back, spent, and is dead-lettered again. After maxDelayMs, without
+        // jitter: a target that refuses every send (a misconfiguration) then costs one delivery per maxDelayMs,
+        // and a driver that parks delayed messages in per-delay queues uses one.
         this.#redeliverAfter(message, this.#policy.maxDelayMs);
       },
     );
@@ -190,10 +239,10 @@ export class Redeliveries {
 
   /** Hands back at once what is held for a delay, so another consumer can have it. */
   releaseHeld(): void {
-    for (const [ackId, timer] of this.#held) {
+    for (const [message, timer] of this.#held) {
       clearTimeout(timer);
-      this.#ports.release(ackId);
-      this.#ports.nack(ackId);
+      this.#ports.release(message);
+      this.#ports.nack(message.ackId);
     }
     this.#held.clear();
   }

@@ -71,12 +71,10 @@ export class Settlement {
     this.#redeliverBatches = driver.redeliver
       ? new Batcher((items) => this.#sendRedeliveries(items), batching, undefined, onError)
       : undefined;
-    this.#leases = LeaseKeeper.for(
-      driver,
-      options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS,
-      this.#abort.signal,
-      (err) => this.#warn("pubsub.lease_failed", context.wrap(err, "extend leases of").message),
-    );
+    this.#leases = LeaseKeeper.for(driver, options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS, this.#abort.signal, {
+      onError: (err) => this.#warn("pubsub.lease_failed", context.wrap(err, "extend leases of").message),
+      onLapse: (message) => this.#redeliveries.lapsed(message),
+    });
     this.#redeliveries = new Redeliveries(
       driver,
       {
@@ -90,7 +88,7 @@ export class Settlement {
         ack: (id) => this.#acks.addNoWait(id),
         nack: (id) => this.#nacks.addNoWait(id),
         redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
-        release: (id) => this.#leases?.release(id),
+        release: (message) => this.#leases?.release(message),
         track: (work) => context.track(work),
         abort: this.#abort.signal,
       },
@@ -104,7 +102,8 @@ export class Settlement {
       },
       ack: (message) => {
         if (this.#released) return;
-        this.#leases?.release(message.ackId);
+        this.#leases?.release(message);
+        this.#redeliveries.settled(message);
         this.#acks.addNoWait(message.ackId);
       },
       fail: (message, error, delayMs) => {
@@ -123,25 +122,29 @@ export class Settlement {
     return this.#error;
   }
 
-  /** Starts keeping the leases of arrived messages; dead-letters those past their last attempt and leaves them out. */
+  /** Starts keeping the leases of arrived messages; dead-letters those that arrive spent and leaves them out. */
   admit(messages: DriverMessage[]): DriverMessage[] {
     const leases = this.#leases;
     if (leases) {
       const now = Date.now();
-      for (const message of messages) leases.hold(message.ackId, now);
+      for (const message of messages) leases.hold(message, now);
     }
     const redeliveries = this.#redeliveries;
-    if (!messages.some((m) => redeliveries.pastLastAttempt(m))) return messages;
-    return messages.filter((message) => {
-      if (!redeliveries.pastLastAttempt(message)) return true;
-      redeliveries.deadLetterArrived(message);
-      return false;
-    });
+    let admitted: DriverMessage[] | undefined;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i] as DriverMessage;
+      const spent = redeliveries.spentOnArrival(message);
+      if (spent) {
+        admitted ??= messages.slice(0, i);
+        redeliveries.deadLetterArrived(message, spent);
+      } else admitted?.push(message);
+    }
+    return admitted ?? messages;
   }
 
   /** Hands back at once, where the driver can nack, messages fetched but never handed out. */
   returnUnhanded(messages: DriverMessage[]): void {
-    for (const message of messages) this.#leases?.release(message.ackId);
+    for (const message of messages) this.#leases?.release(message);
     if (!this.#driver.canNack) return;
     for (const message of messages) this.#nacks.addNoWait(message.ackId);
   }

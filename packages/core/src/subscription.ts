@@ -34,18 +34,20 @@ export interface SubscriptionOptions {
   /** Receives structured events: connection state changes, dead letters. Default: none. */
   logger?: Logger;
   /**
-   * When a failed message (its handler threw, or it was nacked) comes back:
-   * after a capped exponential backoff with full jitter on its delivery
-   * attempt, never at once by default; see `RedeliveryOptions`.
+   * When a failed message (its handler threw, it was nacked, or its lease
+   * was left to lapse) comes back: after a capped exponential backoff with
+   * full jitter on its failures, never at once by default; and when it goes
+   * to `deadLetter` instead; see `RedeliveryOptions`.
    */
   redelivery?: RedeliveryOptions;
   /**
-   * Where a message goes after `redelivery.maxAttempts` failed deliveries: a
-   * topic URL (opened with the subscription and shut down with it) or an
-   * open Topic (left open). The message is sent with its body unchanged and
-   * its metadata plus `deadletter.source`, `deadletter.attempts`,
-   * `deadletter.error` and `deadletter.time`; the original is acked only
-   * after the broker confirmed that send.
+   * Where a message goes after `redelivery.maxAttempts` failures, or when it
+   * arrives past `redelivery.maxDeliveries` deliveries: a topic URL (opened
+   * with the subscription and shut down with it) or an open Topic (left
+   * open). The message is sent with its body unchanged and its metadata plus
+   * `deadletter.source`, `deadletter.attempts` (failures),
+   * `deadletter.deliveries`, `deadletter.error` and `deadletter.time`; the
+   * original is acked only after the broker confirmed that send.
    */
   deadLetter?: string | Topic;
   /**

@@ -67,9 +67,15 @@ export class ScriptedSubscriptionDriver implements SubscriptionDriver {
     return this.#ready.length;
   }
 
-  /** Makes `messages` (as a topic driver recorded them) available, as a broker would deliver them. */
+  /**
+   * Makes `messages` (as a topic driver recorded them) available, as a broker would deliver them, each with
+   * a fresh ackId; a message without a loggableId gets `m` and its ackId.
+   */
   deliver(...messages: DriverMessage[]): void {
-    for (const message of messages) this.#ready.push({ ...message, ackId: ++this.#next, loggableId: `m${this.#next}` });
+    for (const message of messages) {
+      ++this.#next;
+      this.#ready.push({ ...message, ackId: this.#next, loggableId: message.loggableId ?? `m${this.#next}` });
+    }
     this.#wake?.();
   }
 

@@ -85,8 +85,9 @@ describe("HeldLeases", () => {
     leases.stop();
   });
 
-  it("drops an item once it has been held maxHoldMs, and stops ticking when none is left", () => {
-    const { leases, calls } = keeper({ leaseMs: () => 100, maxHoldMs: 120 });
+  it("drops an item once it has been held maxHoldMs, tells onDropped, and stops ticking when none is left", () => {
+    const dropped: string[][] = [];
+    const { leases, calls } = keeper({ leaseMs: () => 100, maxHoldMs: 120, onDropped: (items) => dropped.push(items) });
     leases.hold("a");
     vi.advanceTimersByTime(30);
     leases.hold("c");
@@ -95,6 +96,7 @@ describe("HeldLeases", () => {
     vi.advanceTimersByTime(140);
     // Ticks at 50, 100, 150 and 200 ms: at 150, a (held 150 ms) and c (exactly 120 ms) are dropped; at 200, b.
     expect(calls).toEqual([["a", "c"], ["a", "c", "b"], ["b"]]);
+    expect(dropped).toEqual([["a", "c"], ["b"]]);
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(1000);
     expect(calls).toHaveLength(3);

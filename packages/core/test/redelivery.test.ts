@@ -7,10 +7,17 @@ import { redeliveryDelay } from "../src/redelivery.js";
 import { driverError, failure, ScriptedSubscriptionDriver, ScriptedTopicDriver } from "./fake-driver.js";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-const message = (body: string, attempt: number, metadata: Record<string, string> = {}): DriverMessage => ({
+/** A delivery as a driver returns it: its delivery count, and the failures the driver counted, if it counts. */
+const message = (
+  body: string,
+  attempt: number,
+  metadata: Record<string, string> = {},
+  failedAttempts?: number,
+): DriverMessage => ({
   body: bytes(body),
   metadata,
   deliveryAttempt: attempt,
+  ...(failedAttempts === undefined ? {} : { failedAttempts }),
 });
 
 /** A scripted driver with a lease, recording each extension. */
@@ -216,7 +223,7 @@ describe("dead letters", () => {
       release = r;
     });
     const deadLetter = new Topic(dlDriver);
-    driver.deliver(message("bad order", 3, { orderId: "17", "deadletter.attempts": "9" }));
+    driver.deliver(message("bad order", 5, { orderId: "17", "deadletter.attempts": "9" }, 2));
     const { events, logger } = logs();
     const sub = new Subscription(driver, { redelivery: { maxAttempts: 3 }, deadLetter, logger });
     const processing = sub.process(() => {
@@ -237,14 +244,18 @@ describe("dead letters", () => {
       orderId: "17",
       "deadletter.source": 'fake subscription "s"',
       "deadletter.attempts": "3",
+      "deadletter.deliveries": "5",
     });
     expect(Date.now() - Date.parse(time as string)).toBeLessThan(5000);
     expect(error?.startsWith("invalid order: xxx")).toBe(true);
     expect(Buffer.byteLength(error as string)).toBe(512);
     const deadLetters = events.filter((e) => e.event.startsWith("pubsub.deadletter"));
     expect(deadLetters.map((e) => e.event)).toEqual(["pubsub.deadletter"]);
-    expect(deadLetters[0]).toMatchObject({ attempts: 3, resource: 'fake subscription "s"' });
-    expect(Object.keys(sent?.metadata ?? {}).filter((k) => k.startsWith(DEAD_LETTER_PREFIX))).toHaveLength(4);
+    expect(deadLetters[0]).toMatchObject({ attempts: 3, deliveries: 5, resource: 'fake subscription "s"' });
+    expect(deadLetters[0]?.message).toBe(
+      'fake subscription "s": message m1 sent to the dead-letter topic after 3 failed attempts in 5 deliveries',
+    );
+    expect(Object.keys(sent?.metadata ?? {}).filter((k) => k.startsWith(DEAD_LETTER_PREFIX))).toHaveLength(5);
     await deadLetter.shutdown();
   });
 
@@ -253,7 +264,7 @@ describe("dead letters", () => {
     const dlDriver = new ScriptedTopicDriver();
     dlDriver.failures = [driverError("dead-letter topic is gone", ErrorCode.NotFound)];
     const deadLetter = new Topic(dlDriver);
-    driver.deliver(message("bad", 2));
+    driver.deliver(message("bad", 2, {}, 1));
     const { events, logger } = logs();
     const sub = new Subscription(driver, {
       redelivery: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
@@ -273,21 +284,42 @@ describe("dead letters", () => {
     await deadLetter.shutdown();
   });
 
-  it("dead-letters a message that arrives past its last attempt without running the handler", async () => {
+  it("dead-letters without its handler a message that arrives having failed maxAttempts times, or past maxDeliveries", async () => {
     const driver = new ScriptedSubscriptionDriver();
     const dlDriver = new ScriptedTopicDriver();
     const deadLetter = new Topic(dlDriver);
-    driver.deliver(message("crashed the process", 4), message("fine", 1));
+    driver.deliver(
+      message("its dead-letter send failed", 4, {}, 3),
+      message("crashed the process", 24),
+      message("fine", 23, {}, 2),
+    );
     const sub = new Subscription(driver, { redelivery: { maxAttempts: 3 }, deadLetter });
     const handled: string[] = [];
     const processing = sub.process((m) => {
       handled.push(m.text());
     });
-    while (driver.acked.length < 2) await new Promise((r) => setTimeout(r, 5));
+    while (driver.acked.length < 3) await new Promise((r) => setTimeout(r, 5));
     await sub.shutdown();
     await processing;
     expect(handled).toEqual(["fine"]);
-    expect(dlDriver.batches.flat().map((m) => m.metadata["deadletter.attempts"])).toEqual(["4"]);
+    expect(
+      dlDriver.batches.flat().map((m) => {
+        const { "deadletter.time": _, "deadletter.source": __, ...rest } = m.metadata;
+        return rest;
+      }),
+    ).toEqual([
+      {
+        "deadletter.attempts": "3",
+        "deadletter.deliveries": "4",
+        "deadletter.error": "failed 3 times, and its dead-letter send had not succeeded",
+      },
+      {
+        "deadletter.attempts": "0",
+        "deadletter.deliveries": "24",
+        "deadletter.error":
+          "delivered 24 times without an ack or a failure, past redelivery.maxDeliveries (23): did the process die in its handler?",
+      },
+    ]);
     await deadLetter.shutdown();
   });
 

@@ -7,6 +7,11 @@ export interface StoredMessage {
   readonly id: number;
   /** Deliveries so far. */
   attempts: number;
+  /**
+   * Deliveries that failed: redelivered (`redeliver`) or let past their ack
+   * deadline. A nack (a hand-back of a message never handled) is not one.
+   */
+  failures: number;
 }
 
 interface Delivery {
@@ -117,6 +122,7 @@ export class SubscriptionState {
     const delivery = this.#outstanding.get(deliveryId);
     if (!delivery) return;
     this.#outstanding.delete(deliveryId);
+    delivery.message.failures++;
     const due = Date.now() + Math.max(0, delayMs);
     // Kept ordered by due time; an insertion after those due no later keeps equal delays in order.
     let at = this.#delayed.length;
@@ -205,6 +211,7 @@ export class SubscriptionState {
     for (const [id, delivery] of this.#outstanding) {
       if (delivery.deadline > now) break;
       this.#outstanding.delete(id);
+      delivery.message.failures++;
       this.#again.push(delivery.message);
       expired++;
     }
@@ -277,7 +284,9 @@ export class MemBroker {
     const copies = messages.map((m) => ({ body: new Uint8Array(m.body), metadata: copyRecord(m.metadata) }));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
     for (const subscription of receivers as SubscriptionState[]) {
-      subscription.enqueue(copies.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0 })));
+      subscription.enqueue(
+        copies.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0, failures: 0 })),
+      );
     }
   }
 

@@ -106,6 +106,7 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
       ackId: deliveryId,
       loggableId: String(message.id),
       deliveryAttempt: message.attempts,
+      failedAttempts: message.failures,
       native: message,
     }));
   }
@@ -123,7 +124,8 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
   /**
    * Native delayed redelivery: the broker holds each message until its delay
    * has passed (even a delay of 0 waits for a 1 ms timer), then
-   * delivers it again ahead of new messages, with `deliveryAttempt` one higher.
+   * delivers it again ahead of new messages, with `deliveryAttempt` and
+   * `failedAttempts` one higher.
    */
   async redeliver(redeliveries: Redelivery[]): Promise<void> {
     const state = this.state();

@@ -56,6 +56,29 @@ describe("mem:// redelivery and leases (driver)", () => {
     expect(at - start).toBeLessThan(1000);
   });
 
+  it("counts failures apart from deliveries: a redelivery and a lapsed ack deadline fail, a nack does not", async () => {
+    const { driver, send } = setup(100);
+    await send("m");
+    const counts = (m: DriverMessage | undefined) => [m?.deliveryAttempt, m?.failedAttempts];
+    const [first] = await receive(driver);
+    expect(counts(first)).toEqual([1, 0]);
+    // Handed back unhandled (a shutdown): a delivery, not a failure.
+    await driver.sendNacks([first?.ackId]);
+    const [second] = await receive(driver);
+    expect(counts(second)).toEqual([2, 0]);
+    await driver.redeliver([{ ackId: second?.ackId, delayMs: 0, message: second as DriverMessage }]);
+    const {
+      got: [third],
+    } = await next(driver);
+    expect(counts(third)).toEqual([3, 1]);
+    // Left past its ack deadline: a failure.
+    const {
+      got: [fourth],
+    } = await next(driver);
+    expect(counts(fourth)).toEqual([4, 2]);
+    await driver.sendAcks([fourth?.ackId]);
+  });
+
   it("redelivers in order of due time, and counts attempts 1, 2, 3", async () => {
     const { driver, send } = setup();
     await send("a", "b");

@@ -131,7 +131,7 @@ async function subscriptionChecks(jsm: JetStreamManager, stream: string, consume
           subject: "redelivery",
           status: "warn",
           detail: `consumer "${consumer}" has max_deliver ${maxDeliver}: a message delivered ${maxDeliver} times is never delivered again, and stays in the stream unacked, not dead-lettered`,
-          fix: `set the subscription's redelivery.maxAttempts to ${maxDeliver} or less (with deadLetter), or remove the consumer's limit (max_deliver -1, unlimited)`,
+          fix: `set the subscription's redelivery.maxDeliveries below ${maxDeliver} (and maxAttempts no higher, with deadLetter), or remove the consumer's limit (max_deliver -1, unlimited)`,
         });
       }
     } catch (err) {

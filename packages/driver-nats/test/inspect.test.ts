@@ -57,7 +57,7 @@ describe.skipIf(skipNats)("nats doctor hook (inspectURL)", () => {
       subject: "redelivery",
       status: "warn",
       detail: `consumer "capped" has max_deliver 3: a message delivered 3 times is never delivered again, and stays in the stream unacked, not dead-lettered`,
-      fix: "set the subscription's redelivery.maxAttempts to 3 or less (with deadLetter), or remove the consumer's limit (max_deliver -1, unlimited)",
+      fix: "set the subscription's redelivery.maxDeliveries below 3 (and maxAttempts no higher, with deadLetter), or remove the consumer's limit (max_deliver -1, unlimited)",
     });
   });
 

@@ -11,20 +11,29 @@ export function contentOf(body: Uint8Array): Buffer {
 }
 
 /**
- * The header of a copy that `redeliver` published: how many deliveries had
- * failed when it was made (the failed delivery's `deliveryAttempt`).
+ * The header of a copy that `redeliver` published: how many deliveries the
+ * message had when it was made (the failed delivery's `deliveryAttempt`),
+ * hand-backs included.
  */
 export const ATTEMPTS_HEADER = "x-pubsub-attempts";
 
 /**
- * Headers that are bookkeeping, not the sender's metadata: the attempts
- * header, a quorum queue's delivery count (both in `deliveryAttempt`), and
- * those RabbitMQ adds when it dead-letters a message (as a delay queue
- * hands a copy back).
+ * The header of a copy that `redeliver` published: how many of the
+ * message's deliveries had failed when it was made, the one that made it
+ * included (its `failedAttempts` + 1). Hand-backs are not failures.
+ */
+export const FAILURES_HEADER = "x-pubsub-failures";
+
+/**
+ * Headers that are bookkeeping, not the sender's metadata: the attempts and
+ * failures headers, a quorum queue's delivery count (in `deliveryAttempt`
+ * and `failedAttempts`), and those RabbitMQ adds when it dead-letters a
+ * message (as a delay queue hands a copy back).
  */
 export function isInternalHeader(key: string): boolean {
   return (
     key === ATTEMPTS_HEADER ||
+    key === FAILURES_HEADER ||
     key === "x-delivery-count" ||
     key === "x-death" ||
     key.startsWith("x-first-death-") ||
@@ -72,6 +81,18 @@ export function deliveryAttemptOf(message: ConsumeMessage): number {
   return failedBefore + returned + 1;
 }
 
+/**
+ * How many earlier deliveries of the message failed: what the failures
+ * header of a redelivered copy says, 0 on a message never copied (every
+ * failure makes a copy; a hand-back or a closed channel is no failure). A
+ * copy made before the failures header existed counts its attempts header,
+ * which was what `maxAttempts` counted then.
+ */
+export function failedAttemptsOf(message: ConsumeMessage): number {
+  const headers = message.properties.headers;
+  return countOf(headers?.[FAILURES_HEADER]) ?? countOf(headers?.[ATTEMPTS_HEADER]) ?? 0;
+}
+
 /** A received delivery as the portable layer sees it; `ackId` is set by the consumer. */
 export function toDriverMessage(message: ConsumeMessage, ackId: unknown): DriverMessage {
   const properties = message.properties;
@@ -82,6 +103,7 @@ export function toDriverMessage(message: ConsumeMessage, ackId: unknown): Driver
     loggableId: typeof properties.messageId === "string" ? properties.messageId : String(message.fields.deliveryTag),
     native: message,
     deliveryAttempt: deliveryAttemptOf(message),
+    failedAttempts: failedAttemptsOf(message),
   };
 }
 

@@ -13,7 +13,14 @@
 import { type DriverMessage, ErrorCode, type Redelivery, raceSignal } from "@portable-pubsub/core/driver";
 import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { RabbitConnection } from "./amqp/connection.js";
-import { ATTEMPTS_HEADER, contentOf, headerFrameBytes, isInternalHeader, propertiesFrameBytes } from "./codec.js";
+import {
+  ATTEMPTS_HEADER,
+  contentOf,
+  FAILURES_HEADER,
+  headerFrameBytes,
+  isInternalHeader,
+  propertiesFrameBytes,
+} from "./codec.js";
 import { ConfirmPublisher, type Outgoing } from "./confirm-publisher.js";
 import type { QueueConsumer } from "./consumer.js";
 import { bucketOf, DelayQueues } from "./delay-queues.js";
@@ -46,17 +53,18 @@ const KEPT_PROPERTIES = [
 /**
  * The copy of a failed delivery for `routingKey` on the default exchange:
  * the same body and properties (persistence included), minus the headers
- * above, plus the attempts header. `user_id` is dropped, since the broker
+ * above, plus the attempts and failures headers. `user_id` is dropped, since the broker
  * refuses a publish whose user_id is not the publishing connection's user;
  * so is a delayed copy's per-message TTL (`expiration`), which could hand it
  * back from the delay queue before its delay.
  */
 export function copyOf(message: DriverMessage, routingKey: string, delayed: boolean): Outgoing {
   const attempts = message.deliveryAttempt ?? 1;
+  const failures = (message.failedAttempts ?? 0) + 1;
   const native = message.native as ConsumeMessage | undefined;
   if (!native?.properties) {
     // Not a delivery of this driver: what the portable message says is all there is.
-    const headers = { ...message.metadata, [ATTEMPTS_HEADER]: String(attempts) };
+    const headers = { ...message.metadata, [ATTEMPTS_HEADER]: String(attempts), [FAILURES_HEADER]: String(failures) };
     return {
       content: contentOf(message.body),
       routingKey,
@@ -71,6 +79,7 @@ export function copyOf(message: DriverMessage, routingKey: string, delayed: bool
     if (copiedHeader(key)) headers[key] = originalHeaders[key];
   }
   headers[ATTEMPTS_HEADER] = attempts;
+  headers[FAILURES_HEADER] = failures;
   const properties: Options.Publish = { headers, mandatory: true };
   for (const key of KEPT_PROPERTIES) {
     const value = original[key];

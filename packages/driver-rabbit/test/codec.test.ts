@@ -2,7 +2,13 @@
 
 import type { ConsumeMessage } from "amqplib";
 import { describe, expect, it } from "vitest";
-import { deliveryAttemptOf, headerFrameBytes, metadataOf, propertiesFrameBytes } from "../dist/codec.js";
+import {
+  deliveryAttemptOf,
+  failedAttemptsOf,
+  headerFrameBytes,
+  metadataOf,
+  propertiesFrameBytes,
+} from "../dist/codec.js";
 import { BASIC_PROPERTIES, defs } from "./amqp-peer/codec.js";
 
 /** The content header frame as amqplib writes it for a publish with `options`. */
@@ -78,10 +84,23 @@ describe("rabbit delivery attempts", () => {
     expect(deliveryAttemptOf(delivery({ "x-pubsub-attempts": "many", "x-delivery-count": -1 }, false))).toBe(1);
   });
 
+  it("reads failures from the failures header, else an older copy's attempts header, else 0, whatever the queue counted", () => {
+    expect(failedAttemptsOf(delivery(undefined, false))).toBe(0);
+    // Handed back or returned by a closed channel: deliveries, not failures.
+    expect(failedAttemptsOf(delivery({ "x-delivery-count": 9 }, true))).toBe(0);
+    expect(
+      failedAttemptsOf(delivery({ "x-pubsub-failures": 2, "x-pubsub-attempts": 7, "x-delivery-count": 4 }, true)),
+    ).toBe(2);
+    expect(failedAttemptsOf(delivery({ "x-pubsub-failures": "1", "x-pubsub-attempts": 7 }, false))).toBe(1);
+    expect(failedAttemptsOf(delivery({ "x-pubsub-attempts": 3 }, false))).toBe(3);
+    expect(failedAttemptsOf(delivery({ "x-pubsub-failures": "many" }, false))).toBe(0);
+  });
+
   it("keeps bookkeeping headers out of metadata", () => {
     const headers = {
       kind: "order",
       "x-pubsub-attempts": 2,
+      "x-pubsub-failures": 1,
       "x-delivery-count": 1,
       "x-death": [{ queue: "q.pubsub-delay.640", reason: "expired", count: 1 }],
       "x-first-death-queue": "q.pubsub-delay.640",

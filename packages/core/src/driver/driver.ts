@@ -19,21 +19,41 @@ export interface DriverMessage {
    * `sendNacks` get back. Opaque to the portable layer.
    */
   ackId?: unknown;
-  /** Set by subscription drivers: a short id safe to log (broker message id, delivery tag). */
+  /**
+   * Set by subscription drivers: a short id safe to log (broker message id,
+   * stream entry id). Where the driver leaves `failedAttempts` undefined,
+   * the portable layer counts failures by this id, so it must stay the same
+   * across redeliveries of one message and differ between messages.
+   */
   loggableId?: string;
   /** Set by subscription drivers: the broker client's own message object, for `Message.as`. */
   native?: unknown;
   /**
    * Set by subscription drivers: how many times this message was delivered,
-   * 1 on first delivery, counting the failed deliveries that `redeliver` or
-   * `sendNacks` returned. Every driver should set it, from what its broker
-   * counts where it counts (a pending entry's delivery count, a quorum
-   * queue's `x-delivery-count`, JetStream's redelivery count), or else
-   * counted by the driver itself; its README says how far the count
-   * survives (this process, consumer restarts, broker restarts). The
-   * portable layer's redelivery backoff and dead-lettering read it.
+   * 1 on first delivery, counting every earlier delivery, whatever ended it:
+   * a failure, a hand-back (`sendNacks` at shutdown), a consumer that died.
+   * Every driver should set it, from what its broker counts where it counts
+   * (a pending entry's delivery count, a quorum queue's `x-delivery-count`,
+   * JetStream's delivery count), or else counted by the driver itself; its
+   * README says how far the count survives (this process, consumer
+   * restarts, broker restarts). The portable layer dead-letters a message
+   * that arrives past `redelivery.maxDeliveries` (a crash loop) by it.
    */
   deliveryAttempt?: number;
+  /**
+   * Set by subscription drivers that can: how many earlier deliveries of
+   * this message failed, as the portable layer reported them: a `redeliver`
+   * call, and a lease left to lapse (an ack deadline that passed without an
+   * extension). Messages the portable layer hands back unprocessed through
+   * `sendNacks` (fetched but never handed out, at shutdown) did not fail and
+   * must not be counted. A driver should set it where the count can travel
+   * with the message (a header of a republished copy) or be kept by the
+   * broker across processes. Left undefined, the portable layer counts
+   * failures itself, in the Subscription only (so in this process, while it
+   * is open), by `loggableId`. The portable layer's redelivery backoff and
+   * `redelivery.maxAttempts` read it.
+   */
+  failedAttempts?: number;
 }
 
 /**
@@ -235,14 +255,17 @@ export interface SubscriptionDriver extends DriverBase {
    * once. Only called when `canNack` is true. The portable layer calls it
    * for messages it hands back unprocessed (fetched but never handed out at
    * shutdown) and, for drivers without `redeliver`, for a failed message
-   * once its redelivery delay has passed.
+   * once its redelivery delay has passed. So a driver without `redeliver`
+   * cannot tell a failure from a hand-back here, and should leave
+   * `failedAttempts` undefined.
    */
   sendNacks(ackIds: unknown[], signal: AbortSignal): Promise<void>;
   /**
    * Optional. Makes each failed message available for delivery again once
    * its `delayMs` has passed, not earlier (later by the broker's granularity
    * is fine, such as whole seconds), and counts the failed delivery in the
-   * next one's `deliveryAttempt`. It must return only after the broker holds
+   * next one's `deliveryAttempt` (and `failedAttempts`, where the driver
+   * sets it). It must return only after the broker holds
    * each message for its redelivery: where the driver republishes a copy,
    * only after the broker confirmed the copy, and only then may it remove
    * the original. A message must never be lost: on error, the originals

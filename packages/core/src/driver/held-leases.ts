@@ -29,6 +29,8 @@ export interface HeldLeasesOptions<T> {
   extend(items: T[]): void | Promise<void>;
   /** Receives what `extend` threw or rejected with; the ticks go on. */
   onError(err: unknown): void;
+  /** Receives the items a tick dropped because they were held `maxHoldMs`. Optional. */
+  onDropped?(items: T[]): void;
 }
 
 /**
@@ -122,10 +124,15 @@ export class HeldLeases<T> {
     const now = Date.now();
     const oldest = now - (this.#options.maxHoldMs ?? Number.POSITIVE_INFINITY);
     const items: T[] = [];
+    const dropped: T[] = [];
     for (const [item, since] of this.#held) {
-      if (since <= oldest) this.#held.delete(item);
-      else items.push(item);
+      if (since > oldest) items.push(item);
+      else {
+        this.#held.delete(item);
+        dropped.push(item);
+      }
     }
+    if (dropped.length > 0) this.#options.onDropped?.(dropped);
     if (items.length > 0 && !this.#extending) {
       this.#extendedAt = now;
       const pending = this.#extend(items);
