@@ -237,7 +237,9 @@ describe("pubsub doctor on mem://", () => {
 describe("pubsub bench interrupted", () => {
   it("stops on SIGTERM, prints what it measured, and exits 130 with a Canceled line", async () => {
     const { child, result } = startPubsub(["bench", "mem://b", "mem://b", "-n", "50000000", "--json"]);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // A fixed wait raced the CLI's start on a loaded machine (SIGTERM before its handler existed): wait for a
+    // second of the child's own CPU time instead, which loading modules does not reach and the bench soon does.
+    await cpuSecondsOf(child.pid as number, 1);
     child.kill("SIGTERM");
     const { code, stdout, stderr } = await result;
     expect(code).toBe(130);
@@ -248,3 +250,19 @@ describe("pubsub bench interrupted", () => {
     expect(stderr).toBe(`pubsub: Canceled: bench interrupted after ${summary.sent} of 50000000 sends\n`);
   });
 });
+
+/** Resolves once process `pid` has used `seconds` of CPU time (Linux /proc; after that many seconds elsewhere). */
+async function cpuSecondsOf(pid: number, seconds: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    let used: number;
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      used = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+    } catch {
+      used = (Date.now() - started) / 1000;
+    }
+    if (used >= seconds) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
