@@ -124,8 +124,9 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
  * target, also a queue of the same name bound to receive every message, so
  * that `openSubscription("rabbit://NAME")` reads the dead letters. Throws
  * FailedPrecondition for a dead-letter target that could drop or refuse
- * what it gets whatever the broker holds, and InvalidArgument for options
- * that contradict `toQueue`.
+ * what it gets, or that may (an exchange named without `declare` or
+ * `toQueue`: no AMQP 0.9.1 call lists its bindings), and InvalidArgument for
+ * options that contradict `toQueue`.
  */
 function topicDeclaration(name: string, options: RabbitTopicOptions): TopologyDeclaration | undefined {
   const { declare, deadLetterTarget, toQueue, routingKey = "", routingKeyFrom } = options;
@@ -139,6 +140,17 @@ function topicDeclaration(name: string, options: RabbitTopicOptions): TopologyDe
     throw new PubSubError(
       ErrorCode.FailedPrecondition,
       `${where}: mandatory=false lets the broker drop a dead letter that no queue receives; remove it`,
+    );
+  }
+  if (deadLetterTarget && !declare && !toQueue) {
+    // AMQP 0.9.1 cannot list an exchange's bindings, so an existing exchange cannot be checked for a queue; a
+    // dead letter no queue receives would fail (NO_ROUTE) and come back again and again. Only these two hold.
+    throw new PubSubError(
+      ErrorCode.FailedPrecondition,
+      `${where}: RabbitMQ cannot tell at open whether a queue receives what this exchange gets, and a dead letter ` +
+        `that no queue receives would fail and come back for ever; use rabbit://${name}?declare=true (declares the ` +
+        `exchange and a durable queue "${name}" bound to receive every dead letter) or name the queue itself: ` +
+        "rabbit://QUEUE?toQueue=true",
     );
   }
   if (!declare) return undefined;

@@ -84,6 +84,7 @@ describe.skipIf(skipWithoutBroker)("rabbit:// dead-letter targets", () => {
   it.each([
     ["headers exchange", "exchangeType=headers&declare=true", /cannot bind a queue that receives every dead letter/],
     ["mandatory=false", "declare=true&mandatory=false", /mandatory=false lets the broker drop a dead letter/],
+    ["an exchange without declare or toQueue", "mandatory=true", /cannot tell at open whether a queue receives/],
   ])(
     "a dead-letter URL that could lose what it gets (%s) fails the subscription's open with FailedPrecondition",
     async (_what, query, message) => {
@@ -100,15 +101,18 @@ describe.skipIf(skipWithoutBroker)("rabbit:// dead-letter targets", () => {
     },
   );
 
-  it("an exchange no queue is bound to: each dead-letter send fails naming the cause and the fix, the original stays, in one delay queue", async () => {
+  it("an application's Topic on an exchange no queue is bound to: each dead-letter send fails naming the cause and the fix, the original stays, in one delay queue", async () => {
     const [worker, dead] = [unique("worker"), unique("dead")];
     removeLater([worker], [dead]);
     await withAdmin((ch) => ch.assertExchange(dead, "topic", { durable: false }));
     const { events, logger } = logs();
+    const deadTopic = await openTopic(`rabbit://${dead}`, { serverUrl: SERVER_URL });
+    shutdownLater(deadTopic);
     const sub = await openSubscription(`rabbit://${worker}?declare=true`, {
       serverUrl: SERVER_URL,
       redelivery: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 150 },
-      deadLetter: `rabbit://${dead}`,
+      // A URL would fail the open (FailedPrecondition, above); a Topic the application opened itself is used as given.
+      deadLetter: deadTopic,
       logger,
     });
     shutdownLater(sub);

@@ -37,7 +37,7 @@ async function quorumWithDeadLetters(name: string) {
   const topic = await openTopic(`rabbit://${exchange}`, { serverUrl });
   const deadLetters = await openSubscription(`rabbit://${deadLetterQueue}`, { serverUrl });
   shutdownLater(topic, deadLetters);
-  return { url, topic, deadLetters, deadLetter: `rabbit://${deadLetterExchange}` };
+  return { url, topic, deadLetters, deadLetter: `rabbit://${deadLetterQueue}?toQueue=true` };
 }
 
 describe.skipIf(skipWithoutBroker)("rabbit quorum queue: failures, not deliveries", () => {
