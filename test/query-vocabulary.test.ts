@@ -10,6 +10,65 @@ import { describe, expect, it } from "vitest";
 
 const vocabulary = Object.keys(VOCABULARY);
 
+/** What the test needs of one parameter's zod schema (the root package does not depend on zod). */
+interface ParameterSchema {
+  safeParse(value: unknown): { success: boolean; data?: unknown };
+}
+
+/** For each name of the vocabulary: values every driver that takes it reads alike, and values every one refuses. */
+const SAMPLES: Record<keyof typeof VOCABULARY, { reads: [string, unknown][]; refuses: string[] }> = {
+  declare: {
+    reads: [
+      ["true", true],
+      ["1", true],
+      ["false", false],
+      ["0", false],
+    ],
+    refuses: ["yes"],
+  },
+  ackDeadline: {
+    reads: [
+      ["30s", 30_000],
+      ["250", 250],
+      ["2m", 120_000],
+    ],
+    refuses: ["soon", "0"],
+  },
+  start: {
+    reads: [
+      ["new", "new"],
+      ["all", "all"],
+    ],
+    refuses: ["last", "first"],
+  },
+  prefetch: { reads: [["10", 10]], refuses: ["0", "1.5", "many"] },
+  maxWait: {
+    reads: [
+      ["500ms", 500],
+      ["1s", 1000],
+    ],
+    refuses: ["soon", "0"],
+  },
+  subscription: { reads: [["billing", "billing"]], refuses: [""] },
+  maxBatchSize: { reads: [["50", 50]], refuses: ["0", "1.5"] },
+  maxBatchBytes: {
+    reads: [
+      ["64KiB", 65_536],
+      ["1000", 1000],
+    ],
+    refuses: ["lots"],
+  },
+  maxConcurrentBatches: { reads: [["4", 4]], refuses: ["0"] },
+  linger: {
+    reads: [
+      ["5ms", 5],
+      ["0", 0],
+    ],
+    refuses: ["soon"],
+  },
+  maxReceiveBatchSize: { reads: [["100", 100]], refuses: ["0"] },
+};
+
 describe.each(Object.entries(builtinDrivers))("%s://", (scheme, pkg) => {
   it("uses only names of the vocabulary and of its broker, and keeps its old names as aliases of vocabulary names", async () => {
     const { queryParameters } = (await import(pkg)) as { queryParameters?: QueryParameters };
@@ -25,6 +84,18 @@ describe.each(Object.entries(builtinDrivers))("%s://", (scheme, pkg) => {
         `${scheme}:// ${kind} names outside the vocabulary`,
       ).toEqual([]);
       for (const name of names) used.add(name);
+    }
+    for (const [kind, schema] of Object.entries(schemas)) {
+      for (const [name, field] of Object.entries(schema.shape as Record<string, ParameterSchema>)) {
+        const sample = SAMPLES[name as keyof typeof VOCABULARY];
+        if (!sample) continue;
+        for (const [text, value] of sample.reads) {
+          expect(field.safeParse(text), `${scheme}:// ${kind} ${name}=${text}`).toEqual({ success: true, data: value });
+        }
+        for (const text of sample.refuses) {
+          expect(field.safeParse(text).success, `${scheme}:// ${kind} ${name}=${text}`).toBe(false);
+        }
+      }
     }
     // What a driver lists as its own, it uses; an old name is no longer in a schema, and its new name is.
     expect(own.filter((name) => !used.has(name))).toEqual([]);
