@@ -190,7 +190,7 @@ const corpus: Record<string, Case> = {
   "redis: a refused login on the shared Redis (ioredis keeps AUTH's arguments on its error)": {
     password: "Zq33a,b/c",
     kind: "subscription",
-    url: "redisstream://secrets-corpus?group=g&create=0",
+    url: "redisstream://secrets-corpus?group=g&declare=0",
     options: { serverUrl: "redis://nosuchuser:Zq33a%2Cb%2Fc@127.0.0.1:6379" },
     code: ErrorCode.PermissionDenied,
   },

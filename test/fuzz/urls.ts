@@ -217,7 +217,7 @@ const drivers: Record<string, DriverShape> = {
   redisstream: {
     names: { topic: ["fuzz-s", "fuzz%3As"], subscription: ["fuzz-s", "fuzz%3As"] },
     badNames: ["", "%ZZ"],
-    queries: { topic: ["", "?maxLen=10"], subscription: ["?group=g&create=0", "?group=g&create=0&block=100ms"] },
+    queries: { topic: ["", "?maxLen=10"], subscription: ["?group=g&declare=0", "?group=g&declare=0&block=100ms"] },
     queryKeys: ["group", "maxLen", "trim", "create", "ackDeadline", "block", "start"],
   },
   gcppubsub: {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { raceSignal, throwIfAborted } from "./abort.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener, SUBSCRIPTION_URL } from "./dead-letter.js";
+import { loggingDeprecations } from "./deprecated-parameters.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
 import { notePortableOptions } from "./driver/params.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
@@ -155,7 +156,8 @@ export class URLMux {
     const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
     if (!opener) throw unknownSchemeError(scheme, "openTopic", this.topicSchemes());
     const [portable, driverOptions, signal] = split<TopicOptions>(options, TOPIC_KEYS);
-    return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openTopic");
+    const opening = loggingDeprecations(opener(parsed, driverOptions, portable), parsed, portable.logger);
+    return abandonable(whenReady(opening, signal), signal, "openTopic");
   }
 
   /**
@@ -174,7 +176,8 @@ export class URLMux {
     (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
       this.openTopic(dlUrl, { signal, deadLetterTarget: true });
     (portable as { [SUBSCRIPTION_URL]?: string })[SUBSCRIPTION_URL] = parsed.href;
-    return abandonable(whenReady(opener(parsed, driverOptions, portable), signal), signal, "openSubscription");
+    const opening = loggingDeprecations(opener(parsed, driverOptions, portable), parsed, portable.logger);
+    return abandonable(whenReady(opening, signal), signal, "openSubscription");
   }
 
   async #load(scheme: string, operation: string): Promise<DriverModule> {

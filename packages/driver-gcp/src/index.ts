@@ -19,4 +19,4 @@ export {
   type ReceivedMessage,
 } from "./subscription.js";
 export { GcpTopicDriver, type GcpTopicDriverOptions, type GcpTopicOptions, openGcpTopic } from "./topic.js";
-export { type GcpURLOptions, openSubscriptionURL, openTopicURL } from "./url.js";
+export { type GcpURLOptions, openSubscriptionURL, openTopicURL, queryParameters } from "./url.js";

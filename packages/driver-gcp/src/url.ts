@@ -5,6 +5,7 @@ import {
   param,
   parseOptions,
   parseQuery,
+  type QueryParameters,
   Subscription,
   type SubscriptionURLOpener,
   Topic,
@@ -39,6 +40,13 @@ const subscriptionQuery = z
     rpcTimeout: param.duration().optional(),
   })
   .strict();
+
+/** What `gcppubsub://` URLs take: the vocabulary's names and these of Pub/Sub's own. */
+export const queryParameters: QueryParameters = {
+  schemas: { topic: topicQuery, subscription: subscriptionQuery },
+  own: ["orderingKey", "rpcTimeout", "maxOutstandingMessages", "maxOutstandingBytes"],
+  renamed: {},
+};
 
 /** The driver's own options of `openTopic` and `openSubscription` for `gcppubsub://` URLs. */
 export interface GcpURLOptions {

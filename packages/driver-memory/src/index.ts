@@ -9,4 +9,4 @@ export { about } from "./about.js";
 export { defaultMemBroker, MemBroker, SubscriptionState } from "./broker.js";
 export { MemSubscriptionDriver, type MemSubscriptionOptions, openMemSubscription } from "./subscription.js";
 export { MemTopicDriver, type MemTopicOptions, openMemTopic } from "./topic.js";
-export { type MemURLOptions, openSubscriptionURL, openTopicURL, topicURLFor } from "./url.js";
+export { type MemURLOptions, openSubscriptionURL, openTopicURL, queryParameters, topicURLFor } from "./url.js";

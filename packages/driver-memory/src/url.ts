@@ -4,6 +4,7 @@ import {
   param,
   parseOptions,
   parseQuery,
+  type QueryParameters,
   resourceName,
   resourceUrl,
   type SubscriptionURLOpener,
@@ -18,6 +19,13 @@ const topicQuery = z.object({ subscription: param.name().optional() }).strict();
 const subscriptionQuery = z
   .object({ subscription: param.name().optional(), ackDeadline: param.duration({ maxMs: MAX_TIMER_MS }).optional() })
   .strict();
+
+/** What `mem://` URLs take: names of the vocabulary alone. */
+export const queryParameters: QueryParameters = {
+  schemas: { topic: topicQuery, subscription: subscriptionQuery },
+  own: [],
+  renamed: {},
+};
 
 /** The driver's own options of `openTopic` and `openSubscription` for `mem://` URLs. */
 export interface MemURLOptions {

@@ -25,7 +25,9 @@ const jsm = await jetstreamManager(adminNc);
 const stream = `soak_${randomUUID().slice(0, 8)}`;
 
 const topic = await openTopic(`nats://${stream}?declare=true`, { serverUrl });
-const subscription = await openSubscription(`nats://${stream}?consumer=soak&declare=true&ackWait=5s`, { serverUrl });
+const subscription = await openSubscription(`nats://${stream}?consumer=soak&declare=true&ackDeadline=5s`, {
+  serverUrl,
+});
 const health = [];
 topic.onHealthChange((h) => health.push(`topic:${h.state}`));
 subscription.onHealthChange((h) => health.push(`subscription:${h.state}`));

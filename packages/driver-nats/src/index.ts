@@ -30,4 +30,11 @@ export {
   openNatsSubscription,
 } from "./subscription.js";
 export { NatsTopicDriver, type NatsTopicOptions, type NatsTopicSettings, openNatsTopic } from "./topic.js";
-export { type NatsURLOptions, openSubscriptionURL, openTopicURL, streamName, subjectName } from "./url.js";
+export {
+  type NatsURLOptions,
+  openSubscriptionURL,
+  openTopicURL,
+  queryParameters,
+  streamName,
+  subjectName,
+} from "./url.js";

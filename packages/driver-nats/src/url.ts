@@ -7,7 +7,9 @@ import {
   param,
   parseOptions,
   parseQuery,
+  type QueryParameters,
   resourceName,
+  START_VALUES,
   Subscription,
   type SubscriptionURLOpener,
   Topic,
@@ -34,12 +36,22 @@ const subscriptionQuery = z
     declare: param.flag().optional(),
     subject: param.name().optional(),
     filter: param.name().optional(),
-    ackWait: param.duration().optional(),
+    ackDeadline: param.duration().optional(),
     maxAckPending: param.int(1).optional(),
-    deliver: z.enum(["all", "new"]).optional(),
+    start: z.enum(START_VALUES).optional(),
     prefetch: param.int(1, 10_000).optional(),
   })
   .strict();
+
+/**
+ * What `nats://` URLs take: the vocabulary's names, these of JetStream's
+ * own, and the old names `ackWait` (of `ackDeadline`) and `deliver` (of `start`).
+ */
+export const queryParameters: QueryParameters = {
+  schemas: { topic: topicQuery, subscription: subscriptionQuery },
+  own: ["stream", "consumer", "subject", "filter", "maxAckPending"],
+  renamed: { ackWait: "ackDeadline", deliver: "start" },
+};
 
 /** The driver's own options of `openTopic` and `openSubscription` for `nats://` URLs. */
 export interface NatsURLOptions {
@@ -111,7 +123,7 @@ function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTim
  * and checks that a stream stores the subject (or creates one).
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, topicQuery, DRIVER);
+  const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
   const subject = subjectName(url);
   if (query.stream !== undefined && !query.declare) {
     throw invalidArgument(
@@ -124,7 +136,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 };
 
 /** Parameters that only shape what declare=true creates. */
-const DECLARE_ONLY = ["subject", "filter", "ackWait", "maxAckPending", "deliver"] as const;
+const DECLARE_ONLY = ["subject", "filter", "ackDeadline", "maxAckPending", "start"] as const;
 
 /**
  * Opens `nats://STREAM?consumer=NAME[&…]`: one puller of the durable pull
@@ -133,7 +145,7 @@ const DECLARE_ONLY = ["subject", "filter", "ackWait", "maxAckPending", "deliver"
  * stream) and starts consuming.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, subscriptionQuery, DRIVER);
+  const query = parseQuery(url, subscriptionQuery, DRIVER, queryParameters.renamed);
   const stream = streamName(url);
   if (!query.declare) {
     const given = DECLARE_ONLY.filter((key) => query[key] !== undefined);
@@ -149,9 +161,9 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       ? {
           subjects: query.subject ? [query.subject] : undefined,
           filterSubject: query.filter,
-          ackWaitMs: query.ackWait,
+          ackWaitMs: query.ackDeadline,
           maxAckPending: query.maxAckPending,
-          deliver: query.deliver,
+          deliver: query.start,
         }
       : undefined,
     prefetch: query.prefetch,

@@ -1,4 +1,4 @@
-import { ErrorCode, openSubscription, openTopic, PubSubError } from "@portable-pubsub/core";
+import { ErrorCode, type LogEvent, openSubscription, openTopic, PubSubError } from "@portable-pubsub/core";
 import { parseServerUrls, resolveServers, streamNameFor } from "@portable-pubsub/driver-nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, NATS_URL, requireNats, skipNats, unique } from "./helpers.js";
@@ -76,9 +76,23 @@ describe("nats:// query parameters and options", () => {
     expect(await invalid(openSubscription("nats://ORDERS", { serverUrl }))).toMatch(
       /query parameter "consumer" is required: add it, as in nats:\/\/ORDERS\?consumer=NAME$/,
     );
-    expect(await invalid(openSubscription("nats://ORDERS?consumer=c&ackWait=5s", { serverUrl }))).toMatch(
-      /ackWait shapes the stream or consumer declare=true creates; add declare=true/,
+    expect(await invalid(openSubscription("nats://ORDERS?consumer=c&ackDeadline=5s", { serverUrl }))).toMatch(
+      /ackDeadline shapes the stream or consumer declare=true creates; add declare=true/,
     );
+    expect(await invalid(openSubscription("nats://ORDERS?consumer=c&start=all", { serverUrl }))).toMatch(
+      /start shapes the stream or consumer declare=true creates; add declare=true/,
+    );
+    expect(
+      await invalid(openSubscription("nats://ORDERS?consumer=c&declare=true&ackWait=5s&ackDeadline=5s", { serverUrl })),
+    ).toMatch(
+      /query parameter "ackWait" is the old name of "ackDeadline", and both are given; give "ackDeadline" alone/,
+    );
+    expect(
+      await invalid(openSubscription("nats://ORDERS?consumer=c&declare=true&start=new&deliver=new", { serverUrl })),
+    ).toMatch(/query parameter "deliver" is the old name of "start", and both are given; give "start" alone/);
+    expect(
+      await invalid(openSubscription("nats://ORDERS?consumer=c&declare=true&deliver=last", { serverUrl })),
+    ).toMatch(/query parameter "deliver" is invalid/);
     expect(await invalid(openSubscription("nats://ORDERS?consumer=c&prefetch=0", { serverUrl }))).toMatch(/prefetch/);
     // The redelivery delay and the attempts limit are the portable `redelivery` option's, not the URL's.
     for (const gone of ["nakDelay=5s", "maxDeliver=4"]) {
@@ -118,7 +132,7 @@ describe.skipIf(skipNats)("nats:// declare=true against the server", () => {
     await jsm.streams.delete(streamNameFor(subject));
     // Another subject, a stream named by the subscription, a consumer with ack wait and most pending acks.
     const sub = await openSubscription(
-      `nats://${name}?consumer=workers&declare=true&subject=${name}.>&ackWait=7s&maxAckPending=50&deliver=new`,
+      `nats://${name}?consumer=workers&declare=true&subject=${name}.>&ackDeadline=7s&maxAckPending=50&start=new`,
       { serverUrl: NATS_URL },
     );
     const stream = await jsm.streams.info(name);
@@ -134,10 +148,48 @@ describe.skipIf(skipNats)("nats:// declare=true against the server", () => {
     expect(consumer.config.deliver_subject).toBeUndefined();
     await sub.shutdown();
     // Opening again finds both and changes nothing.
-    const again = await openSubscription(`nats://${name}?consumer=workers&declare=true&ackWait=1s`, {
+    const again = await openSubscription(`nats://${name}?consumer=workers&declare=true&ackDeadline=1s`, {
       serverUrl: NATS_URL,
     });
     expect((await jsm.consumers.info(name, "workers")).config.ack_wait).toBe(7_000_000_000);
     await again.shutdown();
+  });
+
+  it("takes the old names ackWait and deliver with the same result, and tells the logger once per old name", async () => {
+    const { nc, jsm } = await admin();
+    const [oldNames, newNames] = [unique("old-names"), unique("new-names")];
+    const previous = done;
+    done = async () => {
+      await previous();
+      for (const stream of [oldNames, newNames]) await jsm.streams.delete(stream).catch(() => {});
+      await nc.close();
+    };
+    const events: LogEvent[] = [];
+    const logger = { info: () => {}, warn: (e: LogEvent) => events.push(e), error: () => {} };
+    const opened = [
+      await openSubscription(`nats://${oldNames}?consumer=a&declare=true&ackWait=3s&deliver=new`, {
+        serverUrl: NATS_URL,
+        logger,
+      }),
+      await openSubscription(`nats://${oldNames}?consumer=b&declare=true&ackWait=3s&deliver=new`, {
+        serverUrl: NATS_URL,
+        logger,
+      }),
+      await openSubscription(`nats://${newNames}?consumer=a&declare=true&ackDeadline=3s&start=new`, {
+        serverUrl: NATS_URL,
+        logger,
+      }),
+    ];
+    const settings = async (stream: string, consumer: string) => {
+      const { ack_wait, deliver_policy } = (await jsm.consumers.info(stream, consumer)).config;
+      return { ack_wait, deliver_policy };
+    };
+    expect(await settings(oldNames, "a")).toEqual({ ack_wait: 3_000_000_000, deliver_policy: "new" });
+    expect(await settings(oldNames, "b")).toEqual(await settings(newNames, "a"));
+    expect(events.map(({ event, parameter, replacement }) => [event, parameter, replacement])).toEqual([
+      ["pubsub.deprecated_parameter", "ackWait", "ackDeadline"],
+      ["pubsub.deprecated_parameter", "deliver", "start"],
+    ]);
+    await Promise.all(opened.map((sub) => sub.shutdown()));
   });
 });

@@ -34,4 +34,4 @@ export {
   rabbitSubscriptionDriver,
 } from "./subscription.js";
 export { openRabbitTopic, RabbitTopicDriver, type RabbitTopicOptions, rabbitTopicDriver } from "./topic.js";
-export { openSubscriptionURL, openTopicURL, type RabbitURLOptions, topicURLFor } from "./url.js";
+export { openSubscriptionURL, openTopicURL, queryParameters, type RabbitURLOptions, topicURLFor } from "./url.js";

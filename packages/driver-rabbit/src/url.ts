@@ -12,6 +12,7 @@ import {
   param,
   parseOptions,
   parseQuery,
+  type QueryParameters,
   resourceName,
   resourceUrl,
   Subscription,
@@ -54,6 +55,24 @@ const subscriptionQuery = z
     heartbeat: heartbeat.optional(),
   })
   .strict();
+
+/** What `rabbit://` URLs take: the vocabulary's names and these of AMQP's own. */
+export const queryParameters: QueryParameters = {
+  schemas: { topic: topicQuery, subscription: subscriptionQuery },
+  own: [
+    "routingKey",
+    "routingKeyFrom",
+    "persistent",
+    "mandatory",
+    "exchangeType",
+    "toQueue",
+    "heartbeat",
+    "queueType",
+    "exchange",
+    "bindingKey",
+  ],
+  renamed: {},
+};
 
 /**
  * The driver's own options of `openTopic` and `openSubscription` for

@@ -9,7 +9,7 @@ const REPLY_CODES: Record<string, { code: ErrorCode; retryable: boolean; hint: s
   NOGROUP: {
     code: ErrorCode.NotFound,
     retryable: false,
-    hint: "the stream or its consumer group does not exist; create it (XGROUP CREATE STREAM GROUP $ MKSTREAM) or open the subscription with create=true",
+    hint: "the stream or its consumer group does not exist; create it (XGROUP CREATE STREAM GROUP $ MKSTREAM) or open the subscription with declare=true",
   },
   WRONGTYPE: {
     code: ErrorCode.FailedPrecondition,

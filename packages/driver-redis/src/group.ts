@@ -51,7 +51,7 @@ export async function checkStream(client: Redis, stream: string, what: string, f
  * GROUPS). `what` starts the message; the hint says how to create it.
  */
 export async function checkGroup(client: Redis, stream: string, group: string, what: string): Promise<void> {
-  const fix = `create it (XGROUP CREATE ${stream} ${group} $ MKSTREAM) or open the subscription with create=true`;
+  const fix = `create it (XGROUP CREATE ${stream} ${group} $ MKSTREAM) or open the subscription with declare=true`;
   await checkStream(client, stream, what, fix);
   const groups = (await client.xinfo("GROUPS", stream)) as unknown[];
   const names = groups.map((row) => (Array.isArray(row) ? String(row[row.indexOf("name") + 1]) : undefined));

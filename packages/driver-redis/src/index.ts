@@ -24,4 +24,4 @@ export {
   uniqueConsumerName,
 } from "./subscription.js";
 export { openRedisTopic, RedisTopicDriver, type RedisTopicOptions, type RedisTopicSettings } from "./topic.js";
-export { openSubscriptionURL, openTopicURL, type RedisURLOptions, streamName } from "./url.js";
+export { openSubscriptionURL, openTopicURL, queryParameters, type RedisURLOptions, streamName } from "./url.js";

@@ -88,7 +88,7 @@ export class RedisTopicDriver implements TopicDriver {
         this.#client,
         this.#stream,
         `open ${this.resource}`,
-        "create it first or open the topic with create=true",
+        "create it first or open the topic with declare=true",
       );
     }
   }
@@ -125,7 +125,7 @@ export class RedisTopicDriver implements TopicDriver {
       else if (id === null) {
         failure ??= new PubSubError(
           ErrorCode.NotFound,
-          `send to ${this.resource}: the stream does not exist; create it first or open the topic with create=true`,
+          `send to ${this.resource}: the stream does not exist; create it first or open the topic with declare=true`,
         );
       } else added.push(pending[i] as DriverMessage);
     }

@@ -5,7 +5,9 @@ import {
   param,
   parseOptions,
   parseQuery,
+  type QueryParameters,
   resourceName,
+  START_VALUES,
   Subscription,
   type SubscriptionURLOpener,
   Topic,
@@ -29,7 +31,7 @@ const topicQuery = z
   .object({
     maxLen: param.int(1).optional(),
     trim: z.enum(["approx", "exact"]).optional(),
-    create: param.flag().optional(),
+    declare: param.flag().optional(),
   })
   .strict();
 
@@ -38,12 +40,19 @@ const subscriptionQuery = z
     group: param.name(),
     consumer: param.name().optional(),
     ackDeadline: param.duration().optional(),
-    create: param.flag().optional(),
-    start: z.enum(["new", "all"]).optional(),
+    declare: param.flag().optional(),
+    start: z.enum(START_VALUES).optional(),
     block: param.duration({ maxMs: 1000 }).optional(),
     idleConsumerTimeout: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
   })
   .strict();
+
+/** What `redisstream://` URLs take: the vocabulary's names, these of Redis's own, and `create`, the old name of `declare`. */
+export const queryParameters: QueryParameters = {
+  schemas: { topic: topicQuery, subscription: subscriptionQuery },
+  own: ["maxLen", "trim", "group", "consumer", "block", "idleConsumerTimeout"],
+  renamed: { create: "declare" },
+};
 
 /** The driver's own options of `openTopic` and `openSubscription` for `redisstream://` URLs. */
 export interface RedisURLOptions {
@@ -96,18 +105,18 @@ function connection(options: Record<string, unknown>) {
 }
 
 /**
- * Opens `redisstream://STREAM[?maxLen=N&trim=approx|exact&create=true|false]`
+ * Opens `redisstream://STREAM[?maxLen=N&trim=approx|exact&declare=true|false]`
  * on the server of the `serverUrl` option or REDIS_SERVER_URL.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, topicQuery, DRIVER);
+  const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
   const stream = streamName(url);
   const { serverUrl, extra, socketTimeoutMs, connectTimeoutMs } = connection(options);
   const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
   const driver = new RedisTopicDriver(client, stream, {
     maxLen: query.maxLen,
     exactTrim: query.trim === "exact",
-    create: query.create,
+    create: query.declare,
     closeClient: true,
   });
   return new Topic(driver, portable);
@@ -116,10 +125,10 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
 /**
  * Opens `redisstream://STREAM?group=GROUP[&…]`: one new consumer of the
  * group. The driver's `ready`, which the URL mux awaits, creates the group
- * (with the stream), or with `create=false` checks that it exists.
+ * (with the stream), or with `declare=false` checks that it exists.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, subscriptionQuery, DRIVER);
+  const query = parseQuery(url, subscriptionQuery, DRIVER, queryParameters.renamed);
   const stream = streamName(url);
   const { serverUrl, extra, socketTimeoutMs, connectTimeoutMs } = connection(options);
   const blockMs = query.block ?? 1000;
@@ -136,7 +145,7 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       blockMs,
       closeClient: true,
       closeReader: true,
-      createGroupAt: (query.create ?? true) ? (query.start ?? "new") : undefined,
+      createGroupAt: (query.declare ?? true) ? (query.start ?? "new") : undefined,
     },
   );
   return new Subscription(driver, portable);

@@ -51,10 +51,10 @@ describe.skipIf(skipRedis)("redisstream error mapping against Redis", () => {
     await admin.xgroup("DESTROY", stream, "gone");
     const receive = await rejection(sub.receive({ signal: AbortSignal.timeout(5000) }));
     expect(receive.code).toBe(ErrorCode.NotFound);
-    expect(receive.message).toMatch(/NOGROUP.*open the subscription with create=true/);
+    expect(receive.message).toMatch(/NOGROUP.*open the subscription with declare=true/);
   });
 
-  it("fails sends to a missing stream with NotFound when create=false, and creates it otherwise", async () => {
+  it("fails sends to a missing stream with NotFound when declare=false, and creates it otherwise", async () => {
     const stream = unique("missing");
     cleanups.push(() => admin.del(stream));
     // A URL open checks the stream (see open.test.ts); a direct constructor does not wait, so its sends meet NOMKSTREAM.

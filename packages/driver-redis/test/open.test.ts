@@ -5,7 +5,7 @@ import {
   startSilentServer,
   tlsEndpointsForTests,
 } from "@portable-pubsub/conformance";
-import { ErrorCode, openSubscription, openTopic } from "@portable-pubsub/core";
+import { ErrorCode, type LogEvent, openSubscription, openTopic } from "@portable-pubsub/core";
 import { openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupsAfterEach, commandClient, REDIS_ADDRESS, requireRedis, skipRedis, unique } from "./helpers.js";
@@ -26,19 +26,19 @@ describe.skipIf(skipRedis)("redisstream opens", () => {
     return name;
   }
 
-  it("fails a subscription with create=false whose stream or group is missing with NotFound, and opens once both exist", async () => {
+  it("fails a subscription with declare=false whose stream or group is missing with NotFound, and opens once both exist", async () => {
     const name = stream("no-group");
-    const url = `redisstream://${name}?group=g&create=false`;
+    const url = `redisstream://${name}?group=g&declare=false`;
     const noStream = await expectOpenFailure(() => openSubscription(url, { serverUrl }), {
       code: ErrorCode.NotFound,
-      mentions: [`stream "${name}"`, "the stream does not exist", "create=true"],
+      mentions: [`stream "${name}"`, "the stream does not exist", "declare=true"],
       withinMs: 5000,
     });
     expect(noStream.error.message).toContain(`XGROUP CREATE ${name} g $ MKSTREAM`);
     await admin.xadd(name, "*", "body", "x");
     await expectOpenFailure(() => openSubscription(url, { serverUrl }), {
       code: ErrorCode.NotFound,
-      mentions: ['no consumer group "g"', "create=true"],
+      mentions: ['no consumer group "g"', "declare=true"],
       withinMs: 5000,
     });
     expect(await admin.exists(name)).toBe(1);
@@ -48,16 +48,42 @@ describe.skipIf(skipRedis)("redisstream opens", () => {
     expect((await sub.receive({ signal: AbortSignal.timeout(5000) })).text()).toBe("x");
   });
 
-  it("fails a topic with create=false whose stream is missing with NotFound, and creates nothing", async () => {
+  it("fails a topic with declare=false whose stream is missing with NotFound, and creates nothing", async () => {
     const name = stream("no-stream");
-    await expectOpenFailure(() => openTopic(`redisstream://${name}?create=false`, { serverUrl }), {
+    await expectOpenFailure(() => openTopic(`redisstream://${name}?declare=false`, { serverUrl }), {
       code: ErrorCode.NotFound,
-      mentions: [`stream "${name}"`, "the stream does not exist", "create=true"],
+      mentions: [`stream "${name}"`, "the stream does not exist", "declare=true"],
       withinMs: 5000,
     });
     expect(await admin.exists(name)).toBe(0);
-    const topic = await openTopic(`redisstream://${name}?create=0`, { serverUrl }).catch((e: unknown) => e);
+    const topic = await openTopic(`redisstream://${name}?declare=0`, { serverUrl }).catch((e: unknown) => e);
     expect(topic).toMatchObject({ code: ErrorCode.NotFound });
+  });
+
+  it("takes create, the old name of declare, with the same result, and tells the logger once", async () => {
+    const name = stream("old-create");
+    const events: LogEvent[] = [];
+    const logger = { info: () => {}, warn: (e: LogEvent) => events.push(e), error: () => {} };
+    for (const url of [`redisstream://${name}?create=false`, `redisstream://${name}?declare=false`]) {
+      await expectOpenFailure(() => openTopic(url, { serverUrl, logger }), {
+        code: ErrorCode.NotFound,
+        mentions: [`stream "${name}"`, "the stream does not exist", "declare=true"],
+        withinMs: 5000,
+      });
+    }
+    await expectOpenFailure(() => openSubscription(`redisstream://${name}?group=g&create=0`, { serverUrl, logger }), {
+      code: ErrorCode.NotFound,
+      mentions: [`stream "${name}"`, "declare=true"],
+      withinMs: 5000,
+    });
+    expect(await admin.exists(name)).toBe(0);
+    // create=true makes the group (and the stream), as declare=true does.
+    const sub = await openSubscription(`redisstream://${name}?group=g&create=true&start=all`, { serverUrl, logger });
+    cleanups.push(() => sub.shutdown());
+    expect(await admin.xinfo("GROUPS", name)).toHaveLength(1);
+    expect(events.map(({ event, parameter, replacement }) => [event, parameter, replacement])).toEqual([
+      ["pubsub.deprecated_parameter", "create", "declare"],
+    ]);
   });
 
   it("fails opens on a closed port at once, naming Redis and the address without the password", async () => {
@@ -66,7 +92,7 @@ describe.skipIf(skipRedis)("redisstream opens", () => {
     for (const open of [
       () => openTopic("redisstream://s", options),
       () => openSubscription("redisstream://s?group=g", options),
-      () => openSubscription("redisstream://s?group=g&create=false", options),
+      () => openSubscription("redisstream://s?group=g&declare=false", options),
     ]) {
       await expectOpenFailure(open, {
         code: ErrorCode.Unknown,

@@ -34,18 +34,20 @@ describe("redisstream URLs and options", () => {
   it("takes 1 and 0 for true and false", async () => {
     // The openers parse and build without waiting for Redis (the mux then awaits the driver's ready).
     const quickly = { signal: AbortSignal.timeout(1000) };
-    const topic = await openTopicURL(new URL("redisstream://s?create=1"), server, {});
-    const sub = await openSubscriptionURL(new URL("redisstream://s?group=g&create=0"), server, {});
+    const topic = await openTopicURL(new URL("redisstream://s?declare=1"), server, {});
+    const sub = await openSubscriptionURL(new URL("redisstream://s?group=g&declare=0"), server, {});
     await Promise.all([topic.shutdown(quickly).catch(() => {}), sub.shutdown(quickly).catch(() => {})]);
   });
 
   it.each([
-    ["redisstream://s?colour=red", /"colour" is not supported; supported: maxLen, trim, create/],
+    ["redisstream://s?colour=red", /"colour" is not supported; supported: maxLen, trim, declare/],
     ["redisstream://s?maxLen=0", /"maxLen" is invalid: must be at least 1/],
     ["redisstream://s?maxLen=1.5", /"maxLen" is invalid: must be a whole number/],
     ["redisstream://s?maxLen=ten", /"maxLen" is invalid/],
     ["redisstream://s?trim=sometimes", /"trim" is invalid/],
+    ["redisstream://s?declare=yes", /"declare" is invalid: must be true or false \(or 1 or 0\)/],
     ["redisstream://s?create=yes", /"create" is invalid: must be true or false \(or 1 or 0\)/],
+    ["redisstream://s?create=1&declare=1", /"create" is the old name of "declare", and both are given/],
     ["redisstream://s?maxLen=1&maxLen=2", /"maxLen" is given twice/],
   ])("rejects topic URL %s with InvalidArgument", async (url, pattern) => {
     const { code, message } = await failure(openTopic(url, server));
@@ -63,6 +65,7 @@ describe("redisstream URLs and options", () => {
     ["redisstream://s?group=g&ackDeadline=0", /"ackDeadline" is invalid: must be a positive duration/],
     ["redisstream://s?group=g&block=5s", /"block" is invalid: must be a positive duration of at most 1000 ms/],
     ["redisstream://s?group=g&start=middle", /"start" is invalid/],
+    ["redisstream://s?group=g&declare=false&create=false", /"create" is the old name of "declare", and both are given/],
     // Dead-lettering is the portable layer's (the Subscription's `deadLetter` option), not a URL parameter.
     ["redisstream://s?group=g&deadLetter=dlq", /"deadLetter" is not supported/],
     ["redisstream://s?group=g&maxDeliveries=3", /"maxDeliveries" is not supported/],

@@ -51,3 +51,4 @@ export {
   resourceUrl,
 } from "./params.js";
 export { StoredMessages } from "./stored-messages.js";
+export { type QueryParameters, START_VALUES, VOCABULARY, type VocabularyName } from "./vocabulary.js";

@@ -15,17 +15,70 @@ import { closestName } from "./suggest.js";
  * repeated one, a missing required one, or a bad value is InvalidArgument
  * naming it (and, for a missing one, the URL with it). Build `schema` with
  * `z.object({...}).strict()` and the builders of {@link param}.
+ *
+ * `renamed` maps a parameter's old name to its name in the vocabulary
+ * (`{ create: "declare" }`): the old name must keep working, as an alias, and
+ * gives the same result as the new one; both at once is InvalidArgument. The
+ * driver must not log the old name's use itself: the URL mux tells the
+ * application's `logger`, once per old name, with the event
+ * `pubsub.deprecated_parameter`.
  */
-export function parseQuery<S extends z.ZodType>(url: URL, schema: S, driver: string): z.output<S> {
+export function parseQuery<S extends z.ZodType>(
+  url: URL,
+  schema: S,
+  driver: string,
+  renamed: Readonly<Record<string, string>> = {},
+): z.output<S> {
   const raw: Record<string, string> = {};
-  for (const [key, value] of url.searchParams) {
-    if (key in raw) throw invalidArgument(`${driver}: query parameter "${key}" is given twice in ${describeUrl(url)}`);
+  /** The name each parameter was given by, where that was an old one. */
+  const givenAs = new Map<string, string>();
+  for (const [given, value] of url.searchParams) {
+    const key = Object.hasOwn(renamed, given) ? (renamed[given] as string) : given;
+    if (key in raw) {
+      const first = givenAs.get(key) ?? key;
+      if (first === given) {
+        throw invalidArgument(`${driver}: query parameter "${given}" is given twice in ${describeUrl(url)}`);
+      }
+      const old = first === key ? given : first;
+      throw invalidArgument(
+        `${driver}: ${describeUrl(url)}: query parameter "${old}" is the old name of "${key}", and both are given; give "${key}" alone`,
+      );
+    }
     raw[key] = value;
+    if (key !== given) givenAs.set(key, given);
   }
-  return parseWith(schema, raw, {
+  const query = parseWith(schema, raw, {
     what: () => `${driver}: ${describeUrl(url)}: query parameter`,
     fix: (key, example) => `add it, as in ${describeUrl(url)}?${key}=${example}`,
+    named: (key) => givenAs.get(key) ?? key,
   });
+  if (givenAs.size > 0) {
+    const notes = [...givenAs].map(([name, old]) => ({ driver, old, name }));
+    deprecatedIn.set(url, [...(deprecatedIn.get(url) ?? []), ...notes]);
+  }
+  return query;
+}
+
+/** A query parameter given by its old name, which {@link parseQuery} accepted. */
+export interface DeprecatedParameter {
+  /** The driver's scheme, or what it named itself in parseQuery. */
+  driver: string;
+  /** The name the URL gave. */
+  old: string;
+  /** The parameter's name in the vocabulary. */
+  name: string;
+}
+
+const deprecatedIn = new WeakMap<URL, DeprecatedParameter[]>();
+
+/**
+ * The old parameter names {@link parseQuery} accepted in `url` since the last
+ * call, for the mux to log; a second call returns none.
+ */
+export function takeDeprecatedParameters(url: URL): DeprecatedParameter[] {
+  const notes = deprecatedIn.get(url) ?? [];
+  deprecatedIn.delete(url);
+  return notes;
 }
 
 /**
@@ -67,6 +120,8 @@ interface ParseContext {
   fix?: (key: string, example: string) => string;
   /** The portable option names, also accepted where the driver's options came from. */
   portable?: readonly string[] | undefined;
+  /** The name a key was given by, in messages (an old name, for a key given by it); default: the key. */
+  named?: (key: string) => string;
 }
 
 function parseWith<S extends z.ZodType>(schema: S, input: unknown, context: ParseContext): z.output<S> {
@@ -88,11 +143,13 @@ function parseWith<S extends z.ZodType>(schema: S, input: unknown, context: Pars
     );
   }
   const [key] = issue.path;
+  const named = context.named ?? ((k: string) => k);
   if (issue.path.length === 1 && typeof key === "string" && isMissing(input, key)) {
     const example = "expected" in issue && issue.expected === "string" ? "NAME" : "VALUE";
     throw invalidArgument(`${what} "${key}" is required${context.fix ? `: ${context.fix(key, example)}` : ""}`);
   }
-  const name = issue.path.length > 0 ? `"${issue.path.join(".")}"` : "";
+  const path = issue.path.map((part, i) => (i === 0 && typeof part === "string" ? named(part) : String(part)));
+  const name = path.length > 0 ? `"${path.join(".")}"` : "";
   throw invalidArgument(`${what} ${name} is invalid: ${issue.message}`);
 }
 
