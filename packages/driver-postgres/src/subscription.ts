@@ -9,7 +9,7 @@ import {
   WakeUp,
 } from "@portable-pubsub/core/driver";
 import type { Queryable } from "./connection.js";
-import { Deliveries } from "./deliveries.js";
+import { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 import { pgErrors } from "./errors.js";
 import { PgLink } from "./link.js";
 import { notifyChannel, type PgAckId, toDriverMessage } from "./messages.js";
@@ -72,7 +72,9 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   #id: Promise<string> | undefined;
   #unlisten: (() => void) | undefined;
   #lastSweep = 0;
+  #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
+  #closing = false;
 
   /** `link` is the database: `PgLink.of(pool)` for yours (left open at close). */
   constructor(link: PgLink, topic: string, name: string, settings: PgSubscriptionSettings = {}) {
@@ -109,18 +111,14 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
     }
   }
 
-  /** Deletes the rows, one statement per batch; now and then, sweeps the messages no one needs any more. */
+  /**
+   * Deletes the rows, one statement per batch; a retention sweep follows
+   * within SWEEP_INTERVAL_MS (one at a time, at most that often), to delete
+   * the messages that no subscription needs any more.
+   */
   async sendAcks(ackIds: unknown[]): Promise<void> {
     await this.#deliveries.ack(await this.#subscriptionId(), ackIds as PgAckId[]);
-    if (this.#sweeping === undefined && Date.now() - this.#lastSweep >= SWEEP_INTERVAL_MS) {
-      this.#lastSweep = Date.now();
-      // Errors are left to the next sweep: a lost connection does not lose anything here.
-      this.#sweeping = this.#sweep()
-        .catch(() => {})
-        .finally(() => {
-          this.#sweeping = undefined;
-        });
-    }
+    this.#sweepSoon();
   }
 
   async sendNacks(ackIds: unknown[]): Promise<void> {
@@ -145,8 +143,10 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     this.#unlisten?.();
     this.#arrived.wakeAll();
+    if (this.#sweeping === undefined) clearTimeout(this.#sweepTimer);
     await this.#sweeping;
     await this.#link.close();
   }
@@ -160,8 +160,24 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
     );
   }
 
+  #sweepSoon(): void {
+    if (this.#sweepTimer !== undefined || this.#closing) return;
+    const wait = Math.max(0, this.#lastSweep + SWEEP_INTERVAL_MS - Date.now());
+    this.#sweepTimer = setTimeout(() => {
+      this.#lastSweep = Date.now();
+      // Errors are left to the next sweep: a lost connection loses nothing here.
+      this.#sweeping = this.#sweep()
+        .catch(() => {})
+        .finally(() => {
+          this.#sweeping = undefined;
+          this.#sweepTimer = undefined;
+        });
+    }, wait);
+    this.#sweepTimer.unref();
+  }
+
   async #sweep(): Promise<void> {
-    while ((await this.#deliveries.sweep()) > 0);
+    while (!this.#closing && (await this.#deliveries.sweep()) >= SWEEP_LIMIT);
   }
 
   /** The subscription's id, looked up (or declared) once; a failure is not kept, so the next call looks again. */
