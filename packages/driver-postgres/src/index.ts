@@ -20,6 +20,7 @@ export {
 } from "./connection.js";
 export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
+export { inspectURL } from "./inspect.js";
 export { PgLink, sharedLink } from "./link.js";
 export {
   checkStorable,
