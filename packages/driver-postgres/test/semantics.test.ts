@@ -225,9 +225,31 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
     expect(m?.text()).toBe("polled");
     expect(await listeners()).toBe(0);
     const listening = await subOf(name, "l", "", { serverUrl });
-    await topic.send({ body: "woken" });
+    const notifying = await topicOf(name, "", { serverUrl });
+    await notifying.send({ body: "woken" });
     const [w] = await receiveN(listening, 1, 3000);
     expect(w?.text()).toBe("woken");
     await eventually(async () => (await listeners()) === 1, 3000, "a LISTEN connection");
+    // The LISTEN connection comes back after its backend is terminated, and the receiver goes on.
+    const pidOf = async () =>
+      (
+        await fixture.admin.query(
+          "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
+          [app],
+        )
+      ).rows[0]?.pid as number | undefined;
+    const before = await pidOf();
+    await fixture.admin.query("SELECT pg_terminate_backend($1)", [before]);
+    await eventually(
+      async () => {
+        const now = await pidOf();
+        return now !== undefined && now !== before;
+      },
+      5000,
+      "a new LISTEN connection",
+    );
+    await notifying.send({ body: "woken again" });
+    const [again] = await receiveN(listening, 1, 3000);
+    expect(again?.text()).toBe("woken again");
   });
 });
