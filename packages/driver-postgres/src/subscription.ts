@@ -26,6 +26,8 @@ const NOTIFY_POLL_MS = 1000;
 const RECEIVE_WAIT_MS = 1000;
 /** The retention sweep runs at most this often per subscription, after acks. */
 const SWEEP_INTERVAL_MS = 2000;
+/** How often an idle receiver checks that its subscription still exists (a removed one finds no rows, silently). */
+const EXISTS_CHECK_MS = 5000;
 
 /** How a subscription receives. */
 export interface PgSubscriptionSettings {
@@ -70,6 +72,7 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   readonly #arrived = new WakeUp();
   readonly #pollMs: number;
   #id: Promise<string> | undefined;
+  #checkedAt = Date.now();
   #unlisten: (() => void) | undefined;
   #lastSweep = 0;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -99,11 +102,20 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   }
 
   async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
-    const id = await this.#subscriptionId();
+    let id = await this.#subscriptionId();
     const deadline = Date.now() + RECEIVE_WAIT_MS;
     for (;;) {
       const rows = await this.#deliveries.claim(id, maxMessages, this.leaseMs);
-      if (rows.length > 0) return rows.map(toDriverMessage);
+      if (rows.length > 0) {
+        this.#checkedAt = Date.now();
+        return rows.map(toDriverMessage);
+      }
+      if (Date.now() - this.#checkedAt >= EXISTS_CHECK_MS) {
+        // Looked up again: NotFound once the subscription was removed (with declare=true, made again).
+        this.#checkedAt = Date.now();
+        this.#id = undefined;
+        id = await this.#subscriptionId();
+      }
       const left = deadline - Date.now();
       if (left <= 0 || signal.aborted) return [];
       await this.#arrived.wait(Math.min(left, this.#pollMs), signal);

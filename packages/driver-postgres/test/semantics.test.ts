@@ -1,5 +1,13 @@
-import { type Message, openSubscription, openTopic, type Subscription, type Topic } from "@portable-pubsub/core";
-import { insertMessages } from "@portable-pubsub/driver-postgres";
+import {
+  ErrorCode,
+  errorCode,
+  type Message,
+  openSubscription,
+  openTopic,
+  type Subscription,
+  type Topic,
+} from "@portable-pubsub/core";
+import { declareSubscription, insertMessages } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, PG_URL, requirePg, skipPg, testSchema, unique } from "./helpers.js";
@@ -251,5 +259,26 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
     await notifying.send({ body: "woken again" });
     const [again] = await receiveN(listening, 1, 3000);
     expect(again?.text()).toBe("woken again");
+  });
+
+  it("fails receiving with NotFound once its subscription is removed", async () => {
+    const name = unique("removed");
+    await declareSubscription(fixture.admin, fixture.schema, name, "gone");
+    // Without declare=true, which would make it again.
+    const sub = await openSubscription(`pg://${name}?schema=${fixture.schema}&subscription=gone`, {
+      serverUrl: PG_URL,
+    });
+    opened.push(sub);
+    await fixture.admin.query(`DELETE FROM ${fixture.schema}.subscriptions WHERE topic = $1`, [name]);
+    const started = Date.now();
+    const err = await sub
+      .process(() => {})
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(errorCode(err)).toBe(ErrorCode.NotFound);
+    expect((err as Error).message).toContain(`subscription "gone" of topic "${name}" does not exist`);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
