@@ -2,14 +2,16 @@ import { type Harness, runConformanceTests } from "@portable-pubsub/conformance"
 import {
   declareSubscription,
   declareTopic,
+  migrate,
   PgSubscriptionDriver,
   PgTopicDriver,
   resolveServer,
   sharedLink,
 } from "@portable-pubsub/driver-postgres";
-import type pg from "pg";
+import pg from "pg";
 import { afterAll, beforeAll, describe } from "vitest";
 import { PG_ADDRESS, PG_URL, requirePg, skipPg, testSchema, unique, urlVia } from "./helpers.js";
+import { type OwnServer, ownServerUnavailable, startOwnServer } from "./own-server.js";
 
 const ackDeadlineMs = 1000;
 
@@ -69,7 +71,13 @@ describe.skipIf(skipPg)("pg against PostgreSQL", () => {
     await requirePg();
     fixture = await testSchema("conformance");
   });
-  afterAll(async () => fixture?.drop());
+  // The restart case restarts a PostgreSQL of this file's own, never the shared one.
+  let own: { server: OwnServer; admin: pg.Pool } | undefined;
+  afterAll(async () => {
+    await fixture?.drop();
+    await own?.admin.end();
+    await own?.server.remove();
+  });
   runConformanceTests(async () => makeHarness(PG_URL, fixture.schema, fixture.admin), {
     name: "pg",
     canNack: true,
@@ -88,5 +96,24 @@ describe.skipIf(skipPg)("pg against PostgreSQL", () => {
       harness: async (address) => makeHarness(urlVia(address), fixture.schema, fixture.admin),
       messages: 3000,
     },
+    ...(ownServerUnavailable === undefined
+      ? {
+          restart: {
+            stopBroker: async () => own?.server.stop(),
+            startBroker: async () => own?.server.start(),
+            harness: async () => {
+              if (!own) {
+                const server = await startOwnServer();
+                const admin = new pg.Pool({ connectionString: server.url, max: 2 });
+                admin.on("error", () => {});
+                await migrate(admin, fixture.schema);
+                own = { server, admin };
+              }
+              return makeHarness(own.server.url, fixture.schema, own.admin);
+            },
+            messages: 3000,
+          },
+        }
+      : {}),
   });
 });
