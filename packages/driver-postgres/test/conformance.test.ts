@@ -94,7 +94,6 @@ describe.skipIf(skipPg)("pg against PostgreSQL", () => {
     reconnect: {
       upstream: PG_ADDRESS,
       harness: async (address) => makeHarness(urlVia(address), fixture.schema, fixture.admin),
-      messages: 3000,
     },
     ...(ownServerUnavailable === undefined
       ? {

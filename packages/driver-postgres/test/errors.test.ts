@@ -1,8 +1,8 @@
 import { ErrorCode, errorCode, openTopic, PubSubError } from "@portable-pubsub/core";
 import { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PG_URL, requirePg, skipPg, testSchema, unique } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { PG_URL, schemaFixture, skipPg, unique } from "./helpers.js";
 
 /** An error as node-postgres makes it for a server ErrorResponse: a message and the SQLSTATE as `code`. */
 function serverError(code: string, message = "from the server"): Error {
@@ -60,20 +60,17 @@ describe("pg error classifier", () => {
 });
 
 describe.skipIf(skipPg)("pg errors from the real server", () => {
-  let fixture: Awaited<ReturnType<typeof testSchema>>;
-  beforeAll(async () => {
-    await requirePg();
-    fixture = await testSchema("errors");
-  });
-  afterAll(async () => fixture?.drop());
+  const fixture = schemaFixture("errors");
 
   it("classifies a unique violation and a terminated backend as the server reports them", async () => {
     const name = unique("dup");
-    await fixture.admin.query(`INSERT INTO ${fixture.schema}.topics (name) VALUES ($1)`, [name]);
-    const dup = await fixture.admin.query(`INSERT INTO ${fixture.schema}.topics (name) VALUES ($1)`, [name]).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    await fixture().admin.query(`INSERT INTO ${fixture().schema}.topics (name) VALUES ($1)`, [name]);
+    const dup = await fixture()
+      .admin.query(`INSERT INTO ${fixture().schema}.topics (name) VALUES ($1)`, [name])
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(pgErrors.errorCode(dup)).toBe(ErrorCode.AlreadyExists);
 
     const victim = new pg.Client({ connectionString: PG_URL });
@@ -85,7 +82,7 @@ describe.skipIf(skipPg)("pg errors from the real server", () => {
       (err: unknown) => err,
     );
     await new Promise((r) => setTimeout(r, 100));
-    await fixture.admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    await fixture().admin.query("SELECT pg_terminate_backend($1)", [pid]);
     const terminated = await sleeping;
     expect(pgErrors.isRetryable(terminated)).toBe(true);
     expect(isConnectionLoss(terminated)).toBe(true);
@@ -94,7 +91,7 @@ describe.skipIf(skipPg)("pg errors from the real server", () => {
 
   it("rejects metadata PostgreSQL cannot store with InvalidArgument, alone, before batching", async () => {
     const name = unique("nul");
-    const topic = await openTopic(`pg://${name}?schema=${fixture.schema}&declare=true`, { serverUrl: PG_URL });
+    const topic = await openTopic(`pg://${name}?schema=${fixture().schema}&declare=true`, { serverUrl: PG_URL });
     try {
       const err = await topic.send({ body: "x", metadata: { k: "a\u0000b" } }).then(
         () => undefined,
@@ -110,7 +107,7 @@ describe.skipIf(skipPg)("pg errors from the real server", () => {
   });
 
   it("names the server, never the password, when the connection is refused", async () => {
-    const err = await openTopic(`pg://t?schema=${fixture.schema}`, {
+    const err = await openTopic(`pg://t?schema=${fixture().schema}`, {
       serverUrl: "postgres://postgres:hunter2@127.0.0.1:1/test",
     }).then(
       () => undefined,

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { reachable, skipUnlessReachable } from "@portable-pubsub/conformance";
 import { migrate } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 
 /** The database the tests use: PG_TEST_URL, or the local one (trust auth, database test). */
 export const PG_URL = process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -15,7 +16,7 @@ export const skipPg = await skipUnlessReachable(PG_ADDRESS);
 export async function requirePg(): Promise<void> {
   if (!(await reachable(PG_ADDRESS))) {
     throw new Error(
-      `PostgreSQL is not reachable at ${PG_ADDRESS.host}:${PG_ADDRESS.port}; start it (pg_ctlcluster 15 main start) and create database test (CI=true: these tests must not skip)`,
+      `PostgreSQL is not reachable at ${PG_ADDRESS.host}:${PG_ADDRESS.port}; start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) with a database test (CI=true: these tests must not skip)`,
     );
   }
 }
@@ -50,6 +51,24 @@ export async function testSchema(prefix: string): Promise<{ schema: string; admi
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
       await admin.end();
     },
+  };
+}
+
+/**
+ * For a describe block against PostgreSQL: before all, checks the server and
+ * makes a schema of the driver's tables; after all, drops it. Returns the
+ * schema's name and admin pool (available once the block's tests run).
+ */
+export function schemaFixture(prefix: string): () => Awaited<ReturnType<typeof testSchema>> {
+  let fixture: Awaited<ReturnType<typeof testSchema>> | undefined;
+  beforeAll(async () => {
+    await requirePg();
+    fixture = await testSchema(prefix);
+  });
+  afterAll(async () => fixture?.drop());
+  return () => {
+    if (!fixture) throw new Error("the schema fixture is not ready: call it inside a test");
+    return fixture;
   };
 }
 

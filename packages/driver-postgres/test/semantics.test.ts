@@ -9,8 +9,8 @@ import {
 } from "@portable-pubsub/core";
 import { declareSubscription, insertMessages } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually, PG_URL, requirePg, skipPg, testSchema, unique } from "./helpers.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { eventually, PG_URL, schemaFixture, skipPg, unique } from "./helpers.js";
 
 /** Receives `n` messages (acking each) within `ms`, or fails. */
 async function receiveN(sub: Subscription, n: number, ms = 10_000): Promise<Message[]> {
@@ -25,18 +25,13 @@ async function receiveN(sub: Subscription, n: number, ms = 10_000): Promise<Mess
 }
 
 describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
-  let fixture: Awaited<ReturnType<typeof testSchema>>;
+  const fixture = schemaFixture("semantics");
   const opened: (Topic | Subscription)[] = [];
-  beforeAll(async () => {
-    await requirePg();
-    fixture = await testSchema("semantics");
-  });
   afterEach(async () => {
     for (const o of opened.splice(0)) await o.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
   });
-  afterAll(async () => fixture?.drop());
 
-  const url = (topic: string, query = "") => `pg://${topic}?schema=${fixture.schema}&declare=true${query}`;
+  const url = (topic: string, query = "") => `pg://${topic}?schema=${fixture().schema}&declare=true${query}`;
   async function topicOf(topic: string, query = "", options: Record<string, unknown> = {}) {
     const t = await openTopic(url(topic, query), { serverUrl: PG_URL, ...options });
     opened.push(t);
@@ -49,13 +44,13 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
   }
   const count = async (table: string, where = "true", values: unknown[] = []) =>
     Number(
-      (await fixture.admin.query(`SELECT count(*) AS n FROM ${fixture.schema}.${table} WHERE ${where}`, values)).rows[0]
-        .n,
+      (await fixture().admin.query(`SELECT count(*) AS n FROM ${fixture().schema}.${table} WHERE ${where}`, values))
+        .rows[0].n,
     );
 
   /** Delivery rows still pending for the messages of `topic`. */
   const pending = (topic: string) =>
-    count(`deliveries d JOIN ${fixture.schema}.messages m ON m.id = d.message_id`, "m.topic = $1", [topic]);
+    count(`deliveries d JOIN ${fixture().schema}.messages m ON m.id = d.message_id`, "m.topic = $1", [topic]);
 
   it("fans out: every subscription gets every message, whose payload is stored once", async () => {
     const name = unique("fanout");
@@ -113,15 +108,15 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
       await slow.query("BEGIN");
       await insertMessages(
         slow,
-        fixture.schema,
+        fixture().schema,
         name,
         [{ body: new TextEncoder().encode("slow"), metadata: {} }],
         true,
       );
       // The fast one takes a higher id and commits at once; the subscription reads it.
       await insertMessages(
-        fixture.admin,
-        fixture.schema,
+        fixture().admin,
+        fixture().schema,
         name,
         [{ body: new TextEncoder().encode("fast"), metadata: {} }],
         true,
@@ -135,8 +130,8 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
       const slowId = BigInt(late?.loggableId ?? "0");
       const fastId = BigInt(fast?.loggableId ?? "0");
       expect(slowId < fastId).toBe(true);
-      const naive = await fixture.admin.query(
-        `SELECT id FROM ${fixture.schema}.messages WHERE topic = $1 AND id > $2`,
+      const naive = await fixture().admin.query(
+        `SELECT id FROM ${fixture().schema}.messages WHERE topic = $1 AND id > $2`,
         [name, fastId.toString()],
       );
       expect(naive.rows).toEqual([]);
@@ -195,7 +190,7 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
     const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
     const counting = {
       query: (text: string, values?: unknown[]) => {
-        if (text.startsWith(`DELETE FROM ${fixture.schema}.deliveries`)) acks.push(values?.[1] as unknown[]);
+        if (text.startsWith(`DELETE FROM ${fixture().schema}.deliveries`)) acks.push(values?.[1] as unknown[]);
         return pool.query(text, values);
       },
     };
@@ -220,7 +215,7 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
     const serverUrl = `${PG_URL}?application_name=${app}`;
     const listeners = async () =>
       (
-        await fixture.admin.query(
+        await fixture().admin.query(
           "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
           [app],
         )
@@ -241,13 +236,13 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
     // The LISTEN connection comes back after its backend is terminated, and the receiver goes on.
     const pidOf = async () =>
       (
-        await fixture.admin.query(
+        await fixture().admin.query(
           "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
           [app],
         )
       ).rows[0]?.pid as number | undefined;
     const before = await pidOf();
-    await fixture.admin.query("SELECT pg_terminate_backend($1)", [before]);
+    await fixture().admin.query("SELECT pg_terminate_backend($1)", [before]);
     await eventually(
       async () => {
         const now = await pidOf();
@@ -263,13 +258,13 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
 
   it("fails receiving with NotFound once its subscription is removed", async () => {
     const name = unique("removed");
-    await declareSubscription(fixture.admin, fixture.schema, name, "gone");
+    await declareSubscription(fixture().admin, fixture().schema, name, "gone");
     // Without declare=true, which would make it again.
-    const sub = await openSubscription(`pg://${name}?schema=${fixture.schema}&subscription=gone`, {
+    const sub = await openSubscription(`pg://${name}?schema=${fixture().schema}&subscription=gone`, {
       serverUrl: PG_URL,
     });
     opened.push(sub);
-    await fixture.admin.query(`DELETE FROM ${fixture.schema}.subscriptions WHERE topic = $1`, [name]);
+    await fixture().admin.query(`DELETE FROM ${fixture().schema}.subscriptions WHERE topic = $1`, [name]);
     const started = Date.now();
     const err = await sub
       .process(() => {})

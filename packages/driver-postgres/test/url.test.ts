@@ -1,7 +1,7 @@
 import { ErrorCode, openSubscription, openTopic, PubSubError } from "@portable-pubsub/core";
 import { forSchema, migrationText, resolveServer } from "@portable-pubsub/driver-postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PG_URL, requirePg, skipPg, testSchema, unique } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { PG_URL, schemaFixture, skipPg, unique } from "./helpers.js";
 
 /** The PubSubError `work` fails with. */
 async function failure(work: Promise<unknown> | (() => unknown)): Promise<PubSubError> {
@@ -92,19 +92,14 @@ describe("pg:// query parameters and options", () => {
 });
 
 describe.skipIf(skipPg)("pg:// open against PostgreSQL", () => {
-  let fixture: Awaited<ReturnType<typeof testSchema>>;
-  beforeAll(async () => {
-    await requirePg();
-    fixture = await testSchema("url");
-  });
-  afterAll(async () => fixture?.drop());
+  const fixture = schemaFixture("url");
 
   it("fails at open with NotFound for a missing topic or subscription, and creates them with declare=true", async () => {
     const name = unique("open");
-    const base = `pg://${name}?schema=${fixture.schema}`;
+    const base = `pg://${name}?schema=${fixture().schema}`;
     const topicMissing = await failure(openTopic(base, { serverUrl: PG_URL }));
     expect(topicMissing.code).toBe(ErrorCode.NotFound);
-    expect(topicMissing.message).toContain(`topic "${name}" does not exist in schema ${fixture.schema}`);
+    expect(topicMissing.message).toContain(`topic "${name}" does not exist in schema ${fixture().schema}`);
     expect(topicMissing.message).toContain("declare=true");
     const subMissing = await failure(openSubscription(`${base}&subscription=s`, { serverUrl: PG_URL }));
     expect(subMissing.code).toBe(ErrorCode.NotFound);
@@ -112,9 +107,10 @@ describe.skipIf(skipPg)("pg:// open against PostgreSQL", () => {
 
     const sub = await openSubscription(`${base}&subscription=s&declare=true`, { serverUrl: PG_URL });
     const topic = await openTopic(base, { serverUrl: PG_URL });
-    const rows = await fixture.admin.query(`SELECT topic, name FROM ${fixture.schema}.subscriptions WHERE topic = $1`, [
-      name,
-    ]);
+    const rows = await fixture().admin.query(
+      `SELECT topic, name FROM ${fixture().schema}.subscriptions WHERE topic = $1`,
+      [name],
+    );
     expect(rows.rows).toEqual([{ topic: name, name: "s" }]);
     await topic.send({ body: "declared" });
     expect((await sub.receive({ signal: AbortSignal.timeout(5000) })).text()).toBe("declared");
@@ -135,11 +131,11 @@ describe.skipIf(skipPg)("pg:// open against PostgreSQL", () => {
       const opened = await Promise.all(
         [1, 2, 3].map(() => openTopic(`pg://t?schema=${schema}&declare=true`, { serverUrl: PG_URL })),
       );
-      const { rows } = await fixture.admin.query(`SELECT version FROM ${schema}.migrations`);
+      const { rows } = await fixture().admin.query(`SELECT version FROM ${schema}.migrations`);
       expect(rows).toEqual([{ version: 1 }]);
       for (const t of opened) await t.shutdown();
     } finally {
-      await fixture.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await fixture().admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   });
 });
