@@ -9,9 +9,14 @@ import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/drive
 import type { Queryable } from "./connection.js";
 import { missingTopic } from "./schema.js";
 
-/** The NOTIFY channel of a schema: its topics' names are the payloads. */
+/**
+ * The NOTIFY channel of a schema: its topics' names are the payloads. Cut to
+ * PostgreSQL's 63-byte identifier limit (pg_notify rejects a longer name):
+ * two long schema names that share a channel only wake each other's
+ * receivers for nothing.
+ */
 export function notifyChannel(schema: string): string {
-  return `portable_pubsub.${schema}`;
+  return `portable_pubsub.${schema}`.slice(0, 63);
 }
 
 /** What `insertMessages` found: whether the topic exists, and how many subscriptions got the messages. */

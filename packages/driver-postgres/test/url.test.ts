@@ -125,6 +125,21 @@ describe.skipIf(skipPg)("pg:// open against PostgreSQL", () => {
     expect(err.message).toMatch(/declare=true, or run the package's sql\/001_init\.sql/);
   });
 
+  it("sends and receives in a schema whose name is as long as PostgreSQL allows (the NOTIFY channel fits)", async () => {
+    const schema = `${unique("long")}_${"x".repeat(63)}`.slice(0, 63);
+    try {
+      const base = `pg://t?schema=${schema}&declare=true`;
+      const sub = await openSubscription(`${base}&subscription=s`, { serverUrl: PG_URL });
+      const topic = await openTopic(base, { serverUrl: PG_URL });
+      await topic.send({ body: "long" });
+      expect((await sub.receive({ signal: AbortSignal.timeout(5000) })).text()).toBe("long");
+      await topic.shutdown();
+      await sub.shutdown();
+    } finally {
+      await fixture().admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
   it("creates the tables in a new schema with declare=true, twice at once without a conflict", async () => {
     const schema = unique("declare");
     try {
