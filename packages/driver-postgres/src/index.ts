@@ -31,6 +31,7 @@ export {
   type PgAckId,
   toDriverMessage,
 } from "./messages.js";
+export { type Migrated, migrateDatabase } from "./migrate.js";
 export {
   checkSchemaName,
   DEFAULT_SCHEMA,
@@ -41,6 +42,7 @@ export {
   forSchema,
   MIGRATIONS,
   migrate,
+  migrationSql,
   migrationText,
   missingTopic,
 } from "./schema.js";

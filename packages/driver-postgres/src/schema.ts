@@ -45,9 +45,13 @@ export function forSchema(sql: string, schema: string): string {
  * PostgreSQL's catalog.
  */
 export async function migrate(db: Queryable, schema: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtext('portable-pubsub migrate'));\n${await migrationSql(schema)}`);
+}
+
+/** Every migration's text for `schema`, in order: what `migrate` runs, for a DBA to review or run by hand. */
+export async function migrationSql(schema: string): Promise<string> {
   const texts = await Promise.all(MIGRATIONS.map(migrationText));
-  const body = texts.map((sql) => forSchema(sql, schema)).join("\n");
-  await db.query(`SELECT pg_advisory_xact_lock(hashtext('portable-pubsub migrate'));\n${body}`);
+  return texts.map((sql) => forSchema(sql, schema)).join("\n");
 }
 
 /** Creates topic `topic` when missing. */
