@@ -94,6 +94,8 @@ describe.skipIf(skipPg)("pg against PostgreSQL", () => {
     reconnect: {
       upstream: PG_ADDRESS,
       harness: async (address) => makeHarness(urlVia(address), fixture.schema, fixture.admin),
+      // Every cut costs each pooled connection a reconnect (a backend fork): 1,000 messages span 20 and more cuts.
+      messages: 1000,
     },
     ...(ownServerUnavailable === undefined
       ? {
@@ -110,7 +112,7 @@ describe.skipIf(skipPg)("pg against PostgreSQL", () => {
               }
               return makeHarness(own.server.url, fixture.schema, own.admin);
             },
-            messages: 3000,
+            messages: 1500,
           },
         }
       : {}),

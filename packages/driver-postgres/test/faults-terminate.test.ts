@@ -22,9 +22,9 @@ describe.skipIf(skipPg)("pg when its backends are terminated", () => {
     const sub = await openSubscription(`${base}&subscription=s&lease=2s`, { serverUrl });
     const topic = await openTopic(base, { serverUrl });
     const states = healthStates(topic);
-    // Every termination costs each connection a reconnect (a backend fork): 600 messages keep the test short
+    // Every termination costs each connection a reconnect (a backend fork): 400 messages keep the test short
     // on a busy machine while spanning dozens of terminations.
-    const total = 600;
+    const total = 400;
     const received = collectDistinct(sub, 8);
 
     let terminated = 0;
