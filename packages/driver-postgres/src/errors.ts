@@ -58,7 +58,7 @@ const LOST: Meaning = {
   code: ErrorCode.Unknown,
   retryable: true,
   lost: true,
-  hint: "the connection to PostgreSQL was lost or refused; the driver reconnects",
+  hint: "the connection to PostgreSQL was lost or refused; check that the server runs and is reachable",
 };
 
 const SQL_STATES: Record<string, Meaning> = {
