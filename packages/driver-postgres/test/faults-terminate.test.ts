@@ -9,11 +9,17 @@ import { eventually, PG_URL, schemaFixture, skipPg, unique } from "./helpers.js"
  * is touched) every 300 ms, while messages are sent and received at a pace:
  * nothing is lost, no send fails, and health shows the outages.
  */
+/**
+ * Every termination costs each connection a reconnect (a backend fork): 400 messages keep the test short on a
+ * busy machine while spanning dozens of terminations. PG_TERMINATE_MESSAGES=5000 runs the issue's full size.
+ */
+const TOTAL = Number(process.env.PG_TERMINATE_MESSAGES ?? 400);
+
 describe.skipIf(skipPg)("pg when its backends are terminated", () => {
   const fixture = schemaFixture("terminate");
 
   it("loses nothing and fails no send while pg_terminate_backend hits every driver connection every 300 ms", {
-    timeout: 120_000,
+    timeout: Math.max(120_000, TOTAL * 100),
   }, async () => {
     const app = unique("victim");
     const serverUrl = `${PG_URL}?application_name=${app}`;
@@ -22,9 +28,7 @@ describe.skipIf(skipPg)("pg when its backends are terminated", () => {
     const sub = await openSubscription(`${base}&subscription=s&lease=2s`, { serverUrl });
     const topic = await openTopic(base, { serverUrl });
     const states = healthStates(topic);
-    // Every termination costs each connection a reconnect (a backend fork): 400 messages keep the test short
-    // on a busy machine while spanning dozens of terminations.
-    const total = 400;
+    const total = TOTAL;
     const received = collectDistinct(sub, 8);
 
     let terminated = 0;
@@ -51,7 +55,7 @@ describe.skipIf(skipPg)("pg when its backends are terminated", () => {
           }
         }),
       );
-      await eventually(() => received.seen.size === total, 60_000, `receiving all ${total} messages`);
+      await eventually(() => received.seen.size === total, 60_000 + total * 10, `receiving all ${total} messages`);
     } finally {
       clearInterval(killer);
       await topic.shutdown();
