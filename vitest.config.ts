@@ -12,6 +12,7 @@ const SHARED_SERVERS = {
   rabbit: ["packages/driver-rabbit/test/**/*.test.ts"],
   redis: ["packages/driver-redis/test/**/*.test.ts"],
   nats: ["packages/driver-nats/test/**/*.test.ts"],
+  pg: ["packages/driver-postgres/test/**/*.test.ts"],
   // Each gcp test file starts a Pub/Sub emulator of its own: a project of its own keeps them from competing.
   gcp: ["packages/driver-gcp/test/**/*.test.ts"],
 };

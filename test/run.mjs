@@ -16,7 +16,7 @@ const args = process.argv.slice(2);
  * the heavy ones, once the others are done.
  */
 const STAGES = [
-  [["gcp", "local"], ["rabbit"], ["nats", "redis"]],
+  [["gcp", "local"], ["rabbit"], ["nats", "redis", "pg"]],
   [["several servers"], ["heavy"]],
 ];
 

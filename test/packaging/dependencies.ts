@@ -9,6 +9,7 @@ const BROKER_CLIENTS = [
   "@nats-io/jetstream",
   "@nats-io/transport-node",
   "nats",
+  "pg",
   "kafkajs",
   "@aws-sdk/client-sqs",
 ];

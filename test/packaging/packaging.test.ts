@@ -248,6 +248,7 @@ describe("packed packages installed with npm outside the workspace", () => {
         ["@portable-pubsub/core", "@portable-pubsub/driver-nats"],
         ["@nats-io/jetstream", "@nats-io/transport-node"],
       ],
+      [["@portable-pubsub/core", "@portable-pubsub/driver-postgres"], ["pg"]],
     ];
     const found = await Promise.all(
       cases.map(async ([names]) => {

@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { byteSize, duration, integer, metadataEntry } from "./args.js";
 import { bench } from "./commands/bench.js";
 import { doctor, type Role } from "./commands/doctor.js";
+import { pgMigrate } from "./commands/pg.js";
 import { receive } from "./commands/receive.js";
 import { redrive } from "./commands/redrive.js";
 import { send } from "./commands/send.js";
@@ -14,7 +15,8 @@ const URL_HELP = `
 URLs pick the broker: mem://TOPIC (in this process only), rabbit://EXCHANGE or
 rabbit://QUEUE (server from RABBIT_SERVER_URL), redisstream://STREAM[?group=G]
 (REDIS_SERVER_URL), gcppubsub://projects/P/topics/T or .../subscriptions/S,
-nats://SUBJECT or nats://STREAM?consumer=NAME (NATS_SERVER_URL).`;
+nats://SUBJECT or nats://STREAM?consumer=NAME (NATS_SERVER_URL),
+pg://TOPIC or pg://TOPIC?subscription=NAME (DATABASE_URL).`;
 
 /** How the command runs; see {@link runCli}. */
 export interface CliOptions {
@@ -167,6 +169,21 @@ send that fails, redrive stops with that error, and that message is not acked.\n
     .action(async (url: string, opts: { as: Role | "both"; timeout: number }) => {
       const roles: Role[] = opts.as === "both" ? ["topic", "subscription"] : [opts.as];
       exit.code = await doctor(url, { roles, rolesByDefault: opts.as === "both", timeout: opts.timeout });
+    });
+
+  program
+    .command("pg")
+    .description("PostgreSQL (pg://) tools.")
+    .command("migrate")
+    .description("Create what is missing of the pg:// driver's tables (what declare=true does), or print the SQL.")
+    .option("--schema <name>", "the schema of the tables", "pubsub")
+    .option(
+      "--server-url <url>",
+      "postgres://user@host:5432/database (default: DATABASE_URL, else PGHOST and the like)",
+    )
+    .option("--print", "print the SQL for review instead of running it")
+    .action(async (opts: { schema: string; serverUrl?: string; print?: boolean }) => {
+      await pgMigrate({ schema: opts.schema, serverUrl: opts.serverUrl, print: opts.print === true });
     });
 
   return program;

@@ -19,6 +19,7 @@ export const builtinDrivers: Readonly<Record<string, string>> = {
   gcppubsub: "@portable-pubsub/driver-gcp",
   redisstream: "@portable-pubsub/driver-redis",
   nats: "@portable-pubsub/driver-nats",
+  pg: "@portable-pubsub/driver-postgres",
 };
 
 /** A driver the mux has for a scheme: its module and, for a package it imported, the package's name. */

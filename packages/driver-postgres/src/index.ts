@@ -1,0 +1,59 @@
+/**
+ * @portable-pubsub/driver-postgres: `pg://`, PostgreSQL tables as a broker,
+ * through node-postgres (`pg`). A message is stored once; each subscription
+ * of its topic gets a delivery row, written in the same statement, which
+ * consumers claim with FOR UPDATE SKIP LOCKED; the claim is a lease, a nack
+ * or a delayed redelivery moves `visible_at`, an ack deletes the row, and
+ * NOTIFY wakes receivers (polling without it, for PgBouncer).
+ */
+export { about } from "./about.js";
+export {
+  CONNECT_TIMEOUT_MS,
+  type ConnectingQueryable,
+  DEFAULT_POOL_SIZE,
+  poolConfig,
+  QUERY_TIMEOUT_MS,
+  type Queryable,
+  resolveServer,
+  SERVER_URL_ENV,
+  type ServerSettings,
+} from "./connection.js";
+export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
+export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
+export { inspectURL } from "./inspect.js";
+export { PgLink, sharedLink } from "./link.js";
+export {
+  checkStorable,
+  type DeliveryRow,
+  type Inserted,
+  insertMessages,
+  notifyChannel,
+  type PgAckId,
+  toDriverMessage,
+} from "./messages.js";
+export { type Migrated, migrateDatabase } from "./migrate.js";
+export {
+  checkSchemaName,
+  DEFAULT_SCHEMA,
+  declareSubscription,
+  declareTopic,
+  findSubscription,
+  findTopic,
+  forSchema,
+  MIGRATIONS,
+  migrate,
+  migrationSql,
+  migrationText,
+  missingTopic,
+} from "./schema.js";
+export {
+  DEFAULT_LEASE_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  openPgSubscription,
+  PgSubscriptionDriver,
+  type PgSubscriptionOptions,
+  type PgSubscriptionSettings,
+} from "./subscription.js";
+export { MESSAGING_SYSTEM, telemetryFor } from "./telemetry.js";
+export { openPgTopic, PgTopicDriver, type PgTopicOptions, type PgTopicSettings } from "./topic.js";
+export { openSubscriptionURL, openTopicURL, topicName } from "./url.js";
