@@ -72,6 +72,9 @@ export class ManagedChannel<C extends Channel> {
     this.#failure = undefined;
     this.#opening = this.#openLoop().finally(() => {
       this.#opening = undefined;
+      // Reported only once no attempt is under way: an owner that asks for a channel as it learns of the
+      // failure (a send enqueued in that moment) must start a new attempt, not wait on the one that gave up.
+      if (this.#failure !== undefined && !this.#closed) this.#hooks.failed(this.#failure);
     });
   }
 
@@ -166,7 +169,6 @@ export class ManagedChannel<C extends Channel> {
   #fail(err: unknown): void {
     if (this.#closed) return;
     this.#failure = refusal(err, this.#hooks.role);
-    this.#hooks.failed(this.#failure);
   }
 
   #onClose(lease: ChannelLease<C>, error: Error | undefined): void {
