@@ -56,4 +56,4 @@ export {
 } from "./subscription.js";
 export { MESSAGING_SYSTEM, telemetryFor } from "./telemetry.js";
 export { openPgTopic, PgTopicDriver, type PgTopicOptions, type PgTopicSettings } from "./topic.js";
-export { openSubscriptionURL, openTopicURL, topicName } from "./url.js";
+export { openSubscriptionURL, openTopicURL, type PgURLOptions, queryParameters, topicName } from "./url.js";

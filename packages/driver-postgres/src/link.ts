@@ -6,7 +6,7 @@
  * the same settings, and ended when the last user closes) or wraps the
  * application's pool or client, which it never ends.
  */
-import { HealthTracker } from "@portable-pubsub/core/driver";
+import { DEFAULT_CONNECT_TIMEOUT_MS, type DriverServer, HealthTracker } from "@portable-pubsub/core/driver";
 import pg from "pg";
 import { type ConnectingQueryable, poolConfig, type Queryable, type ServerSettings } from "./connection.js";
 import { isConnectionLoss, pgErrors } from "./errors.js";
@@ -176,4 +176,9 @@ export function sharedLink(server: ServerSettings, poolSize?: number): PgLink {
     shared.set(key, link);
   }
   return link.use(() => shared.delete(key));
+}
+
+/** What core needs to bound a pg:// open and word its failure: the database, and how long `ready` may take. */
+export function serverOf(link: PgLink, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): DriverServer {
+  return { broker: "PostgreSQL", address: link.display, connectTimeoutMs };
 }

@@ -8,5 +8,7 @@
  */
 import { defaultURLMux } from "@portable-pubsub/core/driver";
 import * as driver from "./index.js";
+// Keeps the URL options' types (TopicOptionsByScheme) in this entry's declarations, for applications that only import it.
+import "./url.js";
 
 defaultURLMux().registerDriver("pg", driver, "@portable-pubsub/driver-postgres");

@@ -1,5 +1,6 @@
 import {
   type DriverMessage,
+  type DriverServer,
   type DriverTelemetry,
   type HealthSource,
   type Redelivery,
@@ -11,7 +12,7 @@ import {
 import type { Queryable } from "./connection.js";
 import { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 import { pgErrors } from "./errors.js";
-import { PgLink } from "./link.js";
+import { PgLink, serverOf } from "./link.js";
 import { notifyChannel, type PgAckId, toDriverMessage } from "./messages.js";
 import { checkSchemaName, DEFAULT_SCHEMA, declareSubscription, findSubscription, migrate } from "./schema.js";
 import { telemetryFor } from "./telemetry.js";
@@ -33,6 +34,8 @@ const EXISTS_CHECK_MS = 5000;
 export interface PgSubscriptionSettings {
   /** The schema of the driver's tables. Default "pubsub". */
   schema?: string;
+  /** How long `ready` (so opening) may take to reach the database, in ms. Default 10 s, as on every driver. */
+  connectTimeoutMs?: number;
   /** Have `ready` create the tables, the topic and the subscription when missing. Default false: NotFound. */
   declare?: boolean;
   /**
@@ -60,6 +63,7 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   readonly errors = pgErrors;
   readonly canNack = true;
   readonly health: HealthSource;
+  readonly server: DriverServer;
   readonly telemetry: DriverTelemetry;
   readonly leaseMs: number;
   readonly ackBatchLimits = { maxItems: 1000 };
@@ -92,6 +96,7 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
     this.#deliveries = new Deliveries(link, this.schema);
     this.resource = `pg subscription "${name}" of topic "${topic}"`;
     this.health = link.health;
+    this.server = serverOf(link, settings.connectTimeoutMs);
     this.telemetry = telemetryFor(link, topic, name);
     if (notify) this.#unlisten = link.listen(notifyChannel(this.schema), topic, () => this.#arrived.wakeAll());
   }

@@ -1,5 +1,6 @@
 import {
   type DriverMessage,
+  type DriverServer,
   type DriverTelemetry,
   type HealthSource,
   Topic,
@@ -8,7 +9,7 @@ import {
 } from "@portable-pubsub/core/driver";
 import type { Queryable } from "./connection.js";
 import { pgErrors } from "./errors.js";
-import { PgLink } from "./link.js";
+import { PgLink, serverOf } from "./link.js";
 import { checkStorable, insertMessages } from "./messages.js";
 import { checkSchemaName, DEFAULT_SCHEMA, declareTopic, findTopic, migrate } from "./schema.js";
 import { telemetryFor } from "./telemetry.js";
@@ -21,6 +22,8 @@ export interface PgTopicSettings {
   declare?: boolean;
   /** Send a NOTIFY at each batch's commit, to wake receivers at once. Default true. */
   notify?: boolean;
+  /** How long `ready` (so opening) may take to reach the database, in ms. Default 10 s, as on every driver. */
+  connectTimeoutMs?: number;
 }
 
 /** Options of {@link openPgTopic}: the portable ones and the topic's. */
@@ -38,6 +41,7 @@ export class PgTopicDriver implements TopicDriver {
   readonly resource: string;
   readonly errors = pgErrors;
   readonly health: HealthSource;
+  readonly server: DriverServer;
   readonly telemetry: DriverTelemetry;
   readonly topic: string;
   readonly schema: string;
@@ -52,6 +56,7 @@ export class PgTopicDriver implements TopicDriver {
     this.#settings = settings;
     this.resource = `pg topic "${topic}"`;
     this.health = link.health;
+    this.server = serverOf(link, settings.connectTimeoutMs);
     this.telemetry = telemetryFor(link, topic);
   }
 

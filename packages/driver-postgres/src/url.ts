@@ -1,9 +1,12 @@
 import {
   describeUrl,
   invalidArgument,
+  MAX_TIMER_MS,
+  type OptionsShape,
   param,
   parseOptions,
   parseQuery,
+  type QueryParameters,
   resourceName,
   Subscription,
   type SubscriptionURLOpener,
@@ -37,10 +40,38 @@ const subscriptionQuery = z
     declare: param.flag().optional(),
     schema: schemaParam.optional(),
     notify: param.flag().optional(),
-    lease: param.duration({ maxMs: 12 * 3600_000 }).optional(),
+    ackDeadline: param.duration({ maxMs: 12 * 3600_000 }).optional(),
     pollInterval: param.duration({ maxMs: 60_000 }).optional(),
   })
   .strict();
+
+/** The query parameters of pg:// URLs, under the one vocabulary of the kit. */
+export const queryParameters: QueryParameters = {
+  schemas: { topic: topicQuery, subscription: subscriptionQuery },
+  own: ["schema", "notify", "pollInterval"],
+  renamed: {},
+};
+
+/** The driver's own options of `openTopic` and `openSubscription` for `pg://` URLs. */
+export interface PgURLOptions {
+  /** postgres://[user[:password]@]host[:port]/database; default: DATABASE_URL, else libpq's PG* variables. */
+  serverUrl?: string;
+  /** The application's `pg.Pool` or client (anything with `query(text, values)`), used instead of a pool of the driver's. */
+  pool?: Queryable;
+  /** Connections of the driver's own pool, per server URL. Default 10. */
+  poolSize?: number;
+  /** How long opening waits to reach the database, in ms (or a duration such as "10s"); default 10 s, as on every driver. */
+  connectTimeoutMs?: number | string;
+}
+
+declare module "@portable-pubsub/core" {
+  interface TopicOptionsByScheme {
+    pg: PgURLOptions;
+  }
+  interface SubscriptionOptionsByScheme {
+    pg: PgURLOptions;
+  }
+}
 
 const isQueryable = (value: unknown): value is Queryable =>
   typeof (value as { query?: unknown } | null | undefined)?.query === "function";
@@ -55,8 +86,14 @@ const driverOptions = z
       .optional(),
     /** Connections of the driver's own pool, per server URL. */
     poolSize: param.int(1, 1000).optional(),
-  })
+    connectTimeoutMs: param.duration({ maxMs: MAX_TIMER_MS }).optional(),
+  } satisfies OptionsShape<PgURLOptions>)
   .strict();
+
+/** The `connectTimeoutMs` option, parsed. */
+function connectTimeoutOf(options: Record<string, unknown>): number | undefined {
+  return parseOptions(driverOptions, options, DRIVER).connectTimeoutMs;
+}
 
 /** The topic of `pg://TOPIC` (or `pg:///TOPIC`), percent-decoded. */
 export function topicName(url: URL): string {
@@ -84,12 +121,13 @@ function linkFor(url: URL, options: Record<string, unknown>): PgLink {
  * declare=true creates it and the tables.
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, topicQuery, DRIVER);
+  const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
   const topic = topicName(url);
   const driver = new PgTopicDriver(linkFor(url, options), topic, {
     schema: query.schema ?? DEFAULT_SCHEMA,
     declare: query.declare,
     notify: query.notify,
+    connectTimeoutMs: connectTimeoutOf(options),
   });
   return new Topic(driver, portable);
 };
@@ -102,7 +140,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
  * and the tables.
  */
 export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, portable) => {
-  const query = parseQuery(url, subscriptionQuery, DRIVER);
+  const query = parseQuery(url, subscriptionQuery, DRIVER, queryParameters.renamed);
   const topic = topicName(url);
   if (query.pollInterval !== undefined && query.notify !== false) {
     throw invalidArgument(
@@ -113,7 +151,8 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
     schema: query.schema ?? DEFAULT_SCHEMA,
     declare: query.declare,
     notify: query.notify,
-    leaseMs: query.lease,
+    leaseMs: query.ackDeadline,
+    connectTimeoutMs: connectTimeoutOf(options),
     pollIntervalMs: query.pollInterval,
   });
   return new Subscription(driver, portable);

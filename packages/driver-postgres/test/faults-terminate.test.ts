@@ -25,7 +25,7 @@ describe.skipIf(skipPg)("pg when its backends are terminated", () => {
     const serverUrl = `${PG_URL}?application_name=${app}`;
     const name = unique("terminate");
     const base = `pg://${name}?schema=${fixture().schema}&declare=true`;
-    const sub = await openSubscription(`${base}&subscription=s&lease=2s`, { serverUrl });
+    const sub = await openSubscription(`${base}&subscription=s&ackDeadline=2s`, { serverUrl });
     const topic = await openTopic(base, { serverUrl });
     const states = healthStates(topic);
     const total = TOTAL;
