@@ -1,8 +1,8 @@
-import { raceSignal, throwIfAborted } from "./abort.js";
 import { connectFailure, openTimedOut } from "./connect-failure.js";
+import { raceSignal, throwIfAborted } from "./driver/abort.js";
 import type { DriverBase } from "./driver/driver.js";
+import { type Health, HealthTracker } from "./driver/health.js";
 import { ErrorCode, errorCode, PubSubError, redactUrl } from "./errors.js";
-import { type Health, HealthTracker } from "./health.js";
 import { checkSignal } from "./portable-options.js";
 import { Instruments } from "./telemetry/instruments.js";
 import { HealthLog, type Logger, writeLog } from "./telemetry/logger.js";

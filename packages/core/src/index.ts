@@ -5,9 +5,10 @@
  * `@portable-pubsub/core/driver` instead.
  */
 export { DEAD_LETTER_PREFIX } from "./dead-letter.js";
+export type { Health, HealthJSON, HealthState } from "./driver/health.js";
+export type { RetryOptions } from "./driver/retry.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
 export type { CallOptions } from "./handle.js";
-export type { Health, HealthJSON, HealthState } from "./health.js";
 export { Message, type NackOptions } from "./message.js";
 export {
   defaultURLMux,
@@ -26,7 +27,6 @@ export type {
   TopicOptionsByScheme,
 } from "./open-options.js";
 export type { RedeliveryOptions } from "./redelivery.js";
-export type { RetryOptions } from "./retry.js";
 export {
   type ProcessOptions,
   Subscription,

@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { raceSignal, throwIfAborted } from "./abort.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener, SUBSCRIPTION_URL } from "./dead-letter.js";
+import { raceSignal, throwIfAborted } from "./driver/abort.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./driver/module.js";
 import { notePortableOptions } from "./driver/params.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";

@@ -1,14 +1,14 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
-import { raceSignal } from "./abort.js";
-import type { SendBatching } from "./batcher.js";
+import { raceSignal } from "./driver/abort.js";
+import type { SendBatching } from "./driver/batcher.js";
 import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
+import { type RetryOptions, retryOptions, withRetry } from "./driver/retry.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { failMessage, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
 import type { RedeliveryOptions } from "./redelivery.js";
-import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
 import { Settlement } from "./settlement.js";
 import type { Logger } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";

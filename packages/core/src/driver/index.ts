@@ -8,19 +8,15 @@
  * Topic and Subscription do it around the driver.
  */
 
-// The kit's helpers.
-export { raceSignal, settledWithin, sleep, throwIfAborted } from "../abort.js";
-export { Batcher, type BatcherOptions } from "../batcher.js";
 export { canceledError, invalidArgument, redactUnparsedUrl } from "../errors.js";
 export { toPubSubError } from "../handle.js";
-export { type HealthErrorCode, type HealthSource, HealthTracker } from "../health.js";
 // The portable types a driver builds and returns.
 export * from "../index.js";
 export { builtinDrivers } from "../mux.js";
-export { type DriverNotice, type NoticeSource, Notices } from "../notices.js";
 export { MAX_TIMER_MS } from "../portable-options.js";
-export { backoffDelay, defaultRetryOptions, withRetry } from "../retry.js";
-export { WakeUp } from "../wakeup.js";
+// The kit's helpers.
+export { raceSignal, settledWithin, sleep, throwIfAborted } from "./abort.js";
+export { Batcher, type BatcherOptions } from "./batcher.js";
 export type {
   BatchLimits,
   DriverBase,
@@ -32,10 +28,12 @@ export type {
   SubscriptionDriver,
   TopicDriver,
 } from "./driver.js";
+export { type HealthErrorCode, type HealthSource, HealthTracker } from "./health.js";
 export { HeldLeases, type HeldLeasesOptions } from "./held-leases.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
 export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./module.js";
 export { certificateHint, DEFAULT_CONNECT_TIMEOUT_MS, isCertificateError, isNetworkError } from "./network.js";
+export { type DriverNotice, type NoticeSource, Notices } from "./notices.js";
 export {
   type DurationBounds,
   decodeName,
@@ -50,4 +48,6 @@ export {
   resourceName,
   resourceUrl,
 } from "./params.js";
+export { backoffDelay, defaultRetryOptions, withRetry } from "./retry.js";
 export { StoredMessages } from "./stored-messages.js";
+export { WakeUp } from "./wakeup.js";
