@@ -9,7 +9,6 @@
  */
 
 export { canceledError, invalidArgument, redactUnparsedUrl } from "../errors.js";
-export { toPubSubError } from "../handle.js";
 // The portable types a driver builds and returns.
 export * from "../index.js";
 export { builtinDrivers } from "../mux.js";
@@ -28,6 +27,7 @@ export type {
   SubscriptionDriver,
   TopicDriver,
 } from "./driver.js";
+export { toPubSubError } from "./error-mapping.js";
 export { type HealthErrorCode, type HealthSource, HealthTracker } from "./health.js";
 export { HeldLeases, type HeldLeasesOptions } from "./held-leases.js";
 export type { Check, Inspection, UrlInspector } from "./inspect.js";
