@@ -37,12 +37,6 @@ export function deadLetterSource(options: object, driver: { resource: string; ur
   return (options as { [SUBSCRIPTION_URL]?: string })[SUBSCRIPTION_URL] ?? driver.url ?? driver.resource;
 }
 
-/** True for an open Topic (or anything that sends and shuts down like one). */
-export function isTopicLike(value: unknown): value is Topic {
-  const candidate = value as { send?: unknown; shutdown?: unknown } | null;
-  return typeof candidate?.send === "function" && typeof candidate.shutdown === "function";
-}
-
 /**
  * The dead-letter topic of one Subscription. A URL is opened at once (so a
  * wrong one fails `ready()`, and so `openSubscription`) and shut down with

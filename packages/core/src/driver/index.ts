@@ -12,7 +12,6 @@ export { canceledError, invalidArgument, redactUnparsedUrl } from "../errors.js"
 // The portable types a driver builds and returns.
 export * from "../index.js";
 export { builtinDrivers } from "../mux.js";
-export { MAX_TIMER_MS } from "../portable-options.js";
 // The kit's helpers.
 export { raceSignal, settledWithin, sleep, throwIfAborted } from "./abort.js";
 export { Batcher, type BatcherOptions } from "./batcher.js";
@@ -50,4 +49,5 @@ export {
 } from "./params.js";
 export { backoffDelay, defaultRetryOptions, withRetry } from "./retry.js";
 export { StoredMessages } from "./stored-messages.js";
+export { MAX_TIMER_MS } from "./timers.js";
 export { WakeUp } from "./wakeup.js";
