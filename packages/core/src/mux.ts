@@ -1,7 +1,12 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { DEAD_LETTER_OPENER, type DeadLetterOpener, SUBSCRIPTION_URL } from "./dead-letter.js";
+import {
+  DEAD_LETTER_OPENER,
+  type DeadLetterOpener,
+  SUBSCRIPTION_URL,
+  setDefaultDeadLetterOpener,
+} from "./dead-letter.js";
 import { raceSignal, throwIfAborted } from "./driver/abort.js";
 import { notePortableOptions } from "./driver/params.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
@@ -362,3 +367,6 @@ export function openSubscription<U extends string>(
 ): Promise<Subscription> {
   return defaultURLMux().openSubscription(url, options);
 }
+
+// A subscription made with a driver's constructor opens its `deadLetter` URL through the default mux.
+setDefaultDeadLetterOpener((url) => openTopic(url, { deadLetterTarget: true }));
