@@ -1,15 +1,15 @@
-import {
-  DEAD_LETTER_OPENER,
-  type DeadLetterOpener,
-  SUBSCRIPTION_URL,
-  setDefaultDeadLetterOpener,
-} from "./dead-letter.js";
 import { raceSignal, throwIfAborted } from "./driver/abort.js";
 import { notePortableOptions } from "./driver/params.js";
 import { DriverLoader, defaultLoader } from "./driver-loader.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
 import type { OpenSubscriptionOptions, OpenTopicOptions } from "./open-options.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./openers.js";
+import {
+  DEAD_LETTER_OPENER,
+  type DeadLetterOpener,
+  SUBSCRIPTION_URL,
+  setDefaultDeadLetterOpener,
+} from "./settling/dead-letter.js";
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 import { unknownSchemeError } from "./unknown-scheme.js";

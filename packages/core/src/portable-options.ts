@@ -10,7 +10,7 @@ import { z } from "zod";
 import { parseOptions } from "./driver/params.js";
 import { MAX_TIMER_MS } from "./driver/timers.js";
 import { invalidArgument } from "./errors.js";
-import { describeValue as describe } from "./validate.js";
+import { describeValue as describe } from "./outgoing-message.js";
 
 const count = z.number().int("must be a whole number").min(1, "must be at least 1").max(Number.MAX_SAFE_INTEGER);
 const delay = z.number().min(0, "must not be negative").max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms`);

@@ -1,11 +1,11 @@
+import type { DriverMessage, Redelivery, SubscriptionDriver } from "../driver/driver.js";
+import { backoffDelay } from "../driver/retry.js";
+import { redactUrl } from "../errors.js";
+import type { Logger } from "../telemetry/logger.js";
+import { writeLog } from "../telemetry/logger.js";
+import type { Topic } from "../topic.js";
 import { type DeadLetterOpener, DeadLetterTarget, deadLetterMetadata } from "./dead-letter.js";
-import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
-import { backoffDelay } from "./driver/retry.js";
-import { redactUrl } from "./errors.js";
 import { FailureCounts } from "./failure-counts.js";
-import type { Logger } from "./telemetry/logger.js";
-import { writeLog } from "./telemetry/logger.js";
-import type { Topic } from "./topic.js";
 
 /** When a failed message comes back: a Subscription's `redelivery` option. */
 export interface RedeliveryOptions {

@@ -1,14 +1,14 @@
+import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "../driver/batcher.js";
+import type { DriverMessage, Redelivery, SubscriptionDriver } from "../driver/driver.js";
+import { type RetryOptions, withRetry } from "../driver/retry.js";
+import type { PubSubError } from "../errors.js";
+import type { AckSink } from "../message.js";
+import type { Instruments } from "../telemetry/instruments.js";
+import { type Logger, writeLog } from "../telemetry/logger.js";
+import type { Topic } from "../topic.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener, deadLetterSource } from "./dead-letter.js";
-import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./driver/batcher.js";
-import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
-import { type RetryOptions, withRetry } from "./driver/retry.js";
-import type { PubSubError } from "./errors.js";
 import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
-import type { AckSink } from "./message.js";
 import { Redeliveries, type RedeliveryOptions } from "./redelivery.js";
-import type { Instruments } from "./telemetry/instruments.js";
-import { type Logger, writeLog } from "./telemetry/logger.js";
-import type { Topic } from "./topic.js";
 
 const ACK_DEFAULTS: BatcherOptions = {
   maxItems: 1000,

@@ -1,5 +1,5 @@
-import { ErrorCode, PubSubError, redactUrl } from "./errors.js";
-import type { Topic } from "./topic.js";
+import { ErrorCode, PubSubError, redactUrl } from "../errors.js";
+import type { Topic } from "../topic.js";
 
 /**
  * The prefix of the metadata keys a dead-lettered message carries:
