@@ -8,7 +8,7 @@ import { type Logger, writeLog } from "../telemetry/logger.js";
 import type { Topic } from "../topic.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener, deadLetterSource } from "./dead-letter.js";
 import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
-import { Redeliveries, type RedeliveryOptions } from "./redelivery.js";
+import { FailureRouter, type RedeliveryOptions } from "./redelivery.js";
 
 const ACK_DEFAULTS: BatcherOptions = {
   maxItems: 1000,
@@ -27,8 +27,8 @@ export interface SettlementOptions {
   tracing?: { keepContextMetadata?: boolean };
 }
 
-/** What Settlement borrows from its Subscription. */
-export interface SettlementContext {
+/** What a Settlement borrows from its host, the Subscription that owns it. */
+export interface SettlementHost {
   readonly instruments: Instruments;
   readonly retry: Required<RetryOptions>;
   isRetryable(err: unknown): boolean;
@@ -47,24 +47,24 @@ export class Settlement {
   /** Where each Message's ack, nack or failure goes. */
   readonly sink: AckSink;
   readonly #driver: SubscriptionDriver;
-  readonly #context: SettlementContext;
+  readonly #host: SettlementHost;
   readonly #acks: Batcher<unknown>;
   readonly #nacks: Batcher<unknown>;
   readonly #redeliverBatches: Batcher<Redelivery> | undefined;
   readonly #abort = new AbortController();
   readonly #leases: LeaseKeeper | undefined;
-  readonly #redeliveries: Redeliveries;
+  readonly #failureRouter: FailureRouter;
   readonly #logger: Logger | undefined;
   #error: PubSubError | undefined;
   #released = false;
 
-  constructor(driver: SubscriptionDriver, options: SettlementOptions, context: SettlementContext) {
+  constructor(driver: SubscriptionDriver, options: SettlementOptions, host: SettlementHost) {
     this.#driver = driver;
-    this.#context = context;
+    this.#host = host;
     this.#logger = options.logger;
     const batching = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
     const onError = (err: unknown) => {
-      this.#error ??= context.wrap(err, "ack");
+      this.#error ??= host.wrap(err, "ack");
     };
     this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), batching, undefined, onError);
     this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), batching, undefined, onError);
@@ -72,10 +72,10 @@ export class Settlement {
       ? new Batcher((items) => this.#sendRedeliveries(items), batching, undefined, onError)
       : undefined;
     this.#leases = LeaseKeeper.for(driver, options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS, this.#abort.signal, {
-      onError: (err) => this.#warn("pubsub.lease_failed", context.wrap(err, "extend leases of").message),
-      onLapse: (message) => this.#redeliveries.lapsed(message),
+      onError: (err) => this.#warn("pubsub.lease_failed", host.wrap(err, "extend leases of").message),
+      onLapse: (message) => this.#failureRouter.lapsed(message),
     });
-    this.#redeliveries = new Redeliveries(
+    this.#failureRouter = new FailureRouter(
       driver,
       {
         redelivery: options.redelivery,
@@ -89,11 +89,11 @@ export class Settlement {
         nack: (id) => this.#nacks.addNoWait(id),
         redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
         release: (message) => this.#leases?.release(message),
-        track: (work) => context.track(work),
+        track: (work) => host.track(work),
         abort: this.#abort.signal,
       },
     );
-    const instruments = context.instruments;
+    const instruments = host.instruments;
     const keepContextMetadata = options.tracing?.keepContextMetadata ?? false;
     this.sink = {
       canNack: driver.canNack,
@@ -103,18 +103,18 @@ export class Settlement {
       ack: (message) => {
         if (this.#released) return;
         this.#leases?.release(message);
-        this.#redeliveries.settled(message);
+        this.#failureRouter.settled(message);
         this.#acks.addNoWait(message.ackId);
       },
       fail: (message, error, delayMs) => {
-        if (!this.#released) this.#redeliveries.fail(message, error, delayMs);
+        if (!this.#released) this.#failureRouter.fail(message, error, delayMs);
       },
     };
   }
 
   /** Resolves once the dead-letter topic, if given as a URL, is open. */
   ready(): Promise<void> {
-    return this.#redeliveries.ready();
+    return this.#failureRouter.ready();
   }
 
   /** The first error sending acks met, if any. */
@@ -129,7 +129,7 @@ export class Settlement {
       const now = Date.now();
       for (const message of messages) leases.hold(message, now);
     }
-    const redeliveries = this.#redeliveries;
+    const redeliveries = this.#failureRouter;
     let admitted: DriverMessage[] | undefined;
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as DriverMessage;
@@ -151,7 +151,7 @@ export class Settlement {
 
   /** Hands back what waits out a delay, then sends every pending ack, nack and redelivery. */
   async flush(): Promise<void> {
-    this.#redeliveries.releaseHeld();
+    this.#failureRouter.releaseHeld();
     await Promise.all([this.#acks.flush(), this.#nacks.flush(), this.#redeliverBatches?.flush()]);
   }
 
@@ -163,16 +163,16 @@ export class Settlement {
   /** Stops settling for good: later acks are ignored, held messages forgotten, the dead-letter topic shut down. */
   async release(signal: AbortSignal): Promise<void> {
     this.#released = true;
-    this.#redeliveries.dropHeld();
+    this.#failureRouter.dropHeld();
     this.#leases?.stop();
-    await this.#redeliveries.shutdown(signal).catch(() => {});
+    await this.#failureRouter.shutdown(signal).catch(() => {});
   }
 
   #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
     const driver = this.#driver;
     const signal = this.#abort.signal;
     const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
-    const { instruments, isRetryable, retry } = this.#context;
+    const { instruments, isRetryable, retry } = this.#host;
     return instruments.settle(nack, () => withRetry(attempt, isRetryable, retry, signal, nack ? "nack" : "ack"));
   }
 
@@ -184,14 +184,14 @@ export class Settlement {
   async #sendRedeliveries(items: Redelivery[]): Promise<void> {
     const driver = this.#driver as Required<Pick<SubscriptionDriver, "redeliver">>;
     const signal = this.#abort.signal;
-    const { instruments, isRetryable, retry } = this.#context;
+    const { instruments, isRetryable, retry } = this.#host;
     try {
       await instruments.settle(true, () =>
         withRetry(() => driver.redeliver(items, signal), isRetryable, retry, signal, "nack"),
       );
     } catch (err) {
       if (signal.aborted) throw err;
-      const error = this.#context.wrap(err, "redeliver").message;
+      const error = this.#host.wrap(err, "redeliver").message;
       this.#warn("pubsub.redeliver_failed", `${error}; ${items.length} messages returned at once instead`, {
         count: items.length,
         error,
