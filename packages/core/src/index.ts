@@ -29,6 +29,7 @@ export type {
 export type { OutgoingMessage } from "./outgoing-message.js";
 export { DEAD_LETTER_PREFIX } from "./settling/dead-letter.js";
 export type { RedeliveryOptions } from "./settling/redelivery.js";
+export type { AckBatching } from "./settling/settlement.js";
 export {
   type ProcessOptions,
   Subscription,

@@ -1,6 +1,5 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { raceSignal } from "./driver/abort.js";
-import type { SendBatching } from "./driver/batcher.js";
 import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { type RetryOptions, retryOptions, withRetry } from "./driver/retry.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
@@ -9,7 +8,7 @@ import { failMessage, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveSizer } from "./receive-sizer.js";
 import type { RedeliveryOptions } from "./settling/redelivery.js";
-import { Settlement } from "./settling/settlement.js";
+import { type AckBatching, Settlement } from "./settling/settlement.js";
 import type { Logger } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";
 import type { Topic } from "./topic.js";
@@ -19,7 +18,7 @@ export interface SubscriptionOptions {
   /** The most messages one receive batch asks the driver for; batches are sized adaptively below it. Default 1000. */
   maxReceiveBatchSize?: number;
   /** Batching of acks and nacks. */
-  ackBatching?: SendBatching;
+  ackBatching?: AckBatching;
   retry?: RetryOptions;
   /**
    * How long `shutdown()` without a signal (and `await using`) may take, in

@@ -1,4 +1,4 @@
-import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "../driver/batcher.js";
+import { Batcher, type BatcherOptions, batcherOptions } from "../driver/batcher.js";
 import type { DriverMessage, Redelivery, SubscriptionDriver } from "../driver/driver.js";
 import { type RetryOptions, withRetry } from "../driver/retry.js";
 import type { PubSubError } from "../errors.js";
@@ -17,9 +17,30 @@ const ACK_DEFAULTS: BatcherOptions = {
   lingerMs: 0,
 };
 
+/**
+ * Batching of a Subscription's acks and nacks (and of `redeliver` calls, where
+ * the driver has it): each kind goes in batches of its own, with these
+ * limits, each further capped by the driver's own (`ackBatchLimits`).
+ */
+export interface AckBatching {
+  /** Most acks (or nacks) in one batch. Default 1000. */
+  maxBatchSize?: number;
+  /** Most batches of one kind in flight at once. Default 4. */
+  maxConcurrentBatches?: number;
+  /** How long a batch that is not full may wait for more, in ms. Default 0: the end of the current tick. */
+  lingerMs?: number;
+  /**
+   * Not used: an ack carries no body, so no ack batch is limited by bytes.
+   * Accepted so that options written as a `SendBatching` still type-check.
+   *
+   * @deprecated Has no effect on acks; leave it out.
+   */
+  maxBatchBytes?: number;
+}
+
 /** The options of a Subscription that settling messages reads. */
 export interface SettlementOptions {
-  ackBatching?: SendBatching;
+  ackBatching?: AckBatching;
   redelivery?: RedeliveryOptions;
   deadLetter?: string | Topic;
   maxExtensionMs?: number;
