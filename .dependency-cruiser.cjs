@@ -5,7 +5,7 @@
  * the URL mux stands on top. An import may only run down a floor, never up,
  * and never round a circle. `pnpm lint` runs this check.
  */
-const MUX = "^packages/core/src/(mux|driver-loader|openers|open-options|unknown-scheme)[.]ts$";
+const MUX = "^packages/core/src/(mux|driver-loader|openers|open-options|unknown-scheme|deprecated-parameters)[.]ts$";
 const ENTRIES = "^packages/core/src/(index|driver-entry)[.]ts$";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
