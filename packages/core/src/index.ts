@@ -4,10 +4,11 @@
  * `Message`, `PubSubError`. Driver authors import from
  * `@portable-pubsub/core/driver` instead.
  */
-export { DEAD_LETTER_PREFIX } from "./dead-letter.js";
+
+export type { Health, HealthJSON, HealthState } from "./driver/health.js";
+export type { RetryOptions } from "./driver/retry.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
 export type { CallOptions } from "./handle.js";
-export type { Health, HealthJSON, HealthState } from "./health.js";
 export { Message, type NackOptions } from "./message.js";
 export {
   defaultURLMux,
@@ -25,8 +26,10 @@ export type {
   SubscriptionOptionsByScheme,
   TopicOptionsByScheme,
 } from "./open-options.js";
-export type { RedeliveryOptions } from "./redelivery.js";
-export type { RetryOptions } from "./retry.js";
+export type { OutgoingMessage } from "./outgoing-message.js";
+export { DEAD_LETTER_PREFIX } from "./settling/dead-letter.js";
+export type { RedeliveryOptions } from "./settling/redelivery.js";
+export type { AckBatching } from "./settling/settlement.js";
 export {
   type ProcessOptions,
   Subscription,
@@ -36,4 +39,3 @@ export {
 export type { LogEvent, Logger } from "./telemetry/logger.js";
 export type { TopicTracing } from "./telemetry/producer.js";
 export { type SendBatching, Topic, type TopicOptions } from "./topic.js";
-export type { OutgoingMessage } from "./validate.js";

@@ -7,17 +7,10 @@
  * driver, which received the same object.
  */
 import { z } from "zod";
-import { isTopicLike } from "./dead-letter.js";
 import { parseOptions } from "./driver/params.js";
+import { MAX_TIMER_MS } from "./driver/timers.js";
 import { invalidArgument } from "./errors.js";
-import { describeValue as describe } from "./validate.js";
-
-/**
- * The longest delay a Node.js timer can hold, in ms (about 24.8 days). Node
- * fires a longer one after 1 ms, with a TimeoutOverflowWarning: drivers
- * refuse longer durations instead.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+import { describeValue as describe } from "./outgoing-message.js";
 
 const count = z.number().int("must be a whole number").min(1, "must be at least 1").max(Number.MAX_SAFE_INTEGER);
 const delay = z.number().min(0, "must not be negative").max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms`);
@@ -62,6 +55,12 @@ const topicOptions = z.object({
 });
 
 const redelivery = retry.extend({ maxDeliveries: retry.shape.maxAttempts }).strict();
+
+/** True for an open Topic (or anything that sends and shuts down like one). */
+function isTopicLike(value: unknown): boolean {
+  const candidate = value as { send?: unknown; shutdown?: unknown } | null;
+  return typeof candidate?.send === "function" && typeof candidate.shutdown === "function";
+}
 
 const deadLetter = z.custom<unknown>((value) => (typeof value === "string" && value.length > 0) || isTopicLike(value), {
   message: "must be a topic URL (such as rabbit://dead-letters) or an open Topic",

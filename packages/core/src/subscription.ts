@@ -1,15 +1,15 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
-import { raceSignal } from "./abort.js";
-import type { SendBatching } from "./batcher.js";
-import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
+import { raceSignal } from "./driver/abort.js";
+import type { SubscriptionDriver } from "./driver/driver.js";
+import { type RetryOptions, retryOptions, withRetry } from "./driver/retry.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
 import { failMessage, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
+import { ReceiveBuffer } from "./receive-buffer.js";
 import { ReceiveSizer } from "./receive-sizer.js";
-import type { RedeliveryOptions } from "./redelivery.js";
-import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
-import { Settlement } from "./settlement.js";
+import type { RedeliveryOptions } from "./settling/redelivery.js";
+import { type AckBatching, Settlement } from "./settling/settlement.js";
 import type { Logger } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";
 import type { Topic } from "./topic.js";
@@ -19,7 +19,7 @@ export interface SubscriptionOptions {
   /** The most messages one receive batch asks the driver for; batches are sized adaptively below it. Default 1000. */
   maxReceiveBatchSize?: number;
   /** Batching of acks and nacks. */
-  ackBatching?: SendBatching;
+  ackBatching?: AckBatching;
   retry?: RetryOptions;
   /**
    * How long `shutdown()` without a signal (and `await using`) may take, in
@@ -78,13 +78,6 @@ export interface ProcessOptions extends CallOptions {
   onHandlerError?: (err: unknown, message: Message) => void;
 }
 
-interface Waiter {
-  resolve: (message: Message) => void;
-  reject: (err: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 /**
  * A Subscription receives messages from one subscription, queue or consumer
  * group. Receive with `receive()`, `for await (const m of sub)`, or
@@ -92,22 +85,16 @@ interface Waiter {
  */
 export class Subscription extends DriverHandle<SubscriptionDriver> implements AsyncIterable<Message> {
   readonly #retry: Required<RetryOptions>;
-  readonly #sizer: ReceiveSizer;
   readonly #receiveAbort = new AbortController();
   readonly #settlement: Settlement;
   readonly #handling = new Set<Promise<void>>();
-  #queue: DriverMessage[] = [];
-  #head = 0;
-  #waiters: Waiter[] = [];
-  #fetching = false;
-  #fatal: PubSubError | undefined;
+  readonly #buffer: ReceiveBuffer;
   readonly #propagate: boolean;
 
   constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
     checkSubscriptionOptions(options);
     super(driver, "subscription", options);
     this.#retry = retryOptions(options.retry);
-    this.#sizer = new ReceiveSizer(options.maxReceiveBatchSize ?? 1000);
     this.#propagate = options.tracing?.propagate ?? true;
     this.#settlement = new Settlement(driver, options, {
       instruments: this.instruments,
@@ -116,6 +103,21 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       wrap: (err, operation) => this.wrap(err, operation),
       track: (work) => this.#track(work),
     });
+    const signal = this.#receiveAbort.signal;
+    this.#buffer = new ReceiveBuffer(
+      {
+        fetch: (max) =>
+          this.instruments.receive(() =>
+            withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
+          ),
+        admit: (arrived) => this.#settlement.admit(arrived),
+        toMessage: (message) => new Message(message, this.#settlement.sink),
+        returnUnhanded: (messages) => this.#settlement.returnUnhanded(messages),
+        closed: () => this.closed,
+        wrapFatal: (err) => this.wrap(err, "receive from"),
+      },
+      new ReceiveSizer(options.maxReceiveBatchSize ?? 1000),
+    );
   }
 
   /**
@@ -137,25 +139,14 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     try {
       signal = checkSignal(options, "receive");
       this.assertOpen("receive");
-      if (this.#fatal) throw this.#fatal;
+      if (this.#buffer.fatal) throw this.#buffer.fatal;
       if (signal?.aborted) throw canceledError("receive", signal);
     } catch (err) {
       return Promise.reject(err);
     }
-    const next = this.#take();
+    const next = this.#buffer.take();
     if (next) return Promise.resolve(next);
-    return new Promise<Message>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        waiter.onAbort = () => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          reject(canceledError("receive", signal));
-        };
-        signal.addEventListener("abort", waiter.onAbort, { once: true });
-      }
-      this.#waiters.push(waiter);
-      this.#pump();
-    });
+    return this.#buffer.wait(signal);
   }
 
   /**
@@ -184,7 +175,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
           turnStarted = performance.now();
         }
         // Take from the buffer without a promise when we can: the per-message cost dominates fast drivers.
-        let message = this.#fatal ? undefined : this.#take();
+        let message = this.#buffer.fatal ? undefined : this.#buffer.take();
         if (!message) {
           try {
             message = await this.receive({ signal });
@@ -275,10 +266,9 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   protected async doShutdown(signal: AbortSignal): Promise<void> {
     this.markClosed();
     this.#receiveAbort.abort();
-    this.#failWaiters(() => new PubSubError(ErrorCode.FailedPrecondition, "receive: the subscription was shut down"));
-    const unhanded = this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
+    const unhanded = this.#buffer.close(
+      () => new PubSubError(ErrorCode.FailedPrecondition, "receive: the subscription was shut down"),
+    );
     this.#settlement.returnUnhanded(unhanded);
     try {
       await raceSignal(Promise.all(this.#handling), signal, "shutdown");
@@ -293,79 +283,10 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
     if (ackError) throw ackError;
   }
 
-  #take(): Message | undefined {
-    if (this.#head === this.#queue.length) return undefined;
-    const next = this.#queue[this.#head] as DriverMessage;
-    this.#queue[this.#head] = undefined as unknown as DriverMessage;
-    this.#head++;
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    }
-    this.#sizer.delivered(1);
-    if (this.#queue.length - this.#head <= this.#sizer.lowWater()) this.#pump();
-    return new Message(next, this.#settlement.sink);
-  }
-
-  #pump(): void {
-    if (this.#fetching || this.closed || this.#fatal) return;
-    this.#fetching = true;
-    const driver = this.driver;
-    const signal = this.#receiveAbort.signal;
-    const max = this.#sizer.nextBatchSize();
-    this.instruments
-      .receive(() =>
-        withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
-      )
-      .then(
-        (messages) => this.#arrived(messages),
-        (err: unknown) => this.#failed(err),
-      );
-  }
-
-  #arrived(arrived: DriverMessage[]): void {
-    this.#fetching = false;
-    if (this.closed) {
-      this.#settlement.returnUnhanded(arrived);
-      return;
-    }
-    const messages = this.#settlement.admit(arrived);
-    let i = 0;
-    while (i < messages.length && this.#waiters.length > 0) {
-      const waiter = this.#waiters.shift() as Waiter;
-      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      this.#sizer.delivered(1);
-      waiter.resolve(new Message(messages[i++] as DriverMessage, this.#settlement.sink));
-    }
-    const handedOut = i;
-    for (; i < messages.length; i++) this.#queue.push(messages[i] as DriverMessage);
-    // Fetch ahead only while someone is taking messages; an idle subscription must not poll.
-    if (this.#waiters.length > 0 || (handedOut > 0 && this.#queue.length - this.#head <= this.#sizer.lowWater())) {
-      this.#pump();
-    }
-  }
-
   /** Shutdown waits for `work` (a running handler, a dead-letter send). */
   #track(work: Promise<void>): void {
     this.#handling.add(work);
     work.finally(() => this.#handling.delete(work)).catch(() => {});
-  }
-
-  #failed(err: unknown): void {
-    this.#fetching = false;
-    if (this.closed) return;
-    this.#fatal = this.wrap(err, "receive from");
-    const fatal = this.#fatal;
-    this.#failWaiters(() => fatal);
-  }
-
-  #failWaiters(error: () => unknown): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) {
-      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      waiter.reject(error());
-    }
   }
 }
 

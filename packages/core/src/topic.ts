@@ -1,13 +1,13 @@
-import { raceSignal } from "./abort.js";
-import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
+import { raceSignal } from "./driver/abort.js";
+import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./driver/batcher.js";
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
+import { type RetryOptions, retryOptions, withRetry } from "./driver/retry.js";
 import { canceledError, ErrorCode, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
+import { type OutgoingMessage, toDriverMessage } from "./outgoing-message.js";
 import { checkSignal, checkTopicOptions } from "./portable-options.js";
-import { type RetryOptions, retryOptions, withRetry } from "./retry.js";
 import type { Logger } from "./telemetry/logger.js";
 import { SendTracing, type TopicTracing } from "./telemetry/producer.js";
-import { type OutgoingMessage, toDriverMessage } from "./validate.js";
 
 export type { SendBatching };
 

@@ -1,7 +1,7 @@
 import { ErrorCode, type LogEvent, Subscription, Topic } from "@portable-pubsub/core";
 import type { DriverMessage, Redelivery } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
-import { FailureCounts } from "../src/failure-counts.js";
+import { FailureCounts } from "../src/settling/failure-counts.js";
 import { ScriptedSubscriptionDriver, ScriptedTopicDriver } from "./fake-driver.js";
 
 const bytes = (text: string) => new TextEncoder().encode(text);

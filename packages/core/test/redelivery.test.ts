@@ -2,8 +2,8 @@ import { watchEventLoop } from "@portable-pubsub/conformance";
 import { DEAD_LETTER_PREFIX, ErrorCode, type LogEvent, Subscription, Topic, URLMux } from "@portable-pubsub/core";
 import type { DriverMessage, Redelivery } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
-import { cutUtf8 } from "../src/dead-letter.js";
-import { redeliveryDelay } from "../src/redelivery.js";
+import { cutUtf8 } from "../src/settling/dead-letter.js";
+import { redeliveryDelay } from "../src/settling/redelivery.js";
 import { driverError, failure, ScriptedSubscriptionDriver, ScriptedTopicDriver } from "./fake-driver.js";
 
 const bytes = (text: string) => new TextEncoder().encode(text);

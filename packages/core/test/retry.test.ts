@@ -1,6 +1,6 @@
 import { backoffDelay, ErrorCode, errorCode, withRetry } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
-import { retryOptions } from "../src/retry.js";
+import { retryOptions } from "../src/driver/retry.js";
 
 const options = { initialDelayMs: 1, maxDelayMs: 4, maxAttempts: Number.POSITIVE_INFINITY };
 const retryable = (e: unknown) => (e as Error).message === "again";

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, type LogEvent, openSubscription, openTopic } from "@portable-pubsub/core";
+import { openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
 import { describe, expect, it } from "vitest";
 
 function logs() {
@@ -53,6 +54,33 @@ describe("mem:// dead letters", () => {
     expect(await dead.receive({ signal: AbortSignal.timeout(100) }).catch((e) => e.code)).toBe(
       ErrorCode.DeadlineExceeded,
     );
+    await Promise.all([orders.shutdown(), dead.shutdown()]);
+  });
+
+  it("opens the deadLetter URL of a subscription made with the driver's constructor, which no mux opened, through the default mux", async () => {
+    const id = randomUUID().slice(0, 8);
+    const orders = openMemTopic(`orders-${id}`);
+    await openMemTopic(`dead-${id}`).shutdown();
+    const dead = await openSubscription(`mem://dead-${id}`);
+    const worker = openMemSubscription(`orders-${id}`, {
+      subscription: "worker",
+      redelivery: { maxAttempts: 1 },
+      deadLetter: `mem://dead-${id}`,
+    });
+    await worker.ready();
+    await orders.send({ body: "poison" });
+    const processing = worker.process(() => {
+      throw new Error("invalid order");
+    });
+    const letter = await dead.receive({ signal: AbortSignal.timeout(5000) });
+    letter.ack();
+    await worker.shutdown();
+    await processing;
+    expect([letter.text(), letter.metadata["deadletter.attempts"], letter.metadata["deadletter.error"]]).toEqual([
+      "poison",
+      "1",
+      "invalid order",
+    ]);
     await Promise.all([orders.shutdown(), dead.shutdown()]);
   });
 });

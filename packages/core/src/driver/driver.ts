@@ -5,8 +5,8 @@
  * any of that. Modelled on gocloud.dev/pubsub/driver.
  */
 import type { ErrorCode } from "../errors.js";
-import type { HealthSource } from "../health.js";
-import type { NoticeSource } from "../notices.js";
+import type { HealthSource } from "./health.js";
+import type { NoticeSource } from "./notices.js";
 
 /** A message as drivers see it. Bodies are bytes; metadata is already validated. */
 export interface DriverMessage {

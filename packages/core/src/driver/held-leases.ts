@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS } from "../portable-options.js";
+import { MAX_TIMER_MS } from "./timers.js";
 
 /** Ticks never come closer together than this, whatever lease is reported. */
 const MIN_TICK_MS = 50;

@@ -21,8 +21,8 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { DriverBase, DriverMessage } from "../driver/driver.js";
+import type { HealthState } from "../driver/health.js";
 import { errorCode, PubSubError } from "../errors.js";
-import type { HealthState } from "../health.js";
 import { ATTR, UNKNOWN_SYSTEM } from "./conventions.js";
 import { type Logger, writeLog } from "./logger.js";
 import { contextKeys } from "./propagation.js";

@@ -5,8 +5,8 @@
  * fields, winston as its message and meta, console as the object.
  */
 
+import type { Health } from "../driver/health.js";
 import { redactUrl } from "../errors.js";
-import type { Health } from "../health.js";
 
 /** A logger: pino, winston, console, or anything with these methods. */
 export interface Logger {

@@ -1,4 +1,4 @@
-import { canceledError } from "./errors.js";
+import { canceledError } from "../errors.js";
 
 /** Throws Canceled (or DeadlineExceeded for a timeout signal) if `signal` has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, operation: string): void {

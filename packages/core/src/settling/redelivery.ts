@@ -1,11 +1,11 @@
+import type { DriverMessage, Redelivery, SubscriptionDriver } from "../driver/driver.js";
+import { backoffDelay } from "../driver/retry.js";
+import { redactUrl } from "../errors.js";
+import type { Logger } from "../telemetry/logger.js";
+import { writeLog } from "../telemetry/logger.js";
+import type { Topic } from "../topic.js";
 import { type DeadLetterOpener, DeadLetterTarget, deadLetterMetadata } from "./dead-letter.js";
-import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
-import { redactUrl } from "./errors.js";
 import { FailureCounts } from "./failure-counts.js";
-import { backoffDelay } from "./retry.js";
-import type { Logger } from "./telemetry/logger.js";
-import { writeLog } from "./telemetry/logger.js";
-import type { Topic } from "./topic.js";
 
 /** When a failed message comes back: a Subscription's `redelivery` option. */
 export interface RedeliveryOptions {
@@ -59,8 +59,8 @@ export function redeliveryDelay(failures: number, policy: Pick<Policy, "initialD
   return backoffDelay(Math.max(failures, 1) - 1, policy.initialDelayMs, policy.maxDelayMs);
 }
 
-/** What Redeliveries needs from its Subscription. */
-export interface SettlePorts {
+/** What a FailureRouter borrows from its host, the Settlement that owns it (as a Settlement borrows its {@link SettlementHost} from its Subscription). */
+export interface FailureRouterHost {
   /** Queues an ack. */
   ack(ackId: unknown): void;
   /** Queues a nack (at once). */
@@ -85,11 +85,11 @@ export interface SettlePorts {
  * deadline. Failures are the driver's count (`failedAttempts`) where it
  * keeps one, else this process's, by `loggableId`.
  */
-export class Redeliveries {
+export class FailureRouter {
   readonly #driver: SubscriptionDriver;
   readonly #policy: Policy;
   readonly #deadLetter: DeadLetterTarget | undefined;
-  readonly #ports: SettlePorts;
+  readonly #host: FailureRouterHost;
   readonly #logger: Logger | undefined;
   /** What `deadletter.source` says: the subscription's URL. */
   readonly #source: string;
@@ -107,13 +107,13 @@ export class Redeliveries {
       /** What `deadletter.source` says; default: the driver's resource. */
       source?: string;
     },
-    ports: SettlePorts,
+    host: FailureRouterHost,
   ) {
     this.#driver = driver;
     this.#policy = redeliveryPolicy(options.redelivery);
     this.#deadLetter =
       options.deadLetter === undefined ? undefined : new DeadLetterTarget(options.deadLetter, options.opener);
-    this.#ports = ports;
+    this.#host = host;
     this.#logger = options.logger;
     this.#source = options.source ?? driver.resource;
   }
@@ -178,18 +178,18 @@ export class Redeliveries {
     const driver = this.#driver;
     if (!driver.canNack) {
       // Without a nack, the ack deadline brings it back: stop extending its lease.
-      this.#ports.release(message);
+      this.#host.release(message);
     } else if (driver.redeliver) {
-      this.#ports.release(message);
-      this.#ports.redeliver({ ackId, delayMs, message });
+      this.#host.release(message);
+      this.#host.redeliver({ ackId, delayMs, message });
     } else if (delayMs === 0) {
-      this.#ports.release(message);
-      this.#ports.nack(ackId);
+      this.#host.release(message);
+      this.#host.nack(ackId);
     } else {
       const timer = setTimeout(() => {
         this.#held.delete(message);
-        this.#ports.release(message);
-        this.#ports.nack(ackId);
+        this.#host.release(message);
+        this.#host.nack(ackId);
       }, delayMs);
       this.#held.set(message, timer);
     }
@@ -201,11 +201,11 @@ export class Redeliveries {
     const deliveries = message.deliveryAttempt;
     const metadata = deadLetterMetadata(message.metadata, this.#source, failures, error, new Date(), deliveries);
     const id = message.loggableId ?? "";
-    const work = target.send({ body: message.body, metadata }, this.#ports.abort).then(
+    const work = target.send({ body: message.body, metadata }, this.#host.abort).then(
       () => {
         this.#failures.forget(message);
-        this.#ports.release(message);
-        this.#ports.ack(message.ackId);
+        this.#host.release(message);
+        this.#host.ack(message.ackId);
         writeLog(this.#logger, "warn", {
           event: "pubsub.deadletter",
           resource,
@@ -217,7 +217,7 @@ export class Redeliveries {
         });
       },
       (err: unknown) => {
-        if (this.#ports.abort.aborted) return; // Shutting down: the broker delivers it again.
+        if (this.#host.abort.aborted) return; // Shutting down: the broker delivers it again.
         const reason = redactUrl(err instanceof Error ? err.message : String(err));
         writeLog(this.#logger, "error", {
           event: "pubsub.deadletter_failed",
@@ -234,15 +234,15 @@ export class Redeliveries {
         this.#redeliverAfter(message, this.#policy.maxDelayMs);
       },
     );
-    this.#ports.track(work);
+    this.#host.track(work);
   }
 
   /** Hands back at once what is held for a delay, so another consumer can have it. */
   releaseHeld(): void {
     for (const [message, timer] of this.#held) {
       clearTimeout(timer);
-      this.#ports.release(message);
-      this.#ports.nack(message.ackId);
+      this.#host.release(message);
+      this.#host.nack(message.ackId);
     }
     this.#held.clear();
   }

@@ -2,9 +2,10 @@
  * What a driver package exports so that the URL mux can open its scheme, and
  * `pubsub doctor` inspect it.
  */
-import type { Subscription, SubscriptionOptions } from "../subscription.js";
-import type { Topic, TopicOptions } from "../topic.js";
-import type { UrlInspector } from "./inspect.js";
+
+import type { UrlInspector } from "./driver/inspect.js";
+import type { Subscription, SubscriptionOptions } from "./subscription.js";
+import type { Topic, TopicOptions } from "./topic.js";
 
 /**
  * Opens a Topic for a URL of one scheme. `driverOptions` holds the options

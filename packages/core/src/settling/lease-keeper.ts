@@ -1,5 +1,5 @@
-import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
-import { HeldLeases } from "./driver/held-leases.js";
+import type { DriverMessage, SubscriptionDriver } from "../driver/driver.js";
+import { HeldLeases } from "../driver/held-leases.js";
 
 /** Default of `maxExtensionMs`: an hour, as Google's Pub/Sub client has it. */
 export const DEFAULT_MAX_EXTENSION_MS = 60 * 60 * 1000;

@@ -1,4 +1,4 @@
-import { canceledError } from "./errors.js";
+import { canceledError } from "../errors.js";
 
 /** How a {@link Batcher} groups items. */
 export interface BatcherOptions {

@@ -1,4 +1,4 @@
-import { type ErrorCode, errorCode, redactUrl } from "./errors.js";
+import { type ErrorCode, errorCode, redactUrl } from "../errors.js";
 
 /**
  * Connection health of a Topic or Subscription, for a service's /health

@@ -1,14 +1,14 @@
-import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./batcher.js";
+import { Batcher, type BatcherOptions, batcherOptions } from "../driver/batcher.js";
+import type { DriverMessage, Redelivery, SubscriptionDriver } from "../driver/driver.js";
+import { type RetryOptions, withRetry } from "../driver/retry.js";
+import type { PubSubError } from "../errors.js";
+import type { AckSink } from "../message.js";
+import type { Instruments } from "../telemetry/instruments.js";
+import { type Logger, writeLog } from "../telemetry/logger.js";
+import type { Topic } from "../topic.js";
 import { DEAD_LETTER_OPENER, type DeadLetterOpener, deadLetterSource } from "./dead-letter.js";
-import type { DriverMessage, Redelivery, SubscriptionDriver } from "./driver/driver.js";
-import type { PubSubError } from "./errors.js";
 import { DEFAULT_MAX_EXTENSION_MS, LeaseKeeper } from "./lease-keeper.js";
-import type { AckSink } from "./message.js";
-import { Redeliveries, type RedeliveryOptions } from "./redelivery.js";
-import { type RetryOptions, withRetry } from "./retry.js";
-import type { Instruments } from "./telemetry/instruments.js";
-import { type Logger, writeLog } from "./telemetry/logger.js";
-import type { Topic } from "./topic.js";
+import { FailureRouter, type RedeliveryOptions } from "./redelivery.js";
 
 const ACK_DEFAULTS: BatcherOptions = {
   maxItems: 1000,
@@ -17,9 +17,30 @@ const ACK_DEFAULTS: BatcherOptions = {
   lingerMs: 0,
 };
 
+/**
+ * Batching of a Subscription's acks and nacks (and of `redeliver` calls, where
+ * the driver has it): each kind goes in batches of its own, with these
+ * limits, each further capped by the driver's own (`ackBatchLimits`).
+ */
+export interface AckBatching {
+  /** Most acks (or nacks) in one batch. Default 1000. */
+  maxBatchSize?: number;
+  /** Most batches of one kind in flight at once. Default 4. */
+  maxConcurrentBatches?: number;
+  /** How long a batch that is not full may wait for more, in ms. Default 0: the end of the current tick. */
+  lingerMs?: number;
+  /**
+   * Not used: an ack carries no body, so no ack batch is limited by bytes.
+   * Accepted so that options written as a `SendBatching` still type-check.
+   *
+   * @deprecated Has no effect on acks; leave it out.
+   */
+  maxBatchBytes?: number;
+}
+
 /** The options of a Subscription that settling messages reads. */
 export interface SettlementOptions {
-  ackBatching?: SendBatching;
+  ackBatching?: AckBatching;
   redelivery?: RedeliveryOptions;
   deadLetter?: string | Topic;
   maxExtensionMs?: number;
@@ -27,8 +48,8 @@ export interface SettlementOptions {
   tracing?: { keepContextMetadata?: boolean };
 }
 
-/** What Settlement borrows from its Subscription. */
-export interface SettlementContext {
+/** What a Settlement borrows from its host, the Subscription that owns it. */
+export interface SettlementHost {
   readonly instruments: Instruments;
   readonly retry: Required<RetryOptions>;
   isRetryable(err: unknown): boolean;
@@ -47,24 +68,24 @@ export class Settlement {
   /** Where each Message's ack, nack or failure goes. */
   readonly sink: AckSink;
   readonly #driver: SubscriptionDriver;
-  readonly #context: SettlementContext;
+  readonly #host: SettlementHost;
   readonly #acks: Batcher<unknown>;
   readonly #nacks: Batcher<unknown>;
   readonly #redeliverBatches: Batcher<Redelivery> | undefined;
   readonly #abort = new AbortController();
   readonly #leases: LeaseKeeper | undefined;
-  readonly #redeliveries: Redeliveries;
+  readonly #failureRouter: FailureRouter;
   readonly #logger: Logger | undefined;
   #error: PubSubError | undefined;
   #released = false;
 
-  constructor(driver: SubscriptionDriver, options: SettlementOptions, context: SettlementContext) {
+  constructor(driver: SubscriptionDriver, options: SettlementOptions, host: SettlementHost) {
     this.#driver = driver;
-    this.#context = context;
+    this.#host = host;
     this.#logger = options.logger;
     const batching = batcherOptions(options.ackBatching, driver.ackBatchLimits, ACK_DEFAULTS);
     const onError = (err: unknown) => {
-      this.#error ??= context.wrap(err, "ack");
+      this.#error ??= host.wrap(err, "ack");
     };
     this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), batching, undefined, onError);
     this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), batching, undefined, onError);
@@ -72,10 +93,10 @@ export class Settlement {
       ? new Batcher((items) => this.#sendRedeliveries(items), batching, undefined, onError)
       : undefined;
     this.#leases = LeaseKeeper.for(driver, options.maxExtensionMs ?? DEFAULT_MAX_EXTENSION_MS, this.#abort.signal, {
-      onError: (err) => this.#warn("pubsub.lease_failed", context.wrap(err, "extend leases of").message),
-      onLapse: (message) => this.#redeliveries.lapsed(message),
+      onError: (err) => this.#warn("pubsub.lease_failed", host.wrap(err, "extend leases of").message),
+      onLapse: (message) => this.#failureRouter.lapsed(message),
     });
-    this.#redeliveries = new Redeliveries(
+    this.#failureRouter = new FailureRouter(
       driver,
       {
         redelivery: options.redelivery,
@@ -89,11 +110,11 @@ export class Settlement {
         nack: (id) => this.#nacks.addNoWait(id),
         redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
         release: (message) => this.#leases?.release(message),
-        track: (work) => context.track(work),
+        track: (work) => host.track(work),
         abort: this.#abort.signal,
       },
     );
-    const instruments = context.instruments;
+    const instruments = host.instruments;
     const keepContextMetadata = options.tracing?.keepContextMetadata ?? false;
     this.sink = {
       canNack: driver.canNack,
@@ -103,18 +124,18 @@ export class Settlement {
       ack: (message) => {
         if (this.#released) return;
         this.#leases?.release(message);
-        this.#redeliveries.settled(message);
+        this.#failureRouter.settled(message);
         this.#acks.addNoWait(message.ackId);
       },
       fail: (message, error, delayMs) => {
-        if (!this.#released) this.#redeliveries.fail(message, error, delayMs);
+        if (!this.#released) this.#failureRouter.fail(message, error, delayMs);
       },
     };
   }
 
   /** Resolves once the dead-letter topic, if given as a URL, is open. */
   ready(): Promise<void> {
-    return this.#redeliveries.ready();
+    return this.#failureRouter.ready();
   }
 
   /** The first error sending acks met, if any. */
@@ -129,7 +150,7 @@ export class Settlement {
       const now = Date.now();
       for (const message of messages) leases.hold(message, now);
     }
-    const redeliveries = this.#redeliveries;
+    const redeliveries = this.#failureRouter;
     let admitted: DriverMessage[] | undefined;
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as DriverMessage;
@@ -151,7 +172,7 @@ export class Settlement {
 
   /** Hands back what waits out a delay, then sends every pending ack, nack and redelivery. */
   async flush(): Promise<void> {
-    this.#redeliveries.releaseHeld();
+    this.#failureRouter.releaseHeld();
     await Promise.all([this.#acks.flush(), this.#nacks.flush(), this.#redeliverBatches?.flush()]);
   }
 
@@ -163,16 +184,16 @@ export class Settlement {
   /** Stops settling for good: later acks are ignored, held messages forgotten, the dead-letter topic shut down. */
   async release(signal: AbortSignal): Promise<void> {
     this.#released = true;
-    this.#redeliveries.dropHeld();
+    this.#failureRouter.dropHeld();
     this.#leases?.stop();
-    await this.#redeliveries.shutdown(signal).catch(() => {});
+    await this.#failureRouter.shutdown(signal).catch(() => {});
   }
 
   #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
     const driver = this.#driver;
     const signal = this.#abort.signal;
     const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
-    const { instruments, isRetryable, retry } = this.#context;
+    const { instruments, isRetryable, retry } = this.#host;
     return instruments.settle(nack, () => withRetry(attempt, isRetryable, retry, signal, nack ? "nack" : "ack"));
   }
 
@@ -184,14 +205,14 @@ export class Settlement {
   async #sendRedeliveries(items: Redelivery[]): Promise<void> {
     const driver = this.#driver as Required<Pick<SubscriptionDriver, "redeliver">>;
     const signal = this.#abort.signal;
-    const { instruments, isRetryable, retry } = this.#context;
+    const { instruments, isRetryable, retry } = this.#host;
     try {
       await instruments.settle(true, () =>
         withRetry(() => driver.redeliver(items, signal), isRetryable, retry, signal, "nack"),
       );
     } catch (err) {
       if (signal.aborted) throw err;
-      const error = this.#context.wrap(err, "redeliver").message;
+      const error = this.#host.wrap(err, "redeliver").message;
       this.#warn("pubsub.redeliver_failed", `${error}; ${items.length} messages returned at once instead`, {
         count: items.length,
         error,

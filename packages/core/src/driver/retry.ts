@@ -1,5 +1,5 @@
+import { canceledError } from "../errors.js";
 import { sleep } from "./abort.js";
-import { canceledError } from "./errors.js";
 
 /** How the portable layer retries errors that a driver reports as retryable. */
 export interface RetryOptions {

@@ -1,4 +1,4 @@
-import type { DriverMessage } from "./driver/driver.js";
+import type { DriverMessage } from "../driver/driver.js";
 
 /** How many messages' failures a Subscription remembers, at most; the oldest is forgotten first. */
 export const MAX_COUNTED_MESSAGES = 10_000;

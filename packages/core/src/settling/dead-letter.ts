@@ -1,5 +1,5 @@
-import { redactUrl } from "./errors.js";
-import type { Topic } from "./topic.js";
+import { ErrorCode, PubSubError, redactUrl } from "../errors.js";
+import type { Topic } from "../topic.js";
 
 /**
  * The prefix of the metadata keys a dead-lettered message carries:
@@ -29,18 +29,36 @@ export const DEAD_LETTER_OPENER: unique symbol = Symbol("portable-pubsub.deadLet
 export const SUBSCRIPTION_URL: unique symbol = Symbol("portable-pubsub.subscriptionUrl");
 
 /**
+ * The opener of a subscription made with a driver's constructor, which no
+ * mux opened: the default mux's, which the mux module hands in when it loads
+ * (this floor does not import the mux above it).
+ */
+let defaultOpener: DeadLetterOpener | undefined;
+
+/** Called once by the URL mux module: opens a `deadLetter` URL of a subscription made with a driver's constructor. */
+export function setDefaultDeadLetterOpener(opener: DeadLetterOpener): void {
+  defaultOpener = opener;
+}
+
+function openDeadLetter(url: string, opener: DeadLetterOpener | undefined): Promise<Topic> {
+  const open = opener ?? defaultOpener;
+  if (open) return open(url);
+  // Only reached when a bundler dropped the mux module, which the package's `sideEffects` forbids.
+  return Promise.reject(
+    new PubSubError(
+      ErrorCode.FailedPrecondition,
+      `deadLetter ${redactUrl(url)}: no URL mux is loaded to open it; import "@portable-pubsub/core", or pass an open Topic as deadLetter`,
+    ),
+  );
+}
+
+/**
  * What `deadletter.source` says of a subscription: the URL it was opened
  * with through a URL mux; else (a driver's constructor) the driver's own
  * `url`; else its `resource`. Credentials are redacted where it is written.
  */
 export function deadLetterSource(options: object, driver: { resource: string; url?: string }): string {
   return (options as { [SUBSCRIPTION_URL]?: string })[SUBSCRIPTION_URL] ?? driver.url ?? driver.resource;
-}
-
-/** True for an open Topic (or anything that sends and shuts down like one). */
-export function isTopicLike(value: unknown): value is Topic {
-  const candidate = value as { send?: unknown; shutdown?: unknown } | null;
-  return typeof candidate?.send === "function" && typeof candidate.shutdown === "function";
 }
 
 /**
@@ -55,9 +73,7 @@ export class DeadLetterTarget {
   constructor(deadLetter: string | Topic, opener: DeadLetterOpener | undefined) {
     this.#owned = typeof deadLetter === "string";
     if (typeof deadLetter === "string") {
-      const open =
-        opener ?? ((url: string) => import("./mux.js").then((mux) => mux.openTopic(url, { deadLetterTarget: true })));
-      this.#topic = open(deadLetter);
+      this.#topic = openDeadLetter(deadLetter, opener);
       // Reported by ready() and by each dead-letter send; never unhandled.
       this.#topic.catch(() => {});
     } else {
