@@ -7,8 +7,8 @@
 import { EventEmitter } from "node:events";
 import type { Channel, ChannelModel } from "amqplib";
 import { describe, expect, it } from "vitest";
-import { ManagedChannel } from "../src/amqp/managed-channel.js";
 import type { RabbitConnection } from "../src/amqp/connection.js";
+import { ManagedChannel } from "../src/amqp/managed-channel.js";
 
 /** A channel as far as ManagedChannel looks at one: events, and amqplib's list of pending RPCs. */
 function fakeChannel(): Channel {
@@ -18,7 +18,10 @@ function fakeChannel(): Channel {
   return channel as unknown as Channel;
 }
 
-const connection = { model: async () => ({}) as ChannelModel, display: "amqp://stand-in" } as unknown as RabbitConnection;
+const connection = {
+  model: async () => ({}) as ChannelModel,
+  display: "amqp://stand-in",
+} as unknown as RabbitConnection;
 
 describe("ManagedChannel", () => {
   it("opens again for an ensureOpen made while the previous attempt's failed() runs, and reports that failure too", async () => {
@@ -26,7 +29,7 @@ describe("ManagedChannel", () => {
     let attempts = 0;
     const missing = Object.assign(new Error("NOT_FOUND - no exchange 'x' in vhost '/'"), { code: 404 });
     const managed: ManagedChannel<Channel> = new ManagedChannel(connection, {
-      role: "topic",
+      role: "publish",
       create: async () => fakeChannel(),
       setup: async () => {
         attempts++;
