@@ -4,8 +4,11 @@
  * shares, so that no driver writes its own: URL parameter parsing with one
  * vocabulary, abort and wait helpers, backoff, health reporting, the bounded
  * wait of receiveBatch, lease keeping. Cross-cutting work (batching,
- * retries, error messages, tracing, shutdown) is not here: the portable
- * Topic and Subscription do it around the driver.
+ * retries, error messages, tracing, shutdown) is the portable Topic's and
+ * Subscription's, around the driver: `Batcher`, `withRetry`, `toPubSubError`
+ * and `builtinDrivers` are exported for tools and harnesses that build on
+ * core, not for drivers, which must not batch, retry or map errors to
+ * PubSubErrors themselves.
  */
 
 // The kit's helpers.

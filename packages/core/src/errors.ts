@@ -61,7 +61,7 @@ export function errorAs<T>(err: unknown, type: abstract new (...args: never[]) =
   return undefined;
 }
 
-/** Throws InvalidArgument with `message`. A small helper for validation code. */
+/** Returns an InvalidArgument error with `message` (for the caller to throw). A small helper for validation code. */
 export function invalidArgument(message: string, cause?: unknown): PubSubError {
   return new PubSubError(ErrorCode.InvalidArgument, message, cause === undefined ? undefined : { cause });
 }

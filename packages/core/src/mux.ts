@@ -66,7 +66,8 @@ const SUBSCRIPTION_KEYS = [
 /**
  * Maps URL schemes to drivers, like the Go CDK's URLMux. `openTopic` and
  * `openSubscription` use a default one that knows the built-in schemes;
- * register your own driver's scheme on it with `defaultURLMux().registerTopic`.
+ * register your own driver's scheme on it with
+ * `defaultURLMux().registerDriver(scheme, module, packageName)`.
  */
 export class URLMux {
   readonly #topics = new Map<string, TopicURLOpener>();

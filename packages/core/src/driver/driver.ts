@@ -91,7 +91,7 @@ export interface DriverTelemetry {
   /**
    * `messaging.system`: "rabbitmq", "gcp_pubsub", "redis" and the other
    * values of the OpenTelemetry conventions where one exists; otherwise a
-   * short lower-case name of the broker (mem:// uses "portable_pubsub_mem").
+   * short lower-case name of the broker (mem:// uses "mem").
    */
   readonly system: string;
   /** `messaging.destination.name`: the topic, exchange, queue or stream, as the broker names it. */
