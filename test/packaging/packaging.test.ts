@@ -83,8 +83,15 @@ describe("packed packages installed with npm outside the workspace", () => {
       const targets = Object.values(manifest.exports).flatMap((t) =>
         typeof t === "string" ? [t] : Object.values(t as object),
       );
-      for (const target of [...targets, ...Object.values(manifest.bin ?? {})])
-        await readFile(join(dir, target as string));
+      for (const target of [...targets, ...Object.values(manifest.bin ?? {})] as string[]) {
+        if (target.includes("*")) {
+          // A subpath pattern ("./sql/*"): the package must hold a file it matches.
+          const pattern = new RegExp(`^${target.slice(2).split("*").map(escapeRegExp).join(".+")}$`);
+          expect(contents.filter((file) => pattern.test(file)).length, `${name}: ${target}`).toBeGreaterThan(0);
+        } else {
+          await readFile(join(dir, target));
+        }
+      }
     }
   });
 
@@ -269,4 +276,8 @@ async function filesIn(dir: string): Promise<string[]> {
     .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1))
     .filter((path) => !path.startsWith("node_modules/"));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
