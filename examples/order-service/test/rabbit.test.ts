@@ -18,10 +18,12 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
 }
 
 /** Deletes the test's queue and exchange through a rabbit:// topic's own channel. */
-async function removeTopology(exchange: string, queue: string): Promise<void> {
+async function removeTopology(exchange: string, ...queues: string[]): Promise<void> {
   const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER });
   const channel = topic.as<{ deleteQueue(q: string): Promise<unknown>; deleteExchange(e: string): Promise<unknown> }>();
-  for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
+  for (const queue of queues) {
+    for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
+  }
   await channel.deleteExchange(exchange).catch(() => {});
   await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
 }
@@ -48,7 +50,8 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
   afterAll(async () => {
     await proxy?.close();
     await removeTopology(exchange, queue);
-    await removeTopology(deadExchange, deadQueue);
+    // The dead-letter URL's declare=true also declares a queue of the exchange's name.
+    await removeTopology(deadExchange, deadExchange, deadQueue);
   });
 
   it("goes 503 while the connection is cut, back to 200 after, and loses no order posted before, during or after", async () => {

@@ -243,9 +243,15 @@ describe.skipIf(skipWithoutRedis)("pubsub on Redis Streams", () => {
     expect(written.length).toBeGreaterThan(0);
     // What was written was acked; what was not comes back after the ack deadline (one taken but not written had
     // its lease extended until the process ended). Waited for by count, with room for a loaded machine.
-    const unwritten = ["m1", "m2", "m3", "m4"].filter((m) => !written.includes(m));
-    const rest = await pubsub(["receive", piped, "--count", String(unwritten.length), "--wait", "20s"], { env });
-    expect(rest.stdout.split("\n").filter(Boolean).sort()).toEqual(unwritten);
+    // A line the command wrote into the pipe after that first read, before the reader closed its end, was taken
+    // by the OS and is acked, as it would be behind `| head -1` (seen: m2 neither read nor redelivered, about
+    // 1 run in 3): so of m1–m3, those not read may or may not come back. m4, sent after the reader left, must.
+    const unread = ["m1", "m2", "m3", "m4"].filter((m) => !written.includes(m));
+    const rest = await pubsub(["receive", piped, "--wait", "5s"], { env });
+    const redelivered = rest.stdout.split("\n").filter(Boolean).sort();
+    expect(redelivered).toContain("m4");
+    expect(redelivered.every((m) => unread.includes(m))).toBe(true);
+    expect(new Set(redelivered).size).toBe(redelivered.length);
     expect(rest.code).toBe(0);
     // And nothing else: what was written does not come back.
     const after = await pubsub(["receive", piped, "--wait", "1500ms"], { env });
