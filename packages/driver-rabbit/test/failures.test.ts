@@ -25,9 +25,10 @@ async function quorumWithDeadLetters(name: string) {
   defer(await makeExchangeAndQueue(deadLetterExchange, deadLetterQueue));
   defer(() =>
     withAdmin(async (ch) => {
-      await ch.deleteQueue(queue).catch(() => {});
-      for (const delayQueue of delayQueuesOf(queue)) await ch.deleteQueue(delayQueue);
+      // The exchange first: a failed queue delete closes the channel, and once skipped the exchange's delete.
       await ch.deleteExchange(exchange).catch(() => {});
+      await ch.deleteQueue(queue).catch(() => {});
+      for (const delayQueue of delayQueuesOf(queue)) await ch.deleteQueue(delayQueue).catch(() => {});
     }),
   );
   const url = `rabbit://${queue}?declare=true&queueType=quorum&exchange=${exchange}`;
