@@ -177,9 +177,15 @@ export class URLMux {
       this.#subscriptions.get(scheme) ?? (await this.#load(scheme, "openSubscription")).openSubscriptionURL;
     if (!opener) throw unknownSchemeError(scheme, "openSubscription", this.subscriptionSchemes());
     const [portable, driverOptions, signal] = split<SubscriptionOptions>(options, SUBSCRIPTION_KEYS);
-    // A dead-letter URL opens through this mux, so that it may name a scheme registered here.
+    // A dead-letter URL opens through this mux, so that it may name a scheme registered here. One of the same
+    // scheme gets the subscription's driver options too (its serverUrl, connection or broker): without them it
+    // would open against the default server, not the one the subscription reads from.
     (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
-      this.openTopic(dlUrl, { signal, deadLetterTarget: true });
+      this.openTopic(dlUrl, {
+        ...(schemeOf(dlUrl) === scheme ? driverOptions : {}),
+        signal,
+        deadLetterTarget: true,
+      } as OpenTopicOptions<string>);
     (portable as { [SUBSCRIPTION_URL]?: string })[SUBSCRIPTION_URL] = parsed.href;
     const opening = loggingDeprecations(opener(parsed, driverOptions, portable), parsed, portable.logger);
     return abandonable(whenReady(opening, signal), signal, "openSubscription");
@@ -200,6 +206,11 @@ function register<T>(map: Map<string, T>, scheme: string, opener: T, kind: strin
     throw new PubSubError(ErrorCode.AlreadyExists, `register ${kind}: scheme "${scheme}://" is already registered`);
   }
   map.set(scheme, opener);
+}
+
+/** The scheme of `url` (without ":"), or undefined where it has none. */
+function schemeOf(url: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
 }
 
 function parseUrl(url: string | URL, operation: string): URL {

@@ -44,7 +44,10 @@ export interface SubscriptionOptions {
    * Where a message goes after `redelivery.maxAttempts` failures, or when it
    * arrives past `redelivery.maxDeliveries` deliveries: a topic URL (opened
    * with the subscription and shut down with it) or an open Topic (left
-   * open). The message is sent with its body unchanged and its metadata plus
+   * open). A URL of the subscription's own scheme, opened through a URL mux,
+   * is opened with the subscription's driver options (its `serverUrl`,
+   * `connection`, `broker`); one of another scheme with none, so from the
+   * environment. The message is sent with its body unchanged and its metadata plus
    * `deadletter.source`, `deadletter.attempts` (failures),
    * `deadletter.deliveries`, `deadletter.error` and `deadletter.time`; the
    * original is acked only after the broker confirmed that send.

@@ -341,6 +341,28 @@ describe("dead letters", () => {
     expect(bad.message).toContain('no driver for scheme "nope://"');
   });
 
+  it("opens a dead-letter URL of the subscription's scheme with the subscription's driver options, and one of another scheme without", async () => {
+    const mux = new URLMux();
+    const opened: [string, Record<string, unknown>][] = [];
+    const driver = new ScriptedSubscriptionDriver();
+    for (const scheme of ["fake", "other"]) {
+      mux.registerTopic(scheme, async (url, driverOptions) => {
+        opened.push([url.href, driverOptions]);
+        return new Topic(new ScriptedTopicDriver());
+      });
+    }
+    mux.registerSubscription("fake", async (_url, _driverOptions, portable) => new Subscription(driver, portable));
+    const serverUrl = "fake://alice:s3cret@broker-b:1234";
+    const same = await mux.openSubscription("fake://s", { serverUrl, deadLetter: "fake://dl" } as never);
+    const other = await mux.openSubscription("fake://s", { serverUrl, deadLetter: "other://dl" } as never);
+    expect(opened).toEqual([
+      ["fake://dl", { serverUrl }],
+      ["other://dl", {}],
+    ]);
+    await same.shutdown();
+    await other.shutdown();
+  });
+
   it("writes the subscription's URL, credentials redacted, as deadletter.source, and opens its dead-letter URL as a dead-letter target", async () => {
     const mux = new URLMux();
     const dlDriver = new ScriptedTopicDriver();
