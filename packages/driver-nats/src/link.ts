@@ -9,8 +9,8 @@ import {
   throwIfAborted,
   WakeUp,
 } from "@portable-pubsub/core/driver";
-import { CONNECT_TIMEOUT_MS } from "./connection.js";
 import { NatsDriverError } from "./errors.js";
+import { CONNECT_TIMEOUT_MS } from "./server.js";
 
 /** How long closing a connection this driver opened waits for its last acks and naks to be flushed. */
 const CLOSE_GRACE_MS = 2000;

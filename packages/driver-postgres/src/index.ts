@@ -7,17 +7,6 @@
  * NOTIFY wakes receivers (polling without it, for PgBouncer).
  */
 export { about } from "./about.js";
-export {
-  CONNECT_TIMEOUT_MS,
-  type ConnectingQueryable,
-  DEFAULT_POOL_SIZE,
-  poolConfig,
-  QUERY_TIMEOUT_MS,
-  type Queryable,
-  resolveServer,
-  SERVER_URL_ENV,
-  type ServerSettings,
-} from "./connection.js";
 export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
 export { inspectURL } from "./inspect.js";
@@ -46,6 +35,17 @@ export {
   migrationText,
   missingTopic,
 } from "./schema.js";
+export {
+  CONNECT_TIMEOUT_MS,
+  type ConnectingQueryable,
+  DEFAULT_POOL_SIZE,
+  poolConfig,
+  QUERY_TIMEOUT_MS,
+  type Queryable,
+  resolveServer,
+  SERVER_URL_ENV,
+  type ServerSettings,
+} from "./server.js";
 export {
   DEFAULT_LEASE_MS,
   DEFAULT_POLL_INTERVAL_MS,

@@ -8,9 +8,9 @@
  */
 import { DEFAULT_CONNECT_TIMEOUT_MS, type DriverServer, HealthTracker } from "@portable-pubsub/core/driver";
 import pg from "pg";
-import { type ConnectingQueryable, poolConfig, type Queryable, type ServerSettings } from "./connection.js";
 import { isConnectionLoss, pgErrors } from "./errors.js";
 import { type ListenConnector, Listener } from "./listener.js";
+import { type ConnectingQueryable, poolConfig, type Queryable, type ServerSettings } from "./server.js";
 
 /** Wakes receivers of one topic when a notification names it. */
 type Waker = () => void;
