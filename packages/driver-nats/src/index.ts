@@ -7,10 +7,10 @@
  */
 export { about } from "./about.js";
 export { decodeMetadata, ENCODED_PREFIX, encodeMetadata, MSG_ID_HEADER } from "./codec.js";
+export { ConnectionLostError, NatsLink } from "./connection.js";
 export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
 export { JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
 export { inspectURL } from "./inspect.js";
-export { ConnectionLostError, NatsLink } from "./link.js";
 export {
   CONNECT_TIMEOUT_MS,
   connectionOptions,

@@ -15,9 +15,9 @@ import {
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { toDriverMessage } from "./codec.js";
+import { NatsLink } from "./connection.js";
 import { type ConsumerDeclaration, ensureConsumer, ensureStream } from "./declare.js";
 import { NatsDriverError, natsErrors } from "./errors.js";
-import { NatsLink } from "./link.js";
 import { Receiver } from "./receiver.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./server.js";
 

@@ -9,7 +9,7 @@
  * `visible_at`, only for the delivery (attempt) that holds the lease.
  */
 
-import type { DeliveryRow, PgAckId } from "./messages.js";
+import type { DeliveryRow, PgAckId } from "./codec.js";
 import type { Queryable } from "./server.js";
 
 /** Messages the retention sweep deletes at most in one statement. */

@@ -7,10 +7,6 @@
  * NOTIFY wakes receivers (polling without it, for PgBouncer).
  */
 export { about } from "./about.js";
-export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
-export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
-export { inspectURL } from "./inspect.js";
-export { PgLink, sharedLink } from "./link.js";
 export {
   checkStorable,
   type DeliveryRow,
@@ -19,8 +15,8 @@ export {
   notifyChannel,
   type PgAckId,
   toDriverMessage,
-} from "./messages.js";
-export { type Migrated, migrateDatabase } from "./migrate.js";
+} from "./codec.js";
+export { PgLink, sharedLink } from "./connection.js";
 export {
   checkSchemaName,
   DEFAULT_SCHEMA,
@@ -34,7 +30,11 @@ export {
   migrationSql,
   migrationText,
   missingTopic,
-} from "./schema.js";
+} from "./declare.js";
+export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
+export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
+export { inspectURL } from "./inspect.js";
+export { type Migrated, migrateDatabase } from "./migrate.js";
 export {
   CONNECT_TIMEOUT_MS,
   type ConnectingQueryable,

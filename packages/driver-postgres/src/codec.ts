@@ -6,7 +6,7 @@
  * by the same statement, so that they commit together.
  */
 import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
-import { missingTopic } from "./schema.js";
+import { missingTopic } from "./declare.js";
 import type { Queryable } from "./server.js";
 
 /**
