@@ -26,7 +26,7 @@ export interface OutboxRow {
 export function claimStatement(schema: string): string {
   return `SELECT id::text AS id, message_id::text AS message_id, url, body, metadata FROM ${schema}.outbox
 WHERE visible_at <= now() AND url <> ALL($2::text[])
-ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`;
+ORDER BY outbox.id LIMIT $1 FOR UPDATE SKIP LOCKED`;
 }
 
 export class RelayRows {

@@ -249,6 +249,11 @@ class OutboxRelay implements Relay {
     const blocked = [...this.#blocked].filter(([, b]) => b.until > now).map(([url]) => url);
     const client = await this.#pool.connect();
     let broken: Error | undefined;
+    // A connection that dies while no statement runs on it (during the sends) reports here, not to a query.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const { rows } = await client.query<OutboxRow>(claimStatement(this.#schema), [batchSize, blocked]);
@@ -283,6 +288,7 @@ class OutboxRelay implements Relay {
       await client.query("ROLLBACK").catch(() => {});
       throw err;
     } finally {
+      client.off("error", onError);
       client.release(broken && isConnectionLoss(broken) ? broken : undefined);
     }
   }
