@@ -36,30 +36,81 @@ const sub = await openSubscription(`rabbit://${queue}?declare=true&exchange=${ex
   serverUrl: RABBIT,
   maxReceiveBatchSize: 1000,
 });
-const relayOptions = { serverUrl: SERVER, schema, batchSize: 1000, topicOptions: () => ({ serverUrl: RABBIT }) };
+const relayOptions = {
+  serverUrl: SERVER,
+  schema,
+  batchSize: 1000,
+  topicOptions: (u) => (u.startsWith("rabbit:") ? { serverUrl: RABBIT } : {}),
+};
 
-/** Commits `bodies` for `url` in one transaction. */
-async function commit(bodies, notify = true) {
+/** Commits `bodies` for `to` (default the rabbit:// exchange) in one transaction. */
+async function commit(bodies, notify = true, to = url) {
   const tx = await pool.connect();
   try {
     await tx.query("BEGIN");
-    for (const body of bodies) await outbox.send(tx, url, { body }, { schema, notify });
+    for (const body of bodies) await outbox.send(tx, to, { body }, { schema, notify });
     await tx.query("COMMIT");
   } finally {
     tx.release();
   }
 }
 
-try {
-  // Throughput: the rows wait in the table first, so that only the relay is timed.
+/** Commits ROWS rows for `to`, 1,000 a transaction, without NOTIFY: they wait for a relay to start. */
+async function fill(to) {
   for (let from = 0; from < ROWS; from += 1000) {
     await commit(
       Array.from({ length: Math.min(1000, ROWS - from) }, (_, k) => indexedBody(from + k, BODY_BYTES)),
       false,
+      to,
     );
   }
+}
+
+/** How fast one relay empties a table of ROWS rows for `to`; resolves with ms, once every row is deleted. */
+async function drain(to, got) {
+  await fill(to);
+  const start = performance.now();
+  const relay = await outbox.startRelay(relayOptions);
+  while ((await relay.backlog()).rows > 0) await new Promise((r) => setTimeout(r, 10));
+  const ms = performance.now() - start;
+  await withTimeout(got.allIn, TIMEOUT_MS, `relay to ${to}`);
+  await relay.shutdown();
+  return ms;
+}
+
+try {
+  // The ceiling: the same messages sent by a plain rabbit:// Topic, 1,000 at a time as the relay sends them.
+  const ceilingTopic = await openTopic(url, { serverUrl: RABBIT });
+  const ceilingGot = tally(ROWS, BODY_BYTES);
+  const ceilingProcessing = sub.process((m) => ceilingGot.add(m.body), { concurrency: 64 });
+  const ceilingStart = performance.now();
+  for (let from = 0; from < ROWS; from += 1000) {
+    const n = Math.min(1000, ROWS - from);
+    await Promise.all(
+      Array.from({ length: n }, (_, k) => ceilingTopic.send({ body: indexedBody(from + k, BODY_BYTES) })),
+    );
+  }
+  const ceiling = rate(ROWS, performance.now() - ceilingStart);
+  await withTimeout(ceilingGot.allIn, TIMEOUT_MS, "ceiling");
+  await ceilingTopic.shutdown();
+  await sub.shutdown();
+  await ceilingProcessing;
+
+  // The relay alone: to mem://, in this process, where sending costs next to nothing.
+  const memTopic = await openTopic("mem://bench-outbox");
+  const memSub = await openSubscription("mem://bench-outbox?subscription=s");
+  const memGot = tally(ROWS, BODY_BYTES);
+  const memProcessing = memSub.process((m) => memGot.add(m.body));
+  const memRate = rate(ROWS, await drain("mem://bench-outbox", memGot));
+  await memSub.shutdown();
+  await memProcessing;
+  await memTopic.shutdown();
+
+  // Throughput to rabbit://: the rows wait in the table first, so that only the relay is timed.
+  const relaySub = await openSubscription(`rabbit://${queue}`, { serverUrl: RABBIT, maxReceiveBatchSize: 1000 });
+  await fill(url);
   const got = tally(ROWS, BODY_BYTES);
-  const processing = sub.process((m) => got.add(m.body), { concurrency: 64 });
+  const processing = relaySub.process((m) => got.add(m.body), { concurrency: 64 });
   const start = performance.now();
   const relay = await outbox.startRelay(relayOptions);
   // When the relay has sent and deleted every row (confirmed by the broker), whatever the consumer's pace.
@@ -74,9 +125,13 @@ try {
       ` (${(throughput / MASSTRANSIT).toFixed(1)}× MassTransit's published ~${MASSTRANSIT} msg/s; goal 10,000);` +
       ` all received by a consumer after ${(end - start).toFixed(0)} ms`,
   );
+  console.log(
+    `  ceiling: a plain rabbit:// Topic sends the same messages, 1,000 at a time, at ${fmt(ceiling)} msgs/s: relay / Topic = ${(throughput / ceiling).toFixed(2)}×`,
+  );
+  console.log(`  the relay alone, to mem:// in its process: ${fmt(memRate)} msgs/s`);
 
   // Latency: one message per transaction, the next committed once the previous arrived, so none queues.
-  await sub.shutdown();
+  await relaySub.shutdown();
   await processing;
   const latencySub = await openSubscription(`rabbit://${queue}`, { serverUrl: RABBIT });
   let arrived;
