@@ -3,16 +3,15 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { reachable } from "@portable-pubsub/conformance";
-import { type Message, openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
-import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
+import { type Message, openSubscription, type Subscription } from "@portable-pubsub/core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EVENT_TYPE_KEY, ORDER_CREATED, OrderStore, readOrder } from "../src/index.js";
-import { RABBIT, skipWithoutRabbit } from "./broker.js";
+import { RABBIT, removeTopology, skipWithoutRabbit } from "./broker.js";
 
 const PG_URL = process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PG = { host: new URL(PG_URL).hostname, port: Number(new URL(PG_URL).port || 5432) };
-const RABBIT_URL = `amqp://guest:guest@${RABBIT.host}:${RABBIT.port}`;
+const RABBIT_URL = RABBIT.serverUrl;
 const RELAY = fileURLToPath(new URL("../dist/relay-main.js", import.meta.url));
 const CWD = fileURLToPath(new URL("..", import.meta.url));
 
@@ -65,14 +64,7 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
 
   afterAll(async () => {
     await subscription?.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: RABBIT_URL });
-    const channel = topic.as<{
-      deleteQueue(q: string): Promise<unknown>;
-      deleteExchange(e: string): Promise<unknown>;
-    }>();
-    for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
-    await channel.deleteExchange(exchange).catch(() => {});
-    await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+    await removeTopology(exchange, queue);
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pool.end();
   });
