@@ -111,6 +111,29 @@ describe.skipIf(skipPg)("outbox.send and the relay", () => {
     }
   });
 
+  it("runs on the application's pg.Pool, which it leaves open", async () => {
+    const { schema, admin } = fixture();
+    const name = `outbox-pool-${randomUUID()}`;
+    const topic = await openTopic(`mem://${name}`);
+    const sub = await openSubscription(`mem://${name}?subscription=s`);
+    const got = collect(sub);
+    const relay = await outbox.startRelay({ pool: admin, schema });
+    try {
+      let id = "";
+      await inTransaction(async (tx) => {
+        id = (await outbox.send(tx, `mem://${name}`, { body: "via the app's pool" }, { schema })).id;
+      });
+      await eventually(() => got.length === 1, 10_000, "the message");
+      expect(got[0]?.metadata[OUTBOX_ID_KEY]).toBe(id);
+    } finally {
+      await relay.shutdown();
+      await sub.shutdown();
+      await topic.shutdown();
+    }
+    const { rows } = await admin.query("SELECT 1 AS one");
+    expect(rows).toEqual([{ one: 1 }]);
+  });
+
   it("refuses a URL with a password, a bad message, and names the missing table", async () => {
     const { admin } = fixture();
     await expect(outbox.send(admin, "rabbit://u:secret@orders", { body: "x" })).rejects.toMatchObject({
