@@ -12,6 +12,7 @@ import {
   backoffDelay,
   type Health,
   HealthTracker,
+  invalidArgument,
   type Logger,
   type OpenTopicOptions,
   openTopic,
@@ -100,6 +101,30 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   return relay;
 }
 
+/** Refuses options that would make a relay that cannot work, each with what to give instead. */
+function checkRelayOptions(options: RelayOptions): void {
+  if (options.pool !== undefined) {
+    if (typeof (options.pool as Partial<ConnectingQueryable>).connect !== "function") {
+      throw invalidArgument(
+        "outbox relay: pool must be a pg.Pool (it needs connect() for its claiming transactions); give serverUrl to let the relay open its own",
+      );
+    }
+    if (options.serverUrl !== undefined) {
+      throw invalidArgument("outbox relay: the pool option replaces serverUrl; give one or the other");
+    }
+  }
+  const positive = {
+    batchSize: options.batchSize,
+    sendTimeoutMs: options.sendTimeoutMs,
+    pollIntervalMs: options.pollIntervalMs,
+  };
+  for (const [name, value] of Object.entries(positive)) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw invalidArgument(`outbox relay: ${name} must be a whole number above 0, got ${String(value)}`);
+    }
+  }
+}
+
 class OutboxRelay implements Relay {
   readonly #schema: string;
   readonly #options: RelayOptions;
@@ -121,6 +146,7 @@ class OutboxRelay implements Relay {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: RelayOptions) {
+    checkRelayOptions(options);
     this.#options = options;
     this.#schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
     if (options.pool) {

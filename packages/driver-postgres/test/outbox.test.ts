@@ -147,6 +147,14 @@ describe.skipIf(skipPg)("outbox.send and the relay", () => {
     await expect(outbox.send(admin, "mem://x", { body: "x" }, { schema: "pps_no_such_schema" })).rejects.toMatchObject({
       code: "NotFound",
     });
+    await expect(outbox.startRelay({ serverUrl: PG_URL, batchSize: 0 })).rejects.toMatchObject({
+      code: "InvalidArgument",
+      message: "outbox relay: batchSize must be a whole number above 0, got 0",
+    });
+    await expect(outbox.startRelay({ pool: { query: admin.query.bind(admin) } as never })).rejects.toMatchObject({
+      code: "InvalidArgument",
+      message: expect.stringMatching(/pool must be a pg\.Pool/),
+    });
     await expect(outbox.startRelay({ serverUrl: PG_URL, schema: "pps_no_such_schema" })).rejects.toMatchObject({
       code: "NotFound",
       message: expect.stringMatching(/outbox table pps_no_such_schema\.outbox does not exist.*pubsub pg migrate/),
