@@ -49,7 +49,8 @@ const processing = sub.process(() => {
 const relaying = memSub.process(() => {
   relayed++;
 });
-const stopAt = Date.now() + SECONDS * 1000;
+// The load goes on a second past the last sample, so that the last interval is measured under full load too.
+const stopAt = Date.now() + SECONDS * 1000 + 1000;
 
 /** pg:// load: RATE messages a second, paced every 10 ms, so that a receiver that keeps up holds no backlog. */
 async function sendLoad() {
