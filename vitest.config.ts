@@ -22,6 +22,9 @@ const SEVERAL_SERVERS = [
   "packages/cli/test/redrive-brokers.test.ts",
   "packages/cli/test/cli.test.ts",
   "examples/order-service/test/rabbit.test.ts",
+  "examples/order-service/test/outbox.test.ts",
+  // The outbox's tests send to RabbitMQ through the relay, from the pg package.
+  "packages/driver-postgres/test/outbox*.test.ts",
   "test/dead-letter-across.test.ts",
   "test/secrets.test.ts",
   "test/fuzz.test.ts",
@@ -51,7 +54,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
-      ...Object.entries(SHARED_SERVERS).map(([name, include]) => sequential(name, include, HEAVY)),
+      ...Object.entries(SHARED_SERVERS).map(([name, include]) =>
+        sequential(name, include, [...HEAVY, ...SEVERAL_SERVERS]),
+      ),
       sequential("local", [ALL], [...Object.values(SHARED_SERVERS).flat(), ...SEVERAL_SERVERS, ...HEAVY]),
       sequential("several servers", SEVERAL_SERVERS, [], 1),
       sequential("heavy", HEAVY, [], 1),

@@ -2,7 +2,8 @@
 // library as a whole (benchmarks/*.mjs but this file and lib.mjs), one at a time, each in its own process.
 // `pnpm bench mem rabbit` runs only packages whose name contains a word; the whole-library benchmarks get
 // the words and pick by them (poison.mjs: the drivers whose package name contains one; "poison" runs it
-// alone, for every driver). Options (--seconds=15) go to the whole-library benchmarks.
+// alone, for every driver). Options (--seconds=15) go to the whole-library benchmarks as arguments, and to the
+// package benchmarks in PUBSUB_BENCH_OPTIONS (theirs are positional counts; pg's dead-tuples.mjs reads --seconds).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -11,11 +12,18 @@ const root = new URL("..", import.meta.url).pathname;
 const args = process.argv.slice(2);
 const options = args.filter((a) => a.startsWith("--"));
 const filters = args.filter((a) => !a.startsWith("--"));
+// Words that name a package by its URL scheme rather than by its directory: `pnpm bench pg`.
+const SCHEME_WORDS = { pg: "postgres" };
+const named = (pkg, word) => pkg.includes(word) || pkg.includes(SCHEME_WORDS[word] ?? word);
 let failed = 0;
 
 function run(label, file, extra = []) {
   console.log(`\n=== ${label}`);
-  const result = spawnSync(process.execPath, ["--expose-gc", file, ...extra], { stdio: "inherit", cwd: root });
+  const result = spawnSync(process.execPath, ["--expose-gc", file, ...extra], {
+    stdio: "inherit",
+    cwd: root,
+    env: { ...process.env, PUBSUB_BENCH_OPTIONS: options.join(" ") },
+  });
   if (result.status !== 0) failed++;
 }
 
@@ -27,7 +35,7 @@ const mjs = (dir) =>
 for (const pkg of readdirSync(join(root, "packages")).sort()) {
   const dir = join(root, "packages", pkg, "benchmarks");
   if (!existsSync(dir)) continue;
-  if (filters.length > 0 && !filters.some((f) => pkg.includes(f))) continue;
+  if (filters.length > 0 && !filters.some((f) => named(pkg, f))) continue;
   for (const file of mjs(dir)) run(`${pkg}/benchmarks/${file}`, join(dir, file));
 }
 const whole = join(root, "benchmarks");

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { FaultProxy } from "@portable-pubsub/conformance";
 import { openSubscription, openTopic } from "@portable-pubsub/core";
-import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RABBIT, skipWithoutRabbit } from "./broker.js";
+import { RABBIT, removeTopology, skipWithoutRabbit } from "./broker.js";
 import { getJson, postOrder, postTracedOrder, ServiceProcess } from "./service-process.js";
 
-const SERVER = `amqp://guest:guest@${RABBIT.host}:${RABBIT.port}`;
+const SERVER = RABBIT.serverUrl;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -15,17 +14,6 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** Deletes the test's queue and exchange through a rabbit:// topic's own channel. */
-async function removeTopology(exchange: string, ...queues: string[]): Promise<void> {
-  const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER });
-  const channel = topic.as<{ deleteQueue(q: string): Promise<unknown>; deleteExchange(e: string): Promise<unknown> }>();
-  for (const queue of queues) {
-    for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
-  }
-  await channel.deleteExchange(exchange).catch(() => {});
-  await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
 }
 
 describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault proxy", () => {

@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { byteSize, duration, integer, metadataEntry } from "./args.js";
 import { bench } from "./commands/bench.js";
 import { doctor, type Role } from "./commands/doctor.js";
+import { outboxRelay } from "./commands/outbox.js";
 import { pgMigrate } from "./commands/pg.js";
 import { receive } from "./commands/receive.js";
 import { redrive } from "./commands/redrive.js";
@@ -185,6 +186,37 @@ send that fails, redrive stops with that error, and that message is not acked.\n
     .action(async (opts: { schema: string; serverUrl?: string; print?: boolean }) => {
       await pgMigrate({ schema: opts.schema, serverUrl: opts.serverUrl, print: opts.print === true });
     });
+
+  program
+    .command("outbox")
+    .description("The pg:// transactional outbox.")
+    .command("relay")
+    .description(
+      "Send what outbox.send committed to the outbox table, each row to its URL, until Ctrl-C or SIGTERM; run several at once if you like.",
+    )
+    .option("--schema <name>", "the schema of the tables", "pubsub")
+    .option(
+      "--server-url <url>",
+      "postgres://user@host:5432/database (default: DATABASE_URL, else PGHOST and the like)",
+    )
+    .option("--declare", "create the outbox table when missing (else: fail, and run pubsub pg migrate)")
+    .option("--batch-size <n>", "rows claimed and sent per transaction", integer(1), 500)
+    .option("--no-notify", "poll instead of LISTEN (PgBouncer in transaction pooling mode)")
+    .addHelpText(
+      "after",
+      "\nTarget brokers come from their drivers' variables (RABBIT_SERVER_URL, REDIS_SERVER_URL...).\nExample:\n  DATABASE_URL=postgres://app@db/app RABBIT_SERVER_URL=amqp://... pubsub outbox relay",
+    )
+    .action(
+      async (opts: { schema: string; serverUrl?: string; declare?: boolean; batchSize: number; notify: boolean }) => {
+        await outboxRelay({
+          schema: opts.schema,
+          serverUrl: opts.serverUrl,
+          declare: opts.declare === true,
+          batchSize: opts.batchSize,
+          notify: opts.notify,
+        });
+      },
+    );
 
   return program;
 }

@@ -56,3 +56,4 @@ export { canceledError, invalidArgument, redactUnparsedUrl } from "./errors.js";
 export * from "./index.js";
 export { builtinDrivers } from "./mux.js";
 export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./openers.js";
+export { toDriverMessage as checkOutgoingMessage } from "./outgoing-message.js";

@@ -4,7 +4,9 @@
  * of its topic gets a delivery row, written in the same statement, which
  * consumers claim with FOR UPDATE SKIP LOCKED; the claim is a lease, a nack
  * or a delayed redelivery moves `visible_at`, an ack deletes the row, and
- * NOTIFY wakes receivers (polling without it, for PgBouncer).
+ * NOTIFY wakes receivers (polling without it, for PgBouncer). `outbox`
+ * writes messages for any URL in the application's own transaction, and its
+ * relay sends them once committed.
  */
 export { about } from "./about.js";
 export {
@@ -44,6 +46,13 @@ export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
 export { inspectURL } from "./inspect.js";
 export { type Migrated, migrateDatabase } from "./migrate.js";
+/**
+ * The transactional outbox: `outbox.send(tx, url, message)` writes a message
+ * for any URL in the application's own pg transaction; `outbox.startRelay()`
+ * sends what was committed, at least once, each send carrying the row's
+ * `outbox-id`.
+ */
+export * as outbox from "./outbox-namespace.js";
 export { resolveServer, SERVER_URL_ENV, type ServerSettings } from "./server.js";
 export {
   DEFAULT_LEASE_MS,

@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { migrateDatabase, migrationSql } from "@portable-pubsub/driver-postgres";
@@ -29,12 +30,12 @@ describe.skipIf(skipPg)("pubsub pg migrate", () => {
       expect(printed).toEqual({ code: 0, stdout: await migrationSql(schema), stderr: "" });
 
       const ran = await pubsub(["pg", "migrate", "--schema", schema], { DATABASE_URL: PG_URL });
-      expect(ran.stdout).toMatch(new RegExp(`^pg migrate: schema ${schema} on [^ ]+ is at version 1\\n$`));
+      expect(ran.stdout).toMatch(new RegExp(`^pg migrate: schema ${schema} on [^ ]+ is at version 2\\n$`));
       expect(ran.code).toBe(0);
-      const { rows } = await fixture().admin.query(`SELECT version FROM ${schema}.migrations`);
-      expect(rows).toEqual([{ version: 1 }]);
+      const { rows } = await fixture().admin.query(`SELECT version FROM ${schema}.migrations ORDER BY version`);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       // Again: nothing to do, same answer.
-      expect((await migrateDatabase({ serverUrl: PG_URL, schema })).version).toBe(1);
+      expect((await migrateDatabase({ serverUrl: PG_URL, schema })).version).toBe(2);
 
       const refused = await pubsub(["pg", "migrate", "--schema", schema], {
         DATABASE_URL: "postgres://postgres:hunter2@127.0.0.1:1/test",
@@ -49,6 +50,44 @@ describe.skipIf(skipPg)("pubsub pg migrate", () => {
         code: 2,
         stderr: expect.stringMatching(/InvalidArgument: pg: "Bad-Name" is not a schema name/),
       });
+    } finally {
+      await fixture().admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  it("pubsub outbox relay: refuses a schema without the outbox table, runs with --declare, and stops on SIGTERM with its counts", async () => {
+    const schema = unique("relay_cli");
+    try {
+      const missing = await pubsub(["outbox", "relay", "--schema", schema], { DATABASE_URL: PG_URL });
+      expect(missing.code).toBe(3);
+      expect(missing.stderr).toMatch(
+        new RegExp(
+          `^pubsub: NotFound: start pg outbox relay of schema ${schema} on 127\\.0\\.0\\.1:5432/test: the outbox table ${schema}\\.outbox does not exist; run the package's migrations \\(pubsub pg migrate --schema ${schema}`,
+        ),
+      );
+
+      const child = spawn(process.execPath, [CLI, "outbox", "relay", "--schema", schema, "--declare"], {
+        env: { ...process.env, DATABASE_URL: PG_URL },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      child.stdout.setEncoding("utf8").on("data", (c: string) => {
+        stdout += c;
+      });
+      const exited = once(child, "exit");
+      const deadline = Date.now() + 20_000;
+      while (!stdout.includes("running")) {
+        if (Date.now() > deadline) throw new Error(`the relay did not start: ${stdout}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const { rows } = await fixture().admin.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`);
+      expect(rows[0]?.n).toBe(0);
+      child.kill("SIGTERM");
+      const [code] = (await exited) as [number | null];
+      expect(code).toBe(0);
+      expect(stdout).toBe(
+        `outbox relay: running on schema ${schema}\noutbox relay: stopped; 0 sent in 0 batches, 0 failed sends retried\n`,
+      );
     } finally {
       await fixture().admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }

@@ -1,0 +1,51 @@
+import { randomUUID } from "node:crypto";
+import { reachable } from "@portable-pubsub/conformance";
+import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
+
+/** The shared RabbitMQ of the outbox tests. */
+export const RABBIT = { host: "127.0.0.1", port: 5672, serverUrl: "amqp://guest:guest@127.0.0.1:5672" };
+
+/** For the outbox tests that send to RabbitMQ: an unreachable broker fails them (they run under CI=true). */
+export async function requireRabbit(): Promise<void> {
+  if (!(await reachable(RABBIT))) {
+    throw new Error(`RabbitMQ is not reachable at ${RABBIT.host}:${RABBIT.port}; start it (rabbitmq-server -detached)`);
+  }
+}
+
+/** An exchange for the relay to send to, a queue bound to it that the test reads, and their removal. */
+export interface RabbitTarget {
+  /** The topic URL to give `outbox.send`: `rabbit://EXCHANGE`, no credentials. */
+  url: string;
+  exchange: string;
+  queue: string;
+  subscription: Subscription;
+  /** Shuts the subscription down and deletes the queue and exchange. */
+  remove(): Promise<void>;
+}
+
+/** Declares an exchange and a queue bound to it, both named for this run. */
+export async function rabbitTarget(prefix: string): Promise<RabbitTarget> {
+  const exchange = `pps-${prefix}-${randomUUID().slice(0, 8)}`;
+  const queue = `${exchange}-q`;
+  const subscription = await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, {
+    serverUrl: RABBIT.serverUrl,
+  });
+  return {
+    url: `rabbit://${exchange}`,
+    exchange,
+    queue,
+    subscription,
+    async remove() {
+      await subscription.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+      const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: RABBIT.serverUrl });
+      const channel = topic.as<{
+        deleteQueue(q: string): Promise<unknown>;
+        deleteExchange(e: string): Promise<unknown>;
+      }>();
+      for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
+      await channel.deleteExchange(exchange).catch(() => {});
+      await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+    },
+  };
+}
