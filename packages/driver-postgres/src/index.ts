@@ -52,7 +52,7 @@ export { type Migrated, migrateDatabase } from "./migrate.js";
  * sends what was committed, at least once, each send carrying the row's
  * `outbox-id`.
  */
-export * as outbox from "./outbox-namespace.js";
+export * as outbox from "./outbox/index.js";
 export { resolveServer, SERVER_URL_ENV, type ServerSettings } from "./server.js";
 export {
   DEFAULT_LEASE_MS,

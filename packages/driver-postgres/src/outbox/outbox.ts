@@ -10,10 +10,10 @@ import {
   type OutgoingMessage,
   toPubSubError,
 } from "@portable-pubsub/core/driver";
-import { checkStorable } from "./codec.js";
-import type { Queryable } from "./connection.js";
-import { checkSchemaName, DEFAULT_SCHEMA } from "./declare.js";
-import { pgErrors } from "./errors.js";
+import { checkStorable } from "../codec.js";
+import type { Queryable } from "../connection.js";
+import { checkSchemaName, DEFAULT_SCHEMA } from "../declare.js";
+import { pgErrors } from "../errors.js";
 
 /**
  * The metadata key that carries an outbox message's id (a UUID) on every

@@ -4,8 +4,8 @@
  * check at start that the table exists.
  */
 import { DriverError, ErrorCode } from "@portable-pubsub/core/driver";
-import type { Queryable } from "./connection.js";
-import { SqlState } from "./errors.js";
+import type { Queryable } from "../connection.js";
+import { SqlState } from "../errors.js";
 
 /** A claimed outbox row. */
 export interface OutboxRow {

@@ -22,12 +22,12 @@ import {
   WakeUp,
 } from "@portable-pubsub/core/driver";
 import pg from "pg";
-import { type ConnectingQueryable, PgLink, poolConfig } from "./connection.js";
-import { checkSchemaName, DEFAULT_SCHEMA, migrate } from "./declare.js";
-import { isConnectionLoss, pgErrors } from "./errors.js";
+import { type ConnectingQueryable, PgLink, poolConfig } from "../connection.js";
+import { checkSchemaName, DEFAULT_SCHEMA, migrate } from "../declare.js";
+import { isConnectionLoss, pgErrors } from "../errors.js";
+import { resolveServer } from "../server.js";
 import { OUTBOX_ID_KEY, outboxChannel } from "./outbox.js";
 import { claimStatement, findOutboxTable, type OutboxRow, RelayRows } from "./relay-rows.js";
-import { resolveServer } from "./server.js";
 
 /** Rows a relay claims and sends per transaction unless told otherwise. */
 export const DEFAULT_RELAY_BATCH = 500;
