@@ -12,15 +12,12 @@ export {
   connectionOptions,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  parseServerUrls,
-  resolveServers,
-  SERVER_URL_ENV,
-  type ServerSettings,
+  NatsLink,
 } from "./connection.js";
 export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
-export { JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
+export { ConnectionLostError, JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
 export { inspectURL } from "./inspect.js";
-export { ConnectionLostError, NatsLink } from "./link.js";
+export { parseServerUrls, resolveServers, SERVER_URL_ENV, type ServerSettings } from "./server.js";
 export {
   DEFAULT_PREFETCH,
   type NatsDeclaration,

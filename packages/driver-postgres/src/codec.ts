@@ -7,7 +7,7 @@
  */
 import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
 import type { Queryable } from "./connection.js";
-import { missingTopic } from "./schema.js";
+import { missingTopic } from "./declare.js";
 
 /**
  * The NOTIFY channel of a schema: its topics' names are the payloads. Cut to
