@@ -27,6 +27,7 @@ export type {
 } from "./driver/driver.js";
 export { DriverError, type DriverErrorOptions } from "./driver/driver-error.js";
 export { toPubSubError } from "./driver/error-mapping.js";
+export { ESCAPED_HEADER_PREFIX, HeaderMetadata, type HeaderMetadataOptions } from "./driver/header-metadata.js";
 export { type HealthErrorCode, type HealthSource, HealthTracker } from "./driver/health.js";
 export { HeldLeases, type HeldLeasesOptions } from "./driver/held-leases.js";
 export type { Check, Inspection, UrlInspector } from "./driver/inspect.js";
