@@ -14,6 +14,7 @@
 // The kit's helpers.
 export { raceSignal, settledWithin, sleep, throwIfAborted } from "./driver/abort.js";
 export { Batcher, type BatcherOptions } from "./driver/batcher.js";
+export { type BufferedAckId, DeliveryBuffer } from "./driver/delivery-buffer.js";
 export type {
   BatchLimits,
   DriverBase,
@@ -27,6 +28,7 @@ export type {
 } from "./driver/driver.js";
 export { DriverError, type DriverErrorOptions } from "./driver/driver-error.js";
 export { toPubSubError } from "./driver/error-mapping.js";
+export { FirstConnection, type FirstConnectionOptions } from "./driver/first-connection.js";
 export { ESCAPED_HEADER_PREFIX, HeaderMetadata, type HeaderMetadataOptions } from "./driver/header-metadata.js";
 export { type HealthErrorCode, type HealthSource, HealthTracker } from "./driver/health.js";
 export { HeldLeases, type HeldLeasesOptions } from "./driver/held-leases.js";
