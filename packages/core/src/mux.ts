@@ -15,7 +15,11 @@ import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 import { unknownSchemeError } from "./unknown-scheme.js";
 
-/** The schemes whose driver packages the default mux loads on first use. */
+/**
+ * The schemes whose driver packages the default mux loads on first use.
+ * For tools built on core (the CLI builds its own URLMux from it), not for
+ * drivers: a third-party driver registers itself with `registerDriver`.
+ */
 export const builtinDrivers: Readonly<Record<string, string>> = {
   mem: "@portable-pubsub/driver-memory",
   rabbit: "@portable-pubsub/driver-rabbit",
