@@ -1,6 +1,7 @@
 import * as app from "@portable-pubsub/core";
 import * as kit from "@portable-pubsub/core/driver";
 import {
+  DriverError,
   ErrorCode,
   errorCode,
   HealthTracker,
@@ -32,6 +33,7 @@ describe("entry points", () => {
       "toPubSubError",
       "builtinDrivers",
       "MAX_TIMER_MS",
+      "DriverError",
     ]) {
       expect(Object.keys(app)).not.toContain(name);
       expect(Object.keys(kit)).toContain(name);
@@ -53,6 +55,26 @@ describe("entry points", () => {
       expect(Object.keys(app)).toContain(name);
       expect(Object.keys(kit)).toContain(name);
     }
+  });
+});
+
+describe("DriverError", () => {
+  it("carries the portable code, whether to retry, the hint and the cause that a classifier reads", () => {
+    const cause = new Error("stream not found");
+    const err = new DriverError('no stream stores subject "s"', ErrorCode.NotFound, { hint: "create it", cause });
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(PubSubError);
+    expect([err.name, err.message, err.code, err.options.retryable, err.options.hint, err.cause]).toEqual([
+      "DriverError",
+      'no stream stores subject "s"',
+      ErrorCode.NotFound,
+      undefined,
+      "create it",
+      cause,
+    ]);
+    const bare = new DriverError("closed", ErrorCode.FailedPrecondition);
+    expect(bare.options).toEqual({});
+    expect("cause" in bare).toBe(false);
   });
 });
 
