@@ -61,6 +61,17 @@ describe("DeliveryBuffer", () => {
     ]);
   });
 
+  it("names what the ids belong to in its notice", () => {
+    const buffer = new DeliveryBuffer<number>({ carrier: "channel" });
+    const notices: string[] = [];
+    buffer.notices.onNotice((n) => notices.push(n.message));
+    buffer.disconnected();
+    expect(buffer.claim([{ generation: 0, id: 1 }])).toEqual([]);
+    expect(notices).toEqual([
+      "1 acks or nacks dropped: their channel closed, and the broker delivers those messages again",
+    ]);
+  });
+
   it("hands back what it holds when drained, and ends a waiting take", async () => {
     const buffer = new DeliveryBuffer<string>();
     buffer.push(message("a"), "t1");

@@ -31,6 +31,15 @@ export class DeliveryBuffer<T> {
   #generation = 0;
   /** Deliveries claimed already: a second ack or nack of one id is an error on some brokers. */
   readonly #settled = new WeakSet<object>();
+  readonly #carrier: string;
+
+  /**
+   * `options.carrier` names what delivery ids belong to, in the notice: "connection" by default, "channel"
+   * for AMQP, whose delivery tags die with their channel.
+   */
+  constructor(options: { carrier?: string } = {}) {
+    this.#carrier = options.carrier ?? "connection";
+  }
 
   /** The current connection's generation; 0 until the first `disconnected()`. */
   get generation(): number {
@@ -99,7 +108,7 @@ export class DeliveryBuffer<T> {
       this.notices.emit({
         level: "info",
         event: "pubsub.stale_acks_dropped",
-        message: `${stale} acks or nacks dropped: their connection closed, and the broker delivers those messages again`,
+        message: `${stale} acks or nacks dropped: their ${this.#carrier} closed, and the broker delivers those messages again`,
         fields: { count: stale },
       });
     }
