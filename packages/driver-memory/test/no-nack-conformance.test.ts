@@ -8,7 +8,8 @@ import {
   type SubscriptionDriver,
   WakeUp,
 } from "@portable-pubsub/core/driver";
-import { MemBroker, MemSubscriptionDriver, MemTopicDriver } from "@portable-pubsub/driver-memory";
+import { MemBroker, MemSubscriptionDriver } from "@portable-pubsub/driver-memory";
+import { memTopics } from "./mem-harness.js";
 
 /** MQTT 5's receive maximum, as brokers commonly set it: at most this many unacked deliveries at once. */
 const WINDOW = 20;
@@ -67,14 +68,9 @@ class WindowedNoNackDriver implements SubscriptionDriver {
 runConformanceTests(
   async () => {
     const broker = new MemBroker();
+    const { missingSubscription, ...topics } = memTopics(broker);
     return {
-      async createTopic(name) {
-        broker.createTopic(name);
-        return { driver: new MemTopicDriver(broker, name), id: name, cleanup: async () => broker.deleteTopic(name) };
-      },
-      async makeNonexistentTopic() {
-        return new MemTopicDriver(broker, "no-such-topic");
-      },
+      ...topics,
       async createSubscription(topic, name) {
         const topicName = topic.id ?? "";
         // No ack deadline to speak of: an unacked message stays with its consumer.
@@ -89,15 +85,7 @@ runConformanceTests(
           cleanup: async () => broker.deleteSubscription(topicName, name),
         };
       },
-      async makeNonexistentSubscription() {
-        broker.createTopic("has-no-subscriptions");
-        const mem = new MemSubscriptionDriver(broker, "has-no-subscriptions", "no-such-subscription", {
-          create: undefined,
-          maxWaitMs: 1000,
-          anonymous: false,
-        });
-        return new WindowedNoNackDriver(mem);
-      },
+      makeNonexistentSubscription: async () => new WindowedNoNackDriver(missingSubscription()),
     };
   },
   {
