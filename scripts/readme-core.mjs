@@ -6,17 +6,25 @@
  * (it is about the repository), and every relative link made absolute, since none of those files is in the
  * package. test/readme-core.test.ts fails when the committed copy is out of date.
  *
- * `node scripts/readme-core.mjs` writes the file; with `--stdout` it prints it instead.
+ * It also copies the driver authors' guide, packages/core/WRITING-A-DRIVER.md, into the conformance package
+ * (DRIVER_GUIDE_COPY), so that both packages driver authors install ship it; test/package-readmes.test.ts fails
+ * when that copy is out of date too.
+ *
+ * `node scripts/readme-core.mjs` writes the files; with `--stdout` it prints core's README instead.
  */
 import { statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { isRelative, mapLinks } from "./markdown-links.mjs";
+import { isRelative, linkTargets, mapLinks } from "./markdown-links.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REPOSITORY = "https://github.com/portable-pubsub/portable-pubsub";
 const BRANCH = "main";
 export const TARGET = "packages/core/README.md";
+/** The driver authors' guide, the one source. */
+export const DRIVER_GUIDE = "packages/core/WRITING-A-DRIVER.md";
+/** Its copy in the conformance package. */
+export const DRIVER_GUIDE_COPY = "conformance/WRITING-A-DRIVER.md";
 
 const HEADER = `<!-- Generated from the repository's README.md by \`pnpm readme\` (scripts/readme-core.mjs); edit that file, not this one. -->
 # @portable-pubsub/core
@@ -61,6 +69,20 @@ export function coreReadme(readme) {
   return `${mapLinks(text, absolute)}\n`;
 }
 
+/**
+ * The conformance package's copy of the driver authors' guide: the same text under a line that says where it
+ * comes from. The guide's links are absolute, so they work from either package; a relative one fails here.
+ * @param {string} guide
+ * @returns {string}
+ */
+export function driverGuideCopy(guide) {
+  const relative = linkTargets(guide).filter(isRelative);
+  if (relative.length > 0) {
+    throw new Error(`${DRIVER_GUIDE} has relative links, which break in the packages: ${relative.join(", ")}`);
+  }
+  return `<!-- A copy of ${DRIVER_GUIDE}, made by \`pnpm readme\` (scripts/readme-core.mjs); edit that file, not this one. -->\n${guide}`;
+}
+
 /** The README's title block, then each `## ` section with its text, split outside code fences. */
 function splitSections(markdown) {
   const sections = [""];
@@ -93,5 +115,8 @@ function absolute(target) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const guide = coreReadme(await readFile(`${ROOT}/README.md`, "utf8"));
   if (process.argv.includes("--stdout")) process.stdout.write(guide);
-  else await writeFile(`${ROOT}/${TARGET}`, guide);
+  else {
+    await writeFile(`${ROOT}/${TARGET}`, guide);
+    await writeFile(`${ROOT}/${DRIVER_GUIDE_COPY}`, driverGuideCopy(await readFile(`${ROOT}/${DRIVER_GUIDE}`, "utf8")));
+  }
 }

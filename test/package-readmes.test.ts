@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { coreReadme, TARGET } from "../scripts/readme-core.mjs";
+import { coreReadme, DRIVER_GUIDE, DRIVER_GUIDE_COPY, driverGuideCopy, TARGET } from "../scripts/readme-core.mjs";
 import { linksMissingFrom } from "./packaging/readme-links.js";
 import { publicPackages, ROOT } from "./packaging/workspace.js";
 
@@ -25,6 +25,19 @@ describe("package READMEs", () => {
     expect(committed === generated, `${TARGET} is out of date with README.md: run \`pnpm readme\` and commit it`).toBe(
       true,
     );
+  });
+
+  it("conformance ships the driver authors' guide, as scripts/readme-core.mjs copies it from core", async () => {
+    const committed = await readFile(join(ROOT, DRIVER_GUIDE_COPY), "utf8");
+    const source = await readFile(join(ROOT, DRIVER_GUIDE), "utf8");
+    expect(
+      committed === driverGuideCopy(source),
+      `${DRIVER_GUIDE_COPY} is out of date with ${DRIVER_GUIDE}: run \`pnpm readme\` and commit it`,
+    ).toBe(true);
+    expect(committed).toMatch(
+      /^<!-- A copy of packages\/core\/WRITING-A-DRIVER\.md.*-->\n# Writing a driver for portable-pubsub\n/,
+    );
+    expect(() => driverGuideCopy("see [the contract](src/driver/driver.ts)")).toThrow(/relative links/);
   });
 
   it("core's README has no relative link and keeps its anchors", async () => {
@@ -51,6 +64,7 @@ describe("package READMEs", () => {
     }
     expect(markdown).toContain("packages/core/WRITING-A-DRIVER.md");
     expect(markdown).toContain("conformance/README.md");
+    expect(markdown).toContain("conformance/WRITING-A-DRIVER.md");
     expect(
       broken,
       "make these links absolute (https://github.com/portable-pubsub/portable-pubsub/blob/main/PATH)",

@@ -97,7 +97,7 @@ export class SuiteContext {
   /** Opens one more consumer of `opened`'s subscription, shut down after the test. */
   async openConsumer(opened: OpenedSubscription, options?: SubscriptionOptions): Promise<Subscription> {
     if (!opened.created.openConsumer) {
-      throw new Error(`conformance: ${this.caps.name} declares consumerGroups but its harness has no openConsumer`);
+      throw new Error(`conformance: ${this.caps.name}'s harness has no openConsumer (required with consumerGroups)`);
     }
     const subscription = new Subscription(await opened.created.openConsumer(), options);
     this.defer(() => subscription.shutdown({ signal: AbortSignal.timeout(5000) }));

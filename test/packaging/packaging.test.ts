@@ -107,6 +107,8 @@ describe("packed packages installed with npm outside the workspace", () => {
     );
     const driverGuide = await readFile(join(core, "WRITING-A-DRIVER.md"), "utf8");
     expect(driverGuide).toMatch(/^# Writing a driver for portable-pubsub\n/);
+    const conformanceGuide = join(app, "node_modules/@portable-pubsub/conformance/WRITING-A-DRIVER.md");
+    expect(await readFile(conformanceGuide, "utf8")).toMatch(/\n# Writing a driver for portable-pubsub\n/);
     const conformance = await readFile(join(app, "node_modules/@portable-pubsub/conformance/README.md"), "utf8");
     expect(conformance).toContain(
       "https://github.com/portable-pubsub/portable-pubsub/blob/main/packages/core/WRITING-A-DRIVER.md",

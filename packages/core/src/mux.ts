@@ -15,7 +15,11 @@ import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 import { unknownSchemeError } from "./unknown-scheme.js";
 
-/** The schemes whose driver packages the default mux loads on first use. */
+/**
+ * The schemes whose driver packages the default mux loads on first use.
+ * For tools built on core (the CLI builds its own URLMux from it), not for
+ * drivers: a third-party driver registers itself with `registerDriver`.
+ */
 export const builtinDrivers: Readonly<Record<string, string>> = {
   mem: "@portable-pubsub/driver-memory",
   rabbit: "@portable-pubsub/driver-rabbit",
@@ -88,22 +92,35 @@ export class URLMux {
     this.#loader = options.importDriver ? new DriverLoader(options.importDriver) : defaultLoader;
   }
 
-  /** Registers `opener` for `scheme` (no "://"). Registering a scheme twice is AlreadyExists. */
+  /**
+   * Registers `opener` for `scheme` (no "://"). Registering a scheme twice is
+   * AlreadyExists. A driver package registers with `registerDriver` instead,
+   * which also gives tools its inspection hook and package.
+   */
   registerTopic(scheme: string, opener: TopicURLOpener): void {
     register(this.#topics, scheme, opener, "topic");
   }
 
-  /** Registers `opener` for `scheme` (no "://"). Registering a scheme twice is AlreadyExists. */
+  /**
+   * Registers `opener` for `scheme` (no "://"). Registering a scheme twice is
+   * AlreadyExists. A driver package registers with `registerDriver` instead.
+   */
   registerSubscription(scheme: string, opener: SubscriptionURLOpener): void {
     register(this.#subscriptions, scheme, opener, "subscription");
   }
 
   /**
    * Registers a whole driver module for `scheme`: its openers, and its
-   * inspection hook and broker description for tools. This is the way for
-   * bundled applications, where a driver package cannot be imported by name
-   * at run time: `mux.registerDriver("rabbit", await import("@portable-pubsub/driver-rabbit"))`.
+   * inspection hook and broker description for tools. This is the one way to
+   * register a driver, a third party's or, in a bundled application (where a
+   * driver package cannot be imported by name at run time), a built-in one:
+   * `defaultURLMux().registerDriver("rabbit", await import("@portable-pubsub/driver-rabbit"), "@portable-pubsub/driver-rabbit")`.
    * Registering a scheme twice is AlreadyExists.
+   *
+   * @param scheme The URL scheme, without "://", such as "rabbit".
+   * @param module The driver package's exports: `openTopicURL`, `openSubscriptionURL`, and the optional hooks.
+   * @param packageName Optional: the npm package the module came from. Tools show it, with its version
+   *   (`pubsub doctor`), and name it when the installed driver lacks what they need.
    */
   registerDriver(scheme: string, module: DriverModule, packageName?: string): void {
     if (this.#modules.has(scheme) || this.#topics.has(scheme) || this.#subscriptions.has(scheme)) {

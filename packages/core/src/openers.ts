@@ -54,7 +54,7 @@ export interface DriverAbout {
 /**
  * What a driver package exports for the URL mux: its openers, and optionally
  * the doctor's inspection hook and plain words about its broker. Register
- * one by hand with `URLMux.registerDriver(scheme, module)`.
+ * one by hand with `defaultURLMux().registerDriver(scheme, module, packageName)`.
  */
 export interface DriverModule {
   openTopicURL?: TopicURLOpener;

@@ -1,5 +1,6 @@
-import { Batcher, ErrorCode, errorCode } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
+import { Batcher } from "../src/driver/batcher.js";
+import { ErrorCode, errorCode } from "../src/errors.js";
 
 const options = { maxItems: 3, maxBytes: Number.POSITIVE_INFINITY, maxConcurrency: 1, lingerMs: 0 };
 

@@ -1,6 +1,6 @@
-import { backoffDelay, ErrorCode, errorCode, withRetry } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
-import { retryOptions } from "../src/driver/retry.js";
+import { backoffDelay, retryOptions, withRetry } from "../src/driver/retry.js";
+import { ErrorCode, errorCode } from "../src/errors.js";
 
 const options = { initialDelayMs: 1, maxDelayMs: 4, maxAttempts: Number.POSITIVE_INFINITY };
 const retryable = (e: unknown) => (e as Error).message === "again";

@@ -1,5 +1,6 @@
 import { runConformanceTests } from "@portable-pubsub/conformance";
-import { MemBroker, MemSubscriptionDriver, MemTopicDriver } from "@portable-pubsub/driver-memory";
+import { MemBroker, MemSubscriptionDriver } from "@portable-pubsub/driver-memory";
+import { memTopics } from "./mem-harness.js";
 
 const ackDeadlineMs = 1000;
 
@@ -8,14 +9,9 @@ runConformanceTests(
     const broker = new MemBroker();
     const consumer = (topic: string, name: string) =>
       new MemSubscriptionDriver(broker, topic, name, { create: { ackDeadlineMs }, maxWaitMs: 1000, anonymous: false });
+    const { missingSubscription, ...topics } = memTopics(broker);
     return {
-      async createTopic(name) {
-        broker.createTopic(name);
-        return { driver: new MemTopicDriver(broker, name), id: name, cleanup: async () => broker.deleteTopic(name) };
-      },
-      async makeNonexistentTopic() {
-        return new MemTopicDriver(broker, "no-such-topic");
-      },
+      ...topics,
       async createSubscription(topic, name) {
         const topicName = topic.id ?? "";
         const driver = consumer(topicName, name);
@@ -26,14 +22,7 @@ runConformanceTests(
           openConsumer: async () => consumer(topicName, name),
         };
       },
-      async makeNonexistentSubscription() {
-        broker.createTopic("has-no-subscriptions");
-        return new MemSubscriptionDriver(broker, "has-no-subscriptions", "no-such-subscription", {
-          create: undefined,
-          maxWaitMs: 1000,
-          anonymous: false,
-        });
-      },
+      makeNonexistentSubscription: async () => missingSubscription(),
     };
   },
   {

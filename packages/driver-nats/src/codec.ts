@@ -1,69 +1,42 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
-import type { DriverMessage } from "@portable-pubsub/core/driver";
+import { type DriverMessage, ESCAPED_HEADER_PREFIX, HeaderMetadata } from "@portable-pubsub/core/driver";
 
 /**
- * How metadata travels in NATS headers. A pair whose key is a valid header
- * name (printable ASCII without ":") and whose value has no line break and no
- * surrounding white space (NATS trims it) is sent as it is, so other NATS
- * programs read it as an ordinary header. Any other pair goes in a header
- * named `Pps-E-<key>` with key and value percent-encoded (encodeURIComponent),
- * so that every string round-trips exactly. Keys starting with `Nats-` (the
- * server's own headers, such as Nats-Msg-Id) or with that prefix are always
- * encoded, so that metadata can never pose as a JetStream header.
+ * How metadata travels in NATS headers: the kit's HeaderMetadata. A pair
+ * whose key is a valid header name (printable ASCII without ":") and whose
+ * value has no line break and no surrounding white space (NATS trims it) is
+ * sent as it is, so other NATS programs read it as an ordinary header. Any
+ * other pair goes in a header named `Pps-E-<key>` with key and value
+ * percent-encoded, so that every string round-trips exactly. Keys starting
+ * with `Nats-` (the server's own headers, such as Nats-Msg-Id) or with that
+ * prefix are always encoded, so that metadata can never pose as a JetStream
+ * header; received `Nats-` headers are left out of the metadata.
  */
-export const ENCODED_PREFIX = "Pps-E-";
-const ENCODED_LOWER = ENCODED_PREFIX.toLowerCase();
+export const ENCODED_PREFIX = ESCAPED_HEADER_PREFIX;
 /** The header JetStream deduplicates publishes by, within the stream's duplicate window. */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
 
-/** 33–126 without ":" (58): what nats.js accepts in a header name. */
-const TOKEN = /^[!-9;-~]+$/;
-
-function plainKey(key: string): boolean {
-  if (!TOKEN.test(key)) return false;
-  const lower = key.slice(0, 6).toLowerCase();
-  return !lower.startsWith("nats-") && !lower.startsWith(ENCODED_LOWER);
-}
-
-function plainValue(value: string): boolean {
-  return !value.includes("\n") && !value.includes("\r") && value.trim() === value;
-}
+const metadataHeaders = new HeaderMetadata({ reservedPrefixes: ["Nats-"] });
 
 /** The headers of a message with this metadata; undefined when it has none. */
 export function encodeMetadata(metadata: Record<string, string>): MsgHdrs | undefined {
   let h: MsgHdrs | undefined;
-  for (const key in metadata) {
-    const value = metadata[key] as string;
+  for (const [name, value] of metadataHeaders.encode(metadata)) {
     h ??= headers();
-    if (plainKey(key) && plainValue(value)) h.append(key, value);
-    else h.append(ENCODED_PREFIX + encodeURIComponent(key), encodeURIComponent(value));
+    h.append(name, value);
   }
   return h;
 }
 
-const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** Each header's name and first value. */
+function* firstValues(h: MsgHdrs): Generator<[string, string]> {
+  for (const [key, values] of h) yield [key, values[0] ?? ""];
+}
 
 /** Metadata from headers: server headers (`Nats-…`) are left out, encoded pairs decoded. */
 export function decodeMetadata(h: MsgHdrs | undefined): Record<string, string> {
-  if (h === undefined) return NO_METADATA;
-  let metadata = NO_METADATA;
-  for (const [key, values] of h) {
-    const head = key.slice(0, 6).toLowerCase();
-    if (head.startsWith("nats-")) continue;
-    if (metadata === NO_METADATA) metadata = {};
-    const value = values[0] ?? "";
-    if (head === ENCODED_LOWER) {
-      try {
-        metadata[decodeURIComponent(key.slice(ENCODED_PREFIX.length))] = decodeURIComponent(value);
-        continue;
-      } catch {
-        // Not ours after all (another program's header with this prefix): kept as it is.
-      }
-    }
-    metadata[key] = value;
-  }
-  return metadata;
+  return metadataHeaders.decode(h === undefined ? [] : firstValues(h));
 }
 
 /** A driver message for a JetStream message; its ackId and native object are the JsMsg itself. */

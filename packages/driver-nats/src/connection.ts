@@ -10,8 +10,8 @@ import {
   DriverError,
   type DriverServer,
   ErrorCode,
+  FirstConnection,
   HealthTracker,
-  raceSignal,
   settledWithin,
   throwIfAborted,
   WakeUp,
@@ -88,9 +88,9 @@ export class NatsLink {
   readonly display: string;
   /** The servers and connect timeout, for the portable layer's bound on opening. */
   readonly server: DriverServer;
-  readonly #open: (() => Promise<NatsConnection>) | undefined;
+  /** The gate before the connection this link opens itself; none on the user's connection. */
+  readonly #first: FirstConnection<NatsConnection> | undefined;
   #nc: NatsConnection | undefined;
-  #connecting: Promise<NatsConnection> | undefined;
   #closed = false;
   #stopStatus: (() => void) | undefined;
   #lost!: Promise<never>;
@@ -105,8 +105,19 @@ export class NatsLink {
     display: string,
     connectTimeoutMs: number,
   ) {
-    this.#open = open;
     this.display = display;
+    this.#first =
+      open &&
+      new FirstConnection({
+        open,
+        connected: (connection) => this.#adopt(connection),
+        failed: (err) => {
+          const error = connectError(err, display);
+          this.health.set("connecting", error);
+          return error;
+        },
+        dispose: (connection) => connection.close(),
+      });
     this.server = { broker: "NATS", address: display, connectTimeoutMs };
     this.#renewLost();
     if (nc) this.#adopt(nc);
@@ -146,30 +157,8 @@ export class NatsLink {
   /** The connection, connecting first if this link opens its own; a failed attempt is made again on the next call. */
   connection(signal?: AbortSignal): Promise<NatsConnection> {
     if (this.#nc) return Promise.resolve(this.#nc);
-    if (this.#closed) return Promise.reject(new DriverError("the driver was closed", ErrorCode.FailedPrecondition));
-    if (!this.#open) throw new Error("unreachable: a link without a connection opens one");
-    if (!this.#connecting) {
-      const attempt = this.#open().then(
-        (nc) => {
-          this.#connecting = undefined;
-          if (this.#closed) {
-            void nc.close().catch(() => {});
-            throw new DriverError("the driver was closed", ErrorCode.FailedPrecondition);
-          }
-          this.#adopt(nc);
-          return nc;
-        },
-        (err: unknown) => {
-          this.#connecting = undefined;
-          const error = connectError(err, this.display);
-          this.health.set("connecting", error);
-          throw error;
-        },
-      );
-      attempt.catch(() => {});
-      this.#connecting = attempt;
-    }
-    return signal ? raceSignal(this.#connecting, signal, "open") : this.#connecting;
+    if (!this.#first) throw new Error("unreachable: a link without a connection opens one");
+    return this.#first.get(signal);
   }
 
   /**
@@ -196,10 +185,11 @@ export class NatsLink {
   /** Stops watching; closes the connection if this link opened it, after flushing what it still has to send. */
   async close(signal: AbortSignal): Promise<void> {
     this.#closed = true;
+    this.#first?.close();
     this.#stopStatus?.();
     this.#back.wakeAll();
     const nc = this.#nc;
-    if (!nc || !this.#open) return;
+    if (!nc || !this.#first) return;
     if (!nc.isClosed()) {
       await settledWithin(nc.flush(), signal, CLOSE_GRACE_MS);
       await settledWithin(nc.close(), signal, CLOSE_GRACE_MS);

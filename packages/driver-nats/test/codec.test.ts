@@ -37,4 +37,27 @@ describe("nats metadata as headers", () => {
     h.set("x", "1");
     expect(decodeMetadata(h)).toEqual({ "Pps-E-bad%zz": "kept as it is", x: "1" });
   });
+
+  it("puts on the wire, byte for byte, what the driver's own codec did before it moved into the kit", () => {
+    const metadata = {
+      plain: "value",
+      "with space": " padded ",
+      "colon:key": "line1\r\nline2",
+      "Nats-Msg-Id": "mine, not the server's",
+      "pps-e-looks-encoded": "%zz",
+      "🔑": "世界",
+      empty: "",
+      "tab\tkey": "a\tb",
+      "NATS-expected-stream": "x",
+      "x-trace": "00-abc-01",
+    };
+    const h = encodeMetadata(metadata) as unknown as { encode(): Uint8Array };
+    expect(new TextDecoder().decode(h.encode())).toBe(
+      "NATS/1.0\r\nplain: value\r\nPps-E-with%20space: %20padded%20\r\nPps-E-colon%3Akey: line1%0D%0Aline2\r\n" +
+        "Pps-E-Nats-Msg-Id: mine%2C%20not%20the%20server's\r\nPps-E-pps-e-looks-encoded: %25zz\r\n" +
+        "Pps-E-%F0%9F%94%91: %E4%B8%96%E7%95%8C\r\nempty: \r\nPps-E-tab%09key: a%09b\r\n" +
+        "Pps-E-NATS-expected-stream: x\r\nx-trace: 00-abc-01\r\n\r\n",
+    );
+    expect(roundTrip(metadata)).toEqual(metadata);
+  });
 });

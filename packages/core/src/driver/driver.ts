@@ -248,7 +248,11 @@ export interface SubscriptionDriver extends DriverBase {
    * valid (its channel or lease is gone) must be ignored, not reported.
    */
   sendAcks(ackIds: unknown[], signal: AbortSignal): Promise<void>;
-  /** True if `sendNacks` is supported. When false, `Message.nack` throws Unimplemented. */
+  /**
+   * True if `sendNacks` is supported. When false, `Message.nack` throws
+   * Unimplemented, and a failed message is not handed back: see
+   * `releaseFailed`.
+   */
   readonly canNack: boolean;
   /**
    * Makes the messages with these ackIds available for delivery again at
@@ -279,6 +283,31 @@ export interface SubscriptionDriver extends DriverBase {
    * Pub/Sub's ack deadline).
    */
   redeliver?(redeliveries: Redelivery[], signal: AbortSignal): Promise<void>;
+  /**
+   * Optional, for drivers that cannot nack (`canNack` false): tells the
+   * driver that the messages with these ackIds failed (a handler threw, or a
+   * dead-letter send failed) and that the portable layer is done with them.
+   * It calls it once per failed delivery, once the delay its redelivery
+   * policy gives has passed (when it would call `sendNacks` on a driver that
+   * can nack; meanwhile it keeps the message's lease, where the driver has
+   * `extendLeases`), and at shutdown at once for those still waiting out
+   * their delay. Afterwards it never acks those ackIds nor extends their
+   * leases. The driver must release what it holds for each message (a slot
+   * of the broker's in-flight window, such as MQTT's receive maximum, a
+   * credit, a claim), so that failed messages never stop the delivery of
+   * others; and it must not drop a message its broker can keep: the message
+   * comes back when the broker redelivers unacked ones (an ack deadline, a
+   * session resumed after a reconnect), as the driver's README must say. An
+   * ackId that is no longer valid must be ignored, not reported.
+   *
+   * Without it, the portable layer stops extending a failed message's lease
+   * and does nothing more: the message comes back after its ack deadline, if
+   * the broker has one, or when the broker takes it back (a closed
+   * connection); until then it holds whatever the driver holds for an unacked
+   * message. A driver whose broker limits unacked messages and has no ack
+   * deadline must implement it.
+   */
+  releaseFailed?(ackIds: unknown[], signal: AbortSignal): Promise<void>;
   /**
    * Optional, with `extendLeases`: how long, in ms, a delivered message
    * stays leased to this consumer (not delivered to another) after its

@@ -8,6 +8,12 @@ import type { DriverBase } from "./driver.js";
  * (credentials removed) and the driver's hint; the code is the driver's
  * mapping; the original error is the `cause`. A PubSubError (the driver's
  * own validation, a cancellation) passes through unchanged.
+ *
+ * Not for a driver's TopicDriver or SubscriptionDriver, which throw their
+ * errors as they are: the portable layer calls it for them. It is exported
+ * for code of a driver package that runs with no Topic or Subscription
+ * around it (a `declare` or `migrate` helper the application calls
+ * directly), and for tools built on core.
  */
 export function toPubSubError(driver: DriverBase, err: unknown, operation: string): PubSubError {
   if (err instanceof PubSubError) return err;

@@ -65,6 +65,8 @@ export interface FailureRouterHost {
   ack(ackId: unknown): void;
   /** Queues a nack (at once). */
   nack(ackId: unknown): void;
+  /** Queues a `releaseFailed` call (drivers that cannot nack but have it). */
+  releaseFailed(ackId: unknown): void;
   /** Queues a `redeliver` call (drivers that have it). */
   redeliver(redelivery: Redelivery): void;
   /** Stops extending the message's lease. */
@@ -81,8 +83,9 @@ export interface FailureRouterHost {
  * the driver where it can delay (`redeliver`), else held here and nacked
  * when the delay has passed; or, once it has failed `maxAttempts` times,
  * sent to the dead-letter topic and acked once that send was confirmed.
- * Where the driver cannot nack at all, a failed message is left to its ack
- * deadline. Failures are the driver's count (`failedAttempts`) where it
+ * Where the driver cannot nack, a failed message is held for its delay the
+ * same way and then given to the driver's `releaseFailed`, or, without one,
+ * left to its ack deadline. Failures are the driver's count (`failedAttempts`) where it
  * keeps one, else this process's, by `loggableId`.
  */
 export class FailureRouter {
@@ -176,23 +179,28 @@ export class FailureRouter {
   #redeliverAfter(message: DriverMessage, delayMs: number): void {
     const ackId = message.ackId;
     const driver = this.#driver;
-    if (!driver.canNack) {
+    if (!driver.canNack && !driver.releaseFailed) {
       // Without a nack, the ack deadline brings it back: stop extending its lease.
       this.#host.release(message);
-    } else if (driver.redeliver) {
+    } else if (driver.canNack && driver.redeliver) {
       this.#host.release(message);
       this.#host.redeliver({ ackId, delayMs, message });
     } else if (delayMs === 0) {
-      this.#host.release(message);
-      this.#host.nack(ackId);
+      this.#handBack(message);
     } else {
       const timer = setTimeout(() => {
         this.#held.delete(message);
-        this.#host.release(message);
-        this.#host.nack(ackId);
+        this.#handBack(message);
       }, delayMs);
       this.#held.set(message, timer);
     }
+  }
+
+  /** Ends this process's hold on a failed message: nacks it, or, where the driver cannot nack, releases it. */
+  #handBack(message: DriverMessage): void {
+    this.#host.release(message);
+    if (this.#driver.canNack) this.#host.nack(message.ackId);
+    else this.#host.releaseFailed(message.ackId);
   }
 
   #toDeadLetter(message: DriverMessage, failures: number, error: unknown): void {
@@ -241,8 +249,7 @@ export class FailureRouter {
   releaseHeld(): void {
     for (const [message, timer] of this.#held) {
       clearTimeout(timer);
-      this.#host.release(message);
-      this.#host.nack(message.ackId);
+      this.#handBack(message);
     }
     this.#held.clear();
   }

@@ -72,6 +72,8 @@ export class Settlement {
   readonly #acks: Batcher<unknown>;
   readonly #nacks: Batcher<unknown>;
   readonly #redeliverBatches: Batcher<Redelivery> | undefined;
+  /** `releaseFailed` calls, for drivers that cannot nack but have it. */
+  readonly #releases: Batcher<unknown> | undefined;
   readonly #abort = new AbortController();
   readonly #leases: LeaseKeeper | undefined;
   readonly #failureRouter: FailureRouter;
@@ -87,8 +89,12 @@ export class Settlement {
     const onError = (err: unknown) => {
       this.#error ??= host.wrap(err, "ack");
     };
-    this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, false), batching, undefined, onError);
-    this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, true), batching, undefined, onError);
+    this.#acks = new Batcher((ids) => this.#sendAckBatch(ids, "ack"), batching, undefined, onError);
+    this.#nacks = new Batcher((ids) => this.#sendAckBatch(ids, "nack"), batching, undefined, onError);
+    this.#releases =
+      !driver.canNack && driver.releaseFailed
+        ? new Batcher((ids) => this.#sendAckBatch(ids, "release"), batching, undefined, onError)
+        : undefined;
     this.#redeliverBatches = driver.redeliver
       ? new Batcher((items) => this.#sendRedeliveries(items), batching, undefined, onError)
       : undefined;
@@ -108,6 +114,7 @@ export class Settlement {
       {
         ack: (id) => this.#acks.addNoWait(id),
         nack: (id) => this.#nacks.addNoWait(id),
+        releaseFailed: (id) => this.#releases?.addNoWait(id),
         redeliver: (item) => this.#redeliverBatches?.addNoWait(item),
         release: (message) => this.#leases?.release(message),
         track: (work) => host.track(work),
@@ -173,7 +180,12 @@ export class Settlement {
   /** Hands back what waits out a delay, then sends every pending ack, nack and redelivery. */
   async flush(): Promise<void> {
     this.#failureRouter.releaseHeld();
-    await Promise.all([this.#acks.flush(), this.#nacks.flush(), this.#redeliverBatches?.flush()]);
+    await Promise.all([
+      this.#acks.flush(),
+      this.#nacks.flush(),
+      this.#redeliverBatches?.flush(),
+      this.#releases?.flush(),
+    ]);
   }
 
   /** Aborts what is being sent (a shutdown past its deadline): the broker redelivers those messages. */
@@ -189,12 +201,20 @@ export class Settlement {
     await this.#failureRouter.shutdown(signal).catch(() => {});
   }
 
-  #sendAckBatch(ids: unknown[], nack: boolean): Promise<void> {
+  /** Sends one batch of acks, nacks or (drivers that cannot nack) releases of failed messages, with retries. */
+  #sendAckBatch(ids: unknown[], kind: "ack" | "nack" | "release"): Promise<void> {
     const driver = this.#driver;
     const signal = this.#abort.signal;
-    const attempt = nack ? () => driver.sendNacks(ids, signal) : () => driver.sendAcks(ids, signal);
+    const attempt =
+      kind === "ack"
+        ? () => driver.sendAcks(ids, signal)
+        : kind === "nack"
+          ? () => driver.sendNacks(ids, signal)
+          : () => (driver.releaseFailed as NonNullable<SubscriptionDriver["releaseFailed"]>)(ids, signal);
     const { instruments, isRetryable, retry } = this.#host;
-    return instruments.settle(nack, () => withRetry(attempt, isRetryable, retry, signal, nack ? "nack" : "ack"));
+    // A release ends a failed delivery as a nack does: it is counted as one.
+    const operation = kind === "ack" ? "ack" : "nack";
+    return instruments.settle(kind !== "ack", () => withRetry(attempt, isRetryable, retry, signal, operation));
   }
 
   /**
