@@ -209,4 +209,20 @@ describe("typed messages on mem://", () => {
       });
     }
   });
+
+  it("dead-letters an invalid message's bytes to a typed dead-letter topic too", async () => {
+    const t = name();
+    const dead = `${t}-dead`;
+    const deadTopic = keep(await openTopic(`mem://${dead}`, { schema: Order }));
+    const deadSub = keep(await openSubscription(`mem://${dead}`));
+    const raw = keep(await openTopic(`mem://${t}`));
+    const sub = keep(await openSubscription(`mem://${t}`, { schema: Order, deadLetter: deadTopic }));
+    await raw.send({ body: "garbage", metadata: { [CONTENT_TYPE_KEY]: "application/json" } });
+    const processing = sub.process(() => {});
+    const letter = await deadSub.receive({ signal: AbortSignal.timeout(5000) });
+    letter.ack();
+    expect(letter.text()).toBe("garbage");
+    await sub.shutdown();
+    await processing;
+  });
 });
