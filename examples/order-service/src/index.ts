@@ -2,7 +2,7 @@
 export { type Config, loadConfig } from "./config.js";
 export { Logger } from "./log.js";
 export { EVENT_TYPE_KEY, ORDER_CREATED, OrderStore, type OrderStoreOptions, type StoredOrder } from "./order-store.js";
-export { newOrder, type Order, type OrderRequest, orderMessage, parseOrderRequest, readOrder } from "./orders.js";
+export { newOrder, type Order, type OrderRequest, OrderSchema, orderMessage, parseOrderRequest } from "./orders.js";
 export { OrderProcessor, type ProcessorStats } from "./processor.js";
 export { type SelfTestResult, selfTest } from "./self-test.js";
 export { OrderService } from "./service.js";

@@ -5,6 +5,7 @@
  * message goes to and whether it is up. A relay (`src/relay-main.ts`, or
  * `pubsub outbox relay`) sends the message once the transaction commits.
  */
+import { CONTENT_TYPE_KEY } from "@portable-pubsub/core";
 import { outbox } from "@portable-pubsub/driver-postgres";
 import type pg from "pg";
 import { newOrder, type Order, type OrderRequest, orderMessage } from "./orders.js";
@@ -67,11 +68,13 @@ export class OrderStore {
         `INSERT INTO ${this.#orders} (id, item, quantity, customer, created_at) VALUES ($1, $2, $3, $4, $5)`,
         [order.id, order.item, order.quantity, order.customer ?? null, order.createdAt],
       );
+      // The outbox stores bytes: the order goes as the JSON that the typed subscription's json() codec reads.
       const message = orderMessage(order);
+      const metadata = { ...message.metadata, [CONTENT_TYPE_KEY]: "application/json", [EVENT_TYPE_KEY]: ORDER_CREATED };
       const { id } = await outbox.send(
         tx,
         this.#options.topicUrl,
-        { ...message, metadata: { ...message.metadata, [EVENT_TYPE_KEY]: ORDER_CREATED } },
+        { body: JSON.stringify(message.data), metadata },
         { schema: this.#options.outboxSchema },
       );
       await tx.query("COMMIT");

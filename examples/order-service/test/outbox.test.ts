@@ -6,8 +6,11 @@ import { reachable } from "@portable-pubsub/conformance";
 import { type Message, openSubscription, type Subscription } from "@portable-pubsub/core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_TYPE_KEY, ORDER_CREATED, OrderStore, readOrder } from "../src/index.js";
+import { EVENT_TYPE_KEY, ORDER_CREATED, OrderSchema, OrderStore } from "../src/index.js";
 import { RABBIT, removeTopology, skipWithoutRabbit } from "./broker.js";
+
+/** The order a message carries, as the service's typed subscription reads it. */
+const readOrder = (body: Uint8Array) => OrderSchema.parse(JSON.parse(Buffer.from(body).toString("utf8")));
 
 const PG_URL = process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PG = { host: new URL(PG_URL).hostname, port: Number(new URL(PG_URL).port || 5432) };
@@ -92,6 +95,7 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
       const message = arrived(first.order.id)[0] as Message;
       expect(message.metadata[EVENT_TYPE_KEY]).toBe(ORDER_CREATED);
       expect(message.metadata["outbox-id"]).toBe(first.messageId);
+      expect(message.metadata["content-type"]).toBe("application/json");
       expect(readOrder(message.body)).toEqual(first.order);
       expect(await store.find(first.order.id)).toEqual(first.order);
 

@@ -44,6 +44,21 @@ describe("HeaderMetadata", () => {
     expect(Object.isFrozen(empty)).toBe(true);
   });
 
+  it("reads canonical keys back under their one spelling, whatever their case, and leaves the others as sent", () => {
+    const typed = new HeaderMetadata({ canonicalKeys: ["content-type"] });
+    expect(typed.decode([["Content-Type", "application/json"]])).toEqual({ "content-type": "application/json" });
+    expect(
+      typed.decode([
+        ["CONTENT-TYPE", "text/plain"],
+        ["X-Trace", "1"],
+      ]),
+    ).toEqual({
+      "content-type": "text/plain",
+      "X-Trace": "1",
+    });
+    expect(codec.decode([["Content-Type", "application/json"]])).toEqual({ "Content-Type": "application/json" });
+  });
+
   it("takes the broker's own rules for names and values, and its own prefix", () => {
     const lower = new HeaderMetadata({ prefix: "X-Esc-", plainKey: (k) => /^[a-z]+$/.test(k), plainValue: () => true });
     expect(lower.encode({ ok: " spaced ", Upper: "v" })).toEqual([

@@ -162,14 +162,15 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
     }
     const got: string[] = [];
     while (got.length < 3) {
-      const m = await subscription.receive({ signal: AbortSignal.timeout(15_000) });
+      // The emulator (a JVM) took over 15 s to hand out 4 MB messages on a loaded machine.
+      const m = await subscription.receive({ signal: AbortSignal.timeout(40_000) });
       m.ack();
       expect(m.body.byteLength).toBe(4_000_000);
       expect(m.body[0]).toBe(Number(m.metadata.n));
       got.push(m.metadata.n ?? "");
     }
     expect(got.sort()).toEqual(["1", "2", "3"]);
-  });
+  }, 150_000);
 
   it("round-trips an empty message: Pub/Sub needs an attribute, which is removed on receipt", async () => {
     const { topic, subscription } = await pair();

@@ -1,6 +1,11 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
-import { type DriverMessage, ESCAPED_HEADER_PREFIX, HeaderMetadata } from "@portable-pubsub/core/driver";
+import {
+  CONTENT_TYPE_KEY,
+  type DriverMessage,
+  ESCAPED_HEADER_PREFIX,
+  HeaderMetadata,
+} from "@portable-pubsub/core/driver";
 
 /**
  * How metadata travels in NATS headers: the kit's HeaderMetadata. A pair
@@ -12,12 +17,16 @@ import { type DriverMessage, ESCAPED_HEADER_PREFIX, HeaderMetadata } from "@port
  * with `Nats-` (the server's own headers, such as Nats-Msg-Id) or with that
  * prefix are always encoded, so that metadata can never pose as a JetStream
  * header; received `Nats-` headers are left out of the metadata.
+ *
+ * The portable content type (`content-type`) is a plain pair, so it travels
+ * as the `content-type` header other NATS programs read; a received
+ * `Content-Type` header, in any case, comes back as `content-type`.
  */
 export const ENCODED_PREFIX = ESCAPED_HEADER_PREFIX;
 /** The header JetStream deduplicates publishes by, within the stream's duplicate window. */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
 
-const metadataHeaders = new HeaderMetadata({ reservedPrefixes: ["Nats-"] });
+const metadataHeaders = new HeaderMetadata({ reservedPrefixes: ["Nats-"], canonicalKeys: [CONTENT_TYPE_KEY] });
 
 /** The headers of a message with this metadata; undefined when it has none. */
 export function encodeMetadata(metadata: Record<string, string>): MsgHdrs | undefined {

@@ -99,7 +99,11 @@ describe.skipIf(!cluster && !process.env.CI)("rabbit redelivery across a broker 
     // At least 4 s after the restart: on a loaded machine start_app alone has taken over 5 s.
     const got = await drain(subscription, Math.max(delayMs + 4000 - (Date.now() - failedAt), 4000));
     const cameBackAfter = Date.now() - failedAt;
-    expect(got.map((m) => [m.text(), m.metadata, m.deliveryAttempt])).toEqual([["survivor", { kind: "delayed" }, 2]]);
+    expect(got.map((m) => [m.text(), m.metadata])).toEqual([["survivor", { kind: "delayed" }]]);
+    // 2, or 3 where start_app outlasted the delay and the copy's first delivery went down with a channel that
+    // the consumer was still reopening (the broker then sets its redelivered flag): seen on a loaded machine.
+    expect(got[0]?.deliveryAttempt).toBeGreaterThanOrEqual(2);
+    expect(got[0]?.deliveryAttempt).toBeLessThanOrEqual(3);
     expect(cameBackAfter).toBeGreaterThanOrEqual(delayMs - 300);
   });
 

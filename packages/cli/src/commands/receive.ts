@@ -1,6 +1,6 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
 import { aboutOf, openSubscriptionAt, parseUrl } from "../drivers.js";
-import { messageRecord, visibleBody } from "../format.js";
+import { messageRecord, prettyJsonBody, visibleBody } from "../format.js";
 import { aloneInProcess } from "../hints.js";
 import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
@@ -76,8 +76,12 @@ async function receiveLoop(
 
 function render(message: Message, json: boolean): Uint8Array | string {
   if (json) return `${JSON.stringify(messageRecord(message))}\n`;
-  // A terminal shows the body with its control characters escaped; a pipe or a file gets the bytes as they are.
-  if (process.stdout.isTTY) return `${visibleBody(message.body)}\n`;
+  // A terminal shows a JSON body indented (its content type says JSON), any other body with its control
+  // characters escaped; a pipe or a file gets the bytes as they are, one message per line.
+  if (process.stdout.isTTY) {
+    const pretty = prettyJsonBody(message);
+    return `${pretty === undefined ? visibleBody(message.body) : visibleBody(new TextEncoder().encode(pretty))}\n`;
+  }
   const out = new Uint8Array(message.body.byteLength + 1);
   out.set(message.body);
   out[message.body.byteLength] = 0x0a;

@@ -23,6 +23,12 @@ export interface HeaderMetadataOptions {
    * line break, and no white space at either end (brokers trim it).
    */
   readonly plainValue?: (value: string) => boolean;
+  /**
+   * Keys read back under this one spelling whatever the case they arrive
+   * in, such as `["content-type"]`: header names are case-insensitive, and
+   * a foreign producer may send `Content-Type`.
+   */
+  readonly canonicalKeys?: readonly string[];
 }
 
 /** The default prefix of a header that carries an escaped metadata pair. */
@@ -52,6 +58,7 @@ export class HeaderMetadata {
   readonly #reserved: readonly string[];
   readonly #plainKey: (key: string) => boolean;
   readonly #plainValue: (value: string) => boolean;
+  readonly #canonical: ReadonlyMap<string, string>;
 
   constructor(options: HeaderMetadataOptions = {}) {
     this.#prefix = options.prefix ?? ESCAPED_HEADER_PREFIX;
@@ -59,6 +66,7 @@ export class HeaderMetadata {
     this.#reserved = (options.reservedPrefixes ?? []).map((p) => p.toLowerCase());
     this.#plainKey = options.plainKey ?? defaultPlainKey;
     this.#plainValue = options.plainValue ?? defaultPlainValue;
+    this.#canonical = new Map((options.canonicalKeys ?? []).map((key) => [key.toLowerCase(), key]));
   }
 
   /** The headers, as name and value, that carry `metadata`, in its key order. */
@@ -91,7 +99,7 @@ export class HeaderMetadata {
           // Not escaped by us after all (another program's header with this prefix): kept as it is.
         }
       }
-      metadata[key] = value;
+      metadata[this.#canonical.get(lower) ?? key] = value;
     }
     return metadata;
   }
