@@ -1,155 +1,225 @@
-import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument } from "@portable-pubsub/core/driver";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  certificateHint,
+  type DriverServer,
+  ErrorCode,
+  HealthTracker,
+  raceSignal,
+  settledWithin,
+  throwIfAborted,
+  WakeUp,
+} from "@portable-pubsub/core/driver";
+import { NatsDriverError } from "./errors.js";
+import { CONNECT_TIMEOUT_MS } from "./server.js";
 
-/** The environment variable that names the NATS server(s) of `nats://` URLs. */
-export const SERVER_URL_ENV = "NATS_SERVER_URL";
-/**
- * How often the driver's connections ping the server. Two unanswered pings
- * (`maxPingOut`) mark the connection stale and start a reconnect, so a
- * silent network (a pulled cable, a blackholing firewall) is noticed within
- * about three intervals; nats.js's own default of 2 minutes would take 4 to 6.
- */
-export const DEFAULT_PING_INTERVAL_MS = 5000;
-/** How long a PubAck or a JetStream API reply may take before the request fails (and a send is retried). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
-/**
- * How long one connection attempt may take (TCP, INFO, CONNECT) before
- * nats.js gives it up, unless the `connectTimeoutMs` option says otherwise:
- * the portable default, as on every driver.
- */
-export const CONNECT_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
+/** How long closing a connection this driver opened waits for its last acks and naks to be flushed. */
+const CLOSE_GRACE_MS = 2000;
 
-/** Where and as whom to connect: what a server URL list says, credentials apart from the addresses. */
-export interface ServerSettings {
-  /** `host:port` of each server, in order. */
-  readonly servers: string[];
-  readonly user?: string;
-  readonly pass?: string;
-  readonly token?: string;
-  readonly tls: boolean;
-  /** The servers as messages name them, never with credentials. */
+/** What `lost` rejects with: the PubAcks still due on the connection that dropped will not come. */
+export class ConnectionLostError extends NatsDriverError {
+  constructor() {
+    super("the connection to NATS was lost while waiting for the PubAck", ErrorCode.Unknown, { retryable: true });
+  }
+}
+
+/**
+ * A driver's hold on one NATS connection: either the user's (left open at
+ * close), or one the driver opens itself (on first use, again after a failed
+ * attempt, and closed at close). It turns the connection's status events into
+ * health, and into a promise, renewed on every disconnect, that tells sends
+ * in flight their PubAck will not come.
+ */
+export class NatsLink {
+  readonly health = new HealthTracker("connecting");
+  /** The servers, for messages: never with credentials. */
   readonly display: string;
-}
+  /** The servers and connect timeout, for the portable layer's bound on opening. */
+  readonly server: DriverServer;
+  readonly #open: (() => Promise<NatsConnection>) | undefined;
+  #nc: NatsConnection | undefined;
+  #connecting: Promise<NatsConnection> | undefined;
+  #closed = false;
+  #stopStatus: (() => void) | undefined;
+  #lost!: Promise<never>;
+  #fireLost!: (err: Error) => void;
+  /** False from a disconnect until the reconnect: nats.js discards what is published meanwhile. */
+  #up = false;
+  readonly #back = new WakeUp();
 
-const EXPECTED =
-  'expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#" and "@" in a user name or password percent-encoded';
-
-function decode(part: string, what: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    throw invalidArgument(`nats: a server URL has a badly percent-encoded ${what}; ${EXPECTED}`);
+  private constructor(
+    nc: NatsConnection | undefined,
+    open: (() => Promise<NatsConnection>) | undefined,
+    display: string,
+    connectTimeoutMs: number,
+  ) {
+    this.#open = open;
+    this.display = display;
+    this.server = { broker: "NATS", address: display, connectTimeoutMs };
+    this.#renewLost();
+    if (nc) this.#adopt(nc);
   }
-}
 
-/**
- * Parses NATS_SERVER_URL or the `serverUrl` option: one or several
- * comma-separated `nats://[user:password@]host[:port]` (or `tls://`, or a
- * bare `host:port`). nats.js takes no credentials from URLs, so this takes
- * them out (a user without a password is a token, as in the other NATS
- * clients); they must be the same on every URL that has them. No message
- * echoes what may hold a password.
- */
-export function parseServerUrls(value: string): ServerSettings {
-  const parts = value.split(",").map((p) => p.trim());
-  if (parts.some((p) => p === "")) throw invalidArgument(`nats: the server URL list has an empty entry; ${EXPECTED}`);
-  const servers: string[] = [];
-  const shown: string[] = [];
-  let credentials: { user?: string; pass?: string; token?: string } | undefined;
-  let tls: boolean | undefined;
-  for (const part of parts) {
-    let url: URL;
-    try {
-      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(part) ? part : `nats://${part}`);
-    } catch {
-      throw invalidArgument(`nats: a server URL is not a valid URL; ${EXPECTED}`);
-    }
-    const scheme = url.protocol.toLowerCase();
-    if (scheme !== "nats:" && scheme !== "tls:") {
-      throw invalidArgument(`nats: a server URL must start with nats:// or tls://, not ${scheme}//; ${EXPECTED}`);
-    }
-    if (!url.hostname) throw invalidArgument(`nats: a server URL names no host; ${EXPECTED}`);
-    const display = `${scheme}//${url.username || url.password ? "***@" : ""}${url.host}`;
-    if ((url.pathname !== "" && url.pathname !== "/") || url.search || url.hash) {
-      throw invalidArgument(
-        `nats: server URL ${display} has a path, query or fragment; it takes none (other nats.js settings go in the natsOptions option); ${EXPECTED}`,
+  /** A link on the user's connection, which close leaves open. */
+  static of(nc: NatsConnection): NatsLink {
+    return new NatsLink(nc, undefined, nc.getServer(), CONNECT_TIMEOUT_MS);
+  }
+
+  /**
+   * A link that opens its own connection with `open` on first use, and
+   * closes it at close; `open` gives up an attempt after `connectTimeoutMs`.
+   */
+  static opening(
+    open: () => Promise<NatsConnection>,
+    display: string,
+    connectTimeoutMs = CONNECT_TIMEOUT_MS,
+  ): NatsLink {
+    return new NatsLink(undefined, open, display, connectTimeoutMs);
+  }
+
+  /** The connection once made, else undefined. */
+  get current(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
+  /**
+   * A promise that rejects (retryably) when the current connection drops.
+   * Never settles otherwise; it always has a handler, so it is never an
+   * unhandled rejection.
+   */
+  get lost(): Promise<never> {
+    return this.#lost;
+  }
+
+  /** The connection, connecting first if this link opens its own; a failed attempt is made again on the next call. */
+  connection(signal?: AbortSignal): Promise<NatsConnection> {
+    if (this.#nc) return Promise.resolve(this.#nc);
+    if (this.#closed) return Promise.reject(new NatsDriverError("the driver was closed", ErrorCode.FailedPrecondition));
+    if (!this.#open) throw new Error("unreachable: a link without a connection opens one");
+    if (!this.#connecting) {
+      const attempt = this.#open().then(
+        (nc) => {
+          this.#connecting = undefined;
+          if (this.#closed) {
+            void nc.close().catch(() => {});
+            throw new NatsDriverError("the driver was closed", ErrorCode.FailedPrecondition);
+          }
+          this.#adopt(nc);
+          return nc;
+        },
+        (err: unknown) => {
+          this.#connecting = undefined;
+          const error = connectError(err, this.display);
+          this.health.set("connecting", error);
+          throw error;
+        },
       );
+      attempt.catch(() => {});
+      this.#connecting = attempt;
     }
-    const isTls = scheme === "tls:";
-    if (tls !== undefined && tls !== isTls) {
-      throw invalidArgument(`nats: the server URLs mix nats:// and tls://; use one scheme for all`);
-    }
-    tls = isTls;
-    if (url.username || url.password) {
-      const user = decode(url.username, "user name");
-      const pass = decode(url.password, "password");
-      const found = url.password ? { user, pass } : { token: user };
-      if (credentials && JSON.stringify(credentials) !== JSON.stringify(found)) {
-        throw invalidArgument(
-          "nats: the server URLs carry different credentials; nats.js connects to all with one, so give the same on each (or on one)",
-        );
+    return signal ? raceSignal(this.#connecting, signal, "open") : this.#connecting;
+  }
+
+  /**
+   * The connection once it is up: at once, or after the reconnect that
+   * follows a disconnect (nats.js drops what is published while
+   * disconnected, so waiting is the only way to have it sent). Rejects
+   * with Canceled when `signal` fires, and with ClosedConnectionError's
+   * kind when the connection closed for good.
+   */
+  async connected(signal: AbortSignal): Promise<NatsConnection> {
+    const nc = this.#nc ?? (await this.connection(signal));
+    while (!this.#up) {
+      if (nc.isClosed() || this.#closed) {
+        throw new NatsDriverError("the NATS connection is closed", ErrorCode.FailedPrecondition, {
+          hint: "open the topic or subscription on a connection that is open",
+        });
       }
-      credentials = found;
+      throwIfAborted(signal, "send");
+      await this.#back.wait(1000, signal);
     }
-    const port = url.port || "4222";
-    servers.push(`${url.hostname}:${port}`);
-    shown.push(`${scheme}//${url.hostname}:${port}`);
+    return nc;
   }
-  return { servers, ...credentials, tls: tls ?? false, display: shown.join(",") };
-}
 
-/** The server settings from the `serverUrl` option, else NATS_SERVER_URL; InvalidArgument when neither is set. */
-export function resolveServers(serverUrl: string | undefined): ServerSettings {
-  const value = serverUrl ?? process.env[SERVER_URL_ENV];
-  if (value === undefined || value.trim() === "") {
-    throw invalidArgument(
-      `nats: no NATS server; set ${SERVER_URL_ENV} (such as nats://localhost:4222) or pass the serverUrl option`,
-    );
+  /** Stops watching; closes the connection if this link opened it, after flushing what it still has to send. */
+  async close(signal: AbortSignal): Promise<void> {
+    this.#closed = true;
+    this.#stopStatus?.();
+    this.#back.wakeAll();
+    const nc = this.#nc;
+    if (!nc || !this.#open) return;
+    if (!nc.isClosed()) {
+      await settledWithin(nc.flush(), signal, CLOSE_GRACE_MS);
+      await settledWithin(nc.close(), signal, CLOSE_GRACE_MS);
+    }
   }
-  return parseServerUrls(value);
+
+  #renewLost(): void {
+    this.#lost = new Promise<never>((_, reject) => {
+      this.#fireLost = reject;
+    });
+    this.#lost.catch(() => {});
+  }
+
+  #adopt(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#up = !nc.isClosed();
+    if (this.#up) this.health.set("ready");
+    const status = nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?: () => void };
+    this.#stopStatus = () => status.stop?.();
+    void (async () => {
+      try {
+        for await (const s of status) {
+          if (this.#closed) break;
+          switch (s.type) {
+            case "disconnect":
+            case "staleConnection": {
+              const error = new Error(
+                s.type === "disconnect"
+                  ? `disconnected from ${this.display}`
+                  : `no answer to pings from ${this.display}`,
+              );
+              this.#up = false;
+              this.health.set("reconnecting", error);
+              this.#fireLost(new ConnectionLostError());
+              this.#renewLost();
+              break;
+            }
+            case "reconnecting":
+              this.health.set("reconnecting");
+              break;
+            case "reconnect":
+              this.#up = true;
+              this.#back.wakeAll();
+              this.health.set("ready");
+              break;
+            case "close":
+              this.#up = false;
+              this.#back.wakeAll();
+              // Only a user's connection closes under a driver: sends then fail with ClosedConnectionError.
+              this.#fireLost(new ConnectionLostError());
+              break;
+          }
+        }
+      } catch {
+        // The status iterator ends with the connection; nothing to report.
+      }
+    })();
+  }
 }
 
-/**
- * The nats.js options of the connections this driver opens: reconnect for
- * ever (nats.js gives up after 10 attempts by default, which would leave a
- * Topic dead after a 20-second outage), a quick first retry, and pings
- * often enough to notice a silent network, and no async stack traces for
- * requests. `extra` (the user's) wins.
- */
-export function connectionOptions(
-  settings: ServerSettings,
-  pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
-  extra: Partial<ConnectionOptions> = {},
-  connectTimeoutMs = CONNECT_TIMEOUT_MS,
-): ConnectionOptions {
-  return {
-    servers: settings.servers,
-    ...(settings.user !== undefined ? { user: settings.user, pass: settings.pass } : {}),
-    ...(settings.token !== undefined ? { token: settings.token } : {}),
-    ...(settings.tls ? { tls: {} } : {}),
-    name: "portable-pubsub",
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    reconnectJitter: 250,
-    pingInterval: pingIntervalMs,
-    maxPingOut: 2,
-    timeout: connectTimeoutMs,
-    // nats.js otherwise builds two Errors (with stack traces) for every request up front, a tenth
-    // of the CPU a publish costs; core gives every error the caller sees its own context anyway.
-    noAsyncTraces: true,
-    ...extra,
-  };
-}
-
-/** Connects with {@link connectionOptions}. */
-export function connectNats(options: ConnectionOptions): Promise<NatsConnection> {
-  return connect(options);
-}
-
-/** `host` and `port` of a `host:port`, for telemetry. */
-export function splitHostPort(server: string | undefined): { serverAddress?: string; serverPort?: number } {
-  if (!server) return {};
-  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(server);
-  if (!match) return { serverAddress: server };
-  return { serverAddress: match[1], serverPort: Number(match[2]) };
+/** A failed first connection as a message that names the servers, without credentials; auth failures keep their class. */
+function connectError(err: unknown, display: string): Error {
+  if (err instanceof Error && (err.name === "AuthorizationError" || err.name === "UserAuthenticationExpiredError")) {
+    return err;
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  // No answer within the connect timeout is DeadlineExceeded, as the portable layer's bound on opening says.
+  const code = err instanceof Error && err.name === "TimeoutError" ? ErrorCode.DeadlineExceeded : ErrorCode.Unknown;
+  return new NatsDriverError(`could not connect to NATS at ${display}: ${detail}`, code, {
+    retryable: true,
+    hint:
+      certificateHint(err) ??
+      `is nats-server running there? (the server comes from the serverUrl option or NATS_SERVER_URL)`,
+    cause: err,
+  });
 }

@@ -7,6 +7,10 @@
  */
 export { about } from "./about.js";
 export { decodeMetadata, ENCODED_PREFIX, encodeMetadata, MSG_ID_HEADER } from "./codec.js";
+export { ConnectionLostError, NatsLink } from "./connection.js";
+export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
+export { JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
+export { inspectURL } from "./inspect.js";
 export {
   CONNECT_TIMEOUT_MS,
   connectionOptions,
@@ -16,11 +20,7 @@ export {
   resolveServers,
   SERVER_URL_ENV,
   type ServerSettings,
-} from "./connection.js";
-export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
-export { JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
-export { inspectURL } from "./inspect.js";
-export { ConnectionLostError, NatsLink } from "./link.js";
+} from "./server.js";
 export {
   DEFAULT_PREFETCH,
   type NatsDeclaration,

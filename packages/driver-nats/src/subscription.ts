@@ -15,11 +15,11 @@ import {
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { toDriverMessage } from "./codec.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./connection.js";
+import { NatsLink } from "./connection.js";
 import { type ConsumerDeclaration, ensureConsumer, ensureStream } from "./declare.js";
 import { NatsDriverError, natsErrors } from "./errors.js";
-import { NatsLink } from "./link.js";
 import { Receiver } from "./receiver.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./server.js";
 
 /** Messages asked for in one pull request, and the most the receive buffer holds. */
 export const DEFAULT_PREFETCH = 256;

@@ -15,10 +15,10 @@ import {
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
 import { encodeMetadata } from "./codec.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./connection.js";
+import { ConnectionLostError, NatsLink } from "./connection.js";
 import { ensureStreamFor, findStream, streamNameFor } from "./declare.js";
 import { NatsDriverError, natsErrors } from "./errors.js";
-import { ConnectionLostError, NatsLink } from "./link.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./server.js";
 
 /** How a topic publishes. */
 export interface NatsTopicSettings {

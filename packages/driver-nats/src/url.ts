@@ -16,8 +16,8 @@ import {
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { CONNECT_TIMEOUT_MS, connectionOptions, connectNats, resolveServers } from "./connection.js";
-import { NatsLink } from "./link.js";
+import { NatsLink } from "./connection.js";
+import { CONNECT_TIMEOUT_MS, connectionOptions, connectNats, resolveServers } from "./server.js";
 import { NatsSubscriptionDriver } from "./subscription.js";
 import { NatsTopicDriver } from "./topic.js";
 

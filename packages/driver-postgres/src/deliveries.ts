@@ -8,8 +8,9 @@
  * Acks delete rows; nacks, redeliveries and lease extensions move
  * `visible_at`, only for the delivery (attempt) that holds the lease.
  */
-import type { Queryable } from "./connection.js";
-import type { DeliveryRow, PgAckId } from "./messages.js";
+
+import type { DeliveryRow, PgAckId } from "./codec.js";
+import type { Queryable } from "./server.js";
 
 /** Messages the retention sweep deletes at most in one statement. */
 export const SWEEP_LIMIT = 5000;

@@ -8,21 +8,6 @@
  */
 export { about } from "./about.js";
 export {
-  CONNECT_TIMEOUT_MS,
-  type ConnectingQueryable,
-  DEFAULT_POOL_SIZE,
-  poolConfig,
-  QUERY_TIMEOUT_MS,
-  type Queryable,
-  resolveServer,
-  SERVER_URL_ENV,
-  type ServerSettings,
-} from "./connection.js";
-export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
-export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
-export { inspectURL } from "./inspect.js";
-export { PgLink, sharedLink } from "./link.js";
-export {
   checkStorable,
   type DeliveryRow,
   type Inserted,
@@ -30,8 +15,8 @@ export {
   notifyChannel,
   type PgAckId,
   toDriverMessage,
-} from "./messages.js";
-export { type Migrated, migrateDatabase } from "./migrate.js";
+} from "./codec.js";
+export { PgLink, sharedLink } from "./connection.js";
 export {
   checkSchemaName,
   DEFAULT_SCHEMA,
@@ -45,7 +30,22 @@ export {
   migrationSql,
   migrationText,
   missingTopic,
-} from "./schema.js";
+} from "./declare.js";
+export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
+export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
+export { inspectURL } from "./inspect.js";
+export { type Migrated, migrateDatabase } from "./migrate.js";
+export {
+  CONNECT_TIMEOUT_MS,
+  type ConnectingQueryable,
+  DEFAULT_POOL_SIZE,
+  poolConfig,
+  QUERY_TIMEOUT_MS,
+  type Queryable,
+  resolveServer,
+  SERVER_URL_ENV,
+  type ServerSettings,
+} from "./server.js";
 export {
   DEFAULT_LEASE_MS,
   DEFAULT_POLL_INTERVAL_MS,

@@ -15,9 +15,9 @@ import {
   type UrlInspector,
 } from "@portable-pubsub/core/driver";
 import pg from "pg";
-import { CONNECT_TIMEOUT_MS, resolveServer, SERVER_URL_ENV } from "./connection.js";
+import { checkSchemaName, DEFAULT_SCHEMA } from "./declare.js";
 import { pgErrors } from "./errors.js";
-import { checkSchemaName, DEFAULT_SCHEMA } from "./schema.js";
+import { CONNECT_TIMEOUT_MS, resolveServer, SERVER_URL_ENV } from "./server.js";
 
 /** The `pubsub doctor` hook: passive checks of the server, tables, topic and subscription a pg:// URL names. */
 export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {

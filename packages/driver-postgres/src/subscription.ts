@@ -9,12 +9,12 @@ import {
   type SubscriptionOptions,
   WakeUp,
 } from "@portable-pubsub/core/driver";
-import type { Queryable } from "./connection.js";
+import { notifyChannel, type PgAckId, toDriverMessage } from "./codec.js";
+import { PgLink, serverOf } from "./connection.js";
+import { checkSchemaName, DEFAULT_SCHEMA, declareSubscription, findSubscription, migrate } from "./declare.js";
 import { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 import { pgErrors } from "./errors.js";
-import { PgLink, serverOf } from "./link.js";
-import { notifyChannel, type PgAckId, toDriverMessage } from "./messages.js";
-import { checkSchemaName, DEFAULT_SCHEMA, declareSubscription, findSubscription, migrate } from "./schema.js";
+import type { Queryable } from "./server.js";
 import { telemetryFor } from "./telemetry.js";
 
 /** How long a claimed message stays leased to its consumer unless extended. */

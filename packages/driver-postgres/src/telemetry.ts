@@ -1,5 +1,5 @@
 import type { DriverTelemetry } from "@portable-pubsub/core/driver";
-import type { PgLink } from "./link.js";
+import type { PgLink } from "./connection.js";
 
 /** `messaging.system` of pg://, as the OpenTelemetry conventions name PostgreSQL's database system. */
 export const MESSAGING_SYSTEM = "postgresql";

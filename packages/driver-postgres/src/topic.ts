@@ -7,11 +7,11 @@ import {
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
-import type { Queryable } from "./connection.js";
+import { checkStorable, insertMessages } from "./codec.js";
+import { PgLink, serverOf } from "./connection.js";
+import { checkSchemaName, DEFAULT_SCHEMA, declareTopic, findTopic, migrate } from "./declare.js";
 import { pgErrors } from "./errors.js";
-import { PgLink, serverOf } from "./link.js";
-import { checkStorable, insertMessages } from "./messages.js";
-import { checkSchemaName, DEFAULT_SCHEMA, declareTopic, findTopic, migrate } from "./schema.js";
+import type { Queryable } from "./server.js";
 import { telemetryFor } from "./telemetry.js";
 
 /** How a topic sends. */

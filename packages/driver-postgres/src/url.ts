@@ -14,9 +14,9 @@ import {
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { DEFAULT_POOL_SIZE, type Queryable, resolveServer } from "./connection.js";
-import { PgLink, sharedLink } from "./link.js";
-import { DEFAULT_SCHEMA } from "./schema.js";
+import { PgLink, sharedLink } from "./connection.js";
+import { DEFAULT_SCHEMA } from "./declare.js";
+import { DEFAULT_POOL_SIZE, type Queryable, resolveServer } from "./server.js";
 import { PgSubscriptionDriver } from "./subscription.js";
 import { PgTopicDriver } from "./topic.js";
 

@@ -14,8 +14,8 @@ export {
   readerClientOptions,
   SERVER_URL_ENV,
 } from "./connection.js";
+export { ensureGroup, type GroupStart, OPEN_TIMEOUT_MS } from "./declare.js";
 export { redisErrors } from "./errors.js";
-export { ensureGroup, type GroupStart, OPEN_TIMEOUT_MS } from "./group.js";
 export {
   openRedisSubscription,
   RedisSubscriptionDriver,

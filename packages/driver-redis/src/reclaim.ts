@@ -1,7 +1,7 @@
 import type { DriverMessage } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
-import { removeIdleConsumers } from "./group.js";
+import { removeIdleConsumers } from "./declare.js";
 
 /** Most XAUTOCLAIM calls in one pass, so that a long pending list cannot hold up a receive. */
 const MAX_CALLS_PER_PASS = 4;

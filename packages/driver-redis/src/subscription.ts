@@ -14,8 +14,8 @@ import {
 import type { Redis } from "ioredis";
 import { toDriverMessage } from "./codec.js";
 import { ClientHealth, closeClient, duplicateForReads, redisServer, serverOf, whenConnected } from "./connection.js";
+import { checkGroup, ensureGroup, type GroupStart } from "./declare.js";
 import { redisErrors } from "./errors.js";
-import { checkGroup, ensureGroup, type GroupStart } from "./group.js";
 import { BlockingReader } from "./reader.js";
 import { Reclaimer } from "./reclaim.js";
 

@@ -13,8 +13,8 @@ import {
 import type { Redis } from "ioredis";
 import { xaddArgs } from "./codec.js";
 import { ClientHealth, closeClient, redisServer, serverOf, whenConnected } from "./connection.js";
+import { checkStream } from "./declare.js";
 import { redisErrors } from "./errors.js";
-import { checkStream } from "./group.js";
 
 /** How a topic writes to its stream. */
 export interface RedisTopicSettings {

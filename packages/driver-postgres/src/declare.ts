@@ -4,8 +4,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { ErrorCode, invalidArgument } from "@portable-pubsub/core/driver";
-import type { Queryable } from "./connection.js";
 import { PgDriverError } from "./errors.js";
+import type { Queryable } from "./server.js";
 
 /** The schema that holds the driver's tables unless the `schema` parameter names another. */
 export const DEFAULT_SCHEMA = "pubsub";
