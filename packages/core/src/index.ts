@@ -5,6 +5,16 @@
  * `@portable-pubsub/core/driver` instead.
  */
 
+export {
+  type CloudEventAttributes,
+  CONTENT_TYPE_KEY,
+  type Codec,
+  DecodedEvent,
+  decodedEvent,
+  type EncodeContext,
+  type EncodedMessage,
+} from "./codecs/codec.js";
+export { JSON_CONTENT_TYPE, type JsonCodecOptions, json } from "./codecs/json.js";
 export type { Health, HealthJSON, HealthState } from "./driver/health.js";
 export type { RetryOptions } from "./driver/retry.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";

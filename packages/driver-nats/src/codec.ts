@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
-import type { DriverMessage } from "@portable-pubsub/core/driver";
+import { CONTENT_TYPE_KEY, type DriverMessage } from "@portable-pubsub/core/driver";
 
 /**
  * How metadata travels in NATS headers. A pair whose key is a valid header
@@ -11,6 +11,10 @@ import type { DriverMessage } from "@portable-pubsub/core/driver";
  * so that every string round-trips exactly. Keys starting with `Nats-` (the
  * server's own headers, such as Nats-Msg-Id) or with that prefix are always
  * encoded, so that metadata can never pose as a JetStream header.
+ *
+ * The portable content type (`content-type`) is a plain pair, so it travels
+ * as the `content-type` header other NATS programs read; a received
+ * `Content-Type` header, in any case, comes back as `content-type`.
  */
 export const ENCODED_PREFIX = "Pps-E-";
 const ENCODED_LOWER = ENCODED_PREFIX.toLowerCase();
@@ -61,7 +65,9 @@ export function decodeMetadata(h: MsgHdrs | undefined): Record<string, string> {
         // Not ours after all (another program's header with this prefix): kept as it is.
       }
     }
-    metadata[key] = value;
+    metadata[
+      key.length === CONTENT_TYPE_KEY.length && key.toLowerCase() === CONTENT_TYPE_KEY ? CONTENT_TYPE_KEY : key
+    ] = value;
   }
   return metadata;
 }

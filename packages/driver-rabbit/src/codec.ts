@@ -1,8 +1,10 @@
 /**
  * How a portable message maps onto AMQP: the body is the content, bytes
- * unchanged; metadata travels as string headers.
+ * unchanged; metadata travels as string headers, except the portable
+ * content type (`content-type`), which travels in the AMQP `content_type`
+ * property, where other AMQP programs look for it.
  */
-import { type DriverMessage, invalidArgument, type PubSubError } from "@portable-pubsub/core/driver";
+import { CONTENT_TYPE_KEY, type DriverMessage, invalidArgument, type PubSubError } from "@portable-pubsub/core/driver";
 import type { ConsumeMessage, Options } from "amqplib";
 
 /** The body as a Buffer, without copying (amqplib accepts only Buffers). */
@@ -60,6 +62,28 @@ export function metadataOf(headers: Record<string, unknown> | undefined): Record
   return metadata;
 }
 
+/**
+ * The headers and `content_type` property of a message with this metadata:
+ * the `content-type` key goes in the property, the rest in headers.
+ */
+export function publishPropertiesOf(metadata: Record<string, string>): {
+  headers: Record<string, string>;
+  contentType?: string;
+} {
+  const contentType = metadata[CONTENT_TYPE_KEY];
+  if (contentType === undefined) return { headers: metadata };
+  const headers: Record<string, string> = {};
+  for (const key of Object.keys(metadata)) if (key !== CONTENT_TYPE_KEY) headers[key] = metadata[key] as string;
+  return { headers, contentType };
+}
+
+/** A delivery's metadata: its headers, and its `content_type` property under `content-type`. */
+function deliveryMetadataOf(properties: ConsumeMessage["properties"]): Record<string, string> {
+  const metadata = metadataOf(properties.headers);
+  if (typeof properties.contentType === "string") metadata[CONTENT_TYPE_KEY] = properties.contentType;
+  return metadata;
+}
+
 /** A header's value as a count: a non-negative integer, or undefined. */
 function countOf(value: unknown): number | undefined {
   const n = typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : value;
@@ -98,7 +122,7 @@ export function toDriverMessage(message: ConsumeMessage, ackId: unknown): Driver
   const properties = message.properties;
   return {
     body: message.content,
-    metadata: metadataOf(properties.headers),
+    metadata: deliveryMetadataOf(properties),
     ackId,
     loggableId: typeof properties.messageId === "string" ? properties.messageId : String(message.fields.deliveryTag),
     native: message,
@@ -204,6 +228,12 @@ export function checkAmqpLimits(message: DriverMessage, routingKey: string, fram
         `send: metadata key "${key.slice(0, 40)}…" is ${keyBytes} bytes; AMQP header names hold at most ${SHORT_STRING}`,
       );
     }
+  }
+  const contentType = message.metadata[CONTENT_TYPE_KEY];
+  if (contentType !== undefined && Buffer.byteLength(contentType) > SHORT_STRING) {
+    throw invalidArgument(
+      `send: the content type (metadata "${CONTENT_TYPE_KEY}") is ${Buffer.byteLength(contentType)} bytes; AMQP's content_type holds at most ${SHORT_STRING}`,
+    );
   }
   const bytes = headersBytes(message.metadata);
   if (bytes > HEADERS_BUDGET) {

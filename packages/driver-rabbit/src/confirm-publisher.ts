@@ -11,7 +11,7 @@ import { canceledError, type DriverMessage, ErrorCode, WakeUp } from "@portable-
 import type { ConfirmChannel, Message, Options } from "amqplib";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
-import { contentOf, headerFrameBytes, tooLargeForFrame } from "./codec.js";
+import { contentOf, headerFrameBytes, publishPropertiesOf, tooLargeForFrame } from "./codec.js";
 import { ConfirmWindow } from "./confirm-window.js";
 import type { ChannelSession } from "./driver-base.js";
 import { isResourceError, RabbitError, ReplyCode } from "./errors.js";
@@ -139,10 +139,11 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     return this.send(
       messages.map((message) => {
         const messageId = this.#idPrefix + (this.#nextId++).toString(36);
+        const { headers, contentType } = publishPropertiesOf(message.metadata);
         return {
           content: contentOf(message.body),
           routingKey: routingKey(message),
-          properties: { headers: message.metadata, messageId, persistent, mandatory },
+          properties: { headers, contentType, messageId, persistent, mandatory },
           headerBytes: headerFrameBytes(message.metadata, messageId.length),
         };
       }),

@@ -20,6 +20,7 @@ import {
   headerFrameBytes,
   isInternalHeader,
   propertiesFrameBytes,
+  publishPropertiesOf,
 } from "./codec.js";
 import { ConfirmPublisher, type Outgoing } from "./confirm-publisher.js";
 import type { QueueConsumer } from "./consumer.js";
@@ -64,11 +65,12 @@ export function copyOf(message: DriverMessage, routingKey: string, delayed: bool
   const native = message.native as ConsumeMessage | undefined;
   if (!native?.properties) {
     // Not a delivery of this driver: what the portable message says is all there is.
-    const headers = { ...message.metadata, [ATTEMPTS_HEADER]: String(attempts), [FAILURES_HEADER]: String(failures) };
+    const { headers: sent, contentType } = publishPropertiesOf(message.metadata);
+    const headers = { ...sent, [ATTEMPTS_HEADER]: String(attempts), [FAILURES_HEADER]: String(failures) };
     return {
       content: contentOf(message.body),
       routingKey,
-      properties: { headers, persistent: true, mandatory: true },
+      properties: { headers, contentType, persistent: true, mandatory: true },
       headerBytes: headerFrameBytes(headers, 0),
     };
   }

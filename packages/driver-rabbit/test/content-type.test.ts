@@ -1,0 +1,91 @@
+/**
+ * The portable content type (`content-type` metadata) on rabbit:// travels
+ * in the AMQP `content_type` property, checked with plain amqplib both ways:
+ * what the driver publishes carries the property (and no such header), and
+ * what another AMQP program publishes with the property arrives with it.
+ */
+
+import { CONTENT_TYPE_KEY, openSubscription, openTopic } from "@portable-pubsub/core";
+import { connect, type GetMessage, type Options } from "amqplib";
+import { describe, expect, it } from "vitest";
+import { cleanupAfterEach, makeExchangeAndQueue, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
+
+const { defer, shutdownLater: later } = cleanupAfterEach();
+
+/** Gets one message from `queue` with a plain channel, waiting up to 5 s for it. */
+async function getOne(queue: string): Promise<GetMessage> {
+  return withAdmin(async (ch) => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const got = await ch.get(queue, { noAck: true });
+      if (got) return got;
+      if (Date.now() > deadline) throw new Error(`nothing arrived in ${queue}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+}
+
+/** Publishes with a plain confirm channel, as another AMQP program would; resolves once the broker confirmed. */
+async function publishPlain(
+  exchange: string,
+  messages: { body: string; properties: Options.Publish }[],
+): Promise<void> {
+  const connection = await connect(SERVER_URL);
+  try {
+    const channel = await connection.createConfirmChannel();
+    for (const m of messages) channel.publish(exchange, "", Buffer.from(m.body), m.properties);
+    await channel.waitForConfirms();
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
+  it("publishes metadata content-type as the AMQP content_type property, not as a header", async () => {
+    const exchange = unique("ct-out");
+    const queue = unique("ct-out");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL });
+    later(topic);
+    await topic.send({ body: '{"a":1}', metadata: { [CONTENT_TYPE_KEY]: "application/json", region: "eu" } });
+    await topic.send({ body: "plain", metadata: { region: "us" } });
+    const first = await getOne(queue);
+    expect(first.properties.contentType).toBe("application/json");
+    expect(first.properties.headers).toEqual({ region: "eu" });
+    expect(first.content.toString()).toBe('{"a":1}');
+    const second = await getOne(queue);
+    expect(second.properties.contentType).toBeUndefined();
+    expect(second.properties.headers).toEqual({ region: "us" });
+  });
+
+  it("gives a plain publish's content_type property as metadata content-type", async () => {
+    const exchange = unique("ct-in");
+    const queue = unique("ct-in");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const subscription = await openSubscription(`rabbit://${queue}`, { serverUrl: SERVER_URL });
+    later(subscription);
+    await publishPlain(exchange, [
+      { body: "<a/>", properties: { contentType: "text/xml", headers: { kind: "x" } } },
+      { body: "none", properties: { headers: { kind: "y" } } },
+    ]);
+    const first = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+    first.ack();
+    expect(first.metadata).toEqual({ [CONTENT_TYPE_KEY]: "text/xml", kind: "x" });
+    expect(first.text()).toBe("<a/>");
+    const second = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+    second.ack();
+    expect(second.metadata).toEqual({ kind: "y" });
+  });
+
+  it("refuses a content type longer than AMQP's 255-byte content_type with InvalidArgument, sending nothing", async () => {
+    const exchange = unique("ct-long");
+    defer(await makeExchangeAndQueue(exchange, undefined));
+    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL });
+    later(topic);
+    const sent = topic.send({ body: "x", metadata: { [CONTENT_TYPE_KEY]: `application/${"x".repeat(250)}` } });
+    await expect(sent).rejects.toMatchObject({
+      code: "InvalidArgument",
+      message: expect.stringMatching(/content_type/),
+    });
+  });
+});
