@@ -1,6 +1,16 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import { CONTENT_TYPE_KEY, type DriverMessage } from "@portable-pubsub/core/driver";
+import {
+  DATA_CONTENT_TYPE,
+  dataContentTypeHeaderOf,
+  decodeAttributeValue,
+  encodeAttributeValue,
+  foldDataContentType,
+  isAttributeHeader,
+  isAttributeKey,
+  looksLikeAttributeKey,
+} from "./cloud-events.js";
 
 /**
  * How metadata travels in NATS headers. A pair whose key is a valid header
@@ -15,6 +25,9 @@ import { CONTENT_TYPE_KEY, type DriverMessage } from "@portable-pubsub/core/driv
  * The portable content type (`content-type`) is a plain pair, so it travels
  * as the `content-type` header other NATS programs read; a received
  * `Content-Type` header, in any case, comes back as `content-type`.
+ * CloudEvents attributes (core's `ce-<name>` keys) are the NATS binding's
+ * headers already: they are sent under their own name with the binding's
+ * percent-encoded values (see cloud-events.ts).
  */
 export const ENCODED_PREFIX = "Pps-E-";
 const ENCODED_LOWER = ENCODED_PREFIX.toLowerCase();
@@ -40,15 +53,23 @@ export function encodeMetadata(metadata: Record<string, string>): MsgHdrs | unde
   for (const key in metadata) {
     const value = metadata[key] as string;
     h ??= headers();
-    if (plainKey(key) && plainValue(value)) h.append(key, value);
+    if (isAttributeKey(key)) h.append(key, encodeAttributeValue(value));
+    else if (plainKey(key) && plainValue(value) && !looksLikeAttributeKey(key)) h.append(key, value);
     else h.append(ENCODED_PREFIX + encodeURIComponent(key), encodeURIComponent(value));
   }
+  // A binary-mode event's content type also travels as the binding's ce-datacontenttype header.
+  const dataContentType = dataContentTypeHeaderOf(metadata);
+  if (dataContentType !== undefined) h?.append(DATA_CONTENT_TYPE, dataContentType);
   return h;
 }
 
 const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
-/** Metadata from headers: server headers (`Nats-…`) are left out, encoded pairs decoded. */
+/**
+ * Metadata from headers: server headers (`Nats-…`) are left out, encoded
+ * pairs decoded, CloudEvents binding headers lower-cased and their values
+ * percent-decoded, and a `ce-datacontenttype` folded into `content-type`.
+ */
 export function decodeMetadata(h: MsgHdrs | undefined): Record<string, string> {
   if (h === undefined) return NO_METADATA;
   let metadata = NO_METADATA;
@@ -65,11 +86,14 @@ export function decodeMetadata(h: MsgHdrs | undefined): Record<string, string> {
         // Not ours after all (another program's header with this prefix): kept as it is.
       }
     }
-    metadata[
-      key.length === CONTENT_TYPE_KEY.length && key.toLowerCase() === CONTENT_TYPE_KEY ? CONTENT_TYPE_KEY : key
-    ] = value;
+    if (isAttributeHeader(key)) metadata[key.toLowerCase()] = decodeAttributeValue(value);
+    else {
+      metadata[
+        key.length === CONTENT_TYPE_KEY.length && key.toLowerCase() === CONTENT_TYPE_KEY ? CONTENT_TYPE_KEY : key
+      ] = value;
+    }
   }
-  return metadata;
+  return foldDataContentType(metadata);
 }
 
 /** A driver message for a JetStream message; its ackId and native object are the JsMsg itself. */
