@@ -4,8 +4,15 @@
  * content type (`content-type`), which travels in the AMQP `content_type`
  * property, where other AMQP programs look for it.
  */
-import { CONTENT_TYPE_KEY, type DriverMessage, invalidArgument, type PubSubError } from "@portable-pubsub/core/driver";
+import {
+  CLOUD_EVENTS_PREFIX,
+  CONTENT_TYPE_KEY,
+  type DriverMessage,
+  invalidArgument,
+  type PubSubError,
+} from "@portable-pubsub/core/driver";
 import type { ConsumeMessage, Options } from "amqplib";
+import { attributeOfHeader, attributeValueOf, headerNameOf, headersOf } from "./cloud-events.js";
 
 /** The body as a Buffer, without copying (amqplib accepts only Buffers). */
 export function contentOf(body: Uint8Array): Buffer {
@@ -45,7 +52,9 @@ export function isInternalHeader(key: string): boolean {
 
 /**
  * Headers back to metadata: strings stay strings; other values that foreign
- * publishers set are stringified; internal headers are left out.
+ * publishers set are stringified; internal headers are left out. The
+ * CloudEvents binding's `cloudEvents_<name>` (or `cloudEvents:<name>`)
+ * headers come back as core's `ce-<name>` keys.
  */
 export function metadataOf(headers: Record<string, unknown> | undefined): Record<string, string> {
   const metadata: Record<string, string> = {};
@@ -53,6 +62,12 @@ export function metadataOf(headers: Record<string, unknown> | undefined): Record
   for (const key of Object.keys(headers)) {
     const value = headers[key];
     if (isInternalHeader(key)) continue;
+    const attribute = attributeOfHeader(key);
+    if (attribute !== undefined) {
+      const text = attributeValueOf(attribute, value);
+      if (text !== undefined) metadata[CLOUD_EVENTS_PREFIX + attribute] = text;
+      continue;
+    }
     if (typeof value === "string") metadata[key] = value;
     else if (Buffer.isBuffer(value)) metadata[key] = value.toString("utf8");
     else if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
@@ -64,17 +79,19 @@ export function metadataOf(headers: Record<string, unknown> | undefined): Record
 
 /**
  * The headers and `content_type` property of a message with this metadata:
- * the `content-type` key goes in the property, the rest in headers.
+ * the `content-type` key goes in the property, the rest in headers, a
+ * CloudEvents attribute's `ce-<name>` key as the binding's
+ * `cloudEvents_<name>` application property.
  */
 export function publishPropertiesOf(metadata: Record<string, string>): {
   headers: Record<string, string>;
   contentType?: string;
 } {
   const contentType = metadata[CONTENT_TYPE_KEY];
-  if (contentType === undefined) return { headers: metadata };
+  if (contentType === undefined) return { headers: headersOf(metadata) };
   const headers: Record<string, string> = {};
   for (const key of Object.keys(metadata)) if (key !== CONTENT_TYPE_KEY) headers[key] = metadata[key] as string;
-  return { headers, contentType };
+  return { headers: headersOf(headers), contentType };
 }
 
 /** A delivery's metadata: its headers, and its `content_type` property under `content-type`. */
@@ -152,11 +169,14 @@ export function headerFrameBytes(metadata: Record<string, string>, messageIdByte
   return HEADER_FRAME_BASE + 1 + messageIdBytes + headersBytes(metadata);
 }
 
-/** A string-valued headers table's entries: name (1 + n), type tag (1), value length (4) and value. */
+/**
+ * A string-valued headers table's entries: name (1 + n), type tag (1), value
+ * length (4) and value; each key counted under its header name.
+ */
 function headersBytes(metadata: Record<string, string>): number {
   let bytes = 0;
   for (const key of Object.keys(metadata)) {
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(metadata[key] ?? "") + 6;
+    bytes += Buffer.byteLength(headerNameOf(key)) + Buffer.byteLength(metadata[key] ?? "") + 6;
   }
   return bytes;
 }
@@ -222,7 +242,7 @@ function fieldBytes(value: unknown): number {
  */
 export function checkAmqpLimits(message: DriverMessage, routingKey: string, frameMax: number): void {
   for (const key of Object.keys(message.metadata)) {
-    const keyBytes = Buffer.byteLength(key);
+    const keyBytes = Buffer.byteLength(headerNameOf(key));
     if (keyBytes > SHORT_STRING) {
       throw invalidArgument(
         `send: metadata key "${key.slice(0, 40)}…" is ${keyBytes} bytes; AMQP header names hold at most ${SHORT_STRING}`,
