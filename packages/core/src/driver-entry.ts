@@ -25,6 +25,7 @@ export type {
   SubscriptionDriver,
   TopicDriver,
 } from "./driver/driver.js";
+export { DriverError, type DriverErrorOptions } from "./driver/driver-error.js";
 export { toPubSubError } from "./driver/error-mapping.js";
 export { type HealthErrorCode, type HealthSource, HealthTracker } from "./driver/health.js";
 export { HeldLeases, type HeldLeasesOptions } from "./driver/held-leases.js";

@@ -1,6 +1,7 @@
 import * as app from "@portable-pubsub/core";
 import * as kit from "@portable-pubsub/core/driver";
 import {
+  DriverError,
   ErrorCode,
   errorCode,
   HealthTracker,
@@ -21,7 +22,16 @@ import { driverError, failure, ScriptedSubscriptionDriver, ScriptedTopicDriver }
 
 describe("entry points", () => {
   it("keeps the root entry point to the application API and gives driver authors their own", () => {
-    for (const name of ["Batcher", "withRetry", "throwIfAborted", "DriverHandle", "parseQuery", "WakeUp", "sleep"]) {
+    for (const name of [
+      "Batcher",
+      "withRetry",
+      "throwIfAborted",
+      "DriverHandle",
+      "parseQuery",
+      "WakeUp",
+      "sleep",
+      "DriverError",
+    ]) {
       expect(Object.keys(app)).not.toContain(name);
       if (name !== "DriverHandle") expect(Object.keys(kit)).toContain(name);
     }
@@ -37,6 +47,26 @@ describe("entry points", () => {
       expect(Object.keys(app)).toContain(name);
       expect(Object.keys(kit)).toContain(name);
     }
+  });
+});
+
+describe("DriverError", () => {
+  it("carries the portable code, whether to retry, the hint and the cause that a classifier reads", () => {
+    const cause = new Error("stream not found");
+    const err = new DriverError('no stream stores subject "s"', ErrorCode.NotFound, { hint: "create it", cause });
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(PubSubError);
+    expect([err.name, err.message, err.code, err.options.retryable, err.options.hint, err.cause]).toEqual([
+      "DriverError",
+      'no stream stores subject "s"',
+      ErrorCode.NotFound,
+      undefined,
+      "create it",
+      cause,
+    ]);
+    const bare = new DriverError("closed", ErrorCode.FailedPrecondition);
+    expect(bare.options).toEqual({});
+    expect("cause" in bare).toBe(false);
   });
 });
 

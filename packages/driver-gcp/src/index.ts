@@ -7,10 +7,11 @@
  */
 
 export { about } from "./about.js";
+export { EMPTY_MARKER_KEY } from "./codec.js";
 export { createPubSub, type EndpointOptions } from "./connection.js";
 export { GrpcStatus, gcpErrors, grpcStatus } from "./errors.js";
 export { checkMessage, PUBSUB_LIMITS } from "./limits.js";
-export { EMPTY_MARKER_KEY, parseResourceUrl, type ResourceName } from "./names.js";
+export { parseResourceUrl, type ResourceName } from "./names.js";
 export {
   GcpSubscriptionDriver,
   type GcpSubscriptionDriverOptions,

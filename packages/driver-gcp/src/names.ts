@@ -12,14 +12,6 @@ export interface ResourceName {
   path: string;
 }
 
-/**
- * The attribute that stands in for the metadata of a message with an empty
- * body and no metadata, which Pub/Sub would refuse. Reserved: the subscription
- * driver removes it from such messages.
- */
-export const EMPTY_MARKER_KEY = "x-portable-pubsub-empty";
-export const EMPTY_MARKER: Readonly<Record<string, string>> = Object.freeze({ [EMPTY_MARKER_KEY]: "1" });
-
 // Pub/Sub's rule for topic and subscription ids.
 const RESOURCE_ID = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 const PROJECT_ID = /^[a-z0-9][a-z0-9\-.:]{0,99}$/;

@@ -8,11 +8,12 @@ import {
   type SubscriptionDriver,
   type SubscriptionOptions,
 } from "@portable-pubsub/core/driver";
+import { fromPubsubMessage } from "./codec.js";
 import { Connection, serverOf } from "./connection.js";
 import { DeliveryAttempts } from "./delivery-attempts.js";
 import { GrpcStatus, gcpErrors, grpcStatus } from "./errors.js";
 import { FlowControl } from "./flow-control.js";
-import { EMPTY_MARKER_KEY, resolveProject, resourcePath } from "./names.js";
+import { resolveProject, resourcePath } from "./names.js";
 
 /** A message as Pull returns it: what `Message.as()` gives for this driver. */
 export type ReceivedMessage = protos.google.pubsub.v1.IReceivedMessage;
@@ -193,7 +194,7 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
       if (received !== undefined && received.length > 0) {
         this.#idlePause = FIRST_PAUSE_MS;
         this.#nextPullAt = 0;
-        return received.map((m) => this.#toDriverMessage(m));
+        return received.map((m) => this.#takeIn(m));
       }
       // Counted from the pull's start, the pause adds nothing after a pull that the service held open.
       this.#nextPullAt = now + this.#idlePause;
@@ -248,17 +249,17 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
       );
   }
 
-  #toDriverMessage(received: ReceivedMessage): DriverMessage {
+  /** A pulled message as the portable layer gets it, held against flow control, its delivery counted. */
+  #takeIn(received: ReceivedMessage): DriverMessage {
     const ackId = received.ackId ?? "";
     const message = received.message ?? {};
-    const body = toBytes(message.data);
-    const attributes = (message.attributes ?? {}) as Record<string, string>;
+    const { body, metadata } = fromPubsubMessage(message);
     const messageId = message.messageId ?? "";
     this.#flow.hold(ackId, body.byteLength);
     const counted = received.deliveryAttempt ?? 0;
     return {
       body,
-      metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : attributes,
+      metadata,
       ackId,
       loggableId: messageId,
       native: received,
@@ -376,17 +377,6 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
 function redeliverySeconds(delayMs: number): number {
   if (!(delayMs > 0)) return 0;
   return Math.min(Math.ceil(delayMs / 1000), MAX_ACK_DEADLINE_SECONDS);
-}
-
-function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (typeof data === "string") return Buffer.from(data, "base64");
-  return new Uint8Array(0);
-}
-
-function isMarkerOnly(attributes: Record<string, string>): boolean {
-  const keys = Object.keys(attributes);
-  return keys.length === 1 && keys[0] === EMPTY_MARKER_KEY;
 }
 
 /**

@@ -8,12 +8,11 @@ import {
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
+import { toPubsubMessage } from "./codec.js";
 import { Connection, serverOf } from "./connection.js";
 import { gcpErrors } from "./errors.js";
 import { checkMessage, PUBSUB_LIMITS } from "./limits.js";
-import { EMPTY_MARKER, resolveProject, resourcePath } from "./names.js";
-
-type PubsubMessage = { data: Uint8Array; attributes: Record<string, string>; orderingKey?: string };
+import { resolveProject, resourcePath } from "./names.js";
 
 /** Options of a Pub/Sub topic driver. */
 export interface GcpTopicDriverOptions {
@@ -154,7 +153,7 @@ export class GcpTopicDriver implements TopicDriver {
     let published = 0;
     try {
       for (const request of requests) {
-        const batch = request.map((m) => this.#toPubsubMessage(m));
+        const batch = request.map((m) => toPubsubMessage(m, this.#orderingKeyFrom));
         await this.#connection.call(
           "publish",
           (client) => client.publish({ topic: this.name, messages: batch }, PUBLISH_CALL(this.#timeoutMs)),
@@ -187,19 +186,6 @@ export class GcpTopicDriver implements TopicDriver {
     return requests;
   }
 
-  #toPubsubMessage(message: DriverMessage): PubsubMessage {
-    const { body, metadata } = message;
-    // Pub/Sub refuses a message with neither data nor attributes; a marker attribute carries
-    // the empty message, and the subscription driver removes it again.
-    const attributes = body.byteLength === 0 && isEmpty(metadata) ? EMPTY_MARKER : metadata;
-    const out: PubsubMessage = { data: body, attributes };
-    if (this.#orderingKeyFrom !== undefined) {
-      const key = metadata[this.#orderingKeyFrom];
-      if (key) out.orderingKey = key;
-    }
-    return out;
-  }
-
   /** The Pub/Sub client library's Topic object for this topic. */
   native(): PubSubTopic {
     this.#native ??= this.#connection.pubsub.topic(this.name);
@@ -209,11 +195,6 @@ export class GcpTopicDriver implements TopicDriver {
   close(signal: AbortSignal): Promise<void> {
     return this.#connection.close(signal);
   }
-}
-
-function isEmpty(record: Record<string, string>): boolean {
-  for (const _ in record) return false;
-  return true;
 }
 
 /**

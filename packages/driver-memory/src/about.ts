@@ -11,6 +11,3 @@ export const about: DriverAbout = {
     'try it end to end with "pubsub bench mem://T mem://T", or use a broker URL such as rabbit://',
   inProcess: true,
 };
-
-/** `messaging.system` of mem:// in spans and metrics: the conventions have no value for an in-process broker. */
-export const MEM_SYSTEM = "mem";

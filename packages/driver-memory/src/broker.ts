@@ -1,5 +1,11 @@
 import { ErrorCode, MAX_TIMER_MS, PubSubError, WakeUp } from "@portable-pubsub/core/driver";
 
+/**
+ * `messaging.system` of mem:// in spans and metrics: the name of this
+ * in-process broker, since the conventions have no value for one.
+ */
+export const MEM_SYSTEM = "mem";
+
 /** A message held by the in-memory broker. */
 export interface StoredMessage {
   readonly body: Uint8Array;

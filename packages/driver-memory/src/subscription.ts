@@ -11,8 +11,7 @@ import {
   type SubscriptionOptions,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { MEM_SYSTEM } from "./about.js";
-import { defaultMemBroker, MemBroker, type SubscriptionState } from "./broker.js";
+import { defaultMemBroker, MEM_SYSTEM, MemBroker, type SubscriptionState } from "./broker.js";
 
 /** The driver's own options of {@link openMemSubscription}; the portable ones are checked by Subscription. */
 const subscriptionSettings = z.object({

@@ -7,8 +7,7 @@ import {
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { MEM_SYSTEM } from "./about.js";
-import { defaultMemBroker, MemBroker } from "./broker.js";
+import { defaultMemBroker, MEM_SYSTEM, MemBroker } from "./broker.js";
 
 /** The driver's own options of {@link openMemTopic}; the portable ones are checked by Topic. */
 const topicSettings = z.object({

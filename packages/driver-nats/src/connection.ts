@@ -1,6 +1,13 @@
-import type { NatsConnection } from "@nats-io/transport-node";
+/**
+ * The connection to NATS: the nats.js options of the connections this
+ * driver opens, and {@link NatsLink}, a driver's hold on one connection
+ * (the user's, or one it opens, shares and closes itself) with its health.
+ */
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   certificateHint,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DriverError,
   type DriverServer,
   ErrorCode,
   HealthTracker,
@@ -9,18 +16,64 @@ import {
   throwIfAborted,
   WakeUp,
 } from "@portable-pubsub/core/driver";
-import { NatsDriverError } from "./errors.js";
-import { CONNECT_TIMEOUT_MS } from "./server.js";
+import { ConnectionLostError } from "./errors.js";
+import type { ServerSettings } from "./server.js";
+
+/**
+ * How often the driver's connections ping the server. Two unanswered pings
+ * (`maxPingOut`) mark the connection stale and start a reconnect, so a
+ * silent network (a pulled cable, a blackholing firewall) is noticed within
+ * about three intervals; nats.js's own default of 2 minutes would take 4 to 6.
+ */
+export const DEFAULT_PING_INTERVAL_MS = 5000;
+/** How long a PubAck or a JetStream API reply may take before the request fails (and a send is retried). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/**
+ * How long one connection attempt may take (TCP, INFO, CONNECT) before
+ * nats.js gives it up, unless the `connectTimeoutMs` option says otherwise:
+ * the portable default, as on every driver.
+ */
+export const CONNECT_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
+
+/**
+ * The nats.js options of the connections this driver opens: reconnect for
+ * ever (nats.js gives up after 10 attempts by default, which would leave a
+ * Topic dead after a 20-second outage), a quick first retry, and pings
+ * often enough to notice a silent network, and no async stack traces for
+ * requests. `extra` (the user's) wins.
+ */
+export function connectionOptions(
+  settings: ServerSettings,
+  pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
+  extra: Partial<ConnectionOptions> = {},
+  connectTimeoutMs = CONNECT_TIMEOUT_MS,
+): ConnectionOptions {
+  return {
+    servers: settings.servers,
+    ...(settings.user !== undefined ? { user: settings.user, pass: settings.pass } : {}),
+    ...(settings.token !== undefined ? { token: settings.token } : {}),
+    ...(settings.tls ? { tls: {} } : {}),
+    name: "portable-pubsub",
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    pingInterval: pingIntervalMs,
+    maxPingOut: 2,
+    timeout: connectTimeoutMs,
+    // nats.js otherwise builds two Errors (with stack traces) for every request up front, a tenth
+    // of the CPU a publish costs; core gives every error the caller sees its own context anyway.
+    noAsyncTraces: true,
+    ...extra,
+  };
+}
+
+/** Connects with {@link connectionOptions}. */
+export function connectNats(options: ConnectionOptions): Promise<NatsConnection> {
+  return connect(options);
+}
 
 /** How long closing a connection this driver opened waits for its last acks and naks to be flushed. */
 const CLOSE_GRACE_MS = 2000;
-
-/** What `lost` rejects with: the PubAcks still due on the connection that dropped will not come. */
-export class ConnectionLostError extends NatsDriverError {
-  constructor() {
-    super("the connection to NATS was lost while waiting for the PubAck", ErrorCode.Unknown, { retryable: true });
-  }
-}
 
 /**
  * A driver's hold on one NATS connection: either the user's (left open at
@@ -93,7 +146,7 @@ export class NatsLink {
   /** The connection, connecting first if this link opens its own; a failed attempt is made again on the next call. */
   connection(signal?: AbortSignal): Promise<NatsConnection> {
     if (this.#nc) return Promise.resolve(this.#nc);
-    if (this.#closed) return Promise.reject(new NatsDriverError("the driver was closed", ErrorCode.FailedPrecondition));
+    if (this.#closed) return Promise.reject(new DriverError("the driver was closed", ErrorCode.FailedPrecondition));
     if (!this.#open) throw new Error("unreachable: a link without a connection opens one");
     if (!this.#connecting) {
       const attempt = this.#open().then(
@@ -101,7 +154,7 @@ export class NatsLink {
           this.#connecting = undefined;
           if (this.#closed) {
             void nc.close().catch(() => {});
-            throw new NatsDriverError("the driver was closed", ErrorCode.FailedPrecondition);
+            throw new DriverError("the driver was closed", ErrorCode.FailedPrecondition);
           }
           this.#adopt(nc);
           return nc;
@@ -130,7 +183,7 @@ export class NatsLink {
     const nc = this.#nc ?? (await this.connection(signal));
     while (!this.#up) {
       if (nc.isClosed() || this.#closed) {
-        throw new NatsDriverError("the NATS connection is closed", ErrorCode.FailedPrecondition, {
+        throw new DriverError("the NATS connection is closed", ErrorCode.FailedPrecondition, {
           hint: "open the topic or subscription on a connection that is open",
         });
       }
@@ -215,7 +268,7 @@ function connectError(err: unknown, display: string): Error {
   const detail = err instanceof Error ? err.message : String(err);
   // No answer within the connect timeout is DeadlineExceeded, as the portable layer's bound on opening says.
   const code = err instanceof Error && err.name === "TimeoutError" ? ErrorCode.DeadlineExceeded : ErrorCode.Unknown;
-  return new NatsDriverError(`could not connect to NATS at ${display}: ${detail}`, code, {
+  return new DriverError(`could not connect to NATS at ${display}: ${detail}`, code, {
     retryable: true,
     hint:
       certificateHint(err) ??

@@ -1,7 +1,7 @@
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import { ErrorCode } from "@portable-pubsub/core/driver";
-import { JsErrCode, NatsDriverError } from "./errors.js";
+import { DriverError, ErrorCode } from "@portable-pubsub/core/driver";
+import { JsErrCode } from "./errors.js";
 
 function errCode(err: unknown): number | undefined {
   const api = (err as { apiError?: () => { err_code?: number } }).apiError;
@@ -32,7 +32,7 @@ export async function findStream(jsm: JetStreamManager, subject: string): Promis
     return await jsm.streams.find(subject);
   } catch (err) {
     if (!isStreamNotFound(err)) throw err;
-    throw new NatsDriverError(`no JetStream stream stores subject "${subject}"`, ErrorCode.NotFound, {
+    throw new DriverError(`no JetStream stream stores subject "${subject}"`, ErrorCode.NotFound, {
       hint: `create a stream that covers it (nats stream add --subjects "${subject}") or open the topic with declare=true`,
       cause: err,
     });

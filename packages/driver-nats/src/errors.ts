@@ -4,20 +4,23 @@
  * error classes (`err.name`), JetStream API errors carry the server's
  * `err_code` and an HTTP-like status, and a request error keeps the real
  * reason (a permissions violation, no responders) as its `cause`; errors the
- * driver makes itself are {@link NatsDriverError}s. Drivers throw all of them
+ * driver makes itself are the kit's DriverErrors. Drivers throw all of them
  * as they are: core builds the PubSubError the caller sees.
  */
-import { type ErrorClassifier, ErrorCode, isNetworkError } from "@portable-pubsub/core/driver";
+import { DriverError, type ErrorClassifier, ErrorCode, isNetworkError } from "@portable-pubsub/core/driver";
 
-/** An error this driver makes for a broker condition, with its portable code. */
-export class NatsDriverError extends Error {
-  override readonly name = "NatsDriverError";
-  constructor(
-    message: string,
-    readonly code: ErrorCode,
-    readonly options: { retryable?: boolean; hint?: string; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+/**
+ * An error this driver makes for a broker condition, with its portable code:
+ * the kit's DriverError, under the name this package has always exported.
+ */
+export const NatsDriverError = DriverError;
+/** An error this driver makes for a broker condition, with its portable code: the kit's DriverError. */
+export type NatsDriverError = DriverError;
+
+/** What `lost` rejects with: the PubAcks still due on the connection that dropped will not come. */
+export class ConnectionLostError extends DriverError {
+  constructor() {
+    super("the connection to NATS was lost while waiting for the PubAck", ErrorCode.Unknown, { retryable: true });
   }
 }
 
@@ -110,7 +113,7 @@ function apiError(err: Error): { code: number; err_code: number; description: st
 
 /** What one error (not its causes) means, or undefined when it says nothing of its own. */
 function meaningOf(err: Error): Meaning | undefined {
-  if (err instanceof NatsDriverError) {
+  if (err instanceof DriverError) {
     return { code: err.code, retryable: err.options.retryable ?? false, hint: err.options.hint };
   }
   const api = apiError(err);

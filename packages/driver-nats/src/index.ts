@@ -7,20 +7,17 @@
  */
 export { about } from "./about.js";
 export { decodeMetadata, ENCODED_PREFIX, encodeMetadata, MSG_ID_HEADER } from "./codec.js";
-export { ConnectionLostError, NatsLink } from "./connection.js";
-export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
-export { JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
-export { inspectURL } from "./inspect.js";
 export {
   CONNECT_TIMEOUT_MS,
   connectionOptions,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  parseServerUrls,
-  resolveServers,
-  SERVER_URL_ENV,
-  type ServerSettings,
-} from "./server.js";
+  NatsLink,
+} from "./connection.js";
+export { type ConsumerDeclaration, streamNameFor } from "./declare.js";
+export { ConnectionLostError, JsErrCode, NatsDriverError, natsErrors } from "./errors.js";
+export { inspectURL } from "./inspect.js";
+export { parseServerUrls, resolveServers, SERVER_URL_ENV, type ServerSettings } from "./server.js";
 export {
   DEFAULT_PREFETCH,
   type NatsDeclaration,

@@ -17,9 +17,10 @@ import {
   resourceName,
   type UrlInspector,
 } from "@portable-pubsub/core/driver";
+import { connectionOptions, connectNats } from "./connection.js";
 import { isConsumerNotFound, isStreamNotFound } from "./declare.js";
 import { natsErrors } from "./errors.js";
-import { connectionOptions, connectNats, resolveServers, SERVER_URL_ENV } from "./server.js";
+import { resolveServers, SERVER_URL_ENV } from "./server.js";
 
 /** The `pubsub doctor` hook: passive checks of the server, stream and consumer a nats:// URL names. */
 export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {

@@ -1,24 +1,12 @@
-import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument } from "@portable-pubsub/core/driver";
+/**
+ * Where the NATS servers are: the `serverUrl` option or NATS_SERVER_URL,
+ * parsed into addresses and credentials, and how messages name the servers
+ * without credentials.
+ */
+import { invalidArgument } from "@portable-pubsub/core/driver";
 
 /** The environment variable that names the NATS server(s) of `nats://` URLs. */
 export const SERVER_URL_ENV = "NATS_SERVER_URL";
-/**
- * How often the driver's connections ping the server. Two unanswered pings
- * (`maxPingOut`) mark the connection stale and start a reconnect, so a
- * silent network (a pulled cable, a blackholing firewall) is noticed within
- * about three intervals; nats.js's own default of 2 minutes would take 4 to 6.
- */
-export const DEFAULT_PING_INTERVAL_MS = 5000;
-/** How long a PubAck or a JetStream API reply may take before the request fails (and a send is retried). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
-/**
- * How long one connection attempt may take (TCP, INFO, CONNECT) before
- * nats.js gives it up, unless the `connectTimeoutMs` option says otherwise:
- * the portable default, as on every driver.
- */
-export const CONNECT_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
-
 /** Where and as whom to connect: what a server URL list says, credentials apart from the addresses. */
 export interface ServerSettings {
   /** `host:port` of each server, in order. */
@@ -107,43 +95,6 @@ export function resolveServers(serverUrl: string | undefined): ServerSettings {
     );
   }
   return parseServerUrls(value);
-}
-
-/**
- * The nats.js options of the connections this driver opens: reconnect for
- * ever (nats.js gives up after 10 attempts by default, which would leave a
- * Topic dead after a 20-second outage), a quick first retry, and pings
- * often enough to notice a silent network, and no async stack traces for
- * requests. `extra` (the user's) wins.
- */
-export function connectionOptions(
-  settings: ServerSettings,
-  pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
-  extra: Partial<ConnectionOptions> = {},
-  connectTimeoutMs = CONNECT_TIMEOUT_MS,
-): ConnectionOptions {
-  return {
-    servers: settings.servers,
-    ...(settings.user !== undefined ? { user: settings.user, pass: settings.pass } : {}),
-    ...(settings.token !== undefined ? { token: settings.token } : {}),
-    ...(settings.tls ? { tls: {} } : {}),
-    name: "portable-pubsub",
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    reconnectJitter: 250,
-    pingInterval: pingIntervalMs,
-    maxPingOut: 2,
-    timeout: connectTimeoutMs,
-    // nats.js otherwise builds two Errors (with stack traces) for every request up front, a tenth
-    // of the CPU a publish costs; core gives every error the caller sees its own context anyway.
-    noAsyncTraces: true,
-    ...extra,
-  };
-}
-
-/** Connects with {@link connectionOptions}. */
-export function connectNats(options: ConnectionOptions): Promise<NatsConnection> {
-  return connect(options);
 }
 
 /** `host` and `port` of a `host:port`, for telemetry. */

@@ -1,6 +1,7 @@
 import { type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  DriverError,
   type DriverMessage,
   type DriverServer,
   type DriverTelemetry,
@@ -15,11 +16,11 @@ import {
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { toDriverMessage } from "./codec.js";
-import { NatsLink } from "./connection.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, NatsLink } from "./connection.js";
 import { type ConsumerDeclaration, ensureConsumer, ensureStream } from "./declare.js";
-import { NatsDriverError, natsErrors } from "./errors.js";
+import { natsErrors } from "./errors.js";
 import { Receiver } from "./receiver.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./server.js";
+import { splitHostPort } from "./server.js";
 
 /** Messages asked for in one pull request, and the most the receive buffer holds. */
 export const DEFAULT_PREFETCH = 256;
@@ -179,7 +180,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
 
   #start(signal: AbortSignal): Promise<Receiver> {
     if (this.#closed) {
-      return Promise.reject(new NatsDriverError("the subscription is closed", ErrorCode.FailedPrecondition));
+      return Promise.reject(new DriverError("the subscription is closed", ErrorCode.FailedPrecondition));
     }
     if (!this.#started) {
       const started = this.#consume(signal);
@@ -203,7 +204,7 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
     const consumer = await jetstream(nc, { timeout }).consumers.get(this.stream, this.consumer);
     const info = await consumer.info(true);
     if (info.config.deliver_subject) {
-      throw new NatsDriverError(`consumer "${this.consumer}" is a push consumer`, ErrorCode.FailedPrecondition, {
+      throw new DriverError(`consumer "${this.consumer}" is a push consumer`, ErrorCode.FailedPrecondition, {
         hint: "nats:// subscriptions read durable pull consumers; create one without a deliver subject (nats consumer add --pull)",
       });
     }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  DriverError,
   type DriverMessage,
   type DriverServer,
   type DriverTelemetry,
@@ -15,10 +16,10 @@ import {
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
 import { encodeMetadata } from "./codec.js";
-import { ConnectionLostError, NatsLink } from "./connection.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, NatsLink } from "./connection.js";
 import { ensureStreamFor, findStream, streamNameFor } from "./declare.js";
-import { NatsDriverError, natsErrors } from "./errors.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS, splitHostPort } from "./server.js";
+import { ConnectionLostError, natsErrors } from "./errors.js";
+import { splitHostPort } from "./server.js";
 
 /** How a topic publishes. */
 export interface NatsTopicSettings {
@@ -223,7 +224,7 @@ export class NatsTopicDriver implements TopicDriver {
   async #explain(nc: NatsConnection, err: unknown): Promise<unknown> {
     if (!(err instanceof Error) || err.name !== "JetStreamNotEnabled" || err.cause === undefined) return err;
     if (nc.info && nc.info.jetstream === false) {
-      return new NatsDriverError(`JetStream is not enabled on ${this.#link.display}`, ErrorCode.FailedPrecondition, {
+      return new DriverError(`JetStream is not enabled on ${this.#link.display}`, ErrorCode.FailedPrecondition, {
         hint: "start nats-server with -js (or jetstream {} in its configuration)",
         cause: err,
       });
@@ -231,9 +232,9 @@ export class NatsTopicDriver implements TopicDriver {
     try {
       await findStream(await this.#manager(nc), this.subject);
     } catch (found) {
-      if (found instanceof NatsDriverError && found.code === ErrorCode.NotFound) return found;
+      if (found instanceof DriverError && found.code === ErrorCode.NotFound) return found;
     }
-    return new NatsDriverError(`JetStream did not answer the publish to "${this.subject}"`, ErrorCode.Unknown, {
+    return new DriverError(`JetStream did not answer the publish to "${this.subject}"`, ErrorCode.Unknown, {
       retryable: true,
       hint: "it is starting or recovering; the send is retried",
       cause: err,

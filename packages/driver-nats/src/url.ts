@@ -16,8 +16,8 @@ import {
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { NatsLink } from "./connection.js";
-import { CONNECT_TIMEOUT_MS, connectionOptions, connectNats, resolveServers } from "./server.js";
+import { CONNECT_TIMEOUT_MS, connectionOptions, connectNats, NatsLink } from "./connection.js";
+import { resolveServers } from "./server.js";
 import { NatsSubscriptionDriver } from "./subscription.js";
 import { NatsTopicDriver } from "./topic.js";
 

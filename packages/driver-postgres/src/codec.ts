@@ -6,8 +6,8 @@
  * by the same statement, so that they commit together.
  */
 import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
+import type { Queryable } from "./connection.js";
 import { missingTopic } from "./declare.js";
-import type { Queryable } from "./server.js";
 
 /**
  * The NOTIFY channel of a schema: its topics' names are the payloads. Cut to

@@ -10,7 +10,43 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, type DriverServer, HealthTracker } from "@p
 import pg from "pg";
 import { isConnectionLoss, pgErrors } from "./errors.js";
 import { type ListenConnector, Listener } from "./listener.js";
-import { type ConnectingQueryable, poolConfig, type Queryable, type ServerSettings } from "./server.js";
+import type { ServerSettings } from "./server.js";
+
+/** How long one connection attempt may take before it fails (and the operation is retried). */
+export const CONNECT_TIMEOUT_MS = 5000;
+/** How long one statement may wait for its reply on the client side: a stalled connection fails, never hangs. */
+export const QUERY_TIMEOUT_MS = 30_000;
+/** Connections the driver's own pool opens at most, per server settings. */
+export const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * Anything that runs a statement with positional parameters: a `pg.Pool`, a
+ * `pg.Client`, a pool client, or an ORM's transaction that exposes its pg
+ * client. The driver calls only `query(text, values)`.
+ */
+export interface Queryable {
+  /** Runs `text` with `$1`… bound to `values`; resolves with the rows. */
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount?: number | null }>;
+}
+
+/** A Queryable that can also lend a connection of its own (a `pg.Pool`): what LISTEN needs. */
+export interface ConnectingQueryable extends Queryable {
+  /** Checks a connection out; `release(err)` gives it back (with an error: destroys it). */
+  connect(): Promise<pg.PoolClient>;
+}
+
+/** The node-postgres settings of the driver's own connections. */
+export function poolConfig(server: ServerSettings, max = DEFAULT_POOL_SIZE): pg.PoolConfig {
+  return {
+    connectionString: server.connectionString,
+    max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
+    // A connection string's own application_name wins (node-postgres reads it over these settings).
+    application_name: "portable-pubsub",
+  };
+}
 
 /** Wakes receivers of one topic when a notification names it. */
 type Waker = () => void;

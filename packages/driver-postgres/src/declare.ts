@@ -3,9 +3,9 @@
  * that check, at open, that a topic or a subscription exists.
  */
 import { readFile } from "node:fs/promises";
-import { ErrorCode, invalidArgument } from "@portable-pubsub/core/driver";
-import { PgDriverError } from "./errors.js";
-import type { Queryable } from "./server.js";
+import { DriverError, ErrorCode, invalidArgument } from "@portable-pubsub/core/driver";
+
+import type { Queryable } from "./connection.js";
 
 /** The schema that holds the driver's tables unless the `schema` parameter names another. */
 export const DEFAULT_SCHEMA = "pubsub";
@@ -83,7 +83,7 @@ export async function findSubscription(db: Queryable, schema: string, topic: str
   ]);
   const id = rows[0]?.id;
   if (typeof id !== "string") {
-    throw new PgDriverError(
+    throw new DriverError(
       `subscription "${name}" of topic "${topic}" does not exist in schema ${schema}`,
       ErrorCode.NotFound,
       {
@@ -95,8 +95,8 @@ export async function findSubscription(db: Queryable, schema: string, topic: str
 }
 
 /** The NotFound of a topic that is not in the topics table. */
-export function missingTopic(schema: string, topic: string): PgDriverError {
-  return new PgDriverError(`topic "${topic}" does not exist in schema ${schema}`, ErrorCode.NotFound, {
+export function missingTopic(schema: string, topic: string): DriverError {
+  return new DriverError(`topic "${topic}" does not exist in schema ${schema}`, ErrorCode.NotFound, {
     hint: `create it (INSERT INTO ${schema}.topics (name) VALUES ('${topic}')) or open pg://${topic}?declare=true`,
   });
 }

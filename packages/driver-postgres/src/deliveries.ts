@@ -10,7 +10,7 @@
  */
 
 import type { DeliveryRow, PgAckId } from "./codec.js";
-import type { Queryable } from "./server.js";
+import type { Queryable } from "./connection.js";
 
 /** Messages the retention sweep deletes at most in one statement. */
 export const SWEEP_LIMIT = 5000;

@@ -4,22 +4,18 @@
  * reports a SQLSTATE (`err.code`, five characters); node-postgres's own
  * errors (a connection that ended, a timeout) carry only a message, and
  * socket errors Node's codes. Errors the driver makes itself for a missing
- * topic or subscription are {@link PgDriverError}s. Drivers throw all of
+ * topic or subscription are the kit's DriverErrors. Drivers throw all of
  * them as they are: core builds the PubSubError the caller sees.
  */
-import { type ErrorClassifier, ErrorCode, isNetworkError } from "@portable-pubsub/core/driver";
+import { DriverError, type ErrorClassifier, ErrorCode, isNetworkError } from "@portable-pubsub/core/driver";
 
-/** An error this driver makes for a database condition, with its portable code. */
-export class PgDriverError extends Error {
-  override readonly name = "PgDriverError";
-  constructor(
-    message: string,
-    readonly code: ErrorCode,
-    readonly options: { retryable?: boolean; hint?: string; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-  }
-}
+/**
+ * An error this driver makes for a database condition, with its portable code:
+ * the kit's DriverError, under the name this package has always exported.
+ */
+export const PgDriverError = DriverError;
+/** An error this driver makes for a database condition, with its portable code: the kit's DriverError. */
+export type PgDriverError = DriverError;
 
 /** SQLSTATE codes this driver acts on. */
 export const SqlState = {
@@ -134,7 +130,7 @@ const CLIENT_MESSAGES: [RegExp, Meaning][] = [
 ];
 
 function meaningOf(err: unknown): Meaning | undefined {
-  if (err instanceof PgDriverError) {
+  if (err instanceof DriverError) {
     return { code: err.code, retryable: err.options.retryable ?? false, hint: err.options.hint };
   }
   if (!(err instanceof Error)) return undefined;

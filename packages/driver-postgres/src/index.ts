@@ -16,7 +16,16 @@ export {
   type PgAckId,
   toDriverMessage,
 } from "./codec.js";
-export { PgLink, sharedLink } from "./connection.js";
+export {
+  CONNECT_TIMEOUT_MS,
+  type ConnectingQueryable,
+  DEFAULT_POOL_SIZE,
+  PgLink,
+  poolConfig,
+  QUERY_TIMEOUT_MS,
+  type Queryable,
+  sharedLink,
+} from "./connection.js";
 export {
   checkSchemaName,
   DEFAULT_SCHEMA,
@@ -35,17 +44,7 @@ export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
 export { inspectURL } from "./inspect.js";
 export { type Migrated, migrateDatabase } from "./migrate.js";
-export {
-  CONNECT_TIMEOUT_MS,
-  type ConnectingQueryable,
-  DEFAULT_POOL_SIZE,
-  poolConfig,
-  QUERY_TIMEOUT_MS,
-  type Queryable,
-  resolveServer,
-  SERVER_URL_ENV,
-  type ServerSettings,
-} from "./server.js";
+export { resolveServer, SERVER_URL_ENV, type ServerSettings } from "./server.js";
 export {
   DEFAULT_LEASE_MS,
   DEFAULT_POLL_INTERVAL_MS,

@@ -15,9 +15,10 @@ import {
   type UrlInspector,
 } from "@portable-pubsub/core/driver";
 import pg from "pg";
+import { CONNECT_TIMEOUT_MS } from "./connection.js";
 import { checkSchemaName, DEFAULT_SCHEMA } from "./declare.js";
 import { pgErrors } from "./errors.js";
-import { CONNECT_TIMEOUT_MS, resolveServer, SERVER_URL_ENV } from "./server.js";
+import { resolveServer, SERVER_URL_ENV } from "./server.js";
 
 /** The `pubsub doctor` hook: passive checks of the server, tables, topic and subscription a pg:// URL names. */
 export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspection> => {

@@ -5,9 +5,10 @@
  */
 import { toPubSubError } from "@portable-pubsub/core/driver";
 import pg from "pg";
+import { CONNECT_TIMEOUT_MS } from "./connection.js";
 import { checkSchemaName, DEFAULT_SCHEMA, migrate } from "./declare.js";
 import { pgErrors } from "./errors.js";
-import { CONNECT_TIMEOUT_MS, resolveServer } from "./server.js";
+import { resolveServer } from "./server.js";
 
 /** What {@link migrateDatabase} did. */
 export interface Migrated {

@@ -10,11 +10,10 @@ import {
   WakeUp,
 } from "@portable-pubsub/core/driver";
 import { notifyChannel, type PgAckId, toDriverMessage } from "./codec.js";
-import { PgLink, serverOf } from "./connection.js";
+import { PgLink, type Queryable, serverOf } from "./connection.js";
 import { checkSchemaName, DEFAULT_SCHEMA, declareSubscription, findSubscription, migrate } from "./declare.js";
 import { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 import { pgErrors } from "./errors.js";
-import type { Queryable } from "./server.js";
 import { telemetryFor } from "./telemetry.js";
 
 /** How long a claimed message stays leased to its consumer unless extended. */

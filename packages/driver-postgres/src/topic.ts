@@ -8,10 +8,9 @@ import {
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
 import { checkStorable, insertMessages } from "./codec.js";
-import { PgLink, serverOf } from "./connection.js";
+import { PgLink, type Queryable, serverOf } from "./connection.js";
 import { checkSchemaName, DEFAULT_SCHEMA, declareTopic, findTopic, migrate } from "./declare.js";
 import { pgErrors } from "./errors.js";
-import type { Queryable } from "./server.js";
 import { telemetryFor } from "./telemetry.js";
 
 /** How a topic sends. */

@@ -14,9 +14,9 @@ import {
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { PgLink, sharedLink } from "./connection.js";
+import { DEFAULT_POOL_SIZE, PgLink, type Queryable, sharedLink } from "./connection.js";
 import { DEFAULT_SCHEMA } from "./declare.js";
-import { DEFAULT_POOL_SIZE, type Queryable, resolveServer } from "./server.js";
+import { resolveServer } from "./server.js";
 import { PgSubscriptionDriver } from "./subscription.js";
 import { PgTopicDriver } from "./topic.js";
 
@@ -90,18 +90,16 @@ const driverOptions = z
   } satisfies OptionsShape<PgURLOptions>)
   .strict();
 
-/** The `connectTimeoutMs` option, parsed. */
-function connectTimeoutOf(options: Record<string, unknown>): number | undefined {
-  return parseOptions(driverOptions, options, DRIVER).connectTimeoutMs;
-}
-
 /** The topic of `pg://TOPIC` (or `pg:///TOPIC`), percent-decoded. */
 export function topicName(url: URL): string {
   return resourceName(url, { driver: DRIVER, kind: "topic" });
 }
 
-/** The link for a URL's options: the application's pool, or the shared pool of the server settings. */
-function linkFor(url: URL, options: Record<string, unknown>): PgLink {
+/**
+ * The link for a URL's options (the application's pool, or the shared pool
+ * of the server settings), with the options parsed once for the caller.
+ */
+function linkFor(url: URL, options: Record<string, unknown>): { link: PgLink; parsed: z.infer<typeof driverOptions> } {
   const parsed = parseOptions(driverOptions, options, DRIVER);
   if (parsed.pool !== undefined) {
     if (parsed.serverUrl !== undefined || parsed.poolSize !== undefined) {
@@ -109,9 +107,9 @@ function linkFor(url: URL, options: Record<string, unknown>): PgLink {
         `${DRIVER}: ${describeUrl(url)}: the pool option replaces serverUrl and poolSize; give one or the other`,
       );
     }
-    return PgLink.of(parsed.pool).use();
+    return { link: PgLink.of(parsed.pool).use(), parsed };
   }
-  return sharedLink(resolveServer(parsed.serverUrl), parsed.poolSize ?? DEFAULT_POOL_SIZE);
+  return { link: sharedLink(resolveServer(parsed.serverUrl), parsed.poolSize ?? DEFAULT_POOL_SIZE), parsed };
 }
 
 /**
@@ -123,11 +121,12 @@ function linkFor(url: URL, options: Record<string, unknown>): PgLink {
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
   const topic = topicName(url);
-  const driver = new PgTopicDriver(linkFor(url, options), topic, {
+  const { link, parsed } = linkFor(url, options);
+  const driver = new PgTopicDriver(link, topic, {
     schema: query.schema ?? DEFAULT_SCHEMA,
     declare: query.declare,
     notify: query.notify,
-    connectTimeoutMs: connectTimeoutOf(options),
+    connectTimeoutMs: parsed.connectTimeoutMs,
   });
   return new Topic(driver, portable);
 };
@@ -147,12 +146,13 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       `${DRIVER}: ${describeUrl(url)}: pollInterval sets how often a receiver polls with notify=false; add notify=false, or leave pollInterval out`,
     );
   }
-  const driver = new PgSubscriptionDriver(linkFor(url, options), topic, query.subscription, {
+  const { link, parsed } = linkFor(url, options);
+  const driver = new PgSubscriptionDriver(link, topic, query.subscription, {
     schema: query.schema ?? DEFAULT_SCHEMA,
     declare: query.declare,
     notify: query.notify,
     leaseMs: query.ackDeadline,
-    connectTimeoutMs: connectTimeoutOf(options),
+    connectTimeoutMs: parsed.connectTimeoutMs,
     pollIntervalMs: query.pollInterval,
   });
   return new Subscription(driver, portable);

@@ -1,4 +1,5 @@
 import { ErrorCode, errorCode, openTopic, PubSubError } from "@portable-pubsub/core";
+import { DriverError } from "@portable-pubsub/core/driver";
 import { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -54,6 +55,14 @@ describe("pg error classifier", () => {
       ErrorCode.FailedPrecondition,
     );
     expect(pgErrors.errorCode(new PgDriverError("x", ErrorCode.NotFound))).toBe(ErrorCode.NotFound);
+    // The package's old name is the kit's class: an application's `instanceof PgDriverError` still holds.
+    expect(PgDriverError).toBe(DriverError);
+    const own = new DriverError("full", ErrorCode.ResourceExhausted, { retryable: true, hint: "wait" });
+    expect([pgErrors.errorCode(own), pgErrors.isRetryable(own), pgErrors.hint?.(own)]).toEqual([
+      ErrorCode.ResourceExhausted,
+      true,
+      "wait",
+    ]);
     expect(pgErrors.errorCode(new Error("anything else"))).toBe(ErrorCode.Unknown);
     expect(pgErrors.isRetryable("not an error")).toBe(false);
   });

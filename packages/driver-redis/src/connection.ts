@@ -14,6 +14,13 @@ import { Redis, type RedisOptions } from "ioredis";
 export const SERVER_URL_ENV = "REDIS_SERVER_URL";
 
 /**
+ * How long opening waited for Redis before this became the portable
+ * `connectTimeoutMs` option.
+ * @deprecated Use the `connectTimeoutMs` option; its default is `DEFAULT_CONNECT_TIMEOUT_MS`.
+ */
+export const OPEN_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
+
+/**
  * How long a connection may stay silent while a reply is due before it is
  * taken for dead, destroyed and re-established. A stalled network (a pulled
  * cable, a blackholing firewall) raises no error of its own; without this a

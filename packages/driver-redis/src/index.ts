@@ -11,10 +11,11 @@ export {
   commandClientOptions,
   DEFAULT_SOCKET_TIMEOUT_MS,
   duplicateForReads,
+  OPEN_TIMEOUT_MS,
   readerClientOptions,
   SERVER_URL_ENV,
 } from "./connection.js";
-export { ensureGroup, type GroupStart, OPEN_TIMEOUT_MS } from "./declare.js";
+export { ensureGroup, type GroupStart } from "./declare.js";
 export { redisErrors } from "./errors.js";
 export {
   openRedisSubscription,

@@ -1,7 +1,6 @@
 import type { DriverMessage } from "@portable-pubsub/core/driver";
 import type { Redis } from "ioredis";
 import { parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
-import { removeIdleConsumers } from "./declare.js";
 
 /** Most XAUTOCLAIM calls in one pass, so that a long pending list cannot hold up a receive. */
 const MAX_CALLS_PER_PASS = 4;
@@ -128,3 +127,44 @@ export class Reclaimer {
     return counts;
   }
 }
+
+/**
+ * Removes the consumers of the group, other than `self`, that hold no pending
+ * entries and have been idle (XINFO CONSUMERS `idle`: since their last read,
+ * claim or ack attempt) for more than `idleMs`. Returns their names.
+ *
+ * One Lua script, so that the check and XGROUP DELCONSUMER are atomic: a
+ * consumer that read entries between a separate XINFO and DELCONSUMER would
+ * lose them from the pending list for good (DELCONSUMER drops its pending
+ * entries). Removing a consumer that is still alive but idle is harmless: it
+ * holds nothing, and its next XREADGROUP creates it again. A live consumer
+ * that is receiving is never idle for more than its BLOCK time.
+ */
+export async function removeIdleConsumers(
+  client: Redis,
+  target: { stream: string; group: string; consumer: string },
+  idleMs: number,
+): Promise<string[]> {
+  const removed = await client.eval(
+    REMOVE_IDLE_CONSUMERS,
+    1,
+    target.stream,
+    target.group,
+    String(Math.floor(idleMs)),
+    target.consumer,
+  );
+  return Array.isArray(removed) ? removed.map(String) : [];
+}
+
+const REMOVE_IDLE_CONSUMERS = `
+local removed = {}
+for _, row in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local c = {}
+  for i = 1, #row, 2 do c[row[i]] = row[i + 1] end
+  if c.pending == 0 and c.idle > tonumber(ARGV[2]) and c.name ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], c.name)
+    removed[#removed + 1] = c.name
+  end
+end
+return removed
+`;
