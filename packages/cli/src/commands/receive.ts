@@ -1,6 +1,7 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
+import { eventRecord, renderCloudEvent } from "../cloud-event-view.js";
 import { aboutOf, openSubscriptionAt, parseUrl } from "../drivers.js";
-import { messageRecord, visibleBody } from "../format.js";
+import { messageRecord, visibleBody, visibleControls } from "../format.js";
 import { aloneInProcess } from "../hints.js";
 import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
@@ -17,7 +18,8 @@ export interface ReceiveOptions {
 
 /**
  * `pubsub receive URL`: prints messages as they arrive, the body alone per
- * line or, with --json, one JSON object per line. Acks each one unless
+ * line (a CloudEvent as its attributes, then its data) or, with --json, one
+ * JSON object per line (a CloudEvent's with its attributes as `event`). Acks each one unless
  * --no-ack, in which case every message is handed back at the end (nacked
  * where the driver can, else redelivered after its ack deadline).
  */
@@ -75,7 +77,17 @@ async function receiveLoop(
 }
 
 function render(message: Message, json: boolean): Uint8Array | string {
-  if (json) return `${JSON.stringify(messageRecord(message))}\n`;
+  if (json) {
+    const event = eventRecord(message);
+    return `${JSON.stringify(event ? { ...messageRecord(message), event } : messageRecord(message))}\n`;
+  }
+  // A CloudEvent: its attributes, then its data. One that is not valid is shown as a plain body.
+  const event = renderCloudEvent(message, process.stdout.isTTY === true, (reason) =>
+    process.stderr.write(
+      visibleControls(`pubsub: note: message ${message.loggableId} is not a valid CloudEvent: ${reason}`) + "\n",
+    ),
+  );
+  if (event !== undefined) return event;
   // A terminal shows the body with its control characters escaped; a pipe or a file gets the bytes as they are.
   if (process.stdout.isTTY) return `${visibleBody(message.body)}\n`;
   const out = new Uint8Array(message.body.byteLength + 1);
