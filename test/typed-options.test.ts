@@ -141,7 +141,7 @@ describe("typed open options", () => {
       expect((error as Error).message).toMatch(
         new RegExp(
           `^${driver}: option "shutdownTimeout" is not supported; supported: ${own}.*; ` +
-            "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, deadLetterTarget, signal; " +
+            "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, deadLetterTarget, schema, codec, signal; " +
             'did you mean "shutdownTimeoutMs"\\?$',
         ),
       );

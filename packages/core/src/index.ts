@@ -18,6 +18,9 @@ export {
   type EncodedMessage,
 } from "./codecs/codec.js";
 export { JSON_CONTENT_TYPE, type JsonCodecOptions, json } from "./codecs/json.js";
+export type { AnyData, SchemaInput, SchemaOutput, StandardSchemaV1 } from "./codecs/schema.js";
+export { TypedMessage } from "./codecs/typed-message.js";
+export type { TypedOutgoingMessage } from "./codecs/typed-send.js";
 export type { Health, HealthJSON, HealthState } from "./driver/health.js";
 export type { RetryOptions } from "./driver/retry.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
@@ -38,12 +41,15 @@ export type {
   SchemeOf,
   SubscriptionOptionsByScheme,
   TopicOptionsByScheme,
+  TypedOpenSubscriptionOptions,
+  TypedOpenTopicOptions,
 } from "./open-options.js";
 export type { OutgoingMessage } from "./outgoing-message.js";
 export { DEAD_LETTER_PREFIX } from "./settling/dead-letter.js";
 export type { RedeliveryOptions } from "./settling/redelivery.js";
 export type { AckBatching } from "./settling/settlement.js";
 export {
+  type MessageOf,
   type ProcessOptions,
   Subscription,
   type SubscriptionOptions,
@@ -51,4 +57,4 @@ export {
 } from "./subscription.js";
 export type { LogEvent, Logger } from "./telemetry/logger.js";
 export type { TopicTracing } from "./telemetry/producer.js";
-export { type SendBatching, Topic, type TopicOptions } from "./topic.js";
+export { type SendBatching, type SendMessageOf, Topic, type TopicOptions } from "./topic.js";

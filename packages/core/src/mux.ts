@@ -1,9 +1,15 @@
+import type { AnyData, StandardSchemaV1 } from "./codecs/schema.js";
 import { loggingDeprecations } from "./deprecated-parameters.js";
 import { raceSignal, throwIfAborted } from "./driver/abort.js";
 import { notePortableOptions } from "./driver/params.js";
 import { DriverLoader, defaultLoader } from "./driver-loader.js";
 import { ErrorCode, invalidArgument, PubSubError, redactUnparsedUrl } from "./errors.js";
-import type { OpenSubscriptionOptions, OpenTopicOptions } from "./open-options.js";
+import type {
+  OpenSubscriptionOptions,
+  OpenTopicOptions,
+  TypedOpenSubscriptionOptions,
+  TypedOpenTopicOptions,
+} from "./open-options.js";
 import type { DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./openers.js";
 import {
   DEAD_LETTER_OPENER,
@@ -14,6 +20,10 @@ import {
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 import { unknownSchemeError } from "./unknown-scheme.js";
+
+/** What the implementations of the open overloads return: any of their typings. */
+// biome-ignore lint/suspicious/noExplicitAny: the overloads above give each call its exact type.
+type AnyTyping = any;
 
 /** The schemes whose driver packages the default mux loads on first use. */
 export const builtinDrivers: Readonly<Record<string, string>> = {
@@ -50,6 +60,8 @@ const TOPIC_KEYS = [
   "tracing",
   "logger",
   "deadLetterTarget",
+  "schema",
+  "codec",
 ] as const;
 const SUBSCRIPTION_KEYS = [
   "redelivery",
@@ -61,6 +73,8 @@ const SUBSCRIPTION_KEYS = [
   "shutdownTimeoutMs",
   "tracing",
   "logger",
+  "schema",
+  "codec",
 ] as const;
 
 /**
@@ -155,7 +169,13 @@ export class URLMux {
    * URL, scheme or option. For a literal URL, `options` is typed by its
    * scheme (see {@link OpenTopicOptions}).
    */
-  async openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic> {
+  openTopic<U extends string, S extends StandardSchemaV1>(
+    url: U | URL,
+    options: TypedOpenTopicOptions<U, S>,
+  ): Promise<Topic<S>>;
+  openTopic<U extends string>(url: U | URL, options: TypedOpenTopicOptions<U, undefined>): Promise<Topic<AnyData>>;
+  openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic>;
+  async openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic<AnyTyping>> {
     const parsed = parseUrl(url, "openTopic");
     const scheme = parsed.protocol.slice(0, -1);
     const opener = this.#topics.get(scheme) ?? (await this.#load(scheme, "openTopic")).openTopicURL;
@@ -170,7 +190,19 @@ export class URLMux {
    * a bad URL, scheme or option. For a literal URL, `options` is typed by its
    * scheme (see {@link OpenSubscriptionOptions}).
    */
-  async openSubscription<U extends string>(url: U | URL, options?: OpenSubscriptionOptions<U>): Promise<Subscription> {
+  openSubscription<U extends string, S extends StandardSchemaV1>(
+    url: U | URL,
+    options: TypedOpenSubscriptionOptions<U, S>,
+  ): Promise<Subscription<S>>;
+  openSubscription<U extends string>(
+    url: U | URL,
+    options: TypedOpenSubscriptionOptions<U, undefined>,
+  ): Promise<Subscription<AnyData>>;
+  openSubscription<U extends string>(url: U | URL, options?: OpenSubscriptionOptions<U>): Promise<Subscription>;
+  async openSubscription<U extends string>(
+    url: U | URL,
+    options?: OpenSubscriptionOptions<U>,
+  ): Promise<Subscription<AnyTyping>> {
     const parsed = parseUrl(url, "openSubscription");
     const scheme = parsed.protocol.slice(0, -1);
     const opener =
@@ -287,7 +319,16 @@ export function defaultURLMux(): URLMux {
  * driver's types are loaded, `options` takes the portable options and that
  * driver's, and nothing else (see {@link OpenTopicOptions}).
  */
-export function openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic> {
+export function openTopic<U extends string, S extends StandardSchemaV1>(
+  url: U | URL,
+  options: TypedOpenTopicOptions<U, S>,
+): Promise<Topic<S>>;
+export function openTopic<U extends string>(
+  url: U | URL,
+  options: TypedOpenTopicOptions<U, undefined>,
+): Promise<Topic<AnyData>>;
+export function openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic>;
+export function openTopic<U extends string>(url: U | URL, options?: OpenTopicOptions<U>): Promise<Topic<AnyTyping>> {
   return defaultURLMux().openTopic(url, options);
 }
 
@@ -296,10 +337,22 @@ export function openTopic<U extends string>(url: U | URL, options?: OpenTopicOpt
  * `openSubscription("rabbit://orders-billing")`. `options` is typed as in
  * {@link openTopic} (see {@link OpenSubscriptionOptions}).
  */
+export function openSubscription<U extends string, S extends StandardSchemaV1>(
+  url: U | URL,
+  options: TypedOpenSubscriptionOptions<U, S>,
+): Promise<Subscription<S>>;
+export function openSubscription<U extends string>(
+  url: U | URL,
+  options: TypedOpenSubscriptionOptions<U, undefined>,
+): Promise<Subscription<AnyData>>;
 export function openSubscription<U extends string>(
   url: U | URL,
   options?: OpenSubscriptionOptions<U>,
-): Promise<Subscription> {
+): Promise<Subscription>;
+export function openSubscription<U extends string>(
+  url: U | URL,
+  options?: OpenSubscriptionOptions<U>,
+): Promise<Subscription<AnyTyping>> {
   return defaultURLMux().openSubscription(url, options);
 }
 

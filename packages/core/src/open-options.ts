@@ -5,6 +5,8 @@
  * else; for any other URL, the portable options and any other key, which the
  * driver checks at run time.
  */
+import type { Codec } from "./codecs/codec.js";
+import type { StandardSchemaV1 } from "./codecs/schema.js";
 import type { SubscriptionOptions } from "./subscription.js";
 import type { TopicOptions } from "./topic.js";
 
@@ -82,3 +84,28 @@ export type OpenSubscriptionOptions<U extends string = string> = OptionsFor<
   SubscriptionOptions & OpenSignal,
   SubscriptionOptionsByScheme
 >;
+
+/**
+ * Options of `openTopic(url, options)` for a typed Topic: those of
+ * {@link OpenTopicOptions} with `schema` of type `S` (or, with `S`
+ * undefined, a `codec` and no schema). The schema's own type is kept apart
+ * from the portable options' so that inference stays shallow for schema
+ * libraries with deep types.
+ */
+export type TypedOpenTopicOptions<U extends string, S extends StandardSchemaV1 | undefined> = OptionsFor<
+  U,
+  Omit<TopicOptions, "schema" | "codec"> & OpenSignal & TypedBy<S>,
+  TopicOptionsByScheme
+>;
+
+/** Options of `openSubscription(url, options)` for a typed Subscription; see {@link TypedOpenTopicOptions}. */
+export type TypedOpenSubscriptionOptions<U extends string, S extends StandardSchemaV1 | undefined> = OptionsFor<
+  U,
+  Omit<SubscriptionOptions, "schema" | "codec"> & OpenSignal & TypedBy<S>,
+  SubscriptionOptionsByScheme
+>;
+
+/** A `schema` of type `S` and maybe a codec; for `S` undefined, a codec alone. */
+type TypedBy<S extends StandardSchemaV1 | undefined> = [S] extends [StandardSchemaV1]
+  ? { schema: S; codec?: Codec }
+  : { schema?: undefined; codec: Codec };

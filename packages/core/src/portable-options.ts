@@ -7,6 +7,7 @@
  * driver, which received the same object.
  */
 import { z } from "zod";
+import { isStandardSchema } from "./codecs/schema.js";
 import { parseOptions } from "./driver/params.js";
 import { MAX_TIMER_MS } from "./driver/timers.js";
 import { invalidArgument } from "./errors.js";
@@ -40,7 +41,28 @@ const logger = z.custom<unknown>(
   { message: "must have info, warn and error methods (pino, winston and console fit)" },
 );
 
+const schema = z.custom<unknown>(isStandardSchema, {
+  message: "must be a Standard Schema v1 (a zod 4, valibot or arktype schema, for instance)",
+});
+
+const codec = z.custom<unknown>(
+  (value) => {
+    const c = value as Partial<Record<"contentType" | "encode" | "decode", unknown>> | null;
+    return (
+      typeof c === "object" &&
+      c !== null &&
+      typeof c.contentType === "string" &&
+      c.contentType.length > 0 &&
+      typeof c.encode === "function" &&
+      typeof c.decode === "function"
+    );
+  },
+  { message: "must be a codec: { contentType, encode(data), decode(body, metadata) }, such as json()" },
+);
+
 const shared = {
+  schema: schema.optional(),
+  codec: codec.optional(),
   retry: retry.optional(),
   logger: logger.optional(),
   shutdownTimeoutMs: delay.min(1, "must be at least 1").optional(),

@@ -7,8 +7,12 @@ import type { ReceiveSizer } from "./receive-sizer.js";
 export interface ReceiveBufferHost {
   /** Fetches the next batch of at most `max` messages from the driver (with retries). */
   fetch(max: number): Promise<DriverMessage[]>;
-  /** The arrived messages that may be handed out (settling admits them). */
-  admit(arrived: DriverMessage[]): DriverMessage[];
+  /**
+   * The arrived messages that may be handed out (settling admits them, a
+   * typed subscription decodes them); a promise only where a schema
+   * validates asynchronously.
+   */
+  admit(arrived: DriverMessage[]): DriverMessage[] | Promise<DriverMessage[]>;
   /** The Message a caller gets for a driver message. */
   toMessage(message: DriverMessage): Message;
   /** Gives back messages that arrived after shutdown began. */
@@ -101,12 +105,29 @@ export class ReceiveBuffer {
   }
 
   #arrived(arrived: DriverMessage[]): void {
-    this.#fetching = false;
     if (this.#host.closed()) {
+      this.#fetching = false;
       this.#host.returnUnhanded(arrived);
       return;
     }
-    const messages = this.#host.admit(arrived);
+    const admitted = this.#host.admit(arrived);
+    if (Array.isArray(admitted)) {
+      this.#fetching = false;
+      this.#deliver(admitted);
+      return;
+    }
+    // Still "fetching" until they are admitted: batches stay in order, one at a time.
+    admitted.then(
+      (messages) => {
+        this.#fetching = false;
+        if (this.#host.closed()) this.#host.returnUnhanded(messages);
+        else this.#deliver(messages);
+      },
+      (err: unknown) => this.#failed(err),
+    );
+  }
+
+  #deliver(messages: DriverMessage[]): void {
     let i = 0;
     while (i < messages.length && this.#waiters.length > 0) {
       const waiter = this.#waiters.shift() as Waiter;

@@ -1,6 +1,11 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Codec } from "./codecs/codec.js";
+import { json } from "./codecs/json.js";
+import type { SchemaOutput, StandardSchemaV1 } from "./codecs/schema.js";
+import { TypedMessage } from "./codecs/typed-message.js";
+import { TypedDecoder } from "./codecs/typed-receive.js";
 import { raceSignal } from "./driver/abort.js";
-import type { SubscriptionDriver } from "./driver/driver.js";
+import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
 import { type RetryOptions, retryOptions, withRetry } from "./driver/retry.js";
 import { canceledError, ErrorCode, invalidArgument, PubSubError } from "./errors.js";
 import { type CallOptions, DriverHandle } from "./handle.js";
@@ -14,8 +19,35 @@ import type { Logger } from "./telemetry/logger.js";
 import { extractFrom } from "./telemetry/propagation.js";
 import type { Topic } from "./topic.js";
 
+/**
+ * What a Subscription of schema `S` hands out: a {@link TypedMessage} whose
+ * `data` is the schema's output type; on an untyped Subscription (`S`
+ * undefined), a {@link Message}.
+ */
+export type MessageOf<S extends StandardSchemaV1 | undefined> = [S] extends [StandardSchemaV1]
+  ? TypedMessage<SchemaOutput<S>>
+  : Message;
+
 /** Portable options of a Subscription. */
 export interface SubscriptionOptions {
+  /**
+   * Makes the Subscription typed: each message is decoded by the codec and
+   * validated with this schema (any Standard Schema v1) once, before anyone
+   * sees it, and handed out as a `TypedMessage` whose `data` is the
+   * schema's output. A message that is invalid (a content type not the
+   * codec's, a body it cannot decode, data that fails the schema) never
+   * reaches a handler: with `deadLetter` it is dead-lettered at once, without
+   * retries, `deadletter.error` naming each issue's path; without, it is
+   * delivered again under `redelivery`, never lost, and each time the logger
+   * gets `pubsub.invalid_message`. Default: none, messages are bytes.
+   */
+  schema?: StandardSchemaV1;
+  /**
+   * How a body becomes data, and which content type it must have: `json()`
+   * (the default when a schema is given), or any `Codec`. A codec
+   * without a schema makes the Subscription typed too, with `data` unchecked.
+   */
+  codec?: Codec;
   /** The most messages one receive batch asks the driver for; batches are sized adaptively below it. Default 1000. */
   maxReceiveBatchSize?: number;
   /** Batching of acks and nacks. */
@@ -83,7 +115,10 @@ export interface ProcessOptions extends CallOptions {
  * group. Receive with `receive()`, `for await (const m of sub)`, or
  * `process(handler)`; ack each message; shut it down once.
  */
-export class Subscription extends DriverHandle<SubscriptionDriver> implements AsyncIterable<Message> {
+export class Subscription<S extends StandardSchemaV1 | undefined = undefined>
+  extends DriverHandle<SubscriptionDriver>
+  implements AsyncIterable<MessageOf<S>>
+{
   readonly #retry: Required<RetryOptions>;
   readonly #receiveAbort = new AbortController();
   readonly #settlement: Settlement;
@@ -104,14 +139,26 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       track: (work) => this.#track(work),
     });
     const signal = this.#receiveAbort.signal;
+    const settlement = this.#settlement;
+    const sink = settlement.sink;
+    const { schema, codec } = options;
+    const typed = schema || codec ? new TypedDecoder(codec ?? json(), schema) : undefined;
+    const invalid = (message: DriverMessage, error: Error) => settlement.invalid(message, error);
     this.#buffer = new ReceiveBuffer(
       {
         fetch: (max) =>
           this.instruments.receive(() =>
             withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
           ),
-        admit: (arrived) => this.#settlement.admit(arrived),
-        toMessage: (message) => new Message(message, this.#settlement.sink),
+        admit: typed
+          ? (arrived) => typed.filter(settlement.admit(arrived), invalid)
+          : (arrived) => settlement.admit(arrived),
+        toMessage: typed
+          ? (message) => {
+              const { data, event } = typed.take(message);
+              return new TypedMessage(message, sink, data, event);
+            }
+          : (message) => new Message(message, sink),
         returnUnhanded: (messages) => this.#settlement.returnUnhanded(messages),
         closed: () => this.closed,
         wrapFatal: (err) => this.wrap(err, "receive from"),
@@ -134,7 +181,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
    * after shutdown, Canceled when `signal` fires, or the driver's error when
    * receiving has failed for good (a missing subscription: NotFound).
    */
-  receive(options?: CallOptions): Promise<Message> {
+  receive(options?: CallOptions): Promise<MessageOf<S>> {
     let signal: AbortSignal | undefined;
     try {
       signal = checkSignal(options, "receive");
@@ -145,8 +192,8 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
       return Promise.reject(err);
     }
     const next = this.#buffer.take();
-    if (next) return Promise.resolve(next);
-    return this.#buffer.wait(signal);
+    if (next) return Promise.resolve(next as MessageOf<S>);
+    return this.#buffer.wait(signal) as Promise<MessageOf<S>>;
   }
 
   /**
@@ -157,7 +204,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
    * rejects with Canceled when `signal` fires, or with an error that receiving
    * cannot get past.
    */
-  async process(handler: (message: Message) => unknown, options: ProcessOptions = {}): Promise<void> {
+  async process(handler: (message: MessageOf<S>) => unknown, options: ProcessOptions = {}): Promise<void> {
     if (typeof handler !== "function") {
       throw invalidArgument(`process: the handler must be a function, got ${typeof handler}`);
     }
@@ -178,7 +225,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
         let message = this.#buffer.fatal ? undefined : this.#buffer.take();
         if (!message) {
           try {
-            message = await this.receive({ signal });
+            message = (await this.receive({ signal })) as Message;
           } catch (err) {
             if (this.closed && !signal?.aborted) return;
             throw err;
@@ -186,7 +233,9 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
         }
         let result: unknown;
         try {
-          result = this.instruments.recording ? this.#processTraced(handler, message) : handler(message);
+          result = this.instruments.recording
+            ? this.#processTraced(handler, message as MessageOf<S>)
+            : handler(message as MessageOf<S>);
         } catch (err) {
           this.#handlerFailed(err, message, onHandlerError);
           continue;
@@ -205,7 +254,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   }
 
   /** Runs `handler` in a `process` span whose parent is the context the message carries. */
-  #processTraced(handler: (message: Message) => unknown, message: Message): unknown {
+  #processTraced(handler: (message: MessageOf<S>) => unknown, message: MessageOf<S>): unknown {
     const source = sourceOf(message);
     const parent = this.#propagate ? extractFrom(source.metadata) : ROOT_CONTEXT;
     return this.instruments.process(source, parent, () => handler(message));
@@ -234,7 +283,7 @@ export class Subscription extends DriverHandle<SubscriptionDriver> implements As
   }
 
   /** Yields each message as `receive` returns it; the loop ends cleanly when the subscription shuts down. */
-  [Symbol.asyncIterator](): AsyncIterator<Message> {
+  [Symbol.asyncIterator](): AsyncIterator<MessageOf<S>> {
     return {
       next: async () => {
         try {

@@ -1,3 +1,7 @@
+import type { Codec } from "./codecs/codec.js";
+import { json } from "./codecs/json.js";
+import type { SchemaInput, StandardSchemaV1 } from "./codecs/schema.js";
+import { TypedEncoder, type TypedOutgoingMessage } from "./codecs/typed-send.js";
 import { raceSignal } from "./driver/abort.js";
 import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./driver/batcher.js";
 import type { DriverMessage, TopicDriver } from "./driver/driver.js";
@@ -11,8 +15,31 @@ import { SendTracing, type TopicTracing } from "./telemetry/producer.js";
 
 export type { SendBatching };
 
+/**
+ * What `send` takes on a Topic of schema `S`: `{ data, metadata?, event? }`
+ * with `data` of the schema's input type; on an untyped Topic
+ * (`S` undefined), `{ body, metadata? }`.
+ */
+export type SendMessageOf<S extends StandardSchemaV1 | undefined> = [S] extends [StandardSchemaV1]
+  ? TypedOutgoingMessage<SchemaInput<S>>
+  : OutgoingMessage;
+
 /** Portable options of a Topic. */
 export interface TopicOptions {
+  /**
+   * Makes the Topic typed: `send({ data })` validates `data` with this
+   * schema (any Standard Schema v1: zod 4, valibot, arktype...) first, and a
+   * failure is InvalidArgument listing each issue's path and message, with
+   * nothing sent; then the codec encodes it. Default: none, `send` takes
+   * bytes.
+   */
+  schema?: StandardSchemaV1;
+  /**
+   * How `data` becomes a body, and the content type written with it: `json()`
+   * (the default when a schema is given), or any `Codec`. A codec
+   * without a schema makes the Topic typed too, with `data` unchecked.
+   */
+  codec?: Codec;
   batching?: SendBatching;
   retry?: RetryOptions;
   /**
@@ -53,16 +80,19 @@ const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxCo
  * one with `openTopic(url)` or a driver's constructor; share it, it is safe to
  * call from many places at once; shut it down once.
  */
-export class Topic extends DriverHandle<TopicDriver> {
+export class Topic<S extends StandardSchemaV1 | undefined = undefined> extends DriverHandle<TopicDriver> {
   readonly #batcher: Batcher<DriverMessage>;
   readonly #retry: Required<RetryOptions>;
   readonly #abort = new AbortController();
   readonly #maxPending: number;
   readonly #tracing: SendTracing;
+  readonly #typed: TypedEncoder | undefined;
 
   constructor(driver: TopicDriver, options: TopicOptions = {}) {
     checkTopicOptions(options);
     super(driver, "topic", options);
+    const { schema, codec } = options;
+    this.#typed = schema || codec ? new TypedEncoder(codec ?? json(), schema) : undefined;
     this.#maxPending = options.maxPendingSends ?? 100_000;
     this.#tracing = new SendTracing(this.instruments, options.tracing);
     this.#retry = retryOptions(options.retry);
@@ -77,11 +107,27 @@ export class Topic extends DriverHandle<TopicDriver> {
   /**
    * Sends `message`. Resolves once the broker has accepted it (publisher
    * confirm, publish RPC, XADD reply); rejects with a PubSubError otherwise:
-   * InvalidArgument for a bad message, FailedPrecondition after shutdown,
-   * Canceled when `signal` fires first (the message may still be sent if its
-   * batch had already left), or the driver's error mapped to a portable code.
+   * InvalidArgument for a bad message (on a typed Topic, also data that
+   * fails the schema, each issue named, or that the codec cannot encode;
+   * nothing is sent), FailedPrecondition after shutdown, Canceled when
+   * `signal` fires first (the message may still be sent if its batch had
+   * already left), or the driver's error mapped to a portable code.
    */
-  send(message: OutgoingMessage, options?: CallOptions): Promise<void> {
+  send(message: SendMessageOf<S>, options?: CallOptions): Promise<void> {
+    if (this.#typed === undefined) return this.#send(message as OutgoingMessage, options);
+    let encoded: OutgoingMessage | Promise<OutgoingMessage>;
+    try {
+      this.assertOpen("send");
+      encoded = this.#typed.encode(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return encoded instanceof Promise
+      ? encoded.then((ready) => this.#send(ready, options))
+      : this.#send(encoded, options);
+  }
+
+  #send(message: OutgoingMessage, options: CallOptions | undefined): Promise<void> {
     try {
       this.assertOpen("send");
       const signal = options === undefined ? undefined : checkSignal(options, "send");

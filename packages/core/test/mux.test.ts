@@ -91,7 +91,7 @@ describe("URLMux", () => {
     expect(topicError.code).toBe(ErrorCode.InvalidArgument);
     expect(topicError.message).toBe(
       'mem: option "shutdownTimeout" is not supported; supported: broker; ' +
-        "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, deadLetterTarget, signal; " +
+        "portable options: batching, retry, maxPendingSends, shutdownTimeoutMs, tracing, logger, deadLetterTarget, schema, codec, signal; " +
         'did you mean "shutdownTimeoutMs"?',
     );
     await mux.openTopic("mem://orders").then((t) => t.shutdown());
@@ -99,7 +99,7 @@ describe("URLMux", () => {
     const subscriptionError = await failure(mux.openSubscription("mem://orders", { deadLeter: "mem://dlq" }));
     expect(subscriptionError.message).toBe(
       'mem: option "deadLeter" is not supported; supported: broker; ' +
-        "portable options: redelivery, deadLetter, maxExtensionMs, maxReceiveBatchSize, ackBatching, retry, shutdownTimeoutMs, tracing, logger, signal; " +
+        "portable options: redelivery, deadLetter, maxExtensionMs, maxReceiveBatchSize, ackBatching, retry, shutdownTimeoutMs, tracing, logger, schema, codec, signal; " +
         'did you mean "deadLetter"?',
     );
   });

@@ -49,7 +49,7 @@ export interface PgSubscriptionSettings {
 }
 
 /** Options of {@link openPgSubscription}. */
-export interface PgSubscriptionOptions extends SubscriptionOptions, PgSubscriptionSettings {}
+export interface PgSubscriptionOptions extends Omit<SubscriptionOptions, "schema">, PgSubscriptionSettings {}
 
 /**
  * One consumer of a subscription: it claims delivery rows with FOR UPDATE

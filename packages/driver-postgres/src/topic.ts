@@ -25,8 +25,11 @@ export interface PgTopicSettings {
   connectTimeoutMs?: number;
 }
 
-/** Options of {@link openPgTopic}: the portable ones and the topic's. */
-export interface PgTopicOptions extends TopicOptions, PgTopicSettings {}
+/**
+ * Options of {@link openPgTopic}: the portable ones and the topic's. Here `schema` is the
+ * PostgreSQL schema of the tables; a typed topic (a Standard Schema) opens through `openTopic("pg://…", { schema })`.
+ */
+export interface PgTopicOptions extends Omit<TopicOptions, "schema">, PgTopicSettings {}
 
 /**
  * Sends to one topic: each batch is one INSERT statement (its own

@@ -118,6 +118,11 @@ export class FailureRouter {
     this.#source = options.source ?? driver.resource;
   }
 
+  /** True when there is a dead-letter topic. */
+  get hasDeadLetter(): boolean {
+    return this.#deadLetter !== undefined;
+  }
+
   /** Resolves once the dead-letter topic, if any, is open. */
   async ready(): Promise<void> {
     await this.#deadLetter?.ready();
@@ -161,6 +166,18 @@ export class FailureRouter {
       return;
     }
     this.#redeliverAfter(message, delayMs ?? redeliveryDelay(failures, this.#policy));
+  }
+
+  /**
+   * Handles a message that can never be handled (undecodable, or failing
+   * the schema): dead-lettered at once, without retries, where there is a
+   * dead-letter topic; otherwise delivered again under the policy, so that
+   * it is never lost (a fixed codec or schema may read it).
+   */
+  invalid(message: DriverMessage, error: Error): void {
+    const failures = this.#failures.add(message);
+    if (this.#deadLetter) this.#toDeadLetter(message, failures, error);
+    else this.#redeliverAfter(message, redeliveryDelay(failures, this.#policy));
   }
 
   /** Counts a failure of a message whose lease was left to lapse: the broker delivers it again. */

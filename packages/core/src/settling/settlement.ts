@@ -163,6 +163,22 @@ export class Settlement {
     return admitted ?? messages;
   }
 
+  /**
+   * Settles an arrived message that is invalid (see `InvalidMessageError`):
+   * logs `pubsub.invalid_message`, then dead-letters it at once, or, without
+   * a dead-letter topic, has it delivered again under the redelivery policy.
+   */
+  invalid(message: DriverMessage, error: Error): void {
+    const id = message.loggableId ?? "";
+    const deadLetter = this.#failureRouter.hasDeadLetter;
+    this.#warn(
+      "pubsub.invalid_message",
+      `${this.#driver.resource}: message ${id} is invalid, ${deadLetter ? "dead-lettered" : "kept for redelivery (set deadLetter to move such messages aside)"}: ${error.message}`,
+      { messageId: id, error: error.message, deadLettered: deadLetter },
+    );
+    if (!this.#released) this.#failureRouter.invalid(message, error);
+  }
+
   /** Hands back at once, where the driver can nack, messages fetched but never handed out. */
   returnUnhanded(messages: DriverMessage[]): void {
     for (const message of messages) this.#leases?.release(message);
