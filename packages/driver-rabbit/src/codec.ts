@@ -316,21 +316,27 @@ export function attributeOfHeader(key: string): string | undefined {
  * An attribute's canonical string from a header value of any AMQP type, as
  * the binding requires a receiver to read them: strings as they are,
  * booleans and integers in decimal, binary in Base64, and a timestamp
- * (amqplib gives seconds since the epoch, as AMQP 0-9-1 has them) in
- * RFC 3339 for `time`. Undefined for a value no attribute can have.
+ * (amqplib gives `{ "!": "timestamp", value }`, seconds since the epoch, as
+ * AMQP 0-9-1 has them) in RFC 3339; a plain number for `time` is taken as
+ * such seconds too. Undefined for a value no attribute can have.
  */
 export function attributeValueOf(name: string, value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (Buffer.isBuffer(value)) return value.toString("base64");
   if (typeof value === "boolean") return String(value);
   if (typeof value === "number" || typeof value === "bigint") {
-    if (name === "time") {
-      const date = new Date(Number(value) * 1000);
-      return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-    }
-    return String(value);
+    return name === "time" ? timestampOf(Number(value)) : String(value);
+  }
+  if (typeof value === "object" && value !== null && (value as { "!"?: unknown })["!"] === "timestamp") {
+    return timestampOf(Number((value as { value?: unknown }).value));
   }
   return undefined;
+}
+
+/** Seconds since the epoch as RFC 3339, or undefined when they are no time. */
+function timestampOf(seconds: number): string | undefined {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
 /** Headers for `metadata`: each attribute key renamed to the binding's, other keys as they are. */
