@@ -7,6 +7,7 @@ import { poisonCases } from "./cases/poison.js";
 import { reconnectCases } from "./cases/reconnect.js";
 import { sendReceiveCases } from "./cases/send-receive.js";
 import { tracingCases } from "./cases/tracing.js";
+import { typedCases } from "./cases/typed.js";
 import { SuiteContext } from "./context.js";
 import type { Capabilities, Harness } from "./harness.js";
 
@@ -35,6 +36,7 @@ export function runConformanceTests(makeHarness: () => Promise<Harness>, capabil
     describe("errors, cancellation and shutdown", () => errorCases(ctx));
     describe("concurrency", () => concurrencyCases(ctx));
     describe("poison messages", () => poisonCases(ctx));
+    describe("typed messages", () => typedCases(ctx));
     describe("graceful restarts", () => gracefulRestartCases(ctx));
     // The reconnect and restart cases test a driver's recovery, not the runtime: a CI that runs the suite on several
     // Node versions runs them on one, and sets PUBSUB_SKIP_FAULT_TESTS=1 for the others.

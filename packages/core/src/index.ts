@@ -18,7 +18,7 @@ export {
   type EncodedMessage,
 } from "./codecs/codec.js";
 export { JSON_CONTENT_TYPE, type JsonCodecOptions, json } from "./codecs/json.js";
-export type { AnyData, SchemaInput, SchemaOutput, StandardSchemaV1 } from "./codecs/schema.js";
+export type { AnyData, SchemaInput, SchemaOutput, StandardSchemaV1, Untyped } from "./codecs/schema.js";
 export { TypedMessage } from "./codecs/typed-message.js";
 export type { TypedOutgoingMessage } from "./codecs/typed-send.js";
 export type { Health, HealthJSON, HealthState } from "./driver/health.js";

@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Codec } from "./codecs/codec.js";
 import { json } from "./codecs/json.js";
-import type { SchemaOutput, StandardSchemaV1 } from "./codecs/schema.js";
+import type { SchemaOutput, StandardSchemaV1, Untyped } from "./codecs/schema.js";
 import { TypedMessage } from "./codecs/typed-message.js";
 import { TypedDecoder } from "./codecs/typed-receive.js";
 import { raceSignal } from "./driver/abort.js";
@@ -21,8 +21,8 @@ import type { Topic } from "./topic.js";
 
 /**
  * What a Subscription of schema `S` hands out: a {@link TypedMessage} whose
- * `data` is the schema's output type; on an untyped Subscription (`S`
- * undefined), a {@link Message}.
+ * `data` is the schema's output type; on an untyped Subscription (`Untyped`,
+ * the default, or undefined), a {@link Message}.
  */
 export type MessageOf<S extends StandardSchemaV1 | undefined> = [S] extends [StandardSchemaV1]
   ? TypedMessage<SchemaOutput<S>>
@@ -115,7 +115,7 @@ export interface ProcessOptions extends CallOptions {
  * group. Receive with `receive()`, `for await (const m of sub)`, or
  * `process(handler)`; ack each message; shut it down once.
  */
-export class Subscription<S extends StandardSchemaV1 | undefined = undefined>
+export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
   extends DriverHandle<SubscriptionDriver>
   implements AsyncIterable<MessageOf<S>>
 {

@@ -1,6 +1,6 @@
 import type { Codec } from "./codecs/codec.js";
 import { json } from "./codecs/json.js";
-import type { SchemaInput, StandardSchemaV1 } from "./codecs/schema.js";
+import type { SchemaInput, StandardSchemaV1, Untyped } from "./codecs/schema.js";
 import { TypedEncoder, type TypedOutgoingMessage } from "./codecs/typed-send.js";
 import { raceSignal } from "./driver/abort.js";
 import { Batcher, type BatcherOptions, batcherOptions, type SendBatching } from "./driver/batcher.js";
@@ -17,8 +17,8 @@ export type { SendBatching };
 
 /**
  * What `send` takes on a Topic of schema `S`: `{ data, metadata?, event? }`
- * with `data` of the schema's input type; on an untyped Topic
- * (`S` undefined), `{ body, metadata? }`.
+ * with `data` of the schema's input type; on an untyped Topic (`Untyped`,
+ * the default, or undefined), `{ body, metadata? }`.
  */
 export type SendMessageOf<S extends StandardSchemaV1 | undefined> = [S] extends [StandardSchemaV1]
   ? TypedOutgoingMessage<SchemaInput<S>>
@@ -80,7 +80,7 @@ const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxCo
  * one with `openTopic(url)` or a driver's constructor; share it, it is safe to
  * call from many places at once; shut it down once.
  */
-export class Topic<S extends StandardSchemaV1 | undefined = undefined> extends DriverHandle<TopicDriver> {
+export class Topic<S extends StandardSchemaV1 | undefined = Untyped> extends DriverHandle<TopicDriver> {
   readonly #batcher: Batcher<DriverMessage>;
   readonly #retry: Required<RetryOptions>;
   readonly #abort = new AbortController();

@@ -5,8 +5,9 @@
  * what another AMQP program publishes with the property arrives with it.
  */
 
-import { CONTENT_TYPE_KEY, openSubscription, openTopic } from "@portable-pubsub/core";
+import { CONTENT_TYPE_KEY, json, openSubscription, openTopic } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
   cleanupAfterEach,
   getOne,
@@ -15,6 +16,7 @@ import {
   SERVER_URL,
   skipWithoutBroker,
   unique,
+  withAdmin,
 } from "./support.js";
 
 const { defer, shutdownLater: later } = cleanupAfterEach();
@@ -66,5 +68,50 @@ describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
       code: "InvalidArgument",
       message: expect.stringMatching(/content_type/),
     });
+  });
+
+  it("reads a foreign producer's JSON without a content type with json({ requireContentType: false }), and not by default", async () => {
+    const exchange = unique("ct-foreign");
+    const queue = unique("ct-foreign");
+    const strictQueue = unique("ct-foreign-strict");
+    const dead = unique("ct-foreign-dead");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    defer(await makeExchangeAndQueue(dead, dead));
+    defer(() => withAdmin((ch) => ch.deleteQueue(strictQueue)));
+    await withAdmin(async (ch) => {
+      await ch.assertQueue(strictQueue, { durable: false });
+      await ch.bindQueue(strictQueue, exchange, "");
+    });
+    const Order = z.object({ id: z.string(), qty: z.number() });
+    const lenient = await openSubscription(`rabbit://${queue}`, {
+      serverUrl: SERVER_URL,
+      schema: Order,
+      codec: json({ requireContentType: false }),
+    });
+    later(lenient);
+    const deadTopic = await openTopic(`rabbit://${dead}`, { serverUrl: SERVER_URL });
+    later(deadTopic);
+    const strict = await openSubscription(`rabbit://${strictQueue}`, {
+      serverUrl: SERVER_URL,
+      schema: Order,
+      deadLetter: deadTopic,
+    });
+    later(strict);
+    await publishPlain(exchange, [{ body: '{"id":"py-1","qty":4}', properties: { headers: { from: "pika" } } }]);
+    const message = await lenient.receive({ signal: AbortSignal.timeout(5000) });
+    message.ack();
+    expect(message.data).toEqual({ id: "py-1", qty: 4 });
+    expect(message.metadata).toEqual({ from: "pika" });
+    // By default the same message is invalid: it is dead-lettered, never handed out.
+    const handled: unknown[] = [];
+    const processing = strict.process((m) => {
+      handled.push(m.data);
+    });
+    const letter = await getOne(dead);
+    expect(letter.content.toString()).toBe('{"id":"py-1","qty":4}');
+    expect(String(letter.properties.headers?.["deadletter.error"])).toMatch(/^invalid message: it has no content type/);
+    await strict.shutdown();
+    await processing;
+    expect(handled).toEqual([]);
   });
 });

@@ -19,6 +19,14 @@ export type SchemaOutput<S extends StandardSchemaV1> = StandardSchemaV1.InferOut
  */
 export type AnyData = StandardSchemaV1<unknown, unknown>;
 
+/**
+ * The type parameter of an untyped Topic or Subscription, the default: any
+ * typing at all, so that a typed one can be passed where a plain `Topic` or
+ * `Subscription` is expected (to shut it down, to watch its health); its
+ * `send` takes bytes and its messages are plain `Message`s.
+ */
+export type Untyped = StandardSchemaV1 | undefined;
+
 /** True for a Standard Schema v1. */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   const props = (value as { "~standard"?: { version?: unknown; validate?: unknown } } | null | undefined)?.[
