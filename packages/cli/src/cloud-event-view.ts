@@ -73,18 +73,14 @@ export function dataText(event: CloudEventAttributes, data: Uint8Array): string 
 }
 
 /**
- * `receive`'s text form of a CloudEvent: attribute lines, a blank line, the
- * data. On a terminal every line goes through `visibleControls` (the data
- * keeps its line breaks); a pipe gets the text, and data that is not UTF-8
- * as its bytes. Undefined for a message that is no CloudEvent; for one that
- * claims to be but is not valid, `invalid` is told why and undefined
- * returned, so the message is shown as a plain body.
+ * `receive`'s form of a CloudEvent on a terminal: attribute lines, a blank
+ * line, the data, every line through `visibleControls` (the data keeps its
+ * line breaks; bytes that are not UTF-8 as `visibleBody` shows them).
+ * Undefined for a message that is no CloudEvent; for one that claims to be
+ * but is not valid, `invalid` is told why and undefined returned, so the
+ * message is shown as a plain body.
  */
-export function renderCloudEvent(
-  message: Message,
-  terminal: boolean,
-  invalid: (reason: string) => void,
-): Uint8Array | string | undefined {
+export function renderCloudEvent(message: Message, invalid: (reason: string) => void): string | undefined {
   if (!isCloudEvent(message.metadata)) return undefined;
   let read: ReturnType<typeof readCloudEvent>;
   try {
@@ -93,12 +89,10 @@ export function renderCloudEvent(
     invalid((err as Error).message);
     return undefined;
   }
-  const lines = attributeLines(read.event);
-  const head = `${(terminal ? lines.map((line) => visibleControls(line)) : lines).join("\n")}\n\n`;
+  const head = attributeLines(read.event).map((line) => visibleControls(line));
   const text = dataText(read.event, read.data);
-  if (text !== undefined) return `${head}${terminal ? visibleControls(text, { lineBreaks: true }) : text}\n`;
-  if (terminal) return `${head}${visibleBody(read.data)}\n`;
-  return Buffer.concat([Buffer.from(head), read.data, Buffer.from("\n")]);
+  const data = text === undefined ? visibleBody(read.data) : visibleControls(text, { lineBreaks: true });
+  return `${head.join("\n")}\n\n${data}\n`;
 }
 
 /** The attributes `receive --json` adds to a CloudEvent's record (as `event`), or undefined. */

@@ -83,7 +83,7 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
   program
     .command("receive")
     .description(
-      "Receive messages and print them: the body per line (a CloudEvent: its attributes, then its data), or one JSON object per line with --json.",
+      "Receive messages and print them: the body per line (on a terminal, a CloudEvent: its attributes, then its data), or one JSON object per line with --json.",
     )
     .argument("<url>", "subscription URL, such as rabbit://orders-billing")
     .option("-n, --count <n>", "stop after N messages (default: until --wait passes or Ctrl-C)", integer(1))

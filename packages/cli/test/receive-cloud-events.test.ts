@@ -33,15 +33,26 @@ const SHOWN = [
 ].join("\n");
 
 describe("pubsub receive shows CloudEvents", () => {
-  it("prints a structured and a binary event alike: attributes, a blank line, the data indented", async () => {
+  it("on a terminal, prints a structured and a binary event alike: attributes, a blank line, the data indented", async () => {
     const topic = openMemTopic("receive-ce");
     const url = "mem://receive-ce?subscription=readers";
     expect(await cli("receive", url, "--wait", "20ms")).toBe(0); // creates the subscription
     await topic.send(eventMessage("structured", { id: "a1", qty: 2 }, EVENT));
     await topic.send(eventMessage("binary", { id: "a1", qty: 2 }, EVENT));
-    expect(await cli("receive", url, "--count", "2")).toBe(0);
+    expect(await onTerminal(() => cli("receive", url, "--count", "2"))).toBe(0);
     expect(output.stderr).toEqual([]);
     expect(output.stdout.join("")).toBe(SHOWN + SHOWN);
+    await topic.shutdown();
+  });
+
+  it("gives a pipe the bytes as they are, one message per line", async () => {
+    const topic = openMemTopic("receive-ce-pipe");
+    const url = "mem://receive-ce-pipe?subscription=readers";
+    await cli("receive", url, "--wait", "20ms");
+    const message = eventMessage("binary", { id: "a1", qty: 2 }, EVENT);
+    await topic.send(message);
+    expect(await cli("receive", url, "--count", "1")).toBe(0);
+    expect(output.stdout.join("")).toBe('{"id":"a1","qty":2}\n');
     await topic.shutdown();
   });
 
@@ -86,13 +97,13 @@ describe("pubsub receive shows CloudEvents", () => {
     await topic.shutdown();
   });
 
-  it("shows an event that is not valid as its plain body, and says why on stderr", async () => {
+  it("on a terminal, shows an event that is not valid as its plain body, and says why on stderr", async () => {
     const topic = openMemTopic("receive-ce-bad");
     const url = "mem://receive-ce-bad?subscription=readers";
     await cli("receive", url, "--wait", "20ms");
     const body = JSON.stringify({ specversion: "1.0", source: "/s", type: "t", data: 1 });
     await topic.send({ body, metadata: { "content-type": "application/cloudevents+json" } });
-    expect(await cli("receive", url, "--count", "1")).toBe(0);
+    expect(await onTerminal(() => cli("receive", url, "--count", "1"))).toBe(0);
     expect(output.stdout.join("")).toBe(`${body}\n`);
     expect(output.stderr.join("")).toBe(
       'pubsub: note: message 1 is not a valid CloudEvent: not a valid CloudEvent: the required attribute "id" is missing\n',

@@ -18,7 +18,7 @@ export interface ReceiveOptions {
 
 /**
  * `pubsub receive URL`: prints messages as they arrive, the body alone per
- * line (a CloudEvent as its attributes, then its data) or, with --json, one
+ * line (on a terminal, a CloudEvent as its attributes, then its data) or, with --json, one
  * JSON object per line (a CloudEvent's with its attributes as `event`). Acks each one unless
  * --no-ack, in which case every message is handed back at the end (nacked
  * where the driver can, else redelivered after its ack deadline).
@@ -81,15 +81,16 @@ function render(message: Message, json: boolean): Uint8Array | string {
     const event = eventRecord(message);
     return `${JSON.stringify(event ? { ...messageRecord(message), event } : messageRecord(message))}\n`;
   }
-  // A CloudEvent: its attributes, then its data. One that is not valid is shown as a plain body.
-  const event = renderCloudEvent(message, process.stdout.isTTY === true, (reason) =>
-    process.stderr.write(
-      visibleControls(`pubsub: note: message ${message.loggableId} is not a valid CloudEvent: ${reason}`) + "\n",
-    ),
-  );
-  if (event !== undefined) return event;
   // A terminal shows the body with its control characters escaped; a pipe or a file gets the bytes as they are.
-  if (process.stdout.isTTY) return `${visibleBody(message.body)}\n`;
+  if (process.stdout.isTTY) {
+    // A CloudEvent: its attributes, then its data. One that is not valid is shown as a plain body.
+    const event = renderCloudEvent(message, (reason) =>
+      process.stderr.write(
+        `${visibleControls(`pubsub: note: message ${message.loggableId} is not a valid CloudEvent: ${reason}`)}\n`,
+      ),
+    );
+    return event ?? `${visibleBody(message.body)}\n`;
+  }
   const out = new Uint8Array(message.body.byteLength + 1);
   out.set(message.body);
   out[message.body.byteLength] = 0x0a;
