@@ -24,13 +24,13 @@ export type EventData =
 /**
  * The JSON format: "If the datacontenttype is unspecified, processing SHOULD
  * proceed as if the datacontenttype had been specified explicitly as
- * application/json"; a JSON media type is `application/json` or any
- * `…/…+json`.
+ * application/json"; a JSON media type is one whose subtype is `json` or
+ * ends in `+json` (parameters stripped).
  */
 export function isJsonMediaType(mediaType: string | undefined): boolean {
   if (mediaType === undefined) return true;
   const type = mediaTypeWithoutParameters(mediaType);
-  return type === "application/json" || type === "text/json" || type.endsWith("+json");
+  return type.endsWith("/json") || type.endsWith("+json");
 }
 
 function mediaTypeWithoutParameters(contentType: string): string {
