@@ -78,18 +78,19 @@ export const PUBSUB_CONTENT_TYPE = "Content-Type";
 
 /** The Pub/Sub attributes of a message with `metadata`. */
 export function attributesOf(metadata: Record<string, string>): Record<string, string> {
-  const contentType = metadata[CONTENT_TYPE_KEY];
-  if (contentType === undefined || metadata[PUBSUB_CONTENT_TYPE] !== undefined) return metadata;
-  const { [CONTENT_TYPE_KEY]: _, ...rest } = metadata;
-  rest[PUBSUB_CONTENT_TYPE] = contentType;
-  return rest;
+  return withKeyRenamed(metadata, CONTENT_TYPE_KEY, PUBSUB_CONTENT_TYPE);
 }
 
 /** The metadata of a received message with Pub/Sub `attributes`. */
 export function metadataOfAttributes(attributes: Record<string, string>): Record<string, string> {
-  const contentType = attributes[PUBSUB_CONTENT_TYPE];
-  if (contentType === undefined || attributes[CONTENT_TYPE_KEY] !== undefined) return attributes;
-  const { [PUBSUB_CONTENT_TYPE]: _, ...rest } = attributes;
-  rest[CONTENT_TYPE_KEY] = contentType;
+  return withKeyRenamed(attributes, PUBSUB_CONTENT_TYPE, CONTENT_TYPE_KEY);
+}
+
+/** `record` with key `from` renamed `to`; `record` itself when it has no `from`, or has `to` already. */
+function withKeyRenamed(record: Record<string, string>, from: string, to: string): Record<string, string> {
+  const value = record[from];
+  if (value === undefined || record[to] !== undefined) return record;
+  const { [from]: _, ...rest } = record;
+  rest[to] = value;
   return rest;
 }
