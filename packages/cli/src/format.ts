@@ -1,4 +1,4 @@
-import type { Message } from "@portable-pubsub/core";
+import { CONTENT_TYPE_KEY, type Message } from "@portable-pubsub/core";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -32,6 +32,29 @@ export function messageRecord(message: Message): MessageRecord {
   };
   if (message.deliveryAttempt !== undefined) record.deliveryAttempt = message.deliveryAttempt;
   return record;
+}
+
+/** Whether a content type is JSON: `application/json`, or any `+json` type (`application/cloudevents+json`). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const media = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
+}
+
+/**
+ * The body of a message whose content type says JSON, indented for a
+ * person to read; undefined for any other message, or a body that is not
+ * valid JSON after all (printed as it is).
+ */
+export function prettyJsonBody(message: Message): string | undefined {
+  if (!isJsonContentType(message.metadata[CONTENT_TYPE_KEY])) return undefined;
+  const text = utf8OrUndefined(message.body);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Milliseconds as a short human figure: "38 µs", "0.42 ms", "12.3 ms", "1.25 s". */

@@ -66,15 +66,22 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
     .argument("[body]", "message body as text; read from stdin when absent")
     .option("-m, --metadata <key=value>", "metadata entry; repeat for more", metadataEntry)
     .option("--lines", "send each non-empty line of stdin as its own message")
+    .option(
+      "--json <value>",
+      "send this JSON value, with content type application/json (what typed subscriptions read)",
+    )
+    .option("--data-file <path>", "send the JSON value in this file, with content type application/json")
     .addOption(durationOption("--timeout <duration>", "give up if the broker has not confirmed by then", "30s"))
     .addHelpText(
       "after",
-      `\nExamples:\n  pubsub send rabbit://orders '{"id":1}' -m kind=order\n  cat orders.ndjson | pubsub send --lines rabbit://orders`,
+      `\nExamples:\n  pubsub send rabbit://orders --json '{"id":"a1","qty":2}' -m kind=order\n  cat orders.ndjson | pubsub send --lines rabbit://orders`,
     )
     .action(async (url: string, body: string | undefined, opts) => {
       await send(url, body, {
         metadata: opts.metadata ?? {},
         lines: opts.lines === true,
+        json: opts.json,
+        dataFile: opts.dataFile,
         timeout: opts.timeout,
         standalone,
       });

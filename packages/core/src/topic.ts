@@ -73,6 +73,12 @@ export interface TopicOptions {
   deadLetterTarget?: boolean;
 }
 
+/**
+ * Sends bytes on any Topic, typed or not: for dead letters, which keep the
+ * failed message's body as it was, whatever the dead-letter topic's schema.
+ */
+export let sendBytes: (topic: Topic<Untyped>, message: OutgoingMessage, options: CallOptions) => Promise<void>;
+
 const SEND_DEFAULTS: BatcherOptions = { maxItems: 1000, maxBytes: 4 << 20, maxConcurrency: 8, lingerMs: 0 };
 
 /**
@@ -87,6 +93,10 @@ export class Topic<S extends StandardSchemaV1 | undefined = Untyped> extends Dri
   readonly #maxPending: number;
   readonly #tracing: SendTracing;
   readonly #typed: TypedEncoder | undefined;
+
+  static {
+    sendBytes = (topic, message, options) => topic.#send(message, options);
+  }
 
   constructor(driver: TopicDriver, options: TopicOptions = {}) {
     checkTopicOptions(options);

@@ -16,6 +16,8 @@ import {
   type Topic,
   TypedMessage,
 } from "@portable-pubsub/core";
+import { type } from "arktype";
+import * as v from "valibot";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 
@@ -185,5 +187,42 @@ describe("typed messages on mem://", () => {
     await expect(openSubscription(`mem://${t}`, { codec: { contentType: "x" } as never })).rejects.toThrow(
       /must be a codec/,
     );
+  });
+
+  it("takes valibot and arktype schemas alike: transforms on receive, issues with paths on send", async () => {
+    const schemas = {
+      valibot: v.object({ id: v.string(), qty: v.pipe(v.string(), v.transform(Number), v.number()) }),
+      arktype: type({ id: "string", qty: "string.numeric.parse" }),
+    };
+    for (const [library, schema] of Object.entries(schemas)) {
+      const t = name();
+      const topic = keep(await openTopic(`mem://${t}`, { schema }));
+      const sub = keep(await openSubscription(`mem://${t}`, { schema }));
+      await topic.send({ data: { id: library, qty: "7" } });
+      const m = await sub.receive({ signal: AbortSignal.timeout(5000) });
+      m.ack();
+      expect(m.data).toEqual({ id: library, qty: 7 });
+      const refused = await topic.send({ data: { id: 1, qty: "7" } as never }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({
+        code: ErrorCode.InvalidArgument,
+        message: expect.stringMatching(/schema: id: /),
+      });
+    }
+  });
+
+  it("dead-letters an invalid message's bytes to a typed dead-letter topic too", async () => {
+    const t = name();
+    const dead = `${t}-dead`;
+    const deadTopic = keep(await openTopic(`mem://${dead}`, { schema: Order }));
+    const deadSub = keep(await openSubscription(`mem://${dead}`));
+    const raw = keep(await openTopic(`mem://${t}`));
+    const sub = keep(await openSubscription(`mem://${t}`, { schema: Order, deadLetter: deadTopic }));
+    await raw.send({ body: "garbage", metadata: { [CONTENT_TYPE_KEY]: "application/json" } });
+    const processing = sub.process(() => {});
+    const letter = await deadSub.receive({ signal: AbortSignal.timeout(5000) });
+    letter.ack();
+    expect(letter.text()).toBe("garbage");
+    await sub.shutdown();
+    await processing;
   });
 });

@@ -1,7 +1,7 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
 import { eventRecord, renderCloudEvent } from "../cloud-event-view.js";
 import { aboutOf, openSubscriptionAt, parseUrl } from "../drivers.js";
-import { messageRecord, visibleBody, visibleControls } from "../format.js";
+import { messageRecord, prettyJsonBody, visibleBody, visibleControls } from "../format.js";
 import { aloneInProcess } from "../hints.js";
 import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
@@ -81,15 +81,18 @@ function render(message: Message, json: boolean): Uint8Array | string {
     const event = eventRecord(message);
     return `${JSON.stringify(event ? { ...messageRecord(message), event } : messageRecord(message))}\n`;
   }
-  // A terminal shows the body with its control characters escaped; a pipe or a file gets the bytes as they are.
+  // A terminal shows a CloudEvent as its attributes, then its data (one that is not valid as a plain body),
+  // a JSON body indented (its content type says JSON), any other body with its control characters escaped;
+  // a pipe or a file gets the bytes as they are, one message per line.
   if (process.stdout.isTTY) {
-    // A CloudEvent: its attributes, then its data. One that is not valid is shown as a plain body.
     const event = renderCloudEvent(message, (reason) =>
       process.stderr.write(
         `${visibleControls(`pubsub: note: message ${message.loggableId} is not a valid CloudEvent: ${reason}`)}\n`,
       ),
     );
-    return event ?? `${visibleBody(message.body)}\n`;
+    if (event !== undefined) return event;
+    const pretty = prettyJsonBody(message);
+    return `${pretty === undefined ? visibleBody(message.body) : visibleBody(new TextEncoder().encode(pretty))}\n`;
   }
   const out = new Uint8Array(message.body.byteLength + 1);
   out.set(message.body);

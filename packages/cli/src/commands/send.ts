@@ -1,4 +1,5 @@
-import { describeUrl, invalidArgument } from "@portable-pubsub/core/driver";
+import { readFile } from "node:fs/promises";
+import { CONTENT_TYPE_KEY, describeUrl, invalidArgument, JSON_CONTENT_TYPE } from "@portable-pubsub/core/driver";
 import { aboutOf, openTopicAt, parseUrl, schemeOf } from "../drivers.js";
 import { aloneInProcess, inProcessNote } from "../hints.js";
 import { note, readStdin, withShutdown, writeOut } from "../io.js";
@@ -6,6 +7,10 @@ import { note, readStdin, withShutdown, writeOut } from "../io.js";
 export interface SendOptions {
   metadata: Record<string, string>;
   lines: boolean;
+  /** --json: the body is this JSON value, sent with content type application/json. */
+  json?: string;
+  /** --data-file: the body is this file's JSON, sent with content type application/json. */
+  dataFile?: string;
   timeout: number;
   /** The command is alone in its process: an in-process broker is refused (see CliOptions). */
   standalone?: boolean;
@@ -18,7 +23,10 @@ export interface SendOptions {
  */
 export async function send(urlText: string, bodyArg: string | undefined, options: SendOptions): Promise<void> {
   const url = parseUrl(urlText);
-  const bodies = await bodiesToSend(bodyArg, options.lines);
+  const data = await jsonData(bodyArg, options);
+  const bodies = data === undefined ? await bodiesToSend(bodyArg, options.lines) : [data];
+  const metadata =
+    data === undefined ? options.metadata : { ...options.metadata, [CONTENT_TYPE_KEY]: JSON_CONTENT_TYPE };
   const topic = await openTopicAt(url);
   const about = await aboutOf(url, "openTopic");
   // Checked once the URL proved valid, so that a bad one is reported as such first.
@@ -33,7 +41,7 @@ export async function send(urlText: string, bodyArg: string | undefined, options
     Promise.all(
       bodies.map((body) => {
         bytes += body.byteLength;
-        return t.send({ body, metadata: options.metadata }, { signal });
+        return t.send({ body, metadata }, { signal });
       }),
     ),
   );
@@ -41,6 +49,38 @@ export async function send(urlText: string, bodyArg: string | undefined, options
   if (caution) note(`pubsub: note: ${caution}`);
   const count = bodies.length === 1 ? "1 message" : `${bodies.length} messages`;
   await writeOut(`sent ${count} (${bytes} bytes) to ${describeUrl(url)}\n`);
+}
+
+/**
+ * The body of `--json VALUE` or `--data-file PATH`: the JSON value, checked,
+ * as compact UTF-8 JSON (what a typed topic's json() codec sends); undefined
+ * without either option.
+ */
+async function jsonData(bodyArg: string | undefined, options: SendOptions): Promise<Uint8Array | undefined> {
+  const { json, dataFile } = options;
+  if (json === undefined && dataFile === undefined) return undefined;
+  const flag = json !== undefined ? "--json" : "--data-file";
+  if (json !== undefined && dataFile !== undefined) throw invalidArgument("give --json or --data-file, not both");
+  if (bodyArg !== undefined) throw invalidArgument(`${flag} is the body; it cannot be used with a BODY argument`);
+  if (options.lines) throw invalidArgument(`${flag} sends one message; it cannot be used with --lines`);
+  let text = json;
+  if (dataFile !== undefined) {
+    try {
+      text = await readFile(dataFile, "utf8");
+    } catch (err) {
+      throw invalidArgument(`--data-file: cannot read ${dataFile}: ${(err as Error).message}`, err);
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text as string);
+  } catch (err) {
+    throw invalidArgument(
+      `${flag}: not valid JSON (${(err as Error).message}); quote a string value as JSON, such as '"text"'`,
+      err,
+    );
+  }
+  return new TextEncoder().encode(JSON.stringify(value));
 }
 
 async function bodiesToSend(body: string | undefined, lines: boolean): Promise<Uint8Array[]> {

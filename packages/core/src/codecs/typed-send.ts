@@ -84,7 +84,12 @@ export class TypedEncoder {
       // Left for the untyped checks, which name what is wrong.
       return { body, metadata };
     }
-    const contentType = added?.[CONTENT_TYPE_KEY] ?? this.#codec.contentType;
+    if (added === undefined) {
+      // The common case, kept cheap: no copy of metadata the send checks (and snapshots) anyway.
+      if (metadata === undefined) return { body, metadata: { [CONTENT_TYPE_KEY]: this.#codec.contentType } };
+      return { body, metadata: { ...metadata, [CONTENT_TYPE_KEY]: this.#codec.contentType } };
+    }
+    const contentType = added[CONTENT_TYPE_KEY] ?? this.#codec.contentType;
     return { body, metadata: { ...metadata, ...added, [CONTENT_TYPE_KEY]: contentType } };
   }
 }

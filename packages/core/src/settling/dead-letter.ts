@@ -1,5 +1,5 @@
 import { ErrorCode, PubSubError, redactUrl } from "../errors.js";
-import type { Topic } from "../topic.js";
+import { sendBytes, Topic } from "../topic.js";
 
 /**
  * The prefix of the metadata keys a dead-lettered message carries:
@@ -89,7 +89,9 @@ export class DeadLetterTarget {
   /** Sends the dead letter; resolves only once the broker confirmed it. */
   async send(message: { body: Uint8Array; metadata: Record<string, string> }, signal: AbortSignal): Promise<void> {
     const topic = await this.#topic;
-    await topic.send(message, { signal });
+    // Bytes as they came, also to a typed dead-letter topic: an invalid message must still get there.
+    if (topic instanceof Topic) await sendBytes(topic, message, { signal });
+    else await (topic as Topic).send(message, { signal }); // Topic-like, from another copy of core
   }
 
   /** Shuts the topic down if the subscription opened it. */
