@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, errorCode, type Topic } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
+import type { OrderSchema } from "./orders.js";
 import { newOrder, orderMessage, parseOrderRequest } from "./orders.js";
 import { activeTraceId } from "./tracing.js";
 
@@ -29,7 +30,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export async function postOrder(
   req: IncomingMessage,
   res: ServerResponse,
-  deps: { topic: Topic; log: Logger; sendTimeoutMs: number },
+  deps: { topic: Topic<typeof OrderSchema>; log: Logger; sendTimeoutMs: number },
 ): Promise<void> {
   let text: string;
   try {

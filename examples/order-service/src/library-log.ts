@@ -20,9 +20,15 @@ import type { Logger } from "./log.js";
 export class LibraryLog implements PubSubLogger {
   readonly #log: Logger;
   #deadLettered = 0;
+  #rejected = 0;
 
   constructor(log: Logger) {
     this.#log = log;
+  }
+
+  /** Deliveries of messages that are not valid orders (they fail OrderSchema), which no handler saw. */
+  get rejected(): number {
+    return this.#rejected;
   }
 
   /** Orders this instance sent to the dead-letter topic since it started. */
@@ -46,6 +52,7 @@ export class LibraryLog implements PubSubLogger {
     // Connection states are logged from the subscription's health already.
     if (event.event === "pubsub.state") return;
     const { event: name, message, ...fields } = event;
+    if (name === "pubsub.invalid_message") this.#rejected++;
     if (name === "pubsub.deadletter") {
       this.#deadLettered++;
       this.#log.warn("order dead-lettered", { ...fields, deadLettered: this.#deadLettered });

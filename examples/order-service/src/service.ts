@@ -7,6 +7,7 @@ import { healthReport } from "./health.js";
 import { postOrder, sendJson } from "./http.js";
 import { LibraryLog } from "./library-log.js";
 import type { Logger } from "./log.js";
+import { OrderSchema } from "./orders.js";
 import { OrderProcessor, type ProcessorStats } from "./processor.js";
 import { inRequestSpan } from "./tracing.js";
 
@@ -19,8 +20,8 @@ const DRAIN_IDLE_MS = 300;
  * stop. Create it with {@link OrderService.start}.
  */
 export class OrderService {
-  readonly topic: Topic;
-  readonly subscription: Subscription;
+  readonly topic: Topic<typeof OrderSchema>;
+  readonly subscription: Subscription<typeof OrderSchema>;
   readonly processor: OrderProcessor;
   /** The subscription's logger; counts the dead letters. */
   readonly library: LibraryLog;
@@ -31,7 +32,13 @@ export class OrderService {
   #accepted = 0;
   #stopping: Promise<boolean> | undefined;
 
-  private constructor(config: Config, log: Logger, library: LibraryLog, topic: Topic, subscription: Subscription) {
+  private constructor(
+    config: Config,
+    log: Logger,
+    library: LibraryLog,
+    topic: Topic<typeof OrderSchema>,
+    subscription: Subscription<typeof OrderSchema>,
+  ) {
     this.#config = config;
     this.#log = log;
     this.library = library;
@@ -51,14 +58,16 @@ export class OrderService {
 
   /** Opens the topic (first: on mem:// the subscription needs it), the subscription, starts consuming and listening. */
   static async start(config: Config, log: Logger): Promise<OrderService> {
-    const topic = await openTopic(config.topicUrl);
+    const topic = await openTopic(config.topicUrl, { schema: OrderSchema });
     if (new URL(config.deadLetterUrl).protocol === "mem:") await keepMemDeadLetters(config.deadLetterUrl);
     const library = new LibraryLog(log);
-    let subscription: Subscription;
+    let subscription: Subscription<typeof OrderSchema>;
     try {
       // A failed order comes back after a backoff; after maxAttempts it goes to the dead-letter topic (opened here
       // with the subscription, so that a wrong URL fails the start) and is acked once the broker confirmed that.
+      // An order that fails OrderSchema never reaches the handler: it is dead-lettered at once, with the reason.
       subscription = await openSubscription(config.subscriptionUrl, {
+        schema: OrderSchema,
         redelivery: {
           maxAttempts: config.maxAttempts,
           initialDelayMs: config.redeliveryDelayMs,
@@ -98,8 +107,13 @@ export class OrderService {
   }
 
   /** What GET /stats answers: orders accepted, the consumer's counters, and the dead letters sent. */
-  get stats(): { accepted: number; deadLettered: number } & ProcessorStats {
-    return { accepted: this.#accepted, ...this.processor.stats, deadLettered: this.library.deadLettered };
+  get stats(): { accepted: number; rejected: number; deadLettered: number } & ProcessorStats {
+    return {
+      accepted: this.#accepted,
+      ...this.processor.stats,
+      rejected: this.library.rejected,
+      deadLettered: this.library.deadLettered,
+    };
   }
 
   /**

@@ -29,8 +29,8 @@ function captureLogs(): LogLine[] {
   return logs;
 }
 
-describe("order service on mem://: an order that fails validation in the consumer", () => {
-  it(`is delivered exactly ${MAX_ATTEMPTS} times, then sent to the dead-letter topic and counted`, async () => {
+describe("order service on mem://: an order that fails the schema in the consumer", () => {
+  it("is dead-lettered at once by the schema, with the reason, never reaching the handler, and counted", async () => {
     const id = randomUUID().slice(0, 8);
     const [orders, dead] = [`orders-${id}`, `orders-dead-${id}`];
     // What reaches the dead-letter topic waits in this subscription.
@@ -59,33 +59,33 @@ describe("order service on mem://: an order that fails validation in the consume
     const producer = openMemTopic(orders);
     cleanup.push(() => producer.shutdown());
     const invalid = JSON.stringify({ id: "bad-1", item: "book", quantity: 0, createdAt: "2026-01-01T00:00:00.000Z" });
-    await producer.send({ body: invalid, metadata: { "order-id": "bad-1" } });
+    await producer.send({ body: invalid, metadata: { "order-id": "bad-1", "content-type": "application/json" } });
 
     const letter = await deadLetters.receive({ signal: AbortSignal.timeout(5000) });
     letter.ack();
     expect(letter.text()).toBe(invalid);
     expect(letter.metadata).toEqual({
       "order-id": "bad-1",
+      "content-type": "application/json",
       "deadletter.source": `mem://${orders}?subscription=processor`,
-      "deadletter.attempts": String(MAX_ATTEMPTS),
-      "deadletter.deliveries": String(MAX_ATTEMPTS),
-      "deadletter.error": 'order bad-1 is invalid: "quantity" must be a whole number from 1 to 1000',
+      "deadletter.attempts": "1",
+      "deadletter.deliveries": "1",
+      "deadletter.error":
+        "invalid message: the data does not match the schema: quantity: Too small: expected number to be >=1",
       "deadletter.time": expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     // Acked once dead-lettered: no further delivery, and no second dead letter.
     await expect(deadLetters.receive({ signal: AbortSignal.timeout(300) })).rejects.toThrow();
 
-    const failures = logs.filter((l) => l.msg.startsWith("order handler failed"));
-    expect(failures.map((l) => l.attempt)).toEqual([1, 2, 3]);
-    expect(failures.map((l) => l.err)).toEqual(
-      Array(MAX_ATTEMPTS).fill('order bad-1 is invalid: "quantity" must be a whole number from 1 to 1000'),
-    );
+    // The handler never saw it: no failure, no retry, one dead letter.
+    expect(logs.filter((l) => l.msg.startsWith("order handler failed"))).toEqual([]);
+    expect(logs.filter((l) => l.event === "pubsub.invalid_message")).toHaveLength(1);
     expect(logs.filter((l) => l.msg === "order dead-lettered")).toEqual([
-      expect.objectContaining({ level: "warn", attempts: MAX_ATTEMPTS, deadLettered: 1 }),
+      expect.objectContaining({ level: "warn", attempts: 1, deadLettered: 1 }),
     ]);
     expect(await getJson(`${service.url}/stats`)).toEqual({
       status: 200,
-      body: { accepted: 1, processed: 1, duplicates: 0, rejected: MAX_ATTEMPTS, deadLettered: 1, inFlight: 0 },
+      body: { accepted: 1, processed: 1, duplicates: 0, rejected: 1, deadLettered: 1, inFlight: 0 },
     });
   });
 });
