@@ -90,13 +90,15 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
 
   program
     .command("receive")
-    .description("Receive messages and print them: the body per line, or one JSON object per line with --json.")
+    .description(
+      "Receive messages and print them: the body per line (on a terminal, a CloudEvent: its attributes, then its data), or one JSON object per line with --json.",
+    )
     .argument("<url>", "subscription URL, such as rabbit://orders-billing")
     .option("-n, --count <n>", "stop after N messages (default: until --wait passes or Ctrl-C)", integer(1))
     .option("--no-ack", "do not ack: hand every message back at the end, for the next reader")
     .option(
       "--json",
-      "print {loggableId, body, bodyEncoding, metadata, deliveryAttempt} per line; body is UTF-8 text, else base64",
+      "print {loggableId, body, bodyEncoding, metadata, deliveryAttempt, event} per line; body is UTF-8 text, else base64; event: a CloudEvent's attributes",
     )
     .option("--wait <duration>", "stop when no message arrives for this long (with --count: fail)", duration)
     .action(async (url: string, opts) => {

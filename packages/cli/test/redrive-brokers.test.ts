@@ -36,6 +36,27 @@ async function drain(sub: Subscription, waitMs = 500) {
   return got.sort((a, b) => String(a.metadata["order-id"]).localeCompare(String(b.metadata["order-id"])));
 }
 
+/** Declares each exchange and queue, the queue bound to the exchange (declare=true makes them). */
+async function declarePairs(pairs: [exchange: string, queue: string][]): Promise<void> {
+  for (const [exchange, queue] of pairs) {
+    await (await openTopic(`rabbit://${exchange}?declare=true`, { serverUrl })).shutdown();
+    await (await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, { serverUrl })).shutdown();
+  }
+}
+
+/** Deletes the queues (with their delay queues) and the exchanges. */
+async function deleteAll(queues: string[], exchanges: string[]): Promise<void> {
+  const topic = await openTopic(`rabbit://${exchanges[0]}`, { serverUrl });
+  const channel = topic.as<{
+    deleteQueue(q: string): Promise<unknown>;
+    deleteExchange(e: string): Promise<unknown>;
+  }>();
+  for (const queue of queues.flatMap((q) => [q, ...delayQueueNames(q)]))
+    await channel.deleteQueue(queue).catch(() => {});
+  for (const exchange of exchanges) await channel.deleteExchange(exchange).catch(() => {});
+  await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+}
+
 describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
   const deadExchange = unique("dead");
   const deadQueue = unique("dead-q");
@@ -65,36 +86,15 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
     return got;
   }
 
-  beforeAll(async () => {
-    // declare=true makes the exchanges, the queues and their bindings.
-    for (const [exchange, queue] of [
+  beforeAll(() =>
+    declarePairs([
       [deadExchange, deadQueue],
       [targetExchange, targetQueue],
       [targetExchange, otherQueue],
-    ]) {
-      await (await openTopic(`rabbit://${exchange}?declare=true`, { serverUrl })).shutdown();
-      await (await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, { serverUrl })).shutdown();
-    }
-  });
+    ]),
+  );
 
-  afterAll(async () => {
-    const topic = await openTopic(`rabbit://${deadExchange}`, { serverUrl });
-    const channel = topic.as<{
-      deleteQueue(q: string): Promise<unknown>;
-      deleteExchange(e: string): Promise<unknown>;
-    }>();
-    for (const queue of [
-      deadQueue,
-      targetQueue,
-      otherQueue,
-      ...delayQueueNames(deadQueue),
-      ...delayQueueNames(targetQueue),
-    ]) {
-      await channel.deleteQueue(queue).catch(() => {});
-    }
-    for (const exchange of [deadExchange, targetExchange]) await channel.deleteExchange(exchange).catch(() => {});
-    await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
-  });
+  afterAll(() => deleteAll([deadQueue, targetQueue, otherQueue], [deadExchange, targetExchange]));
 
   it("moves each dead letter to the topic, deadletter.* keys removed, and acks it", async () => {
     await sendDeadLetters();
@@ -149,3 +149,69 @@ describe.skipIf(skipWithoutRabbit)("pubsub redrive on RabbitMQ", () => {
     await dead.shutdown();
   });
 });
+
+describe.skipIf(skipWithoutRabbit)(
+  "pubsub redrive keeps a CloudEvent's content type and attributes on RabbitMQ",
+  () => {
+    const deadExchange = unique("ce-dead");
+    const deadQueue = unique("ce-dead-q");
+    const targetExchange = unique("ce-target");
+    const targetQueue = unique("ce-target-q");
+
+    /** The amqplib channel of a topic, for what the portable API does not show: the AMQP properties. */
+    type RawChannel = {
+      get(queue: string, options: { noAck: boolean }): Promise<false | { content: Buffer; properties: RawProperties }>;
+    };
+    type RawProperties = { contentType?: string; headers?: Record<string, unknown> };
+
+    beforeAll(() =>
+      declarePairs([
+        [deadExchange, deadQueue],
+        [targetExchange, targetQueue],
+      ]),
+    );
+
+    afterAll(() => deleteAll([deadQueue, targetQueue], [deadExchange, targetExchange]));
+
+    it("moves a binary-mode event with content_type and its cloudEvents_ application properties", async () => {
+      const event = {
+        "content-type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": "e-1",
+        "ce-source": "/orders",
+        "ce-type": "com.example.order.created",
+        "ce-region": "eu",
+      };
+      const body = '{"id":"a1","qty":2}';
+      const dead = await openTopic(`rabbit://${deadExchange}`, { serverUrl });
+      await dead.send({ body, metadata: { ...event, ...deadLetterKeys(0) } });
+      await dead.shutdown();
+      const result = await pubsub(["redrive", `rabbit://${deadQueue}`, `rabbit://${targetExchange}`, "--wait", "1s"], {
+        env,
+      });
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      expect(result.stdout).toContain("moved       1\n");
+
+      const topic = await openTopic(`rabbit://${targetExchange}`, { serverUrl });
+      try {
+        const raw = await topic.as<RawChannel>().get(targetQueue, { noAck: true });
+        if (raw === false) throw new Error("the redriven event did not arrive");
+        expect(raw.content.toString()).toBe(body);
+        expect(raw.properties.contentType).toBe("application/json");
+        const headers = Object.fromEntries(
+          Object.entries(raw.properties.headers ?? {}).map(([key, value]) => [key, String(value)]),
+        );
+        expect(headers).toEqual({
+          cloudEvents_specversion: "1.0",
+          cloudEvents_id: "e-1",
+          cloudEvents_source: "/orders",
+          cloudEvents_type: "com.example.order.created",
+          cloudEvents_region: "eu",
+        });
+        expect(await topic.as<RawChannel>().get(targetQueue, { noAck: true })).toBe(false);
+      } finally {
+        await topic.shutdown();
+      }
+    });
+  },
+);

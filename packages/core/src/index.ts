@@ -5,6 +5,9 @@
  * `@portable-pubsub/core/driver` instead.
  */
 
+export { CLOUD_EVENTS_PREFIX, CLOUD_EVENTS_SPEC_VERSION } from "./codecs/cloud-event-attributes.js";
+export { STRUCTURED_CONTENT_TYPE } from "./codecs/cloud-event-structured.js";
+export { type CloudEventsOptions, cloudEvents } from "./codecs/cloud-events.js";
 export {
   type CloudEventAttributes,
   CONTENT_TYPE_KEY,

@@ -2,10 +2,12 @@
  * How a portable message maps onto a Pub/Sub message: the body is `data`,
  * bytes unchanged; metadata travels as attributes. Pub/Sub refuses a message
  * with neither data nor attributes, so an empty message with no metadata is
- * sent with a marker attribute, which the receiving side removes again.
+ * sent with a marker attribute, which the receiving side removes again. The
+ * content type (`content-type`) is the `Content-Type` attribute, as the
+ * CloudEvents Pub/Sub binding has it (see below).
  */
 import type { protos } from "@google-cloud/pubsub";
-import type { DriverMessage } from "@portable-pubsub/core/driver";
+import { CONTENT_TYPE_KEY, type DriverMessage } from "@portable-pubsub/core/driver";
 
 /** A message as Publish takes it. */
 export type PubsubMessage = { data: Uint8Array; attributes: Record<string, string>; orderingKey?: string };
@@ -24,7 +26,7 @@ const EMPTY_MARKER: Readonly<Record<string, string>> = Object.freeze({ [EMPTY_MA
  */
 export function toPubsubMessage(message: DriverMessage, orderingKeyFrom: string | undefined): PubsubMessage {
   const { body, metadata } = message;
-  const attributes = body.byteLength === 0 && isEmpty(metadata) ? EMPTY_MARKER : metadata;
+  const attributes = body.byteLength === 0 && isEmpty(metadata) ? EMPTY_MARKER : attributesOf(metadata);
   const out: PubsubMessage = { data: body, attributes };
   if (orderingKeyFrom !== undefined) {
     const key = metadata[orderingKeyFrom];
@@ -40,7 +42,7 @@ export function fromPubsubMessage(message: protos.google.pubsub.v1.IPubsubMessag
 } {
   const body = toBytes(message.data);
   const attributes = (message.attributes ?? {}) as Record<string, string>;
-  return { body, metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : attributes };
+  return { body, metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : metadataOfAttributes(attributes) };
 }
 
 function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
@@ -57,4 +59,38 @@ function isMarkerOnly(attributes: Record<string, string>): boolean {
 function isEmpty(record: Record<string, string>): boolean {
   for (const _ in record) return false;
   return true;
+}
+
+/*
+ * The CloudEvents Pub/Sub binding (as the CloudEvents Go SDK's Pub/Sub
+ * protocol implements it), binary mode: every attribute but
+ * `datacontenttype` is a message attribute `ce-<name>`, which is core's
+ * portable key already, and the data's content type is the `Content-Type`
+ * attribute. So the only translation is the content type's key: core's
+ * `content-type` is sent as `Content-Type`, on every message (structured
+ * events' `application/cloudevents+json` too, as the binding says), and a
+ * received `Content-Type` comes back as `content-type`. A message that
+ * carries both keys keeps both as they are.
+ */
+
+/** The binding's attribute. */
+export const PUBSUB_CONTENT_TYPE = "Content-Type";
+
+/** The Pub/Sub attributes of a message with `metadata`. */
+export function attributesOf(metadata: Record<string, string>): Record<string, string> {
+  return withKeyRenamed(metadata, CONTENT_TYPE_KEY, PUBSUB_CONTENT_TYPE);
+}
+
+/** The metadata of a received message with Pub/Sub `attributes`. */
+export function metadataOfAttributes(attributes: Record<string, string>): Record<string, string> {
+  return withKeyRenamed(attributes, PUBSUB_CONTENT_TYPE, CONTENT_TYPE_KEY);
+}
+
+/** `record` with key `from` renamed `to`; `record` itself when it has no `from`, or has `to` already. */
+function withKeyRenamed(record: Record<string, string>, from: string, to: string): Record<string, string> {
+  const value = record[from];
+  if (value === undefined || record[to] !== undefined) return record;
+  const { [from]: _, ...rest } = record;
+  rest[to] = value;
+  return rest;
 }

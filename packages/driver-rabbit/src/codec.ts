@@ -4,7 +4,13 @@
  * content type (`content-type`), which travels in the AMQP `content_type`
  * property, where other AMQP programs look for it.
  */
-import { CONTENT_TYPE_KEY, type DriverMessage, invalidArgument, type PubSubError } from "@portable-pubsub/core/driver";
+import {
+  CLOUD_EVENTS_PREFIX,
+  CONTENT_TYPE_KEY,
+  type DriverMessage,
+  invalidArgument,
+  type PubSubError,
+} from "@portable-pubsub/core/driver";
 import type { ConsumeMessage, Options } from "amqplib";
 
 /** The body as a Buffer, without copying (amqplib accepts only Buffers). */
@@ -45,7 +51,9 @@ export function isInternalHeader(key: string): boolean {
 
 /**
  * Headers back to metadata: strings stay strings; other values that foreign
- * publishers set are stringified; internal headers are left out.
+ * publishers set are stringified; internal headers are left out. The
+ * CloudEvents binding's `cloudEvents_<name>` (or `cloudEvents:<name>`)
+ * headers come back as core's `ce-<name>` keys.
  */
 export function metadataOf(headers: Record<string, unknown> | undefined): Record<string, string> {
   const metadata: Record<string, string> = {};
@@ -53,6 +61,12 @@ export function metadataOf(headers: Record<string, unknown> | undefined): Record
   for (const key of Object.keys(headers)) {
     const value = headers[key];
     if (isInternalHeader(key)) continue;
+    const attribute = attributeOfHeader(key);
+    if (attribute !== undefined) {
+      const text = attributeValueOf(attribute, value);
+      if (text !== undefined) metadata[CLOUD_EVENTS_PREFIX + attribute] = text;
+      continue;
+    }
     if (typeof value === "string") metadata[key] = value;
     else if (Buffer.isBuffer(value)) metadata[key] = value.toString("utf8");
     else if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
@@ -64,17 +78,19 @@ export function metadataOf(headers: Record<string, unknown> | undefined): Record
 
 /**
  * The headers and `content_type` property of a message with this metadata:
- * the `content-type` key goes in the property, the rest in headers.
+ * the `content-type` key goes in the property, the rest in headers, a
+ * CloudEvents attribute's `ce-<name>` key as the binding's
+ * `cloudEvents_<name>` application property.
  */
 export function publishPropertiesOf(metadata: Record<string, string>): {
   headers: Record<string, string>;
   contentType?: string;
 } {
   const contentType = metadata[CONTENT_TYPE_KEY];
-  if (contentType === undefined) return { headers: metadata };
+  if (contentType === undefined) return { headers: headersOf(metadata) };
   const headers: Record<string, string> = {};
   for (const key of Object.keys(metadata)) if (key !== CONTENT_TYPE_KEY) headers[key] = metadata[key] as string;
-  return { headers, contentType };
+  return { headers: headersOf(headers), contentType };
 }
 
 /** A delivery's metadata: its headers, and its `content_type` property under `content-type`. */
@@ -152,11 +168,14 @@ export function headerFrameBytes(metadata: Record<string, string>, messageIdByte
   return HEADER_FRAME_BASE + 1 + messageIdBytes + headersBytes(metadata);
 }
 
-/** A string-valued headers table's entries: name (1 + n), type tag (1), value length (4) and value. */
+/**
+ * A string-valued headers table's entries: name (1 + n), type tag (1), value
+ * length (4) and value; each key counted under its header name.
+ */
 function headersBytes(metadata: Record<string, string>): number {
   let bytes = 0;
   for (const key of Object.keys(metadata)) {
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(metadata[key] ?? "") + 6;
+    bytes += Buffer.byteLength(headerNameOf(key)) + Buffer.byteLength(metadata[key] ?? "") + 6;
   }
   return bytes;
 }
@@ -222,7 +241,7 @@ function fieldBytes(value: unknown): number {
  */
 export function checkAmqpLimits(message: DriverMessage, routingKey: string, frameMax: number): void {
   for (const key of Object.keys(message.metadata)) {
-    const keyBytes = Buffer.byteLength(key);
+    const keyBytes = Buffer.byteLength(headerNameOf(key));
     if (keyBytes > SHORT_STRING) {
       throw invalidArgument(
         `send: metadata key "${key.slice(0, 40)}…" is ${keyBytes} bytes; AMQP header names hold at most ${SHORT_STRING}`,
@@ -260,4 +279,72 @@ export function tooLargeForFrame(frameBytes: number, frameMax: number): PubSubEr
     `send: the message's metadata needs a ${frameBytes}-byte AMQP header frame, over the connection's frame_max ${frameMax}; ` +
       `${LESS_METADATA}, or raise frameMax in the server URL and frame_max on the broker`,
   );
+}
+
+/*
+ * The CloudEvents AMQP protocol binding, binary mode: a portable `ce-<name>`
+ * metadata key (core's convention for an event attribute) travels as the
+ * application property (AMQP 0-9-1 header) `cloudEvents_<name>`, the
+ * separator the binding prefers. Received, both `cloudEvents_<name>` and
+ * `cloudEvents:<name>` come back as `ce-<name>`, their values, native AMQP
+ * types included, as the attribute's canonical string. The data's content
+ * type (`datacontenttype`) is the message's, in `content_type`.
+ */
+
+/** The binding's prefix, with the `_` separator that JMS 2.0 selectors also accept. */
+export const AMQP_CLOUD_EVENTS_PREFIX = "cloudEvents_";
+/** The binding's other separator, which consumers "SHOULD understand". */
+const COLON_PREFIX = "cloudEvents:";
+/** An attribute name: lower-case a-z and 0-9 (a `ce-` key with another tail is plain metadata). */
+const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
+
+/** The header name of metadata key `key`: `cloudEvents_<name>` for an attribute's `ce-<name>`, else `key`. */
+export function headerNameOf(key: string): string {
+  if (!key.startsWith(CLOUD_EVENTS_PREFIX)) return key;
+  const name = key.slice(CLOUD_EVENTS_PREFIX.length);
+  return ATTRIBUTE_NAME.test(name) ? AMQP_CLOUD_EVENTS_PREFIX + name : key;
+}
+
+/** The attribute name of a binding header (`cloudEvents_id`, `cloudEvents:id`), or undefined for any other. */
+export function attributeOfHeader(key: string): string | undefined {
+  if (!key.startsWith(AMQP_CLOUD_EVENTS_PREFIX) && !key.startsWith(COLON_PREFIX)) return undefined;
+  const name = key.slice(AMQP_CLOUD_EVENTS_PREFIX.length);
+  return ATTRIBUTE_NAME.test(name) ? name : undefined;
+}
+
+/**
+ * An attribute's canonical string from a header value of any AMQP type, as
+ * the binding requires a receiver to read them: strings as they are,
+ * booleans and integers in decimal, binary in Base64, and a timestamp
+ * (amqplib gives `{ "!": "timestamp", value }`, seconds since the epoch, as
+ * AMQP 0-9-1 has them) in RFC 3339; a plain number for `time` is taken as
+ * such seconds too. Undefined for a value no attribute can have.
+ */
+export function attributeValueOf(name: string, value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (Buffer.isBuffer(value)) return value.toString("base64");
+  if (typeof value === "boolean") return String(value);
+  if (typeof value === "number" || typeof value === "bigint") {
+    return name === "time" ? timestampOf(Number(value)) : String(value);
+  }
+  if (typeof value === "object" && value !== null && (value as { "!"?: unknown })["!"] === "timestamp") {
+    return timestampOf(Number((value as { value?: unknown }).value));
+  }
+  return undefined;
+}
+
+/** Seconds since the epoch as RFC 3339, or undefined when they are no time. */
+function timestampOf(seconds: number): string | undefined {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** Headers for `metadata`: each attribute key renamed to the binding's, other keys as they are. */
+export function headersOf(metadata: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(metadata);
+  // Most messages are no CloudEvents: they are sent without a copy.
+  if (!keys.some((key) => key.startsWith(CLOUD_EVENTS_PREFIX))) return metadata;
+  const headers: Record<string, string> = {};
+  for (const key of keys) headers[headerNameOf(key)] = metadata[key] as string;
+  return headers;
 }

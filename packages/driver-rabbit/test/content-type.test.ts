@@ -6,40 +6,20 @@
  */
 
 import { CONTENT_TYPE_KEY, json, openSubscription, openTopic } from "@portable-pubsub/core";
-import { connect, type GetMessage, type Options } from "amqplib";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { cleanupAfterEach, makeExchangeAndQueue, SERVER_URL, skipWithoutBroker, unique, withAdmin } from "./support.js";
+import {
+  cleanupAfterEach,
+  getOne,
+  makeExchangeAndQueue,
+  publishPlain,
+  SERVER_URL,
+  skipWithoutBroker,
+  unique,
+  withAdmin,
+} from "./support.js";
 
 const { defer, shutdownLater: later } = cleanupAfterEach();
-
-/** Gets one message from `queue` with a plain channel, waiting up to 5 s for it. */
-async function getOne(queue: string): Promise<GetMessage> {
-  return withAdmin(async (ch) => {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const got = await ch.get(queue, { noAck: true });
-      if (got) return got;
-      if (Date.now() > deadline) throw new Error(`nothing arrived in ${queue}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  });
-}
-
-/** Publishes with a plain confirm channel, as another AMQP program would; resolves once the broker confirmed. */
-async function publishPlain(
-  exchange: string,
-  messages: { body: string; properties: Options.Publish }[],
-): Promise<void> {
-  const connection = await connect(SERVER_URL);
-  try {
-    const channel = await connection.createConfirmChannel();
-    for (const m of messages) channel.publish(exchange, "", Buffer.from(m.body), m.properties);
-    await channel.waitForConfirms();
-  } finally {
-    await connection.close().catch(() => {});
-  }
-}
 
 describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
   it("publishes metadata content-type as the AMQP content_type property, not as a header", async () => {

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { skipUnlessReachable } from "@portable-pubsub/conformance";
 import type { Subscription, Topic } from "@portable-pubsub/core";
-import { type Channel, connect } from "amqplib";
+import { type Channel, connect, type GetMessage, type Options } from "amqplib";
 import { afterEach } from "vitest";
 
 export const BROKER = { host: "127.0.0.1", port: 5672 };
@@ -87,8 +87,37 @@ export function cleanupAfterEach() {
   const defer = (cleanup: () => Promise<unknown>) => {
     cleanups.push(cleanup);
   };
-  const shutdownLater = (...objects: (Topic | Subscription)[]) => {
+  // Typed or not: a typed Topic or Subscription shuts down alike.
+  const shutdownLater = (...objects: (Topic<never> | Subscription<never> | Topic | Subscription)[]) => {
     for (const o of objects) defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
   };
   return { defer, shutdownLater };
+}
+
+/** Gets one message from `queue` with a plain channel, waiting up to 5 s for it. */
+export async function getOne(queue: string): Promise<GetMessage> {
+  return withAdmin(async (ch) => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const got = await ch.get(queue, { noAck: true });
+      if (got) return got;
+      if (Date.now() > deadline) throw new Error(`nothing arrived in ${queue}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+}
+
+/** Publishes with a plain confirm channel, as another AMQP program would; resolves once the broker confirmed. */
+export async function publishPlain(
+  exchange: string,
+  messages: { body: string; properties: Options.Publish }[],
+): Promise<void> {
+  const connection = await connect(SERVER_URL);
+  try {
+    const channel = await connection.createConfirmChannel();
+    for (const m of messages) channel.publish(exchange, "", Buffer.from(m.body), m.properties);
+    await channel.waitForConfirms();
+  } finally {
+    await connection.close().catch(() => {});
+  }
 }

@@ -1,6 +1,7 @@
 import { ErrorCode, type Message, PubSubError, type Subscription } from "@portable-pubsub/core";
+import { eventRecord, renderCloudEvent } from "../cloud-event-view.js";
 import { aboutOf, openSubscriptionAt, parseUrl } from "../drivers.js";
-import { messageRecord, prettyJsonBody, visibleBody } from "../format.js";
+import { messageRecord, prettyJsonBody, visibleBody, visibleControls } from "../format.js";
 import { aloneInProcess } from "../hints.js";
 import { onInterrupt, withShutdown, writeOut } from "../io.js";
 
@@ -17,7 +18,8 @@ export interface ReceiveOptions {
 
 /**
  * `pubsub receive URL`: prints messages as they arrive, the body alone per
- * line or, with --json, one JSON object per line. Acks each one unless
+ * line (on a terminal, a CloudEvent as its attributes, then its data) or, with --json, one
+ * JSON object per line (a CloudEvent's with its attributes as `event`). Acks each one unless
  * --no-ack, in which case every message is handed back at the end (nacked
  * where the driver can, else redelivered after its ack deadline).
  */
@@ -75,10 +77,20 @@ async function receiveLoop(
 }
 
 function render(message: Message, json: boolean): Uint8Array | string {
-  if (json) return `${JSON.stringify(messageRecord(message))}\n`;
-  // A terminal shows a JSON body indented (its content type says JSON), any other body with its control
-  // characters escaped; a pipe or a file gets the bytes as they are, one message per line.
+  if (json) {
+    const event = eventRecord(message);
+    return `${JSON.stringify(event ? { ...messageRecord(message), event } : messageRecord(message))}\n`;
+  }
+  // A terminal shows a CloudEvent as its attributes, then its data (one that is not valid as a plain body),
+  // a JSON body indented (its content type says JSON), any other body with its control characters escaped;
+  // a pipe or a file gets the bytes as they are, one message per line.
   if (process.stdout.isTTY) {
+    const event = renderCloudEvent(message, (reason) =>
+      process.stderr.write(
+        `${visibleControls(`pubsub: note: message ${message.loggableId} is not a valid CloudEvent: ${reason}`)}\n`,
+      ),
+    );
+    if (event !== undefined) return event;
     const pretty = prettyJsonBody(message);
     return `${pretty === undefined ? visibleBody(message.body) : visibleBody(new TextEncoder().encode(pretty))}\n`;
   }
