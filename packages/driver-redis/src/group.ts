@@ -1,5 +1,5 @@
 import { DEFAULT_CONNECT_TIMEOUT_MS, ErrorCode, PubSubError } from "@portable-pubsub/core/driver";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 
 /** Where a group created by this driver starts: entries added from now on ($), or the whole stream (0). */
 export type GroupStart = "new" | "all";
@@ -18,7 +18,7 @@ export const OPEN_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
  * with the ioredis error (WRONGTYPE, NOPERM, …) when Redis refuses.
  */
 export async function ensureGroup(
-  client: Redis,
+  client: RedisClient,
   stream: string,
   group: string,
   start: GroupStart = "new",
@@ -36,7 +36,7 @@ export async function ensureGroup(
  * a key of another type). `what` starts the message ("open redisstream
  * stream \"x\""); `fix` says how to create it.
  */
-export async function checkStream(client: Redis, stream: string, what: string, fix: string): Promise<void> {
+export async function checkStream(client: RedisClient, stream: string, what: string, fix: string): Promise<void> {
   const type = await client.type(stream);
   if (type === "stream") return;
   if (type === "none") throw new PubSubError(ErrorCode.NotFound, `${what}: the stream does not exist; ${fix}`);
@@ -50,7 +50,7 @@ export async function checkStream(client: Redis, stream: string, what: string, f
  * Throws NotFound unless consumer group `group` of `stream` exists (XINFO
  * GROUPS). `what` starts the message; the hint says how to create it.
  */
-export async function checkGroup(client: Redis, stream: string, group: string, what: string): Promise<void> {
+export async function checkGroup(client: RedisClient, stream: string, group: string, what: string): Promise<void> {
   const fix = `create it (XGROUP CREATE ${stream} ${group} $ MKSTREAM) or open the subscription with declare=true`;
   await checkStream(client, stream, what, fix);
   const groups = (await client.xinfo("GROUPS", stream)) as unknown[];
@@ -73,7 +73,7 @@ export async function checkGroup(client: Redis, stream: string, group: string, w
  * that is receiving is never idle for more than its BLOCK time.
  */
 export async function removeIdleConsumers(
-  client: Redis,
+  client: RedisClient,
   target: { stream: string; group: string; consumer: string },
   idleMs: number,
 ): Promise<string[]> {

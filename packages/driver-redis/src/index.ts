@@ -11,6 +11,7 @@ export {
   commandClientOptions,
   DEFAULT_SOCKET_TIMEOUT_MS,
   duplicateForReads,
+  type RedisClient,
   readerClientOptions,
   SERVER_URL_ENV,
 } from "./connection.js";
