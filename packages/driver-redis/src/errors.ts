@@ -115,6 +115,9 @@ export const redisErrors: ErrorClassifier = {
   hint(err) {
     const known = REPLY_CODES[replyCode(err) ?? ""];
     if (known) return known.hint;
+    if (err instanceof Error && err.message.startsWith("All sentinels are unreachable")) {
+      return "no Sentinel of the redis-sentinel:// server URL answers; check their hosts and ports, and that they run";
+    }
     if (isClusterFailover(err)) return "the Redis Cluster is failing over; the client waits for its new layout";
     return isConnectionError(err) ? "the connection to Redis was lost; it is being re-established" : undefined;
   },
