@@ -1,11 +1,9 @@
+import type { DriverMessage } from "@portable-pubsub/core/driver";
 import type { ChainableCommander } from "ioredis";
 import type { RedisClient } from "./connection.js";
 
 /** How long one WAIT waits for the replicas by default, in ms. */
 export const DEFAULT_REPLICAS_TIMEOUT_MS = 1000;
-
-/** Events after which the writes of a pipeline may have gone over another connection than its WAIT. */
-const RECONNECTS = ["close", "-node", "+node"] as const;
 
 /**
  * Confirms a topic's writes with `WAIT replicas timeout`, one per batch,
@@ -25,18 +23,36 @@ export class ReplicaWait {
   readonly #replicas: number;
   readonly #timeoutMs: number;
   readonly #resource: string;
-  /** Counts the reconnections of the client (for a Cluster: of any node). */
+  /**
+   * Counts the live connections lost: closes after a ready (for a Cluster,
+   * also any node's connection ending). A failed connection attempt carried
+   * no command, so it does not count: batches queued while offline go out
+   * together on the next connection.
+   */
   #generation = 0;
-  readonly #bump = () => {
+  #live: boolean;
+  readonly #onReady = () => {
+    this.#live = true;
+  };
+  readonly #onClose = () => {
+    if (this.#live) this.#generation++;
+    this.#live = false;
+  };
+  readonly #onNodeGone = () => {
     this.#generation++;
   };
+  /** Per batch: entries added over the current connection that WAIT has not confirmed yet. */
+  readonly #held = new WeakMap<readonly DriverMessage[], { generation: number; messages: Set<DriverMessage> }>();
 
   constructor(client: RedisClient, replicas: number, timeoutMs: number, resource: string) {
     this.#client = client;
     this.#replicas = replicas;
     this.#timeoutMs = timeoutMs;
     this.#resource = resource;
-    for (const event of RECONNECTS) client.on(event, this.#bump);
+    this.#live = client.status === "ready";
+    client.on("ready", this.#onReady);
+    client.on("close", this.#onClose);
+    client.on("-node", this.#onNodeGone);
   }
 
   /** Appends the WAIT to `pipeline`; returns what `check` needs. */
@@ -67,7 +83,26 @@ export class ReplicaWait {
     );
   }
 
+  /**
+   * Remembers that `messages` of `batch` were added over the connection of
+   * `generation` but not confirmed: a WAIT over that same connection covers
+   * them, so the retry need not add them again.
+   */
+  hold(batch: readonly DriverMessage[], generation: number, messages: DriverMessage[]): void {
+    this.#held.set(batch, { generation, messages: new Set(messages) });
+  }
+
+  /** The held entries of `batch`, if the connection they went over is still the current one; otherwise none. */
+  held(batch: readonly DriverMessage[]): Set<DriverMessage> | undefined {
+    const held = this.#held.get(batch);
+    if (held === undefined || held.generation === this.#generation) return held?.messages;
+    this.#held.delete(batch);
+    return undefined;
+  }
+
   stop(): void {
-    for (const event of RECONNECTS) this.#client.off(event, this.#bump);
+    this.#client.off("ready", this.#onReady);
+    this.#client.off("close", this.#onClose);
+    this.#client.off("-node", this.#onNodeGone);
   }
 }

@@ -129,12 +129,16 @@ export class RedisTopicDriver implements TopicDriver {
    * the batch, as the driver contract has no way to report which succeeded.
    *
    * With `replicas`, a WAIT ends the pipeline, and a message counts as
-   * added only once WAIT confirmed it (see `ReplicaWait`): an unconfirmed
-   * batch is sent again whole.
+   * added only once WAIT confirmed it (see `ReplicaWait`). When too few
+   * replicas answered in time, the retry asks WAIT again for the entries
+   * added over the same connection, without adding them again; after a
+   * reconnection it adds them again.
    */
   async sendBatch(messages: DriverMessage[]): Promise<void> {
-    const pending = this.#added.unstored(messages);
-    if (pending.length === 0) return;
+    const unstored = this.#added.unstored(messages);
+    if (unstored.length === 0) return;
+    const held = this.#wait?.held(messages);
+    const pending = held ? unstored.filter((m) => !held.has(m)) : unstored;
     const pipeline = this.#client.pipeline();
     for (const message of pending) pipeline.call("xadd", xaddArgs(this.#head, message));
     const generation = this.#wait?.append(pipeline);
@@ -143,7 +147,7 @@ export class RedisTopicDriver implements TopicDriver {
     if (!results) throw new Error("Connection is closed.");
     let failure: unknown;
     const added: DriverMessage[] = [];
-    for (let i = 0; i < results.length; i++) {
+    for (let i = 0; i < pending.length; i++) {
       const [err, id] = results[i] as [Error | null, unknown];
       if (err) failure ??= err;
       else if (id === null) {
@@ -155,8 +159,12 @@ export class RedisTopicDriver implements TopicDriver {
     }
     if (this.#wait && generation !== undefined) {
       const unconfirmed = this.#wait.check(results[pending.length] as [Error | null, unknown] | undefined, generation);
-      // Entries a replica may lack are not recorded as added: the retry sends them again.
-      if (unconfirmed) throw failure ?? unconfirmed;
+      if (unconfirmed) {
+        // Not recorded as added: a replica may lack them. Held, so that a retry over this connection only waits again.
+        this.#wait.hold(messages, generation, [...(held ?? []), ...added]);
+        throw failure ?? unconfirmed;
+      }
+      added.push(...(held ?? []));
     }
     if (failure === undefined) return;
     this.#added.record(messages, added);

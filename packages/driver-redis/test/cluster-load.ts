@@ -5,7 +5,7 @@
  * sends that never arrived (lost) from sends that failed.
  */
 import type { Subscription, Topic } from "@portable-pubsub/core";
-import { until } from "./redis-processes.js";
+import { ask, until } from "./redis-processes.js";
 
 export interface LoadResult {
   /** Sends made. */
@@ -14,6 +14,8 @@ export interface LoadResult {
   failed: unknown[];
   /** Sends that resolved but whose message never arrived. */
   lost: number[];
+  /** Sends that resolved. */
+  acked: ReadonlySet<number>;
   /** Deliveries beyond the first of a message. */
   duplicates: number;
   /** How the process() call ended, once the test shut the subscription down. */
@@ -90,9 +92,20 @@ export function pacedLoad(topic: Topic, subscription: Subscription, rate: number
         "deliveries to arrive or stop",
       );
       const lost = [...acked].filter((i) => !counts.has(i)).sort((a, b) => a - b);
-      return { total, failed, lost, duplicates: deliveries - counts.size, processed };
+      return { total, failed, lost, acked, duplicates: deliveries - counts.size, processed };
     },
   };
+}
+
+/**
+ * The acknowledged sends whose message the stream no longer holds (XRANGE on
+ * `port`, the master after the failover): what a failover lost, even if a
+ * consumer got it from the old master before it died.
+ */
+export async function missingFromStream(port: number, stream: string, acked: ReadonlySet<number>): Promise<number[]> {
+  const entries = (await ask(port, ["XRANGE", stream, "-", "+"])) as [string, string[]][];
+  const bodies = new Set(entries.map(([, fields]) => Number(fields[fields.indexOf("body") + 1])));
+  return [...acked].filter((i) => !bodies.has(i)).sort((a, b) => a - b);
 }
 
 /** The distinct messages of `errors`, for a failure's report. */

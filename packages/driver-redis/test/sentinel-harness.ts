@@ -1,11 +1,16 @@
 /**
  * Redis with Sentinel of a test's own: a master, two replicas and three
  * Sentinels (`redis-server --sentinel`) that agree (quorum 2) to fail over
- * one second after the master stops answering.
+ * one second after the master stops answering. With `replicationLagMs`, the
+ * replicas replicate through a FaultProxy that delays the stream that much,
+ * as a link between machines under load does; killing the master then cuts
+ * that link too, so what was on its way dies with the master, as with a
+ * machine lost (a process killed on one host would still have its socket
+ * buffers delivered by the kernel).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePorts } from "@portable-pubsub/conformance";
+import { FaultProxy, freePorts } from "@portable-pubsub/conformance";
 import { adminClient, ask, RedisProcesses, until } from "./redis-processes.js";
 
 export const MASTER_NAME = "ppsmaster";
@@ -18,6 +23,8 @@ export class SentinelSetup {
   /** The ports of the data servers, the first one the master at the start. */
   readonly servers: readonly number[];
   readonly sentinels: readonly number[];
+  /** The replicas' link to the first master, with `replicationLagMs`. */
+  #link: FaultProxy | undefined;
 
   private constructor(processes: RedisProcesses, servers: number[], sentinels: number[]) {
     this.#processes = processes;
@@ -30,16 +37,22 @@ export class SentinelSetup {
     return `redis-sentinel://${this.sentinels.map((p) => `127.0.0.1:${p}`).join(",")}/${MASTER_NAME}`;
   }
 
-  static async start(): Promise<SentinelSetup> {
+  static async start(options: { replicationLagMs?: number } = {}): Promise<SentinelSetup> {
     const processes = new RedisProcesses("sentinel");
     const ports = await freePorts(6);
     const setup = new SentinelSetup(processes, ports.slice(0, 3), ports.slice(3));
     try {
       const [master, ...replicas] = setup.servers as [number, ...number[]];
       await processes.start(master, ["--port", String(master), ...SERVER_ARGS]);
+      let upstream = master;
+      if (options.replicationLagMs !== undefined) {
+        setup.#link = await FaultProxy.start({ upstream: { host: "127.0.0.1", port: master } });
+        setup.#link.slow(options.replicationLagMs);
+        upstream = setup.#link.port;
+      }
       await Promise.all(
         replicas.map((port) =>
-          processes.start(port, ["--port", String(port), ...SERVER_ARGS, "--replicaof", "127.0.0.1", String(master)]),
+          processes.start(port, ["--port", String(port), ...SERVER_ARGS, "--replicaof", "127.0.0.1", String(upstream)]),
         ),
       );
       await Promise.all(setup.sentinels.map((port) => setup.#startSentinel(port, master)));
@@ -107,9 +120,11 @@ export class SentinelSetup {
     throw new Error("no Sentinel answers");
   }
 
-  /** Kills the master with SIGKILL; returns its port. */
+  /** Kills the master with SIGKILL (and cuts the replicas' lagging link to it, if any); returns its port. */
   async killMaster(): Promise<number> {
     const master = await this.master();
+    this.#link?.refuse(true);
+    this.#link?.cut();
     await this.#processes.kill(master);
     return master;
   }
@@ -146,6 +161,7 @@ export class SentinelSetup {
   }
 
   async close(): Promise<void> {
+    await this.#link?.close();
     await this.#processes.close();
   }
 }
