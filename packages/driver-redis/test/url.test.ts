@@ -247,6 +247,20 @@ describe("redis-sentinel:// and redis-cluster:// server URLs", () => {
     expect(await rejected("redis-cluster://me:hunter2%ZZ@n1")).toMatch(/badly percent-encoded user information/);
   });
 
+  it("reads the Sentinel and Cluster forms from REDIS_SERVER_URL too", async () => {
+    const saved = process.env.REDIS_SERVER_URL;
+    try {
+      process.env.REDIS_SERVER_URL = "redis-sentinel://me:hunter2@s1:26379";
+      const err = await rejectionOf(openTopic("redisstream://s"));
+      expect(errorCode(err)).toBe(ErrorCode.InvalidArgument);
+      expect((err as Error).message).toMatch(/redis-sentinel:\/\/\*\*\*@s1:26379 names no master/);
+      expect(leakedSecret(err, ["hunter2"])).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_SERVER_URL;
+      else process.env.REDIS_SERVER_URL = saved;
+    }
+  });
+
   it("names the new forms when a server URL has another scheme", async () => {
     expect(await rejected("http://me:hunter2@h")).toMatch(/redis-sentinel:\/\/.*\/MASTER_NAME or redis-cluster:\/\//);
   });
