@@ -9,7 +9,7 @@ import {
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import { describeTopology, parseTopologyUrl, TOPOLOGY_SCHEME, type Topology } from "./topology.js";
+import { describeTopology, openTopologyClient, parseTopologyUrl, TOPOLOGY_SCHEME, type Topology } from "./topology.js";
 
 /**
  * A connection this driver uses: one Redis server (plain, or the master that
@@ -143,45 +143,16 @@ export function resolveServerUrl(serverUrl: string | undefined): ServerTarget {
 /** How messages name the servers of clients made from a Sentinel or Cluster URL. */
 const topologies = new WeakMap<RedisClient, string>();
 
-/** Reconnects on READONLY: the server is a replica now, so Sentinel is asked for the new master. */
-const reconnectOnReadOnly = (err: Error) => (err.message.startsWith("READONLY") ? 1 : false);
-
 /**
  * Opens an ioredis client for `target` with this driver's options; `extra`
- * (the user's) wins. A Sentinel target gives a Redis client that asks the
- * Sentinels for the master on every (re)connection, hears of failovers
- * (`failoverDetector`), and reconnects when the server it talks to turned
- * replica. A Cluster target gives an ioredis Cluster whose node connections
- * take these options.
+ * (the user's) wins. A Sentinel or Cluster target gives the client of
+ * `openTopologyClient`.
  */
 export function createClient(target: ServerTarget, options: RedisOptions, extra: RedisOptions = {}): RedisClient {
-  let client: RedisClient;
-  if (typeof target === "string") client = new Redis(target, { ...options, ...extra });
-  else if (target.kind === "sentinel") {
-    const { sentinels, masterName, username, password } = target;
-    client = new Redis({
-      ...options,
-      sentinels,
-      name: masterName,
-      ...(username ? { username } : {}),
-      ...(password ? { password } : {}),
-      failoverDetector: true,
-      reconnectOnError: reconnectOnReadOnly,
-      ...extra,
-    });
-  } else {
-    const { nodes, username, password } = target;
-    client = new Cluster(nodes, {
-      redisOptions: { ...options, ...(username ? { username } : {}), ...(password ? { password } : {}), ...extra },
-      enableOfflineQueue: true,
-      // Waits out a failover (a node gone, CLUSTERDOWN) with slot refreshes rather than failing at once.
-      clusterRetryStrategy: options.retryStrategy as (times: number) => number,
-      retryDelayOnFailover: 200,
-      retryDelayOnClusterDown: 200,
-      retryDelayOnTryAgain: 200,
-      slotsRefreshInterval: 1000,
-    });
-  }
+  const client =
+    typeof target === "string"
+      ? new Redis(target, { ...options, ...extra })
+      : openTopologyClient(target, options, extra);
   if (typeof target !== "string") topologies.set(client, describeTopology(target));
   // ioredis emits 'error' for every failed connection attempt; health reports it. Without a listener it would crash the process.
   client.on("error", scrubCredentials);

@@ -1,4 +1,5 @@
 import { decodeName, invalidArgument } from "@portable-pubsub/core/driver";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 
 /** One `host:port` of a Sentinel or Cluster server URL. */
 export interface HostPort {
@@ -96,4 +97,41 @@ export function describeTopology(topology: Topology): string {
   return topology.kind === "sentinel"
     ? `redis-sentinel://${list(topology.sentinels)}/${topology.masterName}`
     : `redis-cluster://${list(topology.nodes)}`;
+}
+
+/** Reconnects on READONLY: the server is a replica now, so Sentinel is asked for the new master. */
+const reconnectOnReadOnly = (err: Error) => (err.message.startsWith("READONLY") ? 1 : false);
+
+/**
+ * Opens the ioredis client of a topology with the driver's `options`;
+ * `extra` (the user's) wins. For Sentinel, a Redis client that asks the
+ * Sentinels for the master on every (re)connection, hears of failovers
+ * (`failoverDetector`), and reconnects when the server it talks to turned
+ * replica. For a Cluster, an ioredis Cluster whose node connections take
+ * these options, and which waits out a failover (a node gone, CLUSTERDOWN)
+ * with slot refreshes rather than failing at once.
+ */
+export function openTopologyClient(topology: Topology, options: RedisOptions, extra: RedisOptions): Redis | Cluster {
+  const { username, password } = topology;
+  const credentials = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+  if (topology.kind === "sentinel") {
+    return new Redis({
+      ...options,
+      sentinels: topology.sentinels,
+      name: topology.masterName,
+      ...credentials,
+      failoverDetector: true,
+      reconnectOnError: reconnectOnReadOnly,
+      ...extra,
+    });
+  }
+  return new Cluster(topology.nodes, {
+    redisOptions: { ...options, ...credentials, ...extra },
+    enableOfflineQueue: true,
+    clusterRetryStrategy: options.retryStrategy as (times: number) => number,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 200,
+    slotsRefreshInterval: 1000,
+  });
 }
