@@ -30,7 +30,11 @@ const SEVERAL_SERVERS = [
   "test/fuzz.test.ts",
 ];
 /** Files that start servers of their own, or install packages: heavy on a small machine. */
-const HEAVY = ["packages/driver-rabbit/test/restart-cluster.test.ts", "test/packaging/**/*.test.ts"];
+const HEAVY = [
+  "packages/driver-rabbit/test/restart-cluster.test.ts",
+  "packages/driver-redis/test/cluster-*.test.ts",
+  "test/packaging/**/*.test.ts",
+];
 
 /**
  * What a CI running the suite on several Node versions runs on one only (PUBSUB_SKIP_FAULT_TESTS=1 on the

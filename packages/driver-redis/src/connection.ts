@@ -8,7 +8,18 @@ import {
   raceSignal,
   settledWithin,
 } from "@portable-pubsub/core/driver";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { describeTopology, openTopologyClient, parseTopologyUrl, TOPOLOGY_SCHEME, type Topology } from "./topology.js";
+
+/**
+ * A connection this driver uses: one Redis server (plain, or the master that
+ * Sentinel names), or a Redis Cluster. Both speak the same commands; a
+ * Cluster sends each to the node that holds its key's slot.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** What a server URL names: one server (its URL, normalized), or several (Sentinel, Cluster). */
+export type ServerTarget = string | Topology;
 
 /** The environment variable that names the Redis server of `redisstream://` URLs. */
 export const SERVER_URL_ENV = "REDIS_SERVER_URL";
@@ -66,7 +77,7 @@ export function readerClientOptions(
 
 /** What a server URL should look like, for messages. */
 const EXPECTED =
-  'expected redis://[user:password@]host[:port][/db] or rediss://…, with "%", "/", "?", "#" and "@" in the user name or password percent-encoded';
+  'expected redis://[user:password@]host[:port][/db], rediss://…, redis-sentinel://[user:password@]host[:port][,host[:port]…]/MASTER_NAME or redis-cluster://[user:password@]host[:port][,host[:port]…], with "%", "/", "?", "#" and "@" in the user name or password percent-encoded';
 
 /**
  * Checks a server URL: redis:// or rediss://, with a host, an optional
@@ -118,27 +129,41 @@ export function checkServerUrl(serverUrl: string): URL {
 }
 
 /**
- * The server URL from the `serverUrl` option or REDIS_SERVER_URL, checked,
- * and normalized for ioredis: it enables TLS only for a lower-case
+ * The server URL from the `serverUrl` option or REDIS_SERVER_URL, checked:
+ * a `redis-sentinel://` or `redis-cluster://` URL parsed into its servers,
+ * another normalized for ioredis, which enables TLS only for a lower-case
  * `rediss://`, so `REDISS://` would otherwise connect in plain text.
  */
-export function resolveServerUrl(serverUrl: string | undefined): string {
+export function resolveServerUrl(serverUrl: string | undefined): ServerTarget {
   const value = serverUrl ?? process.env[SERVER_URL_ENV];
   if (value === undefined || value.trim() === "") {
     throw invalidArgument(
       `redisstream: no Redis server; set ${SERVER_URL_ENV} (such as redis://localhost:6379) or pass the serverUrl option`,
     );
   }
+  if (TOPOLOGY_SCHEME.test(value)) return parseTopologyUrl(value);
   const url = checkServerUrl(value);
   url.hash = "";
   return url.href;
 }
 
-/** Opens an ioredis client for `serverUrl` with this driver's options; `extra` (the user's) wins. */
-export function createClient(serverUrl: string, options: RedisOptions, extra: RedisOptions = {}): Redis {
-  const client = new Redis(serverUrl, { ...options, ...extra });
+/** How messages name the servers of clients made from a Sentinel or Cluster URL. */
+const topologies = new WeakMap<RedisClient, string>();
+
+/**
+ * Opens an ioredis client for `target` with this driver's options; `extra`
+ * (the user's) wins. A Sentinel or Cluster target gives the client of
+ * `openTopologyClient`.
+ */
+export function createClient(target: ServerTarget, options: RedisOptions, extra: RedisOptions = {}): RedisClient {
+  const client =
+    typeof target === "string"
+      ? new Redis(target, { ...options, ...extra })
+      : openTopologyClient(target, options, extra);
+  if (typeof target !== "string") topologies.set(client, describeTopology(target));
   // ioredis emits 'error' for every failed connection attempt; health reports it. Without a listener it would crash the process.
   client.on("error", scrubCredentials);
+  if (client instanceof Cluster) client.on("node error", scrubCredentials);
   return client;
 }
 
@@ -158,8 +183,18 @@ function scrubCredentials(err: unknown): void {
 }
 
 /** A connection of its own for blocking reads, with `client`'s server, credentials and connect timeout. */
-export function duplicateForReads(client: Redis, blockMs: number, socketTimeoutMs = DEFAULT_SOCKET_TIMEOUT_MS): Redis {
-  const reader = client.duplicate(readerClientOptions(blockMs, socketTimeoutMs, connectTimeoutOf(client)));
+export function duplicateForReads(
+  client: RedisClient,
+  blockMs: number,
+  socketTimeoutMs = DEFAULT_SOCKET_TIMEOUT_MS,
+): RedisClient {
+  const options = readerClientOptions(blockMs, socketTimeoutMs, connectTimeoutOf(client));
+  const reader =
+    client instanceof Cluster
+      ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, ...options } })
+      : client.duplicate(options);
+  const topology = topologies.get(client);
+  if (topology !== undefined) topologies.set(reader, topology);
   reader.on("error", scrubCredentials);
   return reader;
 }
@@ -168,10 +203,10 @@ const EVENTS = ["connect", "ready", "reconnecting", "close", "end", "error"] as 
 
 type Observer = (error: Error | undefined) => void;
 /** One set of listeners per client, however many Topics and Subscriptions share it. */
-const observers = new WeakMap<Redis, { callbacks: Set<Observer>; detach: () => void }>();
+const observers = new WeakMap<RedisClient, { callbacks: Set<Observer>; detach: () => void }>();
 
 /** Calls `observer` on every connection event of `client`; returns a function that stops it. */
-function observe(client: Redis, observer: Observer): () => void {
+function observe(client: RedisClient, observer: Observer): () => void {
   let entry = observers.get(client);
   if (!entry) {
     const callbacks = new Set<Observer>();
@@ -199,7 +234,7 @@ function observe(client: Redis, observer: Observer): () => void {
   };
 }
 
-function stateOf(client: Redis): HealthState {
+function stateOf(client: RedisClient): HealthState {
   switch (client.status) {
     case "ready":
       return "ready";
@@ -225,11 +260,11 @@ const RANK: Record<HealthState, number> = { closed: 3, draining: 3, reconnecting
  */
 export class ClientHealth {
   readonly tracker = new HealthTracker("connecting");
-  readonly #clients: Redis[];
+  readonly #clients: RedisClient[];
   readonly #detach: (() => void)[] = [];
   #hadReady = false;
 
-  constructor(clients: Redis[]) {
+  constructor(clients: RedisClient[]) {
     this.#clients = clients;
     for (const client of clients) this.#detach.push(observe(client, (error) => this.#update(error)));
     this.#update(undefined);
@@ -265,7 +300,7 @@ export class ClientHealth {
  * QUIT fails, or when the client is not connected (no reply is due then,
  * and QUIT would only wait in the offline queue).
  */
-export async function closeClient(client: Redis, signal: AbortSignal, graceMs = 2000): Promise<void> {
+export async function closeClient(client: RedisClient, signal: AbortSignal, graceMs = 2000): Promise<void> {
   if (client.status === "end") return;
   if (!signal.aborted && client.status === "ready") await settledWithin(client.quit(), signal, graceMs);
   client.disconnect();
@@ -273,28 +308,36 @@ export async function closeClient(client: Redis, signal: AbortSignal, graceMs = 
 
 /**
  * The server `client` speaks to, as messages name it: `redis://host:port[/db]`
- * (`rediss://` with TLS), never with credentials.
+ * (`rediss://` with TLS), or its `redis-sentinel://` or `redis-cluster://`
+ * URL, never with credentials.
  */
-export function describeServer(client: Redis): string {
+export function describeServer(client: RedisClient): string {
+  const topology = topologies.get(client);
+  if (topology !== undefined) return topology;
+  if (client instanceof Cluster) return "redis-cluster://";
+  if (client.options.sentinels) return `redis-sentinel://…/${client.options.name ?? ""}`;
   const { host, port, db, tls, path } = client.options;
   if (path) return path;
   return `${tls ? "rediss" : "redis"}://${host}:${port}${db ? `/${db}` : ""}`;
 }
 
 /** `server.address` and `server.port` of a client's server, for spans and metrics. */
-export function serverOf(client: Redis): { serverAddress?: string; serverPort?: number } {
+export function serverOf(client: RedisClient): { serverAddress?: string; serverPort?: number } {
+  // Sentinel's and a Cluster's servers change; spans name none rather than a wrong one.
+  if (client instanceof Cluster || client.options.sentinels) return {};
   const { host, port, path } = client.options;
   if (path) return { serverAddress: path };
   return { ...(host ? { serverAddress: host } : {}), ...(port ? { serverPort: port } : {}) };
 }
 
 /** The connect timeout of a client, in ms: its ioredis `connectTimeout`, whose default is also 10 s. */
-function connectTimeoutOf(client: Redis): number {
-  return client.options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+function connectTimeoutOf(client: RedisClient): number {
+  const options = client instanceof Cluster ? client.options.redisOptions : client.options;
+  return options?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
 }
 
 /** The server of a driver on `client`, for the portable layer's bound on opening. */
-export function redisServer(client: Redis): DriverServer {
+export function redisServer(client: RedisClient): DriverServer {
   return { broker: "Redis", address: describeServer(client), connectTimeoutMs: connectTimeoutOf(client) };
 }
 
@@ -306,11 +349,11 @@ export function redisServer(client: Redis): DriverServer {
  * client made with `lazyConnect` is connected here. The portable layer
  * bounds the wait (see `redisServer`).
  */
-export async function whenConnected(clients: Redis[], signal: AbortSignal): Promise<void> {
+export async function whenConnected(clients: RedisClient[], signal: AbortSignal): Promise<void> {
   await raceSignal(Promise.all(clients.map(connected)), signal, "open");
 }
 
-function connected(client: Redis): Promise<void> {
+function connected(client: RedisClient): Promise<void> {
   if (client.status === "ready") return Promise.resolve();
   if (client.status === "end") return Promise.reject(new Error("Connection is closed."));
   return new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@
  * MKSTREAM), and the checks at open that the stream and the group exist.
  */
 import { ErrorCode, PubSubError } from "@portable-pubsub/core/driver";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 
 /** Where a group created by this driver starts: entries added from now on ($), or the whole stream (0). */
 export type GroupStart = "new" | "all";
@@ -15,7 +15,7 @@ export type GroupStart = "new" | "all";
  * with the ioredis error (WRONGTYPE, NOPERM, …) when Redis refuses.
  */
 export async function ensureGroup(
-  client: Redis,
+  client: RedisClient,
   stream: string,
   group: string,
   start: GroupStart = "new",
@@ -33,7 +33,7 @@ export async function ensureGroup(
  * a key of another type). `what` starts the message ("open redisstream
  * stream \"x\""); `fix` says how to create it.
  */
-export async function checkStream(client: Redis, stream: string, what: string, fix: string): Promise<void> {
+export async function checkStream(client: RedisClient, stream: string, what: string, fix: string): Promise<void> {
   const type = await client.type(stream);
   if (type === "stream") return;
   if (type === "none") throw new PubSubError(ErrorCode.NotFound, `${what}: the stream does not exist; ${fix}`);
@@ -47,7 +47,7 @@ export async function checkStream(client: Redis, stream: string, what: string, f
  * Throws NotFound unless consumer group `group` of `stream` exists (XINFO
  * GROUPS). `what` starts the message; the hint says how to create it.
  */
-export async function checkGroup(client: Redis, stream: string, group: string, what: string): Promise<void> {
+export async function checkGroup(client: RedisClient, stream: string, group: string, what: string): Promise<void> {
   const fix = `create it (XGROUP CREATE ${stream} ${group} $ MKSTREAM) or open the subscription with declare=true`;
   await checkStream(client, stream, what, fix);
   const groups = (await client.xinfo("GROUPS", stream)) as unknown[];

@@ -45,6 +45,17 @@ const REPLY_CODES: Record<string, { code: ErrorCode; retryable: boolean; hint: s
     retryable: true,
     hint: "the server is a read-only replica (a failover in progress?)",
   },
+  NOREPLICAS: {
+    code: ErrorCode.DeadlineExceeded,
+    retryable: true,
+    hint: "fewer replicas than the topic's replicas=N confirmed the writes in time; check that they are up and connected to the master (INFO replication)",
+  },
+  MOVED: {
+    code: ErrorCode.Unknown,
+    retryable: true,
+    hint: "the Redis Cluster moved the stream's slot to another node (a failover?); the client learns the new layout",
+  },
+  ASK: { code: ErrorCode.Unknown, retryable: true, hint: "the Redis Cluster is migrating the stream's slot" },
   CLUSTERDOWN: { code: ErrorCode.Unknown, retryable: true, hint: "the cluster is down" },
 };
 
@@ -57,6 +68,21 @@ const CONNECTION_MESSAGES = [
   "Socket timeout",
   "Command timed out",
 ];
+
+/**
+ * Messages of ioredis's Cluster client while the cluster fails over: it ran
+ * out of redirections (MOVED, CLUSTERDOWN) or of nodes to ask for the slots.
+ * Retried: the cluster elects a new master within its node timeout.
+ */
+const CLUSTER_MESSAGES = [
+  "Too many Cluster redirections",
+  "Failed to refresh slots cache",
+  "None of startup nodes is available",
+];
+
+function isClusterFailover(err: unknown): boolean {
+  return err instanceof Error && CLUSTER_MESSAGES.some((m) => err.message.includes(m));
+}
 
 function replyCode(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
@@ -84,11 +110,15 @@ export const redisErrors: ErrorClassifier = {
     return ErrorCode.Unknown;
   },
   isRetryable(err) {
-    return isConnectionError(err) || (REPLY_CODES[replyCode(err) ?? ""]?.retryable ?? false);
+    return isConnectionError(err) || isClusterFailover(err) || (REPLY_CODES[replyCode(err) ?? ""]?.retryable ?? false);
   },
   hint(err) {
     const known = REPLY_CODES[replyCode(err) ?? ""];
     if (known) return known.hint;
+    if (err instanceof Error && err.message.startsWith("All sentinels are unreachable")) {
+      return "no Sentinel of the redis-sentinel:// server URL answers; check their hosts and ports, and that they run";
+    }
+    if (isClusterFailover(err)) return "the Redis Cluster is failing over; the client waits for its new layout";
     return isConnectionError(err) ? "the connection to Redis was lost; it is being re-established" : undefined;
   },
 };

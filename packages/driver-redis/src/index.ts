@@ -12,6 +12,7 @@ export {
   DEFAULT_SOCKET_TIMEOUT_MS,
   duplicateForReads,
   OPEN_TIMEOUT_MS,
+  type RedisClient,
   readerClientOptions,
   SERVER_URL_ENV,
 } from "./connection.js";

@@ -1,6 +1,6 @@
 import { settledWithin } from "@portable-pubsub/core/driver";
-import type { Redis } from "ioredis";
 import { parseEntries, type RedisStreamEntry } from "./codec.js";
+import type { RedisClient } from "./connection.js";
 
 type Outcome = { entries: RedisStreamEntry[] } | { error: unknown };
 
@@ -20,8 +20,8 @@ const REPLY_GRACE_MS = 1000;
  * timeout replaces a stalled connection.
  */
 export class BlockingReader {
-  readonly #reader: Redis;
-  readonly #command: Redis;
+  readonly #reader: RedisClient;
+  readonly #command: RedisClient;
   readonly #args: (string | number)[];
   readonly #blockMs: number;
   readonly #stream: string;
@@ -34,8 +34,8 @@ export class BlockingReader {
 
   /** `command` is another connection, used only to wake the reader with CLIENT UNBLOCK. */
   constructor(
-    reader: Redis,
-    command: Redis,
+    reader: RedisClient,
+    command: RedisClient,
     target: { stream: string; group: string; consumer: string },
     blockMs: number,
   ) {
@@ -109,6 +109,8 @@ export class BlockingReader {
 
   #learnClientId(): void {
     this.#clientId = undefined;
+    // A Cluster sends CLIENT to any node: the id could be another node's client, and UNBLOCK would wake a stranger.
+    if (this.#reader.isCluster) return;
     this.#reader.client("ID").then(
       (id) => {
         this.#clientId = Number(id);

@@ -1,6 +1,6 @@
 import type { DriverMessage } from "@portable-pubsub/core/driver";
-import type { Redis } from "ioredis";
 import { parseEntries, type RedisStreamEntry, toDriverMessage } from "./codec.js";
+import type { RedisClient } from "./connection.js";
 
 /** Most XAUTOCLAIM calls in one pass, so that a long pending list cannot hold up a receive. */
 const MAX_CALLS_PER_PASS = 4;
@@ -25,7 +25,7 @@ const MAX_SWEEP_INTERVAL_MS = 60_000;
  * first, which is what leaves them with none pending.
  */
 export class Reclaimer {
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #stream: string;
   readonly #group: string;
   readonly #consumer: string;
@@ -37,7 +37,7 @@ export class Reclaimer {
   #nextSweepAt = 0;
 
   constructor(
-    client: Redis,
+    client: RedisClient,
     target: { stream: string; group: string; consumer: string },
     ackDeadlineMs: number,
     idleConsumerMs = DEFAULT_IDLE_CONSUMER_MS,
@@ -141,7 +141,7 @@ export class Reclaimer {
  * that is receiving is never idle for more than its BLOCK time.
  */
 export async function removeIdleConsumers(
-  client: Redis,
+  client: RedisClient,
   target: { stream: string; group: string; consumer: string },
   idleMs: number,
 ): Promise<string[]> {

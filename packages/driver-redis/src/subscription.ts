@@ -11,8 +11,8 @@ import {
   type SubscriptionOptions,
   settledWithin,
 } from "@portable-pubsub/core/driver";
-import type { Redis } from "ioredis";
 import { toDriverMessage } from "./codec.js";
+import type { RedisClient } from "./connection.js";
 import { ClientHealth, closeClient, duplicateForReads, redisServer, serverOf, whenConnected } from "./connection.js";
 import { checkGroup, ensureGroup, type GroupStart } from "./declare.js";
 import { redisErrors } from "./errors.js";
@@ -65,7 +65,7 @@ export interface RedisSubscriptionOptions
    * The connection for the blocking reads, which no other command may share.
    * Default: a duplicate of the client, closed at shutdown.
    */
-  reader?: Redis;
+  reader?: RedisClient;
 }
 
 /** A consumer name unique to this process and Subscription. */
@@ -99,8 +99,8 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly server: DriverServer;
   /** This consumer's name in the group. */
   readonly consumer: string;
-  readonly #client: Redis;
-  readonly #readerClient: Redis;
+  readonly #client: RedisClient;
+  readonly #readerClient: RedisClient;
   readonly #stream: string;
   readonly #group: string;
   readonly #reader: BlockingReader;
@@ -118,8 +118,8 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
    * from a missing one fail with NotFound.
    */
   constructor(
-    client: Redis,
-    reader: Redis,
+    client: RedisClient,
+    reader: RedisClient,
     target: { stream: string; group: string },
     settings: RedisSubscriptionSettings & { closeReader?: boolean } = {},
   ) {
@@ -209,7 +209,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   }
 
   /** The ioredis client that runs XACK and XAUTOCLAIM. */
-  native(): Redis {
+  native(): RedisClient {
     return this.#client;
   }
 
@@ -270,7 +270,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
  * cannot be reached within the client's `connectTimeout`.
  */
 export async function openRedisSubscription(
-  client: Redis,
+  client: RedisClient,
   stream: string,
   group: string,
   options: RedisSubscriptionOptions = {},

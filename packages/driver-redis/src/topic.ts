@@ -10,11 +10,12 @@ import {
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
-import type { Redis } from "ioredis";
 import { xaddArgs } from "./codec.js";
+import type { RedisClient } from "./connection.js";
 import { ClientHealth, closeClient, redisServer, serverOf, whenConnected } from "./connection.js";
 import { checkStream } from "./declare.js";
 import { redisErrors } from "./errors.js";
+import { DEFAULT_REPLICAS_TIMEOUT_MS, ReplicaWait } from "./replicas.js";
 
 /** How a topic writes to its stream. */
 export interface RedisTopicSettings {
@@ -33,6 +34,18 @@ export interface RedisTopicSettings {
   create?: boolean;
   /** Close the client at shutdown. Default false: a client you pass stays yours. */
   closeClient?: boolean;
+  /**
+   * Resolve a send only once this many replicas have it (`WAIT replicas
+   * timeout` after each batch's XADDs), so that a failover to a replica
+   * cannot lose an acknowledged message. Fewer replicas within
+   * `replicasTimeoutMs` fail the attempt with a retryable error, and the
+   * portable layer sends the batch again. Default: no WAIT; Redis replicates
+   * asynchronously, and a failover loses the writes that had not reached a
+   * replica yet.
+   */
+  replicas?: number;
+  /** How long each WAIT waits for the replicas, in ms. Default 1000. */
+  replicasTimeoutMs?: number;
 }
 
 /** Options of {@link openRedisTopic}: the portable ones and the stream's. */
@@ -48,7 +61,7 @@ export class RedisTopicDriver implements TopicDriver {
   readonly errors = redisErrors;
   readonly health: HealthSource;
   readonly server: DriverServer;
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #stream: string;
   /** XADD's arguments before the fields: key [NOMKSTREAM] [MAXLEN ~|= n] *. */
   readonly #head: string[];
@@ -57,8 +70,10 @@ export class RedisTopicDriver implements TopicDriver {
   readonly #watch: ClientHealth;
   /** Messages of failed batches whose XADD succeeded, so that a retry of their batch does not add them again. */
   readonly #added = new StoredMessages();
+  /** The WAIT after each batch, with `replicas`. */
+  readonly #wait: ReplicaWait | undefined;
 
-  constructor(client: Redis, stream: string, settings: RedisTopicSettings = {}) {
+  constructor(client: RedisClient, stream: string, settings: RedisTopicSettings = {}) {
     this.#client = client;
     this.#stream = stream;
     this.server = redisServer(client);
@@ -71,6 +86,10 @@ export class RedisTopicDriver implements TopicDriver {
     if (settings.maxLen !== undefined) head.push("MAXLEN", settings.exactTrim ? "=" : "~", String(settings.maxLen));
     head.push("*");
     this.#head = head;
+    if (settings.replicas !== undefined && settings.replicas > 0) {
+      const timeoutMs = settings.replicasTimeoutMs ?? DEFAULT_REPLICAS_TIMEOUT_MS;
+      this.#wait = new ReplicaWait(client, settings.replicas, timeoutMs, this.resource);
+    }
     this.#watch = new ClientHealth([client]);
     this.health = this.#watch.tracker;
   }
@@ -108,18 +127,27 @@ export class RedisTopicDriver implements TopicDriver {
    * A message retried this way lands after the messages of its batch that
    * went in the first time. A non-retryable error still fails every send of
    * the batch, as the driver contract has no way to report which succeeded.
+   *
+   * With `replicas`, a WAIT ends the pipeline, and a message counts as
+   * added only once WAIT confirmed it (see `ReplicaWait`). When too few
+   * replicas answered in time, the retry asks WAIT again for the entries
+   * added over the same connection, without adding them again; after a
+   * reconnection it adds them again.
    */
   async sendBatch(messages: DriverMessage[]): Promise<void> {
-    const pending = this.#added.unstored(messages);
-    if (pending.length === 0) return;
+    const unstored = this.#added.unstored(messages);
+    if (unstored.length === 0) return;
+    const held = this.#wait?.held(messages);
+    const pending = held ? unstored.filter((m) => !held.has(m)) : unstored;
     const pipeline = this.#client.pipeline();
     for (const message of pending) pipeline.call("xadd", xaddArgs(this.#head, message));
+    const generation = this.#wait?.append(pipeline);
     const results = await pipeline.exec();
     // ioredis gives null for a pipeline whose connection closed: retryable, as a lost connection is.
     if (!results) throw new Error("Connection is closed.");
     let failure: unknown;
     const added: DriverMessage[] = [];
-    for (let i = 0; i < results.length; i++) {
+    for (let i = 0; i < pending.length; i++) {
       const [err, id] = results[i] as [Error | null, unknown];
       if (err) failure ??= err;
       else if (id === null) {
@@ -129,18 +157,28 @@ export class RedisTopicDriver implements TopicDriver {
         );
       } else added.push(pending[i] as DriverMessage);
     }
+    if (this.#wait && generation !== undefined) {
+      const unconfirmed = this.#wait.check(results[pending.length] as [Error | null, unknown] | undefined, generation);
+      if (unconfirmed) {
+        // Not recorded as added: a replica may lack them. Held, so that a retry over this connection only waits again.
+        this.#wait.hold(messages, generation, [...(held ?? []), ...added]);
+        throw failure ?? unconfirmed;
+      }
+      added.push(...(held ?? []));
+    }
     if (failure === undefined) return;
     this.#added.record(messages, added);
     throw failure;
   }
 
   /** The ioredis client. */
-  native(): Redis {
+  native(): RedisClient {
     return this.#client;
   }
 
   async close(signal: AbortSignal): Promise<void> {
     this.#watch.stop();
+    this.#wait?.stop();
     if (this.#closeClient) await closeClient(this.#client, signal);
   }
 }
@@ -151,7 +189,8 @@ export class RedisTopicDriver implements TopicDriver {
  * Give the client a `socketTimeout` so that a stalled network is noticed (see
  * the README).
  */
-export function openRedisTopic(client: Redis, stream: string, options: RedisTopicOptions = {}): Topic {
-  const { maxLen, exactTrim, create, closeClient: close, ...portable } = options;
-  return new Topic(new RedisTopicDriver(client, stream, { maxLen, exactTrim, create, closeClient: close }), portable);
+export function openRedisTopic(client: RedisClient, stream: string, options: RedisTopicOptions = {}): Topic {
+  const { maxLen, exactTrim, create, closeClient: close, replicas, replicasTimeoutMs, ...portable } = options;
+  const settings = { maxLen, exactTrim, create, closeClient: close, replicas, replicasTimeoutMs };
+  return new Topic(new RedisTopicDriver(client, stream, settings), portable);
 }

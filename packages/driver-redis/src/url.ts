@@ -32,6 +32,7 @@ const topicQuery = z
     maxLen: param.int(1).optional(),
     trim: z.enum(["approx", "exact"]).optional(),
     declare: param.flag().optional(),
+    replicas: param.int(1).optional(),
   })
   .strict();
 
@@ -50,13 +51,19 @@ const subscriptionQuery = z
 /** What `redisstream://` URLs take: the vocabulary's names, these of Redis's own, and `create`, the old name of `declare`. */
 export const queryParameters: QueryParameters = {
   schemas: { topic: topicQuery, subscription: subscriptionQuery },
-  own: ["maxLen", "trim", "group", "consumer", "block", "idleConsumerTimeout"],
+  own: ["maxLen", "trim", "replicas", "group", "consumer", "block", "idleConsumerTimeout"],
   renamed: { create: "declare" },
 };
 
 /** The driver's own options of `openTopic` and `openSubscription` for `redisstream://` URLs. */
 export interface RedisURLOptions {
-  /** `redis://[user:password@]host[:port][/db]` or `rediss://…`; default: the REDIS_SERVER_URL environment variable. */
+  /**
+   * `redis://[user:password@]host[:port][/db]`, `rediss://…`,
+   * `redis-sentinel://[user:password@]host[:port][,host[:port]…]/MASTER_NAME`
+   * (the Sentinels, which name the master and follow its failovers) or
+   * `redis-cluster://[user:password@]host[:port][,host[:port]…]` (some nodes
+   * of a Redis Cluster); default: the REDIS_SERVER_URL environment variable.
+   */
   serverUrl?: string;
   /** More ioredis options (tls, family, …), applied over the driver's. */
   redisOptions?: RedisOptions;
@@ -105,8 +112,9 @@ function connection(options: Record<string, unknown>) {
 }
 
 /**
- * Opens `redisstream://STREAM[?maxLen=N&trim=approx|exact&declare=true|false]`
- * on the server of the `serverUrl` option or REDIS_SERVER_URL.
+ * Opens `redisstream://STREAM[?maxLen=N&trim=approx|exact&declare=true|false&replicas=N]`
+ * on the server of the `serverUrl` option or REDIS_SERVER_URL. With
+ * `replicas=N`, a send resolves only once N replicas have it (WAIT).
  */
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
@@ -117,6 +125,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
     maxLen: query.maxLen,
     exactTrim: query.trim === "exact",
     create: query.declare,
+    replicas: query.replicas,
     closeClient: true,
   });
   return new Topic(driver, portable);
