@@ -9,7 +9,13 @@ import {
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import { describeTopology, openTopologyClient, parseTopologyUrl, TOPOLOGY_SCHEME, type Topology } from "./topology.js";
+import {
+  describeTopology,
+  openTopologyClient,
+  parseTopologyUrl,
+  TOPOLOGY_SCHEME,
+  type Topology,
+} from "./sentinel-cluster.js";
 
 /**
  * A connection this driver uses: one Redis server (plain, or the master that

@@ -3,7 +3,7 @@ import { openSubscriptionURL, openTopicURL, streamName } from "@portable-pubsub/
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { leakedSecret, rejectionOf } from "../../../test/leaks.js";
-import { parseTopologyUrl } from "../src/topology.js";
+import { parseTopologyUrl } from "../src/sentinel-cluster.js";
 
 /** The error of opening a topic on `serverUrl`: InvalidArgument, without `password` anywhere in it. */
 async function rejected(serverUrl: string, password = "hunter2"): Promise<string> {
