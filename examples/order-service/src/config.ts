@@ -29,11 +29,28 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   /** Post this many orders to itself, wait until they are processed, print a summary and exit. */
   selfTest: number | undefined;
+  /**
+   * PostgreSQL, where `POST /orders` writes each order with its `order.created` message in one transaction,
+   * through the outbox (a relay, `src/relay-main.ts`, sends them); undefined: orders are sent to the topic directly.
+   */
+  databaseUrl: string | undefined;
+  /** The PostgreSQL schema of the orders table. */
+  ordersSchema: string;
+  /** The PostgreSQL schema of the outbox (the pg:// driver's tables). */
+  outboxSchema: string;
 }
 
 const FLAGS = {
   host: { type: "string", env: "HOST", default: "127.0.0.1", help: "listen address (0.0.0.0 in a container)" },
   port: { type: "string", env: "PORT", default: "8080", help: "listen port; 0 picks a free one" },
+  database: {
+    type: "string",
+    env: "ORDERS_DATABASE_URL",
+    default: "",
+    help: "PostgreSQL URL: orders are stored there with their message, through the outbox (run a relay too)",
+  },
+  "orders-schema": { type: "string", env: "ORDERS_SCHEMA", default: "public", help: "schema of the orders table" },
+  "outbox-schema": { type: "string", env: "OUTBOX_SCHEMA", default: "pubsub", help: "schema of the outbox" },
   topic: { type: "string", env: "ORDERS_TOPIC_URL", default: "mem://orders", help: "topic URL orders are sent to" },
   subscription: {
     type: "string",
@@ -132,6 +149,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     shutdownTimeoutMs: durationMs("shutdown-timeout", get("shutdown-timeout"), false),
     logLevel: logLevel as Config["logLevel"],
     selfTest: selfTest === "" ? undefined : integer("self-test", selfTest, 1, 1_000_000),
+    databaseUrl: get("database") === "" ? undefined : get("database"),
+    ordersSchema: get("orders-schema"),
+    outboxSchema: get("outbox-schema"),
   };
 }
 

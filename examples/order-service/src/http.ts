@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, errorCode, type Topic } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
+import type { OrderStore } from "./order-store.js";
 import type { OrderSchema } from "./orders.js";
 import { newOrder, orderMessage, parseOrderRequest } from "./orders.js";
 import { activeTraceId } from "./tracing.js";
@@ -30,7 +31,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export async function postOrder(
   req: IncomingMessage,
   res: ServerResponse,
-  deps: { topic: Topic<typeof OrderSchema>; log: Logger; sendTimeoutMs: number },
+  deps: { topic: Topic<typeof OrderSchema>; store?: OrderStore; log: Logger; sendTimeoutMs: number },
 ): Promise<void> {
   let text: string;
   try {
@@ -39,15 +40,20 @@ export async function postOrder(
     sendJson(res, 413, { error: ErrorCode.InvalidArgument, message: (err as Error).message });
     return;
   }
-  let order: ReturnType<typeof newOrder>;
+  let request: ReturnType<typeof parseOrderRequest>;
   try {
-    order = newOrder(parseOrderRequest(JSON.parse(text)));
+    request = parseOrderRequest(JSON.parse(text));
   } catch (err) {
     const message = err instanceof SyntaxError ? `the body is not JSON: ${err.message}` : (err as Error).message;
     sendJson(res, 400, { error: ErrorCode.InvalidArgument, message });
     return;
   }
-  const { topic, log } = deps;
+  const { topic, store, log } = deps;
+  if (store !== undefined) {
+    await placeInStore(res, store, request, log);
+    return;
+  }
+  const order = newOrder(request);
   const health = topic.health;
   if (health.state === "closed" || health.blocked !== undefined) {
     const message = health.blocked ? `the broker blocks publishing: ${health.blocked}` : "the service is shutting down";
@@ -70,6 +76,23 @@ export async function postOrder(
   }
   log.debug("order accepted", { orderId: order.id, traceId: activeTraceId() });
   sendJson(res, 201, { id: order.id, status: "accepted" }, { location: `/orders/${order.id}` });
+}
+
+/** The order and its message, committed together through the outbox: 201 once both are in the database. */
+async function placeInStore(
+  res: ServerResponse,
+  store: OrderStore,
+  request: ReturnType<typeof parseOrderRequest>,
+  log: Logger,
+): Promise<void> {
+  try {
+    const { order, messageId } = await store.place(request);
+    log.debug("order stored", { orderId: order.id, messageId });
+    sendJson(res, 201, { id: order.id, status: "accepted" }, { location: `/orders/${order.id}` });
+  } catch (err) {
+    log.warn("order not stored: the database refused it or is unreachable", { err });
+    sendJson(res, 503, { error: errorCode(err), message: (err as Error).message }, { "retry-after": "1" });
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -2,11 +2,13 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { openSubscription, openTopic, redactUrl, type Subscription, type Topic } from "@portable-pubsub/core";
+import pg from "pg";
 import type { Config } from "./config.js";
 import { healthReport } from "./health.js";
 import { postOrder, sendJson } from "./http.js";
 import { LibraryLog } from "./library-log.js";
 import type { Logger } from "./log.js";
+import { OrderStore } from "./order-store.js";
 import { OrderSchema } from "./orders.js";
 import { OrderProcessor, type ProcessorStats } from "./processor.js";
 import { inRequestSpan } from "./tracing.js";
@@ -25,6 +27,9 @@ export class OrderService {
   readonly processor: OrderProcessor;
   /** The subscription's logger; counts the dead letters. */
   readonly library: LibraryLog;
+  /** Where orders are stored with their message (ORDERS_DATABASE_URL); undefined: orders go to the topic. */
+  readonly store: OrderStore | undefined;
+  readonly #pool: pg.Pool | undefined;
   readonly #server: Server;
   readonly #config: Config;
   readonly #log: Logger;
@@ -38,8 +43,11 @@ export class OrderService {
     library: LibraryLog,
     topic: Topic<typeof OrderSchema>,
     subscription: Subscription<typeof OrderSchema>,
+    database?: { pool: pg.Pool; store: OrderStore },
   ) {
     this.#config = config;
+    this.#pool = database?.pool;
+    this.store = database?.store;
     this.#log = log;
     this.library = library;
     this.topic = topic;
@@ -80,7 +88,25 @@ export class OrderService {
       await topic.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
       throw err;
     }
-    const service = new OrderService(config, log, library, topic, subscription);
+    let database: { pool: pg.Pool; store: OrderStore } | undefined;
+    if (config.databaseUrl !== undefined) {
+      const pool = new pg.Pool({ connectionString: config.databaseUrl });
+      pool.on("error", (err) => log.warn("database connection lost", { err }));
+      try {
+        const store = await OrderStore.open(pool, {
+          topicUrl: config.topicUrl,
+          ordersSchema: config.ordersSchema,
+          outboxSchema: config.outboxSchema,
+        });
+        database = { pool, store };
+      } catch (err) {
+        await pool.end().catch(() => {});
+        await subscription.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
+        await topic.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
+        throw err;
+      }
+    }
+    const service = new OrderService(config, log, library, topic, subscription, database);
     service.processor.start(config.concurrency);
     service.#server.listen(config.port, config.host);
     await once(service.#server, "listening");
@@ -145,6 +171,7 @@ export class OrderService {
       }
     };
     await step("HTTP requests", Promise.race([Promise.all(this.#requests), aborted(deadline)]));
+    if (this.#pool !== undefined) await step("database pool", this.#pool.end());
     await step("topic flush", this.topic.shutdown({ signal: deadline }));
     // Keep a little of the deadline for the subscription's own shutdown.
     const drainBudget = AbortSignal.any([deadline, AbortSignal.timeout(this.#config.shutdownTimeoutMs * 0.8)]);
@@ -179,7 +206,12 @@ export class OrderService {
     }
     if (path === "/orders" && req.method === "POST") {
       const handled = inRequestSpan(req, "/orders", () =>
-        postOrder(req, res, { topic: this.topic, log: this.#log, sendTimeoutMs: this.#config.sendTimeoutMs }),
+        postOrder(req, res, {
+          topic: this.topic,
+          store: this.store,
+          log: this.#log,
+          sendTimeoutMs: this.#config.sendTimeoutMs,
+        }),
       )
         .then(() => {
           if (res.statusCode === 201) this.#accepted++;

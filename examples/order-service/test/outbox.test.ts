@@ -6,7 +6,8 @@ import { reachable } from "@portable-pubsub/conformance";
 import { type Message, openSubscription, type Subscription } from "@portable-pubsub/core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_TYPE_KEY, ORDER_CREATED, OrderSchema, OrderStore } from "../src/index.js";
+import { loadConfig } from "../src/config.js";
+import { EVENT_TYPE_KEY, Logger, ORDER_CREATED, OrderSchema, OrderService, OrderStore } from "../src/index.js";
 import { RABBIT, removeTopology, skipWithoutRabbit } from "./broker.js";
 
 /** The order a message carries, as the service's typed subscription reads it. */
@@ -67,7 +68,7 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
 
   afterAll(async () => {
     await subscription?.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
-    await removeTopology(exchange, queue);
+    await removeTopology(exchange, queue, `${queue}-svc`);
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pool.end();
   });
@@ -125,6 +126,44 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
         relay.kill("SIGTERM");
         await once(relay, "exit");
       }
+    }
+  });
+  it("POST /orders stores the order and its order.created in one transaction; the relay sends it, the service processes it", async () => {
+    const relay = await startRelay(schema);
+    const config = loadConfig([], {
+      PORT: "0",
+      ORDERS_DATABASE_URL: PG_URL,
+      ORDERS_SCHEMA: schema,
+      OUTBOX_SCHEMA: schema,
+      ORDERS_TOPIC_URL: `rabbit://${exchange}`,
+      ORDERS_SUBSCRIPTION_URL: `rabbit://${queue}-svc?declare=true&exchange=${exchange}`,
+      // Never used here (no order fails): a queue that exists, as a dead-letter target must be.
+      ORDERS_DEAD_LETTER_URL: `rabbit://${queue}?toQueue=true`,
+      LOG_LEVEL: "warn",
+    });
+    if (config === "help") throw new Error("unexpected help");
+    process.env.RABBIT_SERVER_URL ??= RABBIT_URL;
+    const service = await OrderService.start(config, new Logger("warn"));
+    try {
+      expect(service.store).toBeDefined();
+      const res = await fetch(`${service.url}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ item: "kettle", quantity: 3 }),
+      });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      expect(await service.store?.find(id)).toMatchObject({ id, item: "kettle", quantity: 3 });
+      await waitFor("order.created through the relay", () => arrived(id).length === 1);
+      expect(readOrder((arrived(id)[0] as Message).body)).toMatchObject({ id, item: "kettle", quantity: 3 });
+      await waitFor("the service's own processing of it", () => service.processor.stats.processed === 1);
+      const bad = await fetch(`${service.url}/orders`, { method: "POST", body: JSON.stringify({ item: "x" }) });
+      expect(bad.status).toBe(400);
+      expect((await pool.query(`SELECT count(*)::int AS n FROM ${schema}.orders`)).rows[0]?.n).toBe(3);
+    } finally {
+      await service.stop("test done");
+      relay.kill("SIGTERM");
+      await once(relay, "exit");
     }
   });
 });
