@@ -25,6 +25,7 @@ export type {
   RestartCapability,
 } from "./harness.js";
 export { expectOpenFailure, type OpenFailure, type SilentServer, startSilentServer } from "./open-failure.js";
+export { PacedLoad, type PacedLoadResult } from "./paced-load.js";
 export { installSpanRecorder, type RecordedSpan, type SpanRecorder } from "./recording-tracer.js";
 export { reachable, skipUnlessReachable } from "./services.js";
 export { runConformanceTests } from "./suite.js";

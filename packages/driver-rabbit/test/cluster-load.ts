@@ -2,9 +2,9 @@
  * Load and observation for the cluster tests: paced sends with a counting
  * process() consumer, and a record of a connection's health and nodes.
  */
+import { PacedLoad } from "@portable-pubsub/conformance";
 import type { Health, Subscription, Topic } from "@portable-pubsub/core";
 import type { RabbitConnection } from "@portable-pubsub/driver-rabbit";
-import { waitFor } from "./support.js";
 
 /** Records every health change of `connection` and the node it was on when ready. */
 export function watch(connection: RabbitConnection) {
@@ -26,77 +26,32 @@ export function watch(connection: RabbitConnection) {
 }
 
 /**
- * Paced load: `rate` sends a second, each one not awaited by the pacer (as
- * an application's requests would come), through `topic`, and a process()
- * consumer on `subscription` counting deliveries per body.
+ * Paced load (the conformance kit's PacedLoad): `rate` sends a second
+ * through `topic`, and a process() consumer on `subscription`; `finish`
+ * requires every send to arrive.
  */
 export function paced(topic: Topic, subscription: Subscription, rate: number) {
-  const sends: Promise<void>[] = [];
-  const failures: unknown[] = [];
-  const counts: number[] = [];
-  let deliveries = 0;
-  let distinct = 0;
-  let settled = 0;
-  const processing = subscription.process(
-    (m) => {
-      const i = Number(m.text());
-      deliveries++;
-      counts[i] = (counts[i] ?? 0) + 1;
-      if (counts[i] === 1) distinct++;
-    },
-    { concurrency: 16 },
-  );
-  const processed = processing.then(
-    () => "resolved",
-    (err: unknown) => `rejected: ${String(err)}`,
-  );
-  const begun = Date.now();
-  const pacer = setInterval(() => {
-    const due = Math.floor(((Date.now() - begun) * rate) / 1000);
-    while (sends.length < due) {
-      const send = topic.send({ body: String(sends.length) }).then(
-        () => {},
-        (err: unknown) => {
-          failures.push(err);
-        },
-      );
-      sends.push(send.finally(() => settled++));
-    }
-  }, 20);
+  const load = new PacedLoad(topic, subscription, rate);
   return {
     get sent() {
-      return sends.length;
+      return load.sent;
     },
     /** Stops the pacer (after a failure; finish stops it too). */
     stop() {
-      clearInterval(pacer);
+      load.stop();
     },
     /** Stops sending once at least `atLeast` were sent; waits for every send and every delivery. */
     async finish(atLeast: number) {
-      await waitFor(() => sends.length >= atLeast, 120_000, `${atLeast} paced sends`);
-      clearInterval(pacer);
-      const total = sends.length;
-      const sendingMs = Date.now() - begun;
-      await waitFor(() => settled === total, 120_000, `all ${total} sends to settle (${settled} did)`);
-      await waitFor(() => distinct === total, 60_000, `receiving ${total} messages (${distinct} arrived)`).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}; missing: ${missingRanges(counts, total)}`);
-        },
-      );
-      return { total, sendingMs, failures, distinct, duplicates: deliveries - distinct, processed };
+      const { total, sendingMs, failures } = await load.settle(atLeast);
+      await load.allArrived(total);
+      return {
+        total,
+        sendingMs,
+        failures,
+        distinct: load.distinct,
+        duplicates: load.duplicates,
+        processed: load.processed,
+      };
     },
   };
-}
-
-/** The body numbers below `total` never delivered, as ranges ("12–40, 97"), for a failure's message. */
-function missingRanges(counts: number[], total: number): string {
-  const ranges: string[] = [];
-  for (let i = 0; i < total; i++) {
-    if (counts[i]) continue;
-    let j = i;
-    while (j + 1 < total && !counts[j + 1]) j++;
-    ranges.push(i === j ? String(i) : `${i}–${j}`);
-    i = j;
-  }
-  return ranges.slice(0, 20).join(", ") + (ranges.length > 20 ? ` and ${ranges.length - 20} more ranges` : "");
 }

@@ -4,8 +4,9 @@
  * process() consumer counting deliveries per body. It tells acknowledged
  * sends that never arrived (lost) from sends that failed.
  */
+import { PacedLoad } from "@portable-pubsub/conformance";
 import type { Subscription, Topic } from "@portable-pubsub/core";
-import { ask, until } from "./redis-processes.js";
+import { ask } from "./redis-processes.js";
 
 export interface LoadResult {
   /** Sends made. */
@@ -22,50 +23,18 @@ export interface LoadResult {
   processed: Promise<string>;
 }
 
+/** Paced load (the conformance kit's PacedLoad); `finish` counts acknowledged sends that never arrived as lost. */
 export function pacedLoad(topic: Topic, subscription: Subscription, rate: number) {
-  const sends: Promise<void>[] = [];
-  const failed: unknown[] = [];
-  const acked = new Set<number>();
-  const counts = new Map<number, number>();
-  let deliveries = 0;
-  let settled = 0;
-  const processing = subscription.process(
-    (m) => {
-      const i = Number(m.text());
-      deliveries++;
-      counts.set(i, (counts.get(i) ?? 0) + 1);
-    },
-    { concurrency: 16 },
-  );
-  const processed = processing.then(
-    () => "resolved",
-    (err: unknown) => `rejected: ${String(err)}`,
-  );
-  const begun = Date.now();
-  const pacer = setInterval(() => {
-    const due = Math.floor(((Date.now() - begun) * rate) / 1000);
-    while (sends.length < due) {
-      const i = sends.length;
-      const send = topic.send({ body: String(i) }).then(
-        () => {
-          acked.add(i);
-        },
-        (err: unknown) => {
-          failed.push(err);
-        },
-      );
-      sends.push(send.finally(() => settled++));
-    }
-  }, 20);
+  const load = new PacedLoad(topic, subscription, rate);
   return {
     get sent() {
-      return sends.length;
+      return load.sent;
     },
     get delivered() {
-      return counts.size;
+      return load.distinct;
     },
     stop() {
-      clearInterval(pacer);
+      load.stop();
     },
     /**
      * Stops sending once at least `atLeast` were sent; waits for every send
@@ -73,26 +42,9 @@ export function pacedLoad(topic: Topic, subscription: Subscription, rate: number
      * never do) until deliveries stop for `quietMs`.
      */
     async finish(atLeast: number, quietMs = 5000): Promise<LoadResult> {
-      await until(() => sends.length >= atLeast, 120_000, `${atLeast} paced sends`);
-      clearInterval(pacer);
-      const total = sends.length;
-      await until(() => settled === total, 90_000, `all ${total} sends to settle (${settled} did)`);
-      let last = -1;
-      let since = Date.now();
-      await until(
-        () => {
-          if ([...acked].every((i) => counts.has(i))) return true;
-          if (deliveries !== last) {
-            last = deliveries;
-            since = Date.now();
-          }
-          return Date.now() - since > quietMs;
-        },
-        90_000,
-        "deliveries to arrive or stop",
-      );
-      const lost = [...acked].filter((i) => !counts.has(i)).sort((a, b) => a - b);
-      return { total, failed, lost, acked, duplicates: deliveries - counts.size, processed };
+      const { total, failures, acked } = await load.settle(atLeast);
+      const lost = await load.lostOf(acked, quietMs);
+      return { total, failed: [...failures], lost, acked, duplicates: load.duplicates, processed: load.processed };
     },
   };
 }
