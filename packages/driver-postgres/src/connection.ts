@@ -51,6 +51,23 @@ export function poolConfig(server: ServerSettings, max = DEFAULT_POOL_SIZE): pg.
 /** Wakes receivers of one topic when a notification names it. */
 type Waker = () => void;
 
+/**
+ * A pool of this package's own whose connections never emit an unhandled
+ * 'error'. One that dies (pg_terminate_backend, a cut) reports it to the
+ * statement running on it, or to none: idle, the pool drops it and the next
+ * statement connects anew; checked out between statements, the next
+ * statement on it fails. Either way the error is seen where it matters, and
+ * a client with no listener would otherwise crash the process with it.
+ */
+export function quietPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
+  pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
+  return pool;
+}
+
 export class PgLink implements Queryable {
   /** Queries and health reports go through here; never ended by the link when given by the application. */
   readonly db: Queryable;
@@ -79,9 +96,7 @@ export class PgLink implements Queryable {
   /** A link with a pool of its own, ended at the last `close`. */
   static own(server: ServerSettings, poolSize?: number): PgLink {
     const config = poolConfig(server, poolSize);
-    const pool = new pg.Pool(config);
-    // An idle connection that dies (pg_terminate_backend, a cut) is dropped by the pool; the next statement connects anew.
-    pool.on("error", () => {});
+    const pool = quietPool(config);
     const connector: ListenConnector = {
       async connect() {
         const client = new pg.Client(config);

@@ -26,6 +26,7 @@ export {
   poolConfig,
   QUERY_TIMEOUT_MS,
   type Queryable,
+  quietPool,
   sharedLink,
 } from "./connection.js";
 export {

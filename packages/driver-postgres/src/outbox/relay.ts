@@ -21,8 +21,8 @@ import {
   toPubSubError,
   WakeUp,
 } from "@portable-pubsub/core/driver";
-import pg from "pg";
-import { type ConnectingQueryable, PgLink, poolConfig } from "../connection.js";
+import type pg from "pg";
+import { type ConnectingQueryable, PgLink, poolConfig, quietPool } from "../connection.js";
 import { checkSchemaName, DEFAULT_SCHEMA, migrate } from "../declare.js";
 import { isConnectionLoss, pgErrors } from "../errors.js";
 import { resolveServer } from "../server.js";
@@ -154,8 +154,7 @@ class OutboxRelay implements Relay {
       this.#display = "the application's pool";
     } else {
       const server = resolveServer(options.serverUrl);
-      this.#ownPool = new pg.Pool({ ...poolConfig(server, 3), application_name: "portable-pubsub relay" });
-      this.#ownPool.on("error", () => {});
+      this.#ownPool = quietPool({ ...poolConfig(server, 3), application_name: "portable-pubsub relay" });
       this.#pool = this.#ownPool;
       this.#display = server.display;
     }
