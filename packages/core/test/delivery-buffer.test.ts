@@ -22,6 +22,20 @@ describe("DeliveryBuffer", () => {
     expect(buffer.size).toBe(0);
   });
 
+  it("buffers a message the driver built with ackIdFor as it is, and its id goes stale on disconnect", async () => {
+    const buffer = new DeliveryBuffer<number>();
+    const built = { ...message("own"), ackId: buffer.ackIdFor(7) };
+    buffer.add(built);
+    const [taken] = await buffer.take(1, 1000, never);
+    expect(taken).toBe(built);
+    expect(taken?.ackId).toEqual({ generation: 0, id: 7 });
+    expect(buffer.holds(taken?.ackId)).toBe(true);
+    buffer.disconnected();
+    expect(buffer.holds(taken?.ackId)).toBe(false);
+    expect(buffer.claim([taken?.ackId])).toEqual([]);
+    expect(buffer.ackIdFor(8)).toEqual({ generation: 1, id: 8 });
+  });
+
   it("waits for a delivery at most waitMs, and wakes at once for a push", async () => {
     const buffer = new DeliveryBuffer<number>();
     let started = Date.now();

@@ -2,14 +2,14 @@
  * A queue consumer that does not silently stop. It consumes on a
  * ManagedChannel, so after a channel error, a lost connection or a
  * broker-side cancel (the queue was deleted) it consumes again, with its
- * prefetch. Deliveries wait in a small buffer (at most `prefetch`) until
- * `receive` takes them. Each carries the generation of its channel: an ack
- * for a delivery of a dead channel is dropped quietly (the broker has put
- * the message back already), instead of reaching the new channel, where the
- * broker would reject the unknown delivery tag with PRECONDITION_FAILED and
- * close it.
+ * prefetch. Deliveries wait in the kit's DeliveryBuffer (at most
+ * `prefetch`) until `receive` takes them. Each carries the generation of its
+ * channel: an ack for a delivery of a dead channel is dropped quietly (the
+ * broker has put the message back already), instead of reaching the new
+ * channel, where the broker would reject the unknown delivery tag with
+ * PRECONDITION_FAILED and close it.
  */
-import { type DriverMessage, Notices, WakeUp } from "@portable-pubsub/core/driver";
+import { type BufferedAckId, DeliveryBuffer, type DriverMessage, type Notices } from "@portable-pubsub/core/driver";
 import type { Channel, ConsumeMessage } from "amqplib";
 import { AckFrontier } from "./ack-frontier.js";
 import type { RabbitConnection } from "./amqp/connection.js";
@@ -27,28 +27,22 @@ export interface ConsumerSettings {
   setup?(channel: Channel): Promise<void>;
 }
 
-/** What the portable layer gets as an ackId: the channel generation and the delivery tag. */
-export interface RabbitAckId {
-  readonly generation: number;
-  readonly deliveryTag: number;
-}
+/** What the portable layer gets as an ackId: the channel's generation and the delivery tag (`id`). */
+export type RabbitAckId = BufferedAckId<number>;
 
 /** See the module comment. */
 export class QueueConsumer implements ChannelSession<Channel> {
   readonly #channel: ManagedChannel<Channel>;
   #consumerTag: string | undefined;
-  #buffer: DriverMessage[] = [];
-  #head = 0;
-  readonly #arrivals = new WakeUp();
+  /** Deliveries not taken yet, and which ackIds are still good: those of the current channel, not settled yet. */
+  readonly #deliveries = new DeliveryBuffer<number>({ carrier: "channel" });
   readonly #queue: string;
   readonly #auto: AutoPrefetch | undefined;
-  /** Deliveries acked or nacked already (by `redeliver`, say): settling one twice would kill the channel. */
-  readonly #settled = new WeakSet<object>();
   readonly #frontier = new AckFrontier();
   /** The lease being set up: see `#lease`. */
   #starting: ChannelLease<Channel> | undefined;
   /** Events for the application's logger: acks dropped because their channel closed. */
-  readonly notices = new Notices();
+  readonly notices: Notices = this.#deliveries.notices;
 
   constructor(connection: RabbitConnection, settings: ConsumerSettings) {
     this.#queue = settings.queue;
@@ -65,12 +59,11 @@ export class QueueConsumer implements ChannelSession<Channel> {
       },
       closed: (lease) => {
         if (this.#starting === lease) this.#starting = undefined;
-        // The broker requeues whatever this channel had delivered and not seen acked.
-        this.#buffer = [];
-        this.#head = 0;
+        // The broker requeues whatever this channel had delivered and not seen acked; its ackIds go stale.
+        this.#deliveries.disconnected();
       },
       // A receive waiting for messages throws the failure at once rather than after its wait.
-      failed: () => this.#wakeUp(),
+      failed: () => this.#deliveries.wake(),
     });
     this.#channel.ensureOpen();
   }
@@ -113,13 +106,9 @@ export class QueueConsumer implements ChannelSession<Channel> {
     }
     const prefetch = this.#auto?.observe(message.content.length);
     if (prefetch !== undefined) void this.#reconsume(lease, prefetch);
-    const ackId: RabbitAckId = { generation: lease.generation, deliveryTag: message.fields.deliveryTag };
-    this.#buffer.push(toDriverMessage(message, ackId));
-    this.#wakeUp();
-  }
-
-  #wakeUp(): void {
-    this.#arrivals.wakeAll();
+    // A delivery a closed channel's frames still carried: the broker requeued it, and its tag means nothing now.
+    if (lease !== this.#lease()) return;
+    this.#deliveries.add(toDriverMessage(message, this.#deliveries.ackIdFor(message.fields.deliveryTag)));
   }
 
   /**
@@ -149,19 +138,12 @@ export class QueueConsumer implements ChannelSession<Channel> {
    * the next call tries to consume again.
    */
   async receive(max: number, maxWaitMs: number, signal: AbortSignal): Promise<DriverMessage[]> {
-    if (this.#head === this.#buffer.length) {
+    if (this.#deliveries.size === 0) {
       this.#throwFailure();
       this.#channel.ensureOpen();
-      await this.#arrivals.wait(maxWaitMs, signal);
-      this.#throwFailure();
     }
-    const end = Math.min(this.#buffer.length, this.#head + max);
-    const batch = this.#buffer.slice(this.#head, end);
-    this.#head = end;
-    if (this.#head === this.#buffer.length) {
-      this.#buffer = [];
-      this.#head = 0;
-    }
+    const batch = await this.#deliveries.take(max, maxWaitMs, signal);
+    if (batch.length === 0) this.#throwFailure();
     return batch;
   }
 
@@ -177,9 +159,9 @@ export class QueueConsumer implements ChannelSession<Channel> {
    */
   ack(ids: unknown[]): void {
     const lease = this.#lease();
-    const tags = this.#claim(lease, ids);
+    const tags = this.#deliveries.claim(ids);
     if (!lease || tags.length === 0) return;
-    const { upTo, single } = this.#frontier.settle(lease.generation, tags);
+    const { upTo, single } = this.#frontier.settle(this.#deliveries.generation, tags);
     try {
       if (upTo !== undefined) lease.channel.ack(fakeMessage(upTo), true);
       for (const tag of single) lease.channel.ack(fakeMessage(tag));
@@ -191,9 +173,9 @@ export class QueueConsumer implements ChannelSession<Channel> {
   /** Returns deliveries of the current channel to the queue at once; those of a dead channel are back already. */
   nack(ids: unknown[]): void {
     const lease = this.#lease();
-    const tags = this.#claim(lease, ids);
+    const tags = this.#deliveries.claim(ids);
     if (!lease || tags.length === 0) return;
-    this.#frontier.settle(lease.generation, tags);
+    this.#frontier.settle(this.#deliveries.generation, tags);
     try {
       for (const tag of tags) lease.channel.nack(fakeMessage(tag), false, true);
     } catch {
@@ -206,38 +188,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
    * settled here, and its channel alive (else the broker has put it back).
    */
   holds(id: unknown): boolean {
-    const lease = this.#lease();
-    return (
-      lease !== undefined && (id as RabbitAckId).generation === lease.generation && !this.#settled.has(id as object)
-    );
-  }
-
-  /**
-   * The delivery tags of `ids` to settle on `lease`: those of its channel
-   * not settled yet. A second ack or nack of one delivery tag is a
-   * PRECONDITION_FAILED that closes the channel; those of a dead channel are
-   * counted in a notice.
-   */
-  #claim(lease: ChannelLease<Channel> | undefined, ids: unknown[]): number[] {
-    const tags: number[] = [];
-    let stale = 0;
-    for (const id of ids) {
-      const { generation, deliveryTag } = id as RabbitAckId;
-      if (generation !== lease?.generation) stale++;
-      else if (!this.#settled.has(id as object)) {
-        this.#settled.add(id as object);
-        tags.push(deliveryTag);
-      }
-    }
-    if (stale > 0 && this.notices.listened) {
-      this.notices.emit({
-        level: "info",
-        event: "pubsub.stale_acks_dropped",
-        message: `${stale} acks or nacks dropped: their channel closed, and the broker delivers those messages again`,
-        fields: { count: stale },
-      });
-    }
-    return tags;
+    return this.#lease() !== undefined && this.#deliveries.holds(id);
   }
 
   /**
@@ -249,9 +200,8 @@ export class QueueConsumer implements ChannelSession<Channel> {
     await this.#channel.close(signal, async (channel) => {
       if (this.#consumerTag !== undefined) await channel.cancel(this.#consumerTag);
     });
-    this.#buffer = [];
-    this.#head = 0;
-    this.#wakeUp();
+    // What was buffered is the broker's again (the channel closed): drop it.
+    this.#deliveries.drain();
   }
 }
 

@@ -81,7 +81,7 @@ export class RabbitSubscriptionDriver extends RabbitDriver<Channel> implements S
     super(connection, owned, `queue "${queue}"`, {
       destination: queue,
       messageAttributes: (m) => {
-        const tag = (m.ackId as RabbitAckId | undefined)?.deliveryTag;
+        const tag = (m.ackId as RabbitAckId | undefined)?.id;
         return tag === undefined ? undefined : { "messaging.rabbitmq.message.delivery_tag": tag };
       },
     });

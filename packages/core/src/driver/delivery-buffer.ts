@@ -53,8 +53,21 @@ export class DeliveryBuffer<T> {
 
   /** Buffers a delivery of the current connection, with broker id `id`, and wakes a waiting `take`. */
   push(message: Omit<DriverMessage, "ackId">, id: T): void {
-    const ackId: BufferedAckId<T> = { generation: this.#generation, id };
-    this.#buffer.push({ ...message, ackId });
+    this.add({ ...message, ackId: this.ackIdFor(id) });
+  }
+
+  /**
+   * The ackId of a delivery of the current connection with broker id `id`,
+   * for a driver that builds the message itself and then `add`s it (no copy
+   * of the message, as `push` makes).
+   */
+  ackIdFor(id: T): BufferedAckId<T> {
+    return { generation: this.#generation, id };
+  }
+
+  /** Buffers `message`, whose ackId came from `ackIdFor` on this connection, and wakes a waiting `take`. */
+  add(message: DriverMessage): void {
+    this.#buffer.push(message);
     this.#arrived.wakeAll();
   }
 
