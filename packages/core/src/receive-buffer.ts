@@ -43,6 +43,8 @@ export class ReceiveBuffer {
   #head = 0;
   #waiters: Waiter[] = [];
   #fetching = false;
+  /** The fetch in flight, with its admission: settles once its messages were delivered or given back. */
+  #inflight: Promise<void> = Promise.resolve();
   #fatal: PubSubError | undefined;
 
   constructor(host: ReceiveBufferHost, sizer: ReceiveSizer) {
@@ -86,6 +88,16 @@ export class ReceiveBuffer {
     });
   }
 
+  /**
+   * Settles once the fetch in flight, if any, is over and what it brought
+   * was delivered or given back (`returnUnhanded` after `close`). Shutdown
+   * waits for it, so that messages a fetch brought back as it was aborted
+   * are returned while the driver is still open.
+   */
+  fetched(): Promise<void> {
+    return this.#inflight;
+  }
+
   /** Fails every waiter with `error()` and returns the messages nobody took, emptying the buffer. */
   close(error: () => unknown): DriverMessage[] {
     this.#failWaiters(error);
@@ -98,13 +110,13 @@ export class ReceiveBuffer {
   #pump(): void {
     if (this.#fetching || this.#host.closed() || this.#fatal) return;
     this.#fetching = true;
-    this.#host.fetch(this.#sizer.nextBatchSize()).then(
+    this.#inflight = this.#host.fetch(this.#sizer.nextBatchSize()).then(
       (messages) => this.#arrived(messages),
       (err: unknown) => this.#failed(err),
     );
   }
 
-  #arrived(arrived: DriverMessage[]): void {
+  #arrived(arrived: DriverMessage[]): void | Promise<void> {
     if (this.#host.closed()) {
       this.#fetching = false;
       this.#host.returnUnhanded(arrived);
@@ -117,7 +129,7 @@ export class ReceiveBuffer {
       return;
     }
     // Still "fetching" until they are admitted: batches stay in order, one at a time.
-    admitted.then(
+    return admitted.then(
       (messages) => {
         this.#fetching = false;
         if (this.#host.closed()) this.#host.returnUnhanded(messages);

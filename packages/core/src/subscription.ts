@@ -323,7 +323,8 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
     );
     this.#settlement.returnUnhanded(unhanded);
     try {
-      await raceSignal(Promise.all(this.#handling), signal, "shutdown");
+      // A fetch the abort caught mid-way (a claim already made) gives its messages back before the driver closes.
+      await raceSignal(Promise.all([...this.#handling, this.#buffer.fetched()]), signal, "shutdown");
       await raceSignal(this.#settlement.flush(), signal, "shutdown");
     } catch {
       this.#settlement.abort();

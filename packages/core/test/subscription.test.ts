@@ -87,6 +87,37 @@ describe("Subscription", () => {
     expect(driver.nacked.sort()).toEqual([2, 3].slice(0, fetched - 1));
   });
 
+  it("gives back, before the driver closes, what a fetch caught by shutdown had already claimed", async () => {
+    // As pg:// does: the abort arrives while a claim runs, which still returns its rows some ms later.
+    const events: string[] = [];
+    let fetches = 0;
+    const driver = Object.assign(new ScriptedSubscriptionDriver(), {
+      async receiveBatch(_max: number, signal: AbortSignal) {
+        if (++fetches > 1) {
+          await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          events.push("claimed after the abort");
+          return [{ body: new Uint8Array(1), metadata: {}, ackId: "late", loggableId: "late" }];
+        }
+        return [{ body: new Uint8Array(1), metadata: {}, ackId: "first", loggableId: "first" }];
+      },
+      async sendNacks(ids: unknown[]) {
+        events.push(`nack ${ids.join(",")}`);
+      },
+      async close() {
+        events.push("close");
+      },
+    });
+    const sub = new Subscription(driver);
+    (await sub.receive()).ack();
+    const waiting = sub.receive().catch((e: unknown) => errorCode(e));
+    await vi.waitFor(() => expect(fetches).toBe(2));
+    await sub.shutdown();
+    expect(await waiting).toBe(ErrorCode.FailedPrecondition);
+    expect(events).toEqual(["claimed after the abort", "nack late", "close"]);
+    expect(driver.acked).toEqual(["first"]);
+  });
+
   it("ignores acks after shutdown instead of throwing", async () => {
     const driver = new ScriptedSubscriptionDriver();
     driver.push("late");
