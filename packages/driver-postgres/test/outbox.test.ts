@@ -71,6 +71,32 @@ describe.skipIf(skipPg)("outbox.send and the relay", () => {
     expect(relay.health.state).toBe("closed");
   });
 
+  it("relays batch after batch, two in flight, in id order, each row once", async () => {
+    const { schema } = fixture();
+    const name = `outbox-${randomUUID()}`;
+    const to = `mem://${name}`;
+    const topic = await openTopic(to);
+    const sub = await openSubscription(`${to}?subscription=s`);
+    const got = collect(sub);
+    const bodies = Array.from({ length: 1000 }, (_, i) => `m${i}`);
+    // Committed before the relay starts, so every claim but the last finds a full batch and the next overlaps it.
+    await inTransaction(async (tx) => {
+      for (const body of bodies) await outbox.send(tx, to, { body }, { schema, notify: false });
+    });
+    const relay = await outbox.startRelay({ serverUrl: PG_URL, schema, batchSize: 50 });
+    try {
+      await eventually(() => got.length >= bodies.length, 30_000, "every message");
+      await eventually(async () => (await relay.backlog()).rows === 0, 10_000, "an empty outbox");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got.map((m) => m.text())).toEqual(bodies);
+      expect(relay.stats()).toEqual({ sent: 1000, deleted: 1000, failed: 0, batches: 20 });
+    } finally {
+      await relay.shutdown();
+      await sub.shutdown();
+      await topic.shutdown();
+    }
+  });
+
   it("sends committed messages to rabbit:// in commit order, never a rolled-back one, woken by NOTIFY", async () => {
     await requireRabbit();
     const { schema } = fixture();

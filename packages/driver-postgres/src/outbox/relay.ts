@@ -34,11 +34,20 @@ export const DEFAULT_RELAY_BATCH = 500;
 /** How often an idle relay looks for rows when NOTIFY is on (a safety net) and when it is off. */
 const POLL_MS = { notify: 1000, poll: 250 };
 
+/** A claimed batch: its rows, locked by the open transaction on `client`. */
+interface ClaimedBatch {
+  client: pg.PoolClient;
+  rows: OutboxRow[];
+  /** The error that broke the connection, if one did: the connection is then discarded, not reused. */
+  broken: Error | undefined;
+  onError: (err: Error) => void;
+}
+
 /** Options of {@link startRelay}. */
 export interface RelayOptions {
   /** postgres://… of the database with the outbox table; default DATABASE_URL, else libpq's PG* variables. */
   serverUrl?: string;
-  /** Your `pg.Pool`, used instead of a pool of the relay's (never ended by it); it needs 2 free connections. */
+  /** Your `pg.Pool`, used instead of a pool of the relay's (never ended by it); it needs 3 free connections (two batches in flight, one LISTEN). */
   pool?: ConnectingQueryable;
   /** The schema of the driver's tables, as `outbox.send`'s. Default "pubsub". */
   schema?: string;
@@ -154,7 +163,7 @@ class OutboxRelay implements Relay {
       this.#display = "the application's pool";
     } else {
       const server = resolveServer(options.serverUrl);
-      this.#ownPool = quietPool({ ...poolConfig(server, 3), application_name: "portable-pubsub relay" });
+      this.#ownPool = quietPool({ ...poolConfig(server, 4), application_name: "portable-pubsub relay" });
       this.#pool = this.#ownPool;
       this.#display = server.display;
     }
@@ -232,21 +241,42 @@ class OutboxRelay implements Relay {
     }
   }
 
+  /**
+   * Claims and sends batch after batch. Two batches overlap: the next is
+   * claimed (SKIP LOCKED keeps the two apart) once the sends of the one
+   * before have been handed to their topics, so the database's round trips
+   * run while the broker confirms; the sends still go out in claim order.
+   */
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     const batchSize = this.#options.batchSize ?? DEFAULT_RELAY_BATCH;
     const pollMs = this.#options.pollIntervalMs ?? (this.#options.notify === false ? POLL_MS.poll : POLL_MS.notify);
     const { initialDelayMs = 100, maxDelayMs = 5000 } = this.#options.retry ?? {};
     let failures = 0;
+    let finishing: Promise<void> | undefined;
     while (!signal.aborted) {
       this.#notified = false;
-      let claimed: number;
+      let claimed = 0;
       try {
-        claimed = await this.#relayBatch(batchSize);
+        const batch = await this.#claim(batchSize);
+        claimed = batch?.rows.length ?? 0;
+        const next = batch && this.#finish(batch);
+        // Settled here or below, never unobserved: a failure is the loop's to report.
+        next?.finished.catch(() => {});
+        await next?.issued;
+        const before = finishing;
+        finishing = next?.finished;
+        await before;
+        if (claimed < batchSize) {
+          finishing = undefined;
+          await next?.finished;
+        }
         if (failures > 0 || this.#tracker.current().state !== "ready")
           this.#tracker.set("ready", undefined, this.#display);
         failures = 0;
       } catch (err) {
+        await finishing?.catch(() => {});
+        finishing = undefined;
         const error = err as Error;
         this.#tracker.set("reconnecting", error);
         this.#log("warn", "pubsub.outbox.database", `outbox relay: ${error.message}; retrying`, {
@@ -259,6 +289,7 @@ class OutboxRelay implements Relay {
       if (claimed >= batchSize || this.#notified) continue;
       await this.#wake.wait(Math.min(pollMs, this.#nextUnblockMs()), signal);
     }
+    await finishing?.catch(() => {});
   }
 
   /** How long until the first blocked URL may be tried again (Infinity: none blocked). */
@@ -268,54 +299,90 @@ class OutboxRelay implements Relay {
     return next;
   }
 
-  /** One transaction: claim, send, delete what was sent, hold back what was not. Returns the rows claimed. */
-  async #relayBatch(batchSize: number): Promise<number> {
+  /**
+   * Opens a transaction and claims up to `batchSize` due rows in it;
+   * undefined (the transaction ended) when there are none.
+   */
+  async #claim(batchSize: number): Promise<ClaimedBatch | undefined> {
     const now = Date.now();
     const blocked = [...this.#blocked].filter(([, b]) => b.until > now).map(([url]) => url);
     const client = await this.#pool.connect();
-    let broken: Error | undefined;
+    const batch: ClaimedBatch = { client, rows: [], broken: undefined, onError: () => {} };
     // A connection that dies while no statement runs on it (during the sends) reports here, not to a query.
-    const onError = (err: Error) => {
-      broken ??= err;
+    batch.onError = (err: Error) => {
+      batch.broken ??= err;
     };
-    client.on("error", onError);
+    client.on("error", batch.onError);
     try {
       await client.query("BEGIN");
       const { rows } = await client.query<OutboxRow>(claimStatement(this.#schema), [batchSize, blocked]);
-      if (rows.length === 0) {
-        await client.query("COMMIT");
-        return 0;
+      if (rows.length > 0) {
+        batch.rows = rows;
+        return batch;
       }
-      this.#stats.batches++;
-      const byUrl = new Map<string, OutboxRow[]>();
-      for (const row of rows) {
-        const group = byUrl.get(row.url) ?? [];
-        group.push(row);
-        byUrl.set(row.url, group);
-      }
-      const signal = AbortSignal.timeout(this.#options.sendTimeoutMs ?? 30_000);
-      const sent: string[] = [];
-      const held: { ids: string[]; delayMs: number; error: string }[] = [];
-      await Promise.all(
-        [...byUrl].map(async ([url, group]) => {
-          const outcome = await this.#sendGroup(url, group, signal);
-          sent.push(...outcome.sent);
-          if (outcome.failed.length > 0) held.push({ ids: outcome.failed, ...this.#block(url, outcome.error) });
-          else this.#blocked.delete(url);
-        }),
-      );
-      await this.#rows.settle(client, sent, held);
       await client.query("COMMIT");
-      this.#stats.deleted += sent.length;
-      return rows.length;
+      this.#endBatch(batch);
+      return undefined;
     } catch (err) {
-      broken = err as Error;
-      await client.query("ROLLBACK").catch(() => {});
+      await this.#abandon(batch, err);
       throw err;
-    } finally {
-      client.off("error", onError);
-      client.release(broken && isConnectionLoss(broken) ? broken : undefined);
     }
+  }
+
+  /**
+   * Sends a claimed batch, deletes what was sent and holds back what was
+   * not, and commits. `issued` resolves once every send was handed to its
+   * topic; `finished` once the transaction ended (rejecting if it failed).
+   */
+  #finish(batch: ClaimedBatch): { issued: Promise<void>; finished: Promise<void> } {
+    this.#stats.batches++;
+    const byUrl = new Map<string, OutboxRow[]>();
+    for (const row of batch.rows) {
+      const group = byUrl.get(row.url) ?? [];
+      group.push(row);
+      byUrl.set(row.url, group);
+    }
+    const signal = AbortSignal.timeout(this.#options.sendTimeoutMs ?? 30_000);
+    const sent: string[] = [];
+    const held: { ids: string[]; delayMs: number; error: string }[] = [];
+    let groupsLeft = byUrl.size;
+    let markIssued = () => {};
+    const issued = new Promise<void>((resolve) => {
+      markIssued = () => {
+        if (--groupsLeft === 0) resolve();
+      };
+    });
+    const sending = [...byUrl].map(async ([url, group]) => {
+      const outcome = await this.#sendGroup(url, group, signal, markIssued);
+      sent.push(...outcome.sent);
+      if (outcome.failed.length > 0) held.push({ ids: outcome.failed, ...this.#block(url, outcome.error) });
+      else this.#blocked.delete(url);
+    });
+    const finished = (async () => {
+      try {
+        await Promise.all(sending);
+        await this.#rows.settle(batch.client, sent, held);
+        await batch.client.query("COMMIT");
+        this.#stats.deleted += sent.length;
+        this.#endBatch(batch);
+      } catch (err) {
+        await this.#abandon(batch, err);
+        throw err;
+      }
+    })();
+    return { issued, finished };
+  }
+
+  /** Rolls a failed batch's transaction back and gives its connection back (a lost one is discarded). */
+  async #abandon(batch: ClaimedBatch, err: unknown): Promise<void> {
+    batch.broken = err as Error;
+    await batch.client.query("ROLLBACK").catch(() => {});
+    this.#endBatch(batch);
+  }
+
+  #endBatch(batch: ClaimedBatch): void {
+    batch.client.off("error", batch.onError);
+    batch.client.release(batch.broken && isConnectionLoss(batch.broken) ? batch.broken : undefined);
   }
 
   /** Marks `url` as failing: its rows wait a backoff that grows with each failure in a row. */
@@ -338,24 +405,26 @@ class OutboxRelay implements Relay {
     return { delayMs, error };
   }
 
-  /** Sends one URL's rows in id order; returns the ids whose send resolved and those that failed. */
+  /** Sends one URL's rows in id order (calling `issued` once all were handed to the topic); returns the ids whose send resolved and those that failed. */
   async #sendGroup(
     url: string,
     rows: OutboxRow[],
     signal: AbortSignal,
+    issued: () => void,
   ): Promise<{ sent: string[]; failed: string[]; error: string }> {
     let topic: Topic;
     try {
       topic = await this.#topic(url, signal);
     } catch (err) {
+      issued();
       this.#stats.failed += rows.length;
       return { sent: [], failed: rows.map((r) => r.id), error: (err as Error).message };
     }
-    const results = await Promise.allSettled(
-      rows.map((row) =>
-        topic.send({ body: row.body, metadata: { ...row.metadata, [OUTBOX_ID_KEY]: row.message_id } }, { signal }),
-      ),
+    const sends = rows.map((row) =>
+      topic.send({ body: row.body, metadata: { ...row.metadata, [OUTBOX_ID_KEY]: row.message_id } }, { signal }),
     );
+    issued();
+    const results = await Promise.allSettled(sends);
     const sent: string[] = [];
     const failed: string[] = [];
     let error = "";
