@@ -1,3 +1,5 @@
+import { leadingScheme } from "./url-scheme.js";
+
 /**
  * Portable error codes, as in the Go CDK's gcerrors. Every error that the
  * portable API returns is a {@link PubSubError} carrying one of these.
@@ -101,7 +103,8 @@ export function redactUnparsedUrl(text: string): string {
   const head = query === -1 ? text : text.slice(0, query);
   const at = head.lastIndexOf("@");
   if (at === -1) return redactUrl(head);
-  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(head)?.[0] ?? "";
+  const name = leadingScheme(head);
+  const scheme = name === undefined ? "" : head.startsWith("//", name.length + 1) ? `${name}://` : `${name}:`;
   return redactUrl(`${scheme}***${head.slice(at)}`);
 }
 
@@ -171,8 +174,8 @@ function redactLooseUserInfo(text: string): string {
     const start = Math.max(tokenStart, copied);
     // Nothing before it, already redacted, or a URL with "//", which redactUserInfo has seen to.
     if (start === at || lastDoubleSlash > start || (at - 3 >= start && text.startsWith("***", at - 3))) continue;
-    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(text.slice(start, Math.min(at, start + 64)))?.[0] ?? "";
-    out += `${text.slice(copied, start + scheme.length)}***`;
+    const scheme = leadingScheme(text.slice(start, Math.min(at, start + 64)));
+    out += `${text.slice(copied, start + (scheme === undefined ? 0 : scheme.length + 1))}***`;
     copied = at;
   }
   return copied === 0 ? text : out + text.slice(copied);

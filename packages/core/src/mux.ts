@@ -20,6 +20,7 @@ import {
 import type { Subscription, SubscriptionOptions } from "./subscription.js";
 import type { Topic, TopicOptions } from "./topic.js";
 import { unknownSchemeError } from "./unknown-scheme.js";
+import { isLowerCaseScheme, leadingScheme } from "./url-scheme.js";
 
 /** What the implementations of the open overloads return: any of their typings. */
 // biome-ignore lint/suspicious/noExplicitAny: the overloads above give each call its exact type.
@@ -231,7 +232,7 @@ export class URLMux {
     // would open against the default server, not the one the subscription reads from.
     (portable as { [DEAD_LETTER_OPENER]?: DeadLetterOpener })[DEAD_LETTER_OPENER] = (dlUrl) =>
       this.openTopic(dlUrl, {
-        ...(schemeOf(dlUrl) === scheme ? driverOptions : {}),
+        ...(leadingScheme(dlUrl)?.toLowerCase() === scheme ? driverOptions : {}),
         signal,
         deadLetterTarget: true,
       } as OpenTopicOptions<string>);
@@ -248,18 +249,13 @@ export class URLMux {
 }
 
 function register<T>(map: Map<string, T>, scheme: string, opener: T, kind: string): void {
-  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) {
+  if (!isLowerCaseScheme(scheme)) {
     throw invalidArgument(`register${kind}: scheme "${scheme}" is not a valid URL scheme (lower case, no "://")`);
   }
   if (map.has(scheme)) {
     throw new PubSubError(ErrorCode.AlreadyExists, `register ${kind}: scheme "${scheme}://" is already registered`);
   }
   map.set(scheme, opener);
-}
-
-/** The scheme of `url` (without ":"), or undefined where it has none. */
-function schemeOf(url: string): string | undefined {
-  return /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
 }
 
 function parseUrl(url: string | URL, operation: string): URL {
