@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { reachable, skipUnlessReachable } from "@portable-pubsub/conformance";
-import { migrate } from "@portable-pubsub/driver-postgres";
+import { migrate, outbox } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
 
@@ -78,5 +78,19 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, ms
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Commits one transaction that writes `bodies` to the outbox for `url`; returns their outbox ids. */
+export async function commitOutbox(db: pg.Pool, schema: string, url: string, bodies: string[]): Promise<string[]> {
+  const tx = await db.connect();
+  try {
+    await tx.query("BEGIN");
+    const ids: string[] = [];
+    for (const body of bodies) ids.push((await outbox.send(tx, url, { body }, { schema })).id);
+    await tx.query("COMMIT");
+    return ids;
+  } finally {
+    tx.release();
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { reachable } from "@portable-pubsub/conformance";
-import { openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
+import { type Message, openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
 import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 
 /** The shared RabbitMQ of the outbox tests. */
@@ -20,25 +20,34 @@ export interface RabbitTarget {
   exchange: string;
   queue: string;
   subscription: Subscription;
+  /** Starts processing the queue; returns the array every received message is pushed to (acked). */
+  collect(): Message[];
   /** Shuts the subscription down and deletes the queue and exchange. */
   remove(): Promise<void>;
 }
 
-/** Declares an exchange and a queue bound to it, both named for this run. */
-export async function rabbitTarget(prefix: string): Promise<RabbitTarget> {
+/** Declares an exchange and a queue bound to it, both named for this run, on the shared broker or `serverUrl`'s. */
+export async function rabbitTarget(prefix: string, serverUrl = RABBIT.serverUrl): Promise<RabbitTarget> {
   const exchange = `pps-${prefix}-${randomUUID().slice(0, 8)}`;
   const queue = `${exchange}-q`;
-  const subscription = await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, {
-    serverUrl: RABBIT.serverUrl,
-  });
+  const subscription = await openSubscription(`rabbit://${queue}?declare=true&exchange=${exchange}`, { serverUrl });
   return {
     url: `rabbit://${exchange}`,
     exchange,
     queue,
     subscription,
+    collect() {
+      const got: Message[] = [];
+      subscription
+        .process(async (m) => {
+          got.push(m);
+        })
+        .catch(() => {});
+      return got;
+    },
     async remove() {
       await subscription.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
-      const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: RABBIT.serverUrl });
+      const topic = await openTopic(`rabbit://${exchange}`, { serverUrl });
       const channel = topic.as<{
         deleteQueue(q: string): Promise<unknown>;
         deleteExchange(e: string): Promise<unknown>;

@@ -28,9 +28,12 @@ import { isConnectionLoss, pgErrors } from "../errors.js";
 import { resolveServer } from "../server.js";
 import { OUTBOX_ID_KEY, outboxChannel } from "./outbox.js";
 import { claimStatement, findOutboxTable, type OutboxRow, RelayRows } from "./relay-rows.js";
+import { SendsInDoubt, settleWithin } from "./sends-in-doubt.js";
 
 /** Rows a relay claims and sends per transaction unless told otherwise. */
 export const DEFAULT_RELAY_BATCH = 500;
+/** How long a batch waits for its sends' confirms before their rows go back to wait. */
+const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** How often an idle relay looks for rows when NOTIFY is on (a safety net) and when it is off. */
 const POLL_MS = { notify: 1000, poll: 250 };
 
@@ -59,7 +62,10 @@ export interface RelayOptions {
   notify?: boolean;
   /** How often an idle relay looks for rows: default 1 s with notify (a safety net), 250 ms without. */
   pollIntervalMs?: number;
-  /** How long the sends of one batch may take before its unsent rows go back to wait. Default 30 s. */
+  /**
+   * How long the sends of one batch may take before its unsent rows go back to wait. Default 30 s. A send still
+   * pending then is left to its topic: its row is not sent again while it is, and is deleted if it resolves.
+   */
   sendTimeoutMs?: number;
   /** The backoff of a URL whose sends fail, and of a lost database: up to `initialDelayMs`, doubling, capped. */
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
@@ -146,6 +152,7 @@ class OutboxRelay implements Relay {
   readonly #abort = new AbortController();
   readonly #topics = new Map<string, Promise<Topic>>();
   readonly #rows: RelayRows;
+  readonly #inDoubt = new SendsInDoubt();
   readonly #stats: RelayStats = { sent: 0, deleted: 0, failed: 0, batches: 0 };
   /** URLs whose sends failed, and until when this relay leaves their rows alone. */
   readonly #blocked = new Map<string, { until: number; failures: number }>();
@@ -342,7 +349,7 @@ class OutboxRelay implements Relay {
       group.push(row);
       byUrl.set(row.url, group);
     }
-    const signal = AbortSignal.timeout(this.#options.sendTimeoutMs ?? 30_000);
+    const signal = AbortSignal.timeout(this.#options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
     const sent: string[] = [];
     const held: { ids: string[]; delayMs: number; error: string }[] = [];
     let groupsLeft = byUrl.size;
@@ -420,20 +427,37 @@ class OutboxRelay implements Relay {
       this.#stats.failed += rows.length;
       return { sent: [], failed: rows.map((r) => r.id), error: (err as Error).message };
     }
-    const sends = rows.map((row) =>
-      topic.send({ body: row.body, metadata: { ...row.metadata, [OUTBOX_ID_KEY]: row.message_id } }, { signal }),
-    );
-    issued();
-    const results = await Promise.allSettled(sends);
     const sent: string[] = [];
     const failed: string[] = [];
     let error = "";
-    results.forEach((result, i) => {
-      const id = (rows[i] as OutboxRow).id;
-      if (result.status === "fulfilled") sent.push(id);
+    const fresh: OutboxRow[] = [];
+    this.#inDoubt.prune();
+    for (const row of rows) {
+      const need = this.#inDoubt.need(row.id);
+      if (need === "send") fresh.push(row);
+      else if (need === "sent") sent.push(row.id);
+      else {
+        failed.push(row.id);
+        error ||= "an earlier send of the row is still waiting for the broker's confirm";
+      }
+    }
+    // No signal: a send the relay stops waiting for is left to the topic (its driver sends it once the broker is
+    // back) and tracked, rather than cancelled and sent again.
+    const sends = fresh.map((row) =>
+      topic.send({ body: row.body, metadata: { ...row.metadata, [OUTBOX_ID_KEY]: row.message_id } }),
+    );
+    issued();
+    const outcomes = await settleWithin(sends, signal);
+    outcomes.forEach((outcome, i) => {
+      const id = (fresh[i] as OutboxRow).id;
+      if (outcome?.status === "fulfilled") sent.push(id);
       else {
         failed.push(id);
-        error ||= (result.reason as Error).message;
+        if (outcome === undefined) this.#inDoubt.track(id, sends[i] as Promise<void>);
+        error ||=
+          outcome === undefined
+            ? `no confirm within ${this.#options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS} ms`
+            : (outcome.reason as Error).message;
       }
     });
     this.#stats.sent += sent.length;
