@@ -4,4 +4,5 @@
  * `outbox.startRelay(options)` to send what was committed.
  */
 export { OUTBOX_ID_KEY, type OutboxSendOptions, type OutboxSent, outboxChannel, send } from "./outbox.js";
-export { DEFAULT_RELAY_BATCH, type Relay, type RelayOptions, type RelayStats, startRelay } from "./relay.js";
+export { DEFAULT_RELAY_BATCH, startRelay } from "./relay.js";
+export type { Relay, RelayOptions, RelayStats } from "./relay-options.js";
