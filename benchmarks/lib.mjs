@@ -1,5 +1,8 @@
 // What every package benchmark needs: bodies that carry their index, a tally of what arrived,
-// a bounded send window, and formatting. Imported as "../../../benchmarks/lib.mjs".
+// a bounded send window, formatting, and a machine-readable report. Imported as "../../../benchmarks/lib.mjs".
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
 
 /** A body of `size` bytes whose first four bytes are `i`, big-endian. */
 export function indexedBody(i, size) {
@@ -86,3 +89,20 @@ export function withTimeout(promise, ms, what) {
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const rate = (n, ms) => Math.round(n / (ms / 1000));
 export const fmt = (x) => x.toLocaleString("en-US");
+
+/**
+ * Writes `figures` (plain JSON) to `$PUBSUB_BENCH_REPORT/<name>.json` when that variable names a folder
+ * (`pnpm bench --report` sets it, and draws the charts from these files); does nothing otherwise. Call it
+ * once at the end of a benchmark with the figures it printed; `name` names the file, one per benchmark.
+ * Throughput against other contenders (what benchmarks/charts/throughput.mjs draws) has one shape:
+ * `{ ours: "rabbit://", runs: [{ messages: 20000, rates: { "rabbit://": 9100, amqplib: 9800 } }] }` (msgs/s).
+ */
+export function report(name, figures) {
+  const dir = process.env.PUBSUB_BENCH_REPORT;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const cpus = os.cpus();
+  const machine = { cores: cpus.length, cpu: cpus[0]?.model.trim() ?? "unknown", node: process.version };
+  const written = { name, at: new Date().toISOString(), machine, figures };
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(written, null, 2)}\n`);
+}

@@ -21,7 +21,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openSubscription, openTopic } from "@portable-pubsub/core";
-import { fmt, withTimeout } from "./lib.mjs";
+import { fmt, report, withTimeout } from "./lib.mjs";
 
 const TARGET_CPU_S_PER_MIN = 0.5;
 const SETTLE_MS = 10_000;
@@ -183,6 +183,8 @@ const row = (driver, policy, r) =>
 
 let emulator;
 let failed = 0;
+/** What report() writes: one row per driver and policy, figures per minute. */
+const measured = [];
 try {
   if (selected.some((d) => d.name === "gcp") && gcpEndpoint === undefined) {
     const { startEmulator } = await import("../packages/driver-gcp/test/launch-emulator.mjs");
@@ -205,6 +207,7 @@ try {
       for (const [policy, redelivery] of Object.entries(POLICIES)) {
         results[policy] = await measure(driver, redelivery, seconds * 1000);
         console.log(row(driver.name, policy, results[policy]));
+        measured.push({ driver: driver.name, policy, ...results[policy] });
       }
       const { default: slow, immediate: fast } = results;
       const ratio = (a, b) => (b > 0 ? `${fmt(Math.round(a / b))}×` : "n/a");
@@ -221,4 +224,5 @@ try {
 } finally {
   await emulator?.stop();
 }
+report("poison", { seconds, rows: measured });
 process.exit(failed === 0 ? 0 : 1);

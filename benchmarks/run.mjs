@@ -4,13 +4,19 @@
 // the words and pick by them (poison.mjs: the drivers whose package name contains one; "poison" runs it
 // alone, for every driver). Options (--seconds=15) go to the whole-library benchmarks as arguments, and to the
 // package benchmarks in PUBSUB_BENCH_OPTIONS (theirs are positional counts; pg's dead-tuples.mjs reads --seconds).
+// `pnpm bench --report` also has each benchmark write its figures (report() in lib.mjs) to a temporary folder,
+// then draws the charts from them into docs/benchmarks/ (benchmarks/charts/draw.mjs).
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { drawAll } from "./charts/draw.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = process.argv.slice(2);
-const options = args.filter((a) => a.startsWith("--"));
+const reporting = args.includes("--report");
+const options = args.filter((a) => a.startsWith("--") && a !== "--report");
+const reportDir = reporting ? mkdtempSync(join(tmpdir(), "pps-bench-report-")) : undefined;
 const filters = args.filter((a) => !a.startsWith("--"));
 // Words that name a package by its URL scheme rather than by its directory: `pnpm bench pg`.
 const SCHEME_WORDS = { pg: "postgres" };
@@ -22,7 +28,11 @@ function run(label, file, extra = []) {
   const result = spawnSync(process.execPath, ["--expose-gc", file, ...extra], {
     stdio: "inherit",
     cwd: root,
-    env: { ...process.env, PUBSUB_BENCH_OPTIONS: options.join(" ") },
+    env: {
+      ...process.env,
+      PUBSUB_BENCH_OPTIONS: options.join(" "),
+      ...(reportDir ? { PUBSUB_BENCH_REPORT: reportDir } : {}),
+    },
   });
   if (result.status !== 0) failed++;
 }
@@ -41,5 +51,12 @@ for (const pkg of readdirSync(join(root, "packages")).sort()) {
 const whole = join(root, "benchmarks");
 for (const file of mjs(whole).filter((f) => f !== "run.mjs" && f !== "lib.mjs")) {
   run(`benchmarks/${file}`, join(whole, file), [...options, ...filters]);
+}
+if (reportDir) {
+  const out = join(root, "docs", "benchmarks");
+  const { drawn, skipped } = await drawAll(reportDir, out);
+  console.log(`\n=== charts (figures in ${reportDir})`);
+  for (const file of drawn) console.log(`drew docs/benchmarks/${file}`);
+  for (const { file, missing } of skipped) console.log(`skipped docs/benchmarks/${file}: no figures (${missing})`);
 }
 process.exit(failed === 0 ? 0 : 1);

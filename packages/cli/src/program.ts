@@ -158,6 +158,10 @@ send that fails, redrive stops with that error, and that message is not acked.\n
     .addOption(durationOption("--wait <duration>", "give missing messages this long after the last arrival", "5s"))
     .option("--json", "print the summary as one JSON object")
     .option("--no-progress", "no progress bar, even on a terminal")
+    .option(
+      "--chart <file>",
+      "also draw the send and receive rates as an SVG chart (needs vega and vega-lite installed)",
+    )
     .addHelpText(
       "after",
       `\nExit codes: 0 all arrived; ${ExitCode.messagesLost} confirmed messages were lost; others as for errors.\nExample:\n  pubsub bench mem://bench mem://bench -n 100000`,

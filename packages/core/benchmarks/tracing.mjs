@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { report } from "../../../benchmarks/lib.mjs";
 
 /** The ratio of the sampled contender: ParentBased(TraceIdRatioBased), as services at this rate run. */
 const SAMPLED_RATIO = Number(process.env.BENCH_SAMPLED_RATIO ?? "0.01");
@@ -83,6 +84,11 @@ async function parent() {
     `  per message: ${perMessage("plain").toFixed(2)} µs untraced; the SDK's floor adds ${(perMessage("floor") - perMessage("plain")).toFixed(2)} µs, ` +
       `ours with an SDK adds ${(perMessage("sdk") - perMessage("plain")).toFixed(2)} µs`,
   );
+  report(`tracing-${broker}`, {
+    broker: `${broker}://`,
+    messages,
+    rates: Object.fromEntries(contenders.map((c, i) => [c.name, Math.round(rates[i])])),
+  });
 }
 
 /** A built checkout of `ref` in a temporary worktree. */

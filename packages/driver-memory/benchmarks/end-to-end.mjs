@@ -2,7 +2,7 @@
 // the same hand-off in the same run. Prints msgs/s, peak RSS and the ratio.
 // Run: node --expose-gc packages/driver-memory/benchmarks/end-to-end.mjs [counts...]
 import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
-import { fmt, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
+import { fmt, rate, report, sendWindowed } from "../../../benchmarks/lib.mjs";
 
 const counts = process.argv
   .slice(2)
@@ -112,4 +112,8 @@ for (const n of COUNTS) {
 }
 clearInterval(sampler);
 const flat = results.at(-1).ours / results[0].ours;
+report("end-to-end-memory", {
+  ours: "mem://",
+  runs: results.map((r) => ({ messages: r.n, rates: { "mem://": r.ours, "bare queue": r.bare } })),
+});
 console.log(`throughput at ${fmt(COUNTS.at(-1))} vs ${fmt(COUNTS[0])}: ${flat.toFixed(2)}x (1.00 = flat)`);

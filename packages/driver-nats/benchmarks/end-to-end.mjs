@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { connectionOptions, openNatsSubscription, openNatsTopic, parseServerUrls } from "@portable-pubsub/driver-nats";
-import { fmt, indexedBody, median, rate, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
+import { fmt, indexedBody, median, rate, report, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 
 const SERVER = process.env.NATS_SERVER_URL ?? "nats://127.0.0.1:4222";
 const counts = process.argv
@@ -96,6 +96,7 @@ console.log(
 );
 await ours(5000);
 await raw(5000);
+const runs = [];
 for (const n of COUNTS) {
   const oursRuns = [];
   const rawRuns = [];
@@ -112,10 +113,12 @@ for (const n of COUNTS) {
   }
   const o = median(oursRuns.map((r) => r.ms));
   const w = median(rawRuns.map((r) => r.ms));
+  runs.push({ messages: n, rates: { "nats://": rate(n, o), "@nats-io/jetstream": rate(n, w) } });
   const cpuPerMsg = (runs) => (median(runs.map((r) => r.cpuUs)) / n).toFixed(1);
   console.log(
     `${fmt(n)} msgs: ours ${fmt(rate(n, o))} msgs/s (${o.toFixed(0)} ms, ${cpuPerMsg(oursRuns)} µs CPU/msg), ` +
       `raw ${fmt(rate(n, w))} msgs/s (${w.toFixed(0)} ms, ${cpuPerMsg(rawRuns)} µs CPU/msg), ratio ours/raw ${(w / o).toFixed(2)}`,
   );
 }
+report("end-to-end-nats", { ours: "nats://", runs });
 await adminNc.close();

@@ -12,7 +12,7 @@ import "@portable-pubsub/driver-postgres";
 import { makeWorkerUtils, run } from "graphile-worker";
 import pg from "pg";
 import { PgBoss } from "pg-boss";
-import { fmt, indexedBody, median, rate, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
+import { fmt, indexedBody, median, rate, report, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 
 const SERVER = process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const counts = process.argv
@@ -132,6 +132,7 @@ const CONTENDERS = [
 ];
 
 console.log(`pg:// end to end against pg-boss and graphile-worker, ${BODY_BYTES}-byte bodies, median of ${RUNS}`);
+const runs = [];
 for (const n of COUNTS) {
   const rates = new Map();
   for (const [name] of CONTENDERS) rates.set(name, []);
@@ -140,10 +141,12 @@ for (const n of COUNTS) {
     for (const [name, fn] of CONTENDERS) rates.get(name).push(rate(n, await fn(n)));
   }
   const ourRate = median(rates.get("pg://"));
+  runs.push({ messages: n, rates: Object.fromEntries([...rates].map(([name, rs]) => [name, median(rs)])) });
   for (const [name] of CONTENDERS) {
     const m = median(rates.get(name));
     const ratio = name === "pg://" ? "" : `  pg:// / ${name} = ${(ourRate / m).toFixed(2)}×`;
     console.log(`  ${fmt(n)} messages  ${name.padEnd(22)} ${fmt(m).padStart(8)} msgs/s${ratio}`);
   }
 }
+report("end-to-end-postgres", { ours: "pg://", runs });
 await admin.end();

@@ -8,7 +8,7 @@
 // RABBIT_SERVER_URL defaults to amqp://guest:guest@127.0.0.1:5672.
 import { openRabbitSubscription, openRabbitTopic } from "@portable-pubsub/driver-rabbit";
 import { connect } from "amqplib";
-import { fmt, indexedBody, median, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
+import { fmt, indexedBody, median, report, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 import { benchQueue, SERVER_URL } from "./lib/bench-queue.mjs";
 
 const [countArg, roundsArg] = process.argv.slice(2).map(Number);
@@ -115,3 +115,12 @@ console.log(
     `  amqplib (prefetch 500) ${per("amqplib")} msg/s  ratio ${median(ratios).toFixed(2)}` +
     ` (median of ${ROUNDS}; rounds ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
 );
+report("end-to-end-rabbit", {
+  ours: "rabbit://",
+  runs: [
+    {
+      messages: COUNT,
+      rates: { "rabbit://": median(rounds.map((r) => r["rabbit://"])), amqplib: median(rounds.map((r) => r.amqplib)) },
+    },
+  ],
+});

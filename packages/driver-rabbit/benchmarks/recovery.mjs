@@ -4,13 +4,15 @@
 //              confirm. Two kinds: "held", FaultProxy.stall (every byte is held, both ways, and delivered at the
 //              heal), and "dropped", a proxy that discards every byte while partitioned, as a network that
 //              loses packets does: a connection attempt made during it never completes its handshake.
+//   timeline:  sends at a steady pace through a cut followed by OUTAGE_MS of refused connections (a broker
+//              restarting): per TIMELINE_BUCKET_MS, sends started, confirmed and failed, and the topic's health.
 // Run after a build: node packages/driver-rabbit/benchmarks/recovery.mjs [runs] [partitionSeconds] [heartbeatSeconds]
 // RABBIT_SERVER_URL defaults to amqp://guest:guest@127.0.0.1:5672.
 import net from "node:net";
 import { FaultProxy } from "@portable-pubsub/conformance";
 import { openRabbitTopic } from "@portable-pubsub/driver-rabbit";
 import { connect } from "amqplib";
-import { median } from "../../../benchmarks/lib.mjs";
+import { median, report } from "../../../benchmarks/lib.mjs";
 
 const SERVER_URL = process.env.RABBIT_SERVER_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const [runsArg, partitionArg, heartbeatArg] = process.argv.slice(2).map(Number);
@@ -119,6 +121,61 @@ async function partitions(kind) {
   return times;
 }
 
+const TIMELINE_BUCKET_MS = 100;
+const SEND_EVERY_MS = 5;
+const BEFORE_CUT_MS = 1000;
+const OUTAGE_MS = 2000;
+const AFTER_OUTAGE_MS = 3000;
+
+/** Sends every SEND_EVERY_MS through a cut and an outage; one point per bucket, counts in that bucket. */
+async function timeline() {
+  const { proxy, topic } = await proxiedTopic();
+  const start = performance.now();
+  const points = [];
+  const bucket = () => {
+    const t = Math.floor((performance.now() - start) / TIMELINE_BUCKET_MS) * TIMELINE_BUCKET_MS;
+    let point = points.at(-1);
+    if (point?.t !== t) {
+      point = { t, sent: 0, confirmed: 0, failed: 0, state: topic.health.state };
+      points.push(point);
+    }
+    return point;
+  };
+  const pending = [];
+  const sampler = setInterval(bucket, TIMELINE_BUCKET_MS / 2);
+  const sendFor = async (ms) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      bucket().sent++;
+      pending.push(
+        topic.send({ body: BODY }).then(
+          () => bucket().confirmed++,
+          () => bucket().failed++,
+        ),
+      );
+      await sleep(SEND_EVERY_MS);
+    }
+  };
+  await sendFor(BEFORE_CUT_MS);
+  const cutAtMs = performance.now() - start;
+  proxy.refuse(true);
+  proxy.cut();
+  await sendFor(OUTAGE_MS);
+  const healedAtMs = performance.now() - start;
+  proxy.refuse(false);
+  await sendFor(AFTER_OUTAGE_MS);
+  await Promise.all(pending);
+  clearInterval(sampler);
+  await topic.shutdown({ signal: AbortSignal.timeout(5000) });
+  await proxy.close();
+  const total = (key) => points.reduce((sum, p) => sum + p[key], 0);
+  console.log(
+    `timeline: ${total("sent")} sends every ${SEND_EVERY_MS} ms, a cut at ${cutAtMs.toFixed(0)} ms and ${OUTAGE_MS} ms refused: ` +
+      `${total("confirmed")} confirmed, ${total("failed")} failed; states ${[...new Set(points.map((p) => p.state))].join(" → ")}`,
+  );
+  return { bucketMs: TIMELINE_BUCKET_MS, cutAtMs, healedAtMs, points };
+}
+
 const show = (label, times) => {
   const sorted = [...times].sort((a, b) => a - b);
   const ms = (v) => `${v.toFixed(0)} ms`;
@@ -133,9 +190,13 @@ try {
     `rabbit:// recovery through a FaultProxy to ${upstream.host}:${upstream.port}, ` +
       (HEARTBEAT ? `heartbeat ${HEARTBEAT} s, other settings default` : "default settings"),
   );
-  show("cut of every connection → first confirmed send", await cuts());
-  show(`${PARTITION_S} s partition (held), heal → send confirmed`, await partitions("held"));
-  show(`${PARTITION_S} s partition (dropped), heal → send confirmed`, await partitions("dropped"));
+  const cut = await cuts();
+  show("cut of every connection → first confirmed send", cut);
+  const held = await partitions("held");
+  show(`${PARTITION_S} s partition (held), heal → send confirmed`, held);
+  const dropped = await partitions("dropped");
+  show(`${PARTITION_S} s partition (dropped), heal → send confirmed`, dropped);
+  report("recovery-rabbit", { partitionSeconds: PARTITION_S, cut, held, dropped, timeline: await timeline() });
 } finally {
   await adminChannel.deleteExchange(EXCHANGE).catch(() => {});
   await admin.close().catch(() => {});

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { commandClientOptions, openRedisSubscription, openRedisTopic } from "@portable-pubsub/driver-redis";
 import { Redis } from "ioredis";
-import { indexedBody, median, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
+import { indexedBody, median, report, sendWindowed, tally, withTimeout } from "../../../benchmarks/lib.mjs";
 
 const SERVER = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
 const counts = process.argv
@@ -130,6 +130,7 @@ for (let i = 0; i < 2; i++) {
   await ours(20_000);
   await raw(20_000);
 }
+const runs = [];
 for (const n of COUNTS) {
   const oursMs = [];
   const rawMs = [];
@@ -147,10 +148,15 @@ for (const n of COUNTS) {
   const o = median(oursMs.map((r) => r.ms));
   const w = median(rawMs.map((r) => r.ms));
   const cpuPerMsg = (runs) => (median(runs.map((r) => r.cpuUs)) / n).toFixed(1);
+  runs.push({
+    messages: n,
+    rates: { "redisstream://": Math.round((n / o) * 1000), ioredis: Math.round((n / w) * 1000) },
+  });
   const rate = (ms) => Math.round((n / ms) * 1000).toLocaleString("en-US");
   console.log(
     `${n.toLocaleString("en-US")} msgs: ours ${rate(o)} msgs/s (${o.toFixed(0)} ms, ${cpuPerMsg(oursMs)} µs CPU/msg), ` +
       `raw ioredis ${rate(w)} msgs/s (${w.toFixed(0)} ms, ${cpuPerMsg(rawMs)} µs CPU/msg), ratio ours/raw ${(w / o).toFixed(2)}`,
   );
 }
+report("end-to-end-redis", { ours: "redisstream://", runs });
 admin.disconnect();

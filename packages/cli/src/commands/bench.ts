@@ -1,6 +1,8 @@
+import { writeFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describeUrl, ErrorCode, PubSubError, type Subscription, type Topic } from "@portable-pubsub/core/driver";
+import { groupedBarSpec, loadVega, machineLine, renderSvg } from "../bench/chart.js";
 import { decodeBody, encodeBody, newRunId, type RunId } from "../bench/payload.js";
 import { progressFor } from "../bench/progress.js";
 import { Tally, type TallySummary } from "../bench/tally.js";
@@ -17,6 +19,8 @@ export interface BenchOptions {
   wait: number;
   json: boolean;
   progress: boolean;
+  /** Where to write an SVG chart of the run's send and receive rates; none when undefined. */
+  chart?: string | undefined;
 }
 
 /** The outcome of a run, as `--json` prints it. */
@@ -43,6 +47,8 @@ export interface BenchResult extends TallySummary {
 export async function bench(topicText: string, subscriptionText: string, options: BenchOptions): Promise<number> {
   const topicUrl = parseUrl(topicText);
   const subscriptionUrl = parseUrl(subscriptionText);
+  // Before the run, not after it: a missing chart library must not cost the user a whole run.
+  if (options.chart !== undefined) await loadVega();
   using interrupt = onInterrupt();
   // The topic first: on mem:// a subscription needs its topic to exist.
   const topic = await openTopicAt(topicUrl);
@@ -55,6 +61,7 @@ export async function bench(topicText: string, subscriptionText: string, options
   }
   const run = new Run(topic, sub, options, interrupt.signal);
   const result = await run.execute();
+  if (options.chart !== undefined) await writeFile(options.chart, await chartOf(result, topicUrl, subscriptionUrl));
   await writeOut(options.json ? `${JSON.stringify(result)}\n` : summaryText(result, topicUrl, subscriptionUrl));
   if (interrupt.signal.aborted) {
     throw new PubSubError(ErrorCode.Canceled, `bench interrupted after ${result.sent} of ${result.count} sends`);
@@ -189,6 +196,18 @@ class Run {
       await sleep(20);
     }
   }
+}
+
+/** The run's send and receive rates as grouped bars (the chart `pnpm bench --report` draws per driver), as SVG. */
+function chartOf(r: BenchResult, topicUrl: URL, subscriptionUrl: URL): Promise<string> {
+  const group = `${topicUrl.protocol}//`;
+  const bars = [
+    { group, contender: "sent", value: Math.round(r.sendRate), label: `${formatRate(r.sendRate)} msgs/s` },
+    { group, contender: "received", value: Math.round(r.receiveRate), label: `${formatRate(r.receiveRate)} msgs/s` },
+  ];
+  const title = `pubsub bench: ${describeUrl(topicUrl)} to ${describeUrl(subscriptionUrl)}`;
+  const subtitle = `${r.count} messages of ${r.size} bytes, concurrency ${r.concurrency}; ${machineLine()}`;
+  return renderSvg(groupedBarSpec(bars, { title, subtitle, yTitle: "msgs/s" }));
 }
 
 function summaryText(r: BenchResult, topicUrl: URL, subscriptionUrl: URL): string {

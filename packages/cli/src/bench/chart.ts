@@ -1,0 +1,111 @@
+import os from "node:os";
+import { ErrorCode, PubSubError } from "@portable-pubsub/core/driver";
+
+/**
+ * One bar of a grouped bar chart: `group` is where it stands on the x axis
+ * (a driver, a broker, a message count), `contender` tells the bars of a group
+ * apart (and colours them), `value` is its height and `label` is written above it.
+ */
+export interface Bar {
+  group: string;
+  contender: string;
+  value: number;
+  label: string;
+}
+
+/** What a chart says about itself: its title, the line below it, and the y axis's title. */
+export interface ChartText {
+  title: string;
+  subtitle: string;
+  yTitle: string;
+  /** A logarithmic y axis, for values of different orders of magnitude side by side. */
+  logScale?: boolean;
+}
+
+/** The machine a figure was measured on, as a benchmark report records it. */
+export interface Machine {
+  cores: number;
+  cpu: string;
+  node: string;
+}
+
+/** This machine: its core count, its CPU model and Node's version. */
+export function thisMachine(): Machine {
+  const cpus = os.cpus();
+  return { cores: cpus.length, cpu: cpus[0]?.model.trim() ?? "unknown CPU", node: process.version };
+}
+
+/** "2 cores, Intel(R) Xeon(R) …, Node v22.12.0, 2026-12-07": what every chart's subtitle names. */
+export function machineLine(machine: Machine = thisMachine(), date: Date = new Date()): string {
+  return `${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${date.toISOString().slice(0, 10)}`;
+}
+
+/**
+ * A Vega-Lite spec of grouped bars, one per {@link Bar}, each with its label
+ * above it. Returns a plain object: render it with {@link renderSvg}.
+ */
+export function groupedBarSpec(bars: readonly Bar[], text: ChartText): Record<string, unknown> {
+  const x = { field: "group", type: "nominal", title: null, sort: null, axis: { labelAngle: 0 } };
+  const xOffset = { field: "contender", type: "nominal", sort: null };
+  const y = {
+    field: "value",
+    type: "quantitative",
+    title: text.yTitle,
+    ...(text.logScale ? { scale: { type: "log" } } : {}),
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: { text: text.title, subtitle: text.subtitle, anchor: "start" },
+    width: { step: 90 },
+    height: 260,
+    data: { values: bars.map((b) => ({ ...b })) },
+    encoding: { x, xOffset, y },
+    layer: [
+      { mark: "bar", encoding: { color: { field: "contender", type: "nominal", sort: null, title: null } } },
+      { mark: { type: "text", dy: -6, fontSize: 10 }, encoding: { text: { field: "label" } } },
+    ],
+    config: { legend: { orient: "bottom" }, font: "sans-serif" },
+  };
+}
+
+type Vega = typeof import("vega");
+type VegaLite = typeof import("vega-lite");
+/** Loads a module by name; a parameter so that a test can name one that is not installed. */
+export type Importer = (name: string) => Promise<unknown>;
+
+const importModule: Importer = (name) => import(name);
+
+/**
+ * Loads vega and vega-lite, the optional peer dependencies that draw charts.
+ * Throws a PubSubError (FailedPrecondition) that says how to install them when
+ * either is missing.
+ */
+export async function loadVega(load: Importer = importModule): Promise<{ vega: Vega; vl: VegaLite }> {
+  try {
+    const [vega, vl] = await Promise.all([load("vega"), load("vega-lite")]);
+    return { vega: vega as Vega, vl: vl as VegaLite };
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    throw new PubSubError(
+      ErrorCode.FailedPrecondition,
+      "charts are drawn with vega and vega-lite, which are not installed: install them where the command is " +
+        "(npm install vega vega-lite, or npm install -g vega vega-lite beside a global pubsub)",
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Compiles a Vega-Lite spec and renders it to an SVG document, headless (no
+ * canvas needed). Returns the SVG text.
+ */
+export async function renderSvg(spec: Record<string, unknown>, load?: Importer): Promise<string> {
+  const { vega, vl } = await loadVega(load);
+  const compiled = vl.compile(spec as unknown as Parameters<VegaLite["compile"]>[0]).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
