@@ -95,7 +95,9 @@ export const fmt = (x) => x.toLocaleString("en-US");
  * (`pnpm bench --report` sets it, and draws the charts from these files); does nothing otherwise. Call it
  * once at the end of a benchmark with the figures it printed; `name` names the file, one per benchmark.
  * Throughput against other contenders (what benchmarks/charts/throughput.mjs draws) has one shape:
- * `{ ours: "rabbit://", runs: [{ messages: 20000, rates: { "rabbit://": 9100, amqplib: 9800 } }] }` (msgs/s).
+ * `{ ours: "rabbit://", runs: [{ messages: 20000, rates: { "rabbit://": 9100, amqplib: 9800 } }] }` (msgs/s);
+ * a run may add `ratios: { amqplib: 0.94 }`, ours ÷ each, where the benchmark computes them otherwise than as the
+ * ratio of the rates (rabbit's: the median of per-round ratios).
  */
 export function report(name, figures) {
   const dir = process.env.PUBSUB_BENCH_REPORT;

@@ -54,9 +54,10 @@ for (const file of mjs(whole).filter((f) => f !== "run.mjs" && f !== "lib.mjs"))
 }
 if (reportDir) {
   const out = join(root, "docs", "benchmarks");
-  const { drawn, skipped } = await drawAll(reportDir, out);
+  const { drawn, skipped, table } = await drawAll(reportDir, out);
   console.log(`\n=== charts (figures in ${reportDir})`);
   for (const file of drawn) console.log(`drew docs/benchmarks/${file}`);
   for (const { file, missing } of skipped) console.log(`skipped docs/benchmarks/${file}: no figures (${missing})`);
+  console.log(`\nthroughput, for the README's performance section:\n${table}`);
 }
 process.exit(failed === 0 ? 0 : 1);

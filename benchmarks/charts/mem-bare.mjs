@@ -14,7 +14,7 @@ export function chart(reports) {
       group: `${fmt(run.messages)} messages`,
       contender,
       value,
-      label: contender === ours ? `${fmt(value)} (${ratio(value, otherThan(run.rates, ours))})` : fmt(value),
+      label: contender === ours ? `${fmt(value)}\n${ratio(run, ours, otherThan(run.rates, ours))}` : fmt(value),
     })),
   );
   return groupedBarSpec(bars, {
@@ -24,4 +24,5 @@ export function chart(reports) {
   });
 }
 
-const otherThan = (rates, ours) => Object.entries(rates).find(([name]) => name !== ours)[1];
+/** The bare queue's name: the contender that is not ours. */
+const otherThan = (rates, ours) => Object.keys(rates).find((name) => name !== ours);

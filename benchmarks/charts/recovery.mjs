@@ -13,8 +13,9 @@ export function chart(reports) {
   const counts = points.flatMap((p) => SERIES.map((series) => ({ t: p.t, series, count: p[series] })));
   const states = points.map((p) => ({ t: p.t, t2: p.t + bucketMs, state: p.state }));
   const events = [
-    { t: cutAtMs, event: "cut, connections refused" },
-    { t: healedAtMs, event: "connections accepted again" },
+    // Pixel heights of the labels, one below the other: the two rules can be close.
+    { t: cutAtMs, event: "cut, connections refused", y: 8 },
+    { t: healedAtMs, event: "connections accepted again", y: 22 },
   ];
   const x = { field: "t", type: "quantitative", title: "ms since the start" };
   return {
@@ -24,10 +25,10 @@ export function chart(reports) {
       subtitle: subtitleOf(report, `per ${bucketMs} ms; one send every 5 ms`),
       anchor: "start",
     },
-    width: 640,
     config: { font: "sans-serif", legend: { orient: "bottom" } },
     vconcat: [
       {
+        width: 640,
         height: 24,
         data: { values: states },
         mark: "rect",
@@ -38,6 +39,7 @@ export function chart(reports) {
         },
       },
       {
+        width: 640,
         height: 240,
         layer: [
           {
@@ -56,8 +58,8 @@ export function chart(reports) {
           },
           {
             data: { values: events },
-            mark: { type: "text", align: "left", dx: 4, y: 8, fontSize: 10, color: "gray" },
-            encoding: { x, text: { field: "event" } },
+            mark: { type: "text", align: "left", dx: 4, fontSize: 10, color: "gray" },
+            encoding: { x, y: { field: "y", type: "quantitative", scale: null }, text: { field: "event" } },
           },
         ],
       },

@@ -9,7 +9,9 @@ export { groupedBarSpec } from "@portable-pubsub/cli";
 /** Every `<name>.json` that benchmarks/lib.mjs's report() wrote into `dir`, by name. */
 export function readReports(dir) {
   const reports = new Map();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
     const written = JSON.parse(readFileSync(join(dir, file), "utf8"));
     reports.set(written.name, written);
   }
@@ -20,7 +22,8 @@ export function readReports(dir) {
 export const subtitleOf = (report, what) => `${what}; ${machineLine(report.machine, new Date(report.at))}`;
 
 export const fmt = (x) => Math.round(x).toLocaleString("en-US");
-/** "0.92×": how `ours` compares with `other`. */
-export const ratio = (ours, other) => `${(ours / other).toFixed(2)}×`;
+/** "0.92×": ours ÷ `contender` in `run`, as the benchmark computed it, else as the ratio of the two rates. */
+export const ratio = (run, ours, contender) =>
+  `${(run.ratios?.[contender] ?? run.rates[ours] / run.rates[contender]).toFixed(2)}×`;
 /** The run with the most messages of a throughput report (see report() in benchmarks/lib.mjs). */
 export const largestRun = (report) => report.figures.runs.reduce((a, b) => (b.messages > a.messages ? b : a));

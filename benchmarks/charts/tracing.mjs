@@ -13,7 +13,7 @@ export function chart(reports) {
       group: figures.broker,
       contender,
       value,
-      label: contender === "no SDK" ? fmt(value) : `${fmt(value)} (${((value / plain - 1) * 100).toFixed(1)}%)`,
+      label: contender === "no SDK" ? fmt(value) : `${fmt(value)}\n${((value / plain - 1) * 100).toFixed(1)}%`,
     }));
   });
   return groupedBarSpec(bars, {

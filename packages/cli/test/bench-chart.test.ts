@@ -35,7 +35,8 @@ describe("pubsub bench --chart", () => {
     // The labels above the bars are the summary's rates, word for word.
     const rates = [...summary.matchAll(/: (\S+) msgs\/s/g)].map((m) => m[1]);
     expect(rates).toHaveLength(2);
-    for (const rate of rates) expect(svg).toContain(`${rate} msgs/s`);
+    for (const rate of rates) expect(svg).toContain(`>${rate}</tspan>`);
+    expect(svg.match(/>msgs\/s<\/tspan>/g)?.length).toBe(2);
     for (const text of [
       "sent",
       "received",

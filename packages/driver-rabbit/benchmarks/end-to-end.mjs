@@ -121,6 +121,7 @@ report("end-to-end-rabbit", {
     {
       messages: COUNT,
       rates: { "rabbit://": median(rounds.map((r) => r["rabbit://"])), amqplib: median(rounds.map((r) => r.amqplib)) },
+      ratios: { amqplib: median(ratios) },
     },
   ],
 });

@@ -202,8 +202,8 @@ class Run {
 function chartOf(r: BenchResult, topicUrl: URL, subscriptionUrl: URL): Promise<string> {
   const group = `${topicUrl.protocol}//`;
   const bars = [
-    { group, contender: "sent", value: Math.round(r.sendRate), label: `${formatRate(r.sendRate)} msgs/s` },
-    { group, contender: "received", value: Math.round(r.receiveRate), label: `${formatRate(r.receiveRate)} msgs/s` },
+    { group, contender: "sent", value: Math.round(r.sendRate), label: `${formatRate(r.sendRate)}\nmsgs/s` },
+    { group, contender: "received", value: Math.round(r.receiveRate), label: `${formatRate(r.receiveRate)}\nmsgs/s` },
   ];
   const title = `pubsub bench: ${describeUrl(topicUrl)} to ${describeUrl(subscriptionUrl)}`;
   const subtitle = `${r.count} messages of ${r.size} bytes, concurrency ${r.concurrency}; ${machineLine()}`;
