@@ -97,7 +97,10 @@ function splitSections(markdown) {
   return sections;
 }
 
-/** A link relative to the repository's root, as one that works anywhere: a folder as a tree, a file as a blob. */
+/**
+ * A link relative to the repository's root, as one that works anywhere: a folder as a tree, a file as a blob, and
+ * an image (the benchmark charts) as the blob's raw bytes, which is what an image on npm's page needs.
+ */
 function absolute(target) {
   if (!isRelative(target)) return target;
   const [path = "", anchor] = target.split("#", 2);
@@ -109,7 +112,8 @@ function absolute(target) {
     throw new Error(`README.md links to ${target}, which is not in the repository`);
   }
   const url = clean === "" ? REPOSITORY : `${REPOSITORY}/${isFolder ? "tree" : "blob"}/${BRANCH}/${clean}`;
-  return anchor === undefined ? url : `${url}#${anchor}`;
+  const raw = /\.(svg|png)$/.test(clean) ? "?raw=true" : "";
+  return anchor === undefined ? `${url}${raw}` : `${url}${raw}#${anchor}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
