@@ -10,7 +10,6 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { drawAll } from "./charts/draw.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -53,6 +52,8 @@ for (const file of mjs(whole).filter((f) => f !== "run.mjs" && f !== "lib.mjs"))
   run(`benchmarks/${file}`, join(whole, file), [...options, ...filters]);
 }
 if (reportDir) {
+  // Loaded only here: the charts need the CLI's build and, to render, vega and vega-lite.
+  const { drawAll } = await import("./charts/draw.mjs");
   const out = join(root, "docs", "benchmarks");
   const { drawn, skipped, table } = await drawAll(reportDir, out);
   console.log(`\n=== charts (figures in ${reportDir})`);

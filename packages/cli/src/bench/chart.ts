@@ -75,8 +75,19 @@ export function groupedBarSpec(bars: readonly Bar[], text: ChartText): Record<st
   };
 }
 
-type Vega = typeof import("vega");
-type VegaLite = typeof import("vega-lite");
+/**
+ * What the command uses of vega and vega-lite, declared here rather than imported from their types: the
+ * published declarations must not name packages that a user without charts has not installed.
+ */
+interface Vega {
+  View: new (runtime: unknown, options: { renderer: "none" }) => { toSVG(): Promise<string>; finalize(): void };
+  parse(spec: unknown): unknown;
+  logger(level: number): unknown;
+  Error: number;
+}
+interface VegaLite {
+  compile(spec: unknown, options: { logger: unknown }): { spec: unknown };
+}
 /** Loads a module by name; a parameter so that a test can name one that is not installed. */
 export type Importer = (name: string) => Promise<unknown>;
 
@@ -111,7 +122,7 @@ export async function renderSvg(spec: Record<string, unknown>, load?: Importer):
   // Errors only: Vega-Lite warns that a panel's independent x scale unions one field from the panel's layers,
   // which is what the spec means.
   const logger = vega.logger(vega.Error);
-  const compiled = vl.compile(spec as unknown as Parameters<VegaLite["compile"]>[0], { logger }).spec;
+  const compiled = vl.compile(spec, { logger }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
     return await view.toSVG();
