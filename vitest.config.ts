@@ -33,6 +33,7 @@ const SEVERAL_SERVERS = [
 const HEAVY = [
   "packages/driver-rabbit/test/restart-cluster.test.ts",
   "packages/driver-redis/test/cluster-*.test.ts",
+  "packages/driver-nats/test/cluster-*.test.ts",
   "test/packaging/**/*.test.ts",
 ];
 
