@@ -167,6 +167,36 @@ export class NatsCluster {
     return leader as ClusterNode;
   }
 
+  /**
+   * Waits until the running nodes' /jsz agree that a node other than `old`
+   * leads `stream` (the monitoring port answers at once, where a JetStream
+   * API request waits out its timeout while the stream has no leader); returns it.
+   */
+  async waitNewLeader(stream: string, old: ClusterNode, timeoutMs = 60_000): Promise<ClusterNode> {
+    let leader: ClusterNode | undefined;
+    await until(
+      async () => {
+        const seen = await Promise.all(
+          this.nodes
+            .filter((n) => n.server.running)
+            .map(async (n) => {
+              const url = `http://127.0.0.1:${n.monitorPort}/jsz?accounts=true&streams=true`;
+              const jsz = (await (await fetch(url, { signal: AbortSignal.timeout(2000) })).json()) as {
+                account_details?: { stream_detail?: { name: string; cluster?: { leader?: string } }[] }[];
+              };
+              const details = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+              return details.find((d) => d.name === stream)?.cluster?.leader;
+            }),
+        );
+        leader = this.nodes.find((n) => n.name === seen[0]);
+        return leader !== undefined && leader !== old && seen.every((name) => name === leader?.name);
+      },
+      timeoutMs,
+      `a leader of stream ${stream} other than ${old.name}`,
+    );
+    return leader as ClusterNode;
+  }
+
   /** Waits until `stream` has a leader on a running node and every other replica is current (caught up). */
   async waitStreamCurrent(stream: string, timeoutMs = 60_000): Promise<void> {
     await until(
