@@ -36,7 +36,9 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
   try {
     const servers = resolveServers(undefined);
     server = servers.display;
-    const connecting = connectNats({ ...connectionOptions(servers), maxReconnectAttempts: 0, reconnect: false });
+    // Each listed server once, in the order given, until one answers: a cluster with a server down still
+    // answers. (maxReconnectAttempts 0 would not do: nats.js then drops two servers of the list per failure.)
+    const connecting = connectNats({ ...connectionOptions(servers), reconnect: false, noRandomize: true });
     // A connection that comes after the signal fired is closed, not leaked.
     connecting.then((late) => (signal.aborted ? late.close() : undefined)).catch(() => {});
     nc = await raceSignal(connecting, signal, "doctor: connect");
