@@ -79,7 +79,7 @@ export function replicasCheck(info: StreamInfo, cluster: ClusterView | undefined
       subject: "replicas",
       status: "warn",
       detail: `${detail}: not every replica is current, so losing another server may stop the stream`,
-      fix: "start the servers that are offline, and wait until their replicas catch up",
+      fix: "start the stream's servers that are down, and wait until their replicas are current again",
     };
   }
   return { subject: "replicas", status: "ok", detail };

@@ -43,6 +43,18 @@ function expectNoLoss(outcome: LoadOutcome, faults: number): void {
   expect(outcome.processed).toBe("resolved");
 }
 
+/** What `pubsub doctor` says of `url`, with NATS_SERVER_URL naming every node of the cluster. */
+async function doctor(url: string) {
+  const saved = process.env.NATS_SERVER_URL;
+  process.env.NATS_SERVER_URL = the().serverUrl;
+  try {
+    return await inspectURL(new URL(url), { signal: AbortSignal.timeout(20_000) });
+  } finally {
+    if (saved === undefined) delete process.env.NATS_SERVER_URL;
+    else process.env.NATS_SERVER_URL = saved;
+  }
+}
+
 /** Waits until the load was served again after `since`, and returns the ms to the first send and first receipt. */
 async function recovery(
   load: { recoveryAfter(since: number): { sendMs?: number; receiveMs?: number } },
@@ -133,6 +145,16 @@ describe.skipIf(!cluster && !process.env.CI)("nats on a three-node JetStream clu
           const successor = await the().waitNewLeader(stream, victim);
           const electedMs = Date.now() - killedAt;
           const { sendMs, receiveMs } = await recovery(run.load, killedAt);
+          if (k === 0) {
+            // The doctor, meanwhile: the new leader, and the killed server's replica not current.
+            const replicas = (await doctor(`nats://${stream}`)).checks.find((c) => c.subject === "replicas");
+            expect(replicas?.status).toBe("warn");
+            expect(replicas?.detail).toMatch(
+              new RegExp(
+                `^stream "${stream}" has 3 replicas: leader ${successor.name}, .*${victim.name} \\((offline|behind by \\d+ operations)\\)`,
+              ),
+            );
+          }
           await victim.server.start();
           await the().waitMetaLeader();
           await the().waitStreamCurrent(stream);
