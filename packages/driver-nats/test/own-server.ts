@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -38,10 +38,16 @@ export interface OwnServerOptions {
   port?: number;
 }
 
-/** Servers still running, killed when the test process exits however it ends (no nats-server outlives its test). */
+/**
+ * Servers still running and store folders not yet removed: when the test
+ * process exits however it ends, the servers are killed and the folders
+ * removed, so that no nats-server or store outlives its test.
+ */
 const alive = new Set<ChildProcess>();
+const folders = new Set<string>();
 process.once("exit", () => {
   for (const child of alive) child.kill("SIGKILL");
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
 
 async function listening(port: number, ms: number, log: () => string): Promise<void> {
@@ -71,6 +77,7 @@ async function listening(port: number, ms: number, log: () => string): Promise<v
 export async function startOwnServer(config = "", options: OwnServerOptions = {}): Promise<OwnServer> {
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), "pps-nats-"));
+  folders.add(dir);
   const file = join(dir, "server.conf");
   const logFile = join(dir, "server.log");
   await writeFile(file, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, "js")}" }\n${config}\n`);
@@ -104,11 +111,15 @@ export async function startOwnServer(config = "", options: OwnServerOptions = {}
     await exited;
   };
   const kill = () => signal("SIGKILL");
+  const remove = async () => {
+    await kill();
+    await rm(dir, { recursive: true, force: true });
+    folders.delete(dir);
+  };
   try {
     await start();
   } catch (err) {
-    await kill();
-    await rm(dir, { recursive: true, force: true });
+    await remove();
     throw err;
   }
   return {
@@ -122,9 +133,6 @@ export async function startOwnServer(config = "", options: OwnServerOptions = {}
       return running();
     },
     log,
-    stop: async () => {
-      await kill();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: remove,
   };
 }
