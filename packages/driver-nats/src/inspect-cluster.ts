@@ -64,7 +64,9 @@ export function replicasCheck(info: StreamInfo, cluster: ClusterView | undefined
       fix: `give it replicas: nats stream edit ${name} --replicas 3 (or create streams with declare=true&replicas=3)`,
     };
   }
-  const followers = (info.cluster?.replicas ?? []).filter((p) => p.name !== leader);
+  const followers = (info.cluster?.replicas ?? [])
+    .filter((p) => p.name !== leader)
+    .sort((a, b) => a.name.localeCompare(b.name));
   const detail = `stream "${name}" has ${replicas} replicas: leader ${leader ?? "none"}${followers.length ? `, ${followers.map(peer).join(", ")}` : ""}`;
   if (!leader) {
     return {
