@@ -3,7 +3,7 @@
  * parsed into addresses and credentials, and how messages name the servers
  * without credentials.
  */
-import { invalidArgument, redactUnparsedUrl } from "@portable-pubsub/core/driver";
+import { invalidArgument } from "@portable-pubsub/core/driver";
 
 /** The environment variable that names the NATS server(s) of `nats://` URLs. */
 export const SERVER_URL_ENV = "NATS_SERVER_URL";
@@ -20,7 +20,7 @@ export interface ServerSettings {
 }
 
 const EXPECTED =
-  'expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#" and "@" in a user name or password percent-encoded';
+  'expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#", "@" and "," in a user name or password percent-encoded';
 
 function decode(part: string, what: string, label: string): string {
   try {
@@ -83,8 +83,7 @@ export function parseServerUrls(value: string): ServerSettings {
 
 /**
  * One entry of the list as a URL (a bare `host:port` is read as nats://),
- * or InvalidArgument naming it by `label` and showing it without anything
- * that may be a password.
+ * or InvalidArgument naming it by `label`, never showing what may be a password.
  */
 function parseOne(part: string, label: string): URL {
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(part);
@@ -92,9 +91,9 @@ function parseOne(part: string, label: string): URL {
   try {
     url = new URL(hasScheme ? part : `nats://${part}`);
   } catch {
-    // Node's error is not the cause: its `input` holds the whole entry, password included; nor is a query shown.
-    const shown = redactUnparsedUrl(part).replace(/[?#].*$/s, "");
-    throw invalidArgument(`nats: ${label} "${shown}" is not a valid URL; ${EXPECTED}`);
+    // Named by its place only: where an unencoded "?", "#", "/" or "," cut a password, no part of the
+    // entry can be shown safely. Nor is Node's error the cause: its `input` holds the whole entry.
+    throw invalidArgument(`nats: ${label} is not a valid URL; ${EXPECTED}`);
   }
   const scheme = url.protocol.toLowerCase();
   if (scheme !== "nats:" && scheme !== "tls:") {
