@@ -190,6 +190,11 @@ describe.skipIf(!cluster && !process.env.CI)("nats on a three-node JetStream clu
           `${outcome.distinct} distinct received, ${outcome.stored} stored, ${outcome.duplicates} duplicates (window ${WINDOW})`,
       );
       expectNoLoss(outcome, KILLS);
+      // Both connections were on the killed server: each lost it, and came back on another.
+      for (const states of [outcome.health.topic, outcome.health.subscription]) {
+        expect(states, states.join(",")).toContain("reconnecting");
+        expect(states.at(-1), states.join(",")).toBe("ready");
+      }
     },
     120_000 + KILLS * 60_000,
   );

@@ -7,7 +7,7 @@
  * delivered, and how many messages the stream holds.
  */
 import { randomUUID } from "node:crypto";
-import { PacedLoad } from "@portable-pubsub/conformance";
+import { healthStates, PacedLoad } from "@portable-pubsub/conformance";
 import { openSubscription, openTopic, type Subscription, type Topic } from "@portable-pubsub/core";
 import type { NatsCluster } from "./cluster-harness.js";
 
@@ -36,6 +36,8 @@ export interface LoadOutcome {
   stored: number;
   /** How the process() call ended once the subscription was shut down: "resolved" or "rejected: …". */
   processed: string;
+  /** The health states the topic and the subscription went through, up to the shutdown. */
+  health: { topic: string[]; subscription: string[] };
 }
 
 /**
@@ -58,6 +60,7 @@ export async function startLoad(cluster: NatsCluster, stream: string, first?: st
     await topic.shutdown({ signal: AbortSignal.timeout(10_000) });
     throw err;
   }
+  const health = { topic: healthStates(topic), subscription: healthStates(subscription) };
   const load = new PacedLoad(topic, subscription, RATE);
   const opened = subscription;
   let closing: Promise<void> | undefined;
@@ -80,9 +83,10 @@ export async function startLoad(cluster: NatsCluster, stream: string, first?: st
         const stored = Number((await cluster.streamInfo(stream)).state.messages);
         const errors = [...new Set(failures.map((e) => (e instanceof Error ? e.message : String(e))))];
         const { distinct, duplicates } = load;
+        const seen = { topic: [...health.topic], subscription: [...health.subscription] };
         await this.close();
         const processed = await load.processed;
-        return { total, failures: errors, missing, distinct, duplicates, stored, processed };
+        return { total, failures: errors, missing, distinct, duplicates, stored, processed, health: seen };
       } finally {
         await this.close();
       }
