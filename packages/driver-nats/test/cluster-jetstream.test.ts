@@ -9,9 +9,10 @@
  * the file skips, or fails with CI=true.
  */
 import "@portable-pubsub/driver-nats/register";
+import { connect } from "@nats-io/transport-node";
 import { ErrorCode, openSubscription, openTopic, PubSubError } from "@portable-pubsub/core";
 import type { Check } from "@portable-pubsub/core/driver";
-import { inspectURL } from "@portable-pubsub/driver-nats";
+import { connectionOptions, inspectURL, openNatsTopic, parseServerUrls } from "@portable-pubsub/driver-nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClusterNode, NatsCluster, until } from "./cluster-harness.js";
 import { type LoadOutcome, RATE, startLoad, uniqueStream, WINDOW } from "./cluster-load.js";
@@ -125,10 +126,18 @@ describe.skipIf(!cluster && !process.env.CI)("nats on a three-node JetStream clu
       const consumer = await (await the().jsm()).consumers.info(stream, "c");
       expect(consumer.cluster?.replicas).toHaveLength(2);
       await Promise.all([topic.shutdown(shutdown()), sub.shutdown(shutdown())]);
+      // The direct constructor takes it too.
+      const nc = await connect(connectionOptions(parseServerUrls(the().serverUrl)));
+      const direct = openNatsTopic(nc, `${stream}_direct`, { declare: true, replicas: 3 });
+      await direct.ready();
+      expect((await the().streamInfo(`${stream}_direct`)).config.num_replicas).toBe(3);
+      await direct.shutdown(shutdown());
+      await nc.close();
     } finally {
       if (saved === undefined) delete process.env.NATS_SERVER_URL;
       else process.env.NATS_SERVER_URL = saved;
       await (await the().jsm()).streams.delete(stream).catch(() => {});
+      await (await the().jsm()).streams.delete(`${stream}_direct`).catch(() => {});
     }
   });
 
