@@ -34,6 +34,7 @@ const HEAVY = [
   "packages/driver-rabbit/test/restart-cluster.test.ts",
   "packages/driver-redis/test/cluster-*.test.ts",
   "packages/driver-postgres/test/restart-outbox.test.ts",
+  "packages/driver-nats/test/cluster-*.test.ts",
   "test/packaging/**/*.test.ts",
 ];
 

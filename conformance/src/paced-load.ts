@@ -40,6 +40,10 @@ export class PacedLoad {
   readonly #failures: unknown[] = [];
   readonly #acked = new Set<number>();
   readonly #counts = new Map<number, number>();
+  /** When each send was made, when each that resolved did, and when each body first arrived (Date.now()). */
+  readonly #madeAt: number[] = [];
+  readonly #resolvedAt: number[] = [];
+  readonly #arrivedAt = new Map<number, number>();
   readonly #begun = Date.now();
   readonly #pacer: ReturnType<typeof setInterval>;
   #deliveries = 0;
@@ -51,6 +55,7 @@ export class PacedLoad {
         (m) => {
           const i = Number(m.text());
           this.#deliveries++;
+          if (!this.#arrivedAt.has(i)) this.#arrivedAt.set(i, Date.now());
           this.#counts.set(i, (this.#counts.get(i) ?? 0) + 1);
         },
         { concurrency: 16 },
@@ -63,9 +68,11 @@ export class PacedLoad {
       const due = Math.floor(((Date.now() - this.#begun) * rate) / 1000);
       while (this.#sends.length < due) {
         const i = this.#sends.length;
+        this.#madeAt.push(Date.now());
         const send = topic.send({ body: String(i) }).then(
           () => {
             this.#acked.add(i);
+            this.#resolvedAt[i] = Date.now();
           },
           (err: unknown) => {
             this.#failures.push(err);
@@ -89,6 +96,24 @@ export class PacedLoad {
   /** Deliveries beyond the first of a body, so far. */
   get duplicates(): number {
     return this.#deliveries - this.#counts.size;
+  }
+
+  /**
+   * How long after `since` (a Date.now(), such as when a broker was killed)
+   * the load was served again: ms to the first resolution of a send made at
+   * or after `since`, and to the first arrival of such a send. Each is
+   * undefined until it happened.
+   */
+  recoveryAfter(since: number): { sendMs?: number; receiveMs?: number } {
+    let sendMs: number | undefined;
+    let receiveMs: number | undefined;
+    for (let i = this.#madeAt.findIndex((t) => t >= since); i >= 0 && i < this.#madeAt.length; i++) {
+      const resolved = this.#resolvedAt[i];
+      const arrived = this.#arrivedAt.get(i);
+      if (resolved !== undefined) sendMs = Math.min(sendMs ?? Number.POSITIVE_INFINITY, resolved - since);
+      if (arrived !== undefined) receiveMs = Math.min(receiveMs ?? Number.POSITIVE_INFINITY, arrived - since);
+    }
+    return { sendMs, receiveMs };
   }
 
   /** Stops sending (after a failure; `settle` stops it too). */

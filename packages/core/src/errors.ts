@@ -95,17 +95,17 @@ export function redactUrl(text: string): string {
 /**
  * Describes text that failed to parse as a URL, for an error message: where
  * its user information ends cannot be told (a password may hold a space, a
- * "/" or an "@"), so everything up to its last "@" is removed. Never attach
- * the parser's own error as a cause: Node's keeps the whole input.
+ * "/", a "?", a "#" or an "@"), so everything up to its last "@" is removed,
+ * even one in what looks like the query; the query is not shown. Never
+ * attach the parser's own error as a cause: Node's keeps the whole input.
  */
 export function redactUnparsedUrl(text: string): string {
-  const query = text.search(/[?#]/);
-  const head = query === -1 ? text : text.slice(0, query);
-  const at = head.lastIndexOf("@");
-  if (at === -1) return redactUrl(head);
-  const name = leadingScheme(head);
-  const scheme = name === undefined ? "" : head.startsWith("//", name.length + 1) ? `${name}://` : `${name}:`;
-  return redactUrl(`${scheme}***${head.slice(at)}`);
+  const at = text.lastIndexOf("@");
+  const name = leadingScheme(text);
+  const scheme = name === undefined ? "" : text.startsWith("//", name.length + 1) ? `${name}://` : `${name}:`;
+  const kept = at === -1 ? text : `${scheme}***${text.slice(at)}`;
+  const query = kept.search(/[?#]/);
+  return redactUrl(query === -1 ? kept : kept.slice(0, query));
 }
 
 function redactUserInfo(text: string): string {

@@ -70,6 +70,10 @@ describe("errors", () => {
     expect(redactUnparsedUrl("user:pw@host:5672")).toBe("user:***@host:5672");
     expect(redactUnparsedUrl("amqp:user:pw@h")).toBe("amqp:***@h");
     expect(redactUnparsedUrl("not a url")).toBe("not a url");
+    // A "?" or "#" in the password is not the query's start: nothing before the last "@" shows.
+    expect(redactUnparsedUrl("amqp://user:S3cr/Qx?QxZq9@host")).toBe("amqp://***@host");
+    expect(redactUnparsedUrl("amqp://user:S3cr#Zq9@host/v?x=1")).toBe("amqp://***@host/v");
+    expect(redactUnparsedUrl("mem://orders?x=1")).toBe("mem://orders");
   });
 
   it("redacts in linear time, whatever the text", () => {

@@ -28,6 +28,25 @@ describe("PacedLoad (conformance kit)", () => {
     expect(await load.processed).toBe("resolved");
   });
 
+  it("says how soon after a moment a send made after it resolved and arrived (recoveryAfter)", async () => {
+    const broker = new MemBroker();
+    const topic = openMemTopic("recovery", { broker });
+    const subscription = openMemSubscription("recovery", { broker, subscription: "all" });
+    const load = new PacedLoad(topic, subscription, 2000);
+    while (load.sent < 10) await new Promise((r) => setTimeout(r, 5));
+    expect(load.recoveryAfter(Date.now() + 60_000)).toEqual({ sendMs: undefined, receiveMs: undefined });
+    const since = Date.now();
+    const result = await load.settle(load.sent + 20);
+    await load.allArrived(result.total, 10_000);
+    const { sendMs, receiveMs } = load.recoveryAfter(since);
+    expect(sendMs).toBeGreaterThanOrEqual(0);
+    expect(receiveMs).toBeGreaterThanOrEqual(0);
+    // Later than every send: nothing was made after it.
+    expect(load.recoveryAfter(Date.now() + 1)).toEqual({ sendMs: undefined, receiveMs: undefined });
+    await subscription.shutdown();
+    await topic.shutdown();
+  });
+
   it("names what never arrived: as lost acknowledged sends, and as ranges", async () => {
     const broker = new MemBroker();
     const topic = openMemTopic("unread", { broker });

@@ -1,7 +1,7 @@
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { DriverError, ErrorCode } from "@portable-pubsub/core/driver";
-import { JsErrCode } from "./errors.js";
+import { JsErrCode, natsErrors } from "./errors.js";
 
 function errCode(err: unknown): number | undefined {
   const api = (err as { apiError?: () => { err_code?: number } }).apiError;
@@ -44,17 +44,27 @@ export async function findStream(jsm: JetStreamManager, subject: string): Promis
  * it when none does. Another process may create it at the same moment: a
  * stream of that name that appeared meanwhile is taken as it is.
  */
-export async function ensureStreamFor(jsm: JetStreamManager, subject: string, name: string): Promise<string> {
+export async function ensureStreamFor(
+  jsm: JetStreamManager,
+  subject: string,
+  name: string,
+  replicas?: number,
+): Promise<string> {
   try {
     return await jsm.streams.find(subject);
   } catch (err) {
     if (!isStreamNotFound(err)) throw err;
   }
-  await ensureStream(jsm, { name, subjects: [subject] });
+  await ensureStream(jsm, { name, subjects: [subject], ...(replicas !== undefined ? { num_replicas: replicas } : {}) });
   return name;
 }
 
-/** Creates stream `config.name` unless it exists (whatever its subjects: an existing stream is left as it is). */
+/**
+ * Creates stream `config.name` unless it exists (whatever its subjects and
+ * replicas: an existing stream is left as it is). A cluster with fewer
+ * servers than `num_replicas`, or a server outside any cluster, refuses the
+ * stream: that is a FailedPrecondition naming the replicas asked for.
+ */
 export async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
@@ -69,8 +79,24 @@ export async function ensureStream(
     await jsm.streams.add(config);
   } catch (err) {
     // Created by someone else meanwhile (with the same config it is not even an error).
-    if (errCode(err) !== JsErrCode.StreamNameInUse) throw err;
+    if (errCode(err) === JsErrCode.StreamNameInUse) return;
+    throw replicasRefused(err, config.name, config.num_replicas) ?? err;
   }
+}
+
+/**
+ * The server's refusal to place stream `name` on `replicas` servers (too few
+ * in the cluster, or no cluster) as a message that names both, else undefined.
+ */
+function replicasRefused(err: unknown, name: string, replicas: number | undefined): DriverError | undefined {
+  const code = errCode(err);
+  if (code !== JsErrCode.NoSuitablePeers && code !== JsErrCode.ReplicasNotSupported) return undefined;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new DriverError(
+    `the server refused stream "${name}" with replicas=${replicas ?? 1}: ${detail}`,
+    ErrorCode.FailedPrecondition,
+    { hint: natsErrors.hint?.(err), cause: err },
+  );
 }
 
 /** What a consumer created by declare=true looks like. */

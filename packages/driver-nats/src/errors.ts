@@ -40,6 +40,8 @@ export const JsErrCode = {
   MaximumConsumersLimit: 10026,
   MaximumStreamsLimit: 10027,
   StreamLimits: 10053,
+  NoSuitablePeers: 10005,
+  ReplicasNotSupported: 10074,
 } as const;
 
 interface Meaning {
@@ -85,6 +87,17 @@ const API_CODES: Record<number, Meaning> = {
     code: ErrorCode.ResourceExhausted,
     retryable: false,
     hint: "the server lacks the storage or memory JetStream needs; free some or raise its limits",
+  },
+  // Stream placement refused: too few servers in the cluster for its replicas, or no cluster at all.
+  [JsErrCode.NoSuitablePeers]: {
+    code: ErrorCode.FailedPrecondition,
+    retryable: false,
+    hint: "the JetStream cluster has fewer servers up than the replicas asked for (replicas=N needs N servers); ask for fewer, or start more servers",
+  },
+  [JsErrCode.ReplicasNotSupported]: {
+    code: ErrorCode.FailedPrecondition,
+    retryable: false,
+    hint: "the server is not part of a JetStream cluster; leave replicas out (or set 1), or run a cluster",
   },
   [JsErrCode.MaximumConsumersLimit]: { code: ErrorCode.ResourceExhausted, retryable: false },
   [JsErrCode.MaximumStreamsLimit]: { code: ErrorCode.ResourceExhausted, retryable: false },

@@ -1,9 +1,10 @@
 /**
  * The `pubsub doctor` hook for nats:// (core's UrlInspector): connects with
  * NATS_SERVER_URL and looks, without changing anything, at the server
- * (version, JetStream), at the stream that stores the subject `nats://NAME`
- * names as a topic, and, when the URL has `?consumer=C`, at stream NAME and
- * its consumer C as a subscription.
+ * (version, JetStream, and on a cluster its servers), at the stream that
+ * stores the subject `nats://NAME` names as a topic, and, when the URL has
+ * `?consumer=C`, at stream NAME and its consumer C as a subscription; on a
+ * cluster, at the stream's replicas and leader too (inspect-cluster.ts).
  */
 
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
@@ -20,6 +21,7 @@ import {
 import { connectionOptions, connectNats } from "./connection.js";
 import { isConsumerNotFound, isStreamNotFound } from "./declare.js";
 import { natsErrors } from "./errors.js";
+import { type ClusterView, clusterCheck, clusterOf, replicasCheck } from "./inspect-cluster.js";
 import { resolveServers, SERVER_URL_ENV } from "./server.js";
 
 /** The `pubsub doctor` hook: passive checks of the server, stream and consumer a nats:// URL names. */
@@ -34,7 +36,9 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
   try {
     const servers = resolveServers(undefined);
     server = servers.display;
-    const connecting = connectNats({ ...connectionOptions(servers), maxReconnectAttempts: 0, reconnect: false });
+    // Each listed server once, in the order given, until one answers: a cluster with a server down still
+    // answers. (maxReconnectAttempts 0 would not do: nats.js then drops two servers of the list per failure.)
+    const connecting = connectNats({ ...connectionOptions(servers), reconnect: false, noRandomize: true });
     // A connection that comes after the signal fired is closed, not leaked.
     connecting.then((late) => (signal.aborted ? late.close() : undefined)).catch(() => {});
     nc = await raceSignal(connecting, signal, "doctor: connect");
@@ -57,11 +61,13 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
       status: "ok",
       detail: `JetStream enabled: ${account.streams} streams, ${account.consumers} consumers in this account`,
     });
-    const topic = await topicCheck(jsm, name, consumer !== undefined);
+    const cluster = clusterOf(nc);
+    if (cluster) checks.push(clusterCheck(cluster));
+    const [topic, ...ofStream] = await topicChecks(jsm, name, consumer !== undefined, cluster);
     if (topic.status === "ok") roles.push("topic");
-    checks.push(topic);
+    checks.push(topic, ...ofStream);
     if (consumer !== undefined) {
-      const sub = await subscriptionChecks(jsm, name, consumer);
+      const sub = await subscriptionChecks(jsm, name, consumer, cluster);
       if (sub.every((c) => c.status !== "fail")) roles.push("subscription");
       checks.push(...sub);
     } else if (topic.status !== "ok") {
@@ -85,26 +91,45 @@ export const inspectURL: UrlInspector = async (url, { signal }): Promise<Inspect
   return { ...(broker ? { broker } : {}), ...(server ? { server } : {}), checks, ...(roles.length ? { roles } : {}) };
 };
 
-async function topicCheck(jsm: JetStreamManager, subject: string, isSubscriptionUrl: boolean): Promise<Check> {
+/** The "topic" check (which stream stores the subject), and on a cluster that stream's "replicas" check. */
+async function topicChecks(
+  jsm: JetStreamManager,
+  subject: string,
+  isSubscriptionUrl: boolean,
+  cluster: ClusterView | undefined,
+): Promise<[Check, ...Check[]]> {
   if (isSubscriptionUrl) {
-    return { subject: "topic", status: "skip", detail: "the URL has ?consumer=: it names a stream, not a subject" };
+    return [{ subject: "topic", status: "skip", detail: "the URL has ?consumer=: it names a stream, not a subject" }];
   }
   try {
     const stream = await jsm.streams.find(subject);
-    return { subject: "topic", status: "ok", detail: `subject "${subject}" is stored by stream "${stream}"` };
+    const found: Check = {
+      subject: "topic",
+      status: "ok",
+      detail: `subject "${subject}" is stored by stream "${stream}"`,
+    };
+    const replicas = cluster && replicasCheck(await jsm.streams.info(stream), cluster);
+    return replicas ? [found, replicas] : [found];
   } catch (err) {
     if (!isStreamNotFound(err)) throw err;
-    return {
-      subject: "topic",
-      status: "fail",
-      code: ErrorCode.NotFound,
-      detail: `no stream stores subject "${subject}": as a topic URL, opening it fails with NotFound`,
-      fix: `create one (nats stream add --subjects "${subject}") or open the topic with nats://${subject}?declare=true`,
-    };
+    return [
+      {
+        subject: "topic",
+        status: "fail",
+        code: ErrorCode.NotFound,
+        detail: `no stream stores subject "${subject}": as a topic URL, opening it fails with NotFound`,
+        fix: `create one (nats stream add --subjects "${subject}") or open the topic with nats://${subject}?declare=true`,
+      },
+    ];
   }
 }
 
-async function subscriptionChecks(jsm: JetStreamManager, stream: string, consumer: string): Promise<Check[]> {
+async function subscriptionChecks(
+  jsm: JetStreamManager,
+  stream: string,
+  consumer: string,
+  cluster: ClusterView | undefined,
+): Promise<Check[]> {
   try {
     const info = await jsm.streams.info(stream);
     const checks: Check[] = [
@@ -114,6 +139,8 @@ async function subscriptionChecks(jsm: JetStreamManager, stream: string, consume
         detail: `stream "${stream}" exists: ${info.state.messages} messages, subjects ${info.config.subjects?.join(", ") ?? "(none)"}`,
       },
     ];
+    const replicas = replicasCheck(info, cluster);
+    if (replicas) checks.push(replicas);
     try {
       const c = await jsm.consumers.info(stream, consumer);
       const pull = !c.config.deliver_subject;

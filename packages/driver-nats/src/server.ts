@@ -20,13 +20,13 @@ export interface ServerSettings {
 }
 
 const EXPECTED =
-  'expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#" and "@" in a user name or password percent-encoded';
+  'expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#", "@" and "," in a user name or password percent-encoded';
 
-function decode(part: string, what: string): string {
+function decode(part: string, what: string, label: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw invalidArgument(`nats: a server URL has a badly percent-encoded ${what}; ${EXPECTED}`);
+    throw invalidArgument(`nats: ${label} has a badly percent-encoded ${what}; ${EXPECTED}`);
   }
 }
 
@@ -40,41 +40,36 @@ function decode(part: string, what: string): string {
  */
 export function parseServerUrls(value: string): ServerSettings {
   const parts = value.split(",").map((p) => p.trim());
-  if (parts.some((p) => p === "")) throw invalidArgument(`nats: the server URL list has an empty entry; ${EXPECTED}`);
   const servers: string[] = [];
   const shown: string[] = [];
   let credentials: { user?: string; pass?: string; token?: string } | undefined;
   let tls: boolean | undefined;
-  for (const part of parts) {
-    let url: URL;
-    try {
-      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(part) ? part : `nats://${part}`);
-    } catch {
-      throw invalidArgument(`nats: a server URL is not a valid URL; ${EXPECTED}`);
-    }
+  parts.forEach((part, i) => {
+    // In a list, each message says which entry is wrong: "server URL 2 of 3".
+    const label = parts.length === 1 ? "the server URL" : `server URL ${i + 1} of ${parts.length}`;
+    if (part === "") throw invalidArgument(`nats: ${label} is empty; ${EXPECTED}`);
+    const url = parseOne(part, label);
     const scheme = url.protocol.toLowerCase();
-    if (scheme !== "nats:" && scheme !== "tls:") {
-      throw invalidArgument(`nats: a server URL must start with nats:// or tls://, not ${scheme}//; ${EXPECTED}`);
-    }
-    if (!url.hostname) throw invalidArgument(`nats: a server URL names no host; ${EXPECTED}`);
     const display = `${scheme}//${url.username || url.password ? "***@" : ""}${url.host}`;
     if ((url.pathname !== "" && url.pathname !== "/") || url.search || url.hash) {
       throw invalidArgument(
-        `nats: server URL ${display} has a path, query or fragment; it takes none (other nats.js settings go in the natsOptions option); ${EXPECTED}`,
+        `nats: ${label} ${display} has a path, query or fragment; it takes none (other nats.js settings go in the natsOptions option); ${EXPECTED}`,
       );
     }
     const isTls = scheme === "tls:";
     if (tls !== undefined && tls !== isTls) {
-      throw invalidArgument(`nats: the server URLs mix nats:// and tls://; use one scheme for all`);
+      throw invalidArgument(
+        `nats: ${label} ${display} is ${scheme}// and the ones before it are not; use one scheme for all`,
+      );
     }
     tls = isTls;
     if (url.username || url.password) {
-      const user = decode(url.username, "user name");
-      const pass = decode(url.password, "password");
+      const user = decode(url.username, "user name", label);
+      const pass = decode(url.password, "password", label);
       const found = url.password ? { user, pass } : { token: user };
       if (credentials && JSON.stringify(credentials) !== JSON.stringify(found)) {
         throw invalidArgument(
-          "nats: the server URLs carry different credentials; nats.js connects to all with one, so give the same on each (or on one)",
+          `nats: ${label} ${display} carries other credentials than the one before it; nats.js connects to all with one, so give the same on each (or on one)`,
         );
       }
       credentials = found;
@@ -82,8 +77,36 @@ export function parseServerUrls(value: string): ServerSettings {
     const port = url.port || "4222";
     servers.push(`${url.hostname}:${port}`);
     shown.push(`${scheme}//${url.hostname}:${port}`);
-  }
+  });
   return { servers, ...credentials, tls: tls ?? false, display: shown.join(",") };
+}
+
+/**
+ * One entry of the list as a URL (a bare `host:port` is read as nats://),
+ * or InvalidArgument naming it by `label`, never showing what may be a password.
+ */
+function parseOne(part: string, label: string): URL {
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(part);
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? part : `nats://${part}`);
+  } catch {
+    // Named by its place only: where an unencoded "?", "#", "/" or "," cut a password, no part of the
+    // entry can be shown safely. Nor is Node's error the cause: its `input` holds the whole entry.
+    throw invalidArgument(`nats: ${label} is not a valid URL; ${EXPECTED}`);
+  }
+  const scheme = url.protocol.toLowerCase();
+  if (scheme !== "nats:" && scheme !== "tls:") {
+    throw invalidArgument(`nats: ${label} must start with nats:// or tls://, not ${scheme}//; ${EXPECTED}`);
+  }
+  if (!url.hostname) throw invalidArgument(`nats: ${label} names no host; ${EXPECTED}`);
+  // nats://u:123?x@h parses as host u, port 123 (the password's start), query ?x@h: echo nothing of it.
+  if (`${url.pathname}${url.search}${url.hash}`.includes("@")) {
+    throw invalidArgument(
+      `nats: ${label} has an "@" after its host, so part of its password was read as the host, port or path; ${EXPECTED}`,
+    );
+  }
+  return url;
 }
 
 /** The server settings from the `serverUrl` option, else NATS_SERVER_URL; InvalidArgument when neither is set. */

@@ -33,6 +33,11 @@ const CLOSE_GRACE_MS = 2000;
 export interface NatsDeclaration extends ConsumerDeclaration {
   /** The subjects a stream created here stores. Default: the stream's name. */
   subjects?: string[];
+  /**
+   * How many servers of a JetStream cluster hold a stream created here (its
+   * `num_replicas`; the consumer created here has as many). Default 1.
+   */
+  replicas?: number;
 }
 
 /** How a subscription reads its consumer. */
@@ -198,7 +203,11 @@ export class NatsSubscriptionDriver implements SubscriptionDriver {
     const declare = this.#settings.declare;
     if (declare) {
       const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
-      await ensureStream(jsm, { name: this.stream, subjects: declare.subjects ?? [this.stream] });
+      await ensureStream(jsm, {
+        name: this.stream,
+        subjects: declare.subjects ?? [this.stream],
+        ...(declare.replicas !== undefined ? { num_replicas: declare.replicas } : {}),
+      });
       await ensureConsumer(jsm, this.stream, this.consumer, declare);
     }
     const consumer = await jetstream(nc, { timeout }).consumers.get(this.stream, this.consumer);

@@ -30,6 +30,8 @@ export interface NatsTopicSettings {
   declare?: boolean;
   /** The name of the stream `declare` creates. Default: the subject with "." "*" ">" turned into "_". */
   stream?: string;
+  /** How many servers of a JetStream cluster hold the stream `declare` creates (its `num_replicas`). Default 1. */
+  replicas?: number;
   /** How long to wait for a PubAck before the send fails (and core retries it). Default 5000 ms. */
   requestTimeoutMs?: number;
 }
@@ -100,7 +102,8 @@ export class NatsTopicDriver implements TopicDriver {
     const nc = await this.#link.connection(signal);
     const jsm = await this.#manager(nc);
     if (this.#settings.declare) {
-      await ensureStreamFor(jsm, this.subject, this.#settings.stream ?? streamNameFor(this.subject));
+      const { stream, replicas } = this.#settings;
+      await ensureStreamFor(jsm, this.subject, stream ?? streamNameFor(this.subject), replicas);
     } else {
       await findStream(jsm, this.subject);
     }
@@ -258,6 +261,7 @@ export class NatsTopicDriver implements TopicDriver {
  * `connectionOptions`), or a long outage closes it for good.
  */
 export function openNatsTopic(nc: NatsConnection, subject: string, options: NatsTopicOptions = {}): Topic {
-  const { declare, stream, requestTimeoutMs, ...portable } = options;
-  return new Topic(new NatsTopicDriver(NatsLink.of(nc), subject, { declare, stream, requestTimeoutMs }), portable);
+  const { declare, stream, replicas, requestTimeoutMs, ...portable } = options;
+  const settings = { declare, stream, replicas, requestTimeoutMs };
+  return new Topic(new NatsTopicDriver(NatsLink.of(nc), subject, settings), portable);
 }

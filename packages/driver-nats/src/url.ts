@@ -23,10 +23,14 @@ import { NatsTopicDriver } from "./topic.js";
 
 const DRIVER = "nats";
 
+/** JetStream keeps at most 5 copies of a stream. */
+const MAX_REPLICAS = 5;
+
 const topicQuery = z
   .object({
     declare: param.flag().optional(),
     stream: param.name().optional(),
+    replicas: param.int(1, MAX_REPLICAS).optional(),
   })
   .strict();
 
@@ -34,6 +38,7 @@ const subscriptionQuery = z
   .object({
     consumer: param.name(),
     declare: param.flag().optional(),
+    replicas: param.int(1, MAX_REPLICAS).optional(),
     subject: param.name().optional(),
     filter: param.name().optional(),
     ackDeadline: param.duration().optional(),
@@ -49,7 +54,7 @@ const subscriptionQuery = z
  */
 export const queryParameters: QueryParameters = {
   schemas: { topic: topicQuery, subscription: subscriptionQuery },
-  own: ["stream", "consumer", "subject", "filter", "maxAckPending"],
+  own: ["stream", "replicas", "consumer", "subject", "filter", "maxAckPending"],
   renamed: { ackWait: "ackDeadline", deliver: "start" },
 };
 
@@ -117,7 +122,7 @@ function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTim
 }
 
 /**
- * Opens `nats://SUBJECT[?declare=true&stream=NAME]`: publishes to SUBJECT
+ * Opens `nats://SUBJECT[?declare=true&stream=NAME&replicas=N]`: publishes to SUBJECT
  * through JetStream, on the server of the `serverUrl` option or
  * NATS_SERVER_URL. The driver's `ready`, which the URL mux awaits, connects
  * and checks that a stream stores the subject (or creates one).
@@ -125,18 +130,24 @@ function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTim
 export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
   const subject = subjectName(url);
-  if (query.stream !== undefined && !query.declare) {
-    throw invalidArgument(
-      `${DRIVER}: ${describeUrl(url)}: stream names the stream declare=true creates; add declare=true`,
-    );
+  for (const [key, what] of [
+    ["stream", "names"],
+    ["replicas", "sets the replicas of"],
+  ] as const) {
+    if (query[key] !== undefined && !query.declare) {
+      throw invalidArgument(
+        `${DRIVER}: ${describeUrl(url)}: ${key} ${what} the stream declare=true creates; add declare=true`,
+      );
+    }
   }
   const { link, requestTimeoutMs } = linkFor(options);
-  const driver = new NatsTopicDriver(link, subject, { declare: query.declare, stream: query.stream, requestTimeoutMs });
+  const { declare, stream, replicas } = query;
+  const driver = new NatsTopicDriver(link, subject, { declare, stream, replicas, requestTimeoutMs });
   return new Topic(driver, portable);
 };
 
 /** Parameters that only shape what declare=true creates. */
-const DECLARE_ONLY = ["subject", "filter", "ackDeadline", "maxAckPending", "start"] as const;
+const DECLARE_ONLY = ["subject", "replicas", "filter", "ackDeadline", "maxAckPending", "start"] as const;
 
 /**
  * Opens `nats://STREAM?consumer=NAME[&…]`: one puller of the durable pull
@@ -160,6 +171,7 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
     declare: query.declare
       ? {
           subjects: query.subject ? [query.subject] : undefined,
+          replicas: query.replicas,
           filterSubject: query.filter,
           ackWaitMs: query.ackDeadline,
           maxAckPending: query.maxAckPending,

@@ -61,6 +61,24 @@ describe.skipIf(skipNats)("nats doctor hook (inspectURL)", () => {
     });
   });
 
+  it("connects through the first server of a list that answers, in the order given", async () => {
+    // Two servers that refuse connections, then the test's: a cluster with servers down.
+    process.env.NATS_SERVER_URL = `nats://127.0.0.1:1,nats://127.0.0.1:2,${NATS_URL}`;
+    try {
+      const result = await inspect(`nats://${stream}.orders`);
+      expect(result.checks.map((c) => [c.subject, c.status])).toEqual([
+        ["broker", "ok"],
+        ["jetstream", "ok"],
+        ["topic", "ok"],
+      ]);
+      expect(result.checks[0]?.detail).toMatch(
+        new RegExp(`^connected to ${NATS_URL.replace(/^nats:\/\//, "")}, NATS `),
+      );
+    } finally {
+      process.env.NATS_SERVER_URL = NATS_URL;
+    }
+  });
+
   it("reports an unreachable server as a failed broker check, without credentials", async () => {
     process.env.NATS_SERVER_URL = "nats://someone:Hidden-pw-123@127.0.0.1:1";
     try {

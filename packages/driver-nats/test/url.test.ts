@@ -34,15 +34,44 @@ describe("nats server URLs", () => {
 
   it("rejects what nats.js would misread, naming no credentials", async () => {
     expect(await invalid(() => parseServerUrls("redis://u:hunter2@h"))).toBe(
-      'nats: a server URL must start with nats:// or tls://, not redis://; expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#" and "@" in a user name or password percent-encoded',
+      'nats: the server URL must start with nats:// or tls://, not redis://; expected nats://[user:password@]host[:port] or tls://…, several separated by commas, with "%", "/", "?", "#", "@" and "," in a user name or password percent-encoded',
     );
     const query = await invalid(() => parseServerUrls("nats://u:hunter2@h:4222/?x=1"));
-    expect(query).toMatch(/^nats: server URL nats:\/\/\*\*\*@h:4222 has a path, query or fragment/);
+    expect(query).toMatch(/^nats: the server URL nats:\/\/\*\*\*@h:4222 has a path, query or fragment/);
     expect(query).not.toContain("hunter2");
-    expect(await invalid(() => parseServerUrls("nats://a,,nats://b"))).toMatch(/has an empty entry/);
-    expect(await invalid(() => parseServerUrls("nats://a:x@h1,nats://a:y@h2"))).toMatch(/different credentials/);
-    expect(await invalid(() => parseServerUrls("nats://a,tls://b"))).toMatch(/mix nats:\/\/ and tls:\/\//);
-    expect(await invalid(() => parseServerUrls("nats://u:%zz@h"))).toMatch(/badly percent-encoded password/);
+    expect(await invalid(() => parseServerUrls("nats://u:%zz@h"))).toMatch(
+      /^nats: the server URL has a badly percent-encoded password/,
+    );
+  });
+
+  it("names the bad entry of a list by its place, shown without its password", async () => {
+    expect(await invalid(() => parseServerUrls("nats://a,,nats://b"))).toMatch(/^nats: server URL 2 of 3 is empty;/);
+    const broken = await invalid(() => parseServerUrls("nats://a:1,nats://u:hunter2@b:99999"));
+    expect(broken).toMatch(/^nats: server URL 2 of 2 is not a valid URL;/);
+    expect(broken).not.toContain("hunter2");
+    // An unencoded "/" or "?" cuts the password: the entry no longer parses, and nothing of it is shown.
+    for (const cut of ["nats://user:S3cr/et@h", "nats://user:S3cr?et@h", "nats://user:S3cr#et@h"]) {
+      const message = await invalid(() => parseServerUrls(`nats://a,${cut}`));
+      expect(message).toMatch(/^nats: server URL 2 of 2 /);
+      expect(message).not.toMatch(/S3cr|et@/);
+    }
+    expect(await invalid(() => parseServerUrls("nats://a,amqp://b,nats://c"))).toMatch(
+      /^nats: server URL 2 of 3 must start with nats:\/\/ or tls:\/\/, not amqp:\/\//,
+    );
+    expect(await invalid(() => parseServerUrls("nats://a,nats://b:1/path"))).toMatch(
+      /^nats: server URL 2 of 2 nats:\/\/b:1 has a path, query or fragment/,
+    );
+    expect(await invalid(() => parseServerUrls("nats://a:x@h1,nats://a:y@h2"))).toMatch(
+      /^nats: server URL 2 of 2 nats:\/\/\*\*\*@h2 carries other credentials than the one before it/,
+    );
+    expect(await invalid(() => parseServerUrls("nats://a,tls://b"))).toMatch(
+      /^nats: server URL 2 of 2 tls:\/\/b is tls:\/\/ and the ones before it are not; use one scheme for all$/,
+    );
+    // An unencoded "?" in a password: nats://u:123?x@h reads as host u, port 123 (the password's start), query ?x@h.
+    const split = await invalid(() => parseServerUrls("nats://b,nats://u:123?sec@h"));
+    expect(split).toMatch(/^nats: server URL 2 of 2 has an "@" after its host, so part of its password was read/);
+    expect(split).not.toContain("123");
+    expect(split).not.toContain("sec");
   });
 
   it("reads NATS_SERVER_URL when no serverUrl option is given", async () => {
@@ -72,6 +101,17 @@ describe("nats:// query parameters and options", () => {
       /stream names the stream declare=true creates; add declare=true/,
     );
     expect(await invalid(openTopic("nats://orders?declare=maybe", { serverUrl }))).toMatch(/declare/);
+    expect(await invalid(openTopic("nats://orders?replicas=3", { serverUrl }))).toMatch(
+      /replicas sets the replicas of the stream declare=true creates; add declare=true/,
+    );
+    for (const bad of ["0", "6", "2.5", "three"]) {
+      expect(await invalid(openTopic(`nats://orders?declare=true&replicas=${bad}`, { serverUrl }))).toMatch(
+        /query parameter "replicas" is invalid/,
+      );
+    }
+    expect(await invalid(openSubscription("nats://ORDERS?consumer=c&replicas=3", { serverUrl }))).toMatch(
+      /replicas shapes the stream or consumer declare=true creates; add declare=true/,
+    );
     expect(await invalid(openTopic("nats:///orders.*", { serverUrl }))).toMatch(/is not a subject one can publish to/);
     expect(await invalid(openSubscription("nats://ORDERS", { serverUrl }))).toMatch(
       /query parameter "consumer" is required: add it, as in nats:\/\/ORDERS\?consumer=NAME$/,
@@ -191,5 +231,29 @@ describe.skipIf(skipNats)("nats:// declare=true against the server", () => {
       ["pubsub.deprecated_parameter", "deliver", "start"],
     ]);
     await Promise.all(opened.map((sub) => sub.shutdown()));
+  });
+
+  it("refuses replicas=3 on a server outside any cluster with FailedPrecondition, creating nothing", async () => {
+    const { nc, jsm } = await admin();
+    const name = unique("replicated");
+    try {
+      const err = await openTopic(`nats://${name}?declare=true&replicas=3`, { serverUrl: NATS_URL }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PubSubError);
+      expect((err as PubSubError).code).toBe(ErrorCode.FailedPrecondition);
+      expect((err as PubSubError).message).toBe(
+        `open nats subject "${name}": the server refused stream "${name}" with replicas=3: replicas > 1 not supported in non-clustered mode; the server is not part of a JetStream cluster; leave replicas out (or set 1), or run a cluster`,
+      );
+      await expect(jsm.streams.info(name)).rejects.toThrow(/stream not found/);
+      // replicas=1 is what a server on its own has: declare creates the stream.
+      const topic = await openTopic(`nats://${name}?declare=true&replicas=1`, { serverUrl: NATS_URL });
+      expect((await jsm.streams.info(name)).config.num_replicas).toBe(1);
+      await topic.shutdown();
+    } finally {
+      await jsm.streams.delete(name).catch(() => {});
+      await nc.close();
+    }
   });
 });
