@@ -1,0 +1,146 @@
+import { openSubscription, openTopic, type Subscription, type Topic } from "@portable-pubsub/core";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanupsAfterEach,
+  commandClient,
+  eventually,
+  REDIS_ADDRESS,
+  requireRedis,
+  skipRedis,
+  unique,
+} from "./helpers.js";
+
+const serverUrl = `redis://${REDIS_ADDRESS.host}:${REDIS_ADDRESS.port}`;
+
+/**
+ * Cost per subscription: the subscriptions opened by URL on one server share
+ * one command connection, and those of one consumer group one blocking
+ * reader, whatever their streams (issue 27).
+ */
+describe.skipIf(skipRedis)("redisstream subscriptions share their connections", () => {
+  beforeAll(requireRedis);
+  const admin = commandClient();
+  const cleanups = cleanupsAfterEach();
+
+  /** The options of every open in one test: its connections carry `name`, so CLIENT LIST can count them. */
+  const named = (name: string) => ({ serverUrl, redisOptions: { connectionName: name } });
+
+  /** Connections Redis has open with this client name. */
+  async function connections(name: string): Promise<number> {
+    const list = String(await admin.client("LIST"));
+    return list.split("\n").filter((line) => line.includes(` name=${name} `)).length;
+  }
+
+  function stream(prefix: string): string {
+    const name = unique(prefix);
+    cleanups.push(() => admin.del(name));
+    return name;
+  }
+
+  async function open(url: string, name: string, options = {}): Promise<Subscription> {
+    const sub = await openSubscription(url, { ...named(name), ...options });
+    cleanups.push(() => sub.shutdown());
+    return sub;
+  }
+
+  async function topic(s: string, name: string): Promise<Topic> {
+    const t = await openTopic(`redisstream://${s}`, named(name));
+    cleanups.push(() => t.shutdown());
+    return t;
+  }
+
+  const receive = (sub: Subscription) => sub.receive({ signal: AbortSignal.timeout(30_000) });
+
+  it("opens 100 subscriptions in 4 groups on 1 + 4 connections, and each receives exactly its own messages", async () => {
+    const name = unique("conns");
+    const groups = Array.from({ length: 4 }, (_, g) => unique(`group${g}`));
+    const streams = Array.from({ length: 100 }, (_, i) => stream(`s${i}`));
+    const subs = await Promise.all(
+      streams.map((s, i) => open(`redisstream://${s}?group=${groups[i % 4]}&start=all`, name)),
+    );
+    const topics = await Promise.all(streams.map((s) => topic(s, name)));
+    expect(await connections(name)).toBe(1 + groups.length);
+
+    await Promise.all(topics.map((t, i) => Promise.all([t.send({ body: `a-${i}` }), t.send({ body: `b-${i}` })])));
+    const received = await Promise.all(
+      subs.map(async (sub) => {
+        const bodies: string[] = [];
+        for (let n = 0; n < 2; n++) {
+          const message = await receive(sub);
+          bodies.push(new TextDecoder().decode(message.body));
+          message.ack();
+        }
+        return bodies.sort();
+      }),
+    );
+    expect(received).toEqual(streams.map((_, i) => [`a-${i}`, `b-${i}`]));
+    // Nothing more arrives anywhere: no entry went to a subscription of another stream.
+    const lag = await Promise.all(streams.map((s, i) => admin.xpending(s, groups[i % 4] as string)));
+    expect(lag.map((summary) => (summary as [number])[0])).toEqual(streams.map(() => 0));
+    expect(await connections(name)).toBe(1 + groups.length);
+
+    await Promise.all([...subs, ...topics].map((handle) => handle.shutdown()));
+    await eventually(async () => (await connections(name)) === 0, 10_000, "every connection closed");
+  });
+
+  it("keeps delivering to the other subscriptions of a group while one does not take its messages", async () => {
+    const name = unique("slow");
+    const group = unique("group");
+    const [slowStream, fastStream] = [stream("slow"), stream("fast")];
+    // The slow one takes one message and never comes back: its portable buffer holds a batch of 5, then it stops fetching.
+    const slow = await open(`redisstream://${slowStream}?group=${group}&start=all`, name, { maxReceiveBatchSize: 5 });
+    const fast = await open(`redisstream://${fastStream}?group=${group}&start=all`, name);
+    const [slowTopic, fastTopic] = [await topic(slowStream, name), await topic(fastStream, name)];
+    await Promise.all(Array.from({ length: 200 }, (_, i) => slowTopic.send({ body: `slow-${i}` })));
+    const held = await receive(slow);
+    expect(new TextDecoder().decode(held.body)).toBe("slow-0");
+
+    const bodies: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      await fastTopic.send({ body: `fast-${i}` });
+      const message = await receive(fast);
+      bodies.push(new TextDecoder().decode(message.body));
+      message.ack();
+    }
+    expect(bodies).toEqual(Array.from({ length: 50 }, (_, i) => `fast-${i}`));
+    // The slow stream was left out of the group's reads once its subscription held a full buffer.
+    expect(await pendingCount(slowStream, group)).toBeLessThan(200);
+    expect(await connections(name)).toBe(2);
+    held.ack();
+  });
+
+  async function pendingCount(s: string, group: string): Promise<number> {
+    return Number(((await admin.xpending(s, group)) as [number])[0]);
+  }
+
+  it("shuts one subscription of a group down without disturbing the others, and closes the reader with the last", async () => {
+    const name = unique("close");
+    const group = unique("group");
+    const streams = [stream("one"), stream("two"), stream("three")];
+    const subs = await Promise.all(streams.map((s) => open(`redisstream://${s}?group=${group}&start=all`, name)));
+    const topics = await Promise.all(streams.map((s) => topic(s, name)));
+    // Each subscription waits in a receive, so the group's read is blocked on all three streams when one leaves.
+    const waiting = subs.map((sub) => receive(sub));
+    waiting[0]?.catch(() => {});
+    await subs[0]?.shutdown();
+    expect(await connections(name)).toBe(2);
+
+    await Promise.all(topics.map((t, i) => t.send({ body: `after-${i}` })));
+    for (const [i, promise] of waiting.entries()) {
+      if (i === 0) continue;
+      const message = await promise;
+      expect(new TextDecoder().decode(message.body)).toBe(`after-${i}`);
+      message.ack();
+    }
+    // The first stream's entry stays for its group: no remaining subscription took it.
+    expect(await pendingCount(streams[0] as string, group)).toBe(0);
+    const [reopened] = [await open(`redisstream://${streams[0]}?group=${group}`, name)];
+    const late = await receive(reopened);
+    expect(new TextDecoder().decode(late.body)).toBe("after-0");
+    late.ack();
+
+    await Promise.all([subs[1], subs[2], reopened].map((sub) => sub?.shutdown()));
+    // The topics keep the command connection; the group's reader closed with its last subscription.
+    await eventually(async () => (await connections(name)) === 1, 10_000, "the reader closed");
+  });
+});
