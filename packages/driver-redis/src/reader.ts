@@ -7,6 +7,9 @@ import { closeClient, duplicateForReads, type RedisClient } from "./connection.j
 
 /** Extra time, beyond BLOCK, that a receive waits for a reply before it returns empty-handed. */
 const REPLY_GRACE_MS = 1000;
+/** How soon an UNBLOCK that found the read not blocked yet is sent again, and how often at most. */
+const WAKE_AGAIN_MS = 2;
+const MAX_WAKES = 50;
 
 /** A consumer name unique to this process and reader. */
 export function uniqueConsumerName(): string {
@@ -39,6 +42,8 @@ interface Waiting {
 interface Read {
   readonly streams: ReadonlySet<string>;
   woken: boolean;
+  /** UNBLOCKs that found the read not blocked yet. */
+  wakes: number;
   done: Promise<void>;
 }
 
@@ -238,7 +243,7 @@ export class GroupReader {
     }
     if (streams.length === 0) return;
     const args = ["GROUP", this.group, this.consumer, "COUNT", count, "BLOCK", this.blockMs, "STREAMS"];
-    const read: Read = { streams: new Set(streams), woken: false, done: Promise.resolve() };
+    const read: Read = { streams: new Set(streams), woken: false, wakes: 0, done: Promise.resolve() };
     this.#read = read;
     read.done = this.connection
       .callBuffer("XREADGROUP", ...args, ...streams, ...streams.map(() => ">"))
@@ -287,11 +292,26 @@ export class GroupReader {
     for (const s of streams) for (const seat of this.#seats.get(s) ?? []) seat.waiting?.fail(error);
   }
 
-  /** Ends the read early (CLIENT UNBLOCK), at most once per read. Best effort: see the class comment. */
+  /**
+   * Ends the read early (CLIENT UNBLOCK). Best effort: see the class
+   * comment. The UNBLOCK travels on another connection and can overtake the
+   * read on its way to the server; then it finds nothing blocked (0), and is
+   * sent again shortly while the read is still in flight.
+   */
   #wake(read: Read): void {
     if (read.woken || this.#clientId === undefined) return;
     read.woken = true;
-    this.#command.client("UNBLOCK", this.#clientId).catch(() => {});
+    this.#command.client("UNBLOCK", this.#clientId).then(
+      (unblocked) => {
+        if (Number(unblocked) !== 0 || this.#read !== read || read.wakes++ >= MAX_WAKES) return;
+        setTimeout(() => {
+          if (this.#read !== read) return;
+          read.woken = false;
+          this.#wake(read);
+        }, WAKE_AGAIN_MS);
+      },
+      () => {},
+    );
   }
 
   #learnClientId(): void {
