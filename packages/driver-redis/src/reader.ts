@@ -284,11 +284,19 @@ export class GroupReader {
     }
   }
 
-  /** A failed read fails the receives waiting in it; NOGROUP fails only those of the stream it names. */
+  /**
+   * A failed read fails the receives waiting in it, but one stream's missing
+   * group or key fails only that stream's: "NOGROUP No such key 'k' …" names
+   * it. A group destroyed, or a key deleted, while the read blocked ends it
+   * with an error that names none ("NOGROUP the consumer group this client
+   * was blocked on no longer exists", "UNBLOCKED …"); the receives then keep
+   * waiting, and the next read, which names the stream, fails only its own.
+   */
   #fail(error: unknown, read: Read): void {
-    const named = /^NOGROUP No such key '(.*)' or consumer group/s.exec(error instanceof Error ? error.message : "");
-    const stream = named?.[1];
-    const streams = stream !== undefined && read.streams.has(stream) ? [stream] : read.streams;
+    const message = error instanceof Error ? error.message : "";
+    const named = /^NOGROUP No such key '(.*)' or consumer group/s.exec(message)?.[1];
+    if (named === undefined && read.streams.size > 1 && /^(NOGROUP|UNBLOCKED) /.test(message)) return;
+    const streams = named !== undefined && read.streams.has(named) ? [named] : read.streams;
     for (const s of streams) for (const seat of this.#seats.get(s) ?? []) seat.waiting?.fail(error);
   }
 

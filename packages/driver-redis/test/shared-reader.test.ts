@@ -143,4 +143,35 @@ describe.skipIf(skipRedis)("redisstream subscriptions share their connections", 
     // The topics keep the command connection; the group's reader closed with its last subscription.
     await eventually(async () => (await connections(name)) === 1, 10_000, "the reader closed");
   });
+
+  it("fails only the subscription whose group is destroyed while the shared read blocks", async () => {
+    const name = unique("destroy");
+    const group = unique("group");
+    const [gone, kept] = [stream("gone"), stream("kept")];
+    const [goneSub, keptSub] = [
+      await open(`redisstream://${gone}?group=${group}`, name),
+      await open(`redisstream://${kept}?group=${group}`, name),
+    ];
+    const keptTopic = await topic(kept, name);
+    const failed = goneSub.receive({ signal: AbortSignal.timeout(30_000) }).then(
+      () => "received",
+      (err: { code?: string }) => err.code,
+    );
+    const arriving = receive(keptSub);
+    // Both receives wait in one blocked read when the group of one stream goes: Redis ends that read with an error naming no stream.
+    await eventually(
+      async () =>
+        String(await admin.client("LIST"))
+          .split("\n")
+          .some((line) => line.includes(` name=${name} `) && line.includes("cmd=xreadgroup")),
+      10_000,
+      "the group's read blocking",
+    );
+    await admin.xgroup("DESTROY", gone, group);
+    expect(await failed).toBe("NotFound");
+    await keptTopic.send({ body: "still here" });
+    const message = await arriving;
+    expect(new TextDecoder().decode(message.body)).toBe("still here");
+    message.ack();
+  });
 });
