@@ -57,6 +57,8 @@ export class ReaderSeat {
   /** Entries read for this seat and not handed out yet (a read brought more than the receive asked for). */
   readonly buffered: RedisStreamEntry[] = [];
   waiting: Waiting | undefined;
+  /** Told of entries as they are buffered, so that their leases are kept while they wait. */
+  onBuffered: (entries: RedisStreamEntry[]) => void = () => {};
 
   constructor(reader: GroupReader, stream: string) {
     this.reader = reader;
@@ -280,7 +282,11 @@ export class GroupReader {
         if (seat.waiting === undefined || (entries.length === 0 && !timedOut)) continue;
         seat.waiting.deliver(entries.splice(0, seat.waiting.max));
       }
-      if (entries.length > 0) (seats[0] as ReaderSeat).buffered.push(...entries);
+      if (entries.length > 0) {
+        const keeper = seats[0] as ReaderSeat;
+        keeper.buffered.push(...entries);
+        keeper.onBuffered(entries);
+      }
     }
   }
 

@@ -3,6 +3,7 @@ import {
   type DriverServer,
   type DriverTelemetry,
   type HealthSource,
+  HeldLeases,
   resourceUrl,
   Subscription,
   type SubscriptionDriver,
@@ -103,6 +104,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly #stream: string;
   readonly #group: string;
   readonly #seat: ReaderSeat;
+  readonly #held: HeldLeases<string>;
   readonly #reclaimer: Reclaimer;
   readonly #watch: ClientHealth;
   readonly #closeClient: boolean;
@@ -153,6 +155,15 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#reclaimer = new Reclaimer(client, names, this.leaseMs, settings.idleConsumerMs);
     this.#closeClient = settings.closeClient ?? false;
     this.#createGroupAt = settings.createGroupAt;
+    // Entries a read brought beyond what a receive asked for wait in the seat: their leases are kept meanwhile.
+    this.#held = new HeldLeases<string>({
+      leaseMs: () => this.leaseMs,
+      extend: (ids) => this.#claim(ids),
+      onError: () => {},
+    });
+    this.#seat.onBuffered = (entries) => {
+      for (const entry of entries) this.#held.hold(entry.id);
+    };
     this.#watch = new ClientHealth([client, groupReader.connection]);
     this.health = this.#watch.tracker;
   }
@@ -179,6 +190,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
       if (reclaimed.length > 0) return reclaimed;
     }
     const entries = await this.#seat.read(maxMessages, signal);
+    if (entries.length > 0) this.#held.handOver(entries.map((entry) => entry.id));
     // `>` reads only entries never delivered to the group: their delivery count is 1.
     return entries.map((entry) => toDriverMessage(entry, 1));
   }
@@ -228,6 +240,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
    */
   async close(signal: AbortSignal): Promise<void> {
     const unhanded = (await this.#seat.drain(DRAIN_MS, signal)).map((e) => e.id);
+    this.#held.stop();
     const shared = await this.#seat.reader.leave(this.#seat, signal);
     this.#watch.stop();
     // Best effort, and bounded: entries left pending are reclaimed after the ack deadline anyway.

@@ -1,4 +1,5 @@
 import { openSubscription, openTopic, type Subscription, type Topic } from "@portable-pubsub/core";
+import { RedisSubscriptionDriver } from "@portable-pubsub/driver-redis";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   cleanupsAfterEach,
@@ -173,5 +174,36 @@ describe.skipIf(skipRedis)("redisstream subscriptions share their connections", 
     const message = await arriving;
     expect(new TextDecoder().decode(message.body)).toBe("still here");
     message.ack();
+  });
+
+  it("keeps the leases of entries a shared read brought beyond what their receive asked for", async () => {
+    const client = commandClient();
+    const group = unique("group");
+    const [small, big] = [stream("small"), stream("big")];
+    const settings = { ackDeadlineMs: 300, createGroupAt: "all" as const };
+    const drivers = [small, big].map(
+      (s) => new RedisSubscriptionDriver(client, undefined, { stream: s, group }, settings),
+    );
+    const stop = new AbortController();
+    cleanups.push(async () => {
+      stop.abort();
+      for (const driver of drivers) await driver.close(AbortSignal.timeout(5000));
+      client.disconnect();
+    });
+    for (const driver of drivers) await driver.ready(AbortSignal.timeout(10_000));
+    const [smallDriver, bigDriver] = drivers as [RedisSubscriptionDriver, RedisSubscriptionDriver];
+    // One read for both: COUNT is the larger ask, so the small one's stream brings 10 where its receive takes 1.
+    for (let i = 0; i < 10; i++) await admin.xadd(small, "*", "body", `m-${i}`);
+    const first = smallDriver.receiveBatch(1, stop.signal);
+    void bigDriver.receiveBatch(100, stop.signal);
+    const taken = await first;
+    expect(taken.map((m) => Buffer.from(m.body).toString())).toEqual(["m-0"]);
+    await smallDriver.sendAcks(taken.map((m) => m.ackId));
+    // Three ack deadlines pass while 9 entries wait in the buffer; another consumer's XAUTOCLAIM must find none.
+    await new Promise((r) => setTimeout(r, 900));
+    const claimed = (await admin.xautoclaim(small, group, "thief", 300, "0-0", "JUSTID")) as [string, string[]];
+    expect(claimed[1]).toHaveLength(0);
+    const rest = await smallDriver.receiveBatch(100, stop.signal);
+    expect(rest.map((m) => Buffer.from(m.body).toString())).toEqual(Array.from({ length: 9 }, (_, i) => `m-${i + 1}`));
   });
 });
