@@ -2,8 +2,9 @@
 // library as a whole (benchmarks/*.mjs but this file and lib.mjs), one at a time, each in its own process.
 // `pnpm bench mem rabbit` runs only packages whose name contains a word; the whole-library benchmarks get
 // the words and pick by them (poison.mjs: the drivers whose package name contains one; "poison" runs it
-// alone, for every driver). Options (--seconds=15) go to the whole-library benchmarks as arguments, and to the
-// package benchmarks in PUBSUB_BENCH_OPTIONS (theirs are positional counts; pg's dead-tuples.mjs reads --seconds).
+// alone, for every driver; cost-per-subscription.mjs likewise, "subscription" running it alone). Options
+// (--seconds=15, --count=1000) go to the whole-library benchmarks as arguments, and to the package
+// benchmarks in PUBSUB_BENCH_OPTIONS (theirs are positional counts; pg's dead-tuples.mjs reads --seconds).
 // `pnpm bench --report` also has each benchmark write its figures (report() in lib.mjs) to a temporary folder,
 // then draws the charts from them into docs/benchmarks/ (benchmarks/charts/draw.mjs).
 import { spawnSync } from "node:child_process";

@@ -36,6 +36,14 @@ export function createPubSub(projectId: string, options: EndpointOptions = {}): 
   return new PubSub({ projectId, apiEndpoint: endpoint, emulatorMode: true, universeDomain: "googleapis.com" });
 }
 
+/**
+ * The generated clients of drivers that built their PubSub client
+ * themselves (URL opens), shared per class and PubSub settings while a
+ * driver uses one: each loads the service's protos and costs about 100 KiB,
+ * so a thousand subscriptions would otherwise build a thousand.
+ */
+const sharedClients = new Map<string, { client: Promise<GapicClient>; users: number }>();
+
 /** A generated Pub/Sub API client (v1.PublisherClient, v1.SubscriberClient): all we need of one is close. */
 interface GapicClient {
   close(): Promise<void>;
@@ -64,6 +72,8 @@ export class Connection<C extends GapicClient> {
   readonly #resource: string;
   readonly #inFlight = new Set<Promise<unknown>>();
   #client: Promise<C> | undefined;
+  /** Where this driver's generated client is shared, when it is (see `sharedClients`). */
+  #sharedAs: string | undefined;
   #closing: Promise<void> | undefined;
 
   /**
@@ -133,7 +143,7 @@ export class Connection<C extends GapicClient> {
     this.health.set("closed");
     const client = this.#client;
     this.#client = undefined;
-    if (client) await client.then((c) => c.close()).catch(() => {});
+    if (client && !this.#stillShared()) await client.then((c) => c.close()).catch(() => {});
     if (this.#ownsPubSub) await this.pubsub.close().catch(() => {});
   }
 
@@ -165,16 +175,56 @@ export class Connection<C extends GapicClient> {
   }
 
   #client$(): Promise<C> {
-    this.#client ??= this.#credentials()
+    this.#client ??= this.#ownsPubSub ? this.#shared() : this.#build();
+    return this.#client;
+  }
+
+  /** The generated client shared by the drivers with equal PubSub settings; this driver counts as one more user. */
+  #shared(): Promise<C> {
+    const key = `${this.#Client.name}\u0000${JSON.stringify(this.pubsub.options)}`;
+    let entry = sharedClients.get(key);
+    if (entry === undefined) {
+      const created = { client: this.#build() as Promise<GapicClient>, users: 0 };
+      created.client.catch(() => {
+        if (sharedClients.get(key) === created) sharedClients.delete(key);
+      });
+      sharedClients.set(key, created);
+      entry = created;
+    }
+    entry.users++;
+    this.#sharedAs = key;
+    const counted = entry;
+    return (counted.client as Promise<C>).catch((err: unknown) => {
+      // Not remembered: the next call builds (and counts) again.
+      counted.users--;
+      this.#sharedAs = undefined;
+      this.#client = undefined;
+      throw err;
+    });
+  }
+
+  /** Counts this driver out of its shared client; true when others still use it, so it must stay open. */
+  #stillShared(): boolean {
+    const key = this.#sharedAs;
+    const entry = key === undefined ? undefined : sharedClients.get(key);
+    if (key === undefined || entry === undefined) return false;
+    this.#sharedAs = undefined;
+    if (--entry.users > 0) return true;
+    sharedClients.delete(key);
+    return false;
+  }
+
+  #build(): Promise<C> {
+    const client = this.#credentials()
       .then(() => this.pubsub.getClientConfig())
       // PubSub builds its own clients from this very configuration.
       .then((config) => new this.#Client(config as ConstructorParameters<GapicClass<C>>[0]))
       .catch((err: unknown) => {
         // Not remembered: credentials may be provided later, and the next call tries again.
-        this.#client = undefined;
+        if (this.#client === client) this.#client = undefined;
         throw err;
       });
-    return this.#client;
+    return client;
   }
 
   /**

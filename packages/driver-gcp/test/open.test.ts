@@ -1,7 +1,8 @@
+import { v1 } from "@google-cloud/pubsub";
 import { expectOpenFailure, freePort, startSilentServer } from "@portable-pubsub/conformance";
 import { ErrorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { createPubSub, openGcpTopic } from "@portable-pubsub/driver-gcp";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { emulatorForTests } from "./emulator.js";
 import { PROJECT, uniqueName } from "./harness.js";
 
@@ -27,6 +28,42 @@ describe.skipIf(!emulator)("gcppubsub opens", () => {
       await Promise.all([sending.shutdown(), receiving.shutdown()]);
     } finally {
       await subscription.delete();
+      await topic.delete();
+    }
+  });
+
+  it("shares one generated client between the subscriptions opened by URL, closed with the last, and builds anew after", async () => {
+    const [topic] = await admin.createTopic(uniqueName("shared"));
+    const names = [uniqueName("shared-a"), uniqueName("shared-b"), uniqueName("shared-c")];
+    for (const name of names) await topic.createSubscription(name);
+    const closes = vi.spyOn(v1.SubscriberClient.prototype, "close");
+    try {
+      const options = { apiEndpoint: endpoint };
+      const sending = await openTopic(`gcppubsub://${topic.name}`, options);
+      const subs = await Promise.all(names.map((n) => openSubscription(`gcppubsub://${PROJECT}/${n}`, options)));
+      await subs[0]?.shutdown();
+      await subs[1]?.shutdown();
+      expect(closes).toHaveBeenCalledTimes(0);
+      await sending.send({ body: "to the last" });
+      const message = await subs[2]?.receive({ signal: AbortSignal.timeout(10_000) });
+      expect(message?.text()).toBe("to the last");
+      message?.ack();
+      await subs[2]?.shutdown();
+      expect(closes).toHaveBeenCalledTimes(1);
+      // A subscription opened after the last closed gets a client of its own, not the closed one.
+      const later = uniqueName("shared-d");
+      await topic.createSubscription(later);
+      names.push(later);
+      const again = await openSubscription(`gcppubsub://${PROJECT}/${later}`, options);
+      await sending.send({ body: "again" });
+      const late = await again.receive({ signal: AbortSignal.timeout(10_000) });
+      expect(late.text()).toBe("again");
+      late.ack();
+      await Promise.all([again.shutdown(), sending.shutdown()]);
+      expect(closes).toHaveBeenCalledTimes(2);
+    } finally {
+      closes.mockRestore();
+      for (const name of names) await admin.subscription(name).delete();
       await topic.delete();
     }
   });

@@ -72,6 +72,19 @@ export function connectNats(options: ConnectionOptions): Promise<NatsConnection>
   return connect(options);
 }
 
+/** Links opened by URL, by their connection options, while a Topic or Subscription holds them. */
+const sharedLinks = new Map<string, NatsLink>();
+
+/** `options` as a key of `sharedLinks`; undefined when they hold a function (an authenticator), which cannot be compared. */
+function sharingKey(options: ConnectionOptions): string | undefined {
+  let comparable = true;
+  const key = JSON.stringify(options, (_, value: unknown) => {
+    if (typeof value === "function") comparable = false;
+    return value;
+  });
+  return comparable ? key : undefined;
+}
+
 /** How long closing a connection this driver opened waits for its last acks and naks to be flushed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -92,6 +105,9 @@ export class NatsLink {
   readonly #first: FirstConnection<NatsConnection> | undefined;
   #nc: NatsConnection | undefined;
   #closed = false;
+  /** The Topics and Subscriptions that hold this link: the last to close it closes the connection. */
+  #users = 1;
+  #sharedAs: string | undefined;
   #stopStatus: (() => void) | undefined;
   #lost!: Promise<never>;
   #fireLost!: (err: Error) => void;
@@ -140,6 +156,26 @@ export class NatsLink {
     return new NatsLink(undefined, open, display, connectTimeoutMs);
   }
 
+  /**
+   * A link on the connection that opens with `options`, shared by every
+   * Topic and Subscription opened with the same options while one of them
+   * holds it: each must `close` it once, and the last closes the connection.
+   */
+  static sharing(options: ConnectionOptions, display: string, connectTimeoutMs = CONNECT_TIMEOUT_MS): NatsLink {
+    const key = sharingKey(options);
+    const existing = key === undefined ? undefined : sharedLinks.get(key);
+    if (existing !== undefined && !existing.#closed) {
+      existing.#users++;
+      return existing;
+    }
+    const link = new NatsLink(undefined, () => connectNats(options), display, connectTimeoutMs);
+    if (key !== undefined) {
+      link.#sharedAs = key;
+      sharedLinks.set(key, link);
+    }
+    return link;
+  }
+
   /** The connection once made, else undefined. */
   get current(): NatsConnection | undefined {
     return this.#nc;
@@ -182,8 +218,14 @@ export class NatsLink {
     return nc;
   }
 
-  /** Stops watching; closes the connection if this link opened it, after flushing what it still has to send. */
+  /**
+   * Stops watching; closes the connection if this link opened it, after
+   * flushing what it still has to send. A shared link does so only when its
+   * last holder closes it.
+   */
   async close(signal: AbortSignal): Promise<void> {
+    if (--this.#users > 0) return;
+    if (this.#sharedAs !== undefined && sharedLinks.get(this.#sharedAs) === this) sharedLinks.delete(this.#sharedAs);
     this.#closed = true;
     this.#first?.close();
     this.#stopStatus?.();

@@ -16,7 +16,7 @@ import {
   type TopicURLOpener,
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
-import { CONNECT_TIMEOUT_MS, connectionOptions, connectNats, NatsLink } from "./connection.js";
+import { CONNECT_TIMEOUT_MS, connectionOptions, NatsLink } from "./connection.js";
 import { resolveServers } from "./server.js";
 import { NatsSubscriptionDriver } from "./subscription.js";
 import { NatsTopicDriver } from "./topic.js";
@@ -108,7 +108,7 @@ export function streamName(url: URL): string {
   return name;
 }
 
-/** A link that opens its own connection, from the options and NATS_SERVER_URL. */
+/** The link on the connection of these options and NATS_SERVER_URL, shared with the Topics and Subscriptions opened with the same. */
 function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTimeoutMs?: number } {
   const parsed = parseOptions(driverOptions, options, DRIVER);
   const servers = resolveServers(parsed.serverUrl);
@@ -116,7 +116,7 @@ function linkFor(options: Record<string, unknown>): { link: NatsLink; requestTim
   const extra = parsed.natsOptions as Partial<ConnectionOptions>;
   const connect = connectionOptions(servers, parsed.pingInterval, extra, connectTimeoutMs);
   return {
-    link: NatsLink.opening(() => connectNats(connect), servers.display, connectTimeoutMs),
+    link: NatsLink.sharing(connect, servers.display, connectTimeoutMs),
     requestTimeoutMs: parsed.requestTimeout,
   };
 }

@@ -1,13 +1,45 @@
+import type { NatsConnection } from "@nats-io/transport-node";
 import { expectOpenFailure, freePort, startSilentServer, tlsEndpointsForTests } from "@portable-pubsub/conformance";
 import { ErrorCode, openSubscription, openTopic } from "@portable-pubsub/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { NATS_ADDRESS, NATS_URL, requireNats, skipNats, unique } from "./helpers.js";
+import { admin, NATS_ADDRESS, NATS_URL, requireNats, skipNats, streamWithConsumer, unique } from "./helpers.js";
 
 const PASSWORD = "open-test-secret";
 
 /** What opening checks: the server is reachable, speaks TLS we trust, and the stream and consumer exist. */
 describe.skipIf(skipNats)("nats opens", () => {
   beforeAll(requireNats);
+
+  it("shares one connection between the topics and subscriptions opened with the same options, closed with the last", async () => {
+    const { nc: adminNc, jsm } = await admin();
+    const streams = [await streamWithConsumer(jsm, "shared", 30_000), await streamWithConsumer(jsm, "shared", 30_000)];
+    try {
+      const options = { serverUrl: NATS_URL };
+      const topics = await Promise.all(streams.map((s) => openTopic(`nats://${s}`, options)));
+      const subs = await Promise.all(streams.map((s) => openSubscription(`nats://${s}?consumer=c`, options)));
+      const connection = topics[0]?.as<NatsConnection>();
+      expect(connection).toBeDefined();
+      for (const handle of [...topics, ...subs]) expect(handle.as<NatsConnection>()).toBe(connection);
+      // Another server setting is another connection.
+      const other = await openTopic(`nats://${streams[0]}`, { ...options, pingInterval: 3000 });
+      expect(other.as<NatsConnection>()).not.toBe(connection);
+      await other.shutdown();
+
+      await topics[0]?.shutdown();
+      await subs[0]?.shutdown();
+      expect(connection?.isClosed()).toBe(false);
+      await topics[1]?.send({ body: "after" });
+      const message = await subs[1]?.receive({ signal: AbortSignal.timeout(10_000) });
+      expect(message?.text()).toBe("after");
+      message?.ack();
+      await subs[1]?.shutdown();
+      await topics[1]?.shutdown();
+      expect(connection?.isClosed()).toBe(true);
+    } finally {
+      for (const s of streams) await jsm.streams.delete(s).catch(() => {});
+      await adminNc.close();
+    }
+  });
 
   it("fails a topic whose subject no stream stores, and a subscription whose consumer is missing, with NotFound", async () => {
     const name = unique("missing");

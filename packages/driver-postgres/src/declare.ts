@@ -38,14 +38,35 @@ export function forSchema(sql: string, schema: string): string {
     .replace(/\bpubsub\./g, `${schema}.`);
 }
 
+/** The migration running on each pool or client, per schema: opens declaring at the same time share it. */
+const running = new WeakMap<Queryable, Map<string, Promise<void>>>();
+
 /**
  * Creates what is missing of the driver's tables in `schema`: runs every
  * migration in one implicit transaction (one multi-statement query), under
  * an advisory lock so that two processes declaring at once do not race
- * PostgreSQL's catalog.
+ * PostgreSQL's catalog. Calls on one `db` and schema while one runs wait for
+ * it instead of running another: a thousand opens with `declare=true` at
+ * once would otherwise queue a thousand migrations on the lock.
  */
 export async function migrate(db: Queryable, schema: string): Promise<void> {
-  await db.query(`SELECT pg_advisory_xact_lock(hashtext('portable-pubsub migrate'));\n${await migrationSql(schema)}`);
+  let bySchema = running.get(db);
+  if (bySchema === undefined) {
+    bySchema = new Map();
+    running.set(db, bySchema);
+  }
+  const current = bySchema.get(schema);
+  if (current !== undefined) return current;
+  const started = (async () => {
+    await db.query(`SELECT pg_advisory_xact_lock(hashtext('portable-pubsub migrate'));\n${await migrationSql(schema)}`);
+  })();
+  const table = bySchema;
+  bySchema.set(schema, started);
+  const forget = () => {
+    if (table.get(schema) === started) table.delete(schema);
+  };
+  started.then(forget, forget);
+  return started;
 }
 
 /** Every migration's text for `schema`, in order: what `migrate` runs, for a DBA to review or run by hand. */

@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { migrateDatabase, migrationSql } from "@portable-pubsub/driver-postgres";
+import { migrate, migrateDatabase, migrationSql } from "@portable-pubsub/driver-postgres";
 import { describe, expect, it } from "vitest";
 import { PG_URL, schemaFixture, skipPg, unique } from "./helpers.js";
 
@@ -90,6 +90,30 @@ describe.skipIf(skipPg)("pubsub pg migrate", () => {
       );
     } finally {
       await fixture().admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  it("runs one migration for opens that declare the same schema on one pool at the same time", async () => {
+    const schema = unique("coalesced");
+    const { admin } = fixture();
+    const statements: string[] = [];
+    const counting = {
+      query: (text: string, values?: unknown[]) => {
+        statements.push(text);
+        return admin.query(text, values);
+      },
+    };
+    try {
+      await Promise.all(Array.from({ length: 50 }, () => migrate(counting, schema)));
+      expect(statements).toHaveLength(1);
+      // Once it has finished, the next declare migrates again: a schema dropped meanwhile comes back.
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await migrate(counting, schema);
+      expect(statements).toHaveLength(2);
+      const { rows } = await admin.query(`SELECT version FROM ${schema}.migrations ORDER BY version`);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   });
 });

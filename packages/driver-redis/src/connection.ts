@@ -1,21 +1,14 @@
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   type DriverServer,
-  decodeName,
   type HealthState,
   HealthTracker,
-  invalidArgument,
   raceSignal,
   settledWithin,
 } from "@portable-pubsub/core/driver";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import {
-  describeTopology,
-  openTopologyClient,
-  parseTopologyUrl,
-  TOPOLOGY_SCHEME,
-  type Topology,
-} from "./sentinel-cluster.js";
+import { describeTopology, openTopologyClient } from "./sentinel-cluster.js";
+import type { ServerTarget } from "./server.js";
 
 /**
  * A connection this driver uses: one Redis server (plain, or the master that
@@ -23,12 +16,6 @@ import {
  * Cluster sends each to the node that holds its key's slot.
  */
 export type RedisClient = Redis | Cluster;
-
-/** What a server URL names: one server (its URL, normalized), or several (Sentinel, Cluster). */
-export type ServerTarget = string | Topology;
-
-/** The environment variable that names the Redis server of `redisstream://` URLs. */
-export const SERVER_URL_ENV = "REDIS_SERVER_URL";
 
 /**
  * How long opening waited for Redis before this became the portable
@@ -81,78 +68,6 @@ export function readerClientOptions(
   return commandClientOptions(socketTimeoutMs + blockMs, connectTimeoutMs);
 }
 
-/** What a server URL should look like, for messages. */
-const EXPECTED =
-  'expected redis://[user:password@]host[:port][/db], rediss://…, redis-sentinel://[user:password@]host[:port][,host[:port]…]/MASTER_NAME or redis-cluster://[user:password@]host[:port][,host[:port]…], with "%", "/", "?", "#" and "@" in the user name or password percent-encoded';
-
-/**
- * Checks a server URL: redis:// or rediss://, with a host, an optional
- * numeric db as its path, user information that percent-decodes, and no
- * query. ioredis would take every query parameter as an option, over the
- * driver's own (`?password=`, `?maxRetriesPerRequest=`): those go in the
- * user information and the redisOptions option instead. No message echoes
- * what may hold a password: not the user information, nor the rest of a URL
- * whose password was not percent-encoded.
- */
-export function checkServerUrl(serverUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(serverUrl);
-  } catch {
-    // Neither echoed nor attached as the cause (Node's error keeps the whole input): where its password ends cannot be told.
-    throw invalidArgument(`redisstream: the server URL is not a valid URL; ${EXPECTED}`);
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    // Without "//" the "scheme" may well be a user name (user:password@host): do not echo it.
-    const given = serverUrl.trim().slice(url.protocol.length).startsWith("//") ? `, not ${url.protocol}//` : "";
-    throw invalidArgument(
-      `redisstream: the server URL must start with redis:// or rediss:// (TLS)${given}; ${EXPECTED}`,
-    );
-  }
-  if (!url.hostname)
-    throw invalidArgument(`redisstream: the server URL names no host after ${url.protocol}//; ${EXPECTED}`);
-  if (`${url.pathname}${url.search}${url.hash}`.includes("@")) {
-    throw invalidArgument(
-      `redisstream: the server URL has an "@" after its host, so part of its password was read as the host, db or query; ${EXPECTED}`,
-    );
-  }
-  const display = `${url.protocol}//${url.username || url.password ? "***@" : ""}${url.host}${url.pathname}`;
-  for (const key of url.searchParams.keys()) {
-    throw invalidArgument(
-      `redisstream: server URL ${display} has query parameter "${key}"; it takes none: give a password in the user information (redis://:PASSWORD@host, percent-encoded) and other ioredis settings in the redisOptions option`,
-    );
-  }
-  if (!/^\/?(\d{1,9})?$/.test(url.pathname)) {
-    throw invalidArgument(
-      `redisstream: server URL ${display} has a path that is not a db number, such as /0; ${EXPECTED}`,
-    );
-  }
-  // ioredis decodes these itself, and a bad escape would be a raw URIError from its constructor.
-  const describe = () => `redisstream: server URL ${display} has badly percent-encoded user information`;
-  decodeName(url.username, describe);
-  decodeName(url.password, describe);
-  return url;
-}
-
-/**
- * The server URL from the `serverUrl` option or REDIS_SERVER_URL, checked:
- * a `redis-sentinel://` or `redis-cluster://` URL parsed into its servers,
- * another normalized for ioredis, which enables TLS only for a lower-case
- * `rediss://`, so `REDISS://` would otherwise connect in plain text.
- */
-export function resolveServerUrl(serverUrl: string | undefined): ServerTarget {
-  const value = serverUrl ?? process.env[SERVER_URL_ENV];
-  if (value === undefined || value.trim() === "") {
-    throw invalidArgument(
-      `redisstream: no Redis server; set ${SERVER_URL_ENV} (such as redis://localhost:6379) or pass the serverUrl option`,
-    );
-  }
-  if (TOPOLOGY_SCHEME.test(value)) return parseTopologyUrl(value);
-  const url = checkServerUrl(value);
-  url.hash = "";
-  return url.href;
-}
-
 /** How messages name the servers of clients made from a Sentinel or Cluster URL. */
 const topologies = new WeakMap<RedisClient, string>();
 
@@ -186,6 +101,43 @@ function scrubCredentials(err: unknown): void {
   if (command && /^(auth|hello)$/i.test(String(command.name)) && Array.isArray(command.args)) {
     command.args = command.args.map(() => "***");
   }
+}
+
+/** Clients opened by URL, shared per server and settings while a Topic or Subscription uses them. */
+const sharedClients = new Map<string, { client: RedisClient; users: number }>();
+/** The key in `sharedClients` of each shared client. */
+const sharedKeys = new WeakMap<RedisClient, string>();
+
+/**
+ * The command client for `target` with these options, shared by the Topics
+ * and Subscriptions opened by URL with the same server and settings: each
+ * must close it with `closeClient`, which ends it once the last one has.
+ * Settings holding functions, which cannot be compared, get a client of
+ * their own.
+ */
+export function sharedClient(target: ServerTarget, options: RedisOptions, extra: RedisOptions = {}): RedisClient {
+  if (Object.values(extra).some((value) => typeof value === "function")) return createClient(target, options, extra);
+  const key = JSON.stringify([target, options, extra]);
+  const entry = sharedClients.get(key);
+  if (entry !== undefined && entry.client.status !== "end") {
+    entry.users++;
+    return entry.client;
+  }
+  const client = createClient(target, options, extra);
+  sharedClients.set(key, { client, users: 1 });
+  sharedKeys.set(client, key);
+  return client;
+}
+
+/** Counts one user of a shared client out; true when others still use it, so it must stay open. */
+function stillShared(client: RedisClient): boolean {
+  const key = sharedKeys.get(client);
+  const entry = key === undefined ? undefined : sharedClients.get(key);
+  if (key === undefined || entry?.client !== client) return false;
+  entry.users--;
+  if (entry.users > 0) return true;
+  sharedClients.delete(key);
+  return false;
 }
 
 /** A connection of its own for blocking reads, with `client`'s server, credentials and connect timeout. */
@@ -301,13 +253,14 @@ export class ClientHealth {
 }
 
 /**
- * Closes a client this driver opened: QUIT, so that replies still due
+ * Closes a client this driver opened (a shared one once its last user
+ * closed it): QUIT, so that replies still due
  * arrive, but disconnects at once when `signal` fires, after `graceMs`, when
  * QUIT fails, or when the client is not connected (no reply is due then,
  * and QUIT would only wait in the offline queue).
  */
 export async function closeClient(client: RedisClient, signal: AbortSignal, graceMs = 2000): Promise<void> {
-  if (client.status === "end") return;
+  if (stillShared(client) || client.status === "end") return;
   if (!signal.aborted && client.status === "ready") await settledWithin(client.quit(), signal, graceMs);
   client.disconnect();
 }
@@ -359,9 +312,20 @@ export async function whenConnected(clients: RedisClient[], signal: AbortSignal)
   await raceSignal(Promise.all(clients.map(connected)), signal, "open");
 }
 
+/** The wait for each client that is not ready yet: one set of listeners however many opens share the client. */
+const connecting = new WeakMap<RedisClient, Promise<void>>();
+
 function connected(client: RedisClient): Promise<void> {
   if (client.status === "ready") return Promise.resolve();
   if (client.status === "end") return Promise.reject(new Error("Connection is closed."));
+  const pending = connecting.get(client);
+  if (pending !== undefined) return pending;
+  const waiting = firstReady(client).finally(() => connecting.delete(client));
+  connecting.set(client, waiting);
+  return waiting;
+}
+
+function firstReady(client: RedisClient): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const done = () => {
       client.off("ready", onReady);

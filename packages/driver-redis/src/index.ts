@@ -14,10 +14,10 @@ export {
   OPEN_TIMEOUT_MS,
   type RedisClient,
   readerClientOptions,
-  SERVER_URL_ENV,
 } from "./connection.js";
 export { ensureGroup, type GroupStart } from "./declare.js";
 export { redisErrors } from "./errors.js";
+export { SERVER_URL_ENV } from "./server.js";
 export {
   openRedisSubscription,
   RedisSubscriptionDriver,

@@ -1,117 +1,338 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { settledWithin } from "@portable-pubsub/core/driver";
+import { Cluster } from "ioredis";
 import { parseEntries, type RedisStreamEntry } from "./codec.js";
-import type { RedisClient } from "./connection.js";
-
-type Outcome = { entries: RedisStreamEntry[] } | { error: unknown };
+import { closeClient, duplicateForReads, type RedisClient } from "./connection.js";
 
 /** Extra time, beyond BLOCK, that a receive waits for a reply before it returns empty-handed. */
 const REPLY_GRACE_MS = 1000;
+/** How soon an UNBLOCK that found the read not blocked yet is sent again, and how often at most. */
+const WAKE_AGAIN_MS = 2;
+const MAX_WAKES = 50;
+
+/** A consumer name unique to this process and reader. */
+export function uniqueConsumerName(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
 
 /**
- * The blocking `XREADGROUP … BLOCK ms … >` of one consumer, on a connection
- * of its own (a blocking command holds its connection until it returns).
- *
- * A read is never abandoned: when a receive stops waiting for it (its signal
- * fired, or the reply is late because the connection stalled), the read
- * stays in flight and the next receive takes its reply. So entries that
- * Redis has already assigned to this consumer are handed out, not left in
- * the pending list until the ack deadline. ioredis re-sends the read on a
- * new connection if the old one dies (see connection.ts), and its socket
- * timeout replaces a stalled connection.
+ * Hands entries that this consumer was given back to the group at once:
+ * XCLAIM … TIME 1 JUSTID sets their last delivery to the epoch, so the next
+ * XAUTOCLAIM of any consumer takes them over. JUSTID leaves their delivery
+ * count alone; the XAUTOCLAIM that redelivers them counts the delivery.
  */
-export class BlockingReader {
-  readonly #reader: RedisClient;
+export async function handBack(
+  client: RedisClient,
+  target: { stream: string; group: string; consumer: string },
+  ids: string[],
+): Promise<void> {
+  if (ids.length === 0) return;
+  await client.xclaim(target.stream, target.group, target.consumer, 0, ...ids, "TIME", 1, "JUSTID");
+}
+
+/** A receive waiting for entries. */
+interface Waiting {
+  readonly max: number;
+  deliver(entries: RedisStreamEntry[]): void;
+  fail(error: unknown): void;
+}
+
+/** One blocking read on the server: the streams it reads, and whether it was woken early. */
+interface Read {
+  readonly streams: ReadonlySet<string>;
+  woken: boolean;
+  /** UNBLOCKs that found the read not blocked yet. */
+  wakes: number;
+  done: Promise<void>;
+}
+
+/**
+ * One subscription's place in a {@link GroupReader}: the receive it has
+ * waiting, and the entries read for it that it has not taken yet.
+ */
+export class ReaderSeat {
+  readonly stream: string;
+  readonly reader: GroupReader;
+  /** Entries read for this seat and not handed out yet (a read brought more than the receive asked for). */
+  readonly buffered: RedisStreamEntry[] = [];
+  waiting: Waiting | undefined;
+  /** Told of entries as they are buffered, so that their leases are kept while they wait. */
+  onBuffered: (entries: RedisStreamEntry[]) => void = () => {};
+
+  constructor(reader: GroupReader, stream: string) {
+    this.reader = reader;
+    this.stream = stream;
+  }
+
+  /**
+   * Returns up to `max` new entries of this seat's stream, waiting for the
+   * group's next read that brings some. Returns [] when a read timed out
+   * (BLOCK) with nothing for it, after BLOCK and a grace when the reply is
+   * late (a stalled connection), when `signal` fires, or on `wake`. A read
+   * is never abandoned: what it brings after the receive stopped waiting is
+   * kept for the next receive, so entries that Redis has already assigned
+   * to this consumer are handed out, not left in the pending list until the
+   * ack deadline.
+   */
+  read(max: number, signal: AbortSignal): Promise<RedisStreamEntry[]> {
+    if (this.buffered.length > 0) return Promise.resolve(this.buffered.splice(0, max));
+    if (signal.aborted) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (this.waiting === waiting) this.waiting = undefined;
+      };
+      const waiting: Waiting = {
+        max,
+        deliver: (entries) => {
+          done();
+          resolve(entries);
+        },
+        fail: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      const onAbort = () => waiting.deliver([]);
+      const timer = setTimeout(onAbort, this.reader.blockMs + REPLY_GRACE_MS);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiting = waiting;
+      this.reader.want(this);
+    });
+  }
+
+  /** Ends the receive waiting, if any, with []: so that a nack's reclaim runs at once. */
+  wake(): void {
+    this.waiting?.deliver([]);
+  }
+
+  /**
+   * Waits (at most `ms`, or until `signal`) for the read in flight if it
+   * reads this stream, waking it first; returns every entry held for this
+   * seat, which it no longer holds.
+   */
+  async drain(ms: number, signal: AbortSignal): Promise<RedisStreamEntry[]> {
+    this.wake();
+    await this.reader.settled(this.stream, ms, signal);
+    return this.buffered.splice(0);
+  }
+}
+
+/**
+ * The blocking reads of one consumer of a consumer group, for every stream
+ * that its subscriptions read: one `XREADGROUP GROUP g c COUNT n BLOCK ms
+ * STREAMS k1 k2 … > > …` at a time, on a connection of its own (a blocking
+ * command holds its connection until it returns), whose entries go to the
+ * subscription of their stream.
+ *
+ * A read covers only the streams whose subscription is waiting in a
+ * receive: a subscription that is slow to come back for more (its portable
+ * buffer is full) is left out, so it neither blocks the others nor has
+ * entries assigned to it that it would hold past their ack deadline. A
+ * subscription that starts waiting while a read without its stream blocks
+ * wakes that read (CLIENT UNBLOCK from the command connection), and the next
+ * read includes it. Without the permission to run CLIENT, or on a Redis
+ * Cluster (where CLIENT cannot be aimed at the reader's node), it waits for
+ * the read to end, at most BLOCK.
+ *
+ * ioredis re-sends a read on a new connection if the old one dies (see
+ * connection.ts), and its socket timeout replaces a stalled connection.
+ */
+export class GroupReader {
+  /** The connection of the blocking reads. */
+  readonly connection: RedisClient;
+  readonly group: string;
+  readonly consumer: string;
+  readonly blockMs: number;
   readonly #command: RedisClient;
-  readonly #args: (string | number)[];
-  readonly #blockMs: number;
-  readonly #stream: string;
-  /** The read whose reply no caller has taken yet; it may have settled already. */
-  #inflight: Promise<Outcome> | undefined;
-  /** True while a read is on the server, waiting. */
-  #blocked = false;
+  readonly #seats = new Map<string, ReaderSeat[]>();
+  readonly #closeConnection: boolean;
+  readonly #onEmpty: () => void;
+  #read: Read | undefined;
+  #scheduled = false;
   #clientId: number | undefined;
   readonly #onReady = () => this.#learnClientId();
 
-  /** `command` is another connection, used only to wake the reader with CLIENT UNBLOCK. */
+  /**
+   * `command` is another connection: it wakes the reader (CLIENT UNBLOCK)
+   * and hands back entries that arrive for a stream nobody reads any more.
+   * `closeConnection`: close `connection` once the last seat leaves.
+   */
   constructor(
-    reader: RedisClient,
+    connection: RedisClient,
     command: RedisClient,
-    target: { stream: string; group: string; consumer: string },
+    names: { group: string; consumer: string },
     blockMs: number,
+    options: { closeConnection: boolean; onEmpty?: () => void },
   ) {
-    this.#reader = reader;
+    this.connection = connection;
     this.#command = command;
-    this.#blockMs = blockMs;
-    this.#stream = target.stream;
-    this.#args = ["GROUP", target.group, target.consumer, "COUNT", 0, "BLOCK", blockMs, "STREAMS", target.stream, ">"];
-    reader.on("ready", this.#onReady);
-    if (reader.status === "ready") this.#learnClientId();
+    this.group = names.group;
+    this.consumer = names.consumer;
+    this.blockMs = blockMs;
+    this.#closeConnection = options.closeConnection;
+    this.#onEmpty = options.onEmpty ?? (() => {});
+    connection.on("ready", this.#onReady);
+    if (connection.status === "ready") this.#learnClientId();
+  }
+
+  /** A seat for a subscription of `stream`; it must `leave` once done. */
+  join(stream: string): ReaderSeat {
+    const seat = new ReaderSeat(this, stream);
+    const seats = this.#seats.get(stream);
+    if (seats) seats.push(seat);
+    else this.#seats.set(stream, [seat]);
+    return seat;
   }
 
   /**
-   * Returns new entries: up to `max` from a fresh read, or whatever the read
-   * already in flight brings (which may be more). Returns [] when nothing
-   * arrived within BLOCK (plus a grace), or when `signal` fires.
+   * Removes `seat` (its receive waiting, if any, gets []). Returns true when
+   * other seats still read its stream. The last seat to leave closes the
+   * connection, if this reader owns it.
    */
-  async read(max: number, signal: AbortSignal): Promise<RedisStreamEntry[]> {
-    const inflight = this.#inflight ?? this.#issue(max);
-    const outcome = await settledWithin(inflight, signal, this.#blockMs + REPLY_GRACE_MS);
-    if (outcome === undefined) return [];
-    this.#consumed(inflight);
-    if ("error" in outcome) throw outcome.error;
-    return outcome.entries;
+  async leave(seat: ReaderSeat, signal: AbortSignal): Promise<boolean> {
+    seat.wake();
+    const seats = (this.#seats.get(seat.stream) ?? []).filter((s) => s !== seat);
+    if (seats.length > 0) this.#seats.set(seat.stream, seats);
+    else this.#seats.delete(seat.stream);
+    if (this.#seats.size === 0) {
+      this.#onEmpty();
+      this.connection.off("ready", this.#onReady);
+      if (this.#closeConnection) await closeClient(this.connection, signal);
+    }
+    return seats.length > 0;
   }
 
-  /** Waits (at most `ms`, or until `signal`) for the read in flight, waking it first; returns what it brought. */
-  async drain(ms: number, signal: AbortSignal): Promise<RedisStreamEntry[]> {
-    const inflight = this.#inflight;
-    if (!inflight) return [];
-    this.wake();
-    const outcome = await settledWithin(inflight, signal, ms);
-    if (outcome === undefined) return [];
-    this.#consumed(inflight);
-    return "entries" in outcome ? outcome.entries : [];
+  /** `seat` has a receive waiting: read its stream next, waking the read in flight if that does not. */
+  want(seat: ReaderSeat): void {
+    const read = this.#read;
+    if (read === undefined) this.#schedule();
+    else if (!read.streams.has(seat.stream)) this.#wake(read);
   }
 
-  /**
-   * Ends the current BLOCK early (CLIENT UNBLOCK from the command
-   * connection), so that a nack or a shutdown need not wait for it. Best
-   * effort: without the permission to run CLIENT, the read ends on its own.
-   */
-  wake(): void {
-    if (!this.#blocked || this.#clientId === undefined) return;
-    this.#command.client("UNBLOCK", this.#clientId).catch(() => {});
+  /** Resolves once the read in flight, if it reads `stream`, has settled (woken first), or after `ms`. */
+  async settled(stream: string, ms: number, signal: AbortSignal): Promise<void> {
+    const read = this.#read;
+    if (read === undefined || !read.streams.has(stream)) return;
+    this.#wake(read);
+    await settledWithin(read.done, signal, ms);
   }
 
-  /** Stops listening to the reader's events. */
-  stop(): void {
-    this.#reader.off("ready", this.#onReady);
-  }
-
-  #issue(max: number): Promise<Outcome> {
-    this.#args[4] = max;
-    const promise: Promise<Outcome> = this.#reader.callBuffer("XREADGROUP", ...this.#args).then(
-      (reply) => ({ entries: parseReply(this.#stream, reply) }),
-      (error: unknown) => ({ error }),
-    );
-    this.#inflight = promise;
-    this.#blocked = true;
-    void promise.then(() => {
-      this.#blocked = false;
+  /** Issues the next read on a later turn, so that receives coming back from the last one join it. */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#issue();
     });
-    return promise;
   }
 
-  /** The reply of `read` has been handed over: the next call issues a new read. */
-  #consumed(read: Promise<Outcome>): void {
-    if (this.#inflight === read) this.#inflight = undefined;
+  #issue(): void {
+    if (this.#read !== undefined) return;
+    const streams: string[] = [];
+    let count = 0;
+    for (const [stream, seats] of this.#seats) {
+      let wanted = false;
+      for (const { waiting } of seats) {
+        if (waiting === undefined) continue;
+        wanted = true;
+        count = Math.max(count, waiting.max);
+      }
+      if (wanted) streams.push(stream);
+    }
+    if (streams.length === 0) return;
+    const args = ["GROUP", this.group, this.consumer, "COUNT", count, "BLOCK", this.blockMs, "STREAMS"];
+    const read: Read = { streams: new Set(streams), woken: false, wakes: 0, done: Promise.resolve() };
+    this.#read = read;
+    read.done = this.connection
+      .callBuffer("XREADGROUP", ...args, ...streams, ...streams.map(() => ">"))
+      .then(
+        (reply) => this.#dispatch(reply, read),
+        (error: unknown) => this.#fail(error, read),
+      )
+      .finally(() => {
+        this.#read = undefined;
+        this.#schedule();
+      });
+  }
+
+  /** Hands each stream's entries to its seats: waiting receives first, the rest kept by the first seat. */
+  #dispatch(reply: unknown, read: Read): void {
+    const arrived = new Map<string, unknown>();
+    if (Array.isArray(reply)) for (const [key, raw] of reply as [Buffer, unknown][]) arrived.set(String(key), raw);
+    // A null reply that nobody woke is BLOCK running out: the receives in it return [], as the contract asks.
+    const timedOut = reply === null && !read.woken;
+    for (const stream of read.streams) {
+      const entries = parseEntries(stream, arrived.get(stream));
+      const seats = this.#seats.get(stream);
+      if (seats === undefined) {
+        // Its subscriptions left while the read was in flight: give the entries back rather than let them wait for the deadline.
+        const target = { stream, group: this.group, consumer: this.consumer };
+        handBack(
+          this.#command,
+          target,
+          entries.map((e) => e.id),
+        ).catch(() => {});
+        continue;
+      }
+      for (const seat of seats) {
+        if (seat.waiting === undefined || (entries.length === 0 && !timedOut)) continue;
+        seat.waiting.deliver(entries.splice(0, seat.waiting.max));
+      }
+      if (entries.length > 0) {
+        const keeper = seats[0] as ReaderSeat;
+        keeper.buffered.push(...entries);
+        keeper.onBuffered(entries);
+      }
+    }
+  }
+
+  /**
+   * A failed read fails the receives waiting in it, but one stream's missing
+   * group or key fails only that stream's: "NOGROUP No such key 'k' …" names
+   * it. A group destroyed, or a key deleted, while the read blocked ends it
+   * with an error that names none ("NOGROUP the consumer group this client
+   * was blocked on no longer exists", "UNBLOCKED …"); the receives then keep
+   * waiting, and the next read, which names the stream, fails only its own.
+   */
+  #fail(error: unknown, read: Read): void {
+    const message = error instanceof Error ? error.message : "";
+    const named = /^NOGROUP No such key '(.*)' or consumer group/s.exec(message)?.[1];
+    if (named === undefined && read.streams.size > 1 && /^(NOGROUP|UNBLOCKED) /.test(message)) return;
+    const streams = named !== undefined && read.streams.has(named) ? [named] : read.streams;
+    for (const s of streams) for (const seat of this.#seats.get(s) ?? []) seat.waiting?.fail(error);
+  }
+
+  /**
+   * Ends the read early (CLIENT UNBLOCK). Best effort: see the class
+   * comment. The UNBLOCK travels on another connection and can overtake the
+   * read on its way to the server; then it finds nothing blocked (0), and is
+   * sent again shortly while the read is still in flight.
+   */
+  #wake(read: Read): void {
+    if (read.woken || this.#clientId === undefined) return;
+    read.woken = true;
+    this.#command.client("UNBLOCK", this.#clientId).then(
+      (unblocked) => {
+        if (Number(unblocked) !== 0 || this.#read !== read || read.wakes++ >= MAX_WAKES) return;
+        setTimeout(() => {
+          if (this.#read !== read) return;
+          read.woken = false;
+          this.#wake(read);
+        }, WAKE_AGAIN_MS);
+      },
+      () => {},
+    );
   }
 
   #learnClientId(): void {
     this.#clientId = undefined;
     // A Cluster sends CLIENT to any node: the id could be another node's client, and UNBLOCK would wake a stranger.
-    if (this.#reader.isCluster) return;
-    this.#reader.client("ID").then(
+    if (this.connection.isCluster) return;
+    this.connection.client("ID").then(
       (id) => {
         this.#clientId = Number(id);
       },
@@ -120,9 +341,38 @@ export class BlockingReader {
   }
 }
 
-/** XREADGROUP replies `[[stream, [[id, fields], …]]]`, or null when BLOCK timed out. */
-function parseReply(stream: string, reply: unknown): RedisStreamEntry[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const [first] = reply as [unknown[]];
-  return parseEntries(stream, first?.[1]);
+/** The readers shared by the subscriptions made on one command connection, by group, consumer and BLOCK. */
+const shared = new WeakMap<RedisClient, Map<string, GroupReader>>();
+
+/**
+ * The reader that a subscription of `target` made on `client` joins: one
+ * per group (and consumer name, when one is given, and BLOCK time), on a
+ * duplicate of `client` that the reader closes when its last subscription
+ * leaves. On a Redis Cluster, one per stream as well: the keys of one
+ * XREADGROUP must hash to one slot.
+ */
+export function sharedReader(
+  client: RedisClient,
+  target: { stream: string; group: string; consumer?: string },
+  blockMs: number,
+): GroupReader {
+  let readers = shared.get(client);
+  if (readers === undefined) {
+    readers = new Map();
+    shared.set(client, readers);
+  }
+  const perStream = client instanceof Cluster ? target.stream : "";
+  const key = JSON.stringify([target.group, target.consumer ?? null, blockMs, perStream]);
+  const existing = readers.get(key);
+  if (existing !== undefined) return existing;
+  const all = readers;
+  const names = { group: target.group, consumer: target.consumer ?? uniqueConsumerName() };
+  const reader = new GroupReader(duplicateForReads(client, blockMs), client, names, blockMs, {
+    closeConnection: true,
+    onEmpty: () => {
+      if (all.get(key) === reader) all.delete(key);
+    },
+  });
+  readers.set(key, reader);
+  return reader;
 }

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import {
   type DriverMessage,
   type DriverServer,
   type DriverTelemetry,
   type HealthSource,
+  HeldLeases,
   resourceUrl,
   Subscription,
   type SubscriptionDriver,
@@ -13,17 +12,21 @@ import {
 } from "@portable-pubsub/core/driver";
 import { toDriverMessage } from "./codec.js";
 import type { RedisClient } from "./connection.js";
-import { ClientHealth, closeClient, duplicateForReads, redisServer, serverOf, whenConnected } from "./connection.js";
+import { ClientHealth, closeClient, redisServer, serverOf, whenConnected } from "./connection.js";
 import { checkGroup, ensureGroup, type GroupStart } from "./declare.js";
 import { redisErrors } from "./errors.js";
-import { BlockingReader } from "./reader.js";
+import { GroupReader, handBack, type ReaderSeat, sharedReader, uniqueConsumerName } from "./reader.js";
 import { Reclaimer } from "./reclaim.js";
+
+export { uniqueConsumerName } from "./reader.js";
 
 /** How a subscription reads its consumer group. */
 export interface RedisSubscriptionSettings {
   /**
-   * This consumer's name in the group. Default: unique per Subscription
-   * (`host-pid-random`). Two live Subscriptions must never share a name.
+   * This consumer's name in the group. Default: unique per process and
+   * group reader (`host-pid-random`): the subscriptions of one group that
+   * share a reader connection read as one consumer. Two processes must never
+   * share a name.
    */
   consumer?: string;
   /**
@@ -63,14 +66,11 @@ export interface RedisSubscriptionOptions
   start?: GroupStart;
   /**
    * The connection for the blocking reads, which no other command may share.
-   * Default: a duplicate of the client, closed at shutdown.
+   * Default: the group's reader on `client`, which the subscriptions of one
+   * group (and consumer name) on `client` share: one duplicate of the client,
+   * closed when the last of them shuts down.
    */
   reader?: RedisClient;
-}
-
-/** A consumer name unique to this process and Subscription. */
-export function uniqueConsumerName(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
 }
 
 /** Grace to let the last blocking read bring its entries back at shutdown. */
@@ -80,8 +80,9 @@ const CLOSE_GRACE_MS = 2000;
 
 /**
  * One consumer of a Redis consumer group. New entries come from a blocking
- * XREADGROUP on a connection of its own; entries past their ack deadline
- * (or nacked) come back through XAUTOCLAIM; acks are one XACK per batch.
+ * XREADGROUP that the group's reader runs for all its subscriptions on a
+ * connection of its own (see reader.ts); entries past their ack deadline (or
+ * nacked) come back through XAUTOCLAIM; acks are one XACK per batch.
  */
 export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly resource: string;
@@ -100,35 +101,47 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   /** This consumer's name in the group. */
   readonly consumer: string;
   readonly #client: RedisClient;
-  readonly #readerClient: RedisClient;
   readonly #stream: string;
   readonly #group: string;
-  readonly #reader: BlockingReader;
+  readonly #seat: ReaderSeat;
+  readonly #held: HeldLeases<string>;
   readonly #reclaimer: Reclaimer;
   readonly #watch: ClientHealth;
   readonly #closeClient: boolean;
-  readonly #closeReader: boolean;
   readonly #createGroupAt: GroupStart | undefined;
-  /** Entries read but not handed out yet: a read in flight brought more than the receive asked for. */
-  #leftover: DriverMessage[] = [];
 
   /**
-   * `reader` must be a connection of its own. The group must exist
+   * `reader` must be a connection of its own (closed at shutdown with
+   * `closeReader`); undefined: the group's reader shared on `client` (see
+   * `RedisSubscriptionOptions.reader`). The group must exist
    * (`ensureGroup`), or be created by `ready` (`createGroupAt`); receives
    * from a missing one fail with NotFound.
    */
   constructor(
     client: RedisClient,
-    reader: RedisClient,
+    reader: RedisClient | undefined,
     target: { stream: string; group: string },
     settings: RedisSubscriptionSettings & { closeReader?: boolean } = {},
   ) {
     this.#client = client;
-    this.#readerClient = reader;
     this.server = redisServer(client);
     this.#stream = target.stream;
     this.#group = target.group;
-    this.consumer = settings.consumer ?? uniqueConsumerName();
+    const blockMs = settings.blockMs ?? 1000;
+    const groupReader =
+      reader === undefined
+        ? sharedReader(client, { ...target, consumer: settings.consumer }, blockMs)
+        : new GroupReader(
+            reader,
+            client,
+            { group: target.group, consumer: settings.consumer ?? uniqueConsumerName() },
+            blockMs,
+            {
+              closeConnection: settings.closeReader ?? false,
+            },
+          );
+    this.#seat = groupReader.join(target.stream);
+    this.consumer = groupReader.consumer;
     this.resource = `redisstream group "${target.group}" of stream "${target.stream}"`;
     this.url = `${resourceUrl("redisstream", target.stream)}?group=${encodeURIComponent(target.group)}`;
     this.telemetry = {
@@ -139,12 +152,19 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     };
     const names = { ...target, consumer: this.consumer };
     this.leaseMs = settings.ackDeadlineMs ?? 30_000;
-    this.#reader = new BlockingReader(reader, client, names, settings.blockMs ?? 1000);
     this.#reclaimer = new Reclaimer(client, names, this.leaseMs, settings.idleConsumerMs);
     this.#closeClient = settings.closeClient ?? false;
-    this.#closeReader = settings.closeReader ?? false;
     this.#createGroupAt = settings.createGroupAt;
-    this.#watch = new ClientHealth([client, reader]);
+    // Entries a read brought beyond what a receive asked for wait in the seat: their leases are kept meanwhile.
+    this.#held = new HeldLeases<string>({
+      leaseMs: () => this.leaseMs,
+      extend: (ids) => this.#claim(ids),
+      onError: () => {},
+    });
+    this.#seat.onBuffered = (entries) => {
+      for (const entry of entries) this.#held.hold(entry.id);
+    };
+    this.#watch = new ClientHealth([client, groupReader.connection]);
     this.health = this.#watch.tracker;
   }
 
@@ -156,7 +176,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
    * layer bounds the wait by the connect timeout.
    */
   async ready(signal: AbortSignal): Promise<void> {
-    await whenConnected([this.#client, this.#readerClient], signal);
+    await whenConnected([this.#client, this.#seat.reader.connection], signal);
     if (this.#createGroupAt === undefined) {
       await checkGroup(this.#client, this.#stream, this.#group, `open ${this.resource}`);
     } else {
@@ -165,17 +185,14 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   }
 
   async receiveBatch(maxMessages: number, signal: AbortSignal): Promise<DriverMessage[]> {
-    if (this.#leftover.length > 0) return this.#hand([], maxMessages);
-    if (this.#reclaimer.due) {
+    if (this.#seat.buffered.length === 0 && this.#reclaimer.due) {
       const reclaimed = await this.#reclaimer.pass(maxMessages);
       if (reclaimed.length > 0) return reclaimed;
     }
-    const entries = await this.#reader.read(maxMessages, signal);
+    const entries = await this.#seat.read(maxMessages, signal);
+    if (entries.length > 0) this.#held.handOver(entries.map((entry) => entry.id));
     // `>` reads only entries never delivered to the group: their delivery count is 1.
-    return this.#hand(
-      entries.map((entry) => toDriverMessage(entry, 1)),
-      maxMessages,
-    );
+    return entries.map((entry) => toDriverMessage(entry, 1));
   }
 
   async sendAcks(ackIds: unknown[]): Promise<void> {
@@ -192,7 +209,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   async sendNacks(ackIds: unknown[]): Promise<void> {
     await this.#nack(ackIds as string[]);
     this.#reclaimer.wake();
-    this.#reader.wake();
+    this.#seat.wake();
   }
 
   /**
@@ -214,42 +231,36 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   }
 
   /**
-   * Lets the last blocking read return (waking it), hands what it and the
-   * leftovers hold back to the group, closes the reader, and removes this
-   * consumer from the group if it holds no pending entries.
+   * Lets the group's blocking read return if it reads this stream (waking
+   * it), hands what it brought for this subscription and what was left
+   * unhanded back to the group, leaves the group's reader (the last to leave
+   * closes it), and removes this consumer from the group if it holds no
+   * pending entries and no other subscription of this process reads the
+   * stream as the same consumer.
    */
   async close(signal: AbortSignal): Promise<void> {
-    const late = await this.#reader.drain(DRAIN_MS, signal);
-    const unhanded = [...this.#leftover.map((m) => m.ackId as string), ...late.map((e) => e.id)];
-    this.#leftover = [];
-    this.#reader.stop();
+    const unhanded = (await this.#seat.drain(DRAIN_MS, signal)).map((e) => e.id);
+    this.#held.stop();
+    const shared = await this.#seat.reader.leave(this.#seat, signal);
     this.#watch.stop();
-    if (this.#closeReader) await closeClient(this.#readerClient, signal);
     // Best effort, and bounded: entries left pending are reclaimed after the ack deadline anyway.
-    const handBack = async () => {
-      if (unhanded.length > 0) await this.#nack(unhanded);
-      await this.#removeConsumerIfIdle();
+    const giveBack = async () => {
+      await this.#nack(unhanded);
+      if (!shared) await this.#removeConsumerIfIdle();
     };
     // A subscription that never connected (a failed open) holds nothing and has no consumer to remove.
-    if (this.#watch.everReady) await settledWithin(handBack(), signal, CLOSE_GRACE_MS);
+    if (this.#watch.everReady) await settledWithin(giveBack(), signal, CLOSE_GRACE_MS);
     if (this.#closeClient) await closeClient(this.#client, signal);
   }
 
-  #hand(fresh: DriverMessage[], max: number): DriverMessage[] {
-    if (this.#leftover.length === 0 && fresh.length <= max) return fresh;
-    const all = this.#leftover.concat(fresh);
-    this.#leftover = all.slice(max);
-    return all.slice(0, max);
-  }
-
   async #nack(ids: string[]): Promise<void> {
-    await this.#claim(ids, "TIME", 1);
+    await handBack(this.#client, { stream: this.#stream, group: this.#group, consumer: this.consumer }, ids);
   }
 
   /** XCLAIM to this consumer, whatever the idle time; JUSTID: replies with ids only and counts no delivery. */
-  async #claim(ids: string[], ...options: (string | number)[]): Promise<void> {
+  async #claim(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#client.xclaim(this.#stream, this.#group, this.consumer, 0, ...ids, ...options, "JUSTID");
+    await this.#client.xclaim(this.#stream, this.#group, this.consumer, 0, ...ids, "JUSTID");
   }
 
   async #removeConsumerIfIdle(): Promise<void> {
@@ -263,8 +274,8 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
 /**
  * Opens a subscription to consumer group `group` of stream `stream` through
  * `client` (yours: left open at shutdown unless `closeClient`). Blocking
- * reads run on `options.reader`, or on a duplicate of `client` that the
- * subscription closes. The group is created if missing unless `create` is
+ * reads run on `options.reader`, or on the group's reader on `client`,
+ * shared with the other subscriptions of the group opened on `client`. The group is created if missing unless `create` is
  * false. Resolves once the group exists; rejects, having shut the
  * subscription down, when it is missing, cannot be created, or Redis
  * cannot be reached within the client's `connectTimeout`.
@@ -279,7 +290,7 @@ export async function openRedisSubscription(
   const { consumer, ackDeadlineMs, idleConsumerMs, blockMs, closeClient, ...portable } = rest;
   const driver = new RedisSubscriptionDriver(
     client,
-    reader ?? duplicateForReads(client, blockMs ?? 1000),
+    reader,
     { stream, group },
     {
       consumer,
@@ -287,7 +298,6 @@ export async function openRedisSubscription(
       idleConsumerMs,
       blockMs,
       closeClient,
-      closeReader: reader === undefined,
       createGroupAt: create ? start : undefined,
     },
   );

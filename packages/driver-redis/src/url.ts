@@ -15,13 +15,8 @@ import {
 } from "@portable-pubsub/core/driver";
 import type { RedisOptions } from "ioredis";
 import { z } from "zod";
-import {
-  commandClientOptions,
-  createClient,
-  DEFAULT_SOCKET_TIMEOUT_MS,
-  readerClientOptions,
-  resolveServerUrl,
-} from "./connection.js";
+import { commandClientOptions, DEFAULT_SOCKET_TIMEOUT_MS, sharedClient } from "./connection.js";
+import { resolveServerUrl } from "./server.js";
 import { RedisSubscriptionDriver } from "./subscription.js";
 import { RedisTopicDriver } from "./topic.js";
 
@@ -120,7 +115,7 @@ export const openTopicURL: TopicURLOpener = async (url, options, portable) => {
   const query = parseQuery(url, topicQuery, DRIVER, queryParameters.renamed);
   const stream = streamName(url);
   const { serverUrl, extra, socketTimeoutMs, connectTimeoutMs } = connection(options);
-  const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
+  const client = sharedClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
   const driver = new RedisTopicDriver(client, stream, {
     maxLen: query.maxLen,
     exactTrim: query.trim === "exact",
@@ -141,11 +136,11 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
   const stream = streamName(url);
   const { serverUrl, extra, socketTimeoutMs, connectTimeoutMs } = connection(options);
   const blockMs = query.block ?? 1000;
-  const client = createClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
-  const reader = createClient(serverUrl, readerClientOptions(blockMs, socketTimeoutMs, connectTimeoutMs), extra);
+  const client = sharedClient(serverUrl, commandClientOptions(socketTimeoutMs, connectTimeoutMs), extra);
+  // The group's reader on the shared client: one blocking connection per group, whatever the streams.
   const driver = new RedisSubscriptionDriver(
     client,
-    reader,
+    undefined,
     { stream, group: query.group },
     {
       consumer: query.consumer,
@@ -153,7 +148,6 @@ export const openSubscriptionURL: SubscriptionURLOpener = async (url, options, p
       idleConsumerMs: query.idleConsumerTimeout,
       blockMs,
       closeClient: true,
-      closeReader: true,
       createGroupAt: (query.declare ?? true) ? (query.start ?? "new") : undefined,
     },
   );
