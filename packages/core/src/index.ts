@@ -26,6 +26,7 @@ export type { RetryOptions } from "./driver/retry.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
 export type { CallOptions } from "./handle.js";
 export { Message, type NackOptions } from "./message.js";
+export { MAX_MESSAGE_ID_BYTES, newMessageId } from "./message-id.js";
 export {
   defaultURLMux,
   type LoadedDriver,
