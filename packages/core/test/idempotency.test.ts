@@ -92,7 +92,7 @@ describe("an idempotent Subscription on mem://", () => {
     const runs: number[] = [];
     let id = "";
     void sub.process((message) => {
-      id = message.loggableId;
+      id = message.id;
       runs.push(message.deliveryAttempt ?? 0);
       if (runs.length === 1) throw new Error("attempt 1 fails");
     });
@@ -123,8 +123,8 @@ describe("an idempotent Subscription on mem://", () => {
     await second.shutdown();
     expect(ran).toBe(0);
     const duplicate = events.find((e) => e.event === "pubsub.duplicate") as LogEvent;
-    expect(duplicate.messageId).toBe(m.loggableId);
-    expect(duplicate.message).toContain(`message ${m.loggableId} acked without its handler`);
+    expect(duplicate.messageId).toBe(m.id);
+    expect(duplicate.message).toContain(`message ${m.id} acked without its handler`);
   });
 
   it("with receive(): claims at receive, releases on nack, marks done on ack", async () => {
@@ -139,11 +139,11 @@ describe("an idempotent Subscription on mem://", () => {
     );
     await topic.send({ body: "r" });
     const first = await sub.receive();
-    const id = first.loggableId;
+    const id = first.id;
     expect(await store.claim([id], other)).toEqual(["running"]);
     first.nack();
     const again = await sub.receive();
-    expect(again.loggableId).toBe(id);
+    expect(again.id).toBe(id);
     expect(again.deliveryAttempt).toBe(2);
     again.ack();
     await sub.shutdown();
@@ -168,7 +168,7 @@ describe("an idempotent Subscription on mem://", () => {
     await until(() => bodies.length === 9, "the 9 handed back");
     expect(bodies.sort()).toEqual(["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"]);
     expect(held.text()).toBe("m0");
-    expect(await store.claim([held.loggableId], other)).toEqual(["running"]);
+    expect(await store.claim([held.id], other)).toEqual(["running"]);
   });
 
   it("gives a handler ctx.tx undefined without a transactional store, and transactionOf says why", async () => {

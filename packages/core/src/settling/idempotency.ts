@@ -113,7 +113,7 @@ interface Failure {
 
 /** The id a message is deduplicated by: its portable id, or, from a driver that sets none, its broker id. */
 function idOf(message: DriverMessage): string | undefined {
-  const id = (message as { id?: string }).id ?? message.loggableId;
+  const id = message.id ?? message.loggableId;
   return id === undefined || id === "" ? undefined : id;
 }
 
