@@ -319,7 +319,7 @@ describe("an idempotent Subscription whose store fails", () => {
       claim: (ids, o) => memory.claim(ids, o),
       complete: (ids, o) => memory.complete(ids, o),
       release: (ids, o) => memory.release(ids, o),
-      runInTransaction: async (id, o, work) => {
+      runInTransaction: async (_id, _o, work) => {
         await work(`tx-${++attempt}`);
         if (attempt === 2) return "duplicate";
         return "completed";
