@@ -93,7 +93,7 @@ function declaredExports(text: string): string[] {
 }
 
 /** Folders under a driver's `src/` that hold a companion of the driver, not the driver (CONTRIBUTING says so). */
-const COMPANION_FOLDERS = ["outbox"];
+const COMPANION_FOLDERS = ["outbox", "idempotency"];
 
 /**
  * What is wrong with one driver's layout: `files` maps each path under

@@ -29,6 +29,14 @@ export type {
 } from "./driver/driver.js";
 export type { DriverAbout, DriverModule, SubscriptionURLOpener, TopicURLOpener } from "./openers.js";
 export type { Check, Inspection, UrlInspector } from "./driver/inspect.js";
+// The idempotency store contract, for stores of message ids (memory, Redis, PostgreSQL, your own).
+export type {
+  ClaimOptions,
+  ClaimOutcome,
+  CompleteOptions,
+  IdempotencyStore,
+  ReleaseOptions,
+} from "./driver/idempotency.js";
 
 // URL parameters and options, under one vocabulary (param.* builds zod 4 schemas).
 export {

@@ -80,6 +80,7 @@ const SUBSCRIPTION_KEYS = [
   "logger",
   "schema",
   "codec",
+  "idempotency",
 ] as const;
 
 /**
