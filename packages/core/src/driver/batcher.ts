@@ -11,7 +11,9 @@ export interface BatcherOptions {
   /**
    * How long a batch that is not full may wait for more items before it is
    * handed over, in ms. 0 hands it over at the end of the current tick, so
-   * items added together still travel together while a lone item is not delayed.
+   * items added together still travel together while a lone item is not delayed;
+   * no-wait items (`addNoWait`) gather a little longer, until the end of the
+   * event loop's turn (setImmediate) or a full batch.
    */
   lingerMs: number;
 }
@@ -34,7 +36,8 @@ interface Taken<T> {
  * nothing is in flight an item goes at once, so latency stays low when traffic
  * is light; items added while a batch runs are grouped at the end of the tick
  * (or after the linger), and batches grow by themselves while all handler
- * slots are busy.
+ * slots are busy. No-wait items, which nobody awaits, always gather until the
+ * end of the event loop's turn or a full batch.
  * Shared by sends and acks; it knows nothing about messages.
  */
 export class Batcher<T> {
@@ -52,6 +55,8 @@ export class Batcher<T> {
   readonly #inFlight = new Set<Taken<T>>();
   #scheduled = false;
   #lingerTimer: NodeJS.Timeout | undefined;
+  /** The end-of-turn hand-over of no-wait items (see `#schedule`). */
+  #turnEnd: NodeJS.Immediate | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -87,13 +92,13 @@ export class Batcher<T> {
     this.#items.push(item);
     this.#sizes.push(this.#sizeOf(item));
     this.#waiters.push(waiter);
-    this.#schedule();
+    this.#schedule(waiter === undefined);
   }
 
   /** Resolves once nothing is pending or being handled. */
   flush(): Promise<void> {
     if (this.pending === 0 && this.#running === 0) return Promise.resolve();
-    this.#startBatches();
+    this.#fire();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -124,11 +129,24 @@ export class Batcher<T> {
     this.#head = 0;
   }
 
-  #schedule(): void {
+  #schedule(noWait: boolean): void {
     const { lingerMs, maxItems } = this.#options;
     if (this.#scheduled) {
-      // A full batch does not wait out the linger.
-      if (this.#lingerTimer && this.pending >= maxItems) this.#fire();
+      // A full batch does not wait out the linger, nor the end of the turn.
+      if ((this.#lingerTimer || this.#turnEnd) && this.pending >= maxItems) this.#fire();
+      return;
+    }
+    if (noWait && lingerMs === 0) {
+      // Nobody waits for a no-wait item (an ack): it gathers with the others until the event loop's
+      // turn ends, or a batch is full. At the end of the microtasks instead, a consumer that acks
+      // one message per few microtasks (`for await` on a buffer that is never empty) sent each ack
+      // in a batch of its own: a driver call, a retry wrapper and a promise chain per message.
+      if (this.pending >= maxItems) {
+        this.#startBatches();
+        return;
+      }
+      this.#scheduled = true;
+      this.#turnEnd = setImmediate(() => this.#fire());
       return;
     }
     if (lingerMs === 0 && this.#running === 0 && this.pending === 1) {
@@ -148,6 +166,10 @@ export class Batcher<T> {
 
   #fire(): void {
     this.#scheduled = false;
+    if (this.#turnEnd) {
+      clearImmediate(this.#turnEnd);
+      this.#turnEnd = undefined;
+    }
     if (this.#lingerTimer) {
       clearTimeout(this.#lingerTimer);
       this.#lingerTimer = undefined;
@@ -222,8 +244,10 @@ export class Batcher<T> {
         this.#onError(err);
       }
     }
-    // A backlog that built up while every slot was busy goes out at once, without lingering.
-    if (this.pending > 0) this.#startBatches();
+    // A backlog that built up while every slot was busy goes out at once, without lingering; no-wait
+    // items waiting for the end of the turn keep waiting (or for a full batch): started here, they
+    // went two at a time behind a consumer faster than the batch's round trip.
+    if (this.pending > 0 && this.#turnEnd === undefined) this.#startBatches();
     else this.#notifyIdle();
   }
 
