@@ -24,6 +24,38 @@ export interface StoredMessage {
   deadline: number;
 }
 
+/**
+ * One subscription's record of a message. Its body is kept as a place in a
+ * shared chunk (see `copyBodies`), and `body` makes a view of it when asked,
+ * at delivery: a stored message is one object, not two, for the garbage
+ * collector to move while it waits.
+ */
+class StoredRecord implements StoredMessage {
+  attempts = 0;
+  failures = 0;
+  delivery = 0;
+  deadline = 0;
+  readonly #bytes: Uint8Array;
+  readonly #offset: number;
+  readonly #size: number;
+
+  constructor(
+    bytes: Uint8Array,
+    offset: number,
+    size: number,
+    readonly metadata: Record<string, string>,
+    readonly id: number,
+  ) {
+    this.#bytes = bytes;
+    this.#offset = offset;
+    this.#size = size;
+  }
+
+  get body(): Uint8Array {
+    return new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset + this.#offset, this.#size);
+  }
+}
+
 /** A failed message waiting out its redelivery delay. */
 interface Delayed {
   readonly message: StoredMessage;
@@ -294,19 +326,18 @@ export class MemBroker {
     // its metadata object once send resolved must not change what is delivered. One copy per
     // message, shared by the subscriptions: receivers must not modify a message in place.
     const bodies = copyBodies(messages);
+    const metadata = messages.map((m) => copyRecord(m.metadata));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
     for (const subscription of receivers as SubscriptionState[]) {
       const records: StoredMessage[] = new Array(messages.length);
       for (let i = 0; i < messages.length; i++) {
-        records[i] = {
-          body: bodies[i] as Uint8Array,
-          metadata: copyRecord((messages[i] as { metadata: Record<string, string> }).metadata),
-          id: first + i,
-          attempts: 0,
-          failures: 0,
-          delivery: 0,
-          deadline: 0,
-        };
+        records[i] = new StoredRecord(
+          bodies.chunks[i] as Uint8Array,
+          bodies.offsets[i] as number,
+          (messages[i] as { body: Uint8Array }).body.byteLength,
+          metadata[i] as Record<string, string>,
+          first + i,
+        );
       }
       subscription.enqueue(records);
     }
@@ -354,16 +385,18 @@ const BODY_CHUNK_BYTES = 16 * 1024;
 /** Bodies at least this large get a copy of their own. */
 const OWN_COPY_BYTES = 2 * 1024;
 
-/** A copy of each body; small ones share chunks of BODY_CHUNK_BYTES. */
-function copyBodies(messages: readonly { body: Uint8Array }[]): Uint8Array[] {
-  const copies: Uint8Array[] = new Array(messages.length);
+/** Where the copy of each body is: in `chunks[i]` at `offsets[i]`; small ones share chunks of BODY_CHUNK_BYTES. */
+function copyBodies(messages: readonly { body: Uint8Array }[]): { chunks: Uint8Array[]; offsets: number[] } {
+  const chunks: Uint8Array[] = new Array(messages.length);
+  const offsets: number[] = new Array(messages.length);
   let chunk: Uint8Array | undefined;
   let offset = 0;
   for (let i = 0; i < messages.length; i++) {
     const body = (messages[i] as { body: Uint8Array }).body;
     const size = body.byteLength;
     if (size >= OWN_COPY_BYTES) {
-      copies[i] = new Uint8Array(body);
+      chunks[i] = new Uint8Array(body);
+      offsets[i] = 0;
       continue;
     }
     if (chunk === undefined || offset + size > chunk.byteLength) {
@@ -371,10 +404,11 @@ function copyBodies(messages: readonly { body: Uint8Array }[]): Uint8Array[] {
       offset = 0;
     }
     chunk.set(body, offset);
-    copies[i] = chunk.subarray(offset, offset + size);
+    chunks[i] = chunk;
+    offsets[i] = offset;
     offset += size;
   }
-  return copies;
+  return { chunks, offsets };
 }
 
 /** A copy of `record`; the one shared frozen empty record when it has no entries. */

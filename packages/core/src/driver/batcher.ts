@@ -46,8 +46,8 @@ export class Batcher<T> {
   readonly #sizeOf: (item: T) => number;
   readonly #onError: (err: unknown) => void;
   // Parallel arrays rather than one object per item: acks come by the hundred thousand a second.
+  // Sizes are measured when a batch is cut, not kept per item: `sizeOf` must be a pure function of the item.
   #items: T[] = [];
-  #sizes: number[] = [];
   #waiters: (Waiter | undefined)[] = [];
   #head = 0;
   #running = 0;
@@ -90,7 +90,6 @@ export class Batcher<T> {
 
   #push(item: T, waiter: Waiter | undefined): void {
     this.#items.push(item);
-    this.#sizes.push(this.#sizeOf(item));
     this.#waiters.push(waiter);
     this.#schedule(waiter === undefined);
   }
@@ -124,7 +123,6 @@ export class Batcher<T> {
 
   #reset(): void {
     this.#items = [];
-    this.#sizes = [];
     this.#waiters = [];
     this.#head = 0;
   }
@@ -189,12 +187,13 @@ export class Batcher<T> {
 
   #takeBatch(): Taken<T> {
     const { maxItems, maxBytes } = this.#options;
+    const sizeOf = maxBytes === Number.POSITIVE_INFINITY ? undefined : this.#sizeOf;
     const items: T[] = [];
     const waiters: (Waiter | undefined)[] = [];
     let bytes = 0;
     while (this.#head < this.#items.length && items.length < maxItems) {
       const i = this.#head;
-      const size = this.#sizes[i] as number;
+      const size = sizeOf === undefined ? 0 : sizeOf(this.#items[i] as T);
       if (items.length > 0 && bytes + size > maxBytes) break;
       this.#head++;
       const waiter = this.#waiters[i];
@@ -210,7 +209,6 @@ export class Batcher<T> {
       this.#reset();
     } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
-      this.#sizes = this.#sizes.slice(this.#head);
       this.#waiters = this.#waiters.slice(this.#head);
       this.#head = 0;
     }
