@@ -116,8 +116,9 @@ const DRIVERS = [
 ];
 
 const args = process.argv.slice(2);
+const secondsAt = args.indexOf("--seconds");
 const seconds = Number(
-  args.find((a) => a.startsWith("--seconds="))?.slice(10) ?? args[args.indexOf("--seconds") + 1] ?? 60,
+  args.find((a) => a.startsWith("--seconds="))?.slice(10) ?? (secondsAt === -1 ? undefined : args[secondsAt + 1]) ?? 60,
 );
 const words = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--seconds" && a !== "poison");
 if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${seconds}`);
