@@ -108,3 +108,33 @@ export function report(name, figures) {
   const written = { name, at: new Date().toISOString(), machine, figures };
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(written, null, 2)}\n`);
 }
+
+/**
+ * Returns a function that opens a fresh topic and subscription pair of the checkout built at `codeRoot`,
+ * for `broker` "mem" (a topic and a named subscription of a new in-process broker) or "rabbit" (a fanout
+ * exchange and its queue, named `prefix-…`, made by the rabbit benchmarks' helper and removed by `close`).
+ */
+export async function pairOpener(broker, codeRoot, prefix = "pps-bench") {
+  const { pathToFileURL } = await import("node:url");
+  const dist = (pkg) => pathToFileURL(join(codeRoot, `packages/${pkg}/dist/index.js`)).href;
+  if (broker === "mem") {
+    const mem = await import(dist("driver-memory"));
+    return async () => {
+      const memBroker = new mem.MemBroker();
+      const topic = mem.openMemTopic("bench", { broker: memBroker });
+      const subscription = mem.openMemSubscription("bench", { broker: memBroker, subscription: "bench" });
+      return { topic, subscription, close: async () => {} };
+    };
+  }
+  const rabbit = await import(dist("driver-rabbit"));
+  const { benchQueue, SERVER_URL } = await import(
+    new URL("../packages/driver-rabbit/benchmarks/lib/bench-queue.mjs", import.meta.url).href
+  );
+  return async () => {
+    const bench = await benchQueue(prefix);
+    const topic = rabbit.openRabbitTopic({ serverUrl: SERVER_URL }, bench.exchange);
+    const subscription = rabbit.openRabbitSubscription({ serverUrl: SERVER_URL }, bench.queue);
+    await Promise.all([topic.ready(), subscription.ready()]);
+    return { topic, subscription, close: () => bench.remove() };
+  };
+}

@@ -114,9 +114,9 @@ async function child(mode, codeRoot, n, broker) {
   if (mode === "sdk") await registerSdk({ ratio: 1 });
   if (mode === "sampled") await registerSdk({ ratio: SAMPLED_RATIO });
   const bare = mode === "floor" ? await bareSdk() : undefined;
-  const { sendWindowed } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
+  const { sendWindowed, pairOpener } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
   const body = new Uint8Array(100).fill(120);
-  const open = broker === "rabbit" ? await rabbitPair(codeRoot) : await memPair(codeRoot);
+  const open = await pairOpener(broker, codeRoot, "pps-bench-tracing");
   const once = async (count) => {
     const { topic, subscription, close } = await open();
     let received = 0;
@@ -139,31 +139,6 @@ async function child(mode, codeRoot, n, broker) {
   };
   await once(Math.min(n, 100_000)); // warm-up
   console.log(String(await once(n)));
-}
-
-/** A topic and a named subscription of a fresh in-process broker. */
-async function memPair(codeRoot) {
-  const mem = await import(pathToFileURL(join(codeRoot, "packages/driver-memory/dist/index.js")).href);
-  return async () => {
-    const broker = new mem.MemBroker();
-    const topic = mem.openMemTopic("bench", { broker });
-    const subscription = mem.openMemSubscription("bench", { broker, subscription: "bench" });
-    return { topic, subscription, close: async () => {} };
-  };
-}
-
-/** A fanout exchange and its queue on RabbitMQ (the rabbit benchmarks' own helper), removed after the run. */
-async function rabbitPair(codeRoot) {
-  const rabbit = await import(pathToFileURL(join(codeRoot, "packages/driver-rabbit/dist/index.js")).href);
-  const helper = pathToFileURL(join(root, "packages/driver-rabbit/benchmarks/lib/bench-queue.mjs")).href;
-  const { benchQueue, SERVER_URL } = await import(helper);
-  return async () => {
-    const bench = await benchQueue("pps-bench-tracing");
-    const topic = rabbit.openRabbitTopic({ serverUrl: SERVER_URL }, bench.exchange);
-    const subscription = rabbit.openRabbitSubscription({ serverUrl: SERVER_URL }, bench.queue);
-    await Promise.all([topic.ready(), subscription.ready()]);
-    return { topic, subscription, close: () => bench.remove() };
-  };
 }
 
 /**

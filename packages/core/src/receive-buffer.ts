@@ -23,6 +23,9 @@ export interface ReceiveBufferHost {
   wrapFatal(err: unknown): PubSubError;
 }
 
+/** Taken slots at the queue's head past which its array is copied without them, once they are half of it. */
+const COMPACT_AFTER = 1024;
+
 interface Waiter {
   resolve: (message: Message) => void;
   reject: (err: unknown) => void;
@@ -65,6 +68,11 @@ export class ReceiveBuffer {
     this.#head++;
     if (this.#head === this.#queue.length) {
       this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#queue.length) {
+      // A consumer that keeps up with the fetches ahead never empties the queue: without this, its
+      // array kept a slot for every message ever received (about 2 KB per message still buffered).
+      this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
     this.#sizer.delivered(1);

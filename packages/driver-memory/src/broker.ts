@@ -21,11 +21,43 @@ export interface StoredMessage {
    * deadline. A nack (a hand-back of a message never handled) is not one.
    */
   failures: number;
+  /** The id of its latest delivery (0 before the first). */
+  delivery: number;
+  /** While it is out for delivery: when its ack deadline passes (ms since the epoch). */
+  deadline: number;
 }
 
-interface Delivery {
-  readonly message: StoredMessage;
-  readonly deadline: number;
+/**
+ * One subscription's record of a message. Its body is kept as a place in a
+ * shared chunk (see `copyBodies`), and `body` makes a view of it when asked,
+ * at delivery: a stored message is one object, not two, for the garbage
+ * collector to move while it waits.
+ */
+class StoredRecord implements StoredMessage {
+  attempts = 0;
+  failures = 0;
+  delivery = 0;
+  deadline = 0;
+  readonly #bytes: Uint8Array;
+  readonly #offset: number;
+  readonly #size: number;
+
+  constructor(
+    bytes: Uint8Array,
+    offset: number,
+    size: number,
+    readonly metadata: Record<string, string>,
+    readonly id: number,
+    readonly messageId: string,
+  ) {
+    this.#bytes = bytes;
+    this.#offset = offset;
+    this.#size = size;
+  }
+
+  get body(): Uint8Array {
+    return new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset + this.#offset, this.#size);
+  }
 }
 
 /** A failed message waiting out its redelivery delay. */
@@ -46,8 +78,12 @@ export class SubscriptionState {
   #readyHead = 0;
   /** Nacked and expired messages, delivered before new ones. */
   #again: StoredMessage[] = [];
-  /** Keyed by delivery id; Map order is delivery order, so the oldest deadline is first. */
-  readonly #outstanding = new Map<number, Delivery>();
+  /**
+   * Keyed by delivery id; Map order is delivery order, so the oldest deadline is first. The
+   * deadline is on the message itself (each subscription has its own records, and one record is
+   * out in at most one delivery at a time): no object per delivery.
+   */
+  readonly #outstanding = new Map<number, StoredMessage>();
   #nextDelivery = 1;
   #expiryTimer: NodeJS.Timeout | undefined;
   /** Messages waiting for their redelivery, ordered by when they are due. */
@@ -80,9 +116,9 @@ export class SubscriptionState {
     this.#arrivals.wakeAll();
   }
 
-  /** Takes up to `max` messages for delivery; returns [deliveryId, message] pairs. */
-  take(max: number): [number, StoredMessage][] {
-    const out: [number, StoredMessage][] = [];
+  /** Takes up to `max` messages for delivery; each one's `delivery` is the id of this delivery. */
+  take(max: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
     const deadline = Date.now() + this.ackDeadlineMs;
     while (out.length < max && this.#again.length > 0)
       out.push(this.#deliver(this.#again.shift() as StoredMessage, deadline));
@@ -112,10 +148,10 @@ export class SubscriptionState {
 
   /** Makes the message of `deliveryId` deliverable again at once; a stale id is ignored. */
   nack(deliveryId: number): void {
-    const delivery = this.#outstanding.get(deliveryId);
-    if (!delivery) return;
+    const message = this.#outstanding.get(deliveryId);
+    if (!message) return;
     this.#outstanding.delete(deliveryId);
-    this.#again.push(delivery.message);
+    this.#again.push(message);
     this.#arrivals.wakeAll();
   }
 
@@ -128,15 +164,15 @@ export class SubscriptionState {
    * event loop.
    */
   redeliver(deliveryId: number, delayMs: number): void {
-    const delivery = this.#outstanding.get(deliveryId);
-    if (!delivery) return;
+    const message = this.#outstanding.get(deliveryId);
+    if (!message) return;
     this.#outstanding.delete(deliveryId);
-    delivery.message.failures++;
+    message.failures++;
     const due = Date.now() + Math.max(0, delayMs);
     // Kept ordered by due time; an insertion after those due no later keeps equal delays in order.
     let at = this.#delayed.length;
     while (at > 0 && (this.#delayed[at - 1] as Delayed).due > due) at--;
-    this.#delayed.splice(at, 0, { message: delivery.message, due });
+    this.#delayed.splice(at, 0, { message, due });
     if (at === 0) this.#armDelay();
   }
 
@@ -147,12 +183,13 @@ export class SubscriptionState {
   extend(deliveryIds: readonly number[]): void {
     const deadline = Date.now() + this.ackDeadlineMs;
     for (const id of deliveryIds) {
-      const delivery = this.#outstanding.get(id);
-      if (!delivery) continue;
+      const message = this.#outstanding.get(id);
+      if (!message) continue;
       // Moved to the end of the Map: every deadline is a delivery or extension time plus the
       // same ackDeadlineMs, so the Map stays ordered by deadline, as #expire needs.
       this.#outstanding.delete(id);
-      this.#outstanding.set(id, { message: delivery.message, deadline });
+      message.deadline = deadline;
+      this.#outstanding.set(id, message);
     }
   }
 
@@ -169,16 +206,18 @@ export class SubscriptionState {
     this.#arrivals.wakeAll();
   }
 
-  #deliver(message: StoredMessage, deadline: number): [number, StoredMessage] {
+  #deliver(message: StoredMessage, deadline: number): StoredMessage {
     message.attempts++;
     const id = this.#nextDelivery++;
-    this.#outstanding.set(id, { message, deadline });
-    return [id, message];
+    message.delivery = id;
+    message.deadline = deadline;
+    this.#outstanding.set(id, message);
+    return message;
   }
 
   #armExpiry(): void {
     if (this.#expiryTimer || this.#outstanding.size === 0) return;
-    const first = this.#outstanding.values().next().value as Delivery;
+    const first = this.#outstanding.values().next().value as StoredMessage;
     this.#expiryTimer = setTimeout(() => this.#expire(), Math.max(1, first.deadline - Date.now()));
     this.#expiryTimer.unref();
   }
@@ -217,11 +256,11 @@ export class SubscriptionState {
     this.#expiryTimer = undefined;
     const now = Date.now();
     let expired = 0;
-    for (const [id, delivery] of this.#outstanding) {
-      if (delivery.deadline > now) break;
+    for (const [id, message] of this.#outstanding) {
+      if (message.deadline > now) break;
       this.#outstanding.delete(id);
-      delivery.message.failures++;
-      this.#again.push(delivery.message);
+      message.failures++;
+      this.#again.push(message);
       expired++;
     }
     if (expired > 0) this.#arrivals.wakeAll();
@@ -290,25 +329,22 @@ export class MemBroker {
     // Body and metadata are copied, as a broker would have: a sender that reuses its buffer or
     // its metadata object once send resolved must not change what is delivered. One copy per
     // message, shared by the subscriptions: receivers must not modify a message in place.
-    const copies = messages.map((m, i) => ({
-      body: new Uint8Array(m.body),
-      metadata: copyRecord(m.metadata),
-      messageId: m.id ?? String(first + i),
-    }));
+    const bodies = copyBodies(messages);
+    const metadata = messages.map((m) => copyRecord(m.metadata));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
     for (const subscription of receivers as SubscriptionState[]) {
-      // A literal, not a spread of the copy: records made by spreading were measured slow to make and
-      // to update here (mem:// end to end at half its speed).
-      subscription.enqueue(
-        copies.map((m, i) => ({
-          body: m.body,
-          metadata: m.metadata,
-          id: first + i,
-          messageId: m.messageId,
-          attempts: 0,
-          failures: 0,
-        })),
-      );
+      const records: StoredMessage[] = new Array(messages.length);
+      for (let i = 0; i < messages.length; i++) {
+        records[i] = new StoredRecord(
+          bodies.chunks[i] as Uint8Array,
+          bodies.offsets[i] as number,
+          (messages[i] as { body: Uint8Array }).body.byteLength,
+          metadata[i] as Record<string, string>,
+          first + i,
+          (messages[i] as { id?: string }).id ?? String(first + i),
+        );
+      }
+      subscription.enqueue(records);
     }
   }
 
@@ -343,6 +379,42 @@ export class MemBroker {
 }
 
 const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Small bodies are copied into shared chunks of this size, each body a view of its own bytes:
+ * a copy of its own for each would cost an allocation outside the heap per message (V8 keeps
+ * only typed arrays of up to 64 bytes in the heap), which at a million messages a second is
+ * most of the broker's time. A held message keeps its chunk alive, so chunks stay small.
+ */
+const BODY_CHUNK_BYTES = 16 * 1024;
+/** Bodies at least this large get a copy of their own. */
+const OWN_COPY_BYTES = 2 * 1024;
+
+/** Where the copy of each body is: in `chunks[i]` at `offsets[i]`; small ones share chunks of BODY_CHUNK_BYTES. */
+function copyBodies(messages: readonly { body: Uint8Array }[]): { chunks: Uint8Array[]; offsets: number[] } {
+  const chunks: Uint8Array[] = new Array(messages.length);
+  const offsets: number[] = new Array(messages.length);
+  let chunk: Uint8Array | undefined;
+  let offset = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const body = (messages[i] as { body: Uint8Array }).body;
+    const size = body.byteLength;
+    if (size >= OWN_COPY_BYTES) {
+      chunks[i] = new Uint8Array(body);
+      offsets[i] = 0;
+      continue;
+    }
+    if (chunk === undefined || offset + size > chunk.byteLength) {
+      chunk = new Uint8Array(BODY_CHUNK_BYTES);
+      offset = 0;
+    }
+    chunk.set(body, offset);
+    chunks[i] = chunk;
+    offsets[i] = offset;
+    offset += size;
+  }
+  return { chunks, offsets };
+}
 
 /** A copy of `record`; the one shared frozen empty record when it has no entries. */
 function copyRecord(record: Record<string, string>): Record<string, string> {

@@ -99,11 +99,11 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
       await state.waitForMessages(this.#maxWaitMs, signal);
       state = this.state();
     }
-    return state.take(maxMessages).map(([deliveryId, message]) => ({
+    return state.take(maxMessages).map((message) => ({
       id: message.messageId,
       body: message.body,
       metadata: message.metadata,
-      ackId: deliveryId,
+      ackId: message.delivery,
       loggableId: String(message.id),
       deliveryAttempt: message.attempts,
       failedAttempts: message.failures,

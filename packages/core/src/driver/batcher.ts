@@ -11,7 +11,9 @@ export interface BatcherOptions {
   /**
    * How long a batch that is not full may wait for more items before it is
    * handed over, in ms. 0 hands it over at the end of the current tick, so
-   * items added together still travel together while a lone item is not delayed.
+   * items added together still travel together while a lone item is not delayed;
+   * no-wait items (`addNoWait`) gather a little longer, until the end of the
+   * event loop's turn (setImmediate) or a full batch.
    */
   lingerMs: number;
 }
@@ -34,7 +36,8 @@ interface Taken<T> {
  * nothing is in flight an item goes at once, so latency stays low when traffic
  * is light; items added while a batch runs are grouped at the end of the tick
  * (or after the linger), and batches grow by themselves while all handler
- * slots are busy.
+ * slots are busy. No-wait items, which nobody awaits, always gather until the
+ * end of the event loop's turn or a full batch.
  * Shared by sends and acks; it knows nothing about messages.
  */
 export class Batcher<T> {
@@ -43,8 +46,8 @@ export class Batcher<T> {
   readonly #sizeOf: (item: T) => number;
   readonly #onError: (err: unknown) => void;
   // Parallel arrays rather than one object per item: acks come by the hundred thousand a second.
+  // Sizes are measured when a batch is cut, not kept per item: `sizeOf` must be a pure function of the item.
   #items: T[] = [];
-  #sizes: number[] = [];
   #waiters: (Waiter | undefined)[] = [];
   #head = 0;
   #running = 0;
@@ -52,6 +55,8 @@ export class Batcher<T> {
   readonly #inFlight = new Set<Taken<T>>();
   #scheduled = false;
   #lingerTimer: NodeJS.Timeout | undefined;
+  /** The end-of-turn hand-over of no-wait items (see `#schedule`). */
+  #turnEnd: NodeJS.Immediate | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -85,15 +90,14 @@ export class Batcher<T> {
 
   #push(item: T, waiter: Waiter | undefined): void {
     this.#items.push(item);
-    this.#sizes.push(this.#sizeOf(item));
     this.#waiters.push(waiter);
-    this.#schedule();
+    this.#schedule(waiter === undefined);
   }
 
   /** Resolves once nothing is pending or being handled. */
   flush(): Promise<void> {
     if (this.pending === 0 && this.#running === 0) return Promise.resolve();
-    this.#startBatches();
+    this.#fire();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -119,16 +123,28 @@ export class Batcher<T> {
 
   #reset(): void {
     this.#items = [];
-    this.#sizes = [];
     this.#waiters = [];
     this.#head = 0;
   }
 
-  #schedule(): void {
+  #schedule(noWait: boolean): void {
     const { lingerMs, maxItems } = this.#options;
     if (this.#scheduled) {
-      // A full batch does not wait out the linger.
-      if (this.#lingerTimer && this.pending >= maxItems) this.#fire();
+      // A full batch does not wait out the linger, nor the end of the turn.
+      if ((this.#lingerTimer || this.#turnEnd) && this.pending >= maxItems) this.#fire();
+      return;
+    }
+    if (noWait && lingerMs === 0) {
+      // Nobody waits for a no-wait item (an ack): it gathers with the others until the event loop's
+      // turn ends, or a batch is full. At the end of the microtasks instead, a consumer that acks
+      // one message per few microtasks (`for await` on a buffer that is never empty) sent each ack
+      // in a batch of its own: a driver call, a retry wrapper and a promise chain per message.
+      if (this.pending >= maxItems) {
+        this.#startBatches();
+        return;
+      }
+      this.#scheduled = true;
+      this.#turnEnd = setImmediate(() => this.#fire());
       return;
     }
     if (lingerMs === 0 && this.#running === 0 && this.pending === 1) {
@@ -148,6 +164,10 @@ export class Batcher<T> {
 
   #fire(): void {
     this.#scheduled = false;
+    if (this.#turnEnd) {
+      clearImmediate(this.#turnEnd);
+      this.#turnEnd = undefined;
+    }
     if (this.#lingerTimer) {
       clearTimeout(this.#lingerTimer);
       this.#lingerTimer = undefined;
@@ -167,12 +187,13 @@ export class Batcher<T> {
 
   #takeBatch(): Taken<T> {
     const { maxItems, maxBytes } = this.#options;
+    const sizeOf = maxBytes === Number.POSITIVE_INFINITY ? undefined : this.#sizeOf;
     const items: T[] = [];
     const waiters: (Waiter | undefined)[] = [];
     let bytes = 0;
     while (this.#head < this.#items.length && items.length < maxItems) {
       const i = this.#head;
-      const size = this.#sizes[i] as number;
+      const size = sizeOf === undefined ? 0 : sizeOf(this.#items[i] as T);
       if (items.length > 0 && bytes + size > maxBytes) break;
       this.#head++;
       const waiter = this.#waiters[i];
@@ -188,7 +209,6 @@ export class Batcher<T> {
       this.#reset();
     } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
-      this.#sizes = this.#sizes.slice(this.#head);
       this.#waiters = this.#waiters.slice(this.#head);
       this.#head = 0;
     }
@@ -222,8 +242,10 @@ export class Batcher<T> {
         this.#onError(err);
       }
     }
-    // A backlog that built up while every slot was busy goes out at once, without lingering.
-    if (this.pending > 0) this.#startBatches();
+    // A backlog that built up while every slot was busy goes out at once, without lingering; no-wait
+    // items waiting for the end of the turn keep waiting (or for a full batch): started here, they
+    // went two at a time behind a consumer faster than the batch's round trip.
+    if (this.pending > 0 && this.#turnEnd === undefined) this.#startBatches();
     else this.#notifyIdle();
   }
 

@@ -30,7 +30,8 @@ export class DeliveryBuffer<T> {
   #head = 0;
   #generation = 0;
   /** Deliveries claimed already: a second ack or nack of one id is an error on some brokers. */
-  readonly #settled = new WeakSet<object>();
+  /** Settled ackIds not made by `ackIdFor` (those carry the mark themselves). */
+  readonly #settledForeign = new WeakSet<object>();
   readonly #carrier: string;
 
   /**
@@ -62,7 +63,17 @@ export class DeliveryBuffer<T> {
    * of the message, as `push` makes).
    */
   ackIdFor(id: T): BufferedAckId<T> {
-    return { generation: this.#generation, id };
+    return new MarkedAckId(this.#generation, id);
+  }
+
+  /** Whether `ackId` was claimed already. */
+  #isSettled(ackId: object): boolean {
+    return MarkedAckId.isMarked(ackId) ?? this.#settledForeign.has(ackId);
+  }
+
+  /** Marks `ackId` claimed: on the ackId itself when it is ours, since a WeakSet per delivery costs the collector. */
+  #markSettled(ackId: object): void {
+    if (!MarkedAckId.mark(ackId)) this.#settledForeign.add(ackId);
   }
 
   /** Buffers `message`, whose ackId came from `ackIdFor` on this connection, and wakes a waiting `take`. */
@@ -112,8 +123,8 @@ export class DeliveryBuffer<T> {
     for (const ackId of ackIds) {
       const { generation, id } = ackId as BufferedAckId<T>;
       if (generation !== this.#generation) stale++;
-      else if (!this.#settled.has(ackId as object)) {
-        this.#settled.add(ackId as object);
+      else if (!this.#isSettled(ackId as object)) {
+        this.#markSettled(ackId as object);
         ids.push(id);
       }
     }
@@ -130,7 +141,7 @@ export class DeliveryBuffer<T> {
 
   /** True while the delivery of `ackId` can be settled: of the current connection, and not claimed yet. */
   holds(ackId: unknown): boolean {
-    return (ackId as BufferedAckId<T>).generation === this.#generation && !this.#settled.has(ackId as object);
+    return (ackId as BufferedAckId<T>).generation === this.#generation && !this.#isSettled(ackId as object);
   }
 
   /** Empties the buffer (at close) and returns what it held, for the driver to hand back. */
@@ -144,5 +155,29 @@ export class DeliveryBuffer<T> {
   #clear(): void {
     this.#buffer = [];
     this.#head = 0;
+  }
+}
+
+/**
+ * An ackId made by `ackIdFor`, which carries whether it was claimed, in a
+ * private field: its visible shape stays `{ generation, id }`.
+ */
+class MarkedAckId<T> implements BufferedAckId<T> {
+  #settled = false;
+  constructor(
+    readonly generation: number,
+    readonly id: T,
+  ) {}
+
+  /** Whether `ackId` was claimed; undefined if it is not a MarkedAckId. */
+  static isMarked(ackId: object): boolean | undefined {
+    return #settled in ackId ? (ackId as MarkedAckId<unknown>).#settled : undefined;
+  }
+
+  /** Marks `ackId` claimed; false if it is not a MarkedAckId. */
+  static mark(ackId: object): boolean {
+    if (!(#settled in ackId)) return false;
+    (ackId as MarkedAckId<unknown>).#settled = true;
+    return true;
   }
 }

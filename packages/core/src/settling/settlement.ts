@@ -27,7 +27,11 @@ export interface AckBatching {
   maxBatchSize?: number;
   /** Most batches of one kind in flight at once. Default 4. */
   maxConcurrentBatches?: number;
-  /** How long a batch that is not full may wait for more, in ms. Default 0: the end of the current tick. */
+  /**
+   * How long a batch that is not full may wait for more, in ms. Default 0:
+   * the end of the event loop's current turn (acks made in one turn, by a
+   * `for await` loop say, travel together), or sooner once a batch is full.
+   */
   lingerMs?: number;
   /**
    * Not used: an ack carries no body, so no ack batch is limited by bytes.

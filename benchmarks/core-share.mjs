@@ -1,0 +1,117 @@
+// Core's own CPU per message: mem:// and rabbit:// end to end (send with 1,000 in flight, `for await` with
+// ack), profiled with V8's CPU profiler (node:inspector) around the measured run only, each sample's self
+// time given to the code it was in: packages/core (the portable layer), the driver, the broker client
+// (node_modules), Node's own code, the garbage collector, the rest (the harness, V8's idle and program).
+// The profile gives each group's share of the samples (a sample's time is wall time: on a shared machine
+// a descheduled process's time lands on whatever ran next, which shares fairly but says nothing absolute);
+// the run's CPU time (process.cpuUsage, which counts V8's helper threads too) is split by those shares,
+// and printed in µs per message. Inlined functions count for the function they were inlined into, and the
+// collector's time belongs to everyone, so core's figure is a floor of what core costs, not a ceiling.
+// With --baseline-dir DIR, the same runs measure a built checkout of your own too (such as main), alternating.
+// Words as in `pnpm bench`: "mem" or "rabbit" runs that broker only (rabbit needs RABBIT_SERVER_URL's broker,
+// default the local one). Options: --messages-mem N (default 200000), --messages-rabbit N (20000), --rounds R (3).
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = fileURLToPath(import.meta.url);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : args[i + 1];
+};
+const GROUPS = ["core", "driver", "client", "node", "gc", "other"];
+
+if (args[0] === "--child") await child(args[1], args[2], Number(args[3]));
+else await parent();
+
+async function parent() {
+  const words = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+  const known = ["mem", "rabbit"];
+  const chosen = words.filter((w) => known.includes(w));
+  // `pnpm bench` passes its words on: run only when one names this benchmark's brokers, or none names a package.
+  if (words.length > 0 && chosen.length === 0 && !words.includes("core-share")) return;
+  const brokers = chosen.length > 0 ? chosen : known;
+  const rounds = Number(option("--rounds", "3"));
+  const dir = option("--baseline-dir", undefined);
+  const contenders = [{ name: "this checkout", root }, ...(dir ? [{ name: `baseline (${dir})`, root: dir }] : [])];
+  for (const broker of brokers) {
+    const n = Number(option(`--messages-${broker}`, broker === "mem" ? "200000" : "20000"));
+    console.log(`\ncore's share, ${broker}:// for-await+ack, ${n} messages a run, ${rounds} rounds, µs per message:`);
+    console.log(`${"contender".padEnd(28)} | ${GROUPS.map((g) => g.padStart(6)).join(" | ")} |  total | core share`);
+    const sums = contenders.map(() => Object.fromEntries(GROUPS.map((g) => [g, 0])));
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, c] of contenders.entries()) {
+        const out = spawnSync(process.execPath, [here, "--child", broker, c.root, String(n)], {
+          encoding: "utf8",
+          cwd: root,
+        });
+        if (out.status !== 0) throw new Error(`${c.name} failed: ${out.stderr}`);
+        const us = JSON.parse(out.stdout.trim().split("\n").at(-1));
+        for (const g of GROUPS) sums[i][g] += us[g] / rounds;
+      }
+    }
+    for (const [i, c] of contenders.entries()) {
+      const us = sums[i];
+      const total = GROUPS.reduce((t, g) => t + us[g], 0);
+      const cells = GROUPS.map((g) => us[g].toFixed(2).padStart(6)).join(" | ");
+      console.log(
+        `${c.name.slice(0, 28).padEnd(28)} | ${cells} | ${total.toFixed(2).padStart(6)} | ${((100 * us.core) / total).toFixed(0)}%`,
+      );
+    }
+  }
+}
+
+/** The code a profile sample was in, by its script's URL. */
+function group(url, name) {
+  if (name === "(idle)") return undefined; // waiting for the broker: nobody's CPU
+  if (name === "(garbage collector)") return "gc";
+  if (url.includes("/packages/core/dist/")) return "core";
+  if (/\/packages\/driver-[^/]+\/dist\//.test(url)) return "driver";
+  if (url.includes("/node_modules/")) return "client";
+  if (url.startsWith("node:")) return "node";
+  return "other";
+}
+
+async function child(broker, codeRoot, n) {
+  const { Session } = await import("node:inspector/promises");
+  const { sendWindowed, pairOpener } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
+  const body = new Uint8Array(100).fill(120);
+  const open = await pairOpener(broker, codeRoot, "pps-bench-core-share");
+  const once = async (count) => {
+    const { topic, subscription, close } = await open();
+    const sending = sendWindowed(count, 1000, () => topic.send({ body }));
+    let received = 0;
+    for await (const message of subscription) {
+      message.ack();
+      if (++received === count) break;
+    }
+    await sending;
+    await subscription.shutdown();
+    await topic.shutdown();
+    await close();
+  };
+  await once(Math.min(n, 100_000)); // warm-up, unprofiled
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.start");
+  const cpu = process.cpuUsage();
+  await once(n);
+  const used = process.cpuUsage(cpu);
+  const { profile } = await session.post("Profiler.stop");
+  session.disconnect();
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const us = Object.fromEntries(GROUPS.map((g) => [g, 0]));
+  for (let i = 0; i < profile.samples.length; i++) {
+    const frame = byId.get(profile.samples[i]).callFrame;
+    const g = group(frame.url, frame.functionName);
+    if (g) us[g] += profile.timeDeltas[i] ?? 0;
+  }
+  const sampled = GROUPS.reduce((t, g) => t + us[g], 0);
+  const cpuUs = (used.user + used.system) / n;
+  for (const g of GROUPS) us[g] = (us[g] / sampled) * cpuUs;
+  console.log(JSON.stringify(us));
+}
