@@ -26,6 +26,14 @@ export class InvalidMessageError extends Error {
 }
 
 /**
+ * Where a valid message keeps what it decoded to until its Message is made:
+ * a slot on the driver's message object itself. A WeakMap entry per message
+ * cost the collector more (ephemerons) than the lookup saved.
+ */
+const DECODED = Symbol("decoded");
+type DecodedCarrier = DriverMessage & { [DECODED]?: Decoded | undefined };
+
+/**
  * The receive side of a typed Subscription: decodes and validates each
  * arrived message once, before it can be handed out, and keeps what it
  * decoded to until the Message is made.
@@ -33,7 +41,6 @@ export class InvalidMessageError extends Error {
 export class TypedDecoder {
   readonly #codec: Codec;
   readonly #schema: StandardSchemaV1 | undefined;
-  readonly #decoded = new WeakMap<DriverMessage, Decoded>();
 
   constructor(codec: Codec, schema: StandardSchemaV1 | undefined) {
     this.#codec = codec;
@@ -75,8 +82,9 @@ export class TypedDecoder {
 
   /** What `message` decoded to; it must have passed `filter`. */
   take(message: DriverMessage): Decoded {
-    const decoded = this.#decoded.get(message) as Decoded;
-    this.#decoded.delete(message);
+    const carrier = message as DecodedCarrier;
+    const decoded = carrier[DECODED] as Decoded;
+    carrier[DECODED] = undefined;
     return decoded;
   }
 
@@ -89,7 +97,7 @@ export class TypedDecoder {
       invalid(message, verdict);
       return false;
     }
-    this.#decoded.set(message, verdict);
+    (message as DecodedCarrier)[DECODED] = verdict;
     return true;
   }
 
