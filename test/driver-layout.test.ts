@@ -93,7 +93,7 @@ function declaredExports(text: string): string[] {
 }
 
 /** Folders under a driver's `src/` that hold a companion of the driver, not the driver (CONTRIBUTING says so). */
-const COMPANION_FOLDERS = ["outbox"];
+const COMPANION_FOLDERS = ["outbox", "idempotency"];
 
 /**
  * What is wrong with one driver's layout: `files` maps each path under
@@ -108,7 +108,7 @@ function layoutProblems(files: Map<string, string>, convention: ConventionFile[]
     if (required && !files.has(file)) problems.push(`${file} is missing`);
   }
   for (const [path, text] of files) {
-    // A piece shipped beside the driver but not part of it (pg's outbox) keeps its own folder and names.
+    // A piece shipped beside the driver but not part of it (pg's outbox, its idempotency store) keeps its own folder and names.
     if (COMPANION_FOLDERS.some((folder) => path.startsWith(`${folder}/`))) continue;
     const name = base(path).replace(/\.ts$/, "");
     for (const [file, others] of Object.entries(OTHER_NAMES)) {
