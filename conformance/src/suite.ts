@@ -3,6 +3,7 @@ import { ackCases } from "./cases/acks.js";
 import { concurrencyCases } from "./cases/concurrency.js";
 import { errorCases } from "./cases/errors.js";
 import { gracefulRestartCases } from "./cases/graceful-restarts.js";
+import { messageIdCases } from "./cases/message-ids.js";
 import { poisonCases } from "./cases/poison.js";
 import { reconnectCases } from "./cases/reconnect.js";
 import { sendReceiveCases } from "./cases/send-receive.js";
@@ -33,6 +34,7 @@ export function runConformanceTests(makeHarness: () => Promise<Harness>, capabil
     });
     describe("send and receive", () => sendReceiveCases(ctx));
     describe("acks and redelivery", () => ackCases(ctx));
+    describe("message ids", () => messageIdCases(ctx));
     describe("errors, cancellation and shutdown", () => errorCases(ctx));
     describe("concurrency", () => concurrencyCases(ctx));
     describe("poison messages", () => poisonCases(ctx));

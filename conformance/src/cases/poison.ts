@@ -53,16 +53,20 @@ export function poisonCases(ctx: SuiteContext): void {
       redelivery: { maxAttempts, initialDelayMs: 10, maxDelayMs: 50 },
       deadLetter: deadLetters.topic,
     });
-    await topic.send({ body: POISON_BODY, metadata: { orderId: "17", note: "ünïcode ✓" } });
+    await topic.send({ id: "order-17/poison", body: POISON_BODY, metadata: { orderId: "17", note: "ünïcode ✓" } });
     const attempts: (number | undefined)[] = [];
+    const ids: string[] = [];
     const processing = subscription.process((message) => {
       attempts.push(message.deliveryAttempt);
+      ids.push(message.id);
       throw new Error("handler failed: poison");
     });
     const [dead] = await ctx.receiveN(deadLetterSub.subscription, 1, {
       timeoutMs: ctx.receiveTimeoutMs + maxAttempts * (ctx.caps.canNack ? 100 : (ctx.caps.ackDeadlineMs ?? 0)),
     });
     expect(Array.from(dead?.body ?? [])).toEqual(Array.from(POISON_BODY));
+    // The dead letter is the same message: it keeps its id.
+    expect(dead?.id).toBe("order-17/poison");
     const { "deadletter.time": time, ...metadata } = dead?.metadata ?? {};
     expect(metadata).toEqual({
       orderId: "17",
@@ -78,6 +82,7 @@ export function poisonCases(ctx: SuiteContext): void {
     await subscription.shutdown();
     await processing;
     expect(attempts).toEqual([1, 2, 3]);
+    expect(ids).toEqual(["order-17/poison", "order-17/poison", "order-17/poison"]);
   });
 
   it("keeps the event loop free while a message fails on every delivery", async () => {

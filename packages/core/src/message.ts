@@ -46,7 +46,18 @@ export class Message {
    * opened with `tracing: { keepContextMetadata: true }`.
    */
   readonly metadata: Readonly<Record<string, string>>;
-  /** An id safe to log (broker message id or delivery tag); not unique across brokers. */
+  /**
+   * The message's id: the one it was sent with (`send({ id })`), or the one
+   * generated at send; the same on every delivery of the message, through
+   * redeliveries, resends, delays and dead letters. A message that another
+   * program published has the broker's own id instead, as the driver's
+   * README says.
+   */
+  readonly id: string;
+  /**
+   * An id safe to log (broker message id or delivery tag); not unique across brokers.
+   * @deprecated Use `id`, the message's portable id, where they differ; this one stays the broker's.
+   */
   readonly loggableId: string;
   /**
    * How many times this message has been delivered, 1 the first time;
@@ -73,6 +84,7 @@ export class Message {
     this.body = message.body;
     this.metadata = withoutContextKeys(message.metadata, sink.contextKeys) ?? message.metadata;
     this.loggableId = message.loggableId ?? "";
+    this.id = message.id ?? this.loggableId;
     this.deliveryAttempt = message.deliveryAttempt;
     this.#source = message;
     this.#sink = sink;

@@ -1,9 +1,18 @@
 import { isUint8Array } from "node:util/types";
 import type { DriverMessage } from "./driver/driver.js";
 import { invalidArgument } from "./errors.js";
+import { checkMessageId, newMessageId } from "./message-id.js";
 
 /** A message to send. */
 export interface OutgoingMessage {
+  /**
+   * The message's id, such as a business key: received as `msg.id`, the same
+   * on every delivery of this message (redeliveries, resends, dead letters).
+   * A non-empty string of at most 255 UTF-8 bytes, without control
+   * characters or white space at either end. Left out, a sortable one is
+   * generated (a UUIDv7: the ids one process sends sort in send order).
+   */
+  id?: string;
   /** Bytes are sent as they are; a string is sent as its UTF-8 encoding. */
   body: Uint8Array | string;
   /** String keys and values. Each must be valid Unicode (no lone surrogates), so that it has a UTF-8 form. */
@@ -22,7 +31,7 @@ export function toDriverMessage(message: unknown): DriverMessage {
   if (typeof message !== "object" || message === null) {
     throw invalidArgument(`send: message must be an object like { body, metadata }, got ${describeValue(message)}`);
   }
-  const { body, metadata } = message as { body?: unknown; metadata?: unknown };
+  const { id, body, metadata } = message as { id?: unknown; body?: unknown; metadata?: unknown };
   let bytes: Uint8Array;
   // isUint8Array also accepts one made in another realm (a vm context, a worker's transfer).
   if (body instanceof Uint8Array || isUint8Array(body)) bytes = body as Uint8Array;
@@ -36,7 +45,11 @@ export function toDriverMessage(message: unknown): DriverMessage {
       `send: body must be a Uint8Array (or Buffer) or a string, got ${describeValue(body)}${bodyHint(body)}`,
     );
   }
-  return { body: bytes, metadata: metadata === undefined ? EMPTY : checkMetadata(metadata) };
+  return {
+    id: id === undefined ? newMessageId() : checkMessageId(id),
+    body: bytes,
+    metadata: metadata === undefined ? EMPTY : checkMetadata(metadata),
+  };
 }
 
 function checkMetadata(metadata: unknown): Record<string, string> {

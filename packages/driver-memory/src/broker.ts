@@ -10,7 +10,10 @@ export const MEM_SYSTEM = "mem";
 export interface StoredMessage {
   readonly body: Uint8Array;
   readonly metadata: Record<string, string>;
+  /** The broker's own number of the message, counted per topic from 1. */
   readonly id: number;
+  /** The message's id as sent; for a message published without one, `id` as text. */
+  readonly messageId: string;
   /** Deliveries so far. */
   attempts: number;
   /**
@@ -265,7 +268,7 @@ export class MemBroker {
    */
   publish(
     topicName: string,
-    messages: readonly { body: Uint8Array; metadata: Record<string, string> }[],
+    messages: readonly { id?: string; body: Uint8Array; metadata: Record<string, string> }[],
     only?: string,
   ): void {
     const topic = this.#topics.get(topicName);
@@ -287,12 +290,14 @@ export class MemBroker {
     // Body and metadata are copied, as a broker would have: a sender that reuses its buffer or
     // its metadata object once send resolved must not change what is delivered. One copy per
     // message, shared by the subscriptions: receivers must not modify a message in place.
-    const copies = messages.map((m) => ({ body: new Uint8Array(m.body), metadata: copyRecord(m.metadata) }));
+    const copies = messages.map((m, i) => ({
+      body: new Uint8Array(m.body),
+      metadata: copyRecord(m.metadata),
+      messageId: m.id ?? String(first + i),
+    }));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
     for (const subscription of receivers as SubscriptionState[]) {
-      subscription.enqueue(
-        copies.map((m, i) => ({ body: m.body, metadata: m.metadata, id: first + i, attempts: 0, failures: 0 })),
-      );
+      subscription.enqueue(copies.map((m, i) => ({ ...m, id: first + i, attempts: 0, failures: 0 })));
     }
   }
 

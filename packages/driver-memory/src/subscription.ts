@@ -100,6 +100,7 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
       state = this.state();
     }
     return state.take(maxMessages).map(([deliveryId, message]) => ({
+      id: message.messageId,
       body: message.body,
       metadata: message.metadata,
       ackId: deliveryId,

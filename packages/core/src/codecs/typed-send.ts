@@ -5,6 +5,8 @@ import { formatIssues, type StandardSchemaV1 } from "./schema.js";
 
 /** A message to send on a typed Topic (one opened with a `schema` or a `codec`). */
 export interface TypedOutgoingMessage<T> {
+  /** The message's id, as on an untyped message (`OutgoingMessage.id`); left out, one is generated. */
+  id?: string;
   /** The value to send: validated by the topic's schema, then encoded by its codec. */
   data: T;
   /** String keys and values, as on an untyped message. The codec's content type replaces a `content-type` key. */
@@ -39,13 +41,13 @@ export class TypedEncoder {
           : "";
       throw invalidArgument(`send: message must be an object like { data, metadata }${hint}`);
     }
-    const { data, metadata, event } = message as TypedOutgoingMessage<unknown>;
-    if (!this.#schema) return this.#encoded(data, metadata, event);
+    const { id, data, metadata, event } = message as TypedOutgoingMessage<unknown>;
+    if (!this.#schema) return withId(this.#encoded(data, metadata, event), id);
     const result = this.#schema["~standard"].validate(data);
     if (result instanceof Promise) {
-      return result.then((settled) => this.#validated(settled, data, metadata, event));
+      return result.then((settled) => withId(this.#validated(settled, data, metadata, event), id));
     }
-    return this.#validated(result, data, metadata, event);
+    return withId(this.#validated(result, data, metadata, event), id);
   }
 
   #validated(
@@ -92,6 +94,12 @@ export class TypedEncoder {
     const contentType = added[CONTENT_TYPE_KEY] ?? this.#codec.contentType;
     return { body, metadata: { ...metadata, ...added, [CONTENT_TYPE_KEY]: contentType } };
   }
+}
+
+/** `message` with the id the application gave, if any (the untyped send checks it). */
+function withId(message: OutgoingMessage, id: unknown): OutgoingMessage {
+  if (id !== undefined) (message as { id?: unknown }).id = id;
+  return message;
 }
 
 /** An error's message, or the thrown value as text. */

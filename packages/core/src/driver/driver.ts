@@ -10,6 +10,24 @@ import type { NoticeSource } from "./notices.js";
 
 /** A message as drivers see it. Bodies are bytes; metadata is already validated. */
 export interface DriverMessage {
+  /**
+   * The message's id: the application's own or one the portable layer
+   * generated, always set on a message handed to `sendBatch`. A topic driver
+   * must carry it in the broker's native id field where there is one (the
+   * AMQP `message_id`, JetStream's `Nats-Msg-Id`), else in a field or
+   * attribute of its own that its README names, or, failing both, in
+   * metadata under the kit's `MESSAGE_ID_KEY` (see `messageIdToMetadata`).
+   * It must stay the same through every resend, republish and copy the
+   * driver makes of the message.
+   *
+   * A subscription driver must set it on every received message: the id
+   * that was sent; for a message that a program other than this library
+   * published (a foreign message), the broker's own id of the message, which
+   * must stay the same across its redeliveries where the broker has one. Its
+   * README says what a foreign message gets. Left undefined by a driver
+   * written before ids, `Message.id` is `loggableId`.
+   */
+  id?: string;
   /** The payload. Drivers must deliver these bytes unchanged. */
   body: Uint8Array;
   /** String keys and values, valid UTF-16 without lone surrogates (so valid UTF-8). */
@@ -21,7 +39,7 @@ export interface DriverMessage {
   ackId?: unknown;
   /**
    * Set by subscription drivers: a short id safe to log (broker message id,
-   * stream entry id). Where the driver leaves `failedAttempts` undefined,
+   * stream entry id); `id` is the message's id. Where the driver leaves `failedAttempts` undefined,
    * the portable layer counts failures by this id, so it must stay the same
    * across redeliveries of one message and differ between messages.
    */

@@ -87,7 +87,10 @@ export class DeadLetterTarget {
   }
 
   /** Sends the dead letter; resolves only once the broker confirmed it. */
-  async send(message: { body: Uint8Array; metadata: Record<string, string> }, signal: AbortSignal): Promise<void> {
+  async send(
+    message: { id: string | undefined; body: Uint8Array; metadata: Record<string, string> },
+    signal: AbortSignal,
+  ): Promise<void> {
     const topic = await this.#topic;
     // Bytes as they came, also to a typed dead-letter topic: an invalid message must still get there.
     if (topic instanceof Topic) await sendBytes(topic, message, { signal });

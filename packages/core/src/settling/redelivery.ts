@@ -1,6 +1,7 @@
 import type { DriverMessage, Redelivery, SubscriptionDriver } from "../driver/driver.js";
 import { backoffDelay } from "../driver/retry.js";
 import { redactUrl } from "../errors.js";
+import { sendableMessageId } from "../message-id.js";
 import type { Logger } from "../telemetry/logger.js";
 import { writeLog } from "../telemetry/logger.js";
 import type { Topic } from "../topic.js";
@@ -226,39 +227,41 @@ export class FailureRouter {
     const deliveries = message.deliveryAttempt;
     const metadata = deadLetterMetadata(message.metadata, this.#source, failures, error, new Date(), deliveries);
     const id = message.loggableId ?? "";
-    const work = target.send({ body: message.body, metadata }, this.#host.abort).then(
-      () => {
-        this.#failures.forget(message);
-        this.#host.release(message);
-        this.#host.ack(message.ackId);
-        writeLog(this.#logger, "warn", {
-          event: "pubsub.deadletter",
-          resource,
-          message: `${resource}: message ${id} sent to the dead-letter topic after ${failures} failed attempts${deliveries === undefined ? "" : ` in ${deliveries} deliveries`}`,
-          messageId: id,
-          attempts: failures,
-          deliveries,
-          error: metadata["deadletter.error"],
-        });
-      },
-      (err: unknown) => {
-        if (this.#host.abort.aborted) return; // Shutting down: the broker delivers it again.
-        const reason = redactUrl(err instanceof Error ? err.message : String(err));
-        writeLog(this.#logger, "error", {
-          event: "pubsub.deadletter_failed",
-          resource,
-          message: `${resource}: message ${id} could not be dead-lettered, it will be delivered again (${reason})`,
-          messageId: id,
-          attempts: failures,
-          deliveries,
-          error: reason,
-        });
-        // Not acked, so not lost: it comes back, spent, and is dead-lettered again. After maxDelayMs, without
-        // jitter: a target that refuses every send (a misconfiguration) then costs one delivery per maxDelayMs,
-        // and a driver that parks delayed messages in per-delay queues uses one.
-        this.#redeliverAfter(message, this.#policy.maxDelayMs);
-      },
-    );
+    const work = target
+      .send({ id: sendableMessageId(message.id), body: message.body, metadata }, this.#host.abort)
+      .then(
+        () => {
+          this.#failures.forget(message);
+          this.#host.release(message);
+          this.#host.ack(message.ackId);
+          writeLog(this.#logger, "warn", {
+            event: "pubsub.deadletter",
+            resource,
+            message: `${resource}: message ${id} sent to the dead-letter topic after ${failures} failed attempts${deliveries === undefined ? "" : ` in ${deliveries} deliveries`}`,
+            messageId: id,
+            attempts: failures,
+            deliveries,
+            error: metadata["deadletter.error"],
+          });
+        },
+        (err: unknown) => {
+          if (this.#host.abort.aborted) return; // Shutting down: the broker delivers it again.
+          const reason = redactUrl(err instanceof Error ? err.message : String(err));
+          writeLog(this.#logger, "error", {
+            event: "pubsub.deadletter_failed",
+            resource,
+            message: `${resource}: message ${id} could not be dead-lettered, it will be delivered again (${reason})`,
+            messageId: id,
+            attempts: failures,
+            deliveries,
+            error: reason,
+          });
+          // Not acked, so not lost: it comes back, spent, and is dead-lettered again. After maxDelayMs, without
+          // jitter: a target that refuses every send (a misconfiguration) then costs one delivery per maxDelayMs,
+          // and a driver that parks delayed messages in per-delay queues uses one.
+          this.#redeliverAfter(message, this.#policy.maxDelayMs);
+        },
+      );
     this.#host.track(work);
   }
 
