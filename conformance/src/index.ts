@@ -24,6 +24,7 @@ export type {
   ReconnectCapability,
   RestartCapability,
 } from "./harness.js";
+export { type IdempotencyStoreSuiteOptions, idempotencyStoreSuite } from "./idempotency-store.js";
 export { expectOpenFailure, type OpenFailure, type SilentServer, startSilentServer } from "./open-failure.js";
 export { PacedLoad, type PacedLoadResult } from "./paced-load.js";
 export { installSpanRecorder, type RecordedSpan, type SpanRecorder } from "./recording-tracer.js";

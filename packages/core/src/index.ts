@@ -22,9 +22,11 @@ export type { AnyData, SchemaInput, SchemaOutput, StandardSchemaV1, Untyped } fr
 export { TypedMessage } from "./codecs/typed-message.js";
 export type { TypedOutgoingMessage } from "./codecs/typed-send.js";
 export type { Health, HealthJSON, HealthState } from "./driver/health.js";
+export type { ClaimOutcome, IdempotencyStore } from "./driver/idempotency.js";
 export type { RetryOptions } from "./driver/retry.js";
 export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.js";
 export type { CallOptions } from "./handle.js";
+export { type MemoryIdempotencyStoreOptions, memoryIdempotencyStore } from "./memory-idempotency-store.js";
 export { Message, type NackOptions } from "./message.js";
 export {
   defaultURLMux,
@@ -46,6 +48,7 @@ export type {
 } from "./open-options.js";
 export type { OutgoingMessage } from "./outgoing-message.js";
 export { DEAD_LETTER_PREFIX } from "./settling/dead-letter.js";
+export { type IdempotencyOptions, type ProcessContext, transactionOf } from "./settling/idempotency.js";
 export type { RedeliveryOptions } from "./settling/redelivery.js";
 export type { AckBatching } from "./settling/settlement.js";
 export {

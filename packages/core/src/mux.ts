@@ -79,6 +79,7 @@ const SUBSCRIPTION_KEYS = [
   "logger",
   "schema",
   "codec",
+  "idempotency",
 ] as const;
 
 /**

@@ -88,6 +88,39 @@ const deadLetter = z.custom<unknown>((value) => (typeof value === "string" && va
   message: "must be a topic URL (such as rabbit://dead-letters) or an open Topic",
 });
 
+/** The longest idempotency window: a year, past which a done-mark is a record, not a dedup window. */
+const MAX_WINDOW_MS = 366 * 24 * 60 * 60 * 1000;
+
+const idempotencyStore = z.custom<unknown>(
+  (value) => {
+    const store = value as Partial<Record<"claim" | "complete" | "release", unknown>> | null;
+    return (
+      typeof store === "object" &&
+      store !== null &&
+      typeof store.claim === "function" &&
+      typeof store.complete === "function" &&
+      typeof store.release === "function"
+    );
+  },
+  {
+    message:
+      "must be an idempotency store with claim, complete and release (memoryIdempotencyStore(), redisIdempotencyStore() from @portable-pubsub/driver-redis, pgIdempotencyStore() from @portable-pubsub/driver-postgres)",
+  },
+);
+
+const idempotency = z
+  .object({
+    store: idempotencyStore,
+    windowMs: z
+      .number()
+      .int("must be a whole number of ms")
+      .min(1000, "must be at least 1000 ms")
+      .max(MAX_WINDOW_MS, `must be at most ${MAX_WINDOW_MS} ms (a year)`)
+      .optional(),
+    leaseMs: delay.int("must be a whole number of ms").min(100, "must be at least 100 ms").optional(),
+  })
+  .strict();
+
 const subscriptionOptions = z.object({
   ...shared,
   redelivery: redelivery.optional(),
@@ -99,6 +132,7 @@ const subscriptionOptions = z.object({
     .optional(),
   ackBatching: batching.optional(),
   maxReceiveBatchSize: count.optional(),
+  idempotency: idempotency.optional(),
 });
 
 /** Most handlers `process` runs at once: each is a worker, and more than this is a mistake, not a workload. */

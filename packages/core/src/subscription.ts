@@ -13,6 +13,12 @@ import { failMessage, Message, sourceOf } from "./message.js";
 import { checkProcessOptions, checkSignal, checkSubscriptionOptions } from "./portable-options.js";
 import { ReceiveBuffer } from "./receive-buffer.js";
 import { ReceiveSizer } from "./receive-sizer.js";
+import {
+  type IdempotencyOptions,
+  IdempotentConsumer,
+  NO_TRANSACTION,
+  type ProcessContext,
+} from "./settling/idempotency.js";
 import type { RedeliveryOptions } from "./settling/redelivery.js";
 import { type AckBatching, Settlement } from "./settling/settlement.js";
 import type { Logger } from "./telemetry/logger.js";
@@ -92,6 +98,18 @@ export interface SubscriptionOptions {
    * again. Default 3,600,000 (an hour).
    */
   maxExtensionMs?: number;
+  /**
+   * Runs each message id's handler once, through redeliveries and
+   * duplicates: the ids of each received batch are claimed in `store`, with
+   * a lease, before any handler sees them; a message is acked only after
+   * its id was marked done; a failed one's claim is released, so its
+   * redelivery runs again; a copy of an id that is done (within `windowMs`)
+   * is acked without being handed out, and one whose id is being handled
+   * elsewhere is delivered again later. With `receive()` and `for await`,
+   * `ack()` marks done and `nack()` releases. See the README's "Delivery
+   * guarantees". Default: none, at-least-once.
+   */
+  idempotency?: IdempotencyOptions;
 }
 
 /** Portable tracing options of a Subscription. */
@@ -128,6 +146,7 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
   readonly #handling = new Set<Promise<void>>();
   readonly #buffer: ReceiveBuffer;
   readonly #propagate: boolean;
+  readonly #idempotency: IdempotentConsumer | undefined;
 
   constructor(driver: SubscriptionDriver, options: SubscriptionOptions = {}) {
     checkSubscriptionOptions(options);
@@ -143,31 +162,50 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
     });
     const signal = this.#receiveAbort.signal;
     const settlement = this.#settlement;
-    const sink = settlement.sink;
+    const idempotency = options.idempotency && this.#idempotent(options);
+    this.#idempotency = idempotency;
+    const sink = idempotency?.sink ?? settlement.sink;
     const { schema, codec } = options;
     const typed = schema || codec ? new TypedDecoder(codec ?? json(), schema) : undefined;
     const invalid = (message: DriverMessage, error: Error) => settlement.invalid(message, error);
+    const admit = typed
+      ? (arrived: DriverMessage[]) => typed.filter(settlement.admit(arrived), invalid)
+      : (arrived: DriverMessage[]) => settlement.admit(arrived);
     this.#buffer = new ReceiveBuffer(
       {
         fetch: (max) =>
           this.instruments.receive(() =>
             withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
           ),
-        admit: typed
-          ? (arrived) => typed.filter(settlement.admit(arrived), invalid)
-          : (arrived) => settlement.admit(arrived),
+        admit: idempotency ? (arrived) => idempotency.admit(admit(arrived)) : admit,
         toMessage: typed
           ? (message) => {
               const { data, event } = typed.take(message);
               return new TypedMessage(message, sink, data, event);
             }
           : (message) => new Message(message, sink),
-        returnUnhanded: (messages) => this.#settlement.returnUnhanded(messages),
+        returnUnhanded: (messages) =>
+          idempotency ? idempotency.returnUnhanded(messages) : settlement.returnUnhanded(messages),
         closed: () => this.closed,
         wrapFatal: (err) => this.wrap(err, "receive from"),
       },
       new ReceiveSizer(options.maxReceiveBatchSize ?? 1000),
     );
+  }
+
+  #idempotent(options: SubscriptionOptions): IdempotentConsumer {
+    const settlement = this.#settlement;
+    return new IdempotentConsumer(options.idempotency as IdempotencyOptions, options.ackBatching, {
+      sink: settlement.sink,
+      postpone: (message, delayMs) => settlement.postpone(message, delayMs),
+      returnUnhanded: (messages) => settlement.returnUnhanded(messages),
+      instruments: this.instruments,
+      resource: this.driver.resource,
+      logger: options.logger,
+      retry: this.#retry,
+      track: (work) => this.#track(work),
+      closed: () => this.closed,
+    });
   }
 
   /**
@@ -205,15 +243,23 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
    * nack; otherwise the ack deadline brings it back), and goes on. Resolves
    * when the subscription is shut down (after the running handlers finish);
    * rejects with Canceled when `signal` fires, or with an error that receiving
-   * cannot get past.
+   * cannot get past. The handler's second argument is a {@link ProcessContext}:
+   * `ctx.tx` is the transaction of a transactional idempotency store.
    */
-  async process(handler: (message: MessageOf<S>) => unknown, options: ProcessOptions = {}): Promise<void> {
+  async process(
+    handler: (message: MessageOf<S>, ctx: ProcessContext) => unknown,
+    options: ProcessOptions = {},
+  ): Promise<void> {
     if (typeof handler !== "function") {
       throw invalidArgument(`process: the handler must be a function, got ${typeof handler}`);
     }
     checkProcessOptions(options);
     const { concurrency = 1, signal, onHandlerError } = options;
     this.assertOpen("process");
+    const idempotency = this.#idempotency;
+    const call = idempotency
+      ? (message: MessageOf<S>) => idempotency.run(handler as (m: Message, ctx: ProcessContext) => unknown, message)
+      : (message: MessageOf<S>) => handler(message, NO_TRANSACTION);
     const worker = async () => {
       let turnStarted = performance.now();
       for (let n = 1; ; n++) {
@@ -237,8 +283,8 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
         let result: unknown;
         try {
           result = this.instruments.recording
-            ? this.#processTraced(handler, message as MessageOf<S>)
-            : handler(message as MessageOf<S>);
+            ? this.#processTraced(call, message as MessageOf<S>)
+            : call(message as MessageOf<S>);
         } catch (err) {
           this.#handlerFailed(err, message, onHandlerError);
           continue;
@@ -325,6 +371,8 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
     try {
       // A fetch the abort caught mid-way (a claim already made) gives its messages back before the driver closes.
       await raceSignal(Promise.all([...this.#handling, this.#buffer.fetched()]), signal, "shutdown");
+      // Done-marks before acks: a handled message's ack waits for its id's done-mark.
+      if (this.#idempotency) await raceSignal(this.#idempotency.flush(), signal, "shutdown");
       await raceSignal(this.#settlement.flush(), signal, "shutdown");
     } catch {
       this.#settlement.abort();

@@ -99,7 +99,7 @@ describe("URLMux", () => {
     const subscriptionError = await failure(mux.openSubscription("mem://orders", { deadLeter: "mem://dlq" }));
     expect(subscriptionError.message).toBe(
       'mem: option "deadLeter" is not supported; supported: broker; ' +
-        "portable options: redelivery, deadLetter, maxExtensionMs, maxReceiveBatchSize, ackBatching, retry, shutdownTimeoutMs, tracing, logger, schema, codec, signal; " +
+        "portable options: redelivery, deadLetter, maxExtensionMs, maxReceiveBatchSize, ackBatching, retry, shutdownTimeoutMs, tracing, logger, schema, codec, idempotency, signal; " +
         'did you mean "deadLetter"?',
     );
   });

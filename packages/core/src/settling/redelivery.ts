@@ -184,6 +184,14 @@ export class FailureRouter {
     else this.#redeliverAfter(message, redeliveryDelay(failures, this.#policy));
   }
 
+  /**
+   * Has a message that did not fail delivered again after `delayMs`, without
+   * counting a failure: a duplicate whose id another consumer is handling.
+   */
+  postpone(message: DriverMessage, delayMs: number): void {
+    this.#redeliverAfter(message, delayMs);
+  }
+
   /** Counts a failure of a message whose lease was left to lapse: the broker delivers it again. */
   lapsed(message: DriverMessage): void {
     this.#failures.add(message);

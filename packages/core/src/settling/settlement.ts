@@ -186,6 +186,11 @@ export class Settlement {
     if (!this.#released) this.#failureRouter.invalid(message, error);
   }
 
+  /** Has `message` delivered again after `delayMs` without counting a failure (see `FailureRouter.postpone`). */
+  postpone(message: DriverMessage, delayMs: number): void {
+    if (!this.#released) this.#failureRouter.postpone(message, delayMs);
+  }
+
   /** Hands back at once, where the driver can nack, messages fetched but never handed out. */
   returnUnhanded(messages: DriverMessage[]): void {
     for (const message of messages) this.#leases?.release(message);

@@ -31,6 +31,12 @@ export const METRIC = {
   reconnects: "portable_pubsub.client.reconnects",
   /** Not in the conventions: 1 for the current health state of a Topic or Subscription, 0 for the others. */
   health: "portable_pubsub.client.health",
+  /**
+   * Not in the conventions (which have no duplicate count, and reserve the
+   * `messaging.` namespace for their own names): messages an idempotent
+   * Subscription acked without running a handler, their id being done.
+   */
+  duplicates: "portable_pubsub.client.consumed.duplicates",
 } as const;
 
 /** `messaging.system` of a driver that does not say. */

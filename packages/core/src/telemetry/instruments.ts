@@ -270,6 +270,11 @@ export class Instruments {
     return this.#tracing || this.#metrics !== undefined;
   }
 
+  /** Counts messages acked without their handler, as duplicates of done ones. */
+  duplicates(count: number): void {
+    this.#metrics?.duplicates.add(count, this.#base);
+  }
+
   /** Counts one re-established connection. */
   reconnected(): void {
     this.refresh();

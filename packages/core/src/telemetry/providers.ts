@@ -39,6 +39,10 @@ function createInstruments(meter: Meter) {
       unit: "{reconnect}",
       description: "Times a connection was re-established after a loss",
     }),
+    duplicates: meter.createCounter(METRIC.duplicates, {
+      unit: "{message}",
+      description: "Messages acked without their handler: their id was done (an idempotent Subscription)",
+    }),
     health: meter.createObservableGauge(METRIC.health, {
       description: "1 for the current health state of a Topic or Subscription, 0 for the others",
     }),
