@@ -108,7 +108,7 @@ function layoutProblems(files: Map<string, string>, convention: ConventionFile[]
     if (required && !files.has(file)) problems.push(`${file} is missing`);
   }
   for (const [path, text] of files) {
-    // A piece shipped beside the driver but not part of it (pg's outbox, its idempotency store) keeps its own folder and names.
+    // A piece shipped beside the driver but not part of it (pg's outbox) keeps its own folder and names.
     if (COMPANION_FOLDERS.some((folder) => path.startsWith(`${folder}/`))) continue;
     const name = base(path).replace(/\.ts$/, "");
     for (const [file, others] of Object.entries(OTHER_NAMES)) {

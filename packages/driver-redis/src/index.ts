@@ -18,6 +18,7 @@ export {
 } from "./connection.js";
 export { ensureGroup, type GroupStart } from "./declare.js";
 export { redisErrors } from "./errors.js";
+export { type RedisIdempotencyStoreOptions, redisIdempotencyStore } from "./idempotency/store.js";
 export {
   openRedisSubscription,
   RedisSubscriptionDriver,
