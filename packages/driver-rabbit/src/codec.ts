@@ -1,14 +1,16 @@
 /**
  * How a portable message maps onto AMQP: the body is the content, bytes
- * unchanged; metadata travels as string headers, except the portable
- * content type (`content-type`), which travels in the AMQP `content_type`
- * property, where other AMQP programs look for it.
+ * unchanged; the message id is the AMQP `message_id` property; metadata
+ * travels as string headers, except the portable content type
+ * (`content-type`), which travels in the AMQP `content_type` property, where
+ * other AMQP programs look for it.
  */
 import {
   CLOUD_EVENTS_PREFIX,
   CONTENT_TYPE_KEY,
   type DriverMessage,
   invalidArgument,
+  newMessageId,
   type PubSubError,
 } from "@portable-pubsub/core/driver";
 import type { ConsumeMessage, Options } from "amqplib";
@@ -133,14 +135,25 @@ export function failedAttemptsOf(message: ConsumeMessage): number {
   return countOf(headers?.[FAILURES_HEADER]) ?? countOf(headers?.[ATTEMPTS_HEADER]) ?? 0;
 }
 
-/** A received delivery as the portable layer sees it; `ackId` is set by the consumer. */
+/**
+ * A received delivery as the portable layer sees it; `ackId` is set by the
+ * consumer. Its id is the `message_id` property. A message published
+ * without one (by another AMQP program) has nothing stable to stand in:
+ * delivery tags are per channel and change on redelivery. It gets a new
+ * UUIDv7 on each delivery instead, unique but not the same across
+ * redeliveries, until it first fails: the copy `redeliver` publishes carries
+ * that id as its `message_id`, so from then on it stays.
+ */
 export function toDriverMessage(message: ConsumeMessage, ackId: unknown): DriverMessage {
   const properties = message.properties;
+  const messageId =
+    typeof properties.messageId === "string" && properties.messageId !== "" ? properties.messageId : undefined;
   return {
+    id: messageId ?? newMessageId(),
     body: message.content,
     metadata: deliveryMetadataOf(properties),
     ackId,
-    loggableId: typeof properties.messageId === "string" ? properties.messageId : String(message.fields.deliveryTag),
+    loggableId: messageId ?? String(message.fields.deliveryTag),
     native: message,
     deliveryAttempt: deliveryAttemptOf(message),
     failedAttempts: failedAttemptsOf(message),
@@ -265,8 +278,9 @@ export function checkAmqpLimits(message: DriverMessage, routingKey: string, fram
   if (keyBytes > SHORT_STRING) {
     throw invalidArgument(`send: the routing key is ${keyBytes} bytes; AMQP routing keys hold at most ${SHORT_STRING}`);
   }
-  // The message id is added later; 32 bytes is more than the publisher's ids take.
-  const frameBytes = HEADER_FRAME_BASE + 33 + bytes;
+  // Without an id (a driver used without core), the publisher makes one of fewer than 32 bytes.
+  const messageIdBytes = message.id === undefined ? 32 : Buffer.byteLength(message.id);
+  const frameBytes = HEADER_FRAME_BASE + 1 + messageIdBytes + bytes;
   if (frameBytes > frameMax) throw tooLargeForFrame(frameBytes, frameMax);
 }
 

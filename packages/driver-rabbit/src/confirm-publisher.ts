@@ -138,13 +138,14 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     const { persistent, mandatory, routingKey } = this.#settings;
     return this.send(
       messages.map((message) => {
-        const messageId = this.#idPrefix + (this.#nextId++).toString(36);
+        // The message's id, kept through every republish of this Outgoing (a dead channel's unconfirmed).
+        const messageId = message.id ?? this.#idPrefix + (this.#nextId++).toString(36);
         const { headers, contentType } = publishPropertiesOf(message.metadata);
         return {
           content: contentOf(message.body),
           routingKey: routingKey(message),
           properties: { headers, contentType, messageId, persistent, mandatory },
-          headerBytes: headerFrameBytes(message.metadata, messageId.length),
+          headerBytes: headerFrameBytes(message.metadata, Buffer.byteLength(messageId)),
         };
       }),
       signal,

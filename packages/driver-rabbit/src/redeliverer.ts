@@ -53,8 +53,9 @@ const KEPT_PROPERTIES = [
 
 /**
  * The copy of a failed delivery for `routingKey` on the default exchange:
- * the same body and properties (persistence included), minus the headers
- * above, plus the attempts and failures headers. `user_id` is dropped, since the broker
+ * the same body and properties (persistence included, and the message id as
+ * `message_id`), minus the headers above, plus the attempts and failures
+ * headers. `user_id` is dropped, since the broker
  * refuses a publish whose user_id is not the publishing connection's user;
  * so is a delayed copy's per-message TTL (`expiration`), which could hand it
  * back from the delay queue before its delay.
@@ -67,11 +68,12 @@ export function copyOf(message: DriverMessage, routingKey: string, delayed: bool
     // Not a delivery of this driver: what the portable message says is all there is.
     const { headers: sent, contentType } = publishPropertiesOf(message.metadata);
     const headers = { ...sent, [ATTEMPTS_HEADER]: String(attempts), [FAILURES_HEADER]: String(failures) };
+    const messageId = message.id;
     return {
       content: contentOf(message.body),
       routingKey,
-      properties: { headers, contentType, persistent: true, mandatory: true },
-      headerBytes: headerFrameBytes(headers, 0),
+      properties: { headers, contentType, messageId, persistent: true, mandatory: true },
+      headerBytes: headerFrameBytes(headers, messageId === undefined ? 0 : Buffer.byteLength(messageId)),
     };
   }
   const original = native.properties;
@@ -87,6 +89,8 @@ export function copyOf(message: DriverMessage, routingKey: string, delayed: bool
     const value = original[key];
     if (value !== undefined && value !== null) (properties as Record<string, unknown>)[key] = value;
   }
+  // The message's id, also for a foreign message that had no message_id: its copies keep the one it got.
+  if (message.id !== undefined) properties.messageId = message.id;
   if (!delayed && original.expiration !== undefined && original.expiration !== null) {
     properties.expiration = original.expiration;
   }

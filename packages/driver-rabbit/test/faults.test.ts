@@ -28,11 +28,15 @@ import {
 
 const { defer, shutdownLater } = cleanupAfterEach();
 
-/** Counts deliveries per body index until every one of `total` arrived. */
+/** The id message `i` is sent with. */
+const idOf = (i: number) => `order-${i}`;
+
+/** Counts deliveries per body index until every one of `total` arrived, and those whose id is not `idOf` its index. */
 function tally(subscription: Subscription, total: number, concurrency = 16) {
   const seen = new Uint32Array(total);
   let distinct = 0;
   let deliveries = 0;
+  let wrongIds = 0;
   let finish: () => void = () => {};
   const all = new Promise<void>((resolve) => {
     finish = resolve;
@@ -41,6 +45,7 @@ function tally(subscription: Subscription, total: number, concurrency = 16) {
     (m) => {
       deliveries++;
       const i = Number(m.text());
+      if (m.id !== idOf(i)) wrongIds++;
       const before = seen[i] ?? 0;
       seen[i] = before + 1;
       if (before === 0 && ++distinct === total) finish();
@@ -55,6 +60,9 @@ function tally(subscription: Subscription, total: number, concurrency = 16) {
     },
     get duplicates() {
       return deliveries - distinct;
+    },
+    get wrongIds() {
+      return wrongIds;
     },
   };
 }
@@ -98,7 +106,7 @@ describe.skipIf(skipWithoutBroker)("rabbit faults", () => {
       Array.from({ length: publishers }, async (_, p) => {
         for (let i = p; i < total; i += publishers) {
           try {
-            await topic.send({ body: String(i) });
+            await topic.send({ id: idOf(i), body: String(i) });
             if (++confirmed % 1000 === 0 && confirmed < total && proxy.cut() > 0) cuts++;
           } catch (err) {
             failures.push(err);
@@ -115,6 +123,8 @@ describe.skipIf(skipWithoutBroker)("rabbit faults", () => {
     );
     expect(failures).toEqual([]);
     expect(received.distinct).toBe(total);
+    // Every delivery, resent after a cut or redelivered, has the id its message was sent with.
+    expect(received.wrongIds).toBe(0);
     expect(cuts).toBe(9);
     expect(proxy.accepted).toBeGreaterThan(cuts);
   });
