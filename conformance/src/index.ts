@@ -24,6 +24,13 @@ export type {
   ReconnectCapability,
   RestartCapability,
 } from "./harness.js";
+export {
+  DuplicateLog,
+  expectEachIdRanOnce,
+  type RunUnderFaultsOptions,
+  type RunUnderFaultsResult,
+  runUnderFaults,
+} from "./idempotency-faults.js";
 export { type IdempotencyStoreSuiteOptions, idempotencyStoreSuite } from "./idempotency-store.js";
 export { expectOpenFailure, type OpenFailure, type SilentServer, startSilentServer } from "./open-failure.js";
 export { PacedLoad, type PacedLoadResult } from "./paced-load.js";
