@@ -35,21 +35,31 @@ export interface Collected {
   readonly seen: Set<string>;
   /** Deliveries beyond the first of each body. */
   readonly duplicates: number;
+  /** Deliveries whose message id was not the one `expectedId` gives for their body. */
+  readonly wrongIds: number;
 }
 
 /**
  * Processes `subscription` in the background, `concurrency` handlers at
  * once, acking everything and recording each body once; the processing
- * ends when the subscription is shut down.
+ * ends when the subscription is shut down. With `expectedId`, it counts
+ * the deliveries whose `id` is not `expectedId(body)`.
  */
-export function collectDistinct(subscription: Subscription, concurrency = 4): Collected {
+export function collectDistinct(
+  subscription: Subscription,
+  concurrency = 4,
+  expectedId?: (body: string) => string,
+): Collected {
   const seen = new Set<string>();
   let deliveries = 0;
+  let wrongIds = 0;
   subscription
     .process(
       (message) => {
         deliveries++;
-        seen.add(message.text());
+        const body = message.text();
+        seen.add(body);
+        if (expectedId !== undefined && message.id !== expectedId(body)) wrongIds++;
       },
       { concurrency },
     )
@@ -58,6 +68,9 @@ export function collectDistinct(subscription: Subscription, concurrency = 4): Co
     seen,
     get duplicates() {
       return deliveries - seen.size;
+    },
+    get wrongIds() {
+      return wrongIds;
     },
   };
 }

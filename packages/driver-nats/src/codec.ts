@@ -87,13 +87,20 @@ export function decodeMetadata(h: MsgHdrs | undefined): Record<string, string> {
   return foldDataContentType(metadataHeaders.decode(h === undefined ? [] : firstValues(h)));
 }
 
-/** A driver message for a JetStream message; its ackId and native object are the JsMsg itself. */
+/**
+ * A driver message for a JetStream message; its ackId and native object are
+ * the JsMsg itself. Its id is its Nats-Msg-Id header; a message published
+ * without one (by another program) has `<stream>:<stream sequence>`, which
+ * its redeliveries keep.
+ */
 export function toDriverMessage(m: JsMsg): DriverMessage {
+  const loggableId = `${m.info.stream}:${m.seq}`;
   return {
+    id: m.headers?.get(MSG_ID_HEADER) || loggableId,
     body: m.data,
     metadata: decodeMetadata(m.headers),
     ackId: m,
-    loggableId: `${m.info.stream}:${m.seq}`,
+    loggableId,
     native: m,
     deliveryAttempt: m.info.deliveryCount,
   };

@@ -1,8 +1,8 @@
 /**
  * @portable-pubsub/driver-nats: `nats://`, NATS JetStream through the
  * official `@nats-io` clients (transport-node and jetstream 3.x). A topic
- * publishes to a subject and resolves on the stream's PubAck, with a
- * Nats-Msg-Id per message so that a re-send is stored once; a subscription
+ * publishes to a subject and resolves on the stream's PubAck, with the
+ * message's id as its Nats-Msg-Id so that a re-send is stored once; a subscription
  * is one puller of a durable pull consumer, with explicit acks.
  */
 export { about } from "./about.js";

@@ -37,15 +37,20 @@ export interface NatsTopicSettings {
 /** Options of {@link openNatsTopic}: the portable ones and the topic's. */
 export interface NatsTopicOptions extends TopicOptions, NatsTopicSettings {}
 
-/** Every message gets its own Nats-Msg-Id: a random prefix per topic and a counter. */
+/**
+ * The Nats-Msg-Id of a message that has no id (a driver used without core,
+ * which gives every message one): a random prefix per topic and a counter.
+ */
 function idPrefix(): string {
   return `${randomBytes(9).toString("base64url")}-`;
 }
 
 /**
- * Publishes to one subject through JetStream. Every message carries a
- * Nats-Msg-Id that stays the same when core retries its batch, so that the
- * stream stores a message once even when its first PubAck was lost.
+ * Publishes to one subject through JetStream. A message's id is its
+ * Nats-Msg-Id, the same when core retries its batch and when the driver
+ * publishes again after a lost connection, so that the stream stores a
+ * message once even when its first PubAck was lost, and so that JetStream's
+ * duplicate window drops a message sent again with the same id.
  */
 export class NatsTopicDriver implements TopicDriver {
   readonly resource: string;
@@ -132,7 +137,7 @@ export class NatsTopicDriver implements TopicDriver {
   async sendBatch(messages: DriverMessage[], signal: AbortSignal): Promise<void> {
     let batch = this.#stored.unstored(messages);
     if (batch.length === 0) return;
-    let ids = batch.map((m) => this.#ids.get(m) ?? this.#prefix + (this.#counter++).toString(36));
+    let ids = batch.map((m) => m.id ?? this.#ids.get(m) ?? this.#prefix + (this.#counter++).toString(36));
     for (;;) {
       const nc = await this.#link.connected(signal);
       const round = await this.#publish(this.#client(nc), batch, ids, this.#link.lost, signal);

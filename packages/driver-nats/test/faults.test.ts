@@ -72,14 +72,15 @@ describe.skipIf(skipNats)("nats under network faults", () => {
     const { proxy, jsm, topic, subscription, stream } = await setup(2000);
     const topicStates = healthStates(topic);
     const subStates = healthStates(subscription);
-    const got = collectDistinct(subscription);
+    const idOf = (body: string) => `order-${body}`;
+    const got = collectDistinct(subscription, 4, idOf);
     const total = 3000;
     const failures: unknown[] = [];
     let sent = 0;
     const sending = Promise.all(
       Array.from({ length: 10 }, async (_, p) => {
         for (let i = p; i < total; i += 10) {
-          await topic.send({ body: `m-${i}` }).catch((err: unknown) => failures.push(err));
+          await topic.send({ id: idOf(`m-${i}`), body: `m-${i}` }).catch((err: unknown) => failures.push(err));
           sent++;
           // Paced, so that sends are made before, during and after the partition.
           await new Promise((r) => setTimeout(r, 20));
@@ -96,8 +97,9 @@ describe.skipIf(skipNats)("nats under network faults", () => {
     await eventually(() => got.seen.size === total, 60_000, `receiving all ${total} messages`);
     expect(failures).toEqual([]);
     expect(got.seen.size).toBe(total);
-    // Every message is stored once, however often it was published (Nats-Msg-Id).
+    // Every message is stored once, however often it was published: its id is its Nats-Msg-Id.
     expect((await jsm.streams.info(stream)).state.messages).toBe(total);
+    expect(got.wrongIds).toBe(0);
     expect(topicStates).toContain("reconnecting");
     expect(subStates).toContain("reconnecting");
     await eventually(() => topic.health.state === "ready" && subscription.health.state === "ready", 10_000, "ready");

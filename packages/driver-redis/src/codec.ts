@@ -1,13 +1,17 @@
 import type { DriverMessage } from "@portable-pubsub/core/driver";
 
 /**
- * How a message is laid out in a stream entry: the body in field `body`, as
- * raw bytes, and each metadata pair in a field `m:KEY`. Fields are sent and
- * read as Buffers, so bodies that are not UTF-8 round-trip byte for byte.
- * Other fields (written by other programs) are ignored, but stay visible
- * through the native entry.
+ * How a message is laid out in a stream entry: its id in field
+ * `message-id`, the body in field `body`, as raw bytes, and each metadata
+ * pair in a field `m:KEY`. Fields are sent and read as Buffers, so bodies
+ * that are not UTF-8 round-trip byte for byte. Other fields (written by
+ * other programs) are ignored, but stay visible through the native entry.
+ * An entry without a `message-id` field (another program's XADD) has its
+ * entry id as its message id.
  */
 export const BODY_FIELD = "body";
+/** The stream entry field that carries the message's id. */
+export const ID_FIELD = "message-id";
 /** The prefix of the stream entry field that carries each metadata pair (`m:KEY`). */
 export const METADATA_PREFIX = "m:";
 
@@ -29,6 +33,7 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 /** The XADD arguments of one message: `head` (key and options), then its fields. */
 export function xaddArgs(head: readonly string[], message: DriverMessage): (string | Buffer)[] {
   const args: (string | Buffer)[] = head.slice();
+  if (message.id !== undefined) args.push(ID_FIELD, message.id);
   args.push(BODY_FIELD, asBuffer(message.body));
   for (const key in message.metadata) args.push(METADATA_PREFIX + key, message.metadata[key] as string);
   return args;
@@ -42,6 +47,8 @@ function isBodyField(name: Buffer): boolean {
   return name.length === 4 && name[0] === 0x62 && name[1] === 0x6f && name[2] === 0x64 && name[3] === 0x79;
 }
 
+const ID_FIELD_BYTES = Buffer.from(ID_FIELD);
+
 /**
  * A driver message for an entry; its ackId is the entry id. Runs for every
  * entry received, so it reads the fields in place.
@@ -49,18 +56,20 @@ function isBodyField(name: Buffer): boolean {
 export function toDriverMessage(entry: RedisStreamEntry, deliveryAttempt: number): DriverMessage {
   const fields = entry.fields;
   let body: Uint8Array = EMPTY_BODY;
+  let id = entry.id;
   // Most entries carry no metadata: they share one frozen empty record instead of allocating one each.
   let metadata: Record<string, string> = NO_METADATA;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i] as Buffer;
     const value = fields[i + 1] as Buffer;
     if (isBodyField(name)) body = value;
+    else if (name.equals(ID_FIELD_BYTES)) id = value.length > 0 ? value.toString("utf8") : entry.id;
     else if (name.length > 2 && name[0] === 0x6d && name[1] === 0x3a) {
       if (metadata === NO_METADATA) metadata = {};
       metadata[name.toString("utf8", 2)] = value.toString("utf8");
     }
   }
-  return { body, metadata, ackId: entry.id, loggableId: entry.id, native: entry, deliveryAttempt };
+  return { id, body, metadata, ackId: entry.id, loggableId: entry.id, native: entry, deliveryAttempt };
 }
 
 /** Reads the `[id, [field, value, …]]` pairs of an XREADGROUP or XAUTOCLAIM reply. Entries without fields (deleted) are skipped. */

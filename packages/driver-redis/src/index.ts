@@ -6,7 +6,7 @@
  */
 
 export { about } from "./about.js";
-export { BODY_FIELD, METADATA_PREFIX, type RedisStreamEntry } from "./codec.js";
+export { BODY_FIELD, ID_FIELD, METADATA_PREFIX, type RedisStreamEntry } from "./codec.js";
 export {
   commandClientOptions,
   DEFAULT_SOCKET_TIMEOUT_MS,

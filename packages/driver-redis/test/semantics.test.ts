@@ -42,10 +42,10 @@ describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
   it("trims the stream to exactly maxLen with trim=exact, and to about maxLen by default", async () => {
     const exact = stream("trim-exact");
     const t1 = await topicFor(`redisstream://${exact}?maxLen=10&trim=exact`);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => t1.send({ body: `e-${i}` })));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => t1.send({ id: `e-${i}`, body: `e-${i}` })));
     expect(await admin.xlen(exact)).toBe(10);
     const last = (await admin.xrevrange(exact, "+", "-", "COUNT", 1)) as [string, string[]][];
-    expect(last[0]?.[1]).toEqual(["body", "e-49"]);
+    expect(last[0]?.[1]).toEqual(["message-id", "e-49", "body", "e-49"]);
 
     const approx = stream("trim-approx");
     const t2 = await topicFor(`redisstream://${approx}?maxLen=100`);
@@ -57,32 +57,40 @@ describe.skipIf(skipRedis)("redisstream semantics against Redis", () => {
     expect(length).toBeLessThan(1000);
   });
 
-  it("stores the body as a binary field and metadata as m: fields, readable by any Redis client", async () => {
+  it("stores the id as a message-id field, the body as a binary field and metadata as m: fields, readable by any Redis client", async () => {
     const name = stream("layout");
     const topic = await topicFor(`redisstream://${name}`);
     const body = Buffer.from([0xff, 0x00, 0xfe, 0x80]);
-    await topic.send({ body, metadata: { kind: "raw", ключ: "значение" } });
+    await topic.send({ id: "order-17 ✓", body, metadata: { kind: "raw", ключ: "значение" } });
     const [entry] = (await admin.xrangeBuffer(name, "-", "+")) as [Buffer, Buffer[]][];
     const fields = entry?.[1] ?? [];
     expect(fields.map((f) => f.toString("latin1")).filter((_, i) => i % 2 === 0)).toEqual([
+      "message-id",
       "body",
       "m:kind",
       Buffer.from("m:ключ").toString("latin1"),
     ]);
-    expect(fields[1]?.equals(body)).toBe(true);
-    // And an entry written by another program, with the same layout, reads back as a message.
+    expect(fields[1]?.toString()).toBe("order-17 ✓");
+    expect(fields[3]?.equals(body)).toBe(true);
+    // And entries written by another program, with the same layout, read back as messages: one with a
+    // message-id field has that id, one without has its entry id.
     await admin.xadd(name, "*", "body", "from-redis-cli", "m:source", "cli", "other", "ignored");
+    await admin.xadd(name, "*", "message-id", "ext-1", "body", "with an id");
     const sub = await subscriptionFor(`redisstream://${name}?group=${unique("g")}&start=all`);
     const first = await receive(sub);
     const second = await receive(sub);
+    const third = await receive(sub);
     expect(Array.from(first.body)).toEqual([0xff, 0x00, 0xfe, 0x80]);
     expect(first.metadata).toEqual({ kind: "raw", ключ: "значение" });
+    expect(first.id).toBe("order-17 ✓");
     expect(second.text()).toBe("from-redis-cli");
     expect(second.metadata).toEqual({ source: "cli" });
     const native = second.as<RedisStreamEntry>();
     expect(native.stream).toBe(name);
     expect(native.id).toBe(second.loggableId);
+    expect(second.id).toBe(native.id);
     expect(native.fields.map((f) => f.toString())).toContain("other");
+    expect([third.text(), third.id, third.metadata]).toEqual(["with an id", "ext-1", {}]);
   });
 
   it("redelivers after the ack deadline to another consumer, counting delivery attempts", async () => {
