@@ -78,7 +78,9 @@ describe.skipIf(skipWithoutRabbit)("each order charged once, through the Postgre
     return service;
   };
 
-  it("the consumer killed with SIGKILL mid-run, a second instance takes over: exactly one charge per order", async () => {
+  it("the consumer killed with SIGKILL mid-run, a second instance takes over: exactly one charge per order", {
+    timeout: 120_000,
+  }, async () => {
     const orders = Array.from({ length: ORDERS }, (_, i) => newOrder({ item: `item ${i}`, quantity: 1 + (i % 3) }));
     const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: RABBIT.serverUrl, schema: OrderSchema });
     // Each order's id is its message id (a business key): a copy of it is the same message to the inbox.

@@ -22,7 +22,9 @@ const KILLS = 5;
 describe.skipIf(skipPg)("the PostgreSQL inbox through consumer crashes", () => {
   const fixture = schemaFixture("inbox_crash");
 
-  it(`consumers killed with SIGKILL ${KILLS} times while a replacement runs: exactly one row per message sent`, async () => {
+  it(`consumers killed with SIGKILL ${KILLS} times while a replacement runs: exactly one row per message sent`, {
+    timeout: 120_000,
+  }, async () => {
     const { schema, admin } = fixture();
     const effects = `${schema}.effects`;
     await admin.query(`CREATE TABLE ${effects} (body text NOT NULL, pid integer NOT NULL)`);
