@@ -27,7 +27,8 @@ export interface Inserted {
 const sendSql = new Map<string, string>();
 
 /**
- * The statement that stores a batch: the payloads once, in the order given,
+ * The statement that stores a batch: the payloads (with each message's id,
+ * in `msg_id`) once, in the order given,
  * a delivery row per message and subscription, and a NOTIFY of the topic
  * (sent by PostgreSQL at commit) unless `$4` is null. A topic without
  * subscription stores nothing: no one could ever read it.
@@ -38,8 +39,9 @@ function sendStatement(schema: string): string {
     sql = `WITH t AS (SELECT name FROM ${schema}.topics WHERE name = $1),
 subs AS (SELECT s.id FROM ${schema}.subscriptions s JOIN t ON s.topic = t.name),
 m AS (
-  INSERT INTO ${schema}.messages (topic, body, metadata)
-  SELECT $1, u.body, u.metadata FROM unnest($2::bytea[], $3::jsonb[]) WITH ORDINALITY AS u(body, metadata, n)
+  INSERT INTO ${schema}.messages (topic, body, metadata, msg_id)
+  SELECT $1, u.body, u.metadata, u.msg_id
+  FROM unnest($2::bytea[], $3::jsonb[], $5::text[]) WITH ORDINALITY AS u(body, metadata, msg_id, n)
   WHERE EXISTS (SELECT 1 FROM subs) ORDER BY u.n
   RETURNING id),
 d AS (INSERT INTO ${schema}.deliveries (subscription_id, message_id) SELECT subs.id, m.id FROM subs CROSS JOIN m)
@@ -70,6 +72,7 @@ export async function insertMessages(
     bodies,
     metadata,
     notify ? notifyChannel(schema) : null,
+    messages.map((m) => m.id ?? null),
   ]);
   if (rows[0]?.topic_found !== true) throw missingTopic(schema, topic);
   return { subscriptions: Number(rows[0]?.subscriptions ?? 0) };
@@ -88,7 +91,10 @@ export function checkStorable(message: DriverMessage, resource: string): void {
 
 /** What a claimed delivery row carries. */
 export interface DeliveryRow {
+  /** The row id of the message in `messages` (`deliveries.message_id`): the ackId's key. */
   message_id: string;
+  /** The message's id (`messages.msg_id`); null for a row written without one. */
+  msg_id: string | null;
   attempts: number;
   body: Buffer;
   metadata: Record<string, string>;
@@ -101,10 +107,15 @@ export interface PgAckId {
   readonly attempt: number;
 }
 
-/** A claimed row as the portable layer sees it. */
+/**
+ * A claimed row as the portable layer sees it. Its id is the message's
+ * `msg_id`; a row without one (inserted by another program, or sent before
+ * the column existed) has its row id in `messages`.
+ */
 export function toDriverMessage(row: DeliveryRow): DriverMessage {
   const ackId: PgAckId = { messageId: row.message_id, attempt: row.attempts };
   return {
+    id: row.msg_id ?? row.message_id,
     body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
     metadata: row.metadata,
     ackId,

@@ -10,7 +10,7 @@ import type { Queryable } from "./connection.js";
 /** The schema that holds the driver's tables unless the `schema` parameter names another. */
 export const DEFAULT_SCHEMA = "pubsub";
 /** The migration files of the package, in order; each is idempotent. */
-export const MIGRATIONS = ["001_init.sql", "002_outbox.sql"] as const;
+export const MIGRATIONS = ["001_init.sql", "002_outbox.sql", "003_message_id.sql"] as const;
 
 /** A schema name: a lower-case SQL identifier, so that it needs no quoting and reads the same everywhere. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -33,7 +33,7 @@ u AS (
   UPDATE ${schema}.deliveries d SET visible_at = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1
   FROM c WHERE d.subscription_id = $1 AND d.message_id = c.message_id
   RETURNING d.message_id, d.attempts)
-SELECT u.message_id::text AS message_id, u.attempts, m.body, m.metadata
+SELECT u.message_id::text AS message_id, u.attempts, m.body, m.metadata, m.msg_id
 FROM u JOIN ${schema}.messages m ON m.id = u.message_id ORDER BY u.message_id`;
     this.#ack = `DELETE FROM ${schema}.deliveries WHERE subscription_id = $1 AND message_id = ANY($2::bigint[])`;
     this.#move = `UPDATE ${schema}.deliveries d SET visible_at = now() + u.delay_ms * interval '1 millisecond'

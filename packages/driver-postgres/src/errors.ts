@@ -22,6 +22,7 @@ export const SqlState = {
   UniqueViolation: "23505",
   ForeignKeyViolation: "23503",
   UndefinedTable: "42P01",
+  UndefinedColumn: "42703",
   UndefinedObject: "42704",
   InvalidSchemaName: "3F000",
   InvalidCatalogName: "3D000",
@@ -50,6 +51,9 @@ interface Meaning {
 
 const NOT_MIGRATED =
   "the pg:// tables are missing; open the URL with declare=true, or run the package's sql/001_init.sql (with your schema name in place of pubsub)";
+/** A column of a later migration is missing: the tables are of an older release. */
+const OLDER_SCHEMA =
+  "the pg:// tables are of an older version of the package; run its migrations (pubsub pg migrate --schema NAME, or open the URL with declare=true)";
 const LOST: Meaning = {
   code: ErrorCode.Unknown,
   retryable: true,
@@ -62,6 +66,7 @@ const SQL_STATES: Record<string, Meaning> = {
   // A subscription removed while a send wrote its delivery row: the retry sends without it.
   [SqlState.ForeignKeyViolation]: { code: ErrorCode.Unknown, retryable: true },
   [SqlState.UndefinedTable]: { code: ErrorCode.NotFound, retryable: false, hint: NOT_MIGRATED },
+  [SqlState.UndefinedColumn]: { code: ErrorCode.FailedPrecondition, retryable: false, hint: OLDER_SCHEMA },
   [SqlState.UndefinedObject]: { code: ErrorCode.NotFound, retryable: false },
   [SqlState.InvalidSchemaName]: { code: ErrorCode.NotFound, retryable: false, hint: NOT_MIGRATED },
   [SqlState.InvalidCatalogName]: {

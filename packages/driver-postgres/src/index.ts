@@ -65,8 +65,8 @@ export { type Migrated, migrateDatabase } from "./migrate.js";
 /**
  * The transactional outbox: `outbox.send(tx, url, message)` writes a message
  * for any URL in the application's own pg transaction; `outbox.startRelay()`
- * sends what was committed, at least once, each send carrying the row's
- * `outbox-id`.
+ * sends what was committed, at least once, each send carrying the
+ * message's id.
  */
 export * as outbox from "./outbox/index.js";
 export { resolveServer, SERVER_URL_ENV, type ServerSettings } from "./server.js";

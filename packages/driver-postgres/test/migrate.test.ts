@@ -30,12 +30,12 @@ describe.skipIf(skipPg)("pubsub pg migrate", () => {
       expect(printed).toEqual({ code: 0, stdout: await migrationSql(schema), stderr: "" });
 
       const ran = await pubsub(["pg", "migrate", "--schema", schema], { DATABASE_URL: PG_URL });
-      expect(ran.stdout).toMatch(new RegExp(`^pg migrate: schema ${schema} on [^ ]+ is at version 2\\n$`));
+      expect(ran.stdout).toMatch(new RegExp(`^pg migrate: schema ${schema} on [^ ]+ is at version 3\\n$`));
       expect(ran.code).toBe(0);
       const { rows } = await fixture().admin.query(`SELECT version FROM ${schema}.migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       // Again: nothing to do, same answer.
-      expect((await migrateDatabase({ serverUrl: PG_URL, schema })).version).toBe(2);
+      expect((await migrateDatabase({ serverUrl: PG_URL, schema })).version).toBe(3);
 
       const refused = await pubsub(["pg", "migrate", "--schema", schema], {
         DATABASE_URL: "postgres://postgres:hunter2@127.0.0.1:1/test",

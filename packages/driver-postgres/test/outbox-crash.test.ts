@@ -71,13 +71,14 @@ describe.skipIf(skipPg)("outbox relay killed mid-batch", () => {
       expect(rows.length % BATCH).toBe(0);
       expect(rows.length).toBeGreaterThan(0);
       const inFlight = new Set(rows.slice(0, BATCH).map((r) => r.message_id));
-      const firstArrived = got[0]?.metadata[outbox.OUTBOX_ID_KEY] as string;
+      // The message's id, which every send of a row carries (as msg.id; outbox-id repeats it).
+      const firstArrived = got[0]?.id as string;
       expect(inFlight.has(firstArrived)).toBe(true);
 
       relays.push(
         await outbox.startRelay({ serverUrl: PG_URL, schema, topicOptions: () => ({ serverUrl: RABBIT.serverUrl }) }),
       );
-      const ids = () => new Set(got.map((m) => m.metadata[outbox.OUTBOX_ID_KEY]));
+      const ids = () => new Set(got.map((m) => m.id));
       await eventually(() => ids().size === TOTAL, 30_000, "every message");
       await eventually(async () => (await relays[0]?.backlog())?.rows === 0, 10_000, "an empty outbox");
       await new Promise((r) => setTimeout(r, 500));
@@ -88,7 +89,8 @@ describe.skipIf(skipPg)("outbox relay killed mid-batch", () => {
       const seen = new Map<string, string>();
       const duplicates: string[] = [];
       for (const m of got) {
-        const id = m.metadata[outbox.OUTBOX_ID_KEY] as string;
+        const id = m.id;
+        expect(m.metadata[outbox.OUTBOX_ID_KEY]).toBe(id);
         if (seen.has(id)) {
           duplicates.push(id);
           expect(m.text()).toBe(seen.get(id));

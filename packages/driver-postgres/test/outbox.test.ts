@@ -35,7 +35,7 @@ describe.skipIf(skipPg)("outbox.send and the relay", () => {
     }
   }
 
-  it("sends a committed message to mem:// once, with its outbox-id, and never a rolled-back one", async () => {
+  it("sends a committed message to mem:// once, with its id, and never a rolled-back one", async () => {
     const { schema, admin } = fixture();
     const name = `outbox-${randomUUID()}`;
     const topic = await openTopic(`mem://${name}`);
@@ -46,7 +46,13 @@ describe.skipIf(skipPg)("outbox.send and the relay", () => {
       const ids: string[] = [];
       await inTransaction(async (tx) => {
         await tx.query("SELECT 1");
-        ids.push((await outbox.send(tx, `mem://${name}`, { body: "one", metadata: { k: "v" } }, { schema })).id);
+        const sent = await outbox.send(
+          tx,
+          `mem://${name}`,
+          { id: "order-1", body: "one", metadata: { k: "v" } },
+          { schema },
+        );
+        ids.push(sent.id);
         ids.push((await outbox.send(tx, `mem://${name}`, { body: "two" }, { schema })).id);
       });
       await inTransaction(async (tx) => {
@@ -56,6 +62,9 @@ describe.skipIf(skipPg)("outbox.send and the relay", () => {
       // The rolled-back one never was in the table; give a late one the time a NOTIFY and a poll take.
       await new Promise((r) => setTimeout(r, 1200));
       expect(got.map((m) => m.text())).toEqual(["one", "two"]);
+      // The application's id, and the one generated for the message sent without: the received ids.
+      expect(ids[0]).toBe("order-1");
+      expect(got.map((m) => m.id)).toEqual(ids);
       expect(got.map((m) => m.metadata[OUTBOX_ID_KEY])).toEqual(ids);
       expect(got[0]?.metadata.k).toBe("v");
       const { rows } = await admin.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`);

@@ -3,7 +3,6 @@
  * stores one row in the caller's own transaction, so that the message exists
  * if and only if that transaction commits. The relay (relay.ts) sends it.
  */
-import { randomUUID } from "node:crypto";
 import {
   checkOutgoingMessage,
   invalidArgument,
@@ -16,9 +15,12 @@ import { checkSchemaName, DEFAULT_SCHEMA } from "../declare.js";
 import { pgErrors } from "../errors.js";
 
 /**
- * The metadata key that carries an outbox message's id (a UUID) on every
- * send of it, resends after a relay crash included: a consumer drops a
- * duplicate by this key. The relay overwrites a value the application set.
+ * The metadata key that carries an outbox message's id on every send of it,
+ * resends after a relay crash included. The relay overwrites a value the
+ * application set.
+ * @deprecated The id is the message's own id now (`msg.id` on receive,
+ * carried in each broker's native field); this key repeats it, for consumers
+ * written before.
  */
 export const OUTBOX_ID_KEY = "outbox-id";
 
@@ -37,7 +39,10 @@ export interface OutboxSendOptions {
 
 /** What {@link send} stored. */
 export interface OutboxSent {
-  /** The message's id: the value of the `outbox-id` metadata key on every send of it. */
+  /**
+   * The message's id: the one given (`message.id`) or the one generated, which
+   * every send of it carries, and which a consumer receives as `msg.id`.
+   */
   readonly id: string;
 }
 
@@ -100,7 +105,7 @@ export async function send(
       "outbox.send: tx must be the transaction's pg client (or anything with query(text, values)) on which the application ran BEGIN",
     );
   }
-  const id = randomUUID();
+  const id = outgoing.id as string;
   const body = Buffer.from(outgoing.body.buffer, outgoing.body.byteOffset, outgoing.body.byteLength);
   try {
     await tx.query(insertStatement(schema), [

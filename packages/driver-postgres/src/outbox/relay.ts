@@ -5,7 +5,7 @@
  * once their sends resolved. The row locks are what keeps two relays from
  * sending the same row; a relay that dies mid-batch releases them with its
  * connection, and the next claim sends that batch again (duplicates, each
- * with the row's `outbox-id`). A URL whose send fails waits with backoff
+ * with the message's id). A URL whose send fails waits with backoff
  * (its rows stay in the table); a lost database connection is retried.
  */
 import {
@@ -353,7 +353,10 @@ class OutboxRelay implements Relay {
     }
     const results = await Promise.allSettled(
       rows.map((row) =>
-        topic.send({ body: row.body, metadata: { ...row.metadata, [OUTBOX_ID_KEY]: row.message_id } }, { signal }),
+        topic.send(
+          { id: row.message_id, body: row.body, metadata: { ...row.metadata, [OUTBOX_ID_KEY]: row.message_id } },
+          { signal },
+        ),
       ),
     );
     const sent: string[] = [];
