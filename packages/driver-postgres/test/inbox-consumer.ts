@@ -35,7 +35,7 @@ export interface InboxConsumer {
   readonly duplicates: string[];
   /** Resolves once it consumes; rejects if it exits first. */
   readonly opened: Promise<void>;
-  /** Resolves with how it ended. */
+  /** Resolves with how it ended, once its output is all read. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr(): string;
   /** SIGKILL, then waits for the exit. */
@@ -53,8 +53,9 @@ export function startInboxConsumer(config: InboxConsumerConfig): InboxConsumer {
   let stderr = "";
   let buffered = "";
   let open: () => void = () => {};
+  // "close", not "exit": it comes after the last of stdout, so `ran` is complete once `exited` resolves.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
+    child.once("close", (code, signal) => resolve({ code, signal })),
   );
   const opened = new Promise<void>((resolve, reject) => {
     open = resolve;
