@@ -241,4 +241,19 @@ describe("memoryIdempotencyStore's bound", () => {
     expect(await store.claim(["b"], other)).toEqual(["claimed"]);
     expect(await store.claim(["c"], other)).toEqual(["claimed"]);
   });
+
+  it("keeps evicting oldest first through many claims, releases and claims again", async () => {
+    const store = memoryIdempotencyStore({ maxEntries: 2000 });
+    const me = { owner: "me", leaseMs: 60_000, windowMs: 60_000 };
+    // Churn that leaves stale records behind in the store's age order.
+    for (let i = 0; i < 10_000; i++) {
+      await store.claim(["churn"], me);
+      await store.release(["churn"], me);
+    }
+    const ids = Array.from({ length: 5000 }, (_, i) => `id-${i}`);
+    for (const id of ids) await store.claim([id], me);
+    // The newest 2000 are held; the 3000 before them were evicted.
+    expect(new Set(await store.claim(ids.slice(3000), other))).toEqual(new Set(["running"]));
+    expect(await store.claim(["id-2999"], other)).toEqual(["claimed"]);
+  });
 });

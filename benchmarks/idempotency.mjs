@@ -1,0 +1,115 @@
+// The idempotent consumer's cost (issue 25, must 5): end to end with the `idempotency` option against the
+// same subscription without it, in the same run, alternating who goes first; the ratio is the median of the
+// per-round ratios.
+//   mem://     memoryIdempotencyStore, process() at concurrency 1, 100-byte bodies (goal >= 0.9x)
+//   rabbit://  redisIdempotencyStore on REDIS_SERVER_URL, process() at concurrency 16, 256-byte bodies (goal >= 0.8x)
+// Claims go to the store once per received batch, done-marks in batches as acks go: this measures that they do.
+// Run after a build: node benchmarks/idempotency.mjs [words...] (words: mem, memory, rabbit, redis, idempotency;
+// none for both). RABBIT_SERVER_URL and REDIS_SERVER_URL default to the local servers.
+import { memoryIdempotencyStore } from "@portable-pubsub/core";
+import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
+import { openRabbitSubscription, openRabbitTopic } from "@portable-pubsub/driver-rabbit";
+import { redisIdempotencyStore } from "@portable-pubsub/driver-redis";
+import { benchQueue, SERVER_URL } from "../packages/driver-rabbit/benchmarks/lib/bench-queue.mjs";
+import { fmt, indexedBody, median, sendWindowed, tally, withTimeout } from "./lib.mjs";
+
+const REDIS_URL = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
+const words = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const wants = (...names) => words.length === 0 || words.includes("idempotency") || names.some((n) => words.includes(n));
+
+/**
+ * Runs `rounds` rounds (plus one warm-up) of each contender, alternating the order, and prints the
+ * median rates and the median of the per-round ratios `with / without`.
+ */
+async function compare(label, goal, rounds, contenders) {
+  const names = Object.keys(contenders);
+  const results = [];
+  for (const round of [-1, ...Array.from({ length: rounds }, (_, i) => i)]) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    const rate = {};
+    for (const name of order) {
+      globalThis.gc?.();
+      rate[name] = await contenders[name]();
+    }
+    if (round >= 0) results.push({ ...rate, ratio: rate[names[0]] / rate[names[1]] });
+  }
+  const per = (name) => fmt(Math.round(median(results.map((r) => r[name]))));
+  const ratios = results.map((r) => r.ratio);
+  const ratio = median(ratios);
+  console.log(
+    `${label}: ${names[0]} ${per(names[0])} msg/s, ${names[1]} ${per(names[1])} msg/s, ratio ${ratio.toFixed(2)} ` +
+      `(goal >= ${goal}; median of ${rounds}; rounds ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
+  );
+}
+
+if (wants("mem", "memory")) {
+  const COUNT = 200_000;
+  const BODY = new Uint8Array(100).fill(120);
+  const store = memoryIdempotencyStore();
+  /** One run on a fresh broker: send COUNT with 1,000 in flight while process() handles them; returns msg/s. */
+  const mem = (options) => async () => {
+    const broker = new MemBroker();
+    const topic = openMemTopic("bench", { broker });
+    const subscription = openMemSubscription("bench", { broker, subscription: "bench", ...options });
+    let received = 0;
+    let end = 0;
+    const start = performance.now();
+    const processing = subscription.process(() => {
+      if (++received === COUNT) {
+        end = performance.now();
+        void subscription.shutdown();
+      }
+    });
+    await sendWindowed(COUNT, 1000, () => topic.send({ body: BODY }));
+    await processing;
+    await topic.shutdown();
+    if (received !== COUNT) throw new Error(`mem: ${received} of ${COUNT} handled`);
+    return COUNT / ((end - start) / 1000);
+  };
+  await compare("mem:// end to end, 200,000 × 100 B, process()", 0.9, 7, {
+    "with memoryIdempotencyStore": mem({ idempotency: { store } }),
+    without: mem({}),
+  });
+}
+
+if (wants("rabbit", "redis")) {
+  const COUNT = 20_000;
+  const SIZE = 256;
+  const BODIES = Array.from({ length: COUNT }, (_, i) => indexedBody(i, SIZE));
+  const store = redisIdempotencyStore({ serverUrl: REDIS_URL, keyPrefix: "pps-bench-idem:" });
+  /** A queue, topic and subscription that stay open across rounds; each round sends COUNT and waits for all. */
+  const rabbit = async (prefix, options) => {
+    const bench = await benchQueue(prefix);
+    const topic = openRabbitTopic({ serverUrl: SERVER_URL }, bench.exchange);
+    const subscription = openRabbitSubscription({ serverUrl: SERVER_URL }, bench.queue, options);
+    await Promise.all([topic.ready(), subscription.ready()]);
+    let counter;
+    const processing = subscription.process((m) => counter?.add(m.body), { concurrency: 16 });
+    processing.catch(() => {});
+    const run = async () => {
+      counter = tally(COUNT, SIZE);
+      const start = performance.now();
+      await sendWindowed(COUNT, 1000, (i) => topic.send({ body: BODIES[i] }));
+      const end = await withTimeout(counter.allIn, 120_000, `${prefix} receiving ${COUNT}`);
+      return COUNT / ((end - start) / 1000);
+    };
+    run.close = async () => {
+      await subscription.shutdown();
+      await topic.shutdown();
+      await bench.remove();
+    };
+    return run;
+  };
+  const withStore = await rabbit("pps-bench-idem-redis", { idempotency: { store } });
+  const without = await rabbit("pps-bench-idem-none", {});
+  try {
+    await compare("rabbit:// end to end, 20,000 × 256 B, process() at concurrency 16", 0.8, 5, {
+      "with redisIdempotencyStore": withStore,
+      without,
+    });
+  } finally {
+    await withStore.close();
+    await without.close();
+    await store.close();
+  }
+}
