@@ -1,13 +1,23 @@
 /**
  * How a portable message maps onto a Pub/Sub message: the body is `data`,
- * bytes unchanged; metadata travels as attributes. Pub/Sub refuses a message
- * with neither data nor attributes, so an empty message with no metadata is
- * sent with a marker attribute, which the receiving side removes again. The
- * content type (`content-type`) is the `Content-Type` attribute, as the
- * CloudEvents Pub/Sub binding has it (see below).
+ * bytes unchanged; metadata travels as attributes, and so does the message's
+ * id, as the attribute `pubsub.id` (the kit's MESSAGE_ID_KEY): Pub/Sub's own
+ * `messageId` is assigned per publish, so a resend would get a new one. A
+ * message published without that attribute (by another program) has its
+ * `messageId` as its id, which Pub/Sub keeps across redeliveries. Pub/Sub
+ * refuses a message with neither data nor attributes, so an empty message
+ * with no metadata and no id is sent with a marker attribute, which the
+ * receiving side removes again. The content type (`content-type`) is the
+ * `Content-Type` attribute, as the CloudEvents Pub/Sub binding has it (see
+ * below).
  */
 import type { protos } from "@google-cloud/pubsub";
-import { CONTENT_TYPE_KEY, type DriverMessage } from "@portable-pubsub/core/driver";
+import {
+  CONTENT_TYPE_KEY,
+  type DriverMessage,
+  messageIdFromMetadata,
+  messageIdToMetadata,
+} from "@portable-pubsub/core/driver";
 
 /** A message as Publish takes it. */
 export type PubsubMessage = { data: Uint8Array; attributes: Record<string, string>; orderingKey?: string };
@@ -25,8 +35,10 @@ const EMPTY_MARKER: Readonly<Record<string, string>> = Object.freeze({ [EMPTY_MA
  * that metadata key (when present and not empty) becomes the ordering key.
  */
 export function toPubsubMessage(message: DriverMessage, orderingKeyFrom: string | undefined): PubsubMessage {
-  const { body, metadata } = message;
-  const attributes = body.byteLength === 0 && isEmpty(metadata) ? EMPTY_MARKER : attributesOf(metadata);
+  const { id, body, metadata } = message;
+  let attributes: Record<string, string>;
+  if (id !== undefined) attributes = attributesOf(messageIdToMetadata(id, metadata));
+  else attributes = body.byteLength === 0 && isEmpty(metadata) ? EMPTY_MARKER : attributesOf(metadata);
   const out: PubsubMessage = { data: body, attributes };
   if (orderingKeyFrom !== undefined) {
     const key = metadata[orderingKeyFrom];
@@ -35,14 +47,26 @@ export function toPubsubMessage(message: DriverMessage, orderingKeyFrom: string 
   return out;
 }
 
-/** The body and metadata of a message Pull returned, without the empty-message marker. */
+/**
+ * The id, body and metadata of a message Pull returned, without the id
+ * attribute and the empty-message marker; the id is Pub/Sub's `messageId`
+ * for a message published without the attribute.
+ */
 export function fromPubsubMessage(message: protos.google.pubsub.v1.IPubsubMessage): {
+  id: string;
   body: Uint8Array;
   metadata: Record<string, string>;
 } {
   const body = toBytes(message.data);
-  const attributes = (message.attributes ?? {}) as Record<string, string>;
-  return { body, metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : metadataOfAttributes(attributes) };
+  const { id, metadata: attributes } = messageIdFromMetadata(
+    (message.attributes ?? {}) as Record<string, string>,
+    message.messageId ?? "",
+  );
+  return {
+    id,
+    body,
+    metadata: body.byteLength === 0 && isMarkerOnly(attributes) ? {} : metadataOfAttributes(attributes),
+  };
 }
 
 function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {

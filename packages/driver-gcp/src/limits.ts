@@ -1,4 +1,4 @@
-import { type DriverMessage, invalidArgument } from "@portable-pubsub/core/driver";
+import { type DriverMessage, invalidArgument, MESSAGE_ID_KEY } from "@portable-pubsub/core/driver";
 
 /**
  * Google Pub/Sub's published resource limits on one message. The emulator
@@ -31,10 +31,11 @@ const ATTRIBUTE_OVERHEAD_BYTES = 8;
  * the protobuf framing), for splitting requests.
  */
 export function checkMessage(message: DriverMessage): number {
-  return checkLimits(message.body.byteLength, message.metadata);
+  return checkLimits(message.body.byteLength, message.metadata, message.id);
 }
 
-function checkLimits(bodyBytes: number, metadata: Record<string, string>): number {
+/** The limits, counting the attribute that carries the message's `id` (see codec.ts) as one of the attributes. */
+function checkLimits(bodyBytes: number, metadata: Record<string, string>, id: string | undefined): number {
   if (bodyBytes > PUBSUB_LIMITS.maxMessageBytes) {
     throw invalidArgument(
       `send: gcppubsub: the body is ${bodyBytes} bytes; Pub/Sub takes at most ${PUBSUB_LIMITS.maxMessageBytes} (10 MB) per message: store large payloads elsewhere (Cloud Storage) and send a reference`,
@@ -43,10 +44,15 @@ function checkLimits(bodyBytes: number, metadata: Record<string, string>): numbe
   let size = bodyBytes;
   let framing = MESSAGE_OVERHEAD_BYTES;
   let count = 0;
+  if (id !== undefined) {
+    count = 1;
+    size += Buffer.byteLength(MESSAGE_ID_KEY) + Buffer.byteLength(id, "utf8");
+    framing += ATTRIBUTE_OVERHEAD_BYTES;
+  }
   for (const key in metadata) {
     if (++count > PUBSUB_LIMITS.maxAttributes) {
       throw invalidArgument(
-        `send: gcppubsub: the metadata has ${Object.keys(metadata).length} entries; Pub/Sub takes at most ${PUBSUB_LIMITS.maxAttributes} attributes per message`,
+        `send: gcppubsub: the metadata has ${Object.keys(metadata).length} entries; Pub/Sub takes at most ${PUBSUB_LIMITS.maxAttributes} attributes per message${id === undefined ? "" : ", one of them the message id's"}`,
       );
     }
     const keyBytes = Buffer.byteLength(key, "utf8");

@@ -253,11 +253,12 @@ export class GcpSubscriptionDriver implements SubscriptionDriver {
   #takeIn(received: ReceivedMessage): DriverMessage {
     const ackId = received.ackId ?? "";
     const message = received.message ?? {};
-    const { body, metadata } = fromPubsubMessage(message);
+    const { id, body, metadata } = fromPubsubMessage(message);
     const messageId = message.messageId ?? "";
     this.#flow.hold(ackId, body.byteLength);
     const counted = received.deliveryAttempt ?? 0;
     return {
+      id,
       body,
       metadata,
       ackId,

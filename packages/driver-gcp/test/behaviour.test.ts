@@ -58,6 +58,12 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
         /101 entries; Pub\/Sub takes at most 100 attributes/,
       ],
       [
+        "100 attributes, which with the message id's are 101",
+        (t) =>
+          t.send({ body: "x", metadata: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, "v"])) }),
+        /100 entries; Pub\/Sub takes at most 100 attributes per message, one of them the message id's/,
+      ],
+      [
         "a 257-byte key",
         (t) => t.send({ body: "x", metadata: { [`${key256}a`]: "v" } }),
         /is 257 bytes; Pub\/Sub attribute keys take at most 256 bytes/,
@@ -75,7 +81,8 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
       [
         "a body and metadata over 10 MB together",
         (t) => t.send({ body: new Uint8Array(PUBSUB_LIMITS.maxMessageBytes - 1), metadata: { k: "vv" } }),
-        /the message is 10000002 bytes with its metadata; Pub\/Sub takes at most 10000000/,
+        // The generated id (36 bytes) under its attribute key "pubsub.id" (9 bytes) counts too.
+        /the message is 10000047 bytes with its metadata; Pub\/Sub takes at most 10000000/,
       ],
     ];
 
@@ -89,12 +96,13 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
 
     it("accepts messages exactly at the limits, byte for byte", async () => {
       const { topic, subscription } = await pair();
-      const hundred = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, String(i)]));
-      const bigBody = new Uint8Array(PUBSUB_LIMITS.maxMessageBytes).fill(7);
+      // The message id takes one of the 100 attributes, and its bytes count toward the 10 MB.
+      const hundred = Object.fromEntries(Array.from({ length: 99 }, (_, i) => [`k${i}`, String(i)]));
+      const bigBody = new Uint8Array(PUBSUB_LIMITS.maxMessageBytes - "pubsub.id".length - "big".length).fill(7);
       await topic.send({ body: "attrs", metadata: hundred });
       await topic.send({ body: "key", metadata: { [key256]: "v".repeat(1024) } });
-      await topic.send({ body: bigBody });
-      const got = new Map<string, { body: Uint8Array; metadata: Readonly<Record<string, string>> }>();
+      await topic.send({ id: "big", body: bigBody });
+      const got = new Map<string, { id: string; body: Uint8Array; metadata: Readonly<Record<string, string>> }>();
       while (got.size < 3) {
         const m = await subscription.receive({ signal: AbortSignal.timeout(15_000) });
         m.ack();
@@ -102,7 +110,8 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
       }
       expect(got.get("attrs")?.metadata).toEqual(hundred);
       expect(got.get("key")?.metadata).toEqual({ [key256]: "v".repeat(1024) });
-      expect(got.get("big")?.body.byteLength).toBe(PUBSUB_LIMITS.maxMessageBytes);
+      expect(got.get("big")?.body.byteLength).toBe(PUBSUB_LIMITS.maxMessageBytes - 12);
+      expect(got.get("big")?.id).toBe("big");
       expect(got.get("big")?.body.every((b) => b === 7)).toBe(true);
     });
 
@@ -172,14 +181,27 @@ describe.skipIf(!emulator)("gcppubsub behaviour against the emulator", () => {
     expect(got.sort()).toEqual(["1", "2", "3"]);
   }, 150_000);
 
-  it("round-trips an empty message: Pub/Sub needs an attribute, which is removed on receipt", async () => {
+  it("round-trips an empty message: Pub/Sub needs an attribute, the id's, which is removed from the metadata", async () => {
     const { topic, subscription } = await pair();
     await topic.send({ body: new Uint8Array(0) });
     const m = await subscription.receive({ signal: AbortSignal.timeout(10_000) });
     m.ack();
     expect(m.body.byteLength).toBe(0);
     expect(m.metadata).toEqual({});
+    expect(m.as<ReceivedMessage>().message?.attributes).toEqual({ "pubsub.id": m.id });
+  });
+
+  it("round-trips an empty message sent without an id (a driver used without core) with a marker attribute", async () => {
+    const { topicName, subscription } = await pair();
+    const driver = new GcpTopicDriver(clients.client, topicName);
+    cleanups.push(() => driver.close(AbortSignal.timeout(5000)));
+    await driver.sendBatch([{ body: new Uint8Array(0), metadata: {} }], AbortSignal.timeout(10_000));
+    const m = await subscription.receive({ signal: AbortSignal.timeout(10_000) });
+    m.ack();
+    expect(m.body.byteLength).toBe(0);
+    expect(m.metadata).toEqual({});
     expect(m.as<ReceivedMessage>().message?.attributes).toEqual({ [EMPTY_MARKER_KEY]: "1" });
+    expect(m.id).toBe(m.loggableId);
   });
 
   it("sets the ordering key from the metadata key named by orderingKeyFrom, and keeps per-key order", async () => {

@@ -55,6 +55,7 @@ describe.skipIf(!emulator)("CloudEvents on gcppubsub://", () => {
     const sender = await openTopic(`gcppubsub://${topic.name}`, { client: clients.client, codec: codec("binary") });
     cleanups.push(() => sender.shutdown());
     await sender.send({
+      id: "order-a1",
       data: { id: "a1", qty: 2 },
       metadata: { region: "eu" },
       event: { id: "e-1", time: "2026-01-02T03:04:05Z", subject: "a1", extensions: { tenant: "t1" } },
@@ -62,6 +63,7 @@ describe.skipIf(!emulator)("CloudEvents on gcppubsub://", () => {
     const message = await pullOne(subscription.name);
     expect(Buffer.from(message.data as Uint8Array).toString()).toBe('{"id":"a1","qty":2}');
     expect(message.attributes).toEqual({
+      "pubsub.id": "order-a1",
       region: "eu",
       "Content-Type": "application/json",
       "ce-specversion": "1.0",
