@@ -37,6 +37,7 @@ const SEVERAL_SERVERS = [
 /** Files that start servers of their own, or install packages: heavy on a small machine. */
 const HEAVY = [
   "packages/driver-rabbit/test/restart-cluster.test.ts",
+  "packages/driver-rabbit/test/cluster-idempotency.test.ts",
   "packages/driver-redis/test/cluster-*.test.ts",
   "test/packaging/**/*.test.ts",
 ];

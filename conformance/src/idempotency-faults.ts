@@ -137,7 +137,7 @@ export function expectEachIdRanOnce(
       `${result.duplicateRuns} duplicate handler runs`,
   );
   expect(result.faults).toBeGreaterThanOrEqual(minFaults);
-  expect(result.runs.size).toBe(result.ids.length);
+  expect([...result.runs.keys()].sort()).toEqual([...result.ids].sort());
   expect(result.duplicateRuns).toBe(0);
   expect(log.storeFailures).toEqual([]);
 }

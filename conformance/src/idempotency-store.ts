@@ -41,7 +41,9 @@ export interface IdempotencyStoreSuiteOptions {
    * `mem://` through the default URL mux.
    */
   open?: {
+    /** Opens (creating where needed) the topic `name`. */
     topic(name: string): Promise<Topic>;
+    /** Opens a subscription of topic `topicName` with `options` that gets every message sent after it opened. */
     subscription(topicName: string, options: SubscriptionOptions): Promise<Subscription>;
   };
   /** Each case's timeout, in ms. Default 60,000. */

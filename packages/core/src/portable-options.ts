@@ -132,7 +132,12 @@ const subscriptionOptions = z.object({
     .optional(),
   ackBatching: batching.optional(),
   maxReceiveBatchSize: count.optional(),
-  idempotency: idempotency.optional(),
+  // Checked on its own (checkSubscriptionOptions), so that an unknown key is told among idempotency's own.
+  idempotency: z
+    .custom<unknown>((value) => typeof value === "object" && value !== null && !Array.isArray(value), {
+      message: "must be an object: { store, windowMs?, leaseMs? }",
+    })
+    .optional(),
 });
 
 /** Most handlers `process` runs at once: each is a worker, and more than this is a mistake, not a workload. */
@@ -151,6 +156,7 @@ export function checkTopicOptions(options: unknown): void {
 /** Checks a Subscription's portable options; throws InvalidArgument naming the bad one. */
 export function checkSubscriptionOptions(options: unknown): void {
   const checked = parseOptions(subscriptionOptions, options, "subscription");
+  if (checked.idempotency !== undefined) parseOptions(idempotency, checked.idempotency, "subscription idempotency");
   const { maxAttempts, maxDeliveries } = checked.redelivery ?? {};
   for (const [name, limit] of [
     ["maxAttempts", maxAttempts],

@@ -46,7 +46,7 @@ describe.skipIf(skipNats)("nats cuts with the idempotent consumer", () => {
       await subscription.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
     });
     const cut = () => proxy.cut() > 0;
-    const result = await runUnderFaults({ topic, subscription, total: 3000, faults: 6, inject: cut });
+    const result = await runUnderFaults({ topic, subscription, total: 4000, faults: 6, inject: cut });
     expectEachIdRanOnce(result, log, "nats idempotency");
   });
 });
