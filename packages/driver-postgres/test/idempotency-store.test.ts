@@ -241,6 +241,31 @@ describe.skipIf(skipPg)("pgIdempotencyStore", () => {
     expect(errorCode(closed)).toBe(ErrorCode.FailedPrecondition);
   });
 
+  it("a handler that waits for a connection its pool never frees in time is told to raise poolSize (ResourceExhausted)", async () => {
+    const s = store({ table: unique("busy"), poolSize: 1 });
+    const done = { owner: "a", windowMs: 60_000 };
+    let free: () => void = () => {};
+    const holding = new Promise<void>((resolve) => {
+      free = resolve;
+    });
+    let started: () => void = () => {};
+    const holds = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const first = s.runInTransaction("m1", done, async () => {
+      started();
+      await holding;
+    });
+    await holds;
+    const second = await s.runInTransaction("m2", done, async () => {}).catch((e: unknown) => e);
+    free();
+    expect(await first).toBe("completed");
+    expect(errorCode(second)).toBe(ErrorCode.ResourceExhausted);
+    expect((second as Error).message).toMatch(
+      /^connect for a handler's transaction to pg idempotency table \w+\.pps_busy_\w+ on 127\.0\.0\.1:5432\/test: all 1 connections of the store's pool stayed busy for 5 s; give pgIdempotencyStore a poolSize above the concurrency/,
+    );
+  });
+
   it("refuses options it cannot work with, saying what to give", () => {
     const client = { query: async () => ({ rows: [] }) };
     expect(() => pgIdempotencyStore({ pool: client as never })).toThrow(/pool must be a pg.Pool/);

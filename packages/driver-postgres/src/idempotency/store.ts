@@ -19,7 +19,7 @@ import {
   toPubSubError,
 } from "@portable-pubsub/core/driver";
 import type pg from "pg";
-import { type ConnectingQueryable, poolConfig, quietPool } from "../connection.js";
+import { CONNECT_TIMEOUT_MS, type ConnectingQueryable, poolConfig, quietPool } from "../connection.js";
 import { checkSchemaName, DEFAULT_SCHEMA } from "../declare.js";
 import { pgErrors } from "../errors.js";
 import { resolveServer } from "../server.js";
@@ -256,6 +256,21 @@ class PgStore implements PgIdempotencyStore {
   }
 
   #error(err: unknown, operation: string): Error {
+    const pool = this.#ownPool;
+    // pg-pool's wording when no connection came free within CONNECT_TIMEOUT_MS: with every connection of the
+    // store's own pool checked out, that is handlers holding them all, not a database that is gone.
+    if (
+      pool !== undefined &&
+      pool.totalCount >= pool.options.max &&
+      pool.idleCount === 0 &&
+      /timeout exceeded when trying to connect/.test((err as Error)?.message ?? "")
+    ) {
+      return new PubSubError(
+        ErrorCode.ResourceExhausted,
+        `${operation} ${this.#resource}: all ${pool.options.max} connections of the store's pool stayed busy for ${CONNECT_TIMEOUT_MS / 1000} s; give pgIdempotencyStore a poolSize above the concurrency of the subscriptions that share it (each running handler holds one)`,
+        { cause: err },
+      );
+    }
     return toPubSubError({ resource: this.#resource, errors: pgErrors, close: async () => {} }, err, operation);
   }
 }
