@@ -68,6 +68,17 @@ describe.skipIf(skipPg)("pgIdempotencyStore", () => {
     ]);
   });
 
+  it("keeps ids with the characters an array literal escapes, each as it was sent", async () => {
+    const table = unique("odd");
+    const s = store({ table });
+    const ids = ["NULL", "a,b", "{x}", 'say "hi"', "back\\slash", "it's", "ümlaut €", "😀", " ", "Order-1", "order-1"];
+    expect(await s.claim(ids, { owner: "a", ...LONG })).toEqual(ids.map(() => "claimed"));
+    await s.complete(ids, { owner: "a", windowMs: 60_000 });
+    expect(await s.claim(ids, { owner: "b", ...LONG })).toEqual(ids.map(() => "done"));
+    const { rows } = await fixture().admin.query(`SELECT id FROM ${fixture().schema}.${table}`);
+    expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
+
   it("prunes rows whose lease or window ended, and no others: on demand, and by itself on a claim", async () => {
     const table = unique("prune");
     const s = store({ table, pruneIntervalMs: 3_600_000 });
