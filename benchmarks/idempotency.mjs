@@ -4,6 +4,8 @@
 //   mem://     memoryIdempotencyStore, process() at concurrency 1, 100-byte bodies (goal >= 0.9x)
 //   rabbit://  redisIdempotencyStore on REDIS_SERVER_URL, process() at concurrency 16, 256-byte bodies (goal >= 0.8x)
 // Claims go to the store once per received batch, done-marks in batches as acks go: this measures that they do.
+// rabbit:// runs twice: with its automatic prefetch (at most 500 unacked), and with prefetch 2000 on both sides,
+// since a message with idempotency stays unacked two store round trips longer, which a fixed window feels.
 // Run after a build: node benchmarks/idempotency.mjs [words...] (words: mem, memory, rabbit, redis, idempotency;
 // none for both). RABBIT_SERVER_URL and REDIS_SERVER_URL default to the local servers.
 import { memoryIdempotencyStore } from "@portable-pubsub/core";
@@ -100,16 +102,23 @@ if (wants("rabbit", "redis")) {
     };
     return run;
   };
-  const withStore = await rabbit("pps-bench-idem-redis", { idempotency: { store } });
-  const without = await rabbit("pps-bench-idem-none", {});
-  try {
-    await compare("rabbit:// end to end, 20,000 × 256 B, process() at concurrency 16", 0.8, 5, {
-      "with redisIdempotencyStore": withStore,
-      without,
-    });
-  } finally {
-    await withStore.close();
-    await without.close();
-    await store.close();
+  // With the automatic prefetch (at most 500 unacked), and with prefetch 2000 on both sides: a message stays
+  // unacked two store round trips longer (claim, done-mark), which a fixed window of unacked messages feels.
+  for (const prefetch of [undefined, 2000]) {
+    const extra = prefetch === undefined ? {} : { prefetch };
+    const withStore = await rabbit("pps-bench-idem-redis", { idempotency: { store }, ...extra });
+    const without = await rabbit("pps-bench-idem-none", extra);
+    try {
+      await compare(
+        `rabbit:// end to end, 20,000 × 256 B, process() at concurrency 16, ${prefetch ? `prefetch ${prefetch}` : "default prefetch"}`,
+        0.8,
+        5,
+        { "with redisIdempotencyStore": withStore, without },
+      );
+    } finally {
+      await withStore.close();
+      await without.close();
+    }
   }
+  await store.close();
 }

@@ -67,10 +67,11 @@ export class DirTopicDriver extends DirDriver implements TopicDriver {
 
   async sendBatch(messages: DriverMessage[]): Promise<void> {
     const subscriptions = await readdir(join(this.dir, "subscriptions"));
-    for (const { metadata, body } of messages) {
+    for (const { id, metadata, body } of messages) {
       // Names sort in send order: time, then a per-process sequence.
       const name = `${Date.now().toString().padStart(15, "0")}-${String(++sequence).padStart(12, "0")}-${process.pid}.msg`;
-      const content = JSON.stringify({ metadata, body: Buffer.from(body).toString("base64") });
+      // The message id travels in the file, as a broker would carry it in its own id field.
+      const content = JSON.stringify({ id, metadata, body: Buffer.from(body).toString("base64") });
       for (const sub of subscriptions) {
         // Written aside, then renamed in: a receiver never sees half a file.
         const temporary = join(this.dir, "subscriptions", sub, `.${name}`);
@@ -101,9 +102,15 @@ export class DirSubscriptionDriver extends DirDriver implements SubscriptionDriv
     for (const name of names) {
       if (out.length >= max) break;
       if (!(await moved(join(this.dir, READY, name), join(this.dir, CLAIMED, name)))) continue; // claimed by another
-      const { body, metadata, returned = 0 } = JSON.parse(await readFile(join(this.dir, CLAIMED, name), "utf8"));
+      const {
+        id = name,
+        body,
+        metadata,
+        returned = 0,
+      } = JSON.parse(await readFile(join(this.dir, CLAIMED, name), "utf8"));
       const deliveryAttempt = returned + 1;
-      out.push({ body: Buffer.from(body, "base64"), metadata, ackId: name, loggableId: name, deliveryAttempt });
+      // A file written without an id (by hand) has its name as its id.
+      out.push({ id, body: Buffer.from(body, "base64"), metadata, ackId: name, loggableId: name, deliveryAttempt });
     }
     return out;
   }

@@ -4,6 +4,8 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A received message as `receive --json` prints it, one object per line. */
 export interface MessageRecord {
+  /** The message's id (`msg.id`). */
+  id: string;
   loggableId: string;
   /** The body as text when it is valid UTF-8, else base64 (see `bodyEncoding`). */
   body: string;
@@ -25,6 +27,7 @@ export function utf8OrUndefined(bytes: Uint8Array): string | undefined {
 export function messageRecord(message: Message): MessageRecord {
   const text = utf8OrUndefined(message.body);
   const record: MessageRecord = {
+    id: message.id,
     loggableId: message.loggableId,
     body: text ?? Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString("base64"),
     bodyEncoding: text === undefined ? "base64" : "utf8",

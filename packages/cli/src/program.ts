@@ -66,6 +66,7 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
     .argument("<url>", "topic URL, such as rabbit://orders")
     .argument("[body]", "message body as text; read from stdin when absent")
     .option("-m, --metadata <key=value>", "metadata entry; repeat for more", metadataEntry)
+    .option("--id <id>", "the message's id (default: a generated UUIDv7)")
     .option("--lines", "send each non-empty line of stdin as its own message")
     .option(
       "--json <value>",
@@ -79,6 +80,7 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
     )
     .action(async (url: string, body: string | undefined, opts) => {
       await send(url, body, {
+        id: opts.id,
         metadata: opts.metadata ?? {},
         lines: opts.lines === true,
         json: opts.json,
@@ -98,7 +100,7 @@ export function buildProgram(exit: { code: number }, options: CliOptions = {}): 
     .option("--no-ack", "do not ack: hand every message back at the end, for the next reader")
     .option(
       "--json",
-      "print {loggableId, body, bodyEncoding, metadata, deliveryAttempt, event} per line; body is UTF-8 text, else base64; event: a CloudEvent's attributes",
+      "print {id, loggableId, body, bodyEncoding, metadata, deliveryAttempt, event} per line; body is UTF-8 text, else base64; event: a CloudEvent's attributes",
     )
     .option("--wait <duration>", "stop when no message arrives for this long (with --count: fail)", duration)
     .action(async (url: string, opts) => {

@@ -49,6 +49,9 @@ function roundTrip(target: () => Target) {
       .map((l) => JSON.parse(l));
     expect(records).toMatchObject(expected);
     expect(records.map((r) => r.loggableId)).toEqual(peeked.map((r) => r.loggableId));
+    // The message ids too: handed back and read again, each message keeps its id.
+    expect(records.map((r) => r.id)).toEqual(peeked.map((r) => r.id));
+    expect(new Set(records.map((r) => r.id)).size).toBe(2);
 
     const drained = await pubsub(["receive", t.subscription, "--wait", "1500ms"], { env: t.env });
     expect(drained).toEqual({ code: 0, stdout: "", stderr: "" });

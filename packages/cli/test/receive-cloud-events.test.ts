@@ -78,6 +78,7 @@ describe("pubsub receive shows CloudEvents", () => {
     await topic.send(message);
     expect(await cli("receive", url, "--count", "1", "--json")).toBe(0);
     expect(JSON.parse(output.stdout.join(""))).toEqual({
+      id: expect.any(String),
       loggableId: "1",
       body: "[1,2]",
       bodyEncoding: "utf8",

@@ -6,11 +6,11 @@ import { cli, output } from "./in-process.js";
 // the test share the default mem:// broker.
 
 describe("pubsub receive (in process, mem://)", () => {
-  it("prints --json records: UTF-8 bodies as text, others as base64, with metadata and loggableId", async () => {
+  it("prints --json records: UTF-8 bodies as text, others as base64, with id, metadata and loggableId", async () => {
     const topic = openMemTopic("receive-json");
     const url = "mem://receive-json?subscription=readers";
     expect(await cli("receive", url, "--count", "1", "--wait", "50ms")).toBe(7); // creates the subscription; nothing yet
-    await topic.send({ body: "héllo", metadata: { kind: "greeting" } });
+    await topic.send({ id: "greeting-1", body: "héllo", metadata: { kind: "greeting" } });
     await topic.send({ body: new Uint8Array([0xff, 0xfe, 0x00]) });
     const code = await cli("receive", url, "--count", "2", "--json");
     expect(output.stderr).toEqual([]);
@@ -21,8 +21,22 @@ describe("pubsub receive (in process, mem://)", () => {
       .split("\n")
       .map((line) => JSON.parse(line));
     expect(records).toEqual([
-      { loggableId: "1", body: "héllo", bodyEncoding: "utf8", metadata: { kind: "greeting" }, deliveryAttempt: 1 },
-      { loggableId: "2", body: "//4A", bodyEncoding: "base64", metadata: {}, deliveryAttempt: 1 },
+      {
+        id: "greeting-1",
+        loggableId: "1",
+        body: "héllo",
+        bodyEncoding: "utf8",
+        metadata: { kind: "greeting" },
+        deliveryAttempt: 1,
+      },
+      {
+        id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+        loggableId: "2",
+        body: "//4A",
+        bodyEncoding: "base64",
+        metadata: {},
+        deliveryAttempt: 1,
+      },
     ]);
     await topic.shutdown();
   });

@@ -7,11 +7,11 @@ import { cli, output } from "./in-process.js";
 // mem:// lives in one process, so `redrive` is driven in this one. The dead letters are made the way an
 // application makes them: a handler that always throws, `maxAttempts` 2, and a `deadLetter` topic.
 
-/** Bodies that are not all text, and metadata of their own: the move must keep both. */
+/** Ids, bodies that are not all text, and metadata of their own: the move must keep all three. */
 const ORDERS = [
-  { body: [0x6f, 0x6e, 0x65], metadata: { kind: "order", n: "0" } },
-  { body: [0xff, 0x00, 0x0a, 0xfe], metadata: { kind: "order", n: "1" } },
-  { body: [0x33], metadata: { kind: "order", n: "2" } },
+  { id: "order-0", body: [0x6f, 0x6e, 0x65], metadata: { kind: "order", n: "0" } },
+  { id: "order-1", body: [0xff, 0x00, 0x0a, 0xfe], metadata: { kind: "order", n: "1" } },
+  { id: "order-2", body: [0x33], metadata: { kind: "order", n: "2" } },
 ];
 
 const open: { shutdown(): Promise<void> }[] = [];
@@ -49,21 +49,23 @@ async function deadLetters() {
   const processing = worker.process((message) => {
     throw new Error(`order ${message.metadata.n} is invalid`);
   });
-  for (const order of ORDERS) await orders.send({ body: new Uint8Array(order.body), metadata: order.metadata });
+  for (const order of ORDERS) {
+    await orders.send({ id: order.id, body: new Uint8Array(order.body), metadata: order.metadata });
+  }
   await done;
   await worker.shutdown();
   await processing;
   return { names, check, from: `mem://${names.dead}?subscription=redrive`, to: `mem://${names.target}` };
 }
 
-/** What `sub` gets within `waitMs`, as plain bytes and metadata, acked. */
+/** What `sub` gets within `waitMs`, as ids, plain bytes and metadata, acked. */
 async function drain(sub: Subscription, waitMs = 300) {
-  const got: { body: number[]; metadata: Record<string, string> }[] = [];
+  const got: { id: string; body: number[]; metadata: Record<string, string> }[] = [];
   for (;;) {
     const message = await sub.receive({ signal: AbortSignal.timeout(waitMs) }).catch(() => undefined);
     if (!message) return got;
     message.ack();
-    got.push({ body: [...message.body], metadata: { ...message.metadata } });
+    got.push({ id: message.id, body: [...message.body], metadata: { ...message.metadata } });
   }
 }
 
@@ -71,7 +73,7 @@ const byN = (a: { metadata: Record<string, string> }, b: { metadata: Record<stri
   Number(a.metadata.n) - Number(b.metadata.n);
 
 describe("pubsub redrive (in process, mem://)", () => {
-  it("moves every dead letter: deadletter.* keys removed, bytes and other metadata unchanged, originals acked", async () => {
+  it("moves every dead letter: deadletter.* keys removed, ids, bytes and other metadata unchanged, originals acked", async () => {
     const { names, check, from, to } = await deadLetters();
     const code = await cli("redrive", from, to, "--wait", "300ms");
     expect(output.stderr).toEqual([]);
@@ -133,7 +135,7 @@ describe("pubsub redrive (in process, mem://)", () => {
     const { names, check, from, to } = await deadLetters();
     const dead = openMemTopic(names.dead);
     open.push(dead);
-    await dead.send({ body: "not a dead letter", metadata: { kind: "stray" } });
+    await dead.send({ id: "stray-1", body: "not a dead letter", metadata: { kind: "stray" } });
     expect(await cli("redrive", from, to, "--wait", "300ms")).toBe(0);
     expect(output.stdout.join("")).toBe(
       `redrive: mem://${names.dead} to mem://${names.target}\nmoved       3\nfailed      0\n` +
@@ -143,7 +145,7 @@ describe("pubsub redrive (in process, mem://)", () => {
     const left = await openSubscription(from);
     open.push(left);
     expect(await drain(left)).toEqual([
-      { body: [...new TextEncoder().encode("not a dead letter")], metadata: { kind: "stray" } },
+      { id: "stray-1", body: [...new TextEncoder().encode("not a dead letter")], metadata: { kind: "stray" } },
     ]);
   });
 
@@ -169,7 +171,7 @@ describe("pubsub redrive (in process, mem://)", () => {
     const dead = openMemTopic(names.dead);
     open.push(dead);
     const source = { "deadletter.source": "redisstream://orders?group=billing", "deadletter.attempts": "3" };
-    await dead.send({ body: "from redis", metadata: source });
+    await dead.send({ id: "from-redis-1", body: "from redis", metadata: source });
     expect(await cli("redrive", from, "--wait", "300ms")).toBe(0);
     expect(output.stdout.join("")).toBe(
       `redrive: mem://${names.dead} to each message's deadletter.source\nmoved       3\nfailed      0\n` +
@@ -178,6 +180,8 @@ describe("pubsub redrive (in process, mem://)", () => {
     );
     const left = await openSubscription(from);
     open.push(left);
-    expect(await drain(left)).toEqual([{ body: [...new TextEncoder().encode("from redis")], metadata: source }]);
+    expect(await drain(left)).toEqual([
+      { id: "from-redis-1", body: [...new TextEncoder().encode("from redis")], metadata: source },
+    ]);
   });
 });

@@ -27,6 +27,24 @@ async function sendAndReceive(topic: string, count: number, input: string | Uint
 const bytes = (text: string) => [...new TextEncoder().encode(text)];
 
 describe("pubsub send (in process, mem://)", () => {
+  it("sends with --id as the message's id, and refuses --id with --lines of several messages", async () => {
+    const keep = openMemTopic("send-id");
+    const sub = await openSubscription("mem://send-id");
+    try {
+      expect(await cliWithInput(undefined, "send", "mem://send-id", "hello", "--id", "order-17")).toBe(0);
+      const message = await sub.receive({ signal: AbortSignal.timeout(2000) });
+      message.ack();
+      expect([message.id, message.text()]).toEqual(["order-17", "hello"]);
+      expect(await cliWithInput("a\nb\n", "send", "mem://send-id", "--lines", "--id", "x")).toBe(2);
+      expect(output.stderr.join("")).toMatch(/InvalidArgument: send: --id names one message, and --lines read 2/);
+      expect(await cliWithInput(undefined, "send", "mem://send-id", "hello", "--id", " x")).toBe(2);
+      expect(output.stderr.join("")).toMatch(/InvalidArgument: send: id " x" has white space at its start or end/);
+    } finally {
+      await sub.shutdown();
+      await keep.shutdown();
+    }
+  });
+
   it("sends BODY with metadata, says so, and the subscriber gets exactly that", async () => {
     const { code, received } = await sendAndReceive(
       "send-body",

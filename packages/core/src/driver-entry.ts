@@ -9,8 +9,10 @@
  * are for tools built on core, not for drivers, and say so in their docs:
  * `toPubSubError` (for a driver's helper that runs without a Topic or
  * Subscription around it, such as a migrate step), `builtinDrivers` (the
- * CLI's list of schemes) and `checkOutgoingMessage` (Topic.send's check of a
- * message, for what stores messages to send later, as pg's outbox does).
+ * CLI's list of schemes), `checkOutgoingMessage` (Topic.send's check of a
+ * message, for what stores messages to send later, as pg's outbox does) and
+ * `sendableMessageId` (for a tool that sends a received message on, as
+ * `pubsub redrive` does).
  */
 
 // The contract: what a driver implements, and what its package exports for the URL mux.
@@ -71,7 +73,7 @@ export { HeldLeases, type HeldLeasesOptions } from "./driver/held-leases.js";
 export { StoredMessages } from "./driver/stored-messages.js";
 export { ESCAPED_HEADER_PREFIX, HeaderMetadata, type HeaderMetadataOptions } from "./driver/header-metadata.js";
 export { MESSAGE_ID_KEY, messageIdFromMetadata, messageIdToMetadata } from "./driver/message-id-metadata.js";
-export { MAX_MESSAGE_ID_BYTES, newMessageId } from "./message-id.js";
+export { MAX_MESSAGE_ID_BYTES, newMessageId, sendableMessageId } from "./message-id.js";
 
 // Errors a driver makes itself.
 export { DriverError, type DriverErrorOptions } from "./driver/driver-error.js";

@@ -57,11 +57,19 @@ function messageIdProblem(id: unknown): string | undefined {
   return undefined;
 }
 
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** "0123456789abcdef" as character codes. */
+const DIGITS = Buffer.from("0123456789abcdef", "latin1");
+/**
+ * The 36 characters of an id, written here and read out as one flat string:
+ * one made by concatenating its pieces would be a rope of twenty nodes, which
+ * stays that size in memory (measured: mem:// end to end held 40% more).
+ */
+const text = Buffer.from("00000000-0000-0000-0000-000000000000", "latin1");
 
-/** The two hex digits of the low byte of `value`. */
-function hex(value: number): string {
-  return HEX[value & 0xff] as string;
+/** Writes the two hex digits of the low byte of `value` at `at` of the id's text. */
+function putHex(at: number, value: number): void {
+  text[at] = DIGITS[(value >>> 4) & 0xf] as number;
+  text[at + 1] = DIGITS[value & 0xf] as number;
 }
 
 /** Random bytes drawn in blocks: one system call per 256 ids rather than one per id. */
@@ -111,26 +119,25 @@ export function newMessageId(): string {
   const high = Math.floor(ms / 0x1000000); // top 24 of 48 bits
   const low = ms % 0x1000000;
   const tail = random32();
-  return (
-    hex(high >>> 16) +
-    hex(high >>> 8) +
-    hex(high) +
-    hex(low >>> 16) +
-    "-" +
-    hex(low >>> 8) +
-    hex(low) +
-    "-" +
-    hex(0x70 | (counterHigh >>> 8)) +
-    hex(counterHigh) +
-    "-" +
-    hex(0x80 | ((counterLow >>> 24) & 0x3f)) +
-    hex(counterLow >>> 16) +
-    "-" +
-    hex(counterLow >>> 8) +
-    hex(counterLow) +
-    hex(tail >>> 24) +
-    hex(tail >>> 16) +
-    hex(tail >>> 8) +
-    hex(tail)
-  );
+  putHex(0, high >>> 16);
+  putHex(2, high >>> 8);
+  putHex(4, high);
+  putHex(6, low >>> 16);
+  // 8: "-"
+  putHex(9, low >>> 8);
+  putHex(11, low);
+  // 13: "-"
+  putHex(14, 0x70 | (counterHigh >>> 8));
+  putHex(16, counterHigh);
+  // 18: "-"
+  putHex(19, 0x80 | ((counterLow >>> 24) & 0x3f));
+  putHex(21, counterLow >>> 16);
+  // 23: "-"
+  putHex(24, counterLow >>> 8);
+  putHex(26, counterLow);
+  putHex(28, tail >>> 24);
+  putHex(30, tail >>> 16);
+  putHex(32, tail >>> 8);
+  putHex(34, tail);
+  return text.toString("latin1", 0, 36);
 }

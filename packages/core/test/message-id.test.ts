@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, errorCode, openSubscription, openTopic, Topic } from "@portable-pubsub/core";
 import { MESSAGE_ID_KEY, messageIdFromMetadata, messageIdToMetadata } from "@portable-pubsub/core/driver";
+import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { checkMessageId, newMessageId } from "../src/message-id.js";
@@ -159,6 +160,33 @@ describe("received message ids on mem://", () => {
       const letter = await dead.receive({ signal: AbortSignal.timeout(5000) });
       expect([letter.id, letter.text(), letter.metadata["deadletter.attempts"]]).toEqual(["order-1", "a", "2"]);
       letter.ack();
+    } finally {
+      await Promise.all([topic.shutdown(), subscription.shutdown(), dead.shutdown()]);
+    }
+  });
+});
+
+describe("a dead letter of a message whose broker id no send accepts", () => {
+  it("gets a generated id instead, so that the dead-letter send cannot fail on it", async () => {
+    const name = `ids-${randomUUID().slice(0, 8)}`;
+    const broker = new MemBroker();
+    const topic = openMemTopic(name, { broker });
+    const subscription = openMemSubscription(name, {
+      broker,
+      redelivery: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
+      deadLetter: openMemTopic(`${name}-dead`, { broker }),
+    });
+    const dead = openMemSubscription(`${name}-dead`, { broker });
+    try {
+      // As another program could publish it: an id with a line break, which send({ id }) refuses.
+      broker.publish(name, [{ id: "bad\nid", body: new TextEncoder().encode("x"), metadata: {} }]);
+      const message = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+      expect(message.id).toBe("bad\nid");
+      message.nack({ delayMs: 0 });
+      const letter = await dead.receive({ signal: AbortSignal.timeout(5000) });
+      letter.ack();
+      expect([letter.text(), letter.metadata["deadletter.attempts"]]).toEqual(["x", "1"]);
+      expect(letter.id).toMatch(UUID_V7);
     } finally {
       await Promise.all([topic.shutdown(), subscription.shutdown(), dead.shutdown()]);
     }

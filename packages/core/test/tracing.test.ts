@@ -127,6 +127,10 @@ describe("tracing", () => {
       expect(process.kind).toBe(4); // CONSUMER
       expect(seen[i]?.active?.spanId).toBe(process.spanContext().spanId);
       expect(seen[i]?.metadata).toEqual({ kind: "order" });
+      // The message id names the message on both sides: its create span and its process span.
+      expect(sent[i]?.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(creates[i]?.attributes["messaging.message.id"]).toBe(sent[i]?.id);
+      expect(process.attributes["messaging.message.id"]).toBe(sent[i]?.id);
     }
     for (const work of spans("handler work")) {
       expect(processes.map((p) => p.spanContext().spanId)).toContain(work.parentSpanContext?.spanId);

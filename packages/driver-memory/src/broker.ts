@@ -297,7 +297,18 @@ export class MemBroker {
     }));
     // Each subscription gets its own records: delivery attempts are counted per subscription.
     for (const subscription of receivers as SubscriptionState[]) {
-      subscription.enqueue(copies.map((m, i) => ({ ...m, id: first + i, attempts: 0, failures: 0 })));
+      // A literal, not a spread of the copy: records made by spreading were measured slow to make and
+      // to update here (mem:// end to end at half its speed).
+      subscription.enqueue(
+        copies.map((m, i) => ({
+          body: m.body,
+          metadata: m.metadata,
+          id: first + i,
+          messageId: m.messageId,
+          attempts: 0,
+          failures: 0,
+        })),
+      );
     }
   }
 

@@ -6,6 +6,7 @@ import {
   type Message,
   PubSubError,
   type Subscription,
+  sendableMessageId,
   type Topic,
 } from "@portable-pubsub/core/driver";
 import { aboutOf, openSubscriptionAt, openTopicAt, parseUrl, topicReaching } from "../drivers.js";
@@ -230,7 +231,8 @@ async function moveOne(
   try {
     const topic = await destinations.topic(to);
     await topic.send(
-      { body: message.body, metadata },
+      // The same message: it keeps its id (one a send would refuse, from another program, is replaced).
+      { id: sendableMessageId(message.id), body: message.body, metadata },
       { signal: AbortSignal.any([interrupt, AbortSignal.timeout(timeoutMs)]) },
     );
   } catch (err) {

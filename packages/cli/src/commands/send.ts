@@ -5,6 +5,8 @@ import { aloneInProcess, inProcessNote } from "../hints.js";
 import { note, readStdin, withShutdown, writeOut } from "../io.js";
 
 export interface SendOptions {
+  /** --id: the message's id; one message only. */
+  id?: string;
   metadata: Record<string, string>;
   lines: boolean;
   /** --json: the body is this JSON value, sent with content type application/json. */
@@ -25,6 +27,12 @@ export async function send(urlText: string, bodyArg: string | undefined, options
   const url = parseUrl(urlText);
   const data = await jsonData(bodyArg, options);
   const bodies = data === undefined ? await bodiesToSend(bodyArg, options.lines) : [data];
+  const { id } = options;
+  if (id !== undefined && bodies.length !== 1) {
+    throw invalidArgument(
+      `send: --id names one message, and --lines read ${bodies.length}; send them without --id (each gets an id of its own)`,
+    );
+  }
   const metadata =
     data === undefined ? options.metadata : { ...options.metadata, [CONTENT_TYPE_KEY]: JSON_CONTENT_TYPE };
   const topic = await openTopicAt(url);
@@ -41,7 +49,7 @@ export async function send(urlText: string, bodyArg: string | undefined, options
     Promise.all(
       bodies.map((body) => {
         bytes += body.byteLength;
-        return t.send({ body, metadata }, { signal });
+        return t.send({ id, body, metadata }, { signal });
       }),
     ),
   );

@@ -131,7 +131,9 @@ export class Instruments {
   /** Sets what one message adds to its span; the shared attributes were given at start, uncopied. */
   #describeMessage(span: Span, message: DriverMessage): void {
     span.setAttribute(ATTR.bodySize, message.body.byteLength);
-    if (message.loggableId) span.setAttribute(ATTR.messageId, message.loggableId);
+    // The message's id: the same on the sender's create span and on every receiver's process span.
+    const id = message.id ?? message.loggableId;
+    if (id) span.setAttribute(ATTR.messageId, id);
     const extra = this.#driver.telemetry?.messageAttributes?.(message);
     if (extra) span.setAttributes(extra);
   }
