@@ -73,7 +73,7 @@ export { HeldLeases, type HeldLeasesOptions } from "./driver/held-leases.js";
 export { StoredMessages } from "./driver/stored-messages.js";
 export { ESCAPED_HEADER_PREFIX, HeaderMetadata, type HeaderMetadataOptions } from "./driver/header-metadata.js";
 export { MESSAGE_ID_KEY, messageIdFromMetadata, messageIdToMetadata } from "./driver/message-id-metadata.js";
-export { MAX_MESSAGE_ID_BYTES, newMessageId, sendableMessageId } from "./message-id.js";
+export { sendableMessageId } from "./message-id.js";
 
 // Errors a driver makes itself.
 export { DriverError, type DriverErrorOptions } from "./driver/driver-error.js";

@@ -28,6 +28,7 @@ export { ErrorCode, errorAs, errorCode, PubSubError, redactUrl } from "./errors.
 export type { CallOptions } from "./handle.js";
 export { type MemoryIdempotencyStoreOptions, memoryIdempotencyStore } from "./memory-idempotency-store.js";
 export { Message, type NackOptions } from "./message.js";
+export { MAX_MESSAGE_ID_BYTES, newMessageId } from "./message-id.js";
 export {
   defaultURLMux,
   type LoadedDriver,
