@@ -25,6 +25,9 @@ const SEVERAL_SERVERS = [
   "examples/order-service/test/outbox.test.ts",
   // The outbox's tests send to RabbitMQ through the relay, from the pg package.
   "packages/driver-postgres/test/outbox*.test.ts",
+  // The PostgreSQL inbox consuming from RabbitMQ, and the order service charging through it.
+  "packages/driver-postgres/test/inbox.test.ts",
+  "examples/order-service/test/charge-once.test.ts",
   "test/dead-letter-across.test.ts",
   "test/secrets.test.ts",
   "test/fuzz.test.ts",

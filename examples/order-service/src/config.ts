@@ -36,8 +36,13 @@ export interface Config {
   databaseUrl: string | undefined;
   /** The PostgreSQL schema of the orders table. */
   ordersSchema: string;
-  /** The PostgreSQL schema of the outbox (the pg:// driver's tables). */
+  /** The PostgreSQL schema of the outbox (the pg:// driver's tables) and of the inbox's idempotency table. */
   outboxSchema: string;
+  /**
+   * With a database: how long the inbox's claim on an order holds while its handler runs. A consumer that dies
+   * holds its orders this long; their redeliveries wait, then run. Longer than the slowest charge.
+   */
+  idempotencyLeaseMs: number;
 }
 
 const FLAGS = {
@@ -50,7 +55,18 @@ const FLAGS = {
     help: "PostgreSQL URL: orders are stored there with their message, through the outbox (run a relay too)",
   },
   "orders-schema": { type: "string", env: "ORDERS_SCHEMA", default: "public", help: "schema of the orders table" },
-  "outbox-schema": { type: "string", env: "OUTBOX_SCHEMA", default: "pubsub", help: "schema of the outbox" },
+  "outbox-schema": {
+    type: "string",
+    env: "OUTBOX_SCHEMA",
+    default: "pubsub",
+    help: "schema of the outbox and of the inbox's idempotency table",
+  },
+  "idempotency-lease": {
+    type: "string",
+    env: "ORDERS_IDEMPOTENCY_LEASE",
+    default: "30s",
+    help: "with a database: how long a dead consumer's claim on an order holds",
+  },
   topic: { type: "string", env: "ORDERS_TOPIC_URL", default: "mem://orders", help: "topic URL orders are sent to" },
   subscription: {
     type: "string",
@@ -152,6 +168,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     databaseUrl: get("database") === "" ? undefined : get("database"),
     ordersSchema: get("orders-schema"),
     outboxSchema: get("outbox-schema"),
+    idempotencyLeaseMs: durationMs("idempotency-lease", get("idempotency-lease"), false),
   };
 }
 

@@ -21,6 +21,7 @@ export class LibraryLog implements PubSubLogger {
   readonly #log: Logger;
   #deadLettered = 0;
   #rejected = 0;
+  #duplicates = 0;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -29,6 +30,11 @@ export class LibraryLog implements PubSubLogger {
   /** Deliveries of messages that are not valid orders (they fail OrderSchema), which no handler saw. */
   get rejected(): number {
     return this.#rejected;
+  }
+
+  /** Deliveries the inbox acked without the handler: copies of orders already charged (by any instance). */
+  get duplicates(): number {
+    return this.#duplicates;
   }
 
   /** Orders this instance sent to the dead-letter topic since it started. */
@@ -53,6 +59,7 @@ export class LibraryLog implements PubSubLogger {
     if (event.event === "pubsub.state") return;
     const { event: name, message, ...fields } = event;
     if (name === "pubsub.invalid_message") this.#rejected++;
+    if (name === "pubsub.duplicate") this.#duplicates++;
     if (name === "pubsub.deadletter") {
       this.#deadLettered++;
       this.#log.warn("order dead-lettered", { ...fields, deadLettered: this.#deadLettered });

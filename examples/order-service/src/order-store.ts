@@ -71,10 +71,11 @@ export class OrderStore {
       // The outbox stores bytes: the order goes as the JSON that the typed subscription's json() codec reads.
       const message = orderMessage(order);
       const metadata = { ...message.metadata, [CONTENT_TYPE_KEY]: "application/json", [EVENT_TYPE_KEY]: ORDER_CREATED };
+      // The order's id is the message's id: every send of it carries it, and the consumer's inbox dedups by it.
       const { id } = await outbox.send(
         tx,
         this.#options.topicUrl,
-        { body: JSON.stringify(message.data), metadata },
+        { id: order.id, body: JSON.stringify(message.data), metadata },
         { schema: this.#options.outboxSchema },
       );
       await tx.query("COMMIT");

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { MessageOf, Subscription } from "@portable-pubsub/core";
+import type { MessageOf, ProcessContext, Subscription } from "@portable-pubsub/core";
 import type { Logger } from "./log.js";
-import type { OrderSchema } from "./orders.js";
+import type { Order, OrderSchema } from "./orders.js";
 import { activeTraceId } from "./tracing.js";
 
 /** Counters of the consumer, for /stats and the self-test. */
@@ -15,13 +15,22 @@ export interface ProcessorStats {
 }
 
 /**
+ * Charges an order in the handler's transaction (`ctx.tx` of the PostgreSQL
+ * inbox): see charges.ts. Throws to fail the delivery (it is redelivered).
+ */
+export type ChargeOrder = (order: Order, ctx: ProcessContext) => Promise<void>;
+
+/**
  * The background consumer: `sub.process(handler, { concurrency })`, with a
  * handler that is idempotent by order id, because delivery is at-least-once.
+ * With a database, the subscription also has the PostgreSQL inbox, and the
+ * handler charges the order through it, once across every process.
  */
 export class OrderProcessor {
   readonly #sub: Subscription<typeof OrderSchema>;
   readonly #log: Logger;
   readonly #delayMs: number;
+  readonly #charge: ChargeOrder | undefined;
   /** Orders being handled or done: a second delivery of one of these is a duplicate. */
   readonly #claimed = new Set<string>();
   readonly #done = new Set<string>();
@@ -30,16 +39,17 @@ export class OrderProcessor {
   #running: Promise<void> | undefined;
   #failure: Error | undefined;
 
-  constructor(sub: Subscription<typeof OrderSchema>, log: Logger, delayMs: number) {
+  constructor(sub: Subscription<typeof OrderSchema>, log: Logger, delayMs: number, charge?: ChargeOrder) {
     this.#sub = sub;
     this.#log = log;
     this.#delayMs = delayMs;
+    this.#charge = charge;
   }
 
   /** Starts processing with `concurrency` handlers at once. */
   start(concurrency: number): void {
     this.#running = this.#sub
-      .process((message) => this.#handle(message), {
+      .process((message, ctx) => this.#handle(message, ctx), {
         concurrency,
         onHandlerError: (err, message) =>
           this.#log.error("order handler failed; the message is redelivered, or dead-lettered after its last attempt", {
@@ -85,20 +95,25 @@ export class OrderProcessor {
     await this.#running;
   }
 
-  async #handle(message: MessageOf<typeof OrderSchema>): Promise<void> {
+  async #handle(message: MessageOf<typeof OrderSchema>, ctx: ProcessContext): Promise<void> {
     this.#stats.inFlight++;
     this.#lastActivity = Date.now();
     try {
       // Checked by OrderSchema before this handler runs: an invalid order went to the dead-letter topic instead.
       const order = message.data;
-      if (this.#claimed.has(order.id)) {
+      // With the inbox, the library runs this handler once per order across every process, and only its record
+      // counts: this process's memory would also skip the rerun of a charge whose commit failed after the handler.
+      const inMemory = this.#charge === undefined;
+      if (inMemory && this.#claimed.has(order.id)) {
         this.#stats.duplicates++;
         this.#log.info("order already processed; duplicate delivery acked", { orderId: order.id });
         return;
       }
       // Claimed before the work: a redelivery (after a cut) can arrive while the first delivery is still being handled.
-      this.#claimed.add(order.id);
+      if (inMemory) this.#claimed.add(order.id);
       try {
+        // The charge first, then the rest of the work: a crash during that work must not leave a charge behind.
+        await this.#charge?.(order, ctx);
         if (this.#delayMs > 0) await sleep(this.#delayMs);
       } catch (err) {
         this.#claimed.delete(order.id);
@@ -110,6 +125,7 @@ export class OrderProcessor {
         orderId: order.id,
         item: order.item,
         attempt: message.deliveryAttempt,
+        charged: this.#charge !== undefined,
         traceId: activeTraceId(),
       });
     } finally {

@@ -1,17 +1,36 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { openSubscription, openTopic, redactUrl, type Subscription, type Topic } from "@portable-pubsub/core";
+import {
+  openSubscription,
+  openTopic,
+  type ProcessContext,
+  redactUrl,
+  type Subscription,
+  type Topic,
+  transactionOf,
+} from "@portable-pubsub/core";
+import { type PgIdempotencyStore, pgIdempotencyStore } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
+import { Charges } from "./charges.js";
 import type { Config } from "./config.js";
 import { healthReport } from "./health.js";
 import { postOrder, sendJson } from "./http.js";
 import { LibraryLog } from "./library-log.js";
 import type { Logger } from "./log.js";
 import { OrderStore } from "./order-store.js";
-import { OrderSchema } from "./orders.js";
+import { type Order, OrderSchema } from "./orders.js";
 import { OrderProcessor, type ProcessorStats } from "./processor.js";
 import { inRequestSpan } from "./tracing.js";
+
+/** The database side of the service (ORDERS_DATABASE_URL): orders with their outbox message, and the inbox. */
+interface Database {
+  pool: pg.Pool;
+  store: OrderStore;
+  charges: Charges;
+  /** The PostgreSQL inbox: the subscription's idempotency store, whose ctx.tx each charge is written in. */
+  inbox: PgIdempotencyStore;
+}
 
 /** How long the consumer must have been idle before shutdown stops it: what is queued gets processed first. */
 const DRAIN_IDLE_MS = 300;
@@ -29,7 +48,7 @@ export class OrderService {
   readonly library: LibraryLog;
   /** Where orders are stored with their message (ORDERS_DATABASE_URL); undefined: orders go to the topic. */
   readonly store: OrderStore | undefined;
-  readonly #pool: pg.Pool | undefined;
+  readonly #database: Database | undefined;
   readonly #server: Server;
   readonly #config: Config;
   readonly #log: Logger;
@@ -43,16 +62,20 @@ export class OrderService {
     library: LibraryLog,
     topic: Topic<typeof OrderSchema>,
     subscription: Subscription<typeof OrderSchema>,
-    database?: { pool: pg.Pool; store: OrderStore },
+    database?: Database,
   ) {
     this.#config = config;
-    this.#pool = database?.pool;
+    this.#database = database;
     this.store = database?.store;
     this.#log = log;
     this.library = library;
     this.topic = topic;
     this.subscription = subscription;
-    this.processor = new OrderProcessor(subscription, log, config.processDelayMs);
+    // With a database, each order is charged in the inbox's transaction: once, whatever crashes.
+    const charge =
+      database &&
+      ((order: Order, ctx: ProcessContext) => database.charges.charge(transactionOf(ctx, database.inbox), order));
+    this.processor = new OrderProcessor(subscription, log, config.processDelayMs, charge);
     this.#server = createServer((req, res) => this.#route(req, res));
     for (const [name, target] of [
       ["topic", topic],
@@ -69,6 +92,15 @@ export class OrderService {
     const topic = await openTopic(config.topicUrl, { schema: OrderSchema });
     if (new URL(config.deadLetterUrl).protocol === "mem:") await keepMemDeadLetters(config.deadLetterUrl);
     const library = new LibraryLog(log);
+    // With a database, the PostgreSQL inbox: a consumer's charge and its order's done-mark commit together.
+    const inbox =
+      config.databaseUrl === undefined
+        ? undefined
+        : pgIdempotencyStore({
+            serverUrl: config.databaseUrl,
+            schema: config.outboxSchema,
+            poolSize: config.concurrency + 2,
+          });
     let subscription: Subscription<typeof OrderSchema>;
     try {
       // A failed order comes back after a backoff; after maxAttempts it goes to the dead-letter topic (opened here
@@ -83,13 +115,15 @@ export class OrderService {
         },
         deadLetter: config.deadLetterUrl,
         logger: library,
+        ...(inbox && { idempotency: { store: inbox, leaseMs: config.idempotencyLeaseMs } }),
       });
     } catch (err) {
+      await inbox?.close();
       await topic.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
       throw err;
     }
-    let database: { pool: pg.Pool; store: OrderStore } | undefined;
-    if (config.databaseUrl !== undefined) {
+    let database: Database | undefined;
+    if (config.databaseUrl !== undefined && inbox !== undefined) {
       const pool = new pg.Pool({ connectionString: config.databaseUrl });
       pool.on("error", (err) => log.warn("database connection lost", { err }));
       try {
@@ -98,11 +132,13 @@ export class OrderService {
           ordersSchema: config.ordersSchema,
           outboxSchema: config.outboxSchema,
         });
-        database = { pool, store };
+        const charges = await Charges.open(pool, config.ordersSchema);
+        database = { pool, store, charges, inbox };
       } catch (err) {
         await pool.end().catch(() => {});
         await subscription.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
         await topic.shutdown({ signal: AbortSignal.timeout(config.shutdownTimeoutMs) }).catch(() => {});
+        await inbox.close();
         throw err;
       }
     }
@@ -134,9 +170,11 @@ export class OrderService {
 
   /** What GET /stats answers: orders accepted, the consumer's counters, and the dead letters sent. */
   get stats(): { accepted: number; rejected: number; deadLettered: number } & ProcessorStats {
+    const processor = this.processor.stats;
     return {
       accepted: this.#accepted,
-      ...this.processor.stats,
+      ...processor,
+      duplicates: processor.duplicates + this.library.duplicates,
       rejected: this.library.rejected,
       deadLettered: this.library.deadLettered,
     };
@@ -171,13 +209,15 @@ export class OrderService {
       }
     };
     await step("HTTP requests", Promise.race([Promise.all(this.#requests), aborted(deadline)]));
-    if (this.#pool !== undefined) await step("database pool", this.#pool.end());
+    if (this.#database !== undefined) await step("database pool", this.#database.pool.end());
     await step("topic flush", this.topic.shutdown({ signal: deadline }));
     // Keep a little of the deadline for the subscription's own shutdown.
     const drainBudget = AbortSignal.any([deadline, AbortSignal.timeout(this.#config.shutdownTimeoutMs * 0.8)]);
     await step("consumer drain", this.processor.drain(DRAIN_IDLE_MS, drainBudget));
     await step("subscription shutdown", this.subscription.shutdown({ signal: deadline }));
     await step("consumer stop", Promise.race([this.processor.stopped(), aborted(deadline)]));
+    // After the subscription: its last done-marks and releases go through the inbox.
+    if (this.#database !== undefined) await step("inbox close", this.#database.inbox.close());
     // The server listens until here: /health answers 503 "draining" for the whole drain.
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();

@@ -96,6 +96,8 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
       const message = arrived(first.order.id)[0] as Message;
       expect(message.metadata[EVENT_TYPE_KEY]).toBe(ORDER_CREATED);
       expect(message.metadata["outbox-id"]).toBe(first.messageId);
+      // The order's id is the message's id, on every send of it: what the consumer's inbox dedups by.
+      expect([message.id, first.messageId]).toEqual([first.order.id, first.order.id]);
       expect(message.metadata["content-type"]).toBe("application/json");
       expect(readOrder(message.body)).toEqual(first.order);
       expect(await store.find(first.order.id)).toEqual(first.order);

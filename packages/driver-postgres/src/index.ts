@@ -45,6 +45,21 @@ export {
 } from "./declare.js";
 export { Deliveries, SWEEP_LIMIT } from "./deliveries.js";
 export { isConnectionLoss, PgDriverError, pgErrors, SqlState } from "./errors.js";
+/**
+ * The idempotency store on a PostgreSQL table, and the inbox:
+ * `idempotency: { store: pgIdempotencyStore({ serverUrl }) }` on a
+ * subscription of any scheme gives its handlers `ctx.tx`, a transaction in
+ * which their writes and the message's done-mark commit together.
+ */
+export {
+  DEFAULT_IDEMPOTENCY_TABLE,
+  DEFAULT_PRUNE_INTERVAL_MS,
+  idempotencyTableSql,
+  type PgIdempotencyStore,
+  type PgIdempotencyStoreOptions,
+  PRUNE_LIMIT,
+  pgIdempotencyStore,
+} from "./idempotency/index.js";
 export { inspectURL } from "./inspect.js";
 export { type Migrated, migrateDatabase } from "./migrate.js";
 /**
