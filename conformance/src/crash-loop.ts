@@ -75,7 +75,14 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
         timedOut,
       ]);
       clearTimeout(timer);
-      if (outcome !== "exited") {
+      if (outcome === "dead") {
+        // This run dead-lettered the message: let it shut down, which sends the ack of the dead-lettered
+        // message it may still hold (acks are batched); killed now, the message would stay pending.
+        child.kill("SIGTERM");
+        const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(kill);
+      } else if (outcome === "timeout") {
         child.kill("SIGKILL");
         await exited;
       }
