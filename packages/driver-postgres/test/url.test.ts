@@ -149,7 +149,7 @@ describe.skipIf(skipPg)("pg:// open against PostgreSQL", () => {
         [1, 2, 3].map(() => openTopic(`pg://t?schema=${schema}&declare=true`, { serverUrl: PG_URL })),
       );
       const { rows } = await fixture().admin.query(`SELECT version FROM ${schema}.migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       for (const t of opened) await t.shutdown();
     } finally {
       await fixture().admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
