@@ -6,22 +6,33 @@
 import { createServer } from "node:net";
 import type { HealthState, Subscription, Topic } from "@portable-pubsub/core/driver";
 
-/** `count` distinct local ports that were free a moment ago, for servers a test starts itself. */
+/**
+ * `count` distinct local ports that were free a moment ago, for servers a
+ * test starts itself. They are chosen below the kernel's ephemeral range
+ * (32768 and up on Linux): a port from that range, free while its server is
+ * stopped for a restart, can be taken meanwhile as the local port of any
+ * outgoing connection on the machine, and the server then cannot start again.
+ */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = FIXED_PORTS_FROM + Math.floor(Math.random() * FIXED_PORTS_SPAN);
+    if (!ports.includes(port) && (await canListen(port))) ports.push(port);
+  }
   return ports;
+}
+
+/** Where {@link freePorts} picks: 20000–31999, below the ephemeral range. */
+const FIXED_PORTS_FROM = 20_000;
+const FIXED_PORTS_SPAN = 12_000;
+
+/** True if a server can listen on 127.0.0.1:`port` now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
 }
 
 /** One local port that was free a moment ago. */
