@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -53,7 +53,21 @@ export async function startOwnServer(): Promise<OwnServer> {
       await asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
     },
     async start() {
-      await asPostgres("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"]);
+      // A failed start is tried twice more: a port free while the server was stopped may be held for a moment.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await asPostgres("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"]);
+          return;
+        } catch (err) {
+          if (attempt === 3) {
+            const log = await readFile(join(dir, "log"), "utf8").catch(() => "");
+            throw new Error(`own PostgreSQL on port ${port} did not start; its log ends: ${log.slice(-800)}`, {
+              cause: err,
+            });
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
     },
     async remove() {
       await server.stop().catch(() => {});
