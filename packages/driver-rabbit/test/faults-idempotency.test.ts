@@ -11,6 +11,9 @@ import { redisIdempotencyStore } from "@portable-pubsub/driver-redis";
 import { describe, it } from "vitest";
 import { BROKER, cleanupAfterEach, makeExchangeAndQueue, SERVER_URL, skipWithoutBroker, unique } from "./support.js";
 
+/** The store's keys on the shared Redis expire this long after the run, not a day later. */
+const TEST_WINDOW_MS = 180_000;
+
 const { defer, shutdownLater } = cleanupAfterEach();
 const REDIS_URL = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
 
@@ -28,7 +31,7 @@ describe.skipIf(skipWithoutBroker)("rabbit faults with the idempotent consumer",
     const subscription = openRabbitSubscription(
       { serverUrl: `amqp://guest:guest@${proxy.address}`, heartbeat: 1, connectTimeoutMs: 3000 },
       queue,
-      { prefetch: 200, idempotency: { store }, logger: log.logger },
+      { prefetch: 200, idempotency: { store, windowMs: TEST_WINDOW_MS }, logger: log.logger },
     );
     shutdownLater(topic, subscription);
     const cut = () => proxy.cut() > 0;
