@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { skipUnlessReachable } from "@portable-pubsub/conformance";
 import type { Subscription, Topic } from "@portable-pubsub/core";
+import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { type Channel, connect, type GetMessage, type Options } from "amqplib";
 import { afterEach } from "vitest";
 
@@ -70,7 +71,8 @@ export async function makeExchangeAndQueue(
   });
   return () =>
     withAdmin(async (ch) => {
-      if (queue) await ch.deleteQueue(queue).catch(() => {});
+      // The delay queues of a redelivery too: they would expire half an hour after their last use.
+      if (queue) for (const name of [queue, ...delayQueueNames(queue)]) await ch.deleteQueue(name).catch(() => {});
       await ch.deleteExchange(exchange).catch(() => {});
     }).catch(() => {});
 }
