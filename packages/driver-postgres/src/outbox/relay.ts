@@ -71,6 +71,7 @@ class OutboxRelay implements Relay {
   readonly #topics = new Map<string, Promise<Topic>>();
   readonly #rows: RelayRows;
   readonly #inDoubt = new SendsInDoubt();
+  readonly #sendTimeoutMs: number;
   readonly #stats: RelayStats = { sent: 0, deleted: 0, failed: 0, batches: 0 };
   /** URLs whose sends failed, and until when this relay leaves their rows alone. */
   readonly #blocked = new Map<string, { until: number; failures: number }>();
@@ -82,6 +83,7 @@ class OutboxRelay implements Relay {
   constructor(options: RelayOptions) {
     checkRelayOptions(options);
     this.#options = options;
+    this.#sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     this.#schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
     if (options.pool) {
       this.#pool = options.pool;
@@ -232,10 +234,14 @@ class OutboxRelay implements Relay {
     const now = Date.now();
     const blocked = [...this.#blocked].filter(([, b]) => b.until > now).map(([url]) => url);
     const client = await this.#pool.connect();
-    const batch: ClaimedBatch = { client, rows: [], broken: undefined, onError: () => {} };
     // A connection that dies while no statement runs on it (during the sends) reports here, not to a query.
-    batch.onError = (err: Error) => {
-      batch.broken ??= err;
+    const batch: ClaimedBatch = {
+      client,
+      rows: [],
+      broken: undefined,
+      onError: (err: Error) => {
+        batch.broken ??= err;
+      },
     };
     client.on("error", batch.onError);
     try {
@@ -267,7 +273,7 @@ class OutboxRelay implements Relay {
       group.push(row);
       byUrl.set(row.url, group);
     }
-    const signal = AbortSignal.timeout(this.#options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
+    const signal = AbortSignal.timeout(this.#sendTimeoutMs);
     const sent: string[] = [];
     const held: { ids: string[]; delayMs: number; error: string }[] = [];
     let groupsLeft = byUrl.size;
@@ -377,9 +383,7 @@ class OutboxRelay implements Relay {
         failed.push(id);
         if (outcome === undefined) this.#inDoubt.track(id, sends[i] as Promise<void>);
         error ||=
-          outcome === undefined
-            ? `no confirm within ${this.#options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS} ms`
-            : (outcome.reason as Error).message;
+          outcome === undefined ? `no confirm within ${this.#sendTimeoutMs} ms` : (outcome.reason as Error).message;
       }
     });
     this.#stats.sent += sent.length;
