@@ -26,10 +26,13 @@ const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 export class TypedEncoder {
   readonly #codec: Codec;
   readonly #schema: StandardSchemaV1 | undefined;
+  /** The metadata of a message sent without any: shared, since the send copies what it sends. */
+  readonly #contentTypeOnly: Readonly<Record<string, string>>;
 
   constructor(codec: Codec, schema: StandardSchemaV1 | undefined) {
     this.#codec = codec;
     this.#schema = schema;
+    this.#contentTypeOnly = Object.freeze({ [CONTENT_TYPE_KEY]: codec.contentType });
   }
 
   /** The message to send, or a promise of it for a schema that validates asynchronously; throws InvalidArgument. */
@@ -88,7 +91,7 @@ export class TypedEncoder {
     }
     if (added === undefined) {
       // The common case, kept cheap: no copy of metadata the send checks (and snapshots) anyway.
-      if (metadata === undefined) return { body, metadata: { [CONTENT_TYPE_KEY]: this.#codec.contentType } };
+      if (metadata === undefined) return { body, metadata: this.#contentTypeOnly };
       return { body, metadata: { ...metadata, [CONTENT_TYPE_KEY]: this.#codec.contentType } };
     }
     const contentType = added[CONTENT_TYPE_KEY] ?? this.#codec.contentType;
