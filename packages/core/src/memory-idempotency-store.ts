@@ -20,12 +20,13 @@ export interface MemoryIdempotencyStoreOptions {
 }
 
 interface Entry {
+  readonly id: string;
   done: boolean;
   owner: string;
   /** When the claim's lease or the done-mark's window ends, in ms since the epoch. */
   expiresAt: number;
-  /** Which write of the id this is: a record of an earlier one in the age queue is stale. */
-  seq: number;
+  /** Set once the entry left the Map (released, evicted, expired, written again): its age-queue record is stale. */
+  gone: boolean;
 }
 
 const DEFAULT_MAX_ENTRIES = 100_000;
@@ -49,19 +50,18 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
 }
 
 /**
- * Entries by id, and their age order in a queue of (id, seq) records of its
- * own: iterating a large Map from its start after many deletions costs more
- * with each deletion, which at a hundred thousand messages a second shows.
- * An id's age is that of its first claim since it was last free: completing
- * a claim keeps its place.
+ * Entries by id, and their age order in a queue of the entries themselves:
+ * iterating a large Map from its start after many deletions costs more
+ * with each deletion, which at a hundred thousand messages a second shows,
+ * and a queue record that is its entry tells whether it is stale without
+ * another lookup. An id's age is that of its first claim since it was last
+ * free: completing a claim keeps its place.
  */
 class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #maxEntries: number;
   readonly #entries = new Map<string, Entry>();
-  #queueIds: string[] = [];
-  #queueSeqs: number[] = [];
+  #queue: Entry[] = [];
   #head = 0;
-  #seq = 0;
 
   constructor(maxEntries: number) {
     this.#maxEntries = maxEntries;
@@ -70,12 +70,16 @@ class MemoryIdempotencyStore implements IdempotencyStore {
   claim(ids: readonly string[], o: ClaimOptions): Promise<ClaimOutcome[]> {
     const now = Date.now();
     this.#sweep(now);
-    const outcomes = ids.map((id): ClaimOutcome => {
+    const outcomes: ClaimOutcome[] = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
       const entry = this.#entries.get(id);
-      if (entry && entry.expiresAt > now) return entry.done ? "done" : "running";
-      this.#insert(id, entry !== undefined, false, o.owner, now + o.leaseMs);
-      return "claimed";
-    });
+      if (entry && entry.expiresAt > now) outcomes[i] = entry.done ? "done" : "running";
+      else {
+        this.#insert(id, entry, false, o.owner, now + o.leaseMs);
+        outcomes[i] = "claimed";
+      }
+    }
     return Promise.resolve(outcomes);
   }
 
@@ -83,7 +87,7 @@ class MemoryIdempotencyStore implements IdempotencyStore {
     const now = Date.now();
     for (const id of ids) {
       const entry = this.#entries.get(id);
-      if (!entry || entry.expiresAt <= now) this.#insert(id, entry !== undefined, true, o.owner, now + o.windowMs);
+      if (!entry || entry.expiresAt <= now) this.#insert(id, entry, true, o.owner, now + o.windowMs);
       else if (!entry.done && entry.owner === o.owner) {
         entry.done = true;
         entry.expiresAt = now + o.windowMs;
@@ -95,23 +99,28 @@ class MemoryIdempotencyStore implements IdempotencyStore {
   release(ids: readonly string[], o: ReleaseOptions): Promise<void> {
     for (const id of ids) {
       const entry = this.#entries.get(id);
-      if (entry && !entry.done && entry.owner === o.owner) this.#entries.delete(id);
+      if (entry && !entry.done && entry.owner === o.owner) {
+        this.#entries.delete(id);
+        entry.gone = true;
+      }
     }
     return Promise.resolve();
   }
 
-  /** Adds an entry as the newest, evicting the oldest ones past the bound; `expired`: one is there, expired. */
-  #insert(id: string, expired: boolean, done: boolean, owner: string, expiresAt: number): void {
-    const seq = ++this.#seq;
-    // Deleted first, so that the Map's order stays the queue's (a set would keep an expired entry's place).
-    if (expired) this.#entries.delete(id);
-    this.#entries.set(id, { done, owner, expiresAt, seq });
-    this.#queueIds.push(id);
-    this.#queueSeqs.push(seq);
+  /** Adds an entry as the newest, evicting the oldest ones past the bound; `expired`: the one there, expired. */
+  #insert(id: string, expired: Entry | undefined, done: boolean, owner: string, expiresAt: number): void {
+    if (expired) {
+      // Deleted first, so that the Map's order stays the queue's (a set would keep an expired entry's place).
+      this.#entries.delete(id);
+      expired.gone = true;
+    }
+    const entry: Entry = { id, done, owner, expiresAt, gone: false };
+    this.#entries.set(id, entry);
+    this.#queue.push(entry);
     while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#oldest();
+      const oldest = this.#peek();
       if (oldest === undefined) break;
-      this.#entries.delete(oldest);
+      this.#drop(oldest);
     }
     this.#compact();
   }
@@ -119,27 +128,25 @@ class MemoryIdempotencyStore implements IdempotencyStore {
   /** Drops expired entries from the oldest end, as far as they run; the bound caps what stays. */
   #sweep(now: number): void {
     for (;;) {
-      const id = this.#peek();
-      if (id === undefined || (this.#entries.get(id) as Entry).expiresAt > now) return;
-      this.#entries.delete(id);
-      this.#head++;
+      const oldest = this.#peek();
+      if (oldest === undefined || oldest.expiresAt > now) return;
+      this.#drop(oldest);
     }
   }
 
-  /** Takes the oldest live record off the queue and returns its id. */
-  #oldest(): string | undefined {
-    const id = this.#peek();
-    if (id !== undefined) this.#head++;
-    return id;
+  /** Removes the oldest live entry, which `#peek` just returned. */
+  #drop(oldest: Entry): void {
+    this.#entries.delete(oldest.id);
+    oldest.gone = true;
+    this.#head++;
   }
 
-  /** The id of the oldest live record, skipping stale ones (an id deleted or written again since). */
-  #peek(): string | undefined {
-    const ids = this.#queueIds;
-    const seqs = this.#queueSeqs;
-    while (this.#head < ids.length) {
-      const id = ids[this.#head] as string;
-      if (this.#entries.get(id)?.seq === seqs[this.#head]) return id;
+  /** The oldest live entry, skipping stale records. */
+  #peek(): Entry | undefined {
+    const queue = this.#queue;
+    while (this.#head < queue.length) {
+      const entry = queue[this.#head] as Entry;
+      if (!entry.gone) return entry;
       this.#head++;
     }
     return undefined;
@@ -147,20 +154,14 @@ class MemoryIdempotencyStore implements IdempotencyStore {
 
   /** Drops the queue's consumed part, and rebuilds it when stale records outnumber live ones. */
   #compact(): void {
-    const length = this.#queueIds.length;
+    const length = this.#queue.length;
     if (this.#head > 1024 && this.#head * 2 > length) {
-      this.#queueIds = this.#queueIds.slice(this.#head);
-      this.#queueSeqs = this.#queueSeqs.slice(this.#head);
+      this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     } else if (length - this.#head > 2 * this.#entries.size + 1024) {
-      // The Map keeps insertion order, which is the queue's order of live records.
-      this.#queueIds = [];
-      this.#queueSeqs = [];
+      // The Map keeps insertion order, which is the queue's order of live entries.
+      this.#queue = [...this.#entries.values()];
       this.#head = 0;
-      for (const [id, entry] of this.#entries) {
-        this.#queueIds.push(id);
-        this.#queueSeqs.push(entry.seq);
-      }
     }
   }
 }
