@@ -40,6 +40,34 @@ describe.skipIf(skipRedis)("redisIdempotencyStore", () => {
     }
   });
 
+  it("keys each id as prefix + id, whatever its characters (the script call packs them)", async () => {
+    const client = commandClient();
+    const prefix = `${unique("idem")}:`;
+    // Colons and digits (the packing's own characters), a newline and multi-byte UTF-8 (lengths are in bytes).
+    const ids = ["12:3", ":", "a\nb", "café-€-😀", "9", "x".repeat(300)];
+    try {
+      const store = redisIdempotencyStore({ client, keyPrefix: prefix });
+      const o = { owner: "me", leaseMs: 10_000, windowMs: 10_000 };
+      expect(await store.claim(ids, o)).toEqual(Array(ids.length).fill("claimed"));
+      expect(await Promise.all(ids.map((id) => client.get(prefix + id)))).toEqual(Array(ids.length).fill("r:me"));
+      await store.complete(ids.slice(0, 3), o);
+      await store.release(ids.slice(3), o);
+      expect(await Promise.all(ids.map((id) => client.get(prefix + id)))).toEqual(["d", "d", "d", null, null, null]);
+      expect(await store.claim([...ids, "12:3"], { ...o, owner: "other" })).toEqual([
+        "done",
+        "done",
+        "done",
+        "claimed",
+        "claimed",
+        "claimed",
+        "done",
+      ]);
+    } finally {
+      await client.del(...ids.map((id) => prefix + id));
+      client.disconnect();
+    }
+  });
+
   it("refuses serverUrl and client together, and a bad URL without echoing its password", () => {
     const client = commandClient();
     try {
