@@ -166,6 +166,25 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
       });
     });
 
+    describe("extending a claim's lease (a store with extend)", () => {
+      it("extends the owner's live claim only: done, free and others' ids are left as they are", async (ctx) => {
+        const store = the();
+        if (typeof store.extend !== "function") ctx.skip();
+        const [a, b, c, d] = ids(4) as [string, string, string, string];
+        const me = owner("me", 1500);
+        expect(await store.claim([a, c], me)).toEqual(["claimed", "claimed"]);
+        await store.complete([c], me);
+        expect(await store.claim([b], owner("other"))).toEqual(["claimed"]);
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        await store.extend?.([a, b, c, d], { owner: me.owner, leaseMs: 4000 });
+        // Past the claim's first lease (1.5 s), within the extended one.
+        await new Promise((resolve) => setTimeout(resolve, 1300));
+        expect(await store.claim([a, b, c, d], owner("third"))).toEqual(["running", "running", "done", "claimed"]);
+        // The extended lease ends too: a process that died holds its ids only that long.
+        expect(await outcomeOnceNot(a, "running")).toBe("claimed");
+      });
+    });
+
     describe("an idempotent Subscription with this store", () => {
       const topicName = () => `pps-test-idem-${randomUUID().slice(0, 8)}`;
       const logs = () => {
@@ -229,6 +248,33 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
         expect([...runs.keys()].sort()).toEqual([...sent].sort());
         expect([...runs.values()]).toEqual(sent.map(() => 1));
         expect(duplicates()).toBe(sent.length);
+      });
+
+      it("keeps a claim while its handler runs past the lease: the other consumer's copy waits, then is acked as a duplicate", async (ctx) => {
+        if (typeof the().extend !== "function") ctx.skip();
+        const name = topicName();
+        const topic = keep(await open.topic(name));
+        const { events, logger } = logs();
+        // Two subscriptions of one topic: each gets a copy, with the same id; the lease is a third of a run.
+        const idempotency = { store: the(), windowMs: TEST_WINDOW_MS, leaseMs: 1000 };
+        const consumers = await Promise.all(
+          [1, 2].map(async () => keep(await open.subscription(name, { idempotency, logger }))),
+        );
+        let runs = 0;
+        for (const sub of consumers) {
+          void sub
+            .process(async () => {
+              runs++;
+              await new Promise((resolve) => setTimeout(resolve, 3000));
+            })
+            .catch(() => {});
+        }
+        const [id] = ids(1) as [string];
+        await topic.send({ id, body: "slow" });
+        await until(() => events.some((e) => e.event === "pubsub.duplicate"), "the second copy acked as a duplicate");
+        for (const sub of consumers) await sub.shutdown();
+        expect(runs).toBe(1);
+        expect(events.filter((e) => e.event === "pubsub.idempotency_failed")).toEqual([]);
       });
 
       it("processes a message whose claim was held by a process that died, once its lease expired", async () => {

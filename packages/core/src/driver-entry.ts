@@ -34,6 +34,7 @@ export type {
   ClaimOptions,
   ClaimOutcome,
   CompleteOptions,
+  ExtendOptions,
   IdempotencyStore,
   ReleaseOptions,
 } from "./driver/idempotency.js";

@@ -2,6 +2,7 @@ import type {
   ClaimOptions,
   ClaimOutcome,
   CompleteOptions,
+  ExtendOptions,
   IdempotencyStore,
   ReleaseOptions,
 } from "./driver/idempotency.js";
@@ -92,6 +93,16 @@ class MemoryIdempotencyStore implements IdempotencyStore {
         entry.done = true;
         entry.expiresAt = now + o.windowMs;
       }
+    }
+    return Promise.resolve();
+  }
+
+  extend(ids: readonly string[], o: ExtendOptions): Promise<void> {
+    const now = Date.now();
+    for (const id of ids) {
+      const entry = this.#entries.get(id);
+      // Its place in the age queue stays that of its claim.
+      if (entry && !entry.done && entry.owner === o.owner && entry.expiresAt > now) entry.expiresAt = now + o.leaseMs;
     }
     return Promise.resolve();
   }

@@ -380,6 +380,7 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
     } catch {
       this.#settlement.abort();
     }
+    this.#idempotency?.stop();
     await this.#settlement.release(signal);
     await this.closeDriver(signal);
     if (signal.aborted) throw canceledError("shutdown", signal);

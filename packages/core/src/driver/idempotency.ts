@@ -40,6 +40,14 @@ export interface CompleteOptions {
   readonly windowMs: number;
 }
 
+/** Options of {@link IdempotencyStore.extend}. */
+export interface ExtendOptions {
+  /** The owner that claimed the ids. */
+  readonly owner: string;
+  /** The new lease, in ms from now. */
+  readonly leaseMs: number;
+}
+
 /** Options of {@link IdempotencyStore.release}. */
 export interface ReleaseOptions {
   /** The owner that claimed the ids. */
@@ -91,6 +99,17 @@ export interface IdempotencyStore<Tx = never> {
    * another owner, or done, are left as they are.
    */
   release(ids: readonly string[], o: ReleaseOptions): Promise<void>;
+  /**
+   * Optional, and every store should have it. Extends, to `o.leaseMs` from
+   * now, the lease of each of `ids` that `o.owner` still holds a live claim
+   * on, in one round trip; ids done, free, expired or claimed by another
+   * owner are left as they are. The portable layer calls it for the claims
+   * whose handlers still run, every third of the lease, so that a lease
+   * bounds how long a consumer that died holds its ids, not how long a
+   * handler may run. Without it, a handler that runs past its lease may run a
+   * second time elsewhere.
+   */
+  extend?(ids: readonly string[], o: ExtendOptions): Promise<void>;
   /**
    * Transactional stores only (PostgreSQL). Runs `work` in a transaction of
    * the store's database, and writes `id`'s done-mark in the same

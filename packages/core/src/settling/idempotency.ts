@@ -14,6 +14,7 @@ import { ErrorCode, PubSubError, redactUrl } from "../errors.js";
 import { type AckSink, type Message, sourceOf } from "../message.js";
 import type { Instruments } from "../telemetry/instruments.js";
 import { type Logger, writeLog } from "../telemetry/logger.js";
+import { ClaimedIds, ClaimLeaseKeeper } from "./claims.js";
 import type { AckBatching } from "./settlement.js";
 
 /** A Subscription's `idempotency` option: run each message id's handler once, through redeliveries and duplicates. */
@@ -35,11 +36,14 @@ export interface IdempotencyOptions {
    */
   windowMs?: number;
   /**
-   * How long a claim holds an id while its handler runs, in ms. A consumer
-   * that dies in a handler holds its ids this long: their redeliveries wait
-   * (postponed) until it expires, then run. A handler that runs longer than
-   * this may run a second time elsewhere, so make it longer than your
-   * slowest handler. Default 300,000 (5 minutes).
+   * How long a claim holds an id, in ms, unless extended. While a handler
+   * runs, its claim is extended every third of this, where the store can
+   * (`extend`: the memory, Redis and PostgreSQL stores can), so a handler may
+   * run longer than this. It bounds how long a consumer that died in a
+   * handler holds its ids: their redeliveries wait (postponed) until it
+   * expires, then run. With a store that cannot extend, a handler that runs
+   * longer than this may run a second time elsewhere. Default 300,000 (5
+   * minutes).
    */
   leaseMs?: number;
 }
@@ -128,6 +132,8 @@ export class IdempotentConsumer {
   readonly #leaseMs: number;
   /** Messages handed out under a claim of ours, and the id claimed. */
   readonly #claimed = new ClaimedIds();
+  /** Keeps our claims while their handlers run, where the store can extend a lease. */
+  readonly #leases: ClaimLeaseKeeper | undefined;
   readonly #completes: Batcher<DriverMessage>;
   readonly #releases: Batcher<Failure>;
   /** Releases of messages handed back unhandled, which `flush` waits for. */
@@ -140,6 +146,21 @@ export class IdempotentConsumer {
     this.#host = host;
     this.#windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    const store = this.#store;
+    if (typeof store.extend === "function") {
+      const o = { owner: this.#owner, leaseMs: this.#leaseMs };
+      this.#leases = new ClaimLeaseKeeper(this.#claimed, this.#leaseMs, (ids) =>
+        this.#call("extend", () => store.extend?.(ids, o) ?? Promise.resolve()).catch((err: unknown) => {
+          this.#warn(
+            "warn",
+            "pubsub.idempotency_failed",
+            `extend the leases of ${ids.length} message ids`,
+            err,
+            "a handler that outlives its lease may run again elsewhere",
+          );
+        }),
+      );
+    }
     const batching = batcherOptions(ackBatching, undefined, BATCH_DEFAULTS);
     this.#completes = new Batcher((messages) => this.#complete(messages), batching);
     this.#releases = new Batcher((failures) => this.#release(failures), batching);
@@ -202,6 +223,7 @@ export class IdempotentConsumer {
       const outcome = outcomes[i];
       if (outcome === "claimed") {
         this.#claimed.set(message, ids[i] as string);
+        this.#leases?.add(message);
         out.push(message);
       } else if (outcome === "done") {
         this.#host.sink.ack(message);
@@ -268,6 +290,11 @@ export class IdempotentConsumer {
   /** Resolves once every pending done-mark and release was written and its ack or failure passed on. */
   async flush(): Promise<void> {
     await Promise.all([this.#completes.flush(), this.#releases.flush(), ...this.#handBacks]);
+  }
+
+  /** Stops extending leases: the Subscription is shut down, every claim settled or handed back. */
+  stop(): void {
+    this.#leases?.stop();
   }
 
   /** Marks a batch done, then acks it; a store that keeps failing is logged and the batch acked all the same. */
@@ -341,40 +368,6 @@ export class IdempotentConsumer {
       message: `${resource}: the idempotency store could not ${what} (${error}); ${outcome}`,
       error,
     });
-  }
-}
-
-/**
- * Which messages were handed out under a claim, and the id claimed: kept in
- * slots of the driver's message object, with the consumer that claimed it. A
- * Map keyed by message cost four hash operations per message, a fifth of the
- * idempotent consumer's own time on mem://. The owner is kept because a
- * broker may hand one message object to a second consumer of the
- * subscription once the first's ack deadline passed; the second can claim
- * it only after the first's lease expired, and then the later claim holds.
- */
-const CLAIMED_BY = Symbol("claimedBy");
-const CLAIMED_ID = Symbol("claimedId");
-type Carrier = DriverMessage & { [CLAIMED_BY]?: ClaimedIds | undefined; [CLAIMED_ID]?: string | undefined };
-
-class ClaimedIds {
-  has(message: DriverMessage): boolean {
-    return (message as Carrier)[CLAIMED_BY] === this;
-  }
-  get(message: DriverMessage): string | undefined {
-    const carrier = message as Carrier;
-    return carrier[CLAIMED_BY] === this ? carrier[CLAIMED_ID] : undefined;
-  }
-  set(message: DriverMessage, id: string): void {
-    const carrier = message as Carrier;
-    carrier[CLAIMED_BY] = this;
-    carrier[CLAIMED_ID] = id;
-  }
-  delete(message: DriverMessage): void {
-    const carrier = message as Carrier;
-    if (carrier[CLAIMED_BY] !== this) return;
-    carrier[CLAIMED_BY] = undefined;
-    carrier[CLAIMED_ID] = undefined;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type ClaimOutcome,
   type CompleteOptions,
   ErrorCode,
+  type ExtendOptions,
   type IdempotencyStore,
   invalidArgument,
   PubSubError,
@@ -175,6 +176,15 @@ class PgStore implements PgIdempotencyStore {
   async complete(ids: readonly string[], options: CompleteOptions): Promise<void> {
     if (ids.length === 0) return;
     await this.#query("mark ids done in", this.#sql.complete, [ids, options.owner, Math.ceil(options.windowMs)]);
+  }
+
+  async extend(ids: readonly string[], options: ExtendOptions): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#query("extend the leases of ids in", this.#sql.extend, [
+      ids,
+      options.owner,
+      Math.ceil(options.leaseMs),
+    ]);
   }
 
   async release(ids: readonly string[], options: ReleaseOptions): Promise<void> {

@@ -77,6 +77,8 @@ export interface IdempotencyStatements {
   readonly claim: string;
   /** $1 ids, $2 owner, $3 window in ms: every id done until the window ends. */
   readonly complete: string;
+  /** $1 ids, $2 owner, $3 lease in ms: the ids that `owner` still holds running get the new lease. */
+  readonly extend: string;
   /** $1 ids, $2 owner: deletes the ids that `owner` still holds running. */
   readonly release: string;
   /** $1 id, $2 owner, $3 window in ms: one row when this marked the id done, none when it already was. */
@@ -113,6 +115,11 @@ FROM wanted w LEFT JOIN claimed c ON c.id = w.id LEFT JOIN ${t} t ON t.id = w.id
 SELECT id, 'done', $2, ${UNTIL} FROM (${SORTED_IDS}) wanted
 ON CONFLICT (id) DO UPDATE SET state = 'done', owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
 WHERE (t.state = 'running' AND t.owner = $2) OR t.${EXPIRED}`,
+    // Only this owner's live claims, locked in id order as every statement here locks them.
+    extend: `UPDATE ${t} t SET expires_at = ${UNTIL} FROM (
+  SELECT id FROM ${t} WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' AND NOT ${EXPIRED}
+  ORDER BY id FOR UPDATE
+) mine WHERE t.id = mine.id`,
     // Only this owner's running claims: a claim another consumer took over after the lease ended stays its own.
     release: `DELETE FROM ${t} t USING (
   SELECT id FROM ${t} WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' ORDER BY id FOR UPDATE

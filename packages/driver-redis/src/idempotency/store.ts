@@ -15,6 +15,7 @@ import {
   type CompleteOptions,
   canceledError,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  type ExtendOptions,
   type IdempotencyStore,
   invalidArgument,
   type ReleaseOptions,
@@ -75,6 +76,13 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
+/** Extend: a key that is the owner's claim gets the new lease. */
+const EXTEND = `local mine = 'r:' .. ARGV[1]
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == mine then redis.call('PEXPIRE', key, ARGV[2]) end
+end
+return 0`;
+
 /** Release: a key that is the owner's claim is deleted. */
 const RELEASE = `local mine = 'r:' .. ARGV[1]
 for _, key in ipairs(KEYS) do
@@ -89,7 +97,12 @@ interface Script {
   readonly sha: string;
 }
 const script = (text: string): Script => ({ text, sha: createHash("sha1").update(text).digest("hex") });
-const SCRIPTS = { claim: script(CLAIM), complete: script(COMPLETE), release: script(RELEASE) };
+const SCRIPTS = {
+  claim: script(CLAIM),
+  complete: script(COMPLETE),
+  extend: script(EXTEND),
+  release: script(RELEASE),
+};
 
 /**
  * An idempotency store on Redis, shared by every consumer that reaches the
@@ -141,6 +154,10 @@ class RedisIdempotencyStore implements IdempotencyStore {
 
   async complete(ids: readonly string[], o: CompleteOptions): Promise<void> {
     if (ids.length > 0) await this.#run(SCRIPTS.complete, ids, [o.owner, String(Math.ceil(o.windowMs))]);
+  }
+
+  async extend(ids: readonly string[], o: ExtendOptions): Promise<void> {
+    if (ids.length > 0) await this.#run(SCRIPTS.extend, ids, [o.owner, String(Math.ceil(o.leaseMs))]);
   }
 
   async release(ids: readonly string[], o: ReleaseOptions): Promise<void> {
