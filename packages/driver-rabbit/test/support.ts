@@ -39,9 +39,9 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
   }
 }
 
-/** Runs `work` on a fresh raw amqplib channel of a fresh connection, for setup and cleanup. */
-export async function withAdmin<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
-  const connection = await connect(SERVER_URL);
+/** Runs `work` on a fresh raw amqplib channel of a fresh connection to `serverUrl`, for setup and cleanup. */
+export async function withAdmin<T>(work: (channel: Channel) => Promise<T>, serverUrl = SERVER_URL): Promise<T> {
+  const connection = await connect(serverUrl);
   connection.on("error", () => {});
   try {
     const channel = await connection.createChannel();
@@ -69,12 +69,24 @@ export async function makeExchangeAndQueue(
       await ch.bindQueue(queue, exchange, options.bindingKey ?? "");
     }
   });
-  return () =>
-    withAdmin(async (ch) => {
-      // The delay queues of a redelivery too: they would expire half an hour after their last use.
-      if (queue) for (const name of [queue, ...delayQueueNames(queue)]) await ch.deleteQueue(name).catch(() => {});
-      await ch.deleteExchange(exchange).catch(() => {});
-    }).catch(() => {});
+  return () => removeExchangeAndQueue(exchange, queue);
+}
+
+/**
+ * Deletes queue `queue` (if named) with its delay queues, then exchange `exchange`, on the broker at
+ * `serverUrl`; never rejects, as cleanup must not hide a test's own failure. Other packages' tests that
+ * declare on RabbitMQ use it too.
+ */
+export async function removeExchangeAndQueue(
+  exchange: string,
+  queue: string | undefined,
+  serverUrl = SERVER_URL,
+): Promise<void> {
+  await withAdmin(async (ch) => {
+    // The delay queues of a redelivery too: they would expire half an hour after their last use.
+    if (queue) for (const name of [queue, ...delayQueueNames(queue)]) await ch.deleteQueue(name).catch(() => {});
+    await ch.deleteExchange(exchange).catch(() => {});
+  }, serverUrl).catch(() => {});
 }
 
 /**
