@@ -89,9 +89,15 @@ export async function removeExchangeAndQueue(
   }, serverUrl).catch(() => {});
 }
 
+/** What a test opens and shuts down: a typed or untyped Topic or Subscription alike. */
+type Shutdownable = Topic<never> | Subscription<never> | Topic | Subscription;
+
 /**
  * Registers an afterEach that runs what the test deferred, last first, and
- * returns `defer` and `shutdownLater` for the test file.
+ * returns for the test file: `defer` and `shutdownLater`; `exchangeAndQueue(name)`,
+ * a fanout exchange and a queue bound to it, both fresh names for `name`, deleted
+ * after the test; and `opened(openTopic(…))`, the opened Topic or Subscription,
+ * shut down after the test.
  */
 export function cleanupAfterEach() {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -101,11 +107,21 @@ export function cleanupAfterEach() {
   const defer = (cleanup: () => Promise<unknown>) => {
     cleanups.push(cleanup);
   };
-  // Typed or not: a typed Topic or Subscription shuts down alike.
-  const shutdownLater = (...objects: (Topic<never> | Subscription<never> | Topic | Subscription)[]) => {
+  const shutdownLater = (...objects: Shutdownable[]) => {
     for (const o of objects) defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
   };
-  return { defer, shutdownLater };
+  const exchangeAndQueue = async (name: string) => {
+    const names = { exchange: unique(name), queue: unique(name) };
+    defer(await makeExchangeAndQueue(names.exchange, names.queue));
+    return names;
+  };
+  // Takes the open's promise, not its options, so that openTopic's and openSubscription's typing stays theirs.
+  const opened = async <T extends Shutdownable>(opening: Promise<T>): Promise<T> => {
+    const object = await opening;
+    shutdownLater(object);
+    return object;
+  };
+  return { defer, shutdownLater, exchangeAndQueue, opened };
 }
 
 /** Gets one message from `queue` with a plain channel, waiting up to 5 s for it. */
