@@ -13,7 +13,7 @@ import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/d
 import { openRabbitSubscription, openRabbitTopic } from "@portable-pubsub/driver-rabbit";
 import { redisIdempotencyStore } from "@portable-pubsub/driver-redis";
 import { benchQueue, SERVER_URL } from "../packages/driver-rabbit/benchmarks/lib/bench-queue.mjs";
-import { fmt, indexedBody, median, sendWindowed, tally, withTimeout } from "./lib.mjs";
+import { fmt, indexedBody, median, processUntilAllIn, sendWindowed, tally, withTimeout } from "./lib.mjs";
 
 const REDIS_URL = process.env.REDIS_SERVER_URL ?? "redis://127.0.0.1:6379";
 const words = process.argv.slice(2).filter((a) => !a.startsWith("--"));
@@ -53,20 +53,8 @@ if (wants("mem", "memory")) {
     const broker = new MemBroker();
     const topic = openMemTopic("bench", { broker });
     const subscription = openMemSubscription("bench", { broker, subscription: "bench", ...options });
-    let received = 0;
-    let end = 0;
-    const start = performance.now();
-    const processing = subscription.process(() => {
-      if (++received === COUNT) {
-        end = performance.now();
-        void subscription.shutdown();
-      }
-    });
-    await sendWindowed(COUNT, 1000, () => topic.send({ body: BODY }));
-    await processing;
-    await topic.shutdown();
-    if (received !== COUNT) throw new Error(`mem: ${received} of ${COUNT} handled`);
-    return COUNT / ((end - start) / 1000);
+    const ms = await processUntilAllIn(COUNT, { topic, subscription, send: () => topic.send({ body: BODY }) });
+    return COUNT / (ms / 1000);
   };
   await compare("mem:// end to end, 200,000 × 100 B, process()", 0.9, 7, {
     "with memoryIdempotencyStore": mem({ idempotency: { store } }),

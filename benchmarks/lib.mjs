@@ -1,5 +1,6 @@
 // What every package benchmark needs: bodies that carry their index, a tally of what arrived,
-// a bounded send window, formatting, and a machine-readable report. Imported as "../../../benchmarks/lib.mjs".
+// a bounded send window, a run of process() until all are in, formatting, and a machine-readable report.
+// Imported as "../../../benchmarks/lib.mjs".
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -73,6 +74,30 @@ export async function sendWindowed(n, window, send) {
     });
   }
   if (failure) throw failure;
+}
+
+/**
+ * Sends `n` messages (`send(i)` sends the i-th, at most `window` unsettled) while `subscription.process`
+ * hands each to `handle`, shuts the subscription down at the n-th and then the topic, and resolves with the
+ * ms from the first send to the n-th hand-off: the clock stops there, as a bare queue's does, since
+ * shutdown is not throughput. `processOptions` go to `process`. Throws unless exactly `n` were handled.
+ */
+export async function processUntilAllIn(n, { topic, subscription, send, handle, window = 1000, processOptions }) {
+  let handled = 0;
+  let end = 0;
+  const start = performance.now();
+  const processing = subscription.process((message) => {
+    handle?.(message);
+    if (++handled === n) {
+      end = performance.now();
+      void subscription.shutdown();
+    }
+  }, processOptions);
+  await sendWindowed(n, window, send);
+  await processing;
+  await topic.shutdown();
+  if (handled !== n) throw new Error(`lost or repeated messages: ${handled} of ${n} handled`);
+  return end - start;
 }
 
 /** Rejects if `promise` has not settled within `ms`. */

@@ -75,7 +75,12 @@ export async function postOrder(
     return;
   }
   log.debug("order accepted", { orderId: order.id, traceId: activeTraceId() });
-  sendJson(res, 201, { id: order.id, status: "accepted" }, { location: `/orders/${order.id}` });
+  sendAccepted(res, order.id);
+}
+
+/** 201, with the order's id and where to find it: the answer to an order sent or stored. */
+function sendAccepted(res: ServerResponse, orderId: string): void {
+  sendJson(res, 201, { id: orderId, status: "accepted" }, { location: `/orders/${orderId}` });
 }
 
 /** The order and its message, committed together through the outbox: 201 once both are in the database. */
@@ -88,7 +93,7 @@ async function placeInStore(
   try {
     const { order, messageId } = await store.place(request);
     log.debug("order stored", { orderId: order.id, messageId });
-    sendJson(res, 201, { id: order.id, status: "accepted" }, { location: `/orders/${order.id}` });
+    sendAccepted(res, order.id);
   } catch (err) {
     log.warn("order not stored: the database refused it or is unreachable", { err });
     sendJson(res, 503, { error: errorCode(err), message: (err as Error).message }, { "retry-after": "1" });

@@ -5,7 +5,7 @@
  * message goes to and whether it is up. A relay (`src/relay-main.ts`, or
  * `pubsub outbox relay`) sends the message once the transaction commits.
  */
-import { CONTENT_TYPE_KEY } from "@portable-pubsub/core";
+import { CONTENT_TYPE_KEY, json } from "@portable-pubsub/core";
 import { outbox } from "@portable-pubsub/driver-postgres";
 import type pg from "pg";
 import { newOrder, type Order, type OrderRequest, orderMessage } from "./orders.js";
@@ -13,6 +13,9 @@ import { newOrder, type Order, type OrderRequest, orderMessage } from "./orders.
 /** The metadata key and value that say what happened to the order: consumers route and filter on it. */
 export const EVENT_TYPE_KEY = "event-type";
 export const ORDER_CREATED = "order.created";
+
+/** The codec of the service's typed topic and subscription (json(), OrderSchema's default). */
+const ORDER_CODEC = json();
 
 /** Where the store keeps its rows. */
 export interface OrderStoreOptions {
@@ -68,14 +71,20 @@ export class OrderStore {
         `INSERT INTO ${this.#orders} (id, item, quantity, customer, created_at) VALUES ($1, $2, $3, $4, $5)`,
         [order.id, order.item, order.quantity, order.customer ?? null, order.createdAt],
       );
-      // The outbox stores bytes: the order goes as the JSON that the typed subscription's json() codec reads.
+      // The outbox stores bytes: the order goes as the typed topic would send it, encoded by its codec.
       const message = orderMessage(order);
-      const metadata = { ...message.metadata, [CONTENT_TYPE_KEY]: "application/json", [EVENT_TYPE_KEY]: ORDER_CREATED };
+      const metadata = {
+        ...message.metadata,
+        [CONTENT_TYPE_KEY]: ORDER_CODEC.contentType,
+        [EVENT_TYPE_KEY]: ORDER_CREATED,
+      };
+      // json() encodes to a string, never to a body with metadata of its own.
+      const body = ORDER_CODEC.encode(message.data, { metadata }) as string;
       // The order's id is the message's id: every send of it carries it, and the consumer's inbox dedups by it.
       const { id } = await outbox.send(
         tx,
         this.#options.topicUrl,
-        { id: order.id, body: JSON.stringify(message.data), metadata },
+        { id: order.id, body, metadata },
         { schema: this.#options.outboxSchema },
       );
       await tx.query("COMMIT");

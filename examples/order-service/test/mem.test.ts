@@ -31,6 +31,7 @@ describe("order service on mem://", () => {
     expect(answers.map((a) => a.status)).toEqual(Array(60).fill(201));
     const ids = answers.map((a) => a.body.id as string);
     expect(new Set(ids).size).toBe(60);
+    expect(answers[0]?.body).toEqual({ id: ids[0], status: "accepted" });
     await waitUntil(() => service.processedIds().length >= 60, 10_000);
     expect(service.processedIds().sort()).toEqual([...ids].sort());
     const stats = await getJson(`${service.url}/stats`);

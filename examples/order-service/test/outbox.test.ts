@@ -154,7 +154,9 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
         body: JSON.stringify({ item: "kettle", quantity: 3 }),
       });
       expect(res.status).toBe(201);
-      const { id } = (await res.json()) as { id: string };
+      const reply = (await res.json()) as { id: string };
+      const { id } = reply;
+      expect([reply, res.headers.get("location")]).toEqual([{ id, status: "accepted" }, `/orders/${id}`]);
       expect(await service.store?.find(id)).toMatchObject({ id, item: "kettle", quantity: 3 });
       await waitFor("order.created through the relay", () => arrived(id).length === 1);
       expect(readOrder((arrived(id)[0] as Message).body)).toMatchObject({ id, item: "kettle", quantity: 3 });

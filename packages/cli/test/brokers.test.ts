@@ -1,6 +1,6 @@
 import { openTopic } from "@portable-pubsub/core";
-import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
 import { afterAll, describe, expect, it } from "vitest";
+import { removeExchangeAndQueue } from "../../driver-rabbit/test/support.js";
 import { RABBIT, REDIS, skipWithoutRabbit, skipWithoutRedis, unique } from "./brokers.js";
 import { pubsub, startPubsub } from "./run-cli.js";
 
@@ -89,16 +89,7 @@ describe.skipIf(skipWithoutRabbit)("pubsub on RabbitMQ", () => {
     createSubscription: `rabbit://${queue}?declare=true&exchange=${exchange}`,
   });
 
-  afterAll(async () => {
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: RABBIT.serverUrl });
-    const channel = topic.as<{
-      deleteQueue(q: string): Promise<unknown>;
-      deleteExchange(e: string): Promise<unknown>;
-    }>();
-    for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
-    await channel.deleteExchange(exchange).catch(() => {});
-    await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
-  });
+  afterAll(() => removeExchangeAndQueue(exchange, queue, RABBIT.serverUrl));
 
   roundTrip(target);
 

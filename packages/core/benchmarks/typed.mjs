@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { openSubscription, openTopic } from "@portable-pubsub/core";
 import { z } from "zod";
-import { fmt, median, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
+import { fmt, median, processUntilAllIn, rate } from "../../../benchmarks/lib.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -45,22 +45,18 @@ async function run(core, n, { topicOptions, subscriptionOptions, send, handle })
   const name = `typed-bench-${randomUUID().slice(0, 8)}`;
   const topic = await core.openTopic(`mem://${name}`, topicOptions);
   const subscription = await core.openSubscription(`mem://${name}?subscription=s`, subscriptionOptions);
-  let received = 0;
-  let end = 0;
   let sink = 0;
-  const start = performance.now();
-  const processing = subscription.process((message) => {
-    sink += handle(message);
-    if (++received === n) {
-      end = performance.now();
-      void subscription.shutdown();
-    }
+  const ms = await processUntilAllIn(n, {
+    topic,
+    subscription,
+    send: (i) => send(topic, i),
+    handle: (message) => {
+      sink += handle(message);
+    },
+    window: WINDOW,
   });
-  await sendWindowed(n, WINDOW, (i) => send(topic, i));
-  await processing;
-  await topic.shutdown();
   if (sink < 0) console.log(sink); // keeps the handlers' work from being optimized away
-  return end - start;
+  return ms;
 }
 
 const contenders = {

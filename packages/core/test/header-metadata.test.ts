@@ -67,4 +67,17 @@ describe("HeaderMetadata", () => {
     ]);
     expect(lower.decode([["x-esc-Upper", "v"]])).toEqual({ Upper: "v" });
   });
+
+  it("sends a key with a value encoding under its own name, its value so encoded, never escaped, after the others", () => {
+    const binding = new HeaderMetadata({
+      valueEncoding: (key) => (key.startsWith("b-") ? (value) => `<${value}>` : undefined),
+    });
+    expect(binding.encode({ "b-id": "one two", a: "1", "b-x": "line\nbreak", "c d": "3" })).toEqual([
+      ["a", "1"],
+      ["Pps-E-c%20d", "3"],
+      ["b-id", "<one two>"],
+      ["b-x", "<line\nbreak>"],
+    ]);
+    expect(binding.encode({ "b-only": "v" })).toEqual([["b-only", "<v>"]]);
+  });
 });

@@ -2,7 +2,7 @@
 // the same hand-off in the same run. Prints msgs/s, peak RSS and the ratio.
 // Run: node --expose-gc packages/driver-memory/benchmarks/end-to-end.mjs [counts...]
 import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
-import { fmt, rate, report, sendWindowed } from "../../../benchmarks/lib.mjs";
+import { fmt, processUntilAllIn, rate, report, sendWindowed } from "../../../benchmarks/lib.mjs";
 
 const counts = process.argv
   .slice(2)
@@ -21,26 +21,18 @@ async function ours(n) {
   const broker = new MemBroker();
   const topic = openMemTopic("bench", { broker });
   const subscription = openMemSubscription("bench", { broker, subscription: "bench" });
-  let received = 0;
   let bytes = 0;
-  let end = 0;
-  const start = performance.now();
-  const processing = subscription.process(
-    (message) => {
+  const ms = await processUntilAllIn(n, {
+    topic,
+    subscription,
+    send: () => topic.send({ body: BODY }),
+    handle: (message) => {
       bytes += message.body.byteLength;
-      if (++received === n) {
-        // The clock stops at the last hand-off, as the baseline's does; shutdown is not throughput.
-        end = performance.now();
-        void subscription.shutdown();
-      }
     },
-    { concurrency: 1 },
-  );
-  await sendWindowed(n, WINDOW, () => topic.send({ body: BODY }));
-  await processing;
-  const ms = end - start;
-  await topic.shutdown();
-  if (received !== n || bytes !== n * BODY.byteLength) throw new Error(`lost messages: ${received}/${n}`);
+    window: WINDOW,
+    processOptions: { concurrency: 1 },
+  });
+  if (bytes !== n * BODY.byteLength) throw new Error(`lost bytes: ${bytes} of ${n * BODY.byteLength}`);
   return ms;
 }
 

@@ -13,7 +13,7 @@
 // Run: node --expose-gc packages/driver-memory/benchmarks/hand-off.mjs [messages] [rounds]
 // (PUBSUB_BENCH_OPTIONS from `pnpm bench` is not read: the counts are positional.)
 import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
-import { fmt, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
+import { fmt, processUntilAllIn, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
 
 const [messagesArg, roundsArg] = process.argv.slice(2).map(Number);
 const N = messagesArg > 0 ? messagesArg : 200_000;
@@ -168,25 +168,19 @@ const contenders = {
     goal: 1_500_000,
     async ours(n) {
       const { topic, subscription } = openOurs();
-      let received = 0;
       let bytes = 0;
-      let end = 0;
-      const start = performance.now();
-      const processing = subscription.process(
-        (message) => {
+      const ms = await processUntilAllIn(n, {
+        topic,
+        subscription,
+        send: () => topic.send({ body: BODY }),
+        handle: (message) => {
           bytes += message.body.byteLength;
-          if (++received === n) {
-            end = performance.now();
-            void subscription.shutdown();
-          }
         },
-        { concurrency: 16 },
-      );
-      await sendWindowed(n, WINDOW, () => topic.send({ body: BODY }));
-      await processing;
-      await topic.shutdown();
-      if (bytes !== n * BODY.byteLength) throw new Error(`lost messages: ${received}/${n}`);
-      return end - start;
+        window: WINDOW,
+        processOptions: { concurrency: 16 },
+      });
+      if (bytes !== n * BODY.byteLength) throw new Error(`lost bytes: ${bytes} of ${n * BODY.byteLength}`);
+      return ms;
     },
     async bare(n) {
       const queue = bareQueue();

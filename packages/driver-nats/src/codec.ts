@@ -37,31 +37,16 @@ const metadataHeaders = new HeaderMetadata({
   canonicalKeys: [CONTENT_TYPE_KEY],
   // A key that would read as a binding header without being one (Ce-Id) is escaped, or it would come back as ce-id.
   plainKey: (key) => TOKEN.test(key) && !looksLikeAttributeKey(key),
+  // CloudEvents attributes go as the binding's headers, after the other pairs.
+  valueEncoding: (key) => (isAttributeKey(key) ? encodeAttributeValue : undefined),
 });
 
 /** The headers of a message with this metadata; undefined when it has none. */
 export function encodeMetadata(metadata: Record<string, string>): MsgHdrs | undefined {
-  // CloudEvents attributes go as the binding's headers, the rest through HeaderMetadata; a copy without the
-  // attributes is made only for a message that has some.
-  let attributes: [string, string][] | undefined;
-  for (const key in metadata) {
-    if (!isAttributeKey(key)) continue;
-    attributes ??= [];
-    attributes.push([key, metadata[key] as string]);
-  }
-  let plain = metadata;
-  if (attributes !== undefined) {
-    plain = {};
-    for (const key in metadata) if (!isAttributeKey(key)) plain[key] = metadata[key] as string;
-  }
   let h: MsgHdrs | undefined;
-  for (const [name, value] of metadataHeaders.encode(plain)) {
+  for (const [name, value] of metadataHeaders.encode(metadata)) {
     h ??= headers();
     h.append(name, value);
-  }
-  for (const [key, value] of attributes ?? []) {
-    h ??= headers();
-    h.append(key, encodeAttributeValue(value));
   }
   // A binary-mode event's content type also travels as the binding's ce-datacontenttype header.
   const dataContentType = dataContentTypeHeaderOf(metadata);

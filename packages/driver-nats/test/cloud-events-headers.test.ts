@@ -29,6 +29,24 @@ describe("CloudEvents attributes as NATS binding headers", () => {
     expect(decodeMetadata(h)).toEqual(event);
   });
 
+  it("puts on the wire, byte for byte: the other pairs in key order, then the attributes in key order, then ce-datacontenttype", () => {
+    const metadata = {
+      region: "eu",
+      "ce-id": "e 1",
+      "content-type": "application/json",
+      "ce-specversion": "1.0",
+      "Ce-Id": "upper",
+      "ce-source": "/s",
+      "x-trace": "t",
+    };
+    const h = encodeMetadata(metadata) as unknown as { encode(): Uint8Array };
+    expect(new TextDecoder().decode(h.encode())).toBe(
+      "NATS/1.0\r\nregion: eu\r\ncontent-type: application/json\r\nPps-E-Ce-Id: upper\r\nx-trace: t\r\n" +
+        "ce-id: e%201\r\nce-specversion: 1.0\r\nce-source: /s\r\nce-datacontenttype: application/json\r\n\r\n",
+    );
+    expect(decodeMetadata(wire(metadata))).toEqual(metadata);
+  });
+
   it("reads a binding sender's headers: any case, double-quoted values, ce-datacontenttype as the content type", () => {
     const h = headers();
     h.set("CE-SpecVersion", "1.0");

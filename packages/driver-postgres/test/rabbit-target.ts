@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { reachable } from "@portable-pubsub/conformance";
-import { type Message, openSubscription, openTopic, type Subscription } from "@portable-pubsub/core";
-import { delayQueueNames } from "@portable-pubsub/driver-rabbit";
+import { type Message, openSubscription, type Subscription } from "@portable-pubsub/core";
+import { removeExchangeAndQueue } from "../../driver-rabbit/test/support.js";
 
 /** The shared RabbitMQ of the outbox tests. */
 export const RABBIT = { host: "127.0.0.1", port: 5672, serverUrl: "amqp://guest:guest@127.0.0.1:5672" };
@@ -22,7 +22,7 @@ export interface RabbitTarget {
   subscription: Subscription;
   /** Starts processing the queue; returns the array every received message is pushed to (acked). */
   collect(): Message[];
-  /** Shuts the subscription down and deletes the queue and exchange. */
+  /** Shuts the subscription down and deletes the queue, its delay queues and the exchange. */
   remove(): Promise<void>;
 }
 
@@ -47,14 +47,7 @@ export async function rabbitTarget(prefix: string, serverUrl = RABBIT.serverUrl)
     },
     async remove() {
       await subscription.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
-      const topic = await openTopic(`rabbit://${exchange}`, { serverUrl });
-      const channel = topic.as<{
-        deleteQueue(q: string): Promise<unknown>;
-        deleteExchange(e: string): Promise<unknown>;
-      }>();
-      for (const name of [queue, ...delayQueueNames(queue)]) await channel.deleteQueue(name).catch(() => {});
-      await channel.deleteExchange(exchange).catch(() => {});
-      await topic.shutdown({ signal: AbortSignal.timeout(5000) }).catch(() => {});
+      await removeExchangeAndQueue(exchange, queue, serverUrl);
     },
   };
 }

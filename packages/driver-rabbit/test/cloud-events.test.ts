@@ -17,17 +17,14 @@ import {
   unique,
 } from "./support.js";
 
-const { defer, shutdownLater: later } = cleanupAfterEach();
+const { defer, exchangeAndQueue, opened } = cleanupAfterEach();
 const codec = (mode: "binary" | "structured") =>
   cloudEvents({ source: "/orders", type: "com.example.order.created", mode });
 
 describe.skipIf(skipWithoutBroker)("CloudEvents on rabbit://", () => {
   it("binary mode: the attributes in cloudEvents_ application properties, the content type in content_type", async () => {
-    const exchange = unique("ce-bin-out");
-    const queue = unique("ce-bin-out");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL, codec: codec("binary") });
-    later(topic);
+    const { exchange, queue } = await exchangeAndQueue("ce-bin-out");
+    const topic = await opened(openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL, codec: codec("binary") }));
     await topic.send({
       data: { id: "a1", qty: 2 },
       metadata: { region: "eu" },
@@ -49,14 +46,13 @@ describe.skipIf(skipWithoutBroker)("CloudEvents on rabbit://", () => {
   });
 
   it("reads an event another AMQP program publishes by the binding, either separator, native values", async () => {
-    const exchange = unique("ce-bin-in");
-    const queue = unique("ce-bin-in");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const sub = await openSubscription(`rabbit://${queue}`, {
-      serverUrl: SERVER_URL,
-      codec: codec("binary"),
-    });
-    later(sub);
+    const { exchange, queue } = await exchangeAndQueue("ce-bin-in");
+    const sub = await opened(
+      openSubscription(`rabbit://${queue}`, {
+        serverUrl: SERVER_URL,
+        codec: codec("binary"),
+      }),
+    );
     await publishPlain(exchange, [
       {
         body: '{"id":"x1","qty":5}',
@@ -108,18 +104,15 @@ describe.skipIf(skipWithoutBroker)("CloudEvents on rabbit://", () => {
   });
 
   it("structured mode: the whole event in the body, content_type application/cloudevents+json, no properties", async () => {
-    const exchange = unique("ce-st");
-    const queue = unique("ce-st");
+    const { exchange, queue } = await exchangeAndQueue("ce-st");
     const rawQueue = unique("ce-st-raw");
-    defer(await makeExchangeAndQueue(exchange, queue));
     defer(await makeExchangeAndQueue(exchange, rawQueue));
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL, codec: codec("structured") });
-    const sub = await openSubscription(`rabbit://${queue}`, {
-      serverUrl: SERVER_URL,
-      codec: codec("structured"),
-    });
-    later(topic);
-    later(sub);
+    const topic = await opened(
+      openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL, codec: codec("structured") }),
+    );
+    const sub = await opened(
+      openSubscription(`rabbit://${queue}`, { serverUrl: SERVER_URL, codec: codec("structured") }),
+    );
     await topic.send({ data: { id: "s1", qty: 3 }, event: { id: "st-1" } });
     const raw = await getOne(rawQueue);
     expect(raw.properties.contentType).toBe("application/cloudevents+json");

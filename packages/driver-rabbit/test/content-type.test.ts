@@ -16,18 +16,14 @@ import {
   SERVER_URL,
   skipWithoutBroker,
   unique,
-  withAdmin,
 } from "./support.js";
 
-const { defer, shutdownLater: later } = cleanupAfterEach();
+const { defer, exchangeAndQueue, opened } = cleanupAfterEach();
 
 describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
   it("publishes metadata content-type as the AMQP content_type property, not as a header", async () => {
-    const exchange = unique("ct-out");
-    const queue = unique("ct-out");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL });
-    later(topic);
+    const { exchange, queue } = await exchangeAndQueue("ct-out");
+    const topic = await opened(openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL }));
     await topic.send({ body: '{"a":1}', metadata: { [CONTENT_TYPE_KEY]: "application/json", region: "eu" } });
     await topic.send({ body: "plain", metadata: { region: "us" } });
     const first = await getOne(queue);
@@ -40,11 +36,8 @@ describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
   });
 
   it("gives a plain publish's content_type property as metadata content-type", async () => {
-    const exchange = unique("ct-in");
-    const queue = unique("ct-in");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const subscription = await openSubscription(`rabbit://${queue}`, { serverUrl: SERVER_URL });
-    later(subscription);
+    const { exchange, queue } = await exchangeAndQueue("ct-in");
+    const subscription = await opened(openSubscription(`rabbit://${queue}`, { serverUrl: SERVER_URL }));
     await publishPlain(exchange, [
       { body: "<a/>", properties: { contentType: "text/xml", headers: { kind: "x" } } },
       { body: "none", properties: { headers: { kind: "y" } } },
@@ -61,8 +54,7 @@ describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
   it("refuses a content type longer than AMQP's 255-byte content_type with InvalidArgument, sending nothing", async () => {
     const exchange = unique("ct-long");
     defer(await makeExchangeAndQueue(exchange, undefined));
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL });
-    later(topic);
+    const topic = await opened(openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL }));
     const sent = topic.send({ body: "x", metadata: { [CONTENT_TYPE_KEY]: `application/${"x".repeat(250)}` } });
     await expect(sent).rejects.toMatchObject({
       code: "InvalidArgument",
@@ -71,32 +63,27 @@ describe.skipIf(skipWithoutBroker)("rabbit content type", () => {
   });
 
   it("reads a foreign producer's JSON without a content type with json({ requireContentType: false }), and not by default", async () => {
-    const exchange = unique("ct-foreign");
-    const queue = unique("ct-foreign");
+    const { exchange, queue } = await exchangeAndQueue("ct-foreign");
     const strictQueue = unique("ct-foreign-strict");
+    defer(await makeExchangeAndQueue(exchange, strictQueue));
     const dead = unique("ct-foreign-dead");
-    defer(await makeExchangeAndQueue(exchange, queue));
     defer(await makeExchangeAndQueue(dead, dead));
-    defer(() => withAdmin((ch) => ch.deleteQueue(strictQueue)));
-    await withAdmin(async (ch) => {
-      await ch.assertQueue(strictQueue, { durable: false });
-      await ch.bindQueue(strictQueue, exchange, "");
-    });
     const Order = z.object({ id: z.string(), qty: z.number() });
-    const lenient = await openSubscription(`rabbit://${queue}`, {
-      serverUrl: SERVER_URL,
-      schema: Order,
-      codec: json({ requireContentType: false }),
-    });
-    later(lenient);
-    const deadTopic = await openTopic(`rabbit://${dead}`, { serverUrl: SERVER_URL });
-    later(deadTopic);
-    const strict = await openSubscription(`rabbit://${strictQueue}`, {
-      serverUrl: SERVER_URL,
-      schema: Order,
-      deadLetter: deadTopic,
-    });
-    later(strict);
+    const lenient = await opened(
+      openSubscription(`rabbit://${queue}`, {
+        serverUrl: SERVER_URL,
+        schema: Order,
+        codec: json({ requireContentType: false }),
+      }),
+    );
+    const deadTopic = await opened(openTopic(`rabbit://${dead}`, { serverUrl: SERVER_URL }));
+    const strict = await opened(
+      openSubscription(`rabbit://${strictQueue}`, {
+        serverUrl: SERVER_URL,
+        schema: Order,
+        deadLetter: deadTopic,
+      }),
+    );
     await publishPlain(exchange, [{ body: '{"id":"py-1","qty":4}', properties: { headers: { from: "pika" } } }]);
     const message = await lenient.receive({ signal: AbortSignal.timeout(5000) });
     message.ack();

@@ -6,26 +6,15 @@
  */
 import { openSubscription, openTopic } from "@portable-pubsub/core";
 import { describe, expect, it } from "vitest";
-import {
-  cleanupAfterEach,
-  getOne,
-  makeExchangeAndQueue,
-  publishPlain,
-  SERVER_URL,
-  skipWithoutBroker,
-  unique,
-} from "./support.js";
+import { cleanupAfterEach, getOne, publishPlain, SERVER_URL, skipWithoutBroker } from "./support.js";
 
-const { defer, shutdownLater: later } = cleanupAfterEach();
+const { exchangeAndQueue, opened } = cleanupAfterEach();
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe.skipIf(skipWithoutBroker)("rabbit message ids", () => {
   it("publishes the message id as the AMQP message_id property, not as a header", async () => {
-    const exchange = unique("id-out");
-    const queue = unique("id-out");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const topic = await openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL });
-    later(topic);
+    const { exchange, queue } = await exchangeAndQueue("id-out");
+    const topic = await opened(openTopic(`rabbit://${exchange}`, { serverUrl: SERVER_URL }));
     await topic.send({ id: "order-17 ✓", body: "a", metadata: { k: "v" } });
     await topic.send({ body: "b" });
     const first = await getOne(queue);
@@ -35,11 +24,8 @@ describe.skipIf(skipWithoutBroker)("rabbit message ids", () => {
   });
 
   it("gives a plain publish's message_id as the id, and one without it a generated id that its copies keep", async () => {
-    const exchange = unique("id-in");
-    const queue = unique("id-in");
-    defer(await makeExchangeAndQueue(exchange, queue));
-    const subscription = await openSubscription(`rabbit://${queue}`, { serverUrl: SERVER_URL });
-    later(subscription);
+    const { exchange, queue } = await exchangeAndQueue("id-in");
+    const subscription = await opened(openSubscription(`rabbit://${queue}`, { serverUrl: SERVER_URL }));
     await publishPlain(exchange, [
       { body: "with", properties: { messageId: "ext-1" } },
       { body: "without", properties: {} },

@@ -39,9 +39,9 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
   }
 }
 
-/** Runs `work` on a fresh raw amqplib channel of a fresh connection, for setup and cleanup. */
-export async function withAdmin<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
-  const connection = await connect(SERVER_URL);
+/** Runs `work` on a fresh raw amqplib channel of a fresh connection to `serverUrl`, for setup and cleanup. */
+export async function withAdmin<T>(work: (channel: Channel) => Promise<T>, serverUrl = SERVER_URL): Promise<T> {
+  const connection = await connect(serverUrl);
   connection.on("error", () => {});
   try {
     const channel = await connection.createChannel();
@@ -69,17 +69,35 @@ export async function makeExchangeAndQueue(
       await ch.bindQueue(queue, exchange, options.bindingKey ?? "");
     }
   });
-  return () =>
-    withAdmin(async (ch) => {
-      // The delay queues of a redelivery too: they would expire half an hour after their last use.
-      if (queue) for (const name of [queue, ...delayQueueNames(queue)]) await ch.deleteQueue(name).catch(() => {});
-      await ch.deleteExchange(exchange).catch(() => {});
-    }).catch(() => {});
+  return () => removeExchangeAndQueue(exchange, queue);
 }
 
 /**
+ * Deletes queue `queue` (if named) with its delay queues, then exchange `exchange`, on the broker at
+ * `serverUrl`; never rejects, as cleanup must not hide a test's own failure. Other packages' tests that
+ * declare on RabbitMQ use it too.
+ */
+export async function removeExchangeAndQueue(
+  exchange: string,
+  queue: string | undefined,
+  serverUrl = SERVER_URL,
+): Promise<void> {
+  await withAdmin(async (ch) => {
+    // The delay queues of a redelivery too: they would expire half an hour after their last use.
+    if (queue) for (const name of [queue, ...delayQueueNames(queue)]) await ch.deleteQueue(name).catch(() => {});
+    await ch.deleteExchange(exchange).catch(() => {});
+  }, serverUrl).catch(() => {});
+}
+
+/** What a test opens and shuts down: a typed or untyped Topic or Subscription alike. */
+type Shutdownable = Topic<never> | Subscription<never> | Topic | Subscription;
+
+/**
  * Registers an afterEach that runs what the test deferred, last first, and
- * returns `defer` and `shutdownLater` for the test file.
+ * returns for the test file: `defer` and `shutdownLater`; `exchangeAndQueue(name)`,
+ * a fanout exchange and a queue bound to it, both fresh names for `name`, deleted
+ * after the test; and `opened(openTopic(…))`, the opened Topic or Subscription,
+ * shut down after the test.
  */
 export function cleanupAfterEach() {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -89,11 +107,21 @@ export function cleanupAfterEach() {
   const defer = (cleanup: () => Promise<unknown>) => {
     cleanups.push(cleanup);
   };
-  // Typed or not: a typed Topic or Subscription shuts down alike.
-  const shutdownLater = (...objects: (Topic<never> | Subscription<never> | Topic | Subscription)[]) => {
+  const shutdownLater = (...objects: Shutdownable[]) => {
     for (const o of objects) defer(() => o.shutdown({ signal: AbortSignal.timeout(5000) }));
   };
-  return { defer, shutdownLater };
+  const exchangeAndQueue = async (name: string) => {
+    const names = { exchange: unique(name), queue: unique(name) };
+    defer(await makeExchangeAndQueue(names.exchange, names.queue));
+    return names;
+  };
+  // Takes the open's promise, not its options, so that openTopic's and openSubscription's typing stays theirs.
+  const opened = async <T extends Shutdownable>(opening: Promise<T>): Promise<T> => {
+    const object = await opening;
+    shutdownLater(object);
+    return object;
+  };
+  return { defer, shutdownLater, exchangeAndQueue, opened };
 }
 
 /** Gets one message from `queue` with a plain channel, waiting up to 5 s for it. */

@@ -29,6 +29,16 @@ export interface HeaderMetadataOptions {
    * a foreign producer may send `Content-Type`.
    */
   readonly canonicalKeys?: readonly string[];
+  /**
+   * For a key that a protocol binding maps to a header of its own name with
+   * a value encoded its way, that encoding; undefined for every other key.
+   * Such a pair is sent as `key` and the encoded value, never escaped, and
+   * after the other pairs (in key order among themselves), so that encoding
+   * takes one pass over the metadata. nats:// gives CloudEvents attributes
+   * (`ce-id`) the binding's percent-encoding so. Decoding such headers is the
+   * caller's: `decode` reads them as plain pairs.
+   */
+  readonly valueEncoding?: (key: string) => ((value: string) => string) | undefined;
 }
 
 /** The default prefix of a header that carries an escaped metadata pair. */
@@ -59,6 +69,7 @@ export class HeaderMetadata {
   readonly #plainKey: (key: string) => boolean;
   readonly #plainValue: (value: string) => boolean;
   readonly #canonical: ReadonlyMap<string, string>;
+  readonly #valueEncoding: ((key: string) => ((value: string) => string) | undefined) | undefined;
 
   constructor(options: HeaderMetadataOptions = {}) {
     this.#prefix = options.prefix ?? ESCAPED_HEADER_PREFIX;
@@ -67,16 +78,26 @@ export class HeaderMetadata {
     this.#plainKey = options.plainKey ?? defaultPlainKey;
     this.#plainValue = options.plainValue ?? defaultPlainValue;
     this.#canonical = new Map((options.canonicalKeys ?? []).map((key) => [key.toLowerCase(), key]));
+    this.#valueEncoding = options.valueEncoding;
   }
 
-  /** The headers, as name and value, that carry `metadata`, in its key order. */
+  /**
+   * The headers, as name and value, that carry `metadata`, in its key order;
+   * the pairs that have a {@link HeaderMetadataOptions.valueEncoding} last.
+   */
   encode(metadata: Readonly<Record<string, string>>): [name: string, value: string][] {
     const out: [string, string][] = [];
+    let own: [string, string][] | undefined;
     for (const key in metadata) {
       const value = metadata[key] as string;
-      if (this.#sendsPlain(key) && this.#plainValue(value)) out.push([key, value]);
+      const encodeValue = this.#valueEncoding?.(key);
+      if (encodeValue !== undefined) {
+        own ??= [];
+        own.push([key, encodeValue(value)]);
+      } else if (this.#sendsPlain(key) && this.#plainValue(value)) out.push([key, value]);
       else out.push([this.#prefix + encodeURIComponent(key), encodeURIComponent(value)]);
     }
+    if (own !== undefined) for (const pair of own) out.push(pair);
     return out;
   }
 
