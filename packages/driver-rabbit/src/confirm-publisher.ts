@@ -5,13 +5,15 @@
  * its connection dies, what it had in flight goes back to the front of the
  * queue, in order, and is published again on the next channel. So a send
  * settles only on a real confirm (or a real refusal: a nack, an unroutable
- * return, a resource error), never on "channel closed".
+ * return, a resource error), never on "channel closed". A confirm overdue
+ * on a live connection (see ./confirm-deadline.ts) counts as a dead channel.
  */
 import { canceledError, type DriverMessage, ErrorCode, WakeUp } from "@portable-pubsub/core/driver";
 import type { ConfirmChannel, Message, Options } from "amqplib";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { type ChannelLease, ManagedChannel } from "./amqp/managed-channel.js";
 import { contentOf, headerFrameBytes, publishPropertiesOf, tooLargeForFrame } from "./codec.js";
+import { ConfirmDeadline, DEFAULT_CONFIRM_TIMEOUT_MS } from "./confirm-deadline.js";
 import { ConfirmWindow } from "./confirm-window.js";
 import type { ChannelSession } from "./driver-base.js";
 import { isResourceError, RabbitError, ReplyCode } from "./errors.js";
@@ -30,6 +32,8 @@ export interface PublisherSettings {
   setup?(channel: ConfirmChannel): Promise<void>;
   /** What the owner is called in the error for a publish after `close` ("topic"). */
   owner: string;
+  /** How long a message may wait for its confirm before its channel is given up, in ms. Default 20000. */
+  confirmTimeoutMs?: number;
 }
 
 /** One message for {@link ConfirmPublisher.send}, as it goes on the wire. */
@@ -54,6 +58,8 @@ interface Pending extends Outgoing {
   readonly batch: BatchWait;
   state: 0 | 1 | 2;
   returned: RabbitError | undefined;
+  /** When it was last written to a channel (Date.now()). */
+  sentAt: number;
 }
 
 /** One `publish` call: settles when all its messages have, or on the first failure. */
@@ -68,6 +74,7 @@ interface BatchWait {
 export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
   readonly #settings: PublisherSettings;
   readonly #channel: ManagedChannel<ConfirmChannel>;
+  readonly #deadline: ConfirmDeadline;
   readonly #idPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-`;
   #nextId = 0;
   /** Messages not yet published on the current channel, oldest first. */
@@ -106,6 +113,16 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
       closed: (_lease, error) => this.#channelLost(error),
       failed: (error) => this.#failWaiting(error),
     });
+    // An overdue confirm gives the channel up: `closed` above puts what it left unconfirmed back, in order.
+    this.#deadline = new ConfirmDeadline(
+      settings.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS,
+      connection.health,
+      () => this.#inflight.oldest?.sentAt,
+      () => {
+        const lease = this.#channel.lease;
+        if (lease) this.#channel.abandon(lease);
+      },
+    );
     this.#channel.ensureOpen();
   }
 
@@ -194,6 +211,7 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
           batch,
           state: WAITING,
           returned: undefined,
+          sentAt: 0,
         });
       }
       this.#outstanding += items.length;
@@ -209,6 +227,7 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
     if (!channel || this.#paused) return;
     const { exchange } = this.#settings;
     const frameMax = frameMaxOf(channel);
+    const now = Date.now();
     while (this.#waitHead < this.#waiting.length) {
       const pending = this.#waiting[this.#waitHead] as Pending;
       if (pending.state === DONE) {
@@ -233,6 +252,7 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
       }
       this.#waitHead++;
       pending.state = IN_FLIGHT;
+      pending.sentAt = now;
       this.#inflight.push(pending);
       if (!flowing) {
         // The socket buffer is full: wait for drain rather than pile more into memory.
@@ -244,6 +264,7 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
       this.#waiting = [];
       this.#waitHead = 0;
     }
+    this.#deadline.watch();
   }
 
   #confirm(lease: ChannelLease<ConfirmChannel>, frame: ConfirmFrame, nack: boolean): void {
@@ -333,6 +354,8 @@ export class ConfirmPublisher implements ChannelSession<ConfirmChannel> {
       for (const pending of this.#inflight.reset()) this.#settle(pending, err);
     }
     await this.#channel.close(signal);
+    // Not before: while close waits for confirms, an overdue one still needs its republish.
+    this.#deadline.stop();
   }
 }
 

@@ -54,6 +54,12 @@ export class ConfirmWindow<T> {
     return undefined;
   }
 
+  /** The unconfirmed item with the lowest delivery tag, if any. */
+  get oldest(): T | undefined {
+    for (const item of this) return item;
+    return undefined;
+  }
+
   /** Every unconfirmed item, oldest first. */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = this.#head; i < this.#items.length; i++) {

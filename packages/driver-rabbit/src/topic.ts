@@ -7,14 +7,18 @@ import {
   ErrorCode,
   invalidArgument,
   PubSubError,
+  param,
+  parseOptions,
   Topic,
   type TopicDriver,
   type TopicOptions,
 } from "@portable-pubsub/core/driver";
 import type { ConfirmChannel } from "amqplib";
+import { z } from "zod";
 import type { RabbitConnection } from "./amqp/connection.js";
 import { buildOn, type RabbitTarget } from "./amqp/shared.js";
 import { checkAmqpLimits } from "./codec.js";
+import { DEFAULT_CONFIRM_TIMEOUT_MS } from "./confirm-deadline.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { declareOn, type TopologyDeclaration } from "./declare.js";
 import { RabbitDriver } from "./driver-base.js";
@@ -43,7 +47,18 @@ export interface RabbitTopicOptions extends TopicOptions {
    * and `declare` do not apply. Default false.
    */
   toQueue?: boolean;
+  /**
+   * How long a message may wait for the broker's confirm, in ms, while the
+   * connection stays up (a lost frame, a broker that skipped one delivery
+   * tag), before its channel counts as dead: a new channel publishes again
+   * what the old one left unconfirmed, with the same message ids. Time while
+   * the broker blocks publishing does not count. Default 20000.
+   */
+  confirmTimeoutMs?: number;
 }
+
+/** The driver's own options that need checking; the rest are checked where they are used, the portable ones by Topic. */
+const publishOptions = z.object({ confirmTimeoutMs: param.duration().default(DEFAULT_CONFIRM_TIMEOUT_MS) });
 
 /** The TopicDriver for one exchange. Use it through `Topic`; see {@link openRabbitTopic}. */
 export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements TopicDriver {
@@ -88,6 +103,7 @@ export class RabbitTopicDriver extends RabbitDriver<ConfirmChannel> implements T
       persistent: options.persistent ?? true,
       mandatory: options.mandatory ?? true,
       owner: "topic",
+      confirmTimeoutMs: parseOptions(publishOptions, options, "rabbit").confirmTimeoutMs,
       ...(setup ? { setup } : {}),
     });
   }

@@ -31,7 +31,11 @@ describe("ConfirmWindow: unconfirmed publishes by delivery tag", () => {
     const window = new ConfirmWindow<string>();
     for (const item of ["a", "b", "c"]) window.push(item);
     window.take(2, false);
-    expect(window.reset()).toEqual(["a", "c"]);
+    expect(window.oldest).toBe("a");
+    window.take(1, false);
+    expect(window.oldest).toBe("c");
+    expect(window.reset()).toEqual(["c"]);
+    expect(window.oldest).toBeUndefined();
     window.push("x");
     expect(window.take(1, false)).toEqual(["x"]);
   });

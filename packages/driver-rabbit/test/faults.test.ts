@@ -1,6 +1,7 @@
 /**
  * Fault tests (a), (b), (d), (e) of issue 3, against the real broker through
  * conformance's FaultProxy. (c), the broker restart, is in restart.test.ts.
+ * (f), confirms lost while the connection stays up, drops them in the client.
  */
 
 import { FaultProxy } from "@portable-pubsub/conformance";
@@ -257,5 +258,43 @@ describe.skipIf(skipWithoutBroker)("rabbit faults", () => {
       m.ack();
     }
     expect(got.has("after")).toBe(true);
+  });
+
+  it("(f) republishes on a new channel what a live channel left unconfirmed past the confirm deadline", async () => {
+    const exchange = unique("lost-confirm");
+    const queue = unique("lost-confirm");
+    defer(await makeExchangeAndQueue(exchange, queue));
+    const connection = connectRabbit({ serverUrl: SERVER_URL });
+    defer(() => connection.close());
+    const topic = openRabbitTopic(connection, exchange, { confirmTimeoutMs: 500, batching: { maxBatchSize: 1 } });
+    const subscription = openRabbitSubscription(connection, queue);
+    shutdownLater(topic, subscription);
+    await Promise.all([topic.ready(), subscription.ready()]);
+    const first = topic.as<ConfirmChannel>();
+    // The broker's confirms on this channel never reach the publisher, as if those frames were lost on the way;
+    // the connection and its heartbeats carry on. (FaultProxy drops nothing: a byte lost mid-frame kills the connection.)
+    // amqplib's own "ack" listener goes too; it only runs publish callbacks, which the driver does not pass.
+    first.removeAllListeners("ack");
+    const start = Date.now();
+    const bodies = ["m0", "m1", "m2", "m3", "m4"];
+    const results = await Promise.all(
+      bodies.map((body) => topic.send({ body }, { signal: AbortSignal.timeout(5000) }).catch((e: unknown) => e)),
+    );
+    const elapsed = Date.now() - start;
+    expect(results).toEqual(bodies.map(() => undefined));
+    expect(elapsed).toBeGreaterThanOrEqual(490);
+    expect(elapsed).toBeLessThan(3000);
+    expect(topic.as<ConfirmChannel>()).not.toBe(first);
+    expect(connection.connects).toBe(1);
+    // Each message reached the queue twice (the first copy was stored, only its confirm was lost), with one id.
+    const got: string[] = [];
+    for (let i = 0; i < 2 * bodies.length; i++) {
+      const m = await subscription.receive({ signal: AbortSignal.timeout(5000) });
+      got.push(`${m.text()} ${m.id}`);
+      m.ack();
+    }
+    const ids = new Map(got.map((g) => g.split(" ") as [string, string]));
+    expect(ids.size).toBe(bodies.length);
+    expect(got.sort()).toEqual(bodies.flatMap((b) => [`${b} ${ids.get(b)}`, `${b} ${ids.get(b)}`]));
   });
 });

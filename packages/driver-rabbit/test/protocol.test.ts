@@ -213,6 +213,84 @@ describe("rabbit through a scripted AMQP peer", () => {
     expect(second.length).toBeGreaterThanOrEqual(6);
   });
 
+  it("republishes, on a new channel of the same connection, a send whose confirm never came while later ones did", async () => {
+    let lost = false;
+    const peer = await startPeer({
+      onPublish(_conn, p) {
+        // Tags 1 and 3 are confirmed one by one; tag 2's confirm is lost, and the connection stays up.
+        if (!lost && p.tag === 2) {
+          lost = true;
+          return "none";
+        }
+        return "ack";
+      },
+    });
+    // One message per batch: three publishes, tags 1, 2 and 3, each send settling on its own confirm.
+    const options = { confirmTimeoutMs: 400, batching: { maxBatchSize: 1 } };
+    const topic = track(openRabbitTopic(settingsFor(peer), "x", options));
+    await topic.ready();
+    const start = Date.now();
+    const settledAt: number[] = [];
+    const results = await Promise.all(
+      ["m1", "m2", "m3"].map((body, i) =>
+        within(
+          topic.send({ body }).finally(() => {
+            settledAt[i] = Date.now() - start;
+          }),
+          3000,
+        ),
+      ),
+    );
+    expect(results).toEqual([{ value: undefined }, { value: undefined }, { value: undefined }]);
+    const [first, second, third] = settledAt as [number, number, number];
+    // 1 and 3 do not wait for 2; 2 waits out its confirm deadline, then goes again and is confirmed.
+    expect(Math.max(first, third)).toBeLessThan(400);
+    expect(second).toBeGreaterThanOrEqual(400);
+    expect(second).toBeLessThan(1500);
+    expect(peer.connections).toHaveLength(1);
+    const conn = peer.connections[0];
+    const sent = conn?.publishes.map((p) => [p.body.toString(), p.tag, p.channel]) ?? [];
+    // The republish is tag 1 of a new channel; the overdue channel was closed.
+    expect(sent.map(([body, tag]) => [body, tag])).toEqual([
+      ["m1", 1],
+      ["m2", 2],
+      ["m3", 3],
+      ["m2", 1],
+    ]);
+    expect(sent[3]?.[2]).not.toBe(sent[0]?.[2]);
+    expect(conn?.methods.filter((m) => m.id === defs.ChannelClose).map((m) => m.channel)).toEqual([sent[0]?.[2]]);
+    // The same message id both times, so a consumer that deduplicates by id sees one message.
+    expect(conn?.publishes[3]?.properties.messageId).toBe(conn?.publishes[1]?.properties.messageId);
+    expect(topic.health.state).toBe("ready");
+  });
+
+  it("does not count time while the broker blocks publishing against the confirm deadline", async () => {
+    const publishedAt: number[] = [];
+    let unblockedAt = 0;
+    const peer = await startPeer({
+      onPublish(conn) {
+        publishedAt.push(Date.now());
+        if (publishedAt.length > 1) return "ack";
+        // Blocked for three deadlines with the first publish unconfirmed; unblocked, it stays unconfirmed.
+        conn.send(method(0, defs.ConnectionBlocked, { reason: "low on memory" }));
+        setTimeout(() => {
+          unblockedAt = Date.now();
+          conn.send(method(0, defs.ConnectionUnblocked));
+        }, 900);
+        return "none";
+      },
+    });
+    const topic = track(openRabbitTopic(settingsFor(peer), "x", { confirmTimeoutMs: 300 }));
+    await topic.ready();
+    expect(await within(topic.send({ body: "m1" }), 3000)).toEqual({ value: undefined });
+    expect(peer.publishes).toBe(2);
+    // Nothing was published again while blocked: the send settled after the unblock.
+    expect(unblockedAt).toBeGreaterThan(0);
+    // The deadline counts from the unblock (timers may fire a few ms early or late).
+    expect((publishedAt[1] as number) - unblockedAt).toBeGreaterThanOrEqual(290);
+    expect((publishedAt[1] as number) - unblockedAt).toBeLessThan(800);
+  });
+
   it("raises the automatic prefetch once small messages flow: a new consumer first, then the old one cancelled", async () => {
     const peer = await startPeer();
     const subscription = track(openRabbitSubscription(settingsFor(peer), "q"));

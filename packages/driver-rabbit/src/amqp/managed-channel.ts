@@ -179,6 +179,20 @@ export class ManagedChannel<C extends Channel> {
   }
 
   /**
+   * Gives up on `lease`'s channel, if it is still current, as if the broker
+   * had closed it: the owner's `closed` runs now and a new channel opens. The
+   * old channel is closed in the background and its late events are ignored,
+   * since one that stopped answering may never confirm its close either. For
+   * an owner that finds its channel no longer works while the connection
+   * does (a publisher confirm long overdue).
+   */
+  abandon(lease: ChannelLease<C>): void {
+    if (this.#lease !== lease || this.#closed) return;
+    lease.channel.close().catch(() => {});
+    this.#onClose(lease, undefined);
+  }
+
+  /**
    * Closes the channel for good after `beforeClose` (such as cancelling a
    * consumer) ran. Returns once the broker confirmed, the channel or its
    * connection closed by other means, or `signal` fired.
