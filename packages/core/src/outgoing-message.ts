@@ -21,6 +21,20 @@ export interface OutgoingMessage {
 
 const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/** Marks a metadata record that core made, checked and froze itself. */
+const CHECKED = Symbol("checkedMetadata");
+
+/**
+ * Freezes `record`, whose keys and values core wrote and knows valid (a
+ * typed Topic's content type), and marks it so that a send takes it as it
+ * is: a frozen record needs no snapshot, and one shared by every send of a
+ * Topic saves each its copy.
+ */
+export function checkedMetadata(record: Record<string, string>): Readonly<Record<string, string>> {
+  Object.defineProperty(record, CHECKED, { value: true, enumerable: false });
+  return Object.freeze(record);
+}
+
 /**
  * Checks a message handed to `Topic.send` and turns it into what drivers
  * accept. Throws InvalidArgument naming what is wrong; drivers never see
@@ -49,7 +63,12 @@ export function toDriverMessage(message: unknown): DriverMessage {
   return {
     id: id === undefined ? newMessageId() : checkMessageId(id),
     body: bytes,
-    metadata: metadata === undefined ? EMPTY : checkMetadata(metadata),
+    metadata:
+      metadata === undefined
+        ? EMPTY
+        : (metadata as { [CHECKED]?: true })[CHECKED] === true
+          ? (metadata as Record<string, string>)
+          : checkMetadata(metadata),
   };
 }
 

@@ -67,6 +67,29 @@ describe("typed messages on mem://", () => {
     expect(next.text()).toBe('{"id":"ok","qty":1}');
   });
 
+  it("sends data without metadata with the codec's content type alone; one with no UTF-8 form fails each send", async () => {
+    const t = name();
+    const topic = keep(await openTopic(`mem://${t}`, { schema: Order }));
+    const raw = keep(await openSubscription(`mem://${t}`));
+    await topic.send({ data: { id: "a", qty: 1 } });
+    await topic.send({ data: { id: "b", qty: 2 } });
+    for (const text of ['{"id":"a","qty":1}', '{"id":"b","qty":2}']) {
+      const m = await raw.receive();
+      m.ack();
+      expect(m.text()).toBe(text);
+      expect(m.metadata).toEqual({ [CONTENT_TYPE_KEY]: "application/json" });
+    }
+    const odd = { contentType: "text/x-\ud800", encode: (d: unknown) => String(d), decode: () => 1 };
+    const oddTopic = keep(await openTopic(`mem://${t}`, { codec: odd }));
+    for (let i = 0; i < 2; i++) {
+      const err = await oddTopic.send({ data: "x" }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
+      expect((err as Error).message).toBe(
+        'send: metadata value for key "content-type" is not valid UTF-8 (it has a lone surrogate)',
+      );
+    }
+  });
+
   it("tells a typed topic's caller to send data, not a body", async () => {
     const topic = keep(await openTopic(`mem://${name()}`, { schema: Order }));
     const sent = topic.send({ body: "x" } as never);

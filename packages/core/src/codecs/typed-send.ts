@@ -1,5 +1,5 @@
 import { invalidArgument } from "../errors.js";
-import type { OutgoingMessage } from "../outgoing-message.js";
+import { checkedMetadata, type OutgoingMessage } from "../outgoing-message.js";
 import { type CloudEventAttributes, CONTENT_TYPE_KEY, type Codec, type EncodedMessage } from "./codec.js";
 import { formatIssues, type StandardSchemaV1 } from "./schema.js";
 
@@ -32,7 +32,9 @@ export class TypedEncoder {
   constructor(codec: Codec, schema: StandardSchemaV1 | undefined) {
     this.#codec = codec;
     this.#schema = schema;
-    this.#contentTypeOnly = Object.freeze({ [CONTENT_TYPE_KEY]: codec.contentType });
+    const record = { [CONTENT_TYPE_KEY]: codec.contentType };
+    // A codec's content type with no UTF-8 form is left to the send's checks, which name it.
+    this.#contentTypeOnly = codec.contentType.isWellFormed() ? checkedMetadata(record) : Object.freeze(record);
   }
 
   /** The message to send, or a promise of it for a schema that validates asynchronously; throws InvalidArgument. */
