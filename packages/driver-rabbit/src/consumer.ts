@@ -39,6 +39,8 @@ export class QueueConsumer implements ChannelSession<Channel> {
   readonly #queue: string;
   readonly #auto: AutoPrefetch | undefined;
   readonly #frontier = new AckFrontier();
+  /** Deliveries of the current channel not settled yet: when it reaches the prefetch, the broker sends no more. */
+  #unacked = 0;
   /** The lease being set up: see `#lease`. */
   #starting: ChannelLease<Channel> | undefined;
   /** Events for the application's logger: acks dropped because their channel closed. */
@@ -61,6 +63,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
         if (this.#starting === lease) this.#starting = undefined;
         // The broker requeues whatever this channel had delivered and not seen acked; its ackIds go stale.
         this.#deliveries.disconnected();
+        this.#unacked = 0;
       },
       // A receive waiting for messages throws the failure at once rather than after its wait.
       failed: () => this.#deliveries.wake(),
@@ -108,6 +111,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
     if (prefetch !== undefined) void this.#reconsume(lease, prefetch);
     // A delivery a closed channel's frames still carried: the broker requeued it, and its tag means nothing now.
     if (lease !== this.#lease()) return;
+    this.#unacked++;
     this.#deliveries.add(toDriverMessage(message, this.#deliveries.ackIdFor(message.fields.deliveryTag)));
   }
 
@@ -141,10 +145,18 @@ export class QueueConsumer implements ChannelSession<Channel> {
     if (this.#deliveries.size === 0) {
       this.#throwFailure();
       this.#channel.ensureOpen();
+      if (this.#auto && this.#unacked >= this.#auto.current) this.#starved();
     }
     const batch = await this.#deliveries.take(max, maxWaitMs, signal);
     if (batch.length === 0) this.#throwFailure();
     return batch;
+  }
+
+  /** The application waits while the whole window is unacked: a larger automatic prefetch, if it may grow. */
+  #starved(): void {
+    const lease = this.#lease();
+    const prefetch = lease && this.#auto?.starved();
+    if (lease && prefetch !== undefined) void this.#reconsume(lease, prefetch);
   }
 
   #throwFailure(): void {
@@ -160,6 +172,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
   ack(ids: unknown[]): void {
     const lease = this.#lease();
     const tags = this.#deliveries.claim(ids);
+    this.#unacked -= tags.length;
     if (!lease || tags.length === 0) return;
     const { upTo, single } = this.#frontier.settle(this.#deliveries.generation, tags);
     try {
@@ -174,6 +187,7 @@ export class QueueConsumer implements ChannelSession<Channel> {
   nack(ids: unknown[]): void {
     const lease = this.#lease();
     const tags = this.#deliveries.claim(ids);
+    this.#unacked -= tags.length;
     if (!lease || tags.length === 0) return;
     this.#frontier.settle(this.#deliveries.generation, tags);
     try {

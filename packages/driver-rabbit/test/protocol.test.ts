@@ -291,6 +291,38 @@ describe("rabbit through a scripted AMQP peer", () => {
     expect((publishedAt[1] as number) - unblockedAt).toBeLessThan(800);
   });
 
+  it("doubles the automatic prefetch when the application waits with the whole window unacked", async () => {
+    const peer = await startPeer();
+    const subscription = track(openRabbitSubscription(settingsFor(peer), "q"));
+    await subscription.ready();
+    const conn = peer.latest;
+    const channel = conn?.methods.find((m) => m.id === defs.BasicConsume)?.channel ?? 0;
+    const qos = () => conn?.methods.filter((m) => m.id === defs.BasicQos).map((m) => m.fields.prefetchCount) ?? [];
+    const current = () => (conn?.consumers(channel) ?? [])[0] as string;
+    const held = [];
+    // 32 small messages raise the window to 500 (the size rule, tested below); then all 500 delivered and held.
+    for (let tag = 1; tag <= 32; tag++) conn?.deliver(channel, current(), tag, Buffer.from(`m${tag}`));
+    for (let i = 0; i < 32; i++) held.push(await subscription.receive({ signal: AbortSignal.timeout(3000) }));
+    await waitFor(() => conn?.methods.some((m) => m.id === defs.BasicCancel) ?? false, 3000, "the first cancel");
+    for (let tag = 33; tag <= 500; tag++) conn?.deliver(channel, current(), tag, Buffer.from(`m${tag}`));
+    for (let i = 32; i < 500; i++) held.push(await subscription.receive({ signal: AbortSignal.timeout(3000) }));
+    expect(qos()).toEqual([50, 500]);
+    // Waiting for a 501st with all 500 unacked: the window, not the broker, held the application back.
+    const waiting = subscription.receive({ signal: AbortSignal.timeout(3000) }).catch((e: unknown) => e);
+    await waitFor(() => qos().length === 3, 3000, "a third basic.qos");
+    expect(qos()).toEqual([50, 500, 1000]);
+    await waitFor(() => (conn?.consumers(channel) ?? []).length === 1, 3000, "the old consumer's cancel");
+    conn?.deliver(channel, current(), 501, Buffer.from("m501"));
+    const next = await waiting;
+    expect((next as { text(): string }).text()).toBe("m501");
+    for (const m of held) m.ack();
+    (next as { ack(): void }).ack();
+    // Acked, the window is not full when the application waits again: no further growth.
+    const idle = await subscription.receive({ signal: AbortSignal.timeout(300) }).catch((e: unknown) => e);
+    expect(idle).toMatchObject({ code: "DeadlineExceeded" });
+    expect(qos()).toEqual([50, 500, 1000]);
+  });
+
   it("raises the automatic prefetch once small messages flow: a new consumer first, then the old one cancelled", async () => {
     const peer = await startPeer();
     const subscription = track(openRabbitSubscription(settingsFor(peer), "q"));
