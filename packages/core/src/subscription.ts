@@ -180,8 +180,8 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
         admit: idempotency ? (arrived) => idempotency.admit(admit(arrived)) : admit,
         toMessage: typed
           ? (message) => {
-              const { data, event } = typed.take(message);
-              return new TypedMessage(message, sink, data, event);
+              const data = typed.take(message);
+              return new TypedMessage(message, sink, data, typed.takeEvent(message));
             }
           : (message) => new Message(message, sink),
         returnUnhanded: (messages) =>

@@ -36,7 +36,9 @@ export function json(options: JsonCodecOptions = {}): Codec {
   return {
     contentType: JSON_CONTENT_TYPE,
     accepts: (contentType) =>
-      contentType === undefined ? !requireContentType : mediaTypeOf(contentType) === JSON_CONTENT_TYPE,
+      contentType === undefined
+        ? !requireContentType
+        : contentType === JSON_CONTENT_TYPE || mediaTypeOf(contentType) === JSON_CONTENT_TYPE,
     encode: encodeJson,
     decode: (body) => JSON.parse(decoder.decode(body)),
   };

@@ -3,12 +3,6 @@ import { type CloudEventAttributes, CONTENT_TYPE_KEY, type Codec, codecAccepts, 
 import { formatIssues, type StandardSchemaV1 } from "./schema.js";
 import { messageOf } from "./typed-send.js";
 
-/** What a valid message decoded to. */
-export interface Decoded {
-  data: unknown;
-  event: CloudEventAttributes | undefined;
-}
-
 /**
  * Why a received message is invalid: its content type is not its codec's,
  * its body cannot be decoded, or its data fails the schema. The message says
@@ -28,10 +22,20 @@ export class InvalidMessageError extends Error {
 /**
  * Where a valid message keeps what it decoded to until its Message is made:
  * a slot on the driver's message object itself. A WeakMap entry per message
- * cost the collector more (ephemerons) than the lookup saved.
+ * cost the collector more (ephemerons) than the lookup saved. The slot holds
+ * the data itself, or a {@link WithEvent} where there are event attributes:
+ * no object per message for plain data.
  */
 const DECODED = Symbol("decoded");
-type DecodedCarrier = DriverMessage & { [DECODED]?: Decoded | undefined };
+type DecodedCarrier = DriverMessage & { [DECODED]?: unknown };
+
+/** Data decoded with CloudEvent attributes, as the slot keeps it. Never the data itself: the class is not exported. */
+class WithEvent {
+  constructor(
+    readonly data: unknown,
+    readonly event: CloudEventAttributes,
+  ) {}
+}
 
 /**
  * The receive side of a typed Subscription: decodes and validates each
@@ -80,28 +84,33 @@ export class TypedDecoder {
     return Promise.all(pending).then(() => messages.filter((_, i) => verdicts[i]));
   }
 
-  /** What `message` decoded to; it must have passed `filter`. */
-  take(message: DriverMessage): Decoded {
+  /** The data `message` decoded to; it must have passed `filter`. Then `takeEvent` gives its event, if any. */
+  take(message: DriverMessage): unknown {
     const carrier = message as DecodedCarrier;
-    const decoded = carrier[DECODED] as Decoded;
+    const decoded = carrier[DECODED];
+    return decoded instanceof WithEvent ? decoded.data : decoded;
+  }
+
+  /** The event attributes `message` decoded with, if any; call it after `take`: it empties the slot. */
+  takeEvent(message: DriverMessage): CloudEventAttributes | undefined {
+    const carrier = message as DecodedCarrier;
+    const decoded = carrier[DECODED];
     carrier[DECODED] = undefined;
-    return decoded;
+    return decoded instanceof WithEvent ? decoded.event : undefined;
   }
 
   #settle(
     message: DriverMessage,
-    verdict: Decoded | InvalidMessageError,
+    verdict: true | InvalidMessageError,
     invalid: (message: DriverMessage, error: InvalidMessageError) => void,
   ): boolean {
-    if (verdict instanceof InvalidMessageError) {
-      invalid(message, verdict);
-      return false;
-    }
-    (message as DecodedCarrier)[DECODED] = verdict;
-    return true;
+    if (verdict === true) return true;
+    invalid(message, verdict);
+    return false;
   }
 
-  #check(message: DriverMessage): Decoded | InvalidMessageError | Promise<Decoded | InvalidMessageError> {
+  /** Decodes and validates `message`: true, with what it decoded to in its slot, or why it is invalid. */
+  #check(message: DriverMessage): true | InvalidMessageError | Promise<true | InvalidMessageError> {
     const codec = this.#codec;
     const contentType = message.metadata[CONTENT_TYPE_KEY];
     if (!codecAccepts(codec, contentType)) {
@@ -122,7 +131,7 @@ export class TypedDecoder {
     const event = decoded instanceof DecodedEvent ? decoded.event : undefined;
     const data = decoded instanceof DecodedEvent ? decoded.data : decoded;
     const schema = this.#schema;
-    if (!schema) return { data, event };
+    if (!schema) return keep(message, data, event);
     let result: ReturnType<StandardSchemaV1["~standard"]["validate"]>;
     try {
       result = schema["~standard"].validate(data);
@@ -131,20 +140,27 @@ export class TypedDecoder {
     }
     if (result instanceof Promise) {
       return result.then(
-        (settled) => validated(settled, event),
+        (settled) => validated(message, settled, event),
         (err: unknown) => new InvalidMessageError(`the schema threw: ${messageOf(err)}`),
       );
     }
-    return validated(result, event);
+    return validated(message, result, event);
   }
 }
 
 function validated(
+  message: DriverMessage,
   result: StandardSchemaV1.Result<unknown>,
   event: CloudEventAttributes | undefined,
-): Decoded | InvalidMessageError {
+): true | InvalidMessageError {
   if (result.issues) {
     return new InvalidMessageError(`the data does not match the schema: ${formatIssues(result.issues)}`, result.issues);
   }
-  return { data: result.value, event };
+  return keep(message, result.value, event);
+}
+
+/** Keeps what `message` decoded to in its slot until its Message is made. */
+function keep(message: DriverMessage, data: unknown, event: CloudEventAttributes | undefined): true {
+  (message as DecodedCarrier)[DECODED] = event === undefined ? data : new WithEvent(data, event);
+  return true;
 }
