@@ -63,13 +63,13 @@ export function toDriverMessage(message: unknown): DriverMessage {
   return {
     id: id === undefined ? newMessageId() : checkMessageId(id),
     body: bytes,
-    metadata:
-      metadata === undefined
-        ? EMPTY
-        : (metadata as { [CHECKED]?: true })[CHECKED] === true
-          ? (metadata as Record<string, string>)
-          : checkMetadata(metadata),
+    metadata: metadata === undefined ? EMPTY : isChecked(metadata) ? metadata : checkMetadata(metadata),
   };
+}
+
+/** Whether `metadata` is a record `checkedMetadata` made (anything else, null included, is checked). */
+function isChecked(metadata: unknown): metadata is Record<string, string> {
+  return typeof metadata === "object" && metadata !== null && (metadata as { [CHECKED]?: true })[CHECKED] === true;
 }
 
 function checkMetadata(metadata: unknown): Record<string, string> {

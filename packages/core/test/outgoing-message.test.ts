@@ -27,6 +27,9 @@ describe("message validation", () => {
     expect(await message({ body: "x", metadata: "k=v" })).toBe(
       "send: metadata must be a plain object of string keys and string values, got string",
     );
+    expect(await message({ body: "x", metadata: null })).toBe(
+      "send: metadata must be a plain object of string keys and string values, got null",
+    );
     expect(await message({ body: "x", metadata: { k: "\uD800" } })).toBe(
       'send: metadata value for key "k" is not valid UTF-8 (it has a lone surrogate)',
     );

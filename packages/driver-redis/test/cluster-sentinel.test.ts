@@ -45,7 +45,7 @@ describe("redisstream on Redis with Sentinel: kill -9 of the master", () => {
     console.log(
       `[redis sentinel, ${label}, replication lag ${LAG_MS} ms] failover ${failoverMs} ms (master ${old} -> ${promoted}); ${result.total} sends, ${result.failed.length} failed, ${missing.length} acknowledged and not in the stream after the failover, ${result.lost.length} never delivered, ${result.duplicates} duplicates`,
     );
-    return { ...result, missing, failoverMs };
+    return { ...result, missing, failoverMs, sentBefore };
   }
 
   it("with replicas=1: 0 lost acknowledged sends and 0 failed sends, retried through the failover", async () => {
@@ -60,9 +60,11 @@ describe("redisstream on Redis with Sentinel: kill -9 of the master", () => {
   it("without replicas: sends do not fail, and the loss is measured", async () => {
     const result = await killUnderLoad("redisstream://load", "no replicas");
     expect(distinctMessages(result.failed)).toEqual([]);
-    // Asynchronous replication loses what the master acknowledged within the lag before it died: some, not all.
+    // Asynchronous replication loses what the master acknowledged within the lag before it died: some, not all
+    // of what was sent before the kill. How many depends on how far behind the replicas were: 674 (1.7 s of
+    // sends) on a loaded CI machine, against under 400 on a quiet one.
     expect(result.missing.length).toBeGreaterThan(0);
-    expect(result.missing.length).toBeLessThan(RATE);
+    expect(result.missing.length).toBeLessThan(result.sentBefore);
   }, 120_000);
 
   it("keeps a consumer group's pending entries through the failover, and acks them afterwards", async () => {
@@ -85,7 +87,8 @@ describe("redisstream on Redis with Sentinel: kill -9 of the master", () => {
     const pendingAfter = (await setup.ask(promoted, ["XPENDING", "held", "h", "-", "+", "10"])) as string[][];
     expect(pendingAfter.map((row) => row[0])).toEqual(pendingBefore.map((row) => row[0]));
     for (const message of held) message.ack();
-    await sub.shutdown(shutdown());
+    // Its connections find the promoted master first: on a loaded machine that outlasted 20 s once.
+    await sub.shutdown({ signal: AbortSignal.timeout(60_000) });
     const summary = (await setup.ask(promoted, ["XPENDING", "held", "h"])) as unknown[];
     expect(summary[0]).toBe(0);
   }, 120_000);
