@@ -256,7 +256,7 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
         const topic = keep(await open.topic(name));
         const { events, logger } = logs();
         // Two subscriptions of one topic: each gets a copy, with the same id; the handler runs over twice
-        // the lease. Extensions come every third of the lease, so a store call may take 600 ms and be in time.
+        // the lease. Extensions come every half lease, so a store call may take a second and be in time.
         const idempotency = { store: the(), windowMs: TEST_WINDOW_MS, leaseMs: 2000 };
         const consumers = await Promise.all(
           [1, 2].map(async () => keep(await open.subscription(name, { idempotency, logger }))),

@@ -104,7 +104,7 @@ export interface IdempotencyStore<Tx = never> {
    * now, the lease of each of `ids` that `o.owner` still holds a live claim
    * on, in one round trip; ids done, free, expired or claimed by another
    * owner are left as they are. The portable layer calls it for the claims
-   * whose handlers still run, every third of the lease, so that a lease
+   * whose handlers still run, every half lease, so that a lease
    * bounds how long a consumer that died holds its ids, not how long a
    * handler may run. Without it, a handler that runs past its lease may run a
    * second time elsewhere.

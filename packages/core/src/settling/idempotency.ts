@@ -8,13 +8,14 @@
  */
 import { Batcher, type BatcherOptions, batcherOptions } from "../driver/batcher.js";
 import type { DriverMessage } from "../driver/driver.js";
+import { HeldLeases } from "../driver/held-leases.js";
 import type { ClaimOutcome, IdempotencyStore } from "../driver/idempotency.js";
 import { type RetryOptions, withRetry } from "../driver/retry.js";
 import { ErrorCode, PubSubError, redactUrl } from "../errors.js";
 import { type AckSink, type Message, sourceOf } from "../message.js";
 import type { Instruments } from "../telemetry/instruments.js";
 import { type Logger, writeLog } from "../telemetry/logger.js";
-import { ClaimedIds, ClaimLeaseKeeper } from "./claims.js";
+import { ClaimedIds } from "./claims.js";
 import type { AckBatching } from "./settlement.js";
 
 /** A Subscription's `idempotency` option: run each message id's handler once, through redeliveries and duplicates. */
@@ -37,7 +38,7 @@ export interface IdempotencyOptions {
   windowMs?: number;
   /**
    * How long a claim holds an id, in ms, unless extended. While a handler
-   * runs, its claim is extended every third of this, where the store can
+   * runs, its claim is extended every half of this, where the store can
    * (`extend`: the memory, Redis and PostgreSQL stores can), so a handler may
    * run longer than this. It bounds how long a consumer that died in a
    * handler holds its ids: their redeliveries wait (postponed) until it
@@ -130,10 +131,9 @@ export class IdempotentConsumer {
   readonly #owner = `${Date.now().toString(36)}-${crypto.randomUUID()}`;
   readonly #windowMs: number;
   readonly #leaseMs: number;
-  /** Messages handed out under a claim of ours, and the id claimed. */
-  readonly #claimed = new ClaimedIds();
-  /** Keeps our claims while their handlers run, where the store can extend a lease. */
-  readonly #leases: ClaimLeaseKeeper | undefined;
+  /** Messages handed out under a claim of ours, and the id claimed; their leases kept where the store can. */
+  readonly #claimed: ClaimedIds;
+  readonly #leases: HeldLeases<DriverMessage> | undefined;
   readonly #completes: Batcher<DriverMessage>;
   readonly #releases: Batcher<Failure>;
   /** Releases of messages handed back unhandled, which `flush` waits for. */
@@ -146,21 +146,8 @@ export class IdempotentConsumer {
     this.#host = host;
     this.#windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    const store = this.#store;
-    if (typeof store.extend === "function") {
-      const o = { owner: this.#owner, leaseMs: this.#leaseMs };
-      this.#leases = new ClaimLeaseKeeper(this.#claimed, this.#leaseMs, (ids) =>
-        this.#call("extend", () => store.extend?.(ids, o) ?? Promise.resolve()).catch((err: unknown) => {
-          this.#warn(
-            "warn",
-            "pubsub.idempotency_failed",
-            `extend the leases of ${ids.length} message ids`,
-            err,
-            "a handler that outlives its lease may run again elsewhere",
-          );
-        }),
-      );
-    }
+    this.#leases = this.#keepLeases(this.#store);
+    this.#claimed = new ClaimedIds(this.#leases);
     const batching = batcherOptions(ackBatching, undefined, BATCH_DEFAULTS);
     this.#completes = new Batcher((messages) => this.#complete(messages), batching);
     this.#releases = new Batcher((failures) => this.#release(failures), batching);
@@ -223,7 +210,6 @@ export class IdempotentConsumer {
       const outcome = outcomes[i];
       if (outcome === "claimed") {
         this.#claimed.set(message, ids[i] as string);
-        this.#leases?.add(message);
         out.push(message);
       } else if (outcome === "done") {
         this.#host.sink.ack(message);
@@ -333,6 +319,30 @@ export class IdempotentConsumer {
       this.#claimed.delete(message);
       sink.fail(message, error, delayMs);
     }
+  }
+
+  /**
+   * The keeper of our claims' leases while their handlers run, for a store
+   * that can extend them: each held claim is extended every half lease.
+   */
+  #keepLeases(store: IdempotencyStore<unknown>): HeldLeases<DriverMessage> | undefined {
+    if (typeof store.extend !== "function") return undefined;
+    const o = { owner: this.#owner, leaseMs: this.#leaseMs };
+    return new HeldLeases<DriverMessage>({
+      leaseMs: () => this.#leaseMs,
+      extend: (messages) => {
+        const ids = messages.map((message) => this.#claimed.get(message) as string);
+        return this.#call("extend", () => store.extend?.(ids, o) ?? Promise.resolve());
+      },
+      onError: (err) =>
+        this.#warn(
+          "warn",
+          "pubsub.idempotency_failed",
+          "extend the leases of claimed message ids",
+          err,
+          "a handler that outlives its lease may run again elsewhere",
+        ),
+    });
   }
 
   #call<T>(operation: string, attempt: () => Promise<T>): Promise<T> {
