@@ -2,7 +2,7 @@ import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Codec } from "./codecs/codec.js";
 import { json } from "./codecs/json.js";
 import type { SchemaOutput, StandardSchemaV1, Untyped } from "./codecs/schema.js";
-import { TypedMessage } from "./codecs/typed-message.js";
+import type { TypedMessage } from "./codecs/typed-message.js";
 import { TypedDecoder } from "./codecs/typed-receive.js";
 import { raceSignal } from "./driver/abort.js";
 import type { DriverMessage, SubscriptionDriver } from "./driver/driver.js";
@@ -178,12 +178,7 @@ export class Subscription<S extends StandardSchemaV1 | undefined = Untyped>
             withRetry(() => driver.receiveBatch(max, signal), this.isRetryable, this.#retry, signal, "receive"),
           ),
         admit: idempotency ? (arrived) => idempotency.admit(admit(arrived)) : admit,
-        toMessage: typed
-          ? (message) => {
-              const data = typed.take(message);
-              return new TypedMessage(message, sink, data, typed.takeEvent(message));
-            }
-          : (message) => new Message(message, sink),
+        toMessage: typed ? (message) => typed.toMessage(message, sink) : (message) => new Message(message, sink),
         returnUnhanded: (messages) =>
           idempotency ? idempotency.returnUnhanded(messages) : settlement.returnUnhanded(messages),
         closed: () => this.closed,

@@ -1,6 +1,8 @@
 import type { DriverMessage } from "../driver/driver.js";
+import type { AckSink } from "../message.js";
 import { type CloudEventAttributes, CONTENT_TYPE_KEY, type Codec, codecAccepts, DecodedEvent } from "./codec.js";
 import { formatIssues, type StandardSchemaV1 } from "./schema.js";
+import { TypedMessage } from "./typed-message.js";
 import { messageOf } from "./typed-send.js";
 
 /**
@@ -84,19 +86,14 @@ export class TypedDecoder {
     return Promise.all(pending).then(() => messages.filter((_, i) => verdicts[i]));
   }
 
-  /** The data `message` decoded to; it must have passed `filter`. Then `takeEvent` gives its event, if any. */
-  take(message: DriverMessage): unknown {
-    const carrier = message as DecodedCarrier;
-    const decoded = carrier[DECODED];
-    return decoded instanceof WithEvent ? decoded.data : decoded;
-  }
-
-  /** The event attributes `message` decoded with, if any; call it after `take`: it empties the slot. */
-  takeEvent(message: DriverMessage): CloudEventAttributes | undefined {
+  /** The TypedMessage of `message`, which must have passed `filter`, with what it decoded to. */
+  toMessage(message: DriverMessage, sink: AckSink): TypedMessage<unknown> {
     const carrier = message as DecodedCarrier;
     const decoded = carrier[DECODED];
     carrier[DECODED] = undefined;
-    return decoded instanceof WithEvent ? decoded.event : undefined;
+    return decoded instanceof WithEvent
+      ? new TypedMessage(message, sink, decoded.data, decoded.event)
+      : new TypedMessage(message, sink, decoded, undefined);
   }
 
   #settle(
