@@ -23,6 +23,7 @@ import {
   type Topic,
 } from "@portable-pubsub/core/driver";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { until } from "./test-kit.js";
 
 /** Done-marks the cases write expire this long after, not a day later: the store may be a shared server. */
 const TEST_WINDOW_MS = 180_000;
@@ -58,14 +59,8 @@ const memOpen = {
   subscription: (topicName: string, options: SubscriptionOptions) => openSubscription(`mem://${topicName}`, options),
 };
 
-/** Resolves once `condition` holds; rejects, naming `what`, after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** How long an end-to-end case waits for what it expects. */
+const WAIT_MS = 30_000;
 
 /** Defines the idempotency-store conformance cases in the calling vitest file. */
 export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): void {
@@ -211,7 +206,7 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
           })
           .catch(() => {});
         await topic.send({ id, body: "fails once" });
-        await until(() => runs.length === 2, "the second run");
+        await until(() => runs.length === 2, WAIT_MS, "the second run");
         await sub.shutdown();
         expect(runs).toEqual([1, 2]);
         expect(await the().claim([id], owner("other"))).toEqual(["done"]);
@@ -243,7 +238,7 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
         await Promise.all(sent.map((id) => topic.send({ id, body: id })));
         const duplicates = () => events.filter((e) => e.event === "pubsub.duplicate").length;
         // Each id runs on one consumer; the other's copy is acked as a duplicate once the first is done.
-        await until(() => duplicates() === sent.length, "every second copy to be acked as a duplicate");
+        await until(() => duplicates() === sent.length, WAIT_MS, "every second copy to be acked as a duplicate");
         for (const sub of consumers) await sub.shutdown();
         expect([...runs.keys()].sort()).toEqual([...sent].sort());
         expect([...runs.values()]).toEqual(sent.map(() => 1));
@@ -272,7 +267,11 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
         }
         const [id] = ids(1) as [string];
         await topic.send({ id, body: "slow" });
-        await until(() => events.some((e) => e.event === "pubsub.duplicate"), "the second copy acked as a duplicate");
+        await until(
+          () => events.some((e) => e.event === "pubsub.duplicate"),
+          WAIT_MS,
+          "the second copy acked as a duplicate",
+        );
         for (const sub of consumers) await sub.shutdown();
         expect(runs).toBe(1);
         expect(events.filter((e) => e.event === "pubsub.idempotency_failed")).toEqual([]);
@@ -291,7 +290,7 @@ export function idempotencyStoreSuite(options: IdempotencyStoreSuiteOptions): vo
           })
           .catch(() => {});
         await topic.send({ id, body: "after the lease" });
-        await until(() => attempts.length === 1, "the message to be processed");
+        await until(() => attempts.length === 1, WAIT_MS, "the message to be processed");
         await sub.shutdown();
         expect(attempts).toHaveLength(1);
         // Postponed while the dead claim held it: it ran on a later delivery.

@@ -6,6 +6,7 @@
  * as lost), so the waiting is in steps the test calls in order.
  */
 import type { Subscription, Topic } from "@portable-pubsub/core";
+import { until } from "./test-kit.js";
 
 /** What a {@link PacedLoad} saw once its sends settled. */
 export interface PacedLoadResult {
@@ -17,15 +18,6 @@ export interface PacedLoadResult {
   readonly failures: readonly unknown[];
   /** The body numbers of the sends that resolved. */
   readonly acked: ReadonlySet<number>;
-}
-
-/** Resolves once `check()` holds, polling every 20 ms; rejects naming `what` after `ms`. */
-async function until(check: () => boolean, ms: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Small helpers that broker drivers' own tests share (beyond the suite
  * itself): free ports for servers a test starts, a consumer that counts
- * what arrived and how often, and a record of health states.
+ * what arrived and how often, a record of health states, and a wait for a
+ * condition.
  */
 import { createServer } from "node:net";
 import type { HealthState, Subscription, Topic } from "@portable-pubsub/core/driver";
@@ -133,4 +134,19 @@ export function watchEventLoop(): EventLoopWatch {
     },
     stop: () => clearInterval(ticker),
   };
+}
+
+/**
+ * Resolves once `check()` holds, polling every 20 ms; rejects naming `what`
+ * (a text, or a function that tells the state at the deadline) after
+ * `timeoutMs`.
+ */
+export async function until(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
