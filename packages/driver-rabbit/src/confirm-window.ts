@@ -54,10 +54,9 @@ export class ConfirmWindow<T> {
     return undefined;
   }
 
-  /** The unconfirmed item with the lowest delivery tag, if any. */
+  /** The unconfirmed item with the lowest delivery tag, if any: the head, which `take` never leaves on a confirmed slot. */
   get oldest(): T | undefined {
-    for (const item of this) return item;
-    return undefined;
+    return this.#head < this.#items.length ? (this.#items[this.#head] as T) : undefined;
   }
 
   /** Every unconfirmed item, oldest first. */
