@@ -59,6 +59,10 @@ export class RabbitCluster {
       HOME: base,
       RABBITMQ_CONF_ENV_FILE: join(base, "rabbitmq-env.conf"),
       RABBITMQ_ENABLED_PLUGINS_FILE: join(base, "enabled_plugins"),
+      // An Erlang VM that fails (a CLI call racing close(), which removed the
+      // cookie) writes erl_crash.dump into the working directory, the
+      // repository's root: one was committed by accident. Write none.
+      ERL_CRASH_DUMP_SECONDS: "0",
     };
   }
 
