@@ -69,8 +69,11 @@ async function ours(n) {
   return { ms: end - start, cpuUs: used.user + used.system };
 }
 
-/** Raw ioredis: pipelined XADDs; a loop of blocking XREADGROUP COUNT on its own connection, XACK per read. */
-async function raw(n) {
+/**
+ * Raw ioredis: pipelined XADDs; a loop of blocking XREADGROUP COUNT on its own connection, XACK per read.
+ * With `withId`, each XADD carries a `message-id` field too.
+ */
+async function raw(n, withId = false) {
   const { stream, group, cleanup } = await freshStream();
   const producer = client();
   const acker = client();
@@ -109,7 +112,8 @@ async function raw(n) {
   for (let first = 0; first < n; first += PIPELINE) {
     const pipeline = producer.pipeline();
     for (let i = first; i < Math.min(n, first + PIPELINE); i++)
-      pipeline.xadd(stream, "*", "body", indexedBody(i, BODY_BYTES));
+      if (withId) pipeline.xadd(stream, "*", "message-id", randomUUID(), "body", indexedBody(i, BODY_BYTES));
+      else pipeline.xadd(stream, "*", "body", indexedBody(i, BODY_BYTES));
     const p = pipeline.exec().then(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= IN_FLIGHT / PIPELINE) await Promise.race(inFlight);
@@ -125,37 +129,35 @@ async function raw(n) {
 }
 
 console.log(`redisstream end to end against raw ioredis, ${BODY_BYTES}-byte bodies, ${RUNS} runs each, median`);
+const contenders = { ours: (n) => ours(n), raw: (n) => raw(n), "raw+id": (n) => raw(n, true) };
 for (let i = 0; i < 2; i++) {
-  // Warm-up: JIT and server, for both.
-  await ours(20_000);
-  await raw(20_000);
+  // Warm-up: JIT and server, for all.
+  for (const run of Object.values(contenders)) await run(20_000);
 }
 const runs = [];
 for (const n of COUNTS) {
-  const oursMs = [];
-  const rawMs = [];
+  const results = { ours: [], raw: [], "raw+id": [] };
+  const names = Object.keys(contenders);
   for (let r = 0; r < RUNS; r++) {
-    // Alternate who goes first, so that neither always runs on a warmer server.
-    if (r % 2 === 0) {
-      oursMs.push(await ours(n));
-      rawMs.push(await raw(n));
-    } else {
-      rawMs.push(await raw(n));
-      oursMs.push(await ours(n));
+    // Rotate who goes first, so that none always runs on a warmer server.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length];
+      results[name].push(await contenders[name](n));
     }
     globalThis.gc?.();
   }
-  const o = median(oursMs.map((r) => r.ms));
-  const w = median(rawMs.map((r) => r.ms));
-  const cpuPerMsg = (runs) => (median(runs.map((r) => r.cpuUs)) / n).toFixed(1);
+  const ms = Object.fromEntries(names.map((name) => [name, median(results[name].map((x) => x.ms))]));
+  const cpuPerMsg = (name) => (median(results[name].map((x) => x.cpuUs)) / n).toFixed(1);
+  const rate = (name) => Math.round((n / ms[name]) * 1000);
   runs.push({
     messages: n,
-    rates: { "redisstream://": Math.round((n / o) * 1000), ioredis: Math.round((n / w) * 1000) },
+    rates: { "redisstream://": rate("ours"), ioredis: rate("raw"), "ioredis + message-id": rate("raw+id") },
   });
-  const rate = (ms) => Math.round((n / ms) * 1000).toLocaleString("en-US");
+  const line = (name) =>
+    `${rate(name).toLocaleString("en-US")} msgs/s (${ms[name].toFixed(0)} ms, ${cpuPerMsg(name)} µs CPU/msg)`;
   console.log(
-    `${n.toLocaleString("en-US")} msgs: ours ${rate(o)} msgs/s (${o.toFixed(0)} ms, ${cpuPerMsg(oursMs)} µs CPU/msg), ` +
-      `raw ioredis ${rate(w)} msgs/s (${w.toFixed(0)} ms, ${cpuPerMsg(rawMs)} µs CPU/msg), ratio ours/raw ${(w / o).toFixed(2)}`,
+    `${n.toLocaleString("en-US")} msgs: ours ${line("ours")}, raw ioredis ${line("raw")}, raw with a message-id field ${line("raw+id")}; ` +
+      `ratio ours/raw ${(ms.raw / ms.ours).toFixed(2)}, ours/raw with id ${(ms["raw+id"] / ms.ours).toFixed(2)}`,
   );
 }
 report("end-to-end-redis", { ours: "redisstream://", runs });
