@@ -10,7 +10,7 @@ import {
   type SubscriptionOptions,
   settledWithin,
 } from "@portable-pubsub/core/driver";
-import { toDriverMessage } from "./codec.js";
+import { type RedisStreamEntry, toDriverMessage } from "./codec.js";
 import type { RedisClient } from "./connection.js";
 import { ClientHealth, closeClient, redisServer, serverOf, whenConnected } from "./connection.js";
 import { checkGroup, ensureGroup, type GroupStart } from "./declare.js";
@@ -104,7 +104,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
   readonly #stream: string;
   readonly #group: string;
   readonly #seat: ReaderSeat;
-  readonly #held: HeldLeases<string>;
+  readonly #held: HeldLeases<RedisStreamEntry>;
   readonly #reclaimer: Reclaimer;
   readonly #watch: ClientHealth;
   readonly #closeClient: boolean;
@@ -156,13 +156,13 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
     this.#closeClient = settings.closeClient ?? false;
     this.#createGroupAt = settings.createGroupAt;
     // Entries a read brought beyond what a receive asked for wait in the seat: their leases are kept meanwhile.
-    this.#held = new HeldLeases<string>({
+    this.#held = new HeldLeases<RedisStreamEntry>({
       leaseMs: () => this.leaseMs,
-      extend: (ids) => this.#claim(ids),
+      extend: (entries) => this.#claim(entries.map((entry) => entry.id)),
       onError: () => {},
     });
     this.#seat.onBuffered = (entries) => {
-      for (const entry of entries) this.#held.hold(entry.id);
+      for (const entry of entries) this.#held.hold(entry);
     };
     this.#watch = new ClientHealth([client, groupReader.connection]);
     this.health = this.#watch.tracker;
@@ -190,7 +190,7 @@ export class RedisSubscriptionDriver implements SubscriptionDriver {
       if (reclaimed.length > 0) return reclaimed;
     }
     const entries = await this.#seat.read(maxMessages, signal);
-    if (entries.length > 0) this.#held.handOver(entries.map((entry) => entry.id));
+    if (entries.length > 0) this.#held.handOver(entries);
     // `>` reads only entries never delivered to the group: their delivery count is 1.
     return entries.map((entry) => toDriverMessage(entry, 1));
   }

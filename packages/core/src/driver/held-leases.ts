@@ -1,5 +1,8 @@
 import { MAX_TIMER_MS } from "./timers.js";
 
+/** An item with keepers' slots: each keeper's symbol → the item's index in that keeper. */
+type Slotted = { [slot: symbol]: number | undefined };
+
 /** Ticks never come closer together than this, whatever lease is reported. */
 const MIN_TICK_MS = 50;
 /** How often leases are extended while the lease is not known yet. */
@@ -43,11 +46,24 @@ export interface HeldLeasesOptions<T> {
  *
  * Core's lease keeper and drivers with a receive buffer of their own both
  * use it: a driver must not write a keep-alive timer of its own.
+ *
+ * Items must be objects that can take a property: each held item keeps its
+ * place in the keeper in a symbol-keyed slot of its own (a Map keyed by the
+ * items cost two hash operations per item, the most of what holding cost
+ * core per message).
  */
-export class HeldLeases<T> {
+export class HeldLeases<T extends object> {
   readonly #options: HeldLeasesOptions<T>;
-  /** Item → when it was held. Map order is arrival order, so the oldest come first. */
-  readonly #held = new Map<T, number>();
+  /**
+   * The held items in the order they were held (undefined where one was
+   * released), and when each was held. Each item's index is in its slot.
+   * Holes are compacted away once they are the majority.
+   */
+  #items: (T | undefined)[] = [];
+  #since: number[] = [];
+  #count = 0;
+  /** This keeper's slot: its own symbol, as one item may be held by two keepers at once. */
+  readonly #slot = Symbol("heldAt");
   /** When a tick last extended every item then held. */
   #extendedAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
@@ -64,13 +80,55 @@ export class HeldLeases<T> {
    */
   hold(item: T, now: number = Date.now()): void {
     if (this.#stopped) return;
-    this.#held.set(item, now);
+    const at = this.#indexOf(item);
+    if (at === -1) {
+      (item as Slotted)[this.#slot] = this.#items.length;
+      this.#items.push(item);
+      this.#since.push(now);
+      this.#count++;
+    } else this.#since[at] = now;
     if (this.#timer === undefined) this.#schedule();
   }
 
   /** Stops keeping the lease of `item` (settled, or handed back). */
   release(item: T): void {
-    this.#held.delete(item);
+    const at = this.#indexOf(item);
+    if (at !== -1) this.#remove(item, at);
+  }
+
+  /** How many items are held. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Where `item` is in #items, or -1: its slot may be stale (released, compacted, stopped), so it is checked. */
+  #indexOf(item: T): number {
+    const at = (item as Slotted)[this.#slot];
+    return at !== undefined && this.#items[at] === item ? at : -1;
+  }
+
+  #remove(item: T, at: number): void {
+    this.#items[at] = undefined;
+    (item as Slotted)[this.#slot] = undefined;
+    if (--this.#count === 0) {
+      this.#items = [];
+      this.#since = [];
+    } else if (this.#items.length >= 64 && this.#count * 2 < this.#items.length) this.#compact();
+  }
+
+  /** Moves the held items to the front, in order, and renumbers their slots. */
+  #compact(): void {
+    const items: T[] = [];
+    const since: number[] = [];
+    for (let i = 0; i < this.#items.length; i++) {
+      const item = this.#items[i];
+      if (item === undefined) continue;
+      (item as Slotted)[this.#slot] = items.length;
+      items.push(item);
+      since.push(this.#since[i] as number);
+    }
+    this.#items = items;
+    this.#since = since;
   }
 
   /**
@@ -89,9 +147,10 @@ export class HeldLeases<T> {
     const oldest = now - (this.#options.maxHoldMs ?? Number.POSITIVE_INFINITY);
     const due: T[] = [];
     for (const item of items) {
-      const since = this.#held.get(item);
-      if (since === undefined) continue;
-      this.#held.delete(item);
+      const at = this.#indexOf(item);
+      if (at === -1) continue;
+      const since = this.#since[at] as number;
+      this.#remove(item, at);
       if (since > oldest && Math.max(since, this.#extendedAt) < stale) due.push(item);
     }
     if (due.length > 0) this.#extend(due);
@@ -102,7 +161,9 @@ export class HeldLeases<T> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#held.clear();
+    this.#items = [];
+    this.#since = [];
+    this.#count = 0;
   }
 
   #lease(): number | undefined {
@@ -120,18 +181,21 @@ export class HeldLeases<T> {
 
   #tick(): void {
     this.#timer = undefined;
-    if (this.#held.size === 0) return;
+    if (this.#count === 0) return;
     const now = Date.now();
     const oldest = now - (this.#options.maxHoldMs ?? Number.POSITIVE_INFINITY);
     const items: T[] = [];
     const dropped: T[] = [];
-    for (const [item, since] of this.#held) {
-      if (since > oldest) items.push(item);
-      else {
-        this.#held.delete(item);
-        dropped.push(item);
-      }
+    // Read from a snapshot: dropping an item may compact the arrays.
+    const held = this.#items;
+    const since = this.#since;
+    for (let i = 0; i < held.length; i++) {
+      const item = held[i];
+      if (item === undefined) continue;
+      if ((since[i] as number) > oldest) items.push(item);
+      else dropped.push(item);
     }
+    for (const item of dropped) this.release(item);
     if (dropped.length > 0) this.#options.onDropped?.(dropped);
     if (items.length > 0 && !this.#extending) {
       this.#extendedAt = now;
@@ -143,7 +207,7 @@ export class HeldLeases<T> {
         });
       }
     }
-    if (this.#held.size > 0) this.#schedule();
+    if (this.#count > 0) this.#schedule();
   }
 
   /** Calls `extend`; returns its promise, if it gave one, settled once it has (never rejected). */
