@@ -72,8 +72,12 @@ function putHex(at: number, value: number): void {
   text[at + 1] = DIGITS[value & 0xf] as number;
 }
 
-/** Random bytes drawn in blocks: one system call per 256 ids rather than one per id. */
-const pool = Buffer.allocUnsafe(1024);
+/**
+ * Random bytes drawn in blocks of 16 KiB: one call per 4,096 ids or more.
+ * A call costs about 5 µs for 1 KiB and 7 µs for 16 KiB (Node 20): with a
+ * 1 KiB pool, randomFillSync was 2.7% of a mem:// end-to-end profile.
+ */
+const pool = Buffer.allocUnsafe(16 * 1024);
 let poolAt = pool.length;
 
 function random32(): number {
