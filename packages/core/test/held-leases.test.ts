@@ -208,6 +208,26 @@ describe("HeldLeases", () => {
     leases.stop();
   });
 
+  it("holds items that cannot take a slot (string ids) too, with the same order and compaction", () => {
+    const calls: string[][] = [];
+    const leases = new HeldLeases<string>({
+      leaseMs: () => 1000,
+      extend: (ids) => void calls.push([...ids]),
+      onError: () => {},
+    });
+    const ids = Array.from({ length: 100 }, (_, i) => `id${i}`);
+    for (const id of ids) leases.hold(id);
+    for (const id of ids.slice(0, 80)) leases.release(id);
+    leases.hold("id90");
+    expect(leases.size).toBe(20);
+    vi.advanceTimersByTime(500);
+    expect(calls).toEqual([ids.slice(80)]);
+    leases.handOver(["id85", "nope"]);
+    expect(leases.size).toBe(19);
+    leases.stop();
+    expect(leases.size).toBe(0);
+  });
+
   it("keeps the order of what stays held through releases that compact it, and one item in two keepers apart", () => {
     const first = keeper();
     const second = keeper();

@@ -3,6 +3,9 @@ import { MAX_TIMER_MS } from "./timers.js";
 /** An item with keepers' slots: each keeper's symbol → the item's index in that keeper. */
 type Slotted = { [slot: symbol]: number | undefined };
 
+const isObject = (item: unknown): item is object =>
+  (typeof item === "object" && item !== null) || typeof item === "function";
+
 /** Ticks never come closer together than this, whatever lease is reported. */
 const MIN_TICK_MS = 50;
 /** How often leases are extended while the lease is not known yet. */
@@ -47,12 +50,13 @@ export interface HeldLeasesOptions<T> {
  * Core's lease keeper and drivers with a receive buffer of their own both
  * use it: a driver must not write a keep-alive timer of its own.
  *
- * Items must be objects that can take a property: each held item keeps its
- * place in the keeper in a symbol-keyed slot of its own (a Map keyed by the
- * items cost two hash operations per item, the most of what holding cost
- * core per message).
+ * An object item keeps its place in the keeper in a symbol-keyed slot of
+ * its own, so it must be extensible (not frozen or sealed): a Map keyed by
+ * the items cost two hash operations per item and an identity hash for each,
+ * most of what holding cost core per message. Other items (string ids) are
+ * looked up in a Map, as before.
  */
-export class HeldLeases<T extends object> {
+export class HeldLeases<T> {
   readonly #options: HeldLeasesOptions<T>;
   /**
    * The held items in the order they were held (undefined where one was
@@ -64,6 +68,8 @@ export class HeldLeases<T extends object> {
   #count = 0;
   /** This keeper's slot: its own symbol, as one item may be held by two keepers at once. */
   readonly #slot = Symbol("heldAt");
+  /** The index of each held item that is not an object, which cannot take a slot. */
+  readonly #valueAt = new Map<T, number>();
   /** When a tick last extended every item then held. */
   #extendedAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
@@ -82,7 +88,7 @@ export class HeldLeases<T extends object> {
     if (this.#stopped) return;
     const at = this.#indexOf(item);
     if (at === -1) {
-      (item as Slotted)[this.#slot] = this.#items.length;
+      this.#place(item, this.#items.length);
       this.#items.push(item);
       this.#since.push(now);
       this.#count++;
@@ -103,13 +109,20 @@ export class HeldLeases<T extends object> {
 
   /** Where `item` is in #items, or -1: its slot may be stale (released, compacted, stopped), so it is checked. */
   #indexOf(item: T): number {
-    const at = (item as Slotted)[this.#slot];
+    const at = isObject(item) ? (item as Slotted)[this.#slot] : this.#valueAt.get(item);
     return at !== undefined && this.#items[at] === item ? at : -1;
+  }
+
+  /** Records that `item` is at `at` of #items. */
+  #place(item: T, at: number | undefined): void {
+    if (isObject(item)) (item as Slotted)[this.#slot] = at;
+    else if (at === undefined) this.#valueAt.delete(item);
+    else this.#valueAt.set(item, at);
   }
 
   #remove(item: T, at: number): void {
     this.#items[at] = undefined;
-    (item as Slotted)[this.#slot] = undefined;
+    this.#place(item, undefined);
     if (--this.#count === 0) {
       this.#items = [];
       this.#since = [];
@@ -123,7 +136,7 @@ export class HeldLeases<T extends object> {
     for (let i = 0; i < this.#items.length; i++) {
       const item = this.#items[i];
       if (item === undefined) continue;
-      (item as Slotted)[this.#slot] = items.length;
+      this.#place(item, items.length);
       items.push(item);
       since.push(this.#since[i] as number);
     }
@@ -164,6 +177,7 @@ export class HeldLeases<T extends object> {
     this.#items = [];
     this.#since = [];
     this.#count = 0;
+    this.#valueAt.clear();
   }
 
   #lease(): number | undefined {
