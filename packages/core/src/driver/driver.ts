@@ -8,7 +8,12 @@ import type { ErrorCode } from "../errors.js";
 import type { HealthSource } from "./health.js";
 import type { NoticeSource } from "./notices.js";
 
-/** A message as drivers see it. Bodies are bytes; metadata is already validated. */
+/**
+ * A message as drivers see it. Bodies are bytes; metadata is already
+ * validated. A received message must be an extensible object (not frozen or
+ * sealed): the portable layer keeps symbol-keyed slots on it (its place in
+ * the lease keeper, an idempotency claim) rather than Map entries per message.
+ */
 export interface DriverMessage {
   /**
    * The message's id: the application's own or one the portable layer
