@@ -81,7 +81,7 @@ export function sendReceiveCases(ctx: SuiteContext): void {
     expect(sortedBodies(await ctx.receiveN(subscription, 103))).toEqual(sent);
   });
 
-  it("lets the driver cap batches: sendBatch and receiveBatch respect their limits", async () => {
+  it("lets the driver cap batches: sendBatch and receiveBatch respect their limits, and received messages are extensible", async () => {
     const opened = await ctx.openTopic("driver-batch");
     const sub = await ctx.openSubscription(opened, "driver-batch");
     const enc = new TextEncoder();
@@ -94,6 +94,8 @@ export function sendReceiveCases(ctx: SuiteContext): void {
       const got = await sub.created.driver.receiveBatch(4, AbortSignal.timeout(ctx.receiveTimeoutMs));
       expect(got.length).toBeLessThanOrEqual(4);
       for (const m of got) {
+        // Core keeps slots on each received message (lease keeping, claims): a frozen one would throw there.
+        expect(Object.isExtensible(m)).toBe(true);
         received.push(new TextDecoder().decode(m.body));
         ackIds.push(m.ackId);
       }
