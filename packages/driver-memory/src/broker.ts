@@ -1,64 +1,11 @@
 import { ErrorCode, MAX_TIMER_MS, PubSubError, WakeUp } from "@portable-pubsub/core/driver";
+import { Backlog, copyMessages, type MessageCopies, type StoredMessage } from "./stored.js";
 
 /**
  * `messaging.system` of mem:// in spans and metrics: the name of this
  * in-process broker, since the conventions have no value for one.
  */
 export const MEM_SYSTEM = "mem";
-
-/** A message held by the in-memory broker. */
-export interface StoredMessage {
-  readonly body: Uint8Array;
-  readonly metadata: Record<string, string>;
-  /** The broker's own number of the message, counted per topic from 1. */
-  readonly id: number;
-  /** The message's id as sent; for a message published without one, `id` as text. */
-  readonly messageId: string;
-  /** Deliveries so far. */
-  attempts: number;
-  /**
-   * Deliveries that failed: redelivered (`redeliver`) or let past their ack
-   * deadline. A nack (a hand-back of a message never handled) is not one.
-   */
-  failures: number;
-  /** The id of its latest delivery (0 before the first). */
-  delivery: number;
-  /** While it is out for delivery: when its ack deadline passes (ms since the epoch). */
-  deadline: number;
-}
-
-/**
- * One subscription's record of a message. Its body is kept as a place in a
- * shared chunk (see `copyBodies`), and `body` makes a view of it when asked,
- * at delivery: a stored message is one object, not two, for the garbage
- * collector to move while it waits.
- */
-class StoredRecord implements StoredMessage {
-  attempts = 0;
-  failures = 0;
-  delivery = 0;
-  deadline = 0;
-  readonly #bytes: Uint8Array;
-  readonly #offset: number;
-  readonly #size: number;
-
-  constructor(
-    bytes: Uint8Array,
-    offset: number,
-    size: number,
-    readonly metadata: Record<string, string>,
-    readonly id: number,
-    readonly messageId: string,
-  ) {
-    this.#bytes = bytes;
-    this.#offset = offset;
-    this.#size = size;
-  }
-
-  get body(): Uint8Array {
-    return new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset + this.#offset, this.#size);
-  }
-}
 
 /** A failed message waiting out its redelivery delay. */
 interface Delayed {
@@ -74,8 +21,8 @@ interface Delayed {
 export class SubscriptionState {
   readonly ackDeadlineMs: number;
   deleted = false;
-  #ready: StoredMessage[] = [];
-  #readyHead = 0;
+  /** Messages never delivered yet. */
+  readonly #ready = new Backlog();
   /** Nacked and expired messages, delivered before new ones. */
   #again: StoredMessage[] = [];
   /**
@@ -97,7 +44,7 @@ export class SubscriptionState {
   }
 
   get available(): number {
-    return this.#ready.length - this.#readyHead + this.#again.length;
+    return this.#ready.length + this.#again.length;
   }
 
   /** Messages delivered and neither acked nor expired. */
@@ -111,8 +58,8 @@ export class SubscriptionState {
   }
 
   /** Adds `messages` for delivery and wakes waiting receivers. */
-  enqueue(messages: readonly StoredMessage[]): void {
-    for (const message of messages) this.#ready.push(message);
+  enqueue(messages: MessageCopies): void {
+    this.#ready.append(messages);
     this.#arrivals.wakeAll();
   }
 
@@ -122,15 +69,7 @@ export class SubscriptionState {
     const deadline = Date.now() + this.ackDeadlineMs;
     while (out.length < max && this.#again.length > 0)
       out.push(this.#deliver(this.#again.shift() as StoredMessage, deadline));
-    while (out.length < max && this.#readyHead < this.#ready.length) {
-      const message = this.#ready[this.#readyHead] as StoredMessage;
-      this.#ready[this.#readyHead++] = undefined as unknown as StoredMessage;
-      out.push(this.#deliver(message, deadline));
-    }
-    if (this.#readyHead === this.#ready.length) {
-      this.#ready = [];
-      this.#readyHead = 0;
-    }
+    while (out.length < max && this.#ready.length > 0) out.push(this.#deliver(this.#ready.shift(), deadline));
     if (out.length > 0) this.#armExpiry();
     return out;
   }
@@ -198,8 +137,7 @@ export class SubscriptionState {
     this.deleted = true;
     clearTimeout(this.#expiryTimer);
     clearTimeout(this.#delayTimer);
-    this.#ready = [];
-    this.#readyHead = 0;
+    this.#ready.clear();
     this.#again = [];
     this.#delayed = [];
     this.#outstanding.clear();
@@ -326,26 +264,10 @@ export class MemBroker {
     }
     const first = topic.nextId;
     topic.nextId += messages.length;
-    // Body and metadata are copied, as a broker would have: a sender that reuses its buffer or
-    // its metadata object once send resolved must not change what is delivered. One copy per
-    // message, shared by the subscriptions: receivers must not modify a message in place.
-    const bodies = copyBodies(messages);
-    const metadata = messages.map((m) => copyRecord(m.metadata));
-    // Each subscription gets its own records: delivery attempts are counted per subscription.
-    for (const subscription of receivers as SubscriptionState[]) {
-      const records: StoredMessage[] = new Array(messages.length);
-      for (let i = 0; i < messages.length; i++) {
-        records[i] = new StoredRecord(
-          bodies.chunks[i] as Uint8Array,
-          bodies.offsets[i] as number,
-          (messages[i] as { body: Uint8Array }).body.byteLength,
-          metadata[i] as Record<string, string>,
-          first + i,
-          (messages[i] as { id?: string }).id ?? String(first + i),
-        );
-      }
-      subscription.enqueue(records);
-    }
+    // One copy per message, shared by the subscriptions; each makes its own record of a message at
+    // its first delivery, as delivery attempts are counted per subscription.
+    const copies = copyMessages(messages, first);
+    for (const subscription of receivers as SubscriptionState[]) subscription.enqueue(copies);
   }
 
   /**
@@ -376,57 +298,6 @@ export class MemBroker {
     topic?.subscriptions.get(name)?.delete();
     topic?.subscriptions.delete(name);
   }
-}
-
-const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
-/**
- * Small bodies are copied into shared chunks of this size, each body a view of its own bytes:
- * a copy of its own for each would cost an allocation outside the heap per message (V8 keeps
- * only typed arrays of up to 64 bytes in the heap), which at a million messages a second is
- * most of the broker's time. A held message keeps its chunk alive, so chunks stay small.
- */
-const BODY_CHUNK_BYTES = 16 * 1024;
-/** Bodies at least this large get a copy of their own. */
-const OWN_COPY_BYTES = 2 * 1024;
-
-/** Where the copy of each body is: in `chunks[i]` at `offsets[i]`; small ones share chunks of BODY_CHUNK_BYTES. */
-function copyBodies(messages: readonly { body: Uint8Array }[]): { chunks: Uint8Array[]; offsets: number[] } {
-  const chunks: Uint8Array[] = new Array(messages.length);
-  const offsets: number[] = new Array(messages.length);
-  let chunk: Uint8Array | undefined;
-  let offset = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const body = (messages[i] as { body: Uint8Array }).body;
-    const size = body.byteLength;
-    if (size >= OWN_COPY_BYTES) {
-      chunks[i] = new Uint8Array(body);
-      offsets[i] = 0;
-      continue;
-    }
-    if (chunk === undefined || offset + size > chunk.byteLength) {
-      chunk = new Uint8Array(BODY_CHUNK_BYTES);
-      offset = 0;
-    }
-    chunk.set(body, offset);
-    chunks[i] = chunk;
-    offsets[i] = offset;
-    offset += size;
-  }
-  return { chunks, offsets };
-}
-
-/** A copy of `record`; the one shared frozen empty record when it has no entries. */
-function copyRecord(record: Record<string, string>): Record<string, string> {
-  let copy: Record<string, string> | undefined;
-  for (const key in record) {
-    copy ??= {};
-    const value = record[key] as string;
-    // Assigning "__proto__" would set the prototype instead of adding the key.
-    if (key === "__proto__") Object.defineProperty(copy, key, { value, enumerable: true, writable: true });
-    else copy[key] = value;
-  }
-  return copy ?? NO_METADATA;
 }
 
 export function notFound(message: string): PubSubError {

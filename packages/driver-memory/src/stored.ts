@@ -1,0 +1,205 @@
+/**
+ * How the in-memory broker keeps messages: one copy of each published
+ * message, shared by the subscriptions that receive it, in columns while it
+ * waits for its first delivery, and as a record per subscription from then on.
+ */
+
+/** A message held by the in-memory broker. */
+export interface StoredMessage {
+  readonly body: Uint8Array;
+  readonly metadata: Record<string, string>;
+  /** The broker's own number of the message, counted per topic from 1. */
+  readonly id: number;
+  /** The message's id as sent; for a message published without one, `id` as text. */
+  readonly messageId: string;
+  /** Deliveries so far. */
+  attempts: number;
+  /**
+   * Deliveries that failed: redelivered (`redeliver`) or let past their ack
+   * deadline. A nack (a hand-back of a message never handled) is not one.
+   */
+  failures: number;
+  /** The id of its latest delivery (0 before the first). */
+  delivery: number;
+  /** While it is out for delivery: when its ack deadline passes (ms since the epoch). */
+  deadline: number;
+}
+
+/**
+ * One subscription's record of a message it delivered. Its body is kept as
+ * a place in a shared chunk (see `copyBodies`), and `body` makes a view of
+ * it when asked, at delivery: a record is one object, not two, for the
+ * garbage collector to move while the message is out.
+ */
+class StoredRecord implements StoredMessage {
+  attempts = 0;
+  failures = 0;
+  delivery = 0;
+  deadline = 0;
+  readonly #bytes: Uint8Array;
+  readonly #offset: number;
+  readonly #size: number;
+
+  constructor(
+    bytes: Uint8Array,
+    offset: number,
+    size: number,
+    readonly metadata: Record<string, string>,
+    readonly id: number,
+    readonly messageId: string,
+  ) {
+    this.#bytes = bytes;
+    this.#offset = offset;
+    this.#size = size;
+  }
+
+  get body(): Uint8Array {
+    return new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset + this.#offset, this.#size);
+  }
+}
+
+const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Small bodies are copied into shared chunks of this size, each body a view of its own bytes:
+ * a copy of its own for each would cost an allocation outside the heap per message (V8 keeps
+ * only typed arrays of up to 64 bytes in the heap), which at a million messages a second is
+ * most of the broker's time. A held message keeps its chunk alive, so chunks stay small.
+ */
+const BODY_CHUNK_BYTES = 16 * 1024;
+/** Bodies at least this large get a copy of their own. */
+const OWN_COPY_BYTES = 2 * 1024;
+
+/** Where the copy of each body is: in `chunks[i]` at `offsets[i]`; small ones share chunks of BODY_CHUNK_BYTES. */
+function copyBodies(messages: readonly { body: Uint8Array }[]): { chunks: Uint8Array[]; offsets: number[] } {
+  const chunks: Uint8Array[] = new Array(messages.length);
+  const offsets: number[] = new Array(messages.length);
+  let chunk: Uint8Array | undefined;
+  let offset = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const body = (messages[i] as { body: Uint8Array }).body;
+    const size = body.byteLength;
+    if (size >= OWN_COPY_BYTES) {
+      chunks[i] = new Uint8Array(body);
+      offsets[i] = 0;
+      continue;
+    }
+    if (chunk === undefined || offset + size > chunk.byteLength) {
+      chunk = new Uint8Array(BODY_CHUNK_BYTES);
+      offset = 0;
+    }
+    chunk.set(body, offset);
+    chunks[i] = chunk;
+    offsets[i] = offset;
+    offset += size;
+  }
+  return { chunks, offsets };
+}
+
+/** A copy of `record`; the one shared frozen empty record when it has no entries. */
+function copyRecord(record: Record<string, string>): Record<string, string> {
+  let copy: Record<string, string> | undefined;
+  for (const key in record) {
+    copy ??= {};
+    const value = record[key] as string;
+    // Assigning "__proto__" would set the prototype instead of adding the key.
+    if (key === "__proto__") Object.defineProperty(copy, key, { value, enumerable: true, writable: true });
+    else copy[key] = value;
+  }
+  return copy ?? NO_METADATA;
+}
+
+/**
+ * The copies of one publish's messages, made once for every subscription
+ * that receives them: column `i` of each array is message `i`.
+ */
+export interface MessageCopies {
+  readonly chunks: Uint8Array[];
+  readonly offsets: number[];
+  readonly sizes: number[];
+  readonly metadata: Record<string, string>[];
+  /** The broker's numbers of the messages: consecutive, from the first. */
+  readonly first: number;
+  /** Each message's id as sent; for one published without, its number as text. */
+  readonly ids: string[];
+}
+
+/**
+ * Copies `messages`, numbered from `first`, as a broker would have: a sender
+ * that reuses its buffer or its metadata object once send resolved must not
+ * change what is delivered. Receivers must not modify a message in place.
+ */
+export function copyMessages(
+  messages: readonly { id?: string; body: Uint8Array; metadata: Record<string, string> }[],
+  first: number,
+): MessageCopies {
+  const { chunks, offsets } = copyBodies(messages);
+  const sizes = messages.map((m) => m.body.byteLength);
+  const metadata = messages.map((m) => copyRecord(m.metadata));
+  const ids = messages.map((m, i) => m.id ?? String(first + i));
+  return { chunks, offsets, sizes, metadata, first, ids };
+}
+
+/**
+ * One subscription's messages not delivered yet, oldest first: the copies of
+ * each publish as they came (the same object for every subscription), and
+ * how far this subscription has taken from the oldest. A backlog survives
+ * the collector's young-generation passes, each of which copies every object
+ * still alive: a record per message (as before) or a slot per message in
+ * arrays of the backlog's own (tried: a write barrier per stored pointer) made
+ * the backlog of a fast sender most of the cost of mem://, where a producer
+ * in the same process runs hundreds of thousands of messages ahead. A message
+ * becomes a StoredRecord when it is first taken for delivery.
+ */
+export class Backlog {
+  #publishes: (MessageCopies | undefined)[] = [];
+  /** The oldest publish with messages left, and how many of its messages were taken. */
+  #head = 0;
+  #taken = 0;
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Adds every message of `copies`, in order. */
+  append(copies: MessageCopies): void {
+    if (copies.ids.length === 0) return;
+    this.#publishes.push(copies);
+    this.#length += copies.ids.length;
+  }
+
+  /** Takes the oldest message out, as a record of its own; the backlog must not be empty. */
+  shift(): StoredMessage {
+    const copies = this.#publishes[this.#head] as MessageCopies;
+    const at = this.#taken++;
+    this.#length--;
+    if (this.#taken === copies.ids.length) this.#next();
+    return new StoredRecord(
+      copies.chunks[at] as Uint8Array,
+      copies.offsets[at] as number,
+      copies.sizes[at] as number,
+      copies.metadata[at] as Record<string, string>,
+      copies.first + at,
+      copies.ids[at] as string,
+    );
+  }
+
+  clear(): void {
+    this.#publishes = [];
+    this.#head = 0;
+    this.#taken = 0;
+    this.#length = 0;
+  }
+
+  /** Moves past the oldest publish, which has been taken whole. */
+  #next(): void {
+    this.#publishes[this.#head++] = undefined;
+    this.#taken = 0;
+    if (this.#head === this.#publishes.length) this.clear();
+    else if (this.#head >= 1024 && this.#head * 2 >= this.#publishes.length) {
+      this.#publishes = this.#publishes.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
