@@ -67,34 +67,20 @@ const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, 
  * most of the broker's time. A held message keeps its chunk alive, so chunks stay small.
  */
 const BODY_CHUNK_BYTES = 16 * 1024;
-/** Bodies at least this large get a copy of their own. */
+/** Bodies (with their id) at least this large get a copy of their own. */
 const OWN_COPY_BYTES = 2 * 1024;
-
-/** Where the copy of each body is: in `chunks[i]` at `offsets[i]`; small ones share chunks of BODY_CHUNK_BYTES. */
-function copyBodies(messages: readonly { body: Uint8Array }[]): { chunks: Uint8Array[]; offsets: number[] } {
-  const chunks: Uint8Array[] = new Array(messages.length);
-  const offsets: number[] = new Array(messages.length);
-  let chunk: Uint8Array | undefined;
-  let offset = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const body = (messages[i] as { body: Uint8Array }).body;
-    const size = body.byteLength;
-    if (size >= OWN_COPY_BYTES) {
-      chunks[i] = new Uint8Array(body);
-      offsets[i] = 0;
-      continue;
-    }
-    if (chunk === undefined || offset + size > chunk.byteLength) {
-      chunk = new Uint8Array(BODY_CHUNK_BYTES);
-      offset = 0;
-    }
-    chunk.set(body, offset);
-    chunks[i] = chunk;
-    offsets[i] = offset;
-    offset += size;
-  }
-  return { chunks, offsets };
-}
+/**
+ * An id of at most this many characters waits in the chunk, as UTF-8 after
+ * its body, rather than as a string: the strings of a large backlog were
+ * most of its heap (66 of 114 bytes per message), which every
+ * young-generation collection copies. Longer ids, and ids that are not
+ * well-formed UTF-16 (which UTF-8 cannot carry), stay strings.
+ */
+const MAX_ID_IN_CHUNK = 256;
+/** `idBytes` of a message whose id is in `ids`. */
+const ID_AS_STRING = -1;
+/** `idBytes` of a message published without an id: its number, as text, is its id. */
+const NO_ID = -2;
 
 /** A copy of `record`; the one shared frozen empty record when it has no entries. */
 function copyRecord(record: Record<string, string>): Record<string, string> {
@@ -111,17 +97,20 @@ function copyRecord(record: Record<string, string>): Record<string, string> {
 
 /**
  * The copies of one publish's messages, made once for every subscription
- * that receives them: column `i` of each array is message `i`.
+ * that receives them: column `i` of each array is message `i`. Its body is
+ * in `chunks[i]` at `offsets[i]`, `sizes[i]` bytes long, and its id right
+ * after it, `idBytes[i]` bytes of UTF-8 (or see ID_AS_STRING and NO_ID).
  */
 export interface MessageCopies {
-  readonly chunks: Uint8Array[];
+  readonly chunks: Buffer[];
   readonly offsets: number[];
   readonly sizes: number[];
+  readonly idBytes: number[];
+  /** The ids that are not in the chunk; undefined when all are. */
+  readonly ids: (string | undefined)[] | undefined;
   readonly metadata: Record<string, string>[];
   /** The broker's numbers of the messages: consecutive, from the first. */
   readonly first: number;
-  /** Each message's id as sent; for one published without, its number as text. */
-  readonly ids: string[];
 }
 
 /**
@@ -133,11 +122,57 @@ export function copyMessages(
   messages: readonly { id?: string; body: Uint8Array; metadata: Record<string, string> }[],
   first: number,
 ): MessageCopies {
-  const { chunks, offsets } = copyBodies(messages);
-  const sizes = messages.map((m) => m.body.byteLength);
-  const metadata = messages.map((m) => copyRecord(m.metadata));
-  const ids = messages.map((m, i) => m.id ?? String(first + i));
-  return { chunks, offsets, sizes, metadata, first, ids };
+  const count = messages.length;
+  const chunks: Buffer[] = new Array(count);
+  const offsets: number[] = new Array(count);
+  const sizes: number[] = new Array(count);
+  const idBytes: number[] = new Array(count);
+  const metadata: Record<string, string>[] = new Array(count);
+  let ids: (string | undefined)[] | undefined;
+  let shared: Buffer | undefined;
+  let free = 0;
+  for (let i = 0; i < count; i++) {
+    const message = messages[i] as { id?: string; body: Uint8Array; metadata: Record<string, string> };
+    const { id, body } = message;
+    const size = body.byteLength;
+    const inChunk = id !== undefined && id.length <= MAX_ID_IN_CHUNK && id.isWellFormed();
+    const room = size + (inChunk ? id.length * 3 : 0);
+    let chunk: Buffer;
+    let offset = 0;
+    if (room >= OWN_COPY_BYTES) chunk = Buffer.alloc(room);
+    else {
+      if (shared === undefined || free + room > shared.length) {
+        shared = Buffer.alloc(BODY_CHUNK_BYTES);
+        free = 0;
+      }
+      chunk = shared;
+      offset = free;
+    }
+    chunk.set(body, offset);
+    let written = NO_ID;
+    if (inChunk) written = chunk.write(id, offset + size, "utf8");
+    else if (id !== undefined) {
+      ids ??= new Array(count);
+      ids[i] = id;
+      written = ID_AS_STRING;
+    }
+    if (chunk === shared) free += size + Math.max(written, 0);
+    chunks[i] = chunk;
+    offsets[i] = offset;
+    sizes[i] = size;
+    idBytes[i] = written;
+    metadata[i] = copyRecord(message.metadata);
+  }
+  return { chunks, offsets, sizes, idBytes, ids, metadata, first };
+}
+
+/** The id of message `at` of `copies`. */
+function idOf(copies: MessageCopies, at: number): string {
+  const bytes = copies.idBytes[at] as number;
+  if (bytes === NO_ID) return String(copies.first + at);
+  if (bytes === ID_AS_STRING) return (copies.ids as string[])[at] as string;
+  const start = (copies.offsets[at] as number) + (copies.sizes[at] as number);
+  return (copies.chunks[at] as Buffer).toString("utf8", start, start + bytes);
 }
 
 /**
@@ -164,9 +199,9 @@ export class Backlog {
 
   /** Adds every message of `copies`, in order. */
   append(copies: MessageCopies): void {
-    if (copies.ids.length === 0) return;
+    if (copies.sizes.length === 0) return;
     this.#publishes.push(copies);
-    this.#length += copies.ids.length;
+    this.#length += copies.sizes.length;
   }
 
   /** Takes the oldest message out, as a record of its own; the backlog must not be empty. */
@@ -174,14 +209,14 @@ export class Backlog {
     const copies = this.#publishes[this.#head] as MessageCopies;
     const at = this.#taken++;
     this.#length--;
-    if (this.#taken === copies.ids.length) this.#next();
+    if (this.#taken === copies.sizes.length) this.#next();
     return new StoredRecord(
       copies.chunks[at] as Uint8Array,
       copies.offsets[at] as number,
       copies.sizes[at] as number,
       copies.metadata[at] as Record<string, string>,
       copies.first + at,
-      copies.ids[at] as string,
+      idOf(copies, at),
     );
   }
 

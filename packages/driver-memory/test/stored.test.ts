@@ -47,4 +47,22 @@ describe("the mem broker's stored messages", () => {
     a.append(copyMessages([message("d1")], 6));
     expect(dec.decode(a.shift().body)).toBe("d1");
   });
+
+  it("gives back every id as it was sent: UTF-8 in the chunk, long or ill-formed ones as strings, none as the number", () => {
+    const ids = [
+      "0193f0a2-7c1e-7d4e-8f00-0123456789ab",
+      "ünïcødé-😀",
+      "x".repeat(300),
+      "lone \uD800 surrogate",
+      undefined,
+    ];
+    const big = new Uint8Array(5000).fill(1);
+    const messages = ids.map((id, i) => ({ id, body: i === 1 ? big : enc.encode(`b${i}`), metadata: {} }));
+    const backlog = new Backlog();
+    backlog.append(copyMessages(messages, 40));
+    const taken = Array.from({ length: ids.length }, () => backlog.shift());
+    expect(taken.map((m) => m.messageId)).toEqual([...ids.slice(0, 4), "44"]);
+    expect(taken.map((m) => m.body.byteLength)).toEqual([2, 5000, 2, 2, 2]);
+    expect(dec.decode(taken[2]?.body)).toBe("b2");
+  });
 });
