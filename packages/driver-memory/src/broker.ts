@@ -1,4 +1,5 @@
 import { ErrorCode, MAX_TIMER_MS, PubSubError, WakeUp } from "@portable-pubsub/core/driver";
+import { OutForDelivery } from "./out-for-delivery.js";
 import { Backlog, copyMessages, type MessageCopies, type StoredMessage } from "./stored.js";
 
 /**
@@ -26,11 +27,11 @@ export class SubscriptionState {
   /** Nacked and expired messages, delivered before new ones. */
   #again: StoredMessage[] = [];
   /**
-   * Keyed by delivery id; Map order is delivery order, so the oldest deadline is first. The
-   * deadline is on the message itself (each subscription has its own records, and one record is
-   * out in at most one delivery at a time): no object per delivery.
+   * The messages out for delivery, oldest deadline first. The deadline is on the message itself
+   * (each subscription has its own records, and one record is out in at most one delivery at a
+   * time): no object per delivery.
    */
-  readonly #outstanding = new Map<number, StoredMessage>();
+  readonly #outstanding = new OutForDelivery();
   #nextDelivery = 1;
   #expiryTimer: NodeJS.Timeout | undefined;
   /** Messages waiting for their redelivery, ordered by when they are due. */
@@ -80,32 +81,33 @@ export class SubscriptionState {
     return this.#arrivals.wait(ms, signal);
   }
 
-  /** Removes the message of `deliveryId` for good; a stale id is ignored. */
-  ack(deliveryId: number): void {
-    this.#outstanding.delete(deliveryId);
+  /** Removes the message of the delivery `ackId` names for good; a stale ackId is ignored. */
+  ack(ackId: unknown): void {
+    const message = this.#outstanding.find(ackId);
+    if (message) this.#outstanding.remove(message);
   }
 
-  /** Makes the message of `deliveryId` deliverable again at once; a stale id is ignored. */
-  nack(deliveryId: number): void {
-    const message = this.#outstanding.get(deliveryId);
+  /** Makes the message of `ackId`'s delivery deliverable again at once; a stale ackId is ignored. */
+  nack(ackId: unknown): void {
+    const message = this.#outstanding.find(ackId);
     if (!message) return;
-    this.#outstanding.delete(deliveryId);
+    this.#outstanding.remove(message);
     this.#again.push(message);
     this.#arrivals.wakeAll();
   }
 
   /**
-   * Makes the message of `deliveryId` deliverable again once `delayMs` have
-   * passed, ahead of new messages; a stale id is ignored. It is never made
+   * Makes the message of `ackId`'s delivery deliverable again once `delayMs`
+   * have passed, ahead of new messages; a stale ackId is ignored. It is never made
    * deliverable synchronously, not even with `delayMs` 0 (then by a timer of
    * 1 ms): a handler that fails on every delivery must not turn
    * receive → fail → redeliver into a loop of microtasks that starves the
    * event loop.
    */
-  redeliver(deliveryId: number, delayMs: number): void {
-    const message = this.#outstanding.get(deliveryId);
+  redeliver(ackId: unknown, delayMs: number): void {
+    const message = this.#outstanding.find(ackId);
     if (!message) return;
-    this.#outstanding.delete(deliveryId);
+    this.#outstanding.remove(message);
     message.failures++;
     const due = Date.now() + Math.max(0, delayMs);
     // Kept ordered by due time; an insertion after those due no later keeps equal delays in order.
@@ -116,19 +118,18 @@ export class SubscriptionState {
   }
 
   /**
-   * Restarts the ack deadline of each of `deliveryIds` from now; a stale id
-   * (acked, nacked, expired) is ignored.
+   * Restarts the ack deadline of the delivery each of `ackIds` names from
+   * now; a stale ackId (acked, nacked, expired) is ignored.
    */
-  extend(deliveryIds: readonly number[]): void {
+  extend(ackIds: readonly unknown[]): void {
     const deadline = Date.now() + this.ackDeadlineMs;
-    for (const id of deliveryIds) {
-      const message = this.#outstanding.get(id);
+    for (const ackId of ackIds) {
+      const message = this.#outstanding.find(ackId);
       if (!message) continue;
-      // Moved to the end of the Map: every deadline is a delivery or extension time plus the
-      // same ackDeadlineMs, so the Map stays ordered by deadline, as #expire needs.
-      this.#outstanding.delete(id);
+      // Moved to the end: its deadline is now the latest.
+      this.#outstanding.remove(message);
       message.deadline = deadline;
-      this.#outstanding.set(id, message);
+      this.#outstanding.add(message);
     }
   }
 
@@ -146,16 +147,15 @@ export class SubscriptionState {
 
   #deliver(message: StoredMessage, deadline: number): StoredMessage {
     message.attempts++;
-    const id = this.#nextDelivery++;
-    message.delivery = id;
+    message.delivery = this.#nextDelivery++;
     message.deadline = deadline;
-    this.#outstanding.set(id, message);
+    this.#outstanding.add(message);
     return message;
   }
 
   #armExpiry(): void {
-    if (this.#expiryTimer || this.#outstanding.size === 0) return;
-    const first = this.#outstanding.values().next().value as StoredMessage;
+    const first = this.#outstanding.first();
+    if (this.#expiryTimer || first === undefined) return;
     this.#expiryTimer = setTimeout(() => this.#expire(), Math.max(1, first.deadline - Date.now()));
     this.#expiryTimer.unref();
   }
@@ -194,9 +194,9 @@ export class SubscriptionState {
     this.#expiryTimer = undefined;
     const now = Date.now();
     let expired = 0;
-    for (const [id, message] of this.#outstanding) {
+    for (let message = this.#outstanding.first(); message !== undefined; message = this.#outstanding.first()) {
       if (message.deadline > now) break;
-      this.#outstanding.delete(id);
+      this.#outstanding.remove(message);
       message.failures++;
       this.#again.push(message);
       expired++;

@@ -23,6 +23,8 @@ export interface StoredMessage {
   delivery: number;
   /** While it is out for delivery: when its ack deadline passes (ms since the epoch). */
   deadline: number;
+  /** While it is out for delivery: its place in its subscription's `OutForDelivery`; -1 otherwise. */
+  outAt: number;
 }
 
 /**
@@ -36,6 +38,7 @@ class StoredRecord implements StoredMessage {
   failures = 0;
   delivery = 0;
   deadline = 0;
+  outAt = -1;
   readonly #bytes: Uint8Array;
   readonly #offset: number;
   readonly #size: number;

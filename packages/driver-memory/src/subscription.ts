@@ -12,6 +12,8 @@ import {
 } from "@portable-pubsub/core/driver";
 import { z } from "zod";
 import { defaultMemBroker, MEM_SYSTEM, MemBroker, type SubscriptionState } from "./broker.js";
+import type { DeliveryRef } from "./out-for-delivery.js";
+import type { StoredMessage } from "./stored.js";
 
 /** The driver's own options of {@link openMemSubscription}; the portable ones are checked by Subscription. */
 const subscriptionSettings = z.object({
@@ -38,6 +40,35 @@ export interface MemSubscriptionOptions extends SubscriptionOptions {
   mustExist?: boolean;
   /** How long one receive waits for a message when none is ready. Default 1000 ms; at most 2^31-1 ms. */
   maxWaitMs?: number;
+}
+
+/**
+ * One delivery of a stored message, as core gets it. It is its own ackId:
+ * it names the message and which delivery of it this is, so settling it
+ * finds the message without a lookup (see `OutForDelivery`).
+ */
+class MemDelivery implements DriverMessage, DeliveryRef {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly metadata: Record<string, string>;
+  readonly ackId: MemDelivery;
+  readonly loggableId: string;
+  readonly deliveryAttempt: number;
+  readonly failedAttempts: number;
+  readonly native: StoredMessage;
+  readonly delivery: number;
+
+  constructor(message: StoredMessage) {
+    this.id = message.messageId;
+    this.body = message.body;
+    this.metadata = message.metadata;
+    this.ackId = this;
+    this.loggableId = String(message.id);
+    this.deliveryAttempt = message.attempts;
+    this.failedAttempts = message.failures;
+    this.native = message;
+    this.delivery = message.delivery;
+  }
 }
 
 /**
@@ -99,26 +130,17 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
       await state.waitForMessages(this.#maxWaitMs, signal);
       state = this.state();
     }
-    return state.take(maxMessages).map((message) => ({
-      id: message.messageId,
-      body: message.body,
-      metadata: message.metadata,
-      ackId: message.delivery,
-      loggableId: String(message.id),
-      deliveryAttempt: message.attempts,
-      failedAttempts: message.failures,
-      native: message,
-    }));
+    return state.take(maxMessages).map((message) => new MemDelivery(message));
   }
 
   async sendAcks(ackIds: unknown[]): Promise<void> {
     const state = this.state();
-    for (const id of ackIds) state.ack(id as number);
+    for (const ackId of ackIds) state.ack(ackId);
   }
 
   async sendNacks(ackIds: unknown[]): Promise<void> {
     const state = this.state();
-    for (const id of ackIds) state.nack(id as number);
+    for (const ackId of ackIds) state.nack(ackId);
   }
 
   /**
@@ -129,7 +151,7 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
    */
   async redeliver(redeliveries: Redelivery[]): Promise<void> {
     const state = this.state();
-    for (const { ackId, delayMs } of redeliveries) state.redeliver(ackId as number, delayMs);
+    for (const { ackId, delayMs } of redeliveries) state.redeliver(ackId, delayMs);
   }
 
   /** The subscription's ack deadline: how long a delivered message stays with its consumer. */
@@ -139,7 +161,7 @@ export class MemSubscriptionDriver implements SubscriptionDriver {
 
   /** Restarts the ack deadline of each message from now. */
   async extendLeases(ackIds: unknown[]): Promise<void> {
-    this.state().extend(ackIds as number[]);
+    this.state().extend(ackIds);
   }
 
   native(): MemBroker {
