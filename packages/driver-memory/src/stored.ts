@@ -29,7 +29,7 @@ export interface StoredMessage {
 
 /**
  * One subscription's record of a message it delivered. Its body is kept as
- * a place in a shared chunk (see `copyBodies`), and `body` makes a view of
+ * a place in a shared chunk (see `copyMessages`), and `body` makes a view of
  * it when asked, at delivery: a record is one object, not two, for the
  * garbage collector to move while the message is out.
  */
