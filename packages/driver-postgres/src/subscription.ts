@@ -80,6 +80,8 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   #lastSweep = 0;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
+  /** Acks came while a sweep ran: its statement may have read the deliveries before they went, so one more follows. */
+  #sweepAgain = false;
   #closing = false;
 
   /** `link` is the database: `PgLink.of(pool)` for yours (left open at close). */
@@ -177,7 +179,12 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
   }
 
   #sweepSoon(): void {
-    if (this.#sweepTimer !== undefined || this.#closing) return;
+    if (this.#closing) return;
+    if (this.#sweeping !== undefined) {
+      this.#sweepAgain = true;
+      return;
+    }
+    if (this.#sweepTimer !== undefined) return;
     const wait = Math.max(0, this.#lastSweep + SWEEP_INTERVAL_MS - Date.now());
     this.#sweepTimer = setTimeout(() => {
       this.#lastSweep = Date.now();
@@ -187,6 +194,10 @@ export class PgSubscriptionDriver implements SubscriptionDriver {
         .finally(() => {
           this.#sweeping = undefined;
           this.#sweepTimer = undefined;
+          if (this.#sweepAgain) {
+            this.#sweepAgain = false;
+            this.#sweepSoon();
+          }
         });
     }, wait);
     this.#sweepTimer.unref();

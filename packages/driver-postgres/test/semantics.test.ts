@@ -7,7 +7,7 @@ import {
   type Subscription,
   type Topic,
 } from "@portable-pubsub/core";
-import { declareSubscription, insertMessages } from "@portable-pubsub/driver-postgres";
+import { declareSubscription, insertMessages, openPgSubscription } from "@portable-pubsub/driver-postgres";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, PG_URL, schemaFixture, skipPg, unique } from "./helpers.js";
@@ -155,6 +155,46 @@ describe.skipIf(skipPg)("pg semantics against PostgreSQL", () => {
     expect(await count("messages", "topic = $1", [name])).toBe(10);
     await receiveN(b, 10);
     await eventually(async () => (await count("messages", "topic = $1", [name])) === 0, 10_000, "the sweep");
+  });
+
+  it("sweeps again after acks that came while a sweep ran, which its statement may not have seen", async () => {
+    // The sweep's DELETE ran, then its reply is held back: acks made meanwhile are committed after the
+    // statement read the deliveries. Before the fix they found a sweep "scheduled" and none followed (CI: once).
+    const name = unique("sweep-race");
+    const { schema, admin } = fixture();
+    await declareSubscription(admin, schema, name, "only");
+    let held: Promise<void> | undefined;
+    let release: () => void = () => {};
+    const slowSweep = {
+      async query(text: string, values?: unknown[]) {
+        const result = await admin.query(text, values);
+        if (held === undefined && /DELETE FROM \S+\.messages/.test(text)) {
+          held = new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          sweepHeld();
+          await held;
+        }
+        return result;
+      },
+    };
+    let sweepHeld: () => void = () => {};
+    const sweepStarted = new Promise<void>((resolve) => {
+      sweepHeld = resolve;
+    });
+    const topic = await topicOf(name);
+    await topic.send({ body: "first" });
+    await topic.send({ body: "second" });
+    const sub = openPgSubscription(slowSweep, name, "only", { schema });
+    opened.push(sub);
+    const [first] = await receiveN(sub, 1);
+    expect(first?.text()).toBe("first");
+    await sweepStarted;
+    // The first sweep is running (its statement done, before the second ack): ack the second now.
+    await receiveN(sub, 1);
+    await eventually(async () => (await pending(name)) === 0, 5000, "the second ack");
+    release();
+    await eventually(async () => (await count("messages", "topic = $1", [name])) === 0, 10_000, "the second sweep");
   });
 
   it("redelivers after a delay by moving visible_at, not by sending a copy, counting the attempt", async () => {
