@@ -10,7 +10,7 @@
 // Prints, for each, the best msgs/s of the rounds (on a shared machine the mean measures the neighbours as
 // much as the code) and the mean CPU time per message (process.cpuUsage, user + system: steadier under
 // load, though it counts V8's helper threads), the ratios, and issue 27's goal for ours.
-// Run: node --expose-gc packages/driver-memory/benchmarks/hand-off.mjs [messages] [rounds]
+// Run: node packages/driver-memory/benchmarks/hand-off.mjs [messages] [rounds]
 // (PUBSUB_BENCH_OPTIONS from `pnpm bench` is not read: the counts are positional.)
 import { MemBroker, openMemSubscription, openMemTopic } from "@portable-pubsub/driver-memory";
 import { fmt, processUntilAllIn, rate, sendWindowed } from "../../../benchmarks/lib.mjs";
@@ -216,9 +216,16 @@ const contenders = {
   },
 };
 
-/** Runs `run(n)`, which returns its wall time in ms, and returns that and the CPU time it took, in µs per message. */
+/**
+ * Runs `run(n)`, which returns its wall time in ms, and returns that and the CPU time it took, in µs per message.
+ *
+ * No `gc()` before a round, though `pnpm bench` gives --expose-gc: a forced full collection makes V8 throw away
+ * the optimised code of every function that had embedded one of the previous round's objects (each round opens
+ * a new broker, topic and subscription; `--trace-deopt` shows some 35 functions deoptimised for "weak objects"
+ * and 115 recompiled per round with it, none and 2 without it), so each round would measure re-optimisation,
+ * which a service, whose topic and subscription live as long as it does, never pays.
+ */
 async function measured(run) {
-  globalThis.gc?.();
   const cpu = process.cpuUsage();
   const ms = await run(N);
   const used = process.cpuUsage(cpu);
