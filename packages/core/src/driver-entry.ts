@@ -75,6 +75,7 @@ export { StoredMessages } from "./driver/stored-messages.js";
 export { ESCAPED_HEADER_PREFIX, HeaderMetadata, type HeaderMetadataOptions } from "./driver/header-metadata.js";
 export { MESSAGE_ID_KEY, messageIdFromMetadata, messageIdToMetadata } from "./driver/message-id-metadata.js";
 export { sendableMessageId } from "./message-id.js";
+export { latin1Text, utf8Text, writeUtf8 } from "./driver/buffer-text.js";
 
 // Errors a driver makes itself.
 export { DriverError, type DriverErrorOptions } from "./driver/driver-error.js";

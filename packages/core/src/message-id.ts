@@ -1,4 +1,5 @@
 import { randomFillSync } from "node:crypto";
+import { latin1Text } from "./driver/buffer-text.js";
 import { invalidArgument } from "./errors.js";
 
 /**
@@ -95,34 +96,14 @@ let lastMs = -1;
 let counterHigh = 0;
 let counterLow = 0;
 
-/**
- * A new UUIDv7 (RFC 9562): 48 bits of Unix time in ms, then a 42-bit counter
- * (the RFC's method 1) seeded at random each millisecond, then 32 random
- * bits. Within one process the ids are strictly increasing, so their
- * lowercase text sorts in the order they were made, even many in one
- * millisecond and even if the clock steps back (the last millisecond is then
- * kept until the clock passes it).
- */
-export function newMessageId(): string {
-  const now = Date.now();
-  if (now > lastMs) {
-    lastMs = now;
-    // The counter's top bit starts clear, so a millisecond always has room for 2^41 more ids.
-    counterHigh = random32() & 0x7ff;
-    counterLow = random32() & 0x3fffffff;
-  } else if (++counterLow > 0x3fffffff) {
-    counterLow = 0;
-    if (++counterHigh > 0xfff) {
-      // Never reached in practice (2^41 ids in one ms); borrow the next millisecond.
-      lastMs++;
-      counterHigh = random32() & 0x7ff;
-      counterLow = random32() & 0x3fffffff;
-    }
-  }
-  const ms = lastMs;
+/** Starts the counter of millisecond `ms` at random, and writes the text the ids of that millisecond share. */
+function startMillisecond(ms: number): void {
+  lastMs = ms;
+  // The counter's top bit starts clear, so a millisecond always has room for 2^41 more ids.
+  counterHigh = random32() & 0x7ff;
+  counterLow = random32() & 0x3fffffff;
   const high = Math.floor(ms / 0x1000000); // top 24 of 48 bits
   const low = ms % 0x1000000;
-  const tail = random32();
   putHex(0, high >>> 16);
   putHex(2, high >>> 8);
   putHex(4, high);
@@ -131,9 +112,34 @@ export function newMessageId(): string {
   putHex(9, low >>> 8);
   putHex(11, low);
   // 13: "-"
+  writeCounterHigh();
+}
+
+function writeCounterHigh(): void {
   putHex(14, 0x70 | (counterHigh >>> 8));
   putHex(16, counterHigh);
   // 18: "-"
+}
+
+/**
+ * A new UUIDv7 (RFC 9562): 48 bits of Unix time in ms, then a 42-bit counter
+ * (the RFC's method 1) seeded at random each millisecond, then 32 random
+ * bits. Within one process the ids are strictly increasing, so their
+ * lowercase text sorts in the order they were made, even many in one
+ * millisecond and even if the clock steps back (the last millisecond is then
+ * kept until the clock passes it). Ids of one millisecond share their first
+ * 19 characters, which are written once for all of them.
+ */
+export function newMessageId(): string {
+  const now = Date.now();
+  if (now > lastMs) startMillisecond(now);
+  else if (++counterLow > 0x3fffffff) {
+    counterLow = 0;
+    // Never reached in practice (2^41 ids in one ms); borrow the next millisecond.
+    if (++counterHigh > 0xfff) startMillisecond(lastMs + 1);
+    else writeCounterHigh();
+  }
+  const tail = random32();
   putHex(19, 0x80 | ((counterLow >>> 24) & 0x3f));
   putHex(21, counterLow >>> 16);
   // 23: "-"
@@ -143,5 +149,5 @@ export function newMessageId(): string {
   putHex(30, tail >>> 16);
   putHex(32, tail >>> 8);
   putHex(34, tail);
-  return text.toString("latin1", 0, 36);
+  return latin1Text(text, 0, 36);
 }

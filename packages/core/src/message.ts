@@ -55,11 +55,6 @@ export class Message {
    */
   readonly id: string;
   /**
-   * An id safe to log (broker message id or delivery tag); not unique across brokers.
-   * @deprecated Use `id`, the message's portable id, where they differ; this one stays the broker's.
-   */
-  readonly loggableId: string;
-  /**
    * How many times this message has been delivered, 1 the first time;
    * undefined where the driver cannot tell. It counts every delivery, also
    * those handed back unhandled at a shutdown, so it is not how often the
@@ -83,14 +78,22 @@ export class Message {
   constructor(message: DriverMessage, sink: AckSink) {
     this.body = message.body;
     this.metadata = withoutContextKeys(message.metadata, sink.contextKeys) ?? message.metadata;
-    this.loggableId = message.loggableId ?? "";
-    this.id = message.id ?? this.loggableId;
+    this.id = message.id ?? message.loggableId ?? "";
     this.deliveryAttempt = message.deliveryAttempt;
     this.#source = message;
     this.#sink = sink;
   }
 
   /** True if `nack()` is supported by this message's driver. */
+  /**
+   * An id safe to log (broker message id or delivery tag); not unique across brokers.
+   * @deprecated Use `id`, the message's portable id, where they differ; this one stays the broker's.
+   */
+  get loggableId(): string {
+    // Read from the driver's message when asked, not at arrival: a driver may make it only then (mem:// does).
+    return this.#source.loggableId ?? "";
+  }
+
   get nackable(): boolean {
     return this.#sink.canNack;
   }

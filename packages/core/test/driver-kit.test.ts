@@ -6,6 +6,7 @@ import {
   errorCode,
   HealthTracker,
   isNetworkError,
+  latin1Text,
   PubSubError,
   param,
   parseByteSize,
@@ -15,6 +16,8 @@ import {
   Subscription,
   Topic,
   URLMux,
+  utf8Text,
+  writeUtf8,
 } from "@portable-pubsub/core/driver";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -55,6 +58,30 @@ describe("entry points", () => {
       expect(Object.keys(app)).toContain(name);
       expect(Object.keys(kit)).toContain(name);
     }
+  });
+});
+
+describe("short text in and out of a Buffer", () => {
+  it("writes UTF-8 at an offset, returns its byte count, and reads back exactly the range asked", () => {
+    const bytes = Buffer.alloc(32, 0x2e);
+    const text = "id-é€😀";
+    const written = writeUtf8(bytes, text, 3);
+    expect(written).toBe(Buffer.byteLength(text));
+    expect(written).toBe(3 + 2 + 3 + 4);
+    expect(bytes.subarray(3, 3 + written)).toEqual(Buffer.from(text));
+    expect([bytes[2], bytes[3 + written]]).toEqual([0x2e, 0x2e]);
+    expect(utf8Text(bytes, 3, 3 + written)).toBe(text);
+    expect(utf8Text(bytes, 3, 5)).toBe("id");
+  });
+
+  it("reads latin1 byte for byte, and writes nothing past the end of the buffer", () => {
+    const bytes = Buffer.from([0x61, 0xe9, 0xff, 0x30]);
+    expect(latin1Text(bytes, 0, 4)).toBe("a\u00e9\u00ff0");
+    expect(latin1Text(bytes, 1, 2)).toBe("\u00e9");
+    const small = Buffer.alloc(4);
+    // "€" takes 3 bytes: only whole characters that fit are written.
+    expect(writeUtf8(small, "a€€", 0)).toBe(4);
+    expect(utf8Text(small, 0, 4)).toBe("a€");
   });
 });
 

@@ -1,3 +1,5 @@
+import { utf8Text, writeUtf8 } from "@portable-pubsub/core/driver";
+
 /**
  * How the in-memory broker keeps messages: one copy of each published
  * message, shared by the subscriptions that receive it, in columns while it
@@ -153,7 +155,7 @@ export function copyMessages(
     }
     chunk.set(body, offset);
     let written = NO_ID;
-    if (inChunk) written = chunk.write(id, offset + size, "utf8");
+    if (inChunk) written = writeUtf8(chunk, id, offset + size);
     else if (id !== undefined) {
       ids ??= new Array(count);
       ids[i] = id;
@@ -175,7 +177,7 @@ function idOf(copies: MessageCopies, at: number): string {
   if (bytes === NO_ID) return String(copies.first + at);
   if (bytes === ID_AS_STRING) return (copies.ids as string[])[at] as string;
   const start = (copies.offsets[at] as number) + (copies.sizes[at] as number);
-  return (copies.chunks[at] as Buffer).toString("utf8", start, start + bytes);
+  return utf8Text(copies.chunks[at] as Buffer, start, start + bytes);
 }
 
 /**

@@ -52,7 +52,6 @@ class MemDelivery implements DriverMessage, DeliveryRef {
   readonly body: Uint8Array;
   readonly metadata: Record<string, string>;
   readonly ackId: MemDelivery;
-  readonly loggableId: string;
   readonly deliveryAttempt: number;
   readonly failedAttempts: number;
   readonly native: StoredMessage;
@@ -63,11 +62,15 @@ class MemDelivery implements DriverMessage, DeliveryRef {
     this.body = message.body;
     this.metadata = message.metadata;
     this.ackId = this;
-    this.loggableId = String(message.id);
     this.deliveryAttempt = message.attempts;
     this.failedAttempts = message.failures;
     this.native = message;
     this.delivery = message.delivery;
+  }
+
+  /** The broker's number of the message, as text: made when asked, as few messages are logged. */
+  get loggableId(): string {
+    return String(this.native.id);
   }
 }
 
