@@ -30,7 +30,6 @@ async function compare(label, goal, rounds, contenders) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     const rate = {};
     for (const name of order) {
-      globalThis.gc?.();
       rate[name] = await contenders[name]();
     }
     if (round >= 0) results.push({ ...rate, ratio: rate[names[0]] / rate[names[1]] });

@@ -1,6 +1,13 @@
 // What every package benchmark needs: bodies that carry their index, a tally of what arrived,
 // a bounded send window, a run of process() until all are in, formatting, and a machine-readable report.
 // Imported as "../../../benchmarks/lib.mjs".
+//
+// Rounds are not separated by a forced gc(), though `pnpm bench` runs every benchmark with --expose-gc (for
+// those that measure memory): a forced full collection makes V8 deoptimise every function whose optimised code
+// had embedded an object of the round before (each round opens new topics, subscriptions and clients), so the
+// next round measured re-optimisation, which a service, whose clients live as long as it does, never pays. On
+// mem:// (packages/driver-memory/benchmarks/hand-off.mjs) that was some 35 functions deoptimised and 115
+// recompiled per round, and a quarter of the throughput.
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";

@@ -101,7 +101,6 @@ for (const r of runs) await run(r.core, Math.min(N, 20_000), r.contender);
 const times = new Map(runs.map((r) => [r.label, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const r of runs) {
-    globalThis.gc?.();
     times.get(r.label).push(await run(r.core, N, r.contender));
   }
 }

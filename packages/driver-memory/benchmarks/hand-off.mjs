@@ -218,12 +218,8 @@ const contenders = {
 
 /**
  * Runs `run(n)`, which returns its wall time in ms, and returns that and the CPU time it took, in µs per message.
- *
- * No `gc()` before a round, though `pnpm bench` gives --expose-gc: a forced full collection makes V8 throw away
- * the optimised code of every function that had embedded one of the previous round's objects (each round opens
- * a new broker, topic and subscription; `--trace-deopt` shows some 35 functions deoptimised for "weak objects"
- * and 115 recompiled per round with it, none and 2 without it), so each round would measure re-optimisation,
- * which a service, whose topic and subscription live as long as it does, never pays.
+ * No gc() before it (see benchmarks/lib.mjs): with one, `--trace-deopt` showed some 35 functions deoptimised for
+ * "weak objects" and 115 recompiled per round; without, none and 2.
  */
 async function measured(run) {
   const cpu = process.cpuUsage();

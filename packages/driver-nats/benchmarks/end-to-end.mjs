@@ -109,7 +109,6 @@ for (const n of COUNTS) {
       rawRuns.push(await raw(n));
       oursRuns.push(await ours(n));
     }
-    globalThis.gc?.();
   }
   const o = median(oursRuns.map((r) => r.ms));
   const w = median(rawRuns.map((r) => r.ms));

@@ -95,7 +95,6 @@ try {
     const order = round % 2 === 0 ? ["amqplib", "rabbit://"] : ["rabbit://", "amqplib"];
     const rate = {};
     for (const name of order) {
-      global.gc?.();
       const received = tally(COUNT, SIZE);
       const start = performance.now();
       await contenders[name].run(received);

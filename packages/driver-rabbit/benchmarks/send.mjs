@@ -64,7 +64,6 @@ async function compare(label, n, drive) {
   await contenders.raw();
   await contenders.ours();
   const time = async (send) => {
-    global.gc?.();
     const start = performance.now();
     await drive(n, send);
     const ms = performance.now() - start;
@@ -109,7 +108,6 @@ async function compareSequential(label, n) {
   for (const send of contenders) await send();
   const ms = [0, 0, 0];
   for (let round = 0; round < ROUNDS; round++) {
-    global.gc?.();
     for (let i = 0; i < n; i++) {
       for (let c = 0; c < contenders.length; c++) {
         const t0 = performance.now();

@@ -144,7 +144,6 @@ for (const n of COUNTS) {
       const name = names[(r + k) % names.length];
       results[name].push(await contenders[name](n));
     }
-    globalThis.gc?.();
   }
   const ms = Object.fromEntries(names.map((name) => [name, median(results[name].map((x) => x.ms))]));
   const cpuPerMsg = (name) => (median(results[name].map((x) => x.cpuUs)) / n).toFixed(1);

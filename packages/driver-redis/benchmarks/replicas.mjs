@@ -88,7 +88,6 @@ const withWait = [];
 for (let r = 0; r < RUNS; r++) {
   without.push(await run(N, 0));
   withWait.push(await run(N, 1));
-  globalThis.gc?.();
 }
 const w0 = median(without.map((r) => r.windowedMs));
 const w1 = median(withWait.map((r) => r.windowedMs));
