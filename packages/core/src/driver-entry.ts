@@ -71,6 +71,7 @@ export { certificateHint, DEFAULT_CONNECT_TIMEOUT_MS, isCertificateError, isNetw
 // Messages: receive buffers, leases, partial sends, metadata in headers.
 export { type BufferedAckId, DeliveryBuffer } from "./driver/delivery-buffer.js";
 export { HeldLeases, type HeldLeasesOptions } from "./driver/held-leases.js";
+export { PlacedList } from "./driver/placed-list.js";
 export { StoredMessages } from "./driver/stored-messages.js";
 export { ESCAPED_HEADER_PREFIX, HeaderMetadata, type HeaderMetadataOptions } from "./driver/header-metadata.js";
 export { MESSAGE_ID_KEY, messageIdFromMetadata, messageIdToMetadata } from "./driver/message-id-metadata.js";

@@ -215,15 +215,16 @@ describe("HeldLeases", () => {
       extend: (ids) => void calls.push([...ids]),
       onError: () => {},
     });
-    const ids = Array.from({ length: 100 }, (_, i) => `id${i}`);
+    // 400 held, 320 released: past half of at least 256 places, the list compacts.
+    const ids = Array.from({ length: 400 }, (_, i) => `id${i}`);
     for (const id of ids) leases.hold(id);
-    for (const id of ids.slice(0, 80)) leases.release(id);
-    leases.hold("id90");
-    expect(leases.size).toBe(20);
+    for (const id of ids.slice(0, 320)) leases.release(id);
+    leases.hold("id390");
+    expect(leases.size).toBe(80);
     vi.advanceTimersByTime(500);
-    expect(calls).toEqual([ids.slice(80)]);
-    leases.handOver(["id85", "nope"]);
-    expect(leases.size).toBe(19);
+    expect(calls).toEqual([ids.slice(320)]);
+    leases.handOver(["id385", "nope"]);
+    expect(leases.size).toBe(79);
     leases.stop();
     expect(leases.size).toBe(0);
   });
@@ -231,11 +232,11 @@ describe("HeldLeases", () => {
   it("keeps the order of what stays held through releases that compact it, and one item in two keepers apart", () => {
     const first = keeper();
     const second = keeper();
-    const many = Array.from({ length: 100 }, (_, i) => item(`m${i}`));
+    const many = Array.from({ length: 400 }, (_, i) => item(`m${i}`));
     for (const m of many) first.leases.hold(m);
     second.leases.hold(many[5] as Item);
-    // 70 released, every one not divisible by 3 and a few more: past half, the keeper compacts.
-    const kept = many.filter((_, i) => i % 3 === 0 && i < 90);
+    // Every one not divisible by 3 released, and the last 40: past half of at least 256 places, the list compacts.
+    const kept = many.filter((_, i) => i % 3 === 0 && i < 360);
     for (const m of many) if (!kept.includes(m)) first.leases.release(m);
     expect(first.leases.size).toBe(kept.length);
     // Held again: its time is renewed, its place kept.

@@ -1,3 +1,4 @@
+import { PlacedList } from "./placed-list.js";
 import { MAX_TIMER_MS } from "./timers.js";
 
 /** An item with keepers' slots: each keeper's symbol → the item's index in that keeper. */
@@ -51,25 +52,17 @@ export interface HeldLeasesOptions<T> {
  * use it: a driver must not write a keep-alive timer of its own.
  *
  * An object item keeps its place in the keeper in a symbol-keyed slot of
- * its own, so it must be extensible (not frozen or sealed): a Map keyed by
- * the items cost two hash operations per item and an identity hash for each,
- * most of what holding cost core per message. Other items (string ids) are
- * looked up in a Map, as before.
+ * its own (see `PlacedList`), so it must be extensible (not frozen or
+ * sealed). Other items (string ids) are looked up in a Map.
  */
 export class HeldLeases<T> {
   readonly #options: HeldLeasesOptions<T>;
-  /**
-   * The held items in the order they were held (undefined where one was
-   * released), and when each was held. Each item's index is in its slot.
-   * Holes are compacted away once they are the majority.
-   */
-  #items: (T | undefined)[] = [];
-  #since: number[] = [];
-  #count = 0;
   /** This keeper's slot: its own symbol, as one item may be held by two keepers at once. */
   readonly #slot = Symbol("heldAt");
   /** The index of each held item that is not an object, which cannot take a slot. */
   readonly #valueAt = new Map<T, number>();
+  /** The held items in the order they were held, each with when it was held. */
+  readonly #held = new PlacedList<T>((item, at) => this.#place(item, at));
   /** When a tick last extended every item then held. */
   #extendedAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
@@ -87,12 +80,8 @@ export class HeldLeases<T> {
   hold(item: T, now: number = Date.now()): void {
     if (this.#stopped) return;
     const at = this.#indexOf(item);
-    if (at === -1) {
-      this.#place(item, this.#items.length);
-      this.#items.push(item);
-      this.#since.push(now);
-      this.#count++;
-    } else this.#since[at] = now;
+    if (at === -1) this.#held.push(item, now);
+    else this.#held.setValueAt(at, now);
     if (this.#timer === undefined) this.#schedule();
   }
 
@@ -104,16 +93,16 @@ export class HeldLeases<T> {
 
   /** How many items are held. */
   get size(): number {
-    return this.#count;
+    return this.#held.size;
   }
 
-  /** Where `item` is in #items, or -1: its slot may be stale (released, compacted, stopped), so it is checked. */
+  /** Where `item` is held, or -1: its record may be stale (released, compacted, stopped), so it is checked. */
   #indexOf(item: T): number {
     const at = isObject(item) ? (item as Slotted)[this.#slot] : this.#valueAt.get(item);
-    return at !== undefined && this.#items[at] === item ? at : -1;
+    return at !== undefined && this.#held.at(at) === item ? at : -1;
   }
 
-  /** Records that `item` is at `at` of #items. */
+  /** Records that `item` is at `at` of the list; undefined: it is not held. */
   #place(item: T, at: number | undefined): void {
     if (isObject(item)) (item as Slotted)[this.#slot] = at;
     else if (at === undefined) this.#valueAt.delete(item);
@@ -121,27 +110,8 @@ export class HeldLeases<T> {
   }
 
   #remove(item: T, at: number): void {
-    this.#items[at] = undefined;
+    this.#held.removeAt(at);
     this.#place(item, undefined);
-    if (--this.#count === 0) {
-      this.#items = [];
-      this.#since = [];
-    } else if (this.#items.length >= 64 && this.#count * 2 < this.#items.length) this.#compact();
-  }
-
-  /** Moves the held items to the front, in order, and renumbers their slots. */
-  #compact(): void {
-    const items: T[] = [];
-    const since: number[] = [];
-    for (let i = 0; i < this.#items.length; i++) {
-      const item = this.#items[i];
-      if (item === undefined) continue;
-      this.#place(item, items.length);
-      items.push(item);
-      since.push(this.#since[i] as number);
-    }
-    this.#items = items;
-    this.#since = since;
   }
 
   /**
@@ -162,7 +132,7 @@ export class HeldLeases<T> {
     for (const item of items) {
       const at = this.#indexOf(item);
       if (at === -1) continue;
-      const since = this.#since[at] as number;
+      const since = this.#held.valueAt(at);
       this.#remove(item, at);
       if (since > oldest && Math.max(since, this.#extendedAt) < stale) due.push(item);
     }
@@ -174,9 +144,7 @@ export class HeldLeases<T> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#items = [];
-    this.#since = [];
-    this.#count = 0;
+    this.#held.clear();
     this.#valueAt.clear();
   }
 
@@ -195,20 +163,15 @@ export class HeldLeases<T> {
 
   #tick(): void {
     this.#timer = undefined;
-    if (this.#count === 0) return;
+    if (this.#held.size === 0) return;
     const now = Date.now();
     const oldest = now - (this.#options.maxHoldMs ?? Number.POSITIVE_INFINITY);
     const items: T[] = [];
     const dropped: T[] = [];
-    // Read from a snapshot: dropping an item may compact the arrays.
-    const held = this.#items;
-    const since = this.#since;
-    for (let i = 0; i < held.length; i++) {
-      const item = held[i];
-      if (item === undefined) continue;
-      if ((since[i] as number) > oldest) items.push(item);
+    this.#held.forEach((item, since) => {
+      if (since > oldest) items.push(item);
       else dropped.push(item);
-    }
+    });
     for (const item of dropped) this.release(item);
     if (dropped.length > 0) this.#options.onDropped?.(dropped);
     if (items.length > 0 && !this.#extending) {
@@ -221,7 +184,7 @@ export class HeldLeases<T> {
         });
       }
     }
-    if (this.#count > 0) this.#schedule();
+    if (this.#held.size > 0) this.#schedule();
   }
 
   /** Calls `extend`; returns its promise, if it gave one, settled once it has (never rejected). */
