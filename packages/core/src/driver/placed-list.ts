@@ -14,7 +14,8 @@ const COMPACT_FROM = 256;
  * kept for hours at the front cannot let the list grow without bound: once
  * they are the majority, the items move to the front, in order, and `place`
  * records their new indexes. An index is valid only until the next
- * `removeAt` or `clear`, so callers must not keep one across them.
+ * `removeAt` or `clear`, so callers must not keep one across them. An item
+ * must not be `undefined`, which marks a hole.
  *
  * The kit's `HeldLeases` keeps its items in one (the number: when each was
  * held); the mem broker keeps its messages out for delivery in another.
