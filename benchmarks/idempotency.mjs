@@ -21,7 +21,7 @@ const wants = (...names) => words.length === 0 || words.includes("idempotency") 
 
 /**
  * Runs `rounds` rounds (plus one warm-up) of each contender, alternating the order, and prints the
- * median rates and the median of the per-round ratios `with / without`.
+ * median rates and the median of the per-round ratios `with / without`; returns the median rate of each, by name.
  */
 async function compare(label, goal, rounds, contenders) {
   const names = Object.keys(contenders);
@@ -41,14 +41,14 @@ async function compare(label, goal, rounds, contenders) {
     `${label}: ${names[0]} ${per(names[0])} msg/s, ${names[1]} ${per(names[1])} msg/s, ratio ${ratio.toFixed(2)} ` +
       `(goal >= ${goal}; median of ${rounds}; rounds ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
   );
-  return { without: median(results.map((r) => r[names[1]])) };
+  return Object.fromEntries(names.map((name) => [name, median(results.map((r) => r[name]))]));
 }
 
 /**
- * The floor under any in-memory store of the default size: ns per id (wall time) of a bare Map of 100,000 string
- * keys (number values, no entry objects) doing what a store must per message (look the id up, insert it,
- * evict the oldest, mark it done), each id a fresh flat string (a generated one) as a received one is. Making the ids is timed
- * alone and taken off. Best of 3 passes of 1,000,000 ids.
+ * The floor under any in-memory store of the default size: ns per id (wall time) of a bare Map of 100,000
+ * string keys (number values, no entry objects) doing what a store must per message (look the id up, insert
+ * it, evict the oldest, mark it done), each id a fresh flat string (a generated one), as a received one is.
+ * Making the ids is timed alone and taken off. Best of 3 passes of 1,000,000 ids.
  */
 function mapFloorNs() {
   const N = 1_000_000;
