@@ -47,14 +47,6 @@ export class Message {
    */
   readonly metadata: Readonly<Record<string, string>>;
   /**
-   * The message's id: the one it was sent with (`send({ id })`), or the one
-   * generated at send; the same on every delivery of the message, through
-   * redeliveries, resends, delays and dead letters. A message that another
-   * program published has the broker's own id instead, as the driver's
-   * README says.
-   */
-  readonly id: string;
-  /**
    * How many times this message has been delivered, 1 the first time;
    * undefined where the driver cannot tell. It counts every delivery, also
    * those handed back unhandled at a shutdown, so it is not how often the
@@ -64,6 +56,8 @@ export class Message {
   readonly #sink: AckSink;
   /** What the driver delivered, trace-context keys included. */
   readonly #source: DriverMessage;
+  /** `id`, once read: a driver may make its text only when asked (mem:// does), and most handlers never ask. */
+  #id: string | undefined;
   #settled = false;
 
   static {
@@ -78,13 +72,26 @@ export class Message {
   constructor(message: DriverMessage, sink: AckSink) {
     this.body = message.body;
     this.metadata = withoutContextKeys(message.metadata, sink.contextKeys) ?? message.metadata;
-    this.id = message.id ?? message.loggableId ?? "";
     this.deliveryAttempt = message.deliveryAttempt;
     this.#source = message;
     this.#sink = sink;
   }
 
-  /** True if `nack()` is supported by this message's driver. */
+  /**
+   * The message's id: the one it was sent with (`send({ id })`), or the one
+   * generated at send; the same on every delivery of the message, through
+   * redeliveries, resends, delays and dead letters. A message that another
+   * program published has the broker's own id instead, as the driver's
+   * README says.
+   */
+  get id(): string {
+    if (this.#id === undefined) {
+      const source = this.#source;
+      this.#id = source.id ?? source.loggableId ?? "";
+    }
+    return this.#id;
+  }
+
   /**
    * An id safe to log (broker message id or delivery tag); not unique across brokers.
    * @deprecated Use `id`, the message's portable id, where they differ; this one stays the broker's.
@@ -94,6 +101,7 @@ export class Message {
     return this.#source.loggableId ?? "";
   }
 
+  /** True if `nack()` is supported by this message's driver. */
   get nackable(): boolean {
     return this.#sink.canNack;
   }

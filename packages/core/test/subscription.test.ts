@@ -118,6 +118,36 @@ describe("Subscription", () => {
     expect(driver.acked).toEqual(["first"]);
   });
 
+  it("reads the driver's id when msg.id is first read, once; a message without one has its broker id", async () => {
+    let reads = 0;
+    const withId = Object.defineProperty(
+      { body: new Uint8Array(1), metadata: {}, ackId: "a", loggableId: "broker-1" },
+      "id",
+      {
+        get: () => {
+          reads++;
+          return "order-42";
+        },
+      },
+    );
+    const withoutId = { body: new Uint8Array(1), metadata: {}, ackId: "b", loggableId: "broker-2" };
+    let fetched = false;
+    const driver = Object.assign(new ScriptedSubscriptionDriver(), {
+      async receiveBatch() {
+        if (fetched) return [];
+        fetched = true;
+        return [withId, withoutId];
+      },
+    });
+    const sub = new Subscription(driver);
+    const first = await sub.receive();
+    const second = await sub.receive();
+    expect(reads).toBe(0);
+    expect([first.id, first.id, second.id]).toEqual(["order-42", "order-42", "broker-2"]);
+    expect(reads).toBe(1);
+    await sub.shutdown();
+  });
+
   it("ignores acks after shutdown instead of throwing", async () => {
     const driver = new ScriptedSubscriptionDriver();
     driver.push("late");

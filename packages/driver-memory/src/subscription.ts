@@ -48,7 +48,6 @@ export interface MemSubscriptionOptions extends SubscriptionOptions {
  * finds the message without a lookup (see `OutForDelivery`).
  */
 class MemDelivery implements DriverMessage, DeliveryRef {
-  readonly id: string;
   readonly body: Uint8Array;
   readonly metadata: Record<string, string>;
   readonly ackId: MemDelivery;
@@ -58,7 +57,6 @@ class MemDelivery implements DriverMessage, DeliveryRef {
   readonly delivery: number;
 
   constructor(message: StoredMessage) {
-    this.id = message.messageId;
     this.body = message.body;
     this.metadata = message.metadata;
     this.ackId = this;
@@ -66,6 +64,11 @@ class MemDelivery implements DriverMessage, DeliveryRef {
     this.failedAttempts = message.failures;
     this.native = message;
     this.delivery = message.delivery;
+  }
+
+  /** The message's id: its text is made when asked (see StoredRecord). */
+  get id(): string {
+    return this.native.messageId;
   }
 
   /** The broker's number of the message, as text: made when asked, as few messages are logged. */

@@ -19,6 +19,18 @@ describe("the mem broker's stored messages", () => {
     expect(backlog.length).toBe(0);
   });
 
+  it("reads an id out of the chunk only when asked, the same text every time, multi-byte and long ids included", () => {
+    const long = "x".repeat(300); // past MAX_ID_IN_CHUNK: kept as a string
+    const copies = copyMessages([message("a", "zürich-🚀-1"), message("b", long), message("c")], 1);
+    const backlog = new Backlog();
+    backlog.append(copies);
+    const [first, second, third] = [backlog.shift(), backlog.shift(), backlog.shift()];
+    expect(first?.messageId).toBe("zürich-🚀-1");
+    expect(first?.messageId).toBe(first?.messageId);
+    expect(dec.decode(first?.body)).toBe("a");
+    expect([second?.messageId, third?.messageId]).toEqual([long, "3"]);
+  });
+
   it("takes messages in publish order across publishes, each subscription's backlog on its own", () => {
     const a = new Backlog();
     const b = new Backlog();
