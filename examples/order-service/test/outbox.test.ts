@@ -74,23 +74,15 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
   });
 
   const arrived = (orderId: string) => got.filter((m) => m.metadata["order-id"] === orderId);
-  async function waitFor(what: string, check: () => boolean, ms = 15_000) {
+  async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 15_000) {
     const deadline = Date.now() + ms;
-    while (!check()) {
+    while (!(await check())) {
       if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
-  async function waitForRows(n: number, ms = 15_000) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`);
-      if (rows[0]?.n === n) return;
-      if (Date.now() > deadline) throw new Error(`the outbox did not come to ${n} rows within ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const outboxRows = async () => (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)).rows[0]?.n;
 
   it("the order row and order.created commit together; a message waiting while the relay is dead arrives after its restart", async () => {
     let relay = await startRelay(schema);
@@ -117,7 +109,7 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
 
       // The relay deletes a row once the broker confirmed its send, which can be after the consumer got it:
       // killed before that, it would send the first again after its restart (at least once, as documented).
-      await waitForRows(0);
+      await waitFor("the relay deleting the first order's outbox row", async () => (await outboxRows()) === 0);
       // The relay dies; an order placed meanwhile is committed, its message waits in the outbox.
       relay.kill("SIGKILL");
       await once(relay, "exit");
@@ -135,7 +127,7 @@ describe.skipIf(skipWithoutRabbit)("orders through the PostgreSQL outbox", () =>
       expect(readOrder((arrived(second.order.id)[0] as Message).body)).toEqual(second.order);
       expect(arrived(first.order.id)).toHaveLength(1);
       expect(got).toHaveLength(2);
-      expect((await pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)).rows[0]?.n).toBe(0);
+      expect(await outboxRows()).toBe(0);
     } finally {
       if (relay.exitCode === null && relay.signalCode === null) {
         relay.kill("SIGTERM");
