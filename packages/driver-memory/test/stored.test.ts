@@ -19,16 +19,26 @@ describe("the mem broker's stored messages", () => {
     expect(backlog.length).toBe(0);
   });
 
-  it("reads an id out of the chunk only when asked, the same text every time, multi-byte and long ids included", () => {
+  it("decodes an id out of the chunk at its first read, then keeps it: multi-byte, long and absent ids", () => {
     const long = "x".repeat(300); // past MAX_ID_IN_CHUNK: kept as a string
-    const copies = copyMessages([message("a", "zürich-🚀-1"), message("b", long), message("c")], 1);
+    const copies = copyMessages(
+      [message("a", "zürich-🚀-1"), message("b", long), message("c"), message("d", "id-1")],
+      1,
+    );
     const backlog = new Backlog();
     backlog.append(copies);
-    const [first, second, third] = [backlog.shift(), backlog.shift(), backlog.shift()];
+    const [first, second, third, fourth] = [backlog.shift(), backlog.shift(), backlog.shift(), backlog.shift()];
     expect(first?.messageId).toBe("zürich-🚀-1");
-    expect(first?.messageId).toBe(first?.messageId);
     expect(dec.decode(first?.body)).toBe("a");
     expect([second?.messageId, third?.messageId]).toEqual([long, "3"]);
+    // White box: the id's bytes sit right after the body in the chunk. Changed before the first read, the read
+    // shows them (nothing was decoded at the shift); changed after it, the text read first stays.
+    const chunk = copies.chunks[3] as Buffer;
+    const idAt = (copies.offsets[3] as number) + (copies.sizes[3] as number);
+    chunk.write("id-2", idAt, "utf8");
+    expect(fourth?.messageId).toBe("id-2");
+    chunk.write("id-3", idAt, "utf8");
+    expect(fourth?.messageId).toBe("id-2");
   });
 
   it("takes messages in publish order across publishes, each subscription's backlog on its own", () => {
