@@ -108,7 +108,11 @@ export interface ReconnectCapability {
 export interface RestartCapability {
   /** Stops the broker; resolves once it is down. */
   stopBroker(): Promise<void>;
-  /** Starts the broker again; resolves once it accepts connections. The suite always calls it after a stop. */
+  /**
+   * Starts the broker again; resolves once it accepts connections. The suite
+   * calls it only after `stopBroker` has resolved, and calls `stopBroker`
+   * again only after it has resolved: the two never overlap.
+   */
   startBroker(): Promise<void>;
   /**
    * A harness whose topics and subscriptions survive a restart (durable

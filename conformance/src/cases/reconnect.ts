@@ -82,9 +82,13 @@ export function reconnectCases(ctx: SuiteContext): void {
     let sent = 0;
     const failures: unknown[] = [];
     const publishers = 20;
+    let lastStart: Promise<void> = Promise.resolve();
     const restartBroker = () => {
-      const stopped = restart.stopBroker();
+      // The second restart can come due while the first start has yet to return (sends resume once the broker
+      // accepts them, before its start command sees it up): the stop waits for that start, as the contract says.
+      const stopped = lastStart.then(() => restart.stopBroker());
       const started = stopped.finally(() => new Promise((r) => setTimeout(r, 500))).then(() => restart.startBroker());
+      lastStart = started;
       // Observed at once: a failed start is this test's failure (awaited below), not an unhandled rejection.
       started.catch(() => {});
       restarts.push(started);
