@@ -85,7 +85,35 @@ export function createClient(target: ServerTarget, options: RedisOptions, extra:
   // ioredis emits 'error' for every failed connection attempt; health reports it. Without a listener it would crash the process.
   client.on("error", scrubCredentials);
   if (client instanceof Cluster) client.on("node error", scrubCredentials);
+  else reviveWhenEnded(client);
   return client;
+}
+
+/** Clients that `closeClient` closed: their end is wanted. */
+const closing = new WeakSet<RedisClient>();
+
+/**
+ * Connects `client` again whenever it ends without `closeClient` having
+ * closed it. ioredis ends a Sentinel client for good when its
+ * failoverDetector hears of a failover while the client is between two
+ * attempts to reach the master (its connector is told to disconnect
+ * mid-connect, and the failed connect ends the client): the commands it
+ * queued fail with "Connection is closed." and it never connects again, so
+ * acks and sends were retried against a dead client until their deadline. A
+ * test that kills the master hit it about one run in eight under load.
+ */
+function reviveWhenEnded(client: Redis): void {
+  let attempts = 0;
+  client.on("ready", () => {
+    attempts = 0;
+  });
+  client.on("end", () => {
+    if (closing.has(client)) return;
+    const delayMs = Math.min(100 * 2 ** attempts++, 2000);
+    setTimeout(() => {
+      if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
+    }, delayMs);
+  });
 }
 
 /**
@@ -154,6 +182,7 @@ export function duplicateForReads(
   const topology = topologies.get(client);
   if (topology !== undefined) topologies.set(reader, topology);
   reader.on("error", scrubCredentials);
+  if (!(reader instanceof Cluster)) reviveWhenEnded(reader);
   return reader;
 }
 
@@ -260,7 +289,9 @@ export class ClientHealth {
  * and QUIT would only wait in the offline queue).
  */
 export async function closeClient(client: RedisClient, signal: AbortSignal, graceMs = 2000): Promise<void> {
-  if (stillShared(client) || client.status === "end") return;
+  if (stillShared(client)) return;
+  closing.add(client);
+  if (client.status === "end") return;
   if (!signal.aborted && client.status === "ready") await settledWithin(client.quit(), signal, graceMs);
   client.disconnect();
 }
