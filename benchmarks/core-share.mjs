@@ -9,7 +9,8 @@
 // collector's time belongs to everyone, so core's figure is a floor of what core costs, not a ceiling.
 // With --baseline-dir DIR, the same runs measure a built checkout of your own too (such as main), alternating.
 // Words as in `pnpm bench`: "mem" or "rabbit" runs that broker only (rabbit needs RABBIT_SERVER_URL's broker,
-// default the local one). Options: --messages-mem N (default 200000), --messages-rabbit N (20000), --rounds R (3).
+// default the local one). Options: --messages-mem N (default 200000), --messages-rabbit N (20000), --rounds R (3),
+// --functions K: also core's K costliest functions by self time, in the same µs per message.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -35,12 +36,14 @@ async function parent() {
   const brokers = chosen.length > 0 ? chosen : known;
   const rounds = Number(option("--rounds", "3"));
   const dir = option("--baseline-dir", undefined);
+  const top = Number(option("--functions", "0"));
   const contenders = [{ name: "this checkout", root }, ...(dir ? [{ name: `baseline (${dir})`, root: dir }] : [])];
   for (const broker of brokers) {
     const n = Number(option(`--messages-${broker}`, broker === "mem" ? "200000" : "20000"));
     console.log(`\ncore's share, ${broker}:// for-await+ack, ${n} messages a run, ${rounds} rounds, µs per message:`);
     console.log(`${"contender".padEnd(28)} | ${GROUPS.map((g) => g.padStart(6)).join(" | ")} |  total | core share`);
     const sums = contenders.map(() => Object.fromEntries(GROUPS.map((g) => [g, 0])));
+    const functions = contenders.map(() => ({}));
     for (let r = 0; r < rounds; r++) {
       for (const [i, c] of contenders.entries()) {
         const out = spawnSync(process.execPath, [here, "--child", broker, c.root, String(n)], {
@@ -50,6 +53,7 @@ async function parent() {
         if (out.status !== 0) throw new Error(`${c.name} failed: ${out.stderr}`);
         const us = JSON.parse(out.stdout.trim().split("\n").at(-1));
         for (const g of GROUPS) sums[i][g] += us[g] / rounds;
+        for (const [fn, t] of Object.entries(us.functions)) functions[i][fn] = (functions[i][fn] ?? 0) + t / rounds;
       }
     }
     for (const [i, c] of contenders.entries()) {
@@ -59,6 +63,13 @@ async function parent() {
       console.log(
         `${c.name.slice(0, 28).padEnd(28)} | ${cells} | ${total.toFixed(2).padStart(6)} | ${((100 * us.core) / total).toFixed(0)}%`,
       );
+    }
+    if (top > 0) {
+      for (const [i, c] of contenders.entries()) {
+        console.log(`\n${c.name}: core's ${top} costliest functions, µs per message (self time)`);
+        const ranked = Object.entries(functions[i]).sort((a, b) => b[1] - a[1]);
+        for (const [fn, t] of ranked.slice(0, top)) console.log(`  ${t.toFixed(3).padStart(6)}  ${fn}`);
+      }
     }
   }
 }
@@ -113,5 +124,13 @@ async function child(broker, codeRoot, n) {
   const sampled = GROUPS.reduce((t, g) => t + us[g], 0);
   const cpuUs = (used.user + used.system) / n;
   for (const g of GROUPS) us[g] = (us[g] / sampled) * cpuUs;
-  console.log(JSON.stringify(us));
+  // Core's time by function (file:function), in the same µs per message, for --functions.
+  const functions = {};
+  for (let i = 0; i < profile.samples.length; i++) {
+    const frame = byId.get(profile.samples[i]).callFrame;
+    if (group(frame.url, frame.functionName) !== "core") continue;
+    const key = `${frame.url.slice(frame.url.indexOf("/dist/") + 6)}:${frame.functionName || "(anonymous)"}`;
+    functions[key] = (functions[key] ?? 0) + ((profile.timeDeltas[i] ?? 0) / sampled) * cpuUs;
+  }
+  console.log(JSON.stringify({ ...us, functions }));
 }
