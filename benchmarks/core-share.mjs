@@ -116,21 +116,22 @@ async function child(broker, codeRoot, n) {
   session.disconnect();
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const us = Object.fromEntries(GROUPS.map((g) => [g, 0]));
-  for (let i = 0; i < profile.samples.length; i++) {
-    const frame = byId.get(profile.samples[i]).callFrame;
-    const g = group(frame.url, frame.functionName);
-    if (g) us[g] += profile.timeDeltas[i] ?? 0;
-  }
-  const sampled = GROUPS.reduce((t, g) => t + us[g], 0);
-  const cpuUs = (used.user + used.system) / n;
-  for (const g of GROUPS) us[g] = (us[g] / sampled) * cpuUs;
-  // Core's time by function (file:function), in the same µs per message, for --functions.
+  // Core's time by function too (file:function), for --functions.
   const functions = {};
   for (let i = 0; i < profile.samples.length; i++) {
     const frame = byId.get(profile.samples[i]).callFrame;
-    if (group(frame.url, frame.functionName) !== "core") continue;
+    const g = group(frame.url, frame.functionName);
+    if (!g) continue;
+    const dt = profile.timeDeltas[i] ?? 0;
+    us[g] += dt;
+    if (g !== "core") continue;
     const key = `${frame.url.slice(frame.url.indexOf("/dist/") + 6)}:${frame.functionName || "(anonymous)"}`;
-    functions[key] = (functions[key] ?? 0) + ((profile.timeDeltas[i] ?? 0) / sampled) * cpuUs;
+    functions[key] = (functions[key] ?? 0) + dt;
   }
+  const sampled = GROUPS.reduce((t, g) => t + us[g], 0);
+  const cpuUs = (used.user + used.system) / n;
+  // Sampled time to µs per message: the run's CPU time split by the samples' shares.
+  for (const g of GROUPS) us[g] = (us[g] / sampled) * cpuUs;
+  for (const key of Object.keys(functions)) functions[key] = (functions[key] / sampled) * cpuUs;
   console.log(JSON.stringify({ ...us, functions }));
 }
