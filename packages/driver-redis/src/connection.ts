@@ -82,6 +82,11 @@ export function createClient(target: ServerTarget, options: RedisOptions, extra:
       ? new Redis(target, { ...options, ...extra })
       : openTopologyClient(target, options, extra);
   if (typeof target !== "string") topologies.set(client, describeTopology(target));
+  return owned(client);
+}
+
+/** Sets up a client this driver opened: credentials scrubbed from its errors, and brought back if ioredis ends it. */
+function owned<C extends RedisClient>(client: C): C {
   // ioredis emits 'error' for every failed connection attempt; health reports it. Without a listener it would crash the process.
   client.on("error", scrubCredentials);
   if (client instanceof Cluster) client.on("node error", scrubCredentials);
@@ -181,9 +186,7 @@ export function duplicateForReads(
       : client.duplicate(options);
   const topology = topologies.get(client);
   if (topology !== undefined) topologies.set(reader, topology);
-  reader.on("error", scrubCredentials);
-  if (!(reader instanceof Cluster)) reviveWhenEnded(reader);
-  return reader;
+  return owned(reader);
 }
 
 const EVENTS = ["connect", "ready", "reconnecting", "close", "end", "error"] as const;
