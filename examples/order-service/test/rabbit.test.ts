@@ -132,7 +132,13 @@ describe.skipIf(skipWithoutRabbit)("order service on RabbitMQ through a fault pr
       SEND_TIMEOUT: "500ms",
     });
     try {
-      expect((await postOrder(service.url, { item: "pen", quantity: 1 })).status).toBe(201);
+      // Before the fault, orders go through. The first one waits at most 500 ms for its confirm: on a loaded CI
+      // machine (servers of other tests starting alongside) that once ran out, so it may take a few tries.
+      await until(
+        async () => (await postOrder(service.url, { item: "pen", quantity: 1 })).status === 201,
+        20_000,
+        "an order answered 201 before the fault",
+      );
       proxy.refuse(true);
       proxy.cut();
       const res = await fetch(`${service.url}/orders`, {
