@@ -89,7 +89,7 @@ class MemoryIdempotencyStore implements IdempotencyStore {
     for (const id of ids) {
       const entry = this.#entries.get(id);
       if (!entry || entry.expiresAt <= now) this.#insert(id, entry, true, o.owner, now + o.windowMs);
-      else if (!entry.done && entry.owner === o.owner) {
+      else {
         entry.done = true;
         entry.expiresAt = now + o.windowMs;
       }

@@ -85,11 +85,13 @@ export interface IdempotencyStore<Tx = never> {
    */
   claim(ids: readonly string[], o: ClaimOptions, signal?: AbortSignal): Promise<ClaimOutcome[]>;
   /**
-   * Marks each of `ids` done for `o.windowMs`, in one round trip, where
-   * `o.owner` still holds its claim or no claim holds it (a lease that
-   * expired); an id that another owner claimed since is left to that owner.
-   * Returns only after the marks are durable as far as the store makes
-   * anything durable: the portable layer acks the messages after it.
+   * Marks each of `ids` done for `o.windowMs`, in one round trip, whoever
+   * holds it: `o.owner`'s handler succeeded, so the effect happened, even
+   * where its lease ended and another owner claimed the id since (that
+   * owner's `release` must then leave the done-mark, and the redelivery is
+   * a duplicate). A plain write, with no read of what holds the id, is
+   * enough. Returns only after the marks are durable as far as the store
+   * makes anything durable: the portable layer acks the messages after it.
    */
   complete(ids: readonly string[], o: CompleteOptions): Promise<void>;
   /**

@@ -109,12 +109,12 @@ claimed AS (
 )
 SELECT w.id, CASE WHEN c.id IS NOT NULL THEN 'claimed' ELSE coalesce(t.state, 'running') END AS status
 FROM wanted w LEFT JOIN claimed c ON c.id = w.id LEFT JOIN ${t} t ON t.id = w.id`,
-    // Where this owner still holds the claim, or nothing holds the id (a lease that ended, a row pruned since):
-    // a claim another consumer took since is left to it, and so is a done-mark still in its window.
+    // Whoever holds the id, as the contract asks (the handler succeeded): a claim another consumer took since
+    // becomes done too; only a done-mark still in its window is left as it is, as markDone leaves it.
     complete: `INSERT INTO ${t} AS t (id, state, owner, expires_at)
 SELECT id, 'done', $2, ${UNTIL} FROM (${SORTED_IDS}) wanted
 ON CONFLICT (id) DO UPDATE SET state = 'done', owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-WHERE (t.state = 'running' AND t.owner = $2) OR t.${EXPIRED}`,
+WHERE t.state <> 'done' OR t.${EXPIRED}`,
     // Only this owner's live claims, locked in id order as every statement here locks them.
     extend: `UPDATE ${t} t SET expires_at = ${UNTIL} FROM (
   SELECT id FROM ${t} WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' AND NOT ${EXPIRED}

@@ -68,11 +68,12 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-/** Complete: a key that is free or the owner's becomes `d` for the window. */
-const COMPLETE = `local mine = 'r:' .. ARGV[1]
-for _, key in ipairs(KEYS) do
-  local v = redis.call('GET', key)
-  if (not v) or v == mine then redis.call('SET', key, 'd', 'PX', ARGV[2]) end
+/**
+ * Complete: every key becomes `d` for the window, whoever holds it (the contract's plain write). One SET
+ * per key: the GET that checked the owner first made this script cost Redis as much as the claim.
+ */
+const COMPLETE = `for _, key in ipairs(KEYS) do
+  redis.call('SET', key, 'd', 'PX', ARGV[1])
 end
 return 0`;
 
@@ -153,7 +154,7 @@ class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(ids: readonly string[], o: CompleteOptions): Promise<void> {
-    if (ids.length > 0) await this.#run(SCRIPTS.complete, ids, [o.owner, String(Math.ceil(o.windowMs))]);
+    if (ids.length > 0) await this.#run(SCRIPTS.complete, ids, [String(Math.ceil(o.windowMs))]);
   }
 
   async extend(ids: readonly string[], o: ExtendOptions): Promise<void> {
