@@ -27,6 +27,15 @@ export interface NackOptions {
 
 const decoder = new TextDecoder();
 
+/**
+ * The id a received message goes by (`Message.id`, and what an idempotent
+ * consumer deduplicates by): its portable id, or, from a driver that sets
+ * none (a foreign message), its broker id; "" when it has neither.
+ */
+export function receivedId(message: DriverMessage): string {
+  return message.id ?? message.loggableId ?? "";
+}
+
 /** The driver's message behind a Message, for the portable layer's tracing. */
 export let sourceOf: (message: Message) => DriverMessage;
 
@@ -86,8 +95,7 @@ export class Message {
    */
   get id(): string {
     if (this.#id === undefined) {
-      const source = this.#source;
-      this.#id = source.id ?? source.loggableId ?? "";
+      this.#id = receivedId(this.#source);
     }
     return this.#id;
   }

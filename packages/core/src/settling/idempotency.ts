@@ -12,7 +12,7 @@ import { HeldLeases } from "../driver/held-leases.js";
 import type { ClaimOutcome, IdempotencyStore } from "../driver/idempotency.js";
 import { type RetryOptions, withRetry } from "../driver/retry.js";
 import { ErrorCode, PubSubError, redactUrl } from "../errors.js";
-import { type AckSink, type Message, sourceOf } from "../message.js";
+import { type AckSink, type Message, receivedId, sourceOf } from "../message.js";
 import type { Instruments } from "../telemetry/instruments.js";
 import { type Logger, writeLog } from "../telemetry/logger.js";
 import { ClaimedIds } from "./claims.js";
@@ -116,10 +116,9 @@ interface Failure {
   delayMs: number | undefined;
 }
 
-/** The id a message is deduplicated by: its portable id, or, from a driver that sets none, its broker id. */
+/** The id a message is deduplicated by (see `receivedId`); undefined when it has none. */
 function idOf(message: DriverMessage): string | undefined {
-  const id = message.id ?? message.loggableId;
-  return id === undefined || id === "" ? undefined : id;
+  return receivedId(message) || undefined;
 }
 
 /** One Subscription's idempotent consumer; see the file's comment. */
