@@ -153,7 +153,12 @@ export class GroupReader {
   #read: Read | undefined;
   #scheduled = false;
   #clientId: number | undefined;
-  readonly #onReady = () => this.#learnClientId();
+  /**
+   * The id is asked on 'connect', not 'ready': ioredis sends the read that a dead connection left unanswered
+   * again before it emits 'ready', so a CLIENT ID sent then queued behind that read, and for as long as the
+   * read blocked (BLOCK) no UNBLOCK could wake it. Before 'ready', ioredis writes CLIENT at once.
+   */
+  readonly #onConnect = () => this.#learnClientId();
 
   /**
    * `command` is another connection: it wakes the reader (CLIENT UNBLOCK)
@@ -174,8 +179,8 @@ export class GroupReader {
     this.blockMs = blockMs;
     this.#closeConnection = options.closeConnection;
     this.#onEmpty = options.onEmpty ?? (() => {});
-    connection.on("ready", this.#onReady);
-    if (connection.status === "ready") this.#learnClientId();
+    connection.on("connect", this.#onConnect);
+    if (connection.status === "connect" || connection.status === "ready") this.#learnClientId();
   }
 
   /** A seat for a subscription of `stream`; it must `leave` once done. */
@@ -199,7 +204,7 @@ export class GroupReader {
     else this.#seats.delete(seat.stream);
     if (this.#seats.size === 0) {
       this.#onEmpty();
-      this.connection.off("ready", this.#onReady);
+      this.connection.off("connect", this.#onConnect);
       if (this.#closeConnection) await closeClient(this.connection, signal);
     }
     return seats.length > 0;

@@ -1,0 +1,66 @@
+/**
+ * A group reader whose connection was replaced while its read blocked:
+ * ioredis sends the read again on the new connection, and the reader must
+ * still be able to wake it (CLIENT UNBLOCK needs the new connection's id).
+ */
+import { readerClientOptions } from "@portable-pubsub/driver-redis";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GroupReader } from "../src/reader.js";
+import { cleanupsAfterEach, commandClient, REDIS_URL, requireRedis, skipRedis, unique } from "./helpers.js";
+
+/** Longer than the URL allows, so that a read nobody can wake outlasts the test's bound by far. */
+const BLOCK_MS = 10_000;
+
+describe.skipIf(skipRedis)("redisstream group reader after its connection was replaced", () => {
+  beforeAll(requireRedis);
+  const admin = commandClient();
+  afterAll(() => admin.quit());
+  const cleanups = cleanupsAfterEach();
+
+  /** Polls until a connection named `name`, other than `previous`, blocks in XREADGROUP; returns its id. */
+  async function blockedReader(name: string, previous?: string): Promise<string> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const list = String(await admin.client("LIST"));
+      const line = list.split("\n").find((l) => l.includes(` name=${name} `) && l.includes(" cmd=xreadgroup"));
+      const id = line?.match(/^id=(\d+) /)?.[1];
+      if (id !== undefined && id !== previous) return id;
+      if (Date.now() > deadline) throw new Error(`no connection ${name} blocks in XREADGROUP (other than ${previous})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it("wakes the read ioredis sent again on the new connection, as soon as another stream is wanted", async () => {
+    const [first, second, group, name] = [unique("rc-a"), unique("rc-b"), unique("rc-g"), unique("rc-reader")];
+    for (const stream of [first, second]) {
+      await admin.xgroup("CREATE", stream, group, "$", "MKSTREAM");
+      cleanups.push(() => admin.del(stream));
+    }
+    const connection = new Redis(REDIS_URL, { ...readerClientOptions(BLOCK_MS, 2000), connectionName: name });
+    connection.on("error", () => {});
+    const command = commandClient();
+    cleanups.push(() => command.quit());
+    const reader = new GroupReader(connection, command, { group, consumer: "c" }, BLOCK_MS, { closeConnection: true });
+    const signal = AbortSignal.timeout(30_000);
+    const seatA = reader.join(first);
+    cleanups.push(() => reader.leave(seatA, AbortSignal.timeout(5000)));
+    const readingA = seatA.read(10, signal);
+
+    const before = await blockedReader(name);
+    await admin.client("KILL", "ID", before);
+    await blockedReader(name, before); // ioredis sent the read again on its new connection
+
+    const seatB = reader.join(second);
+    cleanups.push(() => reader.leave(seatB, AbortSignal.timeout(5000)));
+    const id = await admin.xadd(second, "*", "body", "b");
+    const start = performance.now();
+    const entries = await seatB.read(10, signal);
+    const waitedMs = performance.now() - start;
+    expect(entries.map((e) => e.id)).toEqual([id]);
+    // Woken, the read ends at once and the next one includes the second stream; not woken, it blocks its 10 s.
+    expect(waitedMs).toBeLessThan(5000);
+    seatA.wake();
+    expect(await readingA).toEqual([]);
+  }, 60_000);
+});
