@@ -217,10 +217,17 @@ export class GroupReader {
     else if (!read.streams.has(seat.stream)) this.#wake(read);
   }
 
-  /** Resolves once the read in flight, if it reads `stream`, has settled (woken first), or after `ms`. */
+  /**
+   * Resolves once the read in flight, if it reads `stream`, has settled (woken first), or after `ms`; at once
+   * while the connection is down. A read waiting for a connection (a cut, a failover) has not reached Redis,
+   * which assigns nothing to this consumer until it does; entries a later read brings for a stream nobody
+   * reads any more are handed back.
+   */
   async settled(stream: string, ms: number, signal: AbortSignal): Promise<void> {
     const read = this.#read;
     if (read === undefined || !read.streams.has(stream)) return;
+    const status = this.connection.status;
+    if (status !== "connect" && status !== "ready") return;
     this.#wake(read);
     await settledWithin(read.done, signal, ms);
   }

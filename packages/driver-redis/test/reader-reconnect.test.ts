@@ -63,4 +63,35 @@ describe.skipIf(skipRedis)("redisstream group reader after its connection was re
     seatA.wake();
     expect(await readingA).toEqual([]);
   }, 60_000);
+
+  it("lets a subscription shut down at once while the read waits for its connection to come back", async () => {
+    const [stream, group, name] = [unique("rc-d"), unique("rc-g"), unique("rc-reader")];
+    await admin.xgroup("CREATE", stream, group, "$", "MKSTREAM");
+    cleanups.push(() => admin.del(stream));
+    // Reconnects only after 4 s: the read sent again waits that long for a connection.
+    const connection = new Redis(REDIS_URL, {
+      ...readerClientOptions(BLOCK_MS, 2000),
+      connectionName: name,
+      retryStrategy: () => 4000,
+    });
+    connection.on("error", () => {});
+    const command = commandClient();
+    cleanups.push(() => command.quit());
+    const reader = new GroupReader(connection, command, { group, consumer: "c" }, BLOCK_MS, { closeConnection: true });
+    const seat = reader.join(stream);
+    const reading = seat.read(10, AbortSignal.timeout(30_000));
+    await admin.client("KILL", "ID", await blockedReader(name));
+    while (connection.status === "ready") await new Promise((resolve) => setTimeout(resolve, 10));
+
+    const start = performance.now();
+    expect(await seat.drain(5000, AbortSignal.timeout(30_000))).toEqual([]);
+    const drainedMs = performance.now() - start;
+    expect(await reading).toEqual([]);
+    await reader.leave(seat, AbortSignal.timeout(5000));
+    // Waiting for the read, the drain took its whole 5 s bound; the read cannot bring anything while it waits.
+    expect(drainedMs).toBeLessThan(2000);
+    // Closed while it waited to reconnect, the connection does not come back.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    expect(String(await admin.client("LIST"))).not.toContain(` name=${name} `);
+  }, 60_000);
 });
