@@ -1,4 +1,5 @@
 import {
+  backoffDelay,
   DEFAULT_CONNECT_TIMEOUT_MS,
   type DriverServer,
   type HealthState,
@@ -114,10 +115,12 @@ function reviveWhenEnded(client: Redis): void {
   });
   client.on("end", () => {
     if (closing.has(client)) return;
-    const delayMs = Math.min(100 * 2 ** attempts++, 2000);
-    setTimeout(() => {
-      if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
-    }, delayMs);
+    setTimeout(
+      () => {
+        if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
+      },
+      backoffDelay(attempts++, 100, 2000),
+    );
   });
 }
 

@@ -7,7 +7,7 @@ import { readerClientOptions } from "@portable-pubsub/driver-redis";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupReader } from "../src/reader.js";
-import { cleanupsAfterEach, commandClient, REDIS_URL, requireRedis, skipRedis, unique } from "./helpers.js";
+import { cleanupsAfterEach, commandClient, eventually, REDIS_URL, requireRedis, skipRedis, unique } from "./helpers.js";
 
 /** Longer than the URL allows, so that a read nobody can wake outlasts the test's bound by far. */
 const BLOCK_MS = 10_000;
@@ -18,17 +18,20 @@ describe.skipIf(skipRedis)("redisstream group reader after its connection was re
   afterAll(() => admin.quit());
   const cleanups = cleanupsAfterEach();
 
-  /** Polls until a connection named `name`, other than `previous`, blocks in XREADGROUP; returns its id. */
+  /** Waits until a connection named `name`, other than `previous`, blocks in XREADGROUP; returns its id. */
   async function blockedReader(name: string, previous?: string): Promise<string> {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const list = String(await admin.client("LIST"));
-      const line = list.split("\n").find((l) => l.includes(` name=${name} `) && l.includes(" cmd=xreadgroup"));
-      const id = line?.match(/^id=(\d+) /)?.[1];
-      if (id !== undefined && id !== previous) return id;
-      if (Date.now() > deadline) throw new Error(`no connection ${name} blocks in XREADGROUP (other than ${previous})`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    let id: string | undefined;
+    await eventually(
+      async () => {
+        const list = String(await admin.client("LIST"));
+        const line = list.split("\n").find((l) => l.includes(` name=${name} `) && l.includes(" cmd=xreadgroup"));
+        id = line?.match(/^id=(\d+) /)?.[1];
+        return id !== undefined && id !== previous;
+      },
+      5000,
+      `a connection ${name} (other than ${previous}) blocking in XREADGROUP`,
+    );
+    return id as string;
   }
 
   it("wakes the read ioredis sent again on the new connection, as soon as another stream is wanted", async () => {

@@ -91,6 +91,12 @@ export interface IdempotencyStatements {
 const SORTED_IDS = "SELECT DISTINCT id FROM unnest($1::text[]) AS u(id) ORDER BY id";
 const EXPIRED = "expires_at <= clock_timestamp()";
 const UNTIL = "clock_timestamp() + $3::bigint * interval '1 millisecond'";
+/**
+ * What a done-mark does to a row the id has already ($2 owner): it becomes done whoever held it, except a
+ * done-mark still in its window, which is left as it is. `complete` and the inbox's `markDone` share it.
+ */
+const AS_DONE = `ON CONFLICT (id) DO UPDATE SET state = 'done', owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE t.state <> 'done' OR t.${EXPIRED}`;
 
 export function statements(schema: string, table: string): IdempotencyStatements {
   const t = `${schema}.${table}`;
@@ -110,11 +116,10 @@ claimed AS (
 SELECT w.id, CASE WHEN c.id IS NOT NULL THEN 'claimed' ELSE coalesce(t.state, 'running') END AS status
 FROM wanted w LEFT JOIN claimed c ON c.id = w.id LEFT JOIN ${t} t ON t.id = w.id`,
     // Whoever holds the id, as the contract asks (the handler succeeded): a claim another consumer took since
-    // becomes done too; only a done-mark still in its window is left as it is, as markDone leaves it.
+    // becomes done too.
     complete: `INSERT INTO ${t} AS t (id, state, owner, expires_at)
 SELECT id, 'done', $2, ${UNTIL} FROM (${SORTED_IDS}) wanted
-ON CONFLICT (id) DO UPDATE SET state = 'done', owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-WHERE t.state <> 'done' OR t.${EXPIRED}`,
+${AS_DONE}`,
     // Only this owner's live claims, locked in id order as every statement here locks them.
     extend: `UPDATE ${t} t SET expires_at = ${UNTIL} FROM (
   SELECT id FROM ${t} WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' AND NOT ${EXPIRED}
@@ -127,8 +132,7 @@ WHERE t.state <> 'done' OR t.${EXPIRED}`,
     // In the handler's transaction. A concurrent transaction that marks the same id waits for this one (the
     // row lock), then re-evaluates the WHERE under READ COMMITTED, finds 'done' and updates nothing.
     markDone: `INSERT INTO ${t} AS t (id, state, owner, expires_at) VALUES ($1, 'done', $2, ${UNTIL})
-ON CONFLICT (id) DO UPDATE SET state = 'done', owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-WHERE t.state <> 'done' OR t.${EXPIRED}`,
+${AS_DONE}`,
     // SKIP LOCKED: pruning never waits for a claim, and two stores pruning at once take different rows.
     prune: `DELETE FROM ${t} t USING (
   SELECT id FROM ${t} WHERE ${EXPIRED} ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
