@@ -11,9 +11,17 @@
 // Words as in `pnpm bench`: "mem" or "rabbit" runs that broker only (rabbit needs RABBIT_SERVER_URL's broker,
 // default the local one). Options: --messages-mem N (default 200000), --messages-rabbit N (20000), --rounds R (3),
 // --functions K: also core's K costliest functions by self time, in the same µs per message.
-import { spawnSync } from "node:child_process";
+// --perf: the same runs attributed by Linux perf's on-CPU samples instead of V8's profiler (see
+// perf-samples.mjs: V8's samples are wall time and gave the code that runs after a wait the wait's time); its
+// groups are core, driver, client, node, native (the main thread outside JavaScript: the event loop, the
+// collector's steps between tasks) and threads (V8's helper threads: the concurrent collector and compiler).
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { attribute, checkPerf, perfNodeFlags, recordOnCpu } from "./perf-samples.mjs";
 
 const here = fileURLToPath(import.meta.url);
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -22,13 +30,19 @@ const option = (name, fallback) => {
   const i = args.indexOf(name);
   return i === -1 ? fallback : args[i + 1];
 };
-const GROUPS = ["core", "driver", "client", "node", "gc", "other"];
+const PERF = args.includes("--perf");
+const GROUPS = PERF
+  ? ["core", "driver", "client", "node", "native", "threads", "other"]
+  : ["core", "driver", "client", "node", "gc", "other"];
+/** Options without a value. */
+const FLAGS = ["--perf"];
 
 if (args[0] === "--child") await child(args[1], args[2], Number(args[3]));
 else await parent();
 
 async function parent() {
-  const words = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+  const takesValue = (a) => a?.startsWith("--") && !FLAGS.includes(a);
+  const words = args.filter((a, i) => !a.startsWith("--") && !takesValue(args[i - 1]));
   const known = ["mem", "rabbit"];
   const chosen = words.filter((w) => known.includes(w));
   // `pnpm bench` passes its words on: run only when one names this benchmark's brokers, or none names a package.
@@ -37,6 +51,7 @@ async function parent() {
   const rounds = Number(option("--rounds", "3"));
   const dir = option("--baseline-dir", undefined);
   const top = Number(option("--functions", "0"));
+  if (PERF) checkPerf();
   const contenders = [{ name: "this checkout", root }, ...(dir ? [{ name: `baseline (${dir})`, root: dir }] : [])];
   for (const broker of brokers) {
     const n = Number(option(`--messages-${broker}`, broker === "mem" ? "200000" : "20000"));
@@ -46,12 +61,7 @@ async function parent() {
     const functions = contenders.map(() => ({}));
     for (let r = 0; r < rounds; r++) {
       for (const [i, c] of contenders.entries()) {
-        const out = spawnSync(process.execPath, [here, "--child", broker, c.root, String(n)], {
-          encoding: "utf8",
-          cwd: root,
-        });
-        if (out.status !== 0) throw new Error(`${c.name} failed: ${out.stderr}`);
-        const us = JSON.parse(out.stdout.trim().split("\n").at(-1));
+        const us = PERF ? await perfRun(c, broker, n) : profiledRun(c, broker, n);
         for (const g of GROUPS) sums[i][g] += us[g] / rounds;
         for (const [fn, t] of Object.entries(us.functions)) functions[i][fn] = (functions[i][fn] ?? 0) + t / rounds;
       }
@@ -74,6 +84,48 @@ async function parent() {
   }
 }
 
+/** One child run, profiled by V8's profiler inside it (see the file's comment). */
+function profiledRun(c, broker, n) {
+  const out = spawnSync(process.execPath, [here, "--child", broker, c.root, String(n)], {
+    encoding: "utf8",
+    cwd: root,
+  });
+  if (out.status !== 0) throw new Error(`${c.name} failed: ${out.stderr}`);
+  return JSON.parse(out.stdout.trim().split("\n").at(-1));
+}
+
+/**
+ * One child run recorded by perf: the child warms up, says "ready" and waits for a line on its stdin;
+ * perf attaches, and the measured run starts once it records.
+ */
+async function perfRun(c, broker, n) {
+  const file = join(tmpdir(), `core-share-${process.pid}-${Date.now()}.perf`);
+  const node = spawn(process.execPath, [...perfNodeFlags(file), here, "--child", broker, c.root, String(n), "--perf"], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = once(node, "exit");
+  const lines = createInterface({ input: node.stdout });
+  let stop;
+  let done;
+  for await (const line of lines) {
+    if (line === "ready") {
+      stop = recordOnCpu(node.pid, file);
+      // perf needs a moment to attach to every thread.
+      await new Promise((r) => setTimeout(r, 300));
+      node.stdin.write("go\n");
+    } else if (line === "done") {
+      done = true;
+      break;
+    }
+  }
+  const [code] = await exited;
+  await stop?.();
+  if (!done || code !== 0) throw new Error(`${c.name} failed (exit ${code})`);
+  const { groups, functions } = attribute(file, node.pid, n, (url) => group(url, ""), "core");
+  return { ...Object.fromEntries(GROUPS.map((g) => [g, groups[g] ?? 0])), functions };
+}
+
 /** The code a profile sample was in, by its script's URL. */
 function group(url, name) {
   if (name === "(idle)") return undefined; // waiting for the broker: nobody's CPU
@@ -90,7 +142,7 @@ async function child(broker, codeRoot, n) {
   const { sendWindowed, pairOpener } = await import(pathToFileURL(join(root, "benchmarks/lib.mjs")).href);
   const body = new Uint8Array(100).fill(120);
   const open = await pairOpener(broker, codeRoot, "pps-bench-core-share");
-  const once = async (count) => {
+  const runOnce = async (count) => {
     const { topic, subscription, close } = await open();
     const sending = sendWindowed(count, 1000, () => topic.send({ body }));
     let received = 0;
@@ -103,14 +155,22 @@ async function child(broker, codeRoot, n) {
     await topic.shutdown();
     await close();
   };
-  await once(Math.min(n, 100_000)); // warm-up, unprofiled
+  await runOnce(Math.min(n, 100_000)); // warm-up, unprofiled
+  if (args.includes("--perf")) {
+    console.log("ready");
+    for await (const line of createInterface({ input: process.stdin })) if (line === "go") break;
+    await runOnce(n);
+    console.log("done");
+    process.stdin.destroy();
+    return;
+  }
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.setSamplingInterval", { interval: 100 });
   await session.post("Profiler.start");
   const cpu = process.cpuUsage();
-  await once(n);
+  await runOnce(n);
   const used = process.cpuUsage(cpu);
   const { profile } = await session.post("Profiler.stop");
   session.disconnect();
