@@ -51,7 +51,8 @@ export function commandClientOptions(
     enableOfflineQueue: true,
     autoResendUnfulfilledCommands: true,
     socketTimeout: socketTimeoutMs,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2000),
+    // Core's backoff, jittered: clients that lost Redis together do not all come back at once.
+    retryStrategy: (times) => backoffDelay(times, 50, 2000),
     lazyConnect: false,
   };
 }
