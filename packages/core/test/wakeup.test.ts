@@ -101,6 +101,28 @@ describe("WakeUp", () => {
     expect(activeTimeouts()).toBe(before);
   });
 
+  it("waits a duration past Node's longest timer until woken, without a warning", async () => {
+    const wake = new WakeUp();
+    const signal = new AbortController().signal;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      let ended = false;
+      const waiting = wake.wait(Number.POSITIVE_INFINITY, signal).then(() => {
+        ended = true;
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ended).toBe(false);
+      wake.wakeAll();
+      await waiting;
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.name)).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("puts one abort listener on a signal however many waits it saw", async () => {
     const wake = new WakeUp();
     const signal = new AbortController().signal;

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from "./timers.js";
+
 interface Waiter {
   readonly resolve: () => void;
   /** When its wait ends without a wake-up, in ms of `performance.now()`. */
@@ -40,7 +42,8 @@ export class WakeUp {
       signal.addEventListener("abort", () => this.#wake((waiter) => waiter.signal === signal), { once: true });
     }
     return new Promise((resolve) => {
-      const deadline = performance.now() + (ms > 0 ? ms : 0);
+      // Capped where Node would fire a longer timeout after 1 ms instead.
+      const deadline = performance.now() + Math.min(ms > 0 ? ms : 0, MAX_TIMER_MS);
       this.#waiters.push({ resolve, deadline, signal });
       if (deadline < this.#timerAt) this.#arm(deadline);
       else this.#timer?.ref();
@@ -67,7 +70,8 @@ export class WakeUp {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
-    // A timer fires up to a millisecond early by performance.now(): it counts from when it was scheduled.
+    // A timer counts from the event loop's cached time, which may be a little behind performance.now():
+    // a wait due within the millisecond ends now, one due later gets the timer again.
     this.#wake((waiter) => waiter.deadline <= now + 1);
     let next = Number.POSITIVE_INFINITY;
     for (const waiter of this.#waiters) next = Math.min(next, waiter.deadline);
