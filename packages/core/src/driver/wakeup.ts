@@ -42,8 +42,8 @@ export class WakeUp {
       signal.addEventListener("abort", () => this.#wake((waiter) => waiter.signal === signal), { once: true });
     }
     return new Promise((resolve) => {
-      // Capped where Node would fire a longer timeout after 1 ms instead.
-      const deadline = performance.now() + Math.min(ms > 0 ? ms : 0, MAX_TIMER_MS);
+      // Capped where Node would fire a longer timeout after 1 ms instead; NaN or less than 0 is 0.
+      const deadline = performance.now() + (ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0);
       this.#waiters.push({ resolve, deadline, signal });
       if (deadline < this.#timerAt) this.#arm(deadline);
       else this.#timer?.ref();
