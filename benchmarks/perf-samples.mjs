@@ -92,8 +92,9 @@ export function attribute(file, pid, messages, classify, functionsOf) {
     }
     let group = "native";
     for (const line of lines.slice(1)) {
-      // A V8 frame: "ADDRESS JS:*name URL:LINE:COLUMN" (also Script: and Eval:; * optimised, ^ baseline, ~ interpreted).
-      const frame = /\s(?:JS|Script|Eval):[*^~+]?(\S*) (\S+?)(?::\d+:\d+)?$/.exec(line);
+      // A V8 frame: "ADDRESS JS:*name URL:LINE:COLUMN" (also Script: and Eval:; * optimised, ^ baseline,
+      // ~ interpreted); the name may be empty or hold spaces ("get size"), the URL is the last word.
+      const frame = /\s(?:JS|Script|Eval):[*^~+]?(.*?) ?(\S+?)(?::\d+:\d+)?$/.exec(line);
       if (!frame) continue;
       const [, name, url] = frame;
       group = classify(url);
