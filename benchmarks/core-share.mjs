@@ -84,9 +84,14 @@ async function parent() {
   }
 }
 
+/** The arguments that make this script a child measuring `c` on `broker` over `n` messages. */
+function childArgs(c, broker, n) {
+  return [here, "--child", broker, c.root, String(n)];
+}
+
 /** One child run, profiled by V8's profiler inside it (see the file's comment). */
 function profiledRun(c, broker, n) {
-  const out = spawnSync(process.execPath, [here, "--child", broker, c.root, String(n)], {
+  const out = spawnSync(process.execPath, childArgs(c, broker, n), {
     encoding: "utf8",
     cwd: root,
   });
@@ -100,7 +105,7 @@ function profiledRun(c, broker, n) {
  */
 async function perfRun(c, broker, n) {
   const file = join(tmpdir(), `core-share-${process.pid}-${Date.now()}.perf`);
-  const node = spawn(process.execPath, [...perfNodeFlags(file), here, "--child", broker, c.root, String(n), "--perf"], {
+  const node = spawn(process.execPath, [...perfNodeFlags(file), ...childArgs(c, broker, n), "--perf"], {
     cwd: root,
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -156,7 +161,7 @@ async function child(broker, codeRoot, n) {
     await close();
   };
   await runOnce(Math.min(n, 100_000)); // warm-up, unprofiled
-  if (args.includes("--perf")) {
+  if (PERF) {
     console.log("ready");
     for await (const line of createInterface({ input: process.stdin })) if (line === "go") break;
     await runOnce(n);

@@ -57,6 +57,8 @@ export function recordOnCpu(pid, file) {
       else reject(new Error(`perf record exited with ${code ?? signal}: ${stderr}`));
     });
   });
+  // Observed here, so that perf failing before `stop` is called is reported by `stop`, not as an unhandled rejection.
+  exited.catch(() => {});
   return async () => {
     perf.kill("SIGINT");
     await exited;

@@ -84,7 +84,7 @@ describe.skipIf(skipRedis)("redisstream group reader after its connection was re
     const seat = reader.join(stream);
     const reading = seat.read(10, AbortSignal.timeout(30_000));
     await admin.client("KILL", "ID", await blockedReader(name));
-    while (connection.status === "ready") await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually(() => connection.status !== "ready", 5000, "the reader's connection dropping");
 
     const start = performance.now();
     expect(await seat.drain(5000, AbortSignal.timeout(30_000))).toEqual([]);
