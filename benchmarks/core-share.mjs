@@ -14,7 +14,9 @@
 // --perf: the same runs attributed by Linux perf's on-CPU samples instead of V8's profiler (see
 // perf-samples.mjs: V8's samples are wall time and gave the code that runs after a wait the wait's time); its
 // groups are core, driver, client, node, native (the main thread outside JavaScript: the event loop, the
-// collector's steps between tasks) and threads (V8's helper threads: the concurrent collector and compiler).
+// collector's steps between tasks) and threads (V8's helper threads: the concurrent collector and compiler);
+// a second table reads the same samples with Node's own JavaScript counted for the code that called it (a
+// timer core sets, a microtask it queues), "node" keeping only what Node's event loop does on its own.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
@@ -53,31 +55,42 @@ async function parent() {
   const top = Number(option("--functions", "0"));
   if (PERF) checkPerf();
   const contenders = [{ name: "this checkout", root }, ...(dir ? [{ name: `baseline (${dir})`, root: dir }] : [])];
+  // With --perf, the same samples are also read with Node's own JavaScript counted for its caller (see perf-samples.mjs).
+  const views = PERF ? ["own", "byCaller"] : ["own"];
   for (const broker of brokers) {
     const n = Number(option(`--messages-${broker}`, broker === "mem" ? "200000" : "20000"));
-    console.log(`\ncore's share, ${broker}:// for-await+ack, ${n} messages a run, ${rounds} rounds, µs per message:`);
-    console.log(`${"contender".padEnd(28)} | ${GROUPS.map((g) => g.padStart(6)).join(" | ")} |  total | core share`);
-    const sums = contenders.map(() => Object.fromEntries(GROUPS.map((g) => [g, 0])));
-    const functions = contenders.map(() => ({}));
+    const sums = views.map(() => contenders.map(() => Object.fromEntries(GROUPS.map((g) => [g, 0]))));
+    const functions = views.map(() => contenders.map(() => ({})));
     for (let r = 0; r < rounds; r++) {
       for (const [i, c] of contenders.entries()) {
-        const us = PERF ? await perfRun(c, broker, n) : profiledRun(c, broker, n);
-        for (const g of GROUPS) sums[i][g] += us[g] / rounds;
-        for (const [fn, t] of Object.entries(us.functions)) functions[i][fn] = (functions[i][fn] ?? 0) + t / rounds;
+        const run = PERF ? await perfRun(c, broker, n) : profiledRun(c, broker, n);
+        for (const [v, view] of views.entries()) {
+          const us = view === "own" ? run : run.byCaller;
+          for (const g of GROUPS) sums[v][i][g] += (us[g] ?? 0) / rounds;
+          for (const [fn, t] of Object.entries(us.functions)) {
+            functions[v][i][fn] = (functions[v][i][fn] ?? 0) + t / rounds;
+          }
+        }
       }
     }
-    for (const [i, c] of contenders.entries()) {
-      const us = sums[i];
-      const total = GROUPS.reduce((t, g) => t + us[g], 0);
-      const cells = GROUPS.map((g) => us[g].toFixed(2).padStart(6)).join(" | ");
+    for (const [v, view] of views.entries()) {
+      const how = view === "own" ? "" : ", Node's JavaScript counted for the code that called it";
       console.log(
-        `${c.name.slice(0, 28).padEnd(28)} | ${cells} | ${total.toFixed(2).padStart(6)} | ${((100 * us.core) / total).toFixed(0)}%`,
+        `\ncore's share, ${broker}:// for-await+ack, ${n} messages a run, ${rounds} rounds${how}, µs per message:`,
       );
-    }
-    if (top > 0) {
+      console.log(`${"contender".padEnd(28)} | ${GROUPS.map((g) => g.padStart(6)).join(" | ")} |  total | core share`);
       for (const [i, c] of contenders.entries()) {
-        console.log(`\n${c.name}: core's ${top} costliest functions, µs per message (self time)`);
-        const ranked = Object.entries(functions[i]).sort((a, b) => b[1] - a[1]);
+        const us = sums[v][i];
+        const total = GROUPS.reduce((t, g) => t + us[g], 0);
+        const cells = GROUPS.map((g) => us[g].toFixed(2).padStart(6)).join(" | ");
+        console.log(
+          `${c.name.slice(0, 28).padEnd(28)} | ${cells} | ${total.toFixed(2).padStart(6)} | ${((100 * us.core) / total).toFixed(0)}%`,
+        );
+      }
+      if (top === 0) continue;
+      for (const [i, c] of contenders.entries()) {
+        console.log(`\n${c.name}: core's ${top} costliest functions${how}, µs per message (self time)`);
+        const ranked = Object.entries(functions[v][i]).sort((a, b) => b[1] - a[1]);
         for (const [fn, t] of ranked.slice(0, top)) console.log(`  ${t.toFixed(3).padStart(6)}  ${fn}`);
       }
     }
@@ -127,8 +140,8 @@ async function perfRun(c, broker, n) {
   const [code] = await exited;
   await stop?.();
   if (!done || code !== 0) throw new Error(`${c.name} failed (exit ${code})`);
-  const { groups, functions } = attribute(file, node.pid, n, (url) => group(url, ""), "core");
-  return { ...Object.fromEntries(GROUPS.map((g) => [g, groups[g] ?? 0])), functions };
+  const { groups, functions, byCaller } = attribute(file, node.pid, n, (url) => group(url, ""), "core");
+  return { ...groups, functions, byCaller: { ...byCaller.groups, functions: byCaller.functions } };
 }
 
 /** The code a profile sample was in, by its script's URL. */

@@ -70,6 +70,9 @@ export function recordOnCpu(pid, file) {
  * messages: `classify(url)` names the group of a JavaScript frame's script; "native" and "threads" as above.
  * With `functionsOf` a group name, also that group's functions, by "script:function". Removes the recording,
  * V8's log and V8's map of the process's code.
+ * `byCaller` is the same samples with Node's own JavaScript (group "node") counted for the code that called
+ * it: a timer that core sets, an AbortSignal listener it adds, a microtask it queues cost core, while what
+ * Node's event loop does on its own (a socket's read, a timer list's dispatch) stays "node".
  */
 export function attribute(file, pid, messages, classify, functionsOf) {
   const script = spawnSync("perf", ["script", "-i", file, "-F", "pid,tid,ip,sym"], {
@@ -78,10 +81,14 @@ export function attribute(file, pid, messages, classify, functionsOf) {
   });
   if (script.status !== 0) throw new Error(`perf script failed: ${script.stderr}`);
   for (const done of [file, `${file}.v8log`, `/tmp/perf-${pid}.map`]) rmSync(done, { force: true });
-  const groups = {};
-  const functions = {};
+  const own = { groups: {}, functions: {} };
+  const byCaller = { groups: {}, functions: {} };
   const add = (table, key) => {
     table[key] = (table[key] ?? 0) + 1;
+  };
+  const count = (view, group, fn) => {
+    add(view.groups, group);
+    if (group === functionsOf && fn) add(view.functions, fn);
   };
   for (const sample of script.stdout.split("\n\n")) {
     const lines = sample.trim().split("\n");
@@ -89,23 +96,41 @@ export function attribute(file, pid, messages, classify, functionsOf) {
     if (!thread?.includes("/")) continue;
     const [processId, threadId] = thread.split("/");
     if (processId !== threadId) {
-      add(groups, "threads");
+      count(own, "threads");
+      count(byCaller, "threads");
       continue;
     }
-    let group = "native";
+    let innermost;
+    let caller;
     for (const line of lines.slice(1)) {
-      // A V8 frame: "ADDRESS JS:*name URL:LINE:COLUMN" (also Script: and Eval:; * optimised, ^ baseline,
-      // ~ interpreted); the name may be empty or hold spaces ("get size"), the URL is the last word.
-      const frame = /\s(?:JS|Script|Eval):[*^~+]?(.*?) ?(\S+?)(?::\d+:\d+)?$/.exec(line);
+      const frame = jsFrame(line, classify);
       if (!frame) continue;
-      const [, name, url] = frame;
-      group = classify(url);
-      if (group === functionsOf) add(functions, `${url.slice(url.indexOf("/dist/") + 6)}:${name || "(anonymous)"}`);
-      break;
+      innermost ??= frame;
+      if (frame.group !== "node") {
+        caller = frame;
+        break;
+      }
     }
-    add(groups, group);
+    count(own, innermost?.group ?? "native", innermost?.fn);
+    const payer = caller ?? innermost;
+    count(byCaller, payer?.group ?? "native", payer?.fn);
   }
   const perMessage = (table) =>
     Object.fromEntries(Object.entries(table).map(([k, n]) => [k, (n * 1e6) / FREQUENCY / messages]));
-  return { groups: perMessage(groups), functions: perMessage(functions) };
+  const view = ({ groups, functions }) => ({ groups: perMessage(groups), functions: perMessage(functions) });
+  return { ...view(own), byCaller: view(byCaller) };
+}
+
+/**
+ * The JavaScript frame of a line of perf's call chain, or undefined for native code. A V8 frame reads
+ * "ADDRESS JS:*name URL:LINE:COLUMN" (also Script: and Eval:; * optimised, ^ baseline, ~ interpreted); the
+ * name may be empty or hold spaces ("get size"), the URL is the last word.
+ */
+function jsFrame(line, classify) {
+  const frame = /\s(?:JS|Script|Eval):[*^~+]?(.*?) ?(\S+?)(?::(\d+):\d+)?$/.exec(line);
+  if (!frame) return undefined;
+  const [, name, url, lineNumber] = frame;
+  // An anonymous function is told from the file's others by its line.
+  const label = name || `(anonymous${lineNumber ? ` at ${lineNumber}` : ""})`;
+  return { group: classify(url), fn: `${url.slice(url.indexOf("/dist/") + 6)}:${label}` };
 }

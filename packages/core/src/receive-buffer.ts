@@ -156,7 +156,11 @@ export class ReceiveBuffer {
       waiter.resolve(this.#host.toMessage(messages[i++] as DriverMessage));
     }
     const handedOut = i;
-    for (; i < messages.length; i++) this.#queue.push(messages[i] as DriverMessage);
+    // Into an empty queue as one copy: pushed one by one, the array grew (and was copied) several times a batch.
+    if (this.#head === this.#queue.length) {
+      this.#queue = messages.slice(i);
+      this.#head = 0;
+    } else for (; i < messages.length; i++) this.#queue.push(messages[i] as DriverMessage);
     // Fetch ahead only while someone is taking messages; an idle subscription must not poll.
     if (this.#waiters.length > 0 || (handedOut > 0 && this.#queue.length - this.#head <= this.#sizer.lowWater())) {
       this.#pump();

@@ -128,6 +128,36 @@ describe("Batcher", () => {
     expect(batches).toEqual([[0], [2]]);
   });
 
+  it("drops canceled items from batches cut part by part, whichever batch they fall in", async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => {
+      batches.push(items);
+    }, options);
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    const sends = Array.from({ length: 9 }, (_, i) =>
+      batcher.add(i, i === 2 || i === 5 || i === 7 ? controllers[[2, 5, 7].indexOf(i)]?.signal : undefined),
+    );
+    // 0 goes alone; 1-8 are cut three at a time, while 5's signal still waits to fire.
+    controllers[0]?.abort();
+    controllers[2]?.abort();
+    const results = await Promise.allSettled(sends);
+    expect(results.map((r) => (r.status === "fulfilled" ? "sent" : errorCode(r.reason)))).toEqual([
+      "sent",
+      "sent",
+      ErrorCode.Canceled,
+      "sent",
+      "sent",
+      "sent",
+      "sent",
+      ErrorCode.Canceled,
+      "sent",
+    ]);
+    expect(batches).toEqual([[0], [1, 3], [4, 5, 6], [8]]);
+    // Nothing signaled is pending any more: the next batch is cut as it is.
+    await batcher.add(9);
+    expect(batches.at(-1)).toEqual([9]);
+  });
+
   it("flush waits for running batches; failPending rejects the rest", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => {

@@ -39,14 +39,39 @@ describe("generated message ids", () => {
     expect(millis.size).toBeLessThan(ids.length / 2);
   });
 
-  it("keep sorting in order when the clock steps back", () => {
+  it("keep sorting in order when the clock steps back", async () => {
     const realNow = Date.now;
     const first = newMessageId();
     try {
       Date.now = () => realNow() - 60_000;
+      // The ids of one burst share a reading of the clock: the next burst reads the stepped-back one.
+      await Promise.resolve();
       const second = newMessageId();
       const third = newMessageId();
       expect(first < second && second < third).toBe(true);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it("read the clock at least once per 64 ids, and again after the microtasks that made them", async () => {
+    const realNow = Date.now;
+    let reads = 0;
+    let clock = realNow() + 3_600_000;
+    try {
+      Date.now = () => {
+        reads++;
+        clock += 1;
+        return clock;
+      };
+      await Promise.resolve();
+      const burst = Array.from({ length: 200 }, () => newMessageId());
+      expect(reads).toBe(4);
+      const millis = (id: string) => Number.parseInt(id.replaceAll("-", "").slice(0, 12), 16);
+      expect(burst.map(millis)).toEqual([64, 64, 64, 8].flatMap((n, i) => Array(n).fill(clock - 3 + i)));
+      await Promise.resolve();
+      expect(millis(newMessageId())).toBe(clock);
+      expect(reads).toBe(5);
     } finally {
       Date.now = realNow;
     }

@@ -1,4 +1,5 @@
 import { canceledError } from "../errors.js";
+import { afterMicrotasks } from "./timers.js";
 
 /** How a {@link Batcher} groups items. */
 export interface BatcherOptions {
@@ -50,6 +51,8 @@ export class Batcher<T> {
   #items: T[] = [];
   #waiters: (Waiter | undefined)[] = [];
   #head = 0;
+  /** Pending items added with a signal: while there is none, a batch is cut without looking for canceled ones. */
+  #signaled = 0;
   #running = 0;
   /** Batches handed to the handler and not yet settled, so that `failAll` can settle their waiters. */
   readonly #inFlight = new Set<Taken<T>>();
@@ -91,6 +94,7 @@ export class Batcher<T> {
   #push(item: T, waiter: Waiter | undefined): void {
     this.#items.push(item);
     this.#waiters.push(waiter);
+    if (waiter?.signal !== undefined) this.#signaled++;
     this.#schedule(waiter === undefined);
   }
 
@@ -125,6 +129,7 @@ export class Batcher<T> {
     this.#items = [];
     this.#waiters = [];
     this.#head = 0;
+    this.#signaled = 0;
   }
 
   #schedule(noWait: boolean): void {
@@ -158,9 +163,11 @@ export class Batcher<T> {
     if (lingerMs > 0 && this.pending < maxItems) {
       this.#lingerTimer = setTimeout(() => this.#fire(), lingerMs);
     } else {
-      queueMicrotask(() => this.#fire());
+      afterMicrotasks(this.#fireLater);
     }
   }
+
+  readonly #fireLater = () => this.#fire();
 
   #fire(): void {
     this.#scheduled = false;
@@ -205,6 +212,7 @@ export class Batcher<T> {
         }
       }
     }
+    const signaled = this.#signaled;
     let items: T[];
     let waiters: (Waiter | undefined)[];
     if (start === 0 && end === this.#items.length) {
@@ -216,13 +224,21 @@ export class Batcher<T> {
       waiters = this.#waiters.slice(start, end);
       this.#head = end;
       if (this.#head === this.#items.length) this.#reset();
-      else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
-        this.#items = this.#items.slice(this.#head);
-        this.#waiters = this.#waiters.slice(this.#head);
-        this.#head = 0;
+      else {
+        if (signaled > 0) this.#signaled -= waiters.filter((w) => w?.signal !== undefined).length;
+        this.#compact();
       }
     }
-    return withoutCanceled({ items, waiters });
+    return signaled === 0 ? { items, waiters } : withoutCanceled({ items, waiters });
+  }
+
+  /** Drops the taken slots at the head once they are many and half the arrays. */
+  #compact(): void {
+    if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#waiters = this.#waiters.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #run(batch: Taken<T>): void {

@@ -87,8 +87,13 @@ export class DeliveryBuffer<T> {
    * buffered, waits for one at most `waitMs` or until `signal` fires (or
    * `wake()`), and returns what came, maybe none.
    */
-  async take(max: number, waitMs: number, signal: AbortSignal): Promise<DriverMessage[]> {
-    if (this.size === 0) await this.#arrived.wait(waitMs, signal);
+  take(max: number, waitMs: number, signal: AbortSignal): Promise<DriverMessage[]> {
+    // Without an async function's promises when messages are here already, as they mostly are under load.
+    if (this.size > 0) return Promise.resolve(this.#takeNow(max));
+    return this.#arrived.wait(waitMs, signal).then(() => this.#takeNow(max));
+  }
+
+  #takeNow(max: number): DriverMessage[] {
     const end = Math.min(this.#buffer.length, this.#head + max);
     const batch = this.#buffer.slice(this.#head, end);
     this.#head = end;
