@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import { latin1Text } from "./driver/buffer-text.js";
-import { afterMicrotasks } from "./driver/timers.js";
+import { afterMicrotasks } from "./driver/microtasks.js";
 import { invalidArgument } from "./errors.js";
 
 /**

@@ -1,5 +1,5 @@
 import { canceledError } from "../errors.js";
-import { afterMicrotasks } from "./timers.js";
+import { afterMicrotasks } from "./microtasks.js";
 
 /** How a {@link Batcher} groups items. */
 export interface BatcherOptions {
