@@ -107,8 +107,9 @@ function expireClock(): void {
  * Date.now(), read once for a burst of ids: the ids one run of code makes
  * before its microtasks end, at most IDS_PER_CLOCK_READ of them. A call of
  * Date.now costs about 37 ns (a call into V8's runtime), a quarter of what an
- * id cost on rabbit://; an id's time is then at most one burst old (64 sends
- * of a synchronous loop, tens of µs), and the counter keeps ids in order.
+ * id cost on rabbit://. An id's time is then that of the first id of its
+ * burst, made in the same run of code (in a synchronous send loop, tens of
+ * µs earlier); the counter keeps the ids in order.
  */
 function readClock(): number {
   if (clockReadsLeft > 0) {
@@ -158,10 +159,10 @@ function writeCounterHigh(): void {
  * A new UUIDv7 (RFC 9562): 48 bits of Unix time in ms (the clock is read
  * once for the ids made before the current microtasks end, at most 64 of
  * them), then a 42-bit counter (the RFC's method 1) seeded at random each
- * millisecond, then 32 random bits. Within one process the ids are strictly increasing, so their
- * lowercase text sorts in the order they were made, even many in one
- * millisecond and even if the clock steps back (the last millisecond is then
- * kept until the clock passes it). Ids of one millisecond share their first
+ * millisecond, then 32 random bits. Within one process the ids are strictly
+ * increasing, so their lowercase text sorts in the order they were made,
+ * even many in one millisecond and even if the clock steps back (the last
+ * millisecond is then kept until the clock passes it). Ids of one millisecond share their first
  * 19 characters, which are written once for all of them.
  */
 export function newMessageId(): string {
