@@ -162,8 +162,9 @@ function writeCounterHigh(): void {
  * millisecond, then 32 random bits. Within one process the ids are strictly
  * increasing, so their lowercase text sorts in the order they were made,
  * even many in one millisecond and even if the clock steps back (the last
- * millisecond is then kept until the clock passes it). Ids of one millisecond share their first
- * 19 characters, which are written once for all of them.
+ * millisecond is then kept until the clock passes it). Ids of one
+ * millisecond share their first 19 characters, which are written once for
+ * all of them.
  */
 export function newMessageId(): string {
   const now = readClock();

@@ -61,6 +61,8 @@ export class Batcher<T> {
   /** The end-of-turn hand-over of no-wait items (see `#schedule`). */
   #turnEnd: NodeJS.Immediate | undefined;
   #idleWaiters: (() => void)[] = [];
+  /** `#fire` as one function for every later hand-over (end of tick, end of turn, linger), not a closure each. */
+  readonly #fireLater = () => this.#fire();
 
   constructor(
     handler: (items: T[]) => Promise<void>,
@@ -149,7 +151,7 @@ export class Batcher<T> {
         return;
       }
       this.#scheduled = true;
-      this.#turnEnd = setImmediate(() => this.#fire());
+      this.#turnEnd = setImmediate(this.#fireLater);
       return;
     }
     if (lingerMs === 0 && this.#running === 0 && this.pending === 1) {
@@ -161,13 +163,11 @@ export class Batcher<T> {
     }
     this.#scheduled = true;
     if (lingerMs > 0 && this.pending < maxItems) {
-      this.#lingerTimer = setTimeout(() => this.#fire(), lingerMs);
+      this.#lingerTimer = setTimeout(this.#fireLater, lingerMs);
     } else {
       afterMicrotasks(this.#fireLater);
     }
   }
-
-  readonly #fireLater = () => this.#fire();
 
   #fire(): void {
     this.#scheduled = false;
